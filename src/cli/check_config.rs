@@ -1,0 +1,34 @@
+//! `buildmail check-config`.
+
+use std::process::ExitCode;
+
+use crate::config::Config;
+
+/// Reports the resolved configuration and any problems.
+pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
+    match &config.source {
+        Some(p) => println!("configuration: {}", p.display()),
+        None => println!("configuration: built-in defaults (no file)"),
+    }
+    println!("data_dir: {}", config.data_dir.display());
+    println!("database.path: {}", config.database.path.display());
+    println!("database.lock_timeout: {:?}", config.database.lock_timeout);
+    println!("admin_address: {}", config.admin_address);
+    println!("from_address: {}", config.from_address);
+    println!("default_arch: {}", config.default_arch);
+    println!("limits.max_message_size: {} bytes", config.limits.max_message_size);
+    println!("limits.max_log_size: {} bytes", config.limits.max_log_size);
+    let warnings = config.warnings();
+    for w in &warnings {
+        println!("warning: {w}");
+    }
+    println!(
+        "{}",
+        if warnings.is_empty() {
+            "configuration OK"
+        } else {
+            "configuration usable, with warnings"
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,55 @@
+//! `buildmail deliver`: one mail on standard input.
+
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::ingest::{source, Ingest, Outcome};
+
+use super::EX_TEMPFAIL;
+
+/// Options of `deliver`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Say what happened to the mail on standard error.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// Reads, ingests and durably commits one mail. Exit 0 when committed
+/// (also when quarantined or a duplicate), 75 when it could not be.
+pub fn run(config: &Config, args: Args) -> ExitCode {
+    let spill = crate::ingest::quarantine_dir(config);
+    let raw = match source::read_stream(std::io::stdin().lock(), config.limits.max_message_size, &spill) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("buildmail deliver: cannot read the mail from standard input: {e}");
+            return ExitCode::from(EX_TEMPFAIL);
+        }
+    };
+    let store = match super::open_store(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("buildmail deliver: {e}");
+            return ExitCode::from(EX_TEMPFAIL);
+        }
+    };
+    let outcome = match Ingest::new(&store, config).raw(&raw).and_then(|o| store.flush().map(|_| o)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("buildmail deliver: could not commit the mail, the MTA should retry: {e}");
+            return ExitCode::from(EX_TEMPFAIL);
+        }
+    };
+    if args.verbose {
+        match outcome {
+            Outcome::Log { key, version, state, moved } => eprintln!(
+                "buildmail: log for {key} {version}: {}{state}",
+                if moved { "now " } else { "recorded, still " }
+            ),
+            Outcome::Other => eprintln!("buildmail: not a build log; kept to be forwarded"),
+            Outcome::Duplicate(d) => eprintln!("buildmail: duplicate: {d}"),
+            Outcome::Quarantined { id, reason } => eprintln!("buildmail: quarantined as #{id}: {reason}"),
+        }
+    }
+    ExitCode::SUCCESS
+}

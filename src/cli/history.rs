@@ -1,0 +1,73 @@
+//! `buildmail history <src>`.
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::store::{BuildKey, HistoryEntry};
+
+/// Options of `history`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Source package name.
+    pub source: String,
+    /// Only this distribution.
+    #[arg(long)]
+    pub dist: Option<String>,
+    /// Only this architecture.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct BuildHistory {
+    key: BuildKey,
+    history: Vec<HistoryEntry>,
+}
+
+/// Prints the history of every matching build of a source package.
+pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(config)?;
+    let mut out = Vec::new();
+    for r in store.builds_of(&args.source)? {
+        if args.dist.as_ref().is_some_and(|d| *d != r.key.dist)
+            || args.arch.as_ref().is_some_and(|a| *a != r.key.arch)
+        {
+            continue;
+        }
+        let history = store.history(&r.key)?;
+        out.push(BuildHistory { key: r.key, history });
+    }
+    if args.json {
+        super::print_json(&out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if out.is_empty() {
+        eprintln!("buildmail: no build of {} is known", args.source);
+        return Ok(ExitCode::FAILURE);
+    }
+    for (i, b) in out.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        println!("{} ({}/{}):", b.key.source, b.key.dist, b.key.arch);
+        for h in &b.history {
+            let from = h.from.map(|s| s.as_str()).unwrap_or("(new)");
+            let to = h.to.map(|s| s.as_str()).unwrap_or("-");
+            let arrow = if h.from == h.to { format!("{to} (unchanged)") } else { format!("{from} -> {to}") };
+            println!(
+                "  {}  {:<12} {:<16} {arrow}{}{}",
+                super::format_time(h.time),
+                h.version,
+                h.event,
+                h.message_id.as_deref().map(|m| format!("  <{m}>")).unwrap_or_default(),
+                h.note.as_deref().map(|n| format!("\n      {n}")).unwrap_or_default(),
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,87 @@
+//! `buildmail info <src>`: like `wanna-build --info`.
+
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::store::BuildRecord;
+
+/// Options of `info`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Source package name.
+    pub source: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn field(name: &str, value: impl std::fmt::Display) {
+    println!("  {name:<20}: {value}");
+}
+
+fn opt(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("-")
+}
+
+/// Prints one record in wanna-build's `--info` layout.
+pub fn print_record(r: &BuildRecord) {
+    println!("{} ({}/{}):", r.key.source, r.key.dist, r.key.arch);
+    field("Package", &r.key.source);
+    field("Version", &r.version);
+    field("State", r.state);
+    field(
+        "Previous-State",
+        r.previous_state.map(|s| s.as_str()).unwrap_or("-"),
+    );
+    field("State-Change", super::format_time(r.state_change));
+    field("Builder", opt(&r.builder));
+    field("Fail-Stage", opt(&r.fail_stage));
+    if let Some(a) = &r.archive {
+        field("Archive", a);
+    }
+    if let Some(s) = r.last_status {
+        field("Last-Log-Status", s);
+    }
+    if let Some(d) = r.build_duration {
+        field(
+            "Build-Time",
+            format!("{:02}:{:02}:{:02}", d / 3600, d % 3600 / 60, d % 60),
+        );
+    }
+    if let Some(e) = &r.explanation {
+        field("Explanation", &e.summary);
+        if let Some(dw) = &e.dep_wait {
+            field("Dep-Wait-Suggestion", dw);
+        }
+        if let Some(l) = &e.matched_line {
+            field("Matched-Line", l);
+        }
+    }
+    if let Some(m) = &r.last_log_message_id {
+        field("Log-Message-Id", format!("<{m}>"));
+    }
+    for n in &r.notes {
+        field("Note", n);
+    }
+}
+
+/// Shows every dist/arch record of a source package.
+pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(config)?;
+    let records = store.builds_of(&args.source)?;
+    if args.json {
+        super::print_json(&records)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if records.is_empty() {
+        eprintln!("buildmail: no build of {} is known", args.source);
+        return Ok(ExitCode::FAILURE);
+    }
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        print_record(r);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,81 @@
+//! `buildmail list`.
+
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::state::State;
+use crate::store::BuildRecord;
+
+/// Options of `list`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only builds in this state (e.g. Built, Build-Attempted, Needs-Build).
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only this distribution.
+    #[arg(long)]
+    pub dist: Option<String>,
+    /// Only this architecture.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prints builds as a table: source, version, dist, arch, state.
+pub fn print_table(records: &[BuildRecord]) {
+    let w = |f: fn(&BuildRecord) -> usize, min: usize| records.iter().map(f).max().unwrap_or(0).max(min);
+    let ws = w(|r| r.key.source.len(), 6);
+    let wv = w(|r| r.version.len(), 7);
+    let wd = w(|r| r.key.dist.len(), 4);
+    let wa = w(|r| r.key.arch.len(), 4);
+    println!("{:ws$}  {:wv$}  {:wd$}  {:wa$}  STATE", "SOURCE", "VERSION", "DIST", "ARCH");
+    for r in records {
+        println!(
+            "{:ws$}  {:wv$}  {:wd$}  {:wa$}  {}{}",
+            r.key.source,
+            r.version,
+            r.key.dist,
+            r.key.arch,
+            r.state,
+            r.fail_stage
+                .as_deref()
+                .map(|s| format!(" (fail-stage {s})"))
+                .unwrap_or_default()
+        );
+    }
+}
+
+/// Lists builds matching the filters.
+pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    let state = match &args.state {
+        None => None,
+        Some(s) => Some(State::parse(s).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown state {s:?}; states are: {}",
+                State::ALL.map(State::as_str).join(", ")
+            )
+        })?),
+    };
+    let store = super::open_store(config)?;
+    let mut records = Vec::new();
+    for r in store.all_builds() {
+        let r = r?;
+        if state.is_some_and(|s| s != r.state)
+            || args.dist.as_ref().is_some_and(|d| *d != r.key.dist)
+            || args.arch.as_ref().is_some_and(|a| *a != r.key.arch)
+        {
+            continue;
+        }
+        records.push(r);
+    }
+    if args.json {
+        super::print_json(&records)?;
+    } else if records.is_empty() {
+        println!("no builds match");
+    } else {
+        print_table(&records);
+    }
+    Ok(ExitCode::SUCCESS)
+}

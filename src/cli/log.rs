@@ -1,0 +1,71 @@
+//! `buildmail log <src>[_<ver>]`: print an archived build log, byte-exact.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use crate::config::Config;
+
+/// Options of `log`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// `src` or `src_version` (the version may keep its epoch).
+    #[arg(value_name = "SRC[_VER]")]
+    pub package: String,
+    /// Only this distribution.
+    #[arg(long)]
+    pub dist: Option<String>,
+    /// Only this architecture.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// List the matching archived logs as JSON instead of printing one.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prints the newest archived log that matches.
+pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    let (source, version) = match args.package.split_once('_') {
+        Some((s, v)) => (s, Some(v)),
+        None => (args.package.as_str(), None),
+    };
+    let store = super::open_store(config)?;
+    let logs: Vec<_> = store
+        .logs_of(source)?
+        .into_iter()
+        .filter(|l| {
+            version.is_none_or(|v| v == l.version)
+                && args.dist.as_ref().is_none_or(|d| *d == l.key.dist)
+                && args.arch.as_ref().is_none_or(|a| *a == l.key.arch)
+        })
+        .collect();
+    if args.json {
+        super::print_json(&logs)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(newest) = logs.last() else {
+        eprintln!("buildmail: no archived log matches {}", args.package);
+        return Ok(ExitCode::FAILURE);
+    };
+    let others: std::collections::BTreeSet<_> = logs
+        .iter()
+        .filter(|l| l.key != newest.key || l.version != newest.version)
+        .map(|l| format!("{} {}", l.key, l.version))
+        .collect();
+    if !others.is_empty() {
+        eprintln!(
+            "buildmail: printing the newest log ({} {}); also archived: {} (narrow with _VERSION, --dist, --arch)",
+            newest.key,
+            newest.version,
+            others.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let gz = store
+        .log_gz(&newest.id)?
+        .ok_or_else(|| anyhow::anyhow!("the archived log {} is missing from the database", newest.id))?;
+    let mut log = Vec::with_capacity(newest.size as usize);
+    flate2::read::MultiGzDecoder::new(&gz[..]).read_to_end(&mut log)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&log)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

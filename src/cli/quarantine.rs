@@ -1,0 +1,90 @@
+//! `buildmail quarantine list|show ID`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use crate::config::Config;
+
+/// Options of `quarantine`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+/// Quarantine actions.
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// List quarantined mails with their reasons.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one quarantined mail: its reason, then the raw mail.
+    Show {
+        /// The quarantine id (from `quarantine list`).
+        id: u64,
+        /// Print only the raw mail, byte-exact.
+        #[arg(long)]
+        raw: bool,
+        /// Print the entry as JSON (without the raw mail).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a quarantine action.
+pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(config)?;
+    match args.action {
+        Action::List { json } => {
+            let entries = store.quarantined()?;
+            if json {
+                super::print_json(&entries)?;
+            } else if entries.is_empty() {
+                println!("the quarantine is empty");
+            } else {
+                for e in entries {
+                    println!(
+                        "#{:<5} {}  {:>9} bytes  {}\n       {}",
+                        e.id,
+                        super::format_time(e.time),
+                        e.size,
+                        e.subject.as_deref().unwrap_or("(no subject)"),
+                        e.reason
+                    );
+                }
+            }
+        }
+        Action::Show { id, raw, json } => {
+            let Some((entry, bytes)) = store.quarantined_mail(id)? else {
+                eprintln!("buildmail: no quarantined mail #{id} (see `buildmail quarantine list`)");
+                return Ok(ExitCode::FAILURE);
+            };
+            if json {
+                super::print_json(&entry)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut out = std::io::stdout().lock();
+            if !raw {
+                writeln!(out, "Id: {}", entry.id)?;
+                writeln!(out, "Time: {}", super::format_time(entry.time))?;
+                writeln!(out, "Reason: {}", entry.reason)?;
+                writeln!(out, "Subject: {}", entry.subject.as_deref().unwrap_or("-"))?;
+                writeln!(out, "From: {}", entry.from.as_deref().unwrap_or("-"))?;
+                writeln!(out, "Message-Id: {}", entry.message_id.as_deref().unwrap_or("-"))?;
+                writeln!(out, "Size: {}", entry.size)?;
+                writeln!(out, "SHA-256: {}", entry.sha256)?;
+                if let Some(f) = &entry.raw_file {
+                    writeln!(out, "File: {}", f.display())?;
+                }
+                writeln!(out)?;
+            }
+            out.write_all(&bytes)?;
+            out.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,365 @@
+//! Configuration: one TOML file, every key with a documented default.
+//!
+//! Every path defaults under [`Config::data_dir`], so a first run needs no
+//! setup. Relative paths in a configuration file are relative to the
+//! directory of that file; without a file, to the current directory.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The exit status for a bad configuration (sysexits.h `EX_CONFIG`).
+pub const EX_CONFIG: u8 = 78;
+
+/// Why a configuration could not be used. The message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or a key has the wrong type or is unknown.
+    #[error("configuration file {path}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// toml's message, which names the key and line.
+        message: String,
+    },
+    /// A key has a value buildmail cannot use.
+    #[error("configuration key `{key}`: {message}")]
+    Invalid {
+        /// The dotted key.
+        key: &'static str,
+        /// What is wrong and what to write instead.
+        message: String,
+    },
+}
+
+/// The whole configuration, resolved (paths absolute, sizes in bytes).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the configuration came from (`None`: built-in defaults).
+    pub source: Option<PathBuf>,
+    /// Directory holding the database, quarantine and outbox.
+    pub data_dir: PathBuf,
+    /// Forwards and bounce reports go here.
+    pub admin_address: String,
+    /// `From:` of everything buildmail sends.
+    pub from_address: String,
+    /// Architecture assumed for replies and logs that name none.
+    pub default_arch: String,
+    /// Size limits.
+    pub limits: LimitsConfig,
+    /// Database settings.
+    pub database: DatabaseConfig,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Copy)]
+pub struct LimitsConfig {
+    /// `max_message_size`: largest mail accepted, in bytes (default 512 MiB).
+    pub max_message_size: u64,
+    /// `max_log_size`: largest decompressed log, in bytes (default 2 GiB).
+    pub max_log_size: u64,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `path`: the sled database directory (default `<data_dir>/db`).
+    pub path: PathBuf,
+    /// `lock_timeout`: how long a command waits for the database (default 30s).
+    pub lock_timeout: Duration,
+    /// `cache_size`: sled's page cache, in bytes (default 32 MiB).
+    pub cache_size: u64,
+    /// `import_flush_every`: during `import`, make commits durable after
+    /// this many bytes of mail (default 64 MiB) and at the end.
+    pub import_flush_bytes: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    data_dir: Option<PathBuf>,
+    admin_address: Option<String>,
+    from_address: Option<String>,
+    default_arch: Option<String>,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    database: RawDatabase,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_message_size: Option<SizeValue>,
+    max_log_size: Option<SizeValue>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    path: Option<PathBuf>,
+    lock_timeout: Option<String>,
+    cache_size: Option<SizeValue>,
+    import_flush_every: Option<SizeValue>,
+}
+
+/// A size written as a number of bytes or a string like `"512MiB"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum SizeValue {
+    Bytes(u64),
+    Text(String),
+}
+
+/// The default configuration file name, looked up in the current directory.
+pub const DEFAULT_CONFIG_FILE: &str = "buildmail.toml";
+
+/// The environment variable naming a configuration file.
+pub const CONFIG_ENV: &str = "BUILDMAIL_CONFIG";
+
+impl Config {
+    /// Loads the configuration: `explicit` if given, else `$BUILDMAIL_CONFIG`,
+    /// else `./buildmail.toml` if it exists, else the built-in defaults.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => match std::env::var_os(CONFIG_ENV) {
+                Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+                _ => {
+                    let p = PathBuf::from(DEFAULT_CONFIG_FILE);
+                    p.is_file().then_some(p)
+                }
+            },
+        };
+        match path {
+            None => Config::from_toml("", None),
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Config::from_toml(&text, Some(&path))
+            }
+        }
+    }
+
+    /// Builds a configuration from TOML text; `path` is the file it came from
+    /// (relative paths resolve against its directory).
+    pub fn from_toml(text: &str, path: Option<&Path>) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.map(Path::to_path_buf).unwrap_or_default(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let base = match path.and_then(Path::parent) {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        };
+        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let data_dir = resolve(raw.data_dir.unwrap_or_else(|| PathBuf::from("buildmail-data")));
+        let admin_address = raw
+            .admin_address
+            .unwrap_or_else(|| "buildd-admin@example.org".into());
+        let from_address = raw
+            .from_address
+            .unwrap_or_else(|| "buildd@example.org".into());
+        check_address("admin_address", &admin_address)?;
+        check_address("from_address", &from_address)?;
+        let default_arch = raw.default_arch.unwrap_or_else(|| "amd64".into());
+        if !is_arch_name(&default_arch) {
+            return Err(ConfigError::Invalid {
+                key: "default_arch",
+                message: format!(
+                    "{default_arch:?} is not a Debian architecture name (for example \"amd64\")"
+                ),
+            });
+        }
+        let limits = LimitsConfig {
+            max_message_size: size("limits.max_message_size", raw.limits.max_message_size, 512 << 20)?,
+            max_log_size: size("limits.max_log_size", raw.limits.max_log_size, 2 << 30)?,
+        };
+        let database = DatabaseConfig {
+            path: raw
+                .database
+                .path
+                .map(&resolve)
+                .unwrap_or_else(|| data_dir.join("db")),
+            lock_timeout: match raw.database.lock_timeout {
+                None => Duration::from_secs(30),
+                Some(t) => parse_duration(&t).ok_or_else(|| ConfigError::Invalid {
+                    key: "database.lock_timeout",
+                    message: format!("{t:?} is not a duration; write e.g. \"30s\", \"2m\""),
+                })?,
+            },
+            cache_size: size("database.cache_size", raw.database.cache_size, 32 << 20)?,
+            import_flush_bytes: size(
+                "database.import_flush_every",
+                raw.database.import_flush_every,
+                64 << 20,
+            )?,
+        };
+        Ok(Config {
+            source: path.map(Path::to_path_buf),
+            data_dir,
+            admin_address,
+            from_address,
+            default_arch,
+            limits,
+            database,
+        })
+    }
+
+    /// Replaces the data directory (and the database path under it, unless
+    /// the configuration set one explicitly elsewhere).
+    pub fn with_data_dir(mut self, dir: PathBuf) -> Config {
+        if self.database.path == self.data_dir.join("db") {
+            self.database.path = dir.join("db");
+        }
+        self.data_dir = dir;
+        self
+    }
+
+    /// Problems that do not stop buildmail but that an admin should know,
+    /// in plain words (used by `check-config`).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.admin_address.ends_with("@example.org") {
+            w.push(format!(
+                "admin_address is {}, the built-in example: set it to the buildd admins' address",
+                self.admin_address
+            ));
+        }
+        if self.limits.max_log_size < 1 << 20 {
+            w.push("limits.max_log_size is under 1 MiB: most real build logs will be refused".into());
+        }
+        if self.data_dir.exists() && !self.data_dir.is_dir() {
+            w.push(format!("data_dir {} exists and is not a directory", self.data_dir.display()));
+        }
+        w
+    }
+}
+
+fn check_address(key: &'static str, value: &str) -> Result<(), ConfigError> {
+    let ok = value
+        .split_once('@')
+        .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !value.contains(char::is_whitespace));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            key,
+            message: format!("{value:?} is not a mail address like \"buildd@example.org\""),
+        })
+    }
+}
+
+/// Whether `s` looks like a Debian architecture name (`amd64`, `kfreebsd-i386`).
+pub fn is_arch_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn size(key: &'static str, v: Option<SizeValue>, default: u64) -> Result<u64, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(SizeValue::Bytes(n)) => Ok(n),
+        Some(SizeValue::Text(t)) => parse_size(&t).ok_or_else(|| ConfigError::Invalid {
+            key,
+            message: format!("{t:?} is not a size; write e.g. 536870912, \"512MiB\" or \"2GiB\""),
+        }),
+    }
+}
+
+/// Parses `"512MiB"`, `"2 GiB"`, `"64k"`, `"1000"` into bytes.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+/// Parses `"30s"`, `"10m"`, `"7d"`, `"2h"`, `"500ms"` into a duration.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let secs = |m: u64| n.checked_mul(m).map(Duration::from_secs);
+    match unit.trim() {
+        "ms" => Some(Duration::from_millis(n)),
+        "" | "s" => secs(1),
+        "m" | "min" => secs(60),
+        "h" => secs(3600),
+        "d" => secs(86400),
+        "w" => secs(7 * 86400),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file() {
+        let c = Config::from_toml("", None).unwrap();
+        assert!(c.data_dir.ends_with("buildmail-data"));
+        assert_eq!(c.database.path, c.data_dir.join("db"));
+        assert_eq!(c.limits.max_message_size, 512 << 20);
+        assert_eq!(c.limits.max_log_size, 2 << 30);
+        assert_eq!(c.default_arch, "amd64");
+        assert_eq!(c.database.lock_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn relative_paths_follow_the_file() {
+        let c = Config::from_toml("data_dir = \"d\"", Some(Path::new("/etc/bm/buildmail.toml"))).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/etc/bm/d"));
+        assert_eq!(c.database.path, PathBuf::from("/etc/bm/d/db"));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = Config::from_toml("[limits]\nmax_log_size = \"lots\"", None).unwrap_err();
+        assert!(e.to_string().contains("limits.max_log_size"), "{e}");
+        let e = Config::from_toml("default_arch = \"AMD 64\"", None).unwrap_err();
+        assert!(e.to_string().contains("default_arch"), "{e}");
+        let e = Config::from_toml("admin_adress = \"x@y\"", None).unwrap_err();
+        assert!(e.to_string().contains("admin_adress"), "{e}");
+        let e = Config::from_toml("[database]\nlock_timeout = 5", None).unwrap_err();
+        assert!(e.to_string().contains("lock_timeout"), "{e}");
+        let e = Config::from_toml("from_address = \"nobody\"", None).unwrap_err();
+        assert!(e.to_string().contains("from_address"), "{e}");
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("512MiB"), Some(512 << 20));
+        assert_eq!(parse_size("2 GiB"), Some(2 << 30));
+        assert_eq!(parse_size("64k"), Some(64 << 10));
+        assert_eq!(parse_size("12"), Some(12));
+        assert_eq!(parse_size("12 parsecs"), None);
+        assert_eq!(parse_size("99999999999999999999T"), None);
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("soon"), None);
+    }
+}

@@ -1,0 +1,584 @@
+//! Ingestion: one raw mail in, one durable commit out.
+//!
+//! [`Ingest::mail`] hashes the mail, parses it, classifies it, decides what
+//! it does to the build (a pure step: [`analyse`]), and commits everything in
+//! one transaction. It never flushes: the caller makes the commit durable
+//! (`deliver` after every mail, `import` in batches) and only then
+//! acknowledges the mail.
+//!
+//! Bad input never fails ingestion: it is quarantined with a reason.
+
+pub mod source;
+
+use std::borrow::Cow;
+use std::io::Write;
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::explain;
+use crate::mail::{self, Inbound, LogSubject};
+use crate::sbuild::{self, BuildLog, Status};
+use crate::state::{self, LogDecision, State};
+use crate::store::{
+    self, BuildKey, BuildRecord, Commit, Committed, HistoryEntry, LogRef, MailRecord, QuarantineEntry, Store,
+    StoreError,
+};
+
+/// What happened to one mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A build log was recorded.
+    Log {
+        /// The build.
+        key: BuildKey,
+        /// The version the log was for.
+        version: String,
+        /// The state after the log.
+        state: State,
+        /// Whether the state moved (`false`: recorded only).
+        moved: bool,
+    },
+    /// Not one of buildmail's kinds; kept to be forwarded.
+    Other,
+    /// Ingested before; nothing changed.
+    Duplicate(String),
+    /// Could not be processed; kept in quarantine.
+    Quarantined {
+        /// The quarantine id.
+        id: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A raw mail as read from a source.
+#[derive(Debug)]
+pub enum RawMail {
+    /// The whole mail, in memory.
+    Bytes(Vec<u8>),
+    /// A mail larger than `limits.max_message_size`, spilled to a file.
+    Oversize {
+        /// The file holding the whole mail.
+        file: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+        /// SHA-256 of the whole mail (hex).
+        sha256: String,
+        /// The first bytes (for the Message-ID and Subject).
+        head: Vec<u8>,
+    },
+}
+
+/// Ingests mails into a store.
+pub struct Ingest<'a> {
+    store: &'a Store,
+    config: &'a Config,
+}
+
+/// SHA-256 of `bytes`, as lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// What the pure analysis of a mail decided.
+#[derive(Debug)]
+pub enum Analysis<'a> {
+    /// A log mail, ready to commit.
+    Log(Box<LogAnalysis<'a>>),
+    /// Another kind of mail.
+    Other,
+    /// Cannot be processed: the reason.
+    Reject(String),
+}
+
+/// The facts extracted from a log mail.
+#[derive(Debug)]
+pub struct LogAnalysis<'a> {
+    /// The build it is for.
+    pub key: BuildKey,
+    /// Version built.
+    pub version: String,
+    /// Status (Summary over subject).
+    pub status: Status,
+    /// The parsed log.
+    pub log: BuildLog,
+    /// The log bytes.
+    pub log_bytes: Cow<'a, [u8]>,
+    /// The log as it arrived gzip-compressed, if it did.
+    pub log_gz: Option<Cow<'a, [u8]>>,
+    /// The unsigned `.changes`, from the part or the Changes section.
+    pub changes: Option<String>,
+    /// Archive from the subject.
+    pub archive: Option<String>,
+    /// Disagreements between the subject and the log.
+    pub notes: Vec<String>,
+    /// The explanation of a failure.
+    pub explanation: Option<explain::Explanation>,
+}
+
+/// Whether `s` is a plausible Debian source package name.
+pub fn is_package_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 2
+        && b.len() <= 200
+        && b.first().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && b
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+-.".contains(c))
+}
+
+/// Whether `s` is a plausible Debian version (epoch and binNMU suffix allowed).
+pub fn is_version(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 200
+        && s.bytes().next().is_some_and(|c| c.is_ascii_digit())
+        && s.bytes().all(|c| c.is_ascii_alphanumeric() || b".+~:-".contains(&c))
+}
+
+fn is_dist_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 100
+        && s.bytes().all(|c| c.is_ascii_alphanumeric() || b".+-_/~".contains(&c))
+}
+
+/// Decides, without I/O, what a parsed mail is and what it says.
+pub fn analyse<'a>(mail: &'a Inbound<'a>, config: &Config) -> Analysis<'a> {
+    let Some(subject) = mail::parse_log_subject(mail.subject()) else {
+        return Analysis::Other;
+    };
+    let parts = match mail::log_parts(
+        mail,
+        mail::Limits {
+            max_log_size: config.limits.max_log_size,
+        },
+    ) {
+        Ok(p) => p,
+        Err(e) => return Analysis::Reject(format!("log mail {:?}: {e}", mail.subject())),
+    };
+    let mut log = sbuild::parse(&parts.log);
+    if let Some(summary) = &parts.summary {
+        merge_summary(&mut log, sbuild::parse_summary_part(summary));
+    }
+    analyse_log(subject, log, parts.log, parts.gzip, parts.changes, config)
+}
+
+/// Fills what the log itself lacks from the `.summary` part.
+fn merge_summary(log: &mut BuildLog, part: BuildLog) {
+    macro_rules! fill {
+        ($($f:ident),*) => { $( if log.$f.is_none() { log.$f = part.$f; } )* };
+    }
+    fill!(
+        package,
+        version,
+        source_version,
+        distribution,
+        host_arch,
+        build_arch,
+        machine_arch,
+        build_type,
+        build_profiles,
+        status,
+        fail_stage,
+        build_time,
+        install_time,
+        package_time,
+        space,
+        build_space
+    );
+    if log.summary.is_empty() {
+        log.summary = part.summary;
+    }
+}
+
+fn analyse_log<'a>(
+    subject: LogSubject,
+    log: BuildLog,
+    log_bytes: Cow<'a, [u8]>,
+    log_gz: Option<Cow<'a, [u8]>>,
+    changes_part: Option<Cow<'a, [u8]>>,
+    config: &Config,
+) -> Analysis<'a> {
+    let mut notes = Vec::new();
+    let mut pick = |what: &str, from_log: Option<&String>, from_subject: Option<&str>| -> Option<String> {
+        match (from_log, from_subject) {
+            (Some(l), Some(s)) if l != s => {
+                notes.push(format!("subject says {what} {s}, the log says {l}; trusting the log"));
+                Some(l.clone())
+            }
+            (Some(l), _) => Some(l.clone()),
+            (None, s) => s.map(str::to_string),
+        }
+    };
+    let source = pick("source", log.package.as_ref(), Some(&subject.source));
+    let version = pick("version", log.version.as_ref(), Some(&subject.version));
+    let dist = pick("distribution", log.distribution.as_ref(), Some(&subject.dist));
+    let subject_arch = subject
+        .arch
+        .clone()
+        .or_else(|| subject.arch_all.then(|| "all".to_string()))
+        .or_else(|| subject.source_only.then(|| "source".to_string()));
+    let arch = if subject.arch_all || subject.source_only {
+        // `on all` / ` source` builds still run on a host architecture; the
+        // build they answer to is the arch-independent one.
+        subject_arch
+    } else {
+        pick("architecture", log.host_arch.as_ref(), subject_arch.as_deref())
+    }
+    .unwrap_or_else(|| config.default_arch.clone());
+    let subject_status = Status::parse(&subject.status);
+    let status = match (log.status, subject_status) {
+        (Some(l), Some(s)) if l != s => {
+            notes.push(format!(
+                "subject says status {s}, the log's Summary says {l}; trusting the Summary"
+            ));
+            l
+        }
+        (Some(l), _) => l,
+        (None, Some(s)) => s,
+        (None, None) => {
+            return Analysis::Reject(format!(
+                "cannot tell the build status: the log has no Summary and the subject's status {:?} is not one of successful, attempted, given-back, skipped, failed",
+                subject.status
+            ))
+        }
+    };
+    let (Some(source), Some(version), Some(dist)) = (source, version, dist) else {
+        return Analysis::Reject("the log mail names no source, version or distribution".into());
+    };
+    if !is_package_name(&source) {
+        return Analysis::Reject(format!("{source:?} is not a Debian source package name"));
+    }
+    if !is_version(&version) {
+        return Analysis::Reject(format!("{version:?} is not a Debian version"));
+    }
+    if !is_dist_name(&dist) || !(crate::config::is_arch_name(&arch)) {
+        return Analysis::Reject(format!("{dist:?}/{arch:?} is not a distribution/architecture pair"));
+    }
+    let explanation = if status == Status::Successful {
+        None
+    } else {
+        explain::explain(&log_bytes, &log)
+    };
+    let changes = changes_part
+        .map(|c| String::from_utf8_lossy(&c).into_owned())
+        .or_else(|| log.changes.clone());
+    Analysis::Log(Box::new(LogAnalysis {
+        key: BuildKey { dist, arch, source },
+        version,
+        status,
+        log,
+        log_bytes,
+        log_gz,
+        changes,
+        archive: subject.archive,
+        notes,
+        explanation,
+    }))
+}
+
+/// Builds the new record and history line for a log, from the current record.
+pub fn apply_log(
+    current: Option<&BuildRecord>,
+    a: &LogAnalysis<'_>,
+    message_id: Option<&str>,
+    log_id: &str,
+    now: i64,
+) -> (BuildRecord, HistoryEntry, bool) {
+    let decision = state::decide_log(
+        current.map(|r| (r.state, r.version.as_str())),
+        &a.version,
+        a.status,
+    );
+    let from = current.map(|r| r.state);
+    let mut notes = a.notes.clone();
+    if let Some(stage) = &a.log.fail_stage {
+        notes.insert(0, format!("fail-stage {stage}"));
+    }
+    let new_record = |to: State| BuildRecord {
+        key: a.key.clone(),
+        version: a.version.clone(),
+        state: to,
+        previous_state: from,
+        state_change: now,
+        archive: a
+            .archive
+            .clone()
+            .or_else(|| current.and_then(|c| c.archive.clone())),
+        last_status: Some(a.status),
+        fail_stage: a.log.fail_stage.clone(),
+        builder: a.log.builder.clone(),
+        last_log_message_id: message_id.map(str::to_string),
+        last_log: Some(log_id.to_string()),
+        explanation: a.explanation.clone(),
+        build_duration: a.log.build_needed_secs,
+        changes: (a.status == Status::Successful)
+            .then(|| a.changes.clone())
+            .flatten(),
+        notes: a.notes.clone(),
+    };
+    let (record, moved) = match (&decision, current) {
+        (LogDecision::Record(reason), Some(cur)) => {
+            notes.push(reason.clone());
+            (cur.clone(), false)
+        }
+        (LogDecision::Create(to) | LogDecision::Move(_, to), _) => (new_record(*to), true),
+        // decide_log records only when a record exists; treat anything else
+        // as a new build waiting to be built.
+        (LogDecision::Record(reason), None) => {
+            notes.push(reason.clone());
+            (new_record(State::NeedsBuild), true)
+        }
+    };
+    let to = Some(record.state);
+    let history = HistoryEntry {
+        time: now,
+        from,
+        to,
+        version: a.version.clone(),
+        event: format!("log:{}", a.status.as_str()),
+        message_id: message_id.map(str::to_string),
+        signer: None,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    };
+    (record, history, moved)
+}
+
+/// Compresses a log for the archive (fast level: logs compress ~10× anyway).
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 6 + 64), flate2::Compression::fast());
+    // Writing to a Vec cannot fail.
+    let _ = enc.write_all(bytes);
+    enc.finish().unwrap_or_default()
+}
+
+impl<'a> Ingest<'a> {
+    /// An ingester over an open store.
+    pub fn new(store: &'a Store, config: &'a Config) -> Ingest<'a> {
+        Ingest { store, config }
+    }
+
+    /// Ingests one raw mail (see the module documentation). Errors only when
+    /// the store fails; the caller must then not acknowledge the mail.
+    pub fn raw(&self, raw: &RawMail) -> Result<Outcome, StoreError> {
+        match raw {
+            RawMail::Bytes(b) => self.mail(b),
+            RawMail::Oversize {
+                file,
+                size,
+                sha256,
+                head,
+            } => self.oversize(file, *size, sha256, head),
+        }
+    }
+
+    /// Ingests one mail held in memory.
+    pub fn mail(&self, raw: &[u8]) -> Result<Outcome, StoreError> {
+        let sha = sha256_hex(raw);
+        if let Some(seen) = self.store.seen(&sha, None)? {
+            return Ok(Outcome::Duplicate(format!(
+                "this mail was ingested before ({})",
+                seen.outcome
+            )));
+        }
+        if raw.len() as u64 > self.config.limits.max_message_size {
+            let file = self.spill(&sha, raw)?;
+            return self.oversize(&file, raw.len() as u64, &sha, raw.get(..65536).unwrap_or(raw));
+        }
+        let parsed = match Inbound::parse(raw) {
+            Ok(m) => m,
+            Err(e) => return self.quarantine(raw, &sha, None, format!("{e}"), None),
+        };
+        let message_id = parsed.message_id().map(str::to_string);
+        if let Some(mid) = &message_id {
+            if let Some(seen) = self.store.seen(&sha, Some(mid))? {
+                return Ok(Outcome::Duplicate(format!(
+                    "a mail with Message-ID <{mid}> was ingested before ({})",
+                    seen.outcome
+                )));
+            }
+        }
+        // The parsers must never panic; if one does anyway, the mail is
+        // quarantined rather than lost or retried forever.
+        let analysis = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analyse(&parsed, self.config)))
+            .unwrap_or_else(|_| Analysis::Reject("internal error: a parser panicked on this mail (please report it)".into()));
+        let now = store::now();
+        match analysis {
+            Analysis::Reject(reason) => self.quarantine(raw, &sha, Some(&parsed), reason, None),
+            Analysis::Other => {
+                let mail = MailRecord {
+                    sha256: sha.clone(),
+                    message_id,
+                    received: now,
+                    kind: "other".into(),
+                    outcome: "kept to be forwarded to the admin".into(),
+                    build: None,
+                };
+                let c = Commit {
+                    mail: Some(mail),
+                    unhandled: Some(raw),
+                    ..Commit::default()
+                };
+                Ok(match self.store.commit(&c)? {
+                    Committed::Duplicate(d) => Outcome::Duplicate(d),
+                    Committed::Written { .. } => Outcome::Other,
+                })
+            }
+            Analysis::Log(a) => self.commit_log(&a, &sha, message_id, now),
+        }
+    }
+
+    fn commit_log(
+        &self,
+        a: &LogAnalysis<'_>,
+        sha: &str,
+        message_id: Option<String>,
+        now: i64,
+    ) -> Result<Outcome, StoreError> {
+        let log_id = sha256_hex(&a.log_bytes);
+        let gz: Cow<'_, [u8]> = match &a.log_gz {
+            Some(g) => Cow::Borrowed(g.as_ref()),
+            None => Cow::Owned(gzip(&a.log_bytes)),
+        };
+        let current = self.store.build(&a.key)?;
+        let (record, history, moved) = apply_log(current.as_ref(), a, message_id.as_deref(), &log_id, now);
+        let log_ref = LogRef {
+            id: log_id,
+            key: a.key.clone(),
+            version: a.version.clone(),
+            time: now,
+            message_id: message_id.clone(),
+            size: a.log_bytes.len() as u64,
+            status: Some(a.status),
+        };
+        let outcome_text = if moved {
+            format!("log {} for {} {}: now {}", a.status, a.key, a.version, record.state)
+        } else {
+            format!("log {} for {} {}: recorded", a.status, a.key, a.version)
+        };
+        let mail = MailRecord {
+            sha256: sha.to_string(),
+            message_id: message_id.clone(),
+            received: now,
+            kind: "log".into(),
+            outcome: outcome_text,
+            build: Some(a.key.clone()),
+        };
+        let c = Commit {
+            mail: Some(mail),
+            build: Some(record.clone()),
+            history: Some(history),
+            log: Some((log_ref, gz.as_ref())),
+            log_message_id: message_id.map(|m| (m, a.key.clone())),
+            ..Commit::default()
+        };
+        Ok(match self.store.commit(&c)? {
+            Committed::Duplicate(d) => Outcome::Duplicate(d),
+            Committed::Written { .. } => Outcome::Log {
+                key: a.key.clone(),
+                version: a.version.clone(),
+                state: record.state,
+                moved,
+            },
+        })
+    }
+
+    fn quarantine(
+        &self,
+        raw: &[u8],
+        sha: &str,
+        parsed: Option<&Inbound<'_>>,
+        reason: String,
+        raw_file: Option<PathBuf>,
+    ) -> Result<Outcome, StoreError> {
+        let message_id = parsed.and_then(|p| p.message_id()).map(str::to_string);
+        let entry = QuarantineEntry {
+            id: 0,
+            time: store::now(),
+            reason: reason.clone(),
+            message_id: message_id.clone(),
+            subject: parsed.map(|p| p.subject().to_string()),
+            from: parsed.and_then(|p| p.from_address()).map(str::to_string),
+            size: raw.len() as u64,
+            sha256: sha.to_string(),
+            raw_file,
+        };
+        self.commit_quarantine(entry, raw, message_id)
+    }
+
+    fn commit_quarantine(
+        &self,
+        entry: QuarantineEntry,
+        raw: &[u8],
+        message_id: Option<String>,
+    ) -> Result<Outcome, StoreError> {
+        let reason = entry.reason.clone();
+        let mail = MailRecord {
+            sha256: entry.sha256.clone(),
+            message_id,
+            received: entry.time,
+            kind: "quarantined".into(),
+            outcome: format!("quarantined: {reason}"),
+            build: None,
+        };
+        let c = Commit {
+            mail: Some(mail),
+            quarantine: Some((entry, raw)),
+            ..Commit::default()
+        };
+        Ok(match self.store.commit(&c)? {
+            Committed::Duplicate(d) => Outcome::Duplicate(d),
+            Committed::Written { quarantine_id } => Outcome::Quarantined {
+                id: quarantine_id.unwrap_or(0),
+                reason,
+            },
+        })
+    }
+
+    /// Quarantines a mail too large for the database; it stays in `file`.
+    fn oversize(&self, file: &std::path::Path, size: u64, sha: &str, head: &[u8]) -> Result<Outcome, StoreError> {
+        if let Some(seen) = self.store.seen(sha, None)? {
+            return Ok(Outcome::Duplicate(format!("this mail was ingested before ({})", seen.outcome)));
+        }
+        let parsed = Inbound::parse(head).ok();
+        let reason = format!(
+            "the mail is {size} bytes, over the limit of {} (`limits.max_message_size`); kept in {}",
+            self.config.limits.max_message_size,
+            file.display()
+        );
+        let entry = QuarantineEntry {
+            id: 0,
+            time: store::now(),
+            reason,
+            message_id: parsed.as_ref().and_then(|p| p.message_id()).map(str::to_string),
+            subject: parsed.as_ref().map(|p| p.subject().to_string()),
+            from: parsed.as_ref().and_then(|p| p.from_address()).map(str::to_string),
+            size,
+            sha256: sha.to_string(),
+            raw_file: Some(file.to_path_buf()),
+        };
+        // The Message-ID of a truncated head is not trusted for dedup.
+        self.commit_quarantine(entry, &[], None)
+    }
+
+    /// Writes an oversize in-memory mail to the quarantine directory.
+    fn spill(&self, sha: &str, raw: &[u8]) -> Result<PathBuf, StoreError> {
+        let dir = quarantine_dir(self.config);
+        let path = dir.join(format!("{sha}.eml"));
+        let io = |source| StoreError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let mut f = std::fs::File::create(&path).map_err(io)?;
+        f.write_all(raw).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        Ok(path)
+    }
+}
+
+/// Where mails too large for the database are kept.
+pub fn quarantine_dir(config: &Config) -> PathBuf {
+    config.data_dir.join("quarantine")
+}

@@ -1,0 +1,15 @@
+//! buildmail: the mail brain of a Debian-style build farm.
+//!
+//! Reads sbuild build-log mails, keeps every build's wanna-build state in an
+//! embedded sled database, and answers questions about it. See the README
+//! and `design.md` for the whole picture.
+
+pub mod changes;
+pub mod explain;
+pub mod mail;
+pub mod sbuild;
+pub mod config;
+pub mod state;
+pub mod store;
+pub mod ingest;
+pub mod cli;

@@ -1,0 +1,5 @@
+//! The `buildmail` binary: see `buildmail --help`.
+
+fn main() -> std::process::ExitCode {
+    buildmail::cli::run()
+}

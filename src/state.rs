@@ -1,0 +1,433 @@
+//! Build states, the events that move them, and the one transition table.
+//!
+//! Everything here is pure: [`decide_log`] takes the current record (if any)
+//! and an event and returns what must happen. The store commits it; nothing
+//! in this module does I/O.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::sbuild::Status;
+
+/// The wanna-build states, plus Launchpad's upload-failure state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum State {
+    /// Waiting for a builder.
+    #[serde(rename = "Needs-Build")]
+    NeedsBuild,
+    /// A builder took it.
+    #[serde(rename = "Building")]
+    Building,
+    /// Built successfully; waiting for a signed `.changes`.
+    #[serde(rename = "Built")]
+    Built,
+    /// The build failed; waiting for an admin's decision.
+    #[serde(rename = "Build-Attempted")]
+    BuildAttempted,
+    /// Uploaded; waiting for the archive.
+    #[serde(rename = "Uploaded")]
+    Uploaded,
+    /// The upload failed (Launchpad's FAILEDTOUPLOAD).
+    #[serde(rename = "Failed-To-Upload")]
+    FailedToUpload,
+    /// Accepted into the archive.
+    #[serde(rename = "Installed")]
+    Installed,
+    /// Waiting for dependencies.
+    #[serde(rename = "Dep-Wait")]
+    DepWait,
+    /// Build dependencies cannot be installed.
+    #[serde(rename = "BD-Uninstallable")]
+    BdUninstallable,
+    /// Failed; an admin decided it will not build as is.
+    #[serde(rename = "Failed")]
+    Failed,
+    /// The package is not for this architecture (set by an admin).
+    #[serde(rename = "Not-For-Us")]
+    NotForUs,
+    /// The package is not for this architecture (from Packages-arch-specific).
+    #[serde(rename = "Auto-Not-For-Us")]
+    AutoNotForUs,
+    /// Failed, and the source was removed.
+    #[serde(rename = "Failed-Removed")]
+    FailedRemoved,
+    /// Waiting for dependencies, and the source was removed.
+    #[serde(rename = "Dep-Wait-Removed")]
+    DepWaitRemoved,
+}
+
+impl State {
+    /// Every state, in the order the documentation lists them.
+    pub const ALL: [State; 14] = [
+        State::NeedsBuild,
+        State::Building,
+        State::Built,
+        State::BuildAttempted,
+        State::Uploaded,
+        State::FailedToUpload,
+        State::Installed,
+        State::DepWait,
+        State::BdUninstallable,
+        State::Failed,
+        State::NotForUs,
+        State::AutoNotForUs,
+        State::FailedRemoved,
+        State::DepWaitRemoved,
+    ];
+
+    /// The wanna-build name (`Needs-Build`, `Failed-To-Upload`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::NeedsBuild => "Needs-Build",
+            State::Building => "Building",
+            State::Built => "Built",
+            State::BuildAttempted => "Build-Attempted",
+            State::Uploaded => "Uploaded",
+            State::FailedToUpload => "Failed-To-Upload",
+            State::Installed => "Installed",
+            State::DepWait => "Dep-Wait",
+            State::BdUninstallable => "BD-Uninstallable",
+            State::Failed => "Failed",
+            State::NotForUs => "Not-For-Us",
+            State::AutoNotForUs => "Auto-Not-For-Us",
+            State::FailedRemoved => "Failed-Removed",
+            State::DepWaitRemoved => "Dep-Wait-Removed",
+        }
+    }
+
+    /// A human title, as Launchpad shows it ("Failed to upload").
+    pub fn title(self) -> &'static str {
+        match self {
+            State::NeedsBuild => "Needs building",
+            State::Building => "Currently building",
+            State::Built => "Successfully built",
+            State::BuildAttempted => "Failed to build",
+            State::Uploaded => "Uploaded",
+            State::FailedToUpload => "Failed to upload",
+            State::Installed => "Installed",
+            State::DepWait => "Dependency wait",
+            State::BdUninstallable => "Build-dependencies uninstallable",
+            State::Failed => "Failed",
+            State::NotForUs => "Not for this architecture",
+            State::AutoNotForUs => "Not for this architecture (automatic)",
+            State::FailedRemoved => "Failed, source removed",
+            State::DepWaitRemoved => "Dependency wait, source removed",
+        }
+    }
+
+    /// Parses a state name, case-insensitively; `_` and `-` are interchangeable.
+    pub fn parse(s: &str) -> Option<State> {
+        let want = s.trim().replace('_', "-");
+        State::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(&want))
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happened to a build, as far as the state machine is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventKind {
+    /// A log mail reported this status.
+    Log(Status),
+}
+
+impl EventKind {
+    /// A short name for history entries (`log:successful`).
+    pub fn name(self) -> String {
+        match self {
+            EventKind::Log(s) => format!("log:{}", s.as_str()),
+        }
+    }
+}
+
+/// Where a transition goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// To this state.
+    To(State),
+    /// The state does not change; the event is recorded.
+    Unchanged,
+}
+
+/// One row of the transition table: `event` from any of `from` goes to `to`.
+///
+/// `from` lists the states a record of the *same* version may be in. A record
+/// that does not exist yet counts as "new" and accepts every log event; a
+/// record of an *older* version accepts a log of a newer one from every state
+/// but the not-for-us ones (the newer version supersedes the old build).
+#[derive(Debug, Clone, Copy)]
+pub struct Transition {
+    /// The event.
+    pub event: EventKind,
+    /// States (of the same version) from which it is allowed.
+    pub from: &'static [State],
+    /// Where it goes.
+    pub to: Target,
+}
+
+/// States a log event of the same version may move a build out of. A build
+/// already uploaded or installed, or declared not-for-us, is not moved by a
+/// late or repeated log: the log is recorded only.
+const LOG_SOURCES: &[State] = &[
+    State::NeedsBuild,
+    State::Building,
+    State::Built,
+    State::BuildAttempted,
+    State::FailedToUpload,
+    State::DepWait,
+    State::BdUninstallable,
+    State::Failed,
+];
+
+/// States that a newer version's log does not override.
+const STICKY_FOR_NEW_VERSIONS: &[State] = &[State::NotForUs, State::AutoNotForUs];
+
+/// The transition table: every state change buildmail makes is a row here.
+/// The state diagram (`buildmail states`) is generated from it.
+pub const TRANSITIONS: &[Transition] = &[
+    Transition {
+        event: EventKind::Log(Status::Successful),
+        from: LOG_SOURCES,
+        to: Target::To(State::Built),
+    },
+    Transition {
+        event: EventKind::Log(Status::Attempted),
+        from: LOG_SOURCES,
+        to: Target::To(State::BuildAttempted),
+    },
+    Transition {
+        event: EventKind::Log(Status::GivenBack),
+        from: LOG_SOURCES,
+        to: Target::To(State::NeedsBuild),
+    },
+    Transition {
+        event: EventKind::Log(Status::Failed),
+        from: LOG_SOURCES,
+        to: Target::To(State::NeedsBuild),
+    },
+    Transition {
+        event: EventKind::Log(Status::Skipped),
+        from: LOG_SOURCES,
+        to: Target::Unchanged,
+    },
+];
+
+/// The row of the table for an event.
+pub fn transition_for(event: EventKind) -> Option<&'static Transition> {
+    TRANSITIONS.iter().find(|t| t.event == event)
+}
+
+/// Compares two Debian versions with dpkg's ordering. Versions that do not
+/// parse are compared as plain strings (and reported equal only if identical).
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    match (a.parse::<debversion::Version>(), b.parse::<debversion::Version>()) {
+        (Ok(va), Ok(vb)) => va.cmp(&vb),
+        _ => a.cmp(b),
+    }
+}
+
+/// What a log event does to a build, decided purely from the current state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogDecision {
+    /// No record existed: create one in this state. A skipped build of an
+    /// unknown package is created Auto-Not-For-Us: sbuild skips a build when
+    /// its arch check finds the package is not for this architecture.
+    Create(State),
+    /// Move from the first state to the second (they may be equal when the
+    /// same event repeats, e.g. a rebuild that succeeded again).
+    Move(State, State),
+    /// Record the event; the state stays as it is, for the reason given.
+    Record(String),
+}
+
+/// Decides what a log for `version` with `status` does to a build currently
+/// at `current` (`None` = no record yet), whose version is `current_version`.
+pub fn decide_log(
+    current: Option<(State, &str)>,
+    version: &str,
+    status: Status,
+) -> LogDecision {
+    let event = EventKind::Log(status);
+    let Some(row) = transition_for(event) else {
+        return LogDecision::Record(format!("no transition for {}", event.name()));
+    };
+    let Some((state, current_version)) = current else {
+        return match row.to {
+            Target::To(to) => LogDecision::Create(to),
+            // A skipped build of an unknown package: it is known now, and
+            // sbuild skipped it because it is not for this architecture.
+            Target::Unchanged => LogDecision::Create(State::AutoNotForUs),
+        };
+    };
+    match compare_versions(version, current_version) {
+        Ordering::Less => LogDecision::Record(format!(
+            "log for {version} is older than the known version {current_version}; state left at {state}"
+        )),
+        Ordering::Greater if STICKY_FOR_NEW_VERSIONS.contains(&state) => LogDecision::Record(
+            format!("the build is {state}; a log for the newer version {version} does not change that"),
+        ),
+        Ordering::Greater => match row.to {
+            Target::To(to) => LogDecision::Move(state, to),
+            Target::Unchanged => LogDecision::Record(format!(
+                "{} recorded; state left at {state}",
+                event.name()
+            )),
+        },
+        Ordering::Equal if !row.from.contains(&state) => LogDecision::Record(format!(
+            "the build is {state}; {} does not move it (allowed from: {})",
+            event.name(),
+            list(row.from)
+        )),
+        Ordering::Equal => match row.to {
+            Target::To(to) => LogDecision::Move(state, to),
+            Target::Unchanged => LogDecision::Record(format!(
+                "{} recorded; state left at {state}",
+                event.name()
+            )),
+        },
+    }
+}
+
+fn list(states: &[State]) -> String {
+    states
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The state diagram as Graphviz dot, generated from [`TRANSITIONS`].
+pub fn diagram_dot() -> String {
+    let mut out = String::from("digraph buildmail {\n  rankdir=LR;\n  node [shape=box];\n");
+    for s in State::ALL {
+        out.push_str(&format!("  \"{}\";\n", s.as_str()));
+    }
+    for t in TRANSITIONS {
+        for from in t.from {
+            let to = match t.to {
+                Target::To(to) => to,
+                Target::Unchanged => *from,
+            };
+            out.push_str(&format!(
+                "  \"{}\" -> \"{}\" [label=\"{}\"];\n",
+                from.as_str(),
+                to.as_str(),
+                t.event.name()
+            ));
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_names_round_trip() {
+        for s in State::ALL {
+            assert_eq!(State::parse(s.as_str()), Some(s));
+            assert_eq!(State::parse(&s.as_str().to_lowercase()), Some(s));
+        }
+        assert_eq!(State::parse("failed_to_upload"), Some(State::FailedToUpload));
+        assert_eq!(State::parse("nonsense"), None);
+        assert_eq!(State::FailedToUpload.title(), "Failed to upload");
+    }
+
+    #[test]
+    fn new_builds_take_the_log_state() {
+        assert_eq!(
+            decide_log(None, "1.0-1", Status::Successful),
+            LogDecision::Create(State::Built)
+        );
+        assert_eq!(
+            decide_log(None, "1.0-1", Status::Attempted),
+            LogDecision::Create(State::BuildAttempted)
+        );
+        assert_eq!(
+            decide_log(None, "1.0-1", Status::GivenBack),
+            LogDecision::Create(State::NeedsBuild)
+        );
+        assert_eq!(
+            decide_log(None, "1.0-1", Status::Failed),
+            LogDecision::Create(State::NeedsBuild)
+        );
+    }
+
+    #[test]
+    fn same_version_follows_the_table() {
+        assert_eq!(
+            decide_log(Some((State::Building, "1.0-1")), "1.0-1", Status::Successful),
+            LogDecision::Move(State::Building, State::Built)
+        );
+        assert_eq!(
+            decide_log(Some((State::Built, "1.0-1")), "1.0-1", Status::Attempted),
+            LogDecision::Move(State::Built, State::BuildAttempted)
+        );
+        assert!(matches!(
+            decide_log(Some((State::Built, "1.0-1")), "1.0-1", Status::Skipped),
+            LogDecision::Record(_)
+        ));
+        // An uploaded build is not pulled back by a repeated log.
+        assert!(matches!(
+            decide_log(Some((State::Uploaded, "1.0-1")), "1.0-1", Status::Successful),
+            LogDecision::Record(r) if r.contains("Uploaded")
+        ));
+        assert!(matches!(
+            decide_log(Some((State::Installed, "1.0-1")), "1.0-1", Status::GivenBack),
+            LogDecision::Record(_)
+        ));
+    }
+
+    #[test]
+    fn older_logs_are_only_recorded() {
+        let d = decide_log(Some((State::Built, "1:2.0-1")), "2.5-1", Status::Attempted);
+        assert!(matches!(d, LogDecision::Record(r) if r.contains("older")));
+        // binNMU is newer than its source version
+        assert_eq!(
+            decide_log(Some((State::Installed, "2.0-1")), "2.0-1+b1", Status::Successful),
+            LogDecision::Move(State::Installed, State::Built)
+        );
+        // ~ sorts before everything
+        assert!(matches!(
+            decide_log(Some((State::Built, "2.0-1")), "2.0~rc1-1", Status::Successful),
+            LogDecision::Record(_)
+        ));
+    }
+
+    #[test]
+    fn not_for_us_survives_newer_versions() {
+        assert!(matches!(
+            decide_log(Some((State::NotForUs, "1.0-1")), "1.1-1", Status::Successful),
+            LogDecision::Record(_)
+        ));
+    }
+
+    #[test]
+    fn versions_compare_like_dpkg() {
+        assert_eq!(compare_versions("1:1.0", "2.0"), Ordering::Greater);
+        assert_eq!(compare_versions("1.0~rc1", "1.0"), Ordering::Less);
+        assert_eq!(compare_versions("1.0-1+b1", "1.0-1"), Ordering::Greater);
+        assert_eq!(compare_versions("1.0-1", "1.0-1"), Ordering::Equal);
+    }
+
+    #[test]
+    fn diagram_lists_every_row() {
+        let dot = diagram_dot();
+        assert!(dot.starts_with("digraph buildmail {"));
+        assert!(dot.contains("\"Building\" -> \"Built\" [label=\"log:successful\"]"));
+        assert!(dot.contains("\"Dep-Wait\" -> \"Needs-Build\" [label=\"log:given-back\"]"));
+        for s in State::ALL {
+            assert!(dot.contains(&format!("\"{}\";", s.as_str())));
+        }
+    }
+}

@@ -1,0 +1,616 @@
+//! The durable store: an embedded sled database.
+//!
+//! Trees (keys in brackets):
+//!
+//! * `builds` [src \0 dist \0 arch] → [`BuildRecord`] (JSON)
+//! * `history` [src \0 dist \0 arch \0 seq] → [`HistoryEntry`] (append-only)
+//! * `mails` [SHA-256 of the raw mail] → [`MailRecord`] (the dedup record)
+//! * `msgids` [Message-ID] → SHA-256 of the mail that carried it
+//! * `logs` [SHA-256 of the log] → the log, gzip-compressed
+//! * `log_index` [src \0 version \0 dist \0 arch \0 seq] → [`LogRef`]
+//! * `log_msgids` [Message-ID of a log mail] → build key (for reply threading)
+//! * `quarantine` [id] → [`QuarantineEntry`]; `quarantine_raw` [id] → raw mail
+//! * `unhandled` [SHA-256] → raw mail that is none of buildmail's kinds,
+//!   kept until it can be forwarded
+//! * `meta`: `schema_version`
+//!
+//! Every ingested mail is one transaction over these trees ([`Store::commit`]);
+//! the dedup record is checked inside it, so a replayed mail changes nothing.
+//! A commit is durable only after [`Store::flush`].
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use crate::config::DatabaseConfig;
+use crate::explain::Explanation;
+use crate::sbuild::Status;
+use crate::state::State;
+
+/// The schema this buildmail writes. Opening a database with a newer one fails.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled reported an error (I/O, corruption).
+    #[error("database error: {0}")]
+    Sled(#[from] sled::Error),
+    /// Another process held the database for longer than the lock timeout.
+    #[error("the database {path} is in use by another buildmail process; waited {waited:?} (raise `database.lock_timeout` or retry later)")]
+    Locked {
+        /// The database.
+        path: PathBuf,
+        /// How long buildmail waited.
+        waited: Duration,
+    },
+    /// The database was written by a newer buildmail.
+    #[error("the database {path} has schema version {found}, newer than the {supported} this buildmail understands; upgrade buildmail (or point `database.path` elsewhere)")]
+    NewerSchema {
+        /// The database.
+        path: PathBuf,
+        /// Its schema version.
+        found: u32,
+        /// Ours.
+        supported: u32,
+    },
+    /// A stored value could not be decoded.
+    #[error("corrupt record in tree {tree}: {message}")]
+    Corrupt {
+        /// The tree.
+        tree: &'static str,
+        /// What failed.
+        message: String,
+    },
+    /// A file next to the database could not be used.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// A build's identity: (distribution, architecture, source package).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BuildKey {
+    /// Distribution (suite).
+    pub dist: String,
+    /// Architecture.
+    pub arch: String,
+    /// Source package.
+    pub source: String,
+}
+
+impl BuildKey {
+    /// The sled key: `src \0 dist \0 arch` (source first, so all builds of a
+    /// package are one prefix scan).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut k = Vec::with_capacity(self.source.len() + self.dist.len() + self.arch.len() + 2);
+        k.extend_from_slice(self.source.as_bytes());
+        k.push(0);
+        k.extend_from_slice(self.dist.as_bytes());
+        k.push(0);
+        k.extend_from_slice(self.arch.as_bytes());
+        k
+    }
+
+    /// Decodes [`BuildKey::to_bytes`].
+    pub fn from_bytes(b: &[u8]) -> Option<BuildKey> {
+        let mut it = b.split(|&c| c == 0);
+        let source = String::from_utf8(it.next()?.to_vec()).ok()?;
+        let dist = String::from_utf8(it.next()?.to_vec()).ok()?;
+        let arch = String::from_utf8(it.next()?.to_vec()).ok()?;
+        Some(BuildKey { dist, arch, source })
+    }
+}
+
+impl std::fmt::Display for BuildKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.dist, self.arch, self.source)
+    }
+}
+
+/// A build's current state, like one `wanna-build --info` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildRecord {
+    /// Which build.
+    pub key: BuildKey,
+    /// Current version (binNMU suffix included).
+    pub version: String,
+    /// Current state.
+    pub state: State,
+    /// The state before the last change.
+    pub previous_state: Option<State>,
+    /// When the state last changed (Unix seconds).
+    pub state_change: i64,
+    /// Archive (from `(archive/dist)` subjects), if known.
+    pub archive: Option<String>,
+    /// Status of the last log.
+    pub last_status: Option<Status>,
+    /// Fail-stage of the last failed log.
+    pub fail_stage: Option<String>,
+    /// Builder host of the last log.
+    pub builder: Option<String>,
+    /// Message-ID of the last log mail.
+    pub last_log_message_id: Option<String>,
+    /// Archived log of the last log mail (SHA-256, hex).
+    pub last_log: Option<String>,
+    /// Why the last build failed.
+    pub explanation: Option<Explanation>,
+    /// `Build needed` of the last log, seconds.
+    pub build_duration: Option<u64>,
+    /// The unsigned `.changes` of the last successful build.
+    pub changes: Option<String>,
+    /// Disagreements between subject and log, and similar remarks.
+    pub notes: Vec<String>,
+}
+
+/// One line of a build's append-only history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// When (Unix seconds).
+    pub time: i64,
+    /// The state before (`None`: the build was new).
+    pub from: Option<State>,
+    /// The state after (equal to `from` when only recorded).
+    pub to: Option<State>,
+    /// The version the event concerned.
+    pub version: String,
+    /// What happened (`log:successful`, ...).
+    pub event: String,
+    /// The Message-ID of the mail that caused it.
+    pub message_id: Option<String>,
+    /// The signer (primary key fingerprint), for signed commands.
+    pub signer: Option<String>,
+    /// Why the state did or did not move.
+    pub note: Option<String>,
+}
+
+/// The dedup record of one ingested mail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MailRecord {
+    /// SHA-256 of the raw bytes (hex).
+    pub sha256: String,
+    /// Message-ID, if the mail had one.
+    pub message_id: Option<String>,
+    /// When it was ingested (Unix seconds).
+    pub received: i64,
+    /// What kind of mail it was (`log`, `other`, `quarantined`).
+    pub kind: String,
+    /// What buildmail did with it, in words.
+    pub outcome: String,
+    /// The build it concerned.
+    pub build: Option<BuildKey>,
+}
+
+/// A reference to an archived log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRef {
+    /// SHA-256 of the log bytes (hex): the key in `logs`.
+    pub id: String,
+    /// The build.
+    pub key: BuildKey,
+    /// The version built.
+    pub version: String,
+    /// When it was ingested (Unix seconds).
+    pub time: i64,
+    /// The log mail's Message-ID.
+    pub message_id: Option<String>,
+    /// Uncompressed size in bytes.
+    pub size: u64,
+    /// The status of that build.
+    pub status: Option<Status>,
+}
+
+/// A mail that could not be processed, kept with the reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuarantineEntry {
+    /// Quarantine id.
+    pub id: u64,
+    /// When (Unix seconds).
+    pub time: i64,
+    /// Why, in words an admin can act on.
+    pub reason: String,
+    /// Message-ID, if any could be read.
+    pub message_id: Option<String>,
+    /// Subject, if any could be read.
+    pub subject: Option<String>,
+    /// From, if any could be read.
+    pub from: Option<String>,
+    /// Size of the raw mail.
+    pub size: u64,
+    /// SHA-256 of the raw mail (hex).
+    pub sha256: String,
+    /// For mails too large for the database: the file holding the raw mail.
+    pub raw_file: Option<PathBuf>,
+}
+
+/// Everything one mail changes, committed in one transaction.
+#[derive(Debug, Default)]
+pub struct Commit<'a> {
+    /// The dedup record (always present).
+    pub mail: Option<MailRecord>,
+    /// The build's new record.
+    pub build: Option<BuildRecord>,
+    /// A history line for that build.
+    pub history: Option<HistoryEntry>,
+    /// A log to archive: its reference and its gzip-compressed bytes.
+    pub log: Option<(LogRef, &'a [u8])>,
+    /// A log mail's Message-ID, for threading replies to the build.
+    pub log_message_id: Option<(String, BuildKey)>,
+    /// A quarantine entry (its `id` is assigned here) and the raw mail (empty
+    /// when it lives in `raw_file`).
+    pub quarantine: Option<(QuarantineEntry, &'a [u8])>,
+    /// A mail of no known kind, kept to be forwarded.
+    pub unhandled: Option<&'a [u8]>,
+}
+
+/// What [`Store::commit`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    /// Written (not yet durable: call [`Store::flush`]). Carries the
+    /// quarantine id when a quarantine entry was written.
+    Written {
+        /// Quarantine id assigned, if any.
+        quarantine_id: Option<u64>,
+    },
+    /// The mail (same bytes or same Message-ID) was ingested before.
+    Duplicate(String),
+}
+
+/// The open database.
+pub struct Store {
+    db: sled::Db,
+    path: PathBuf,
+    builds: sled::Tree,
+    history: sled::Tree,
+    mails: sled::Tree,
+    msgids: sled::Tree,
+    logs: sled::Tree,
+    log_index: sled::Tree,
+    log_msgids: sled::Tree,
+    quarantine: sled::Tree,
+    quarantine_raw: sled::Tree,
+    unhandled: sled::Tree,
+    _lock: File,
+}
+
+fn corrupt(tree: &'static str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        tree,
+        message: e.to_string(),
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Vec<u8> {
+    // Serialising these plain structs to JSON cannot fail (no maps with
+    // non-string keys, no custom serialisers).
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(tree: &'static str, b: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(b).map_err(|e| corrupt(tree, e))
+}
+
+/// Takes an exclusive `flock` on `path`, waiting up to `timeout`.
+fn lock_file(path: &Path, timeout: Duration) -> Result<File, StoreError> {
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(2);
+    loop {
+        // SAFETY: flock on a valid, owned file descriptor.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(file);
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(io(err));
+        }
+        if start.elapsed() >= timeout {
+            return Err(StoreError::Locked {
+                path: path.to_path_buf(),
+                waited: start.elapsed(),
+            });
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database, waiting up to
+    /// `cfg.lock_timeout` for another process to release it.
+    pub fn open(cfg: &DatabaseConfig) -> Result<Store, StoreError> {
+        let path = cfg.path.clone();
+        std::fs::create_dir_all(&path).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let lock = lock_file(&path.join("buildmail.lock"), cfg.lock_timeout)?;
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(cfg.cache_size)
+            .open()?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema_version")? {
+            Some(v) => {
+                let found = std::str::from_utf8(&v)
+                    .ok()
+                    .and_then(|s| s.parse::<u32>().ok())
+                    .ok_or_else(|| corrupt("meta", "schema_version is not a number"))?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema {
+                        path,
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None => {
+                meta.insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
+            }
+        }
+        Ok(Store {
+            builds: db.open_tree("builds")?,
+            history: db.open_tree("history")?,
+            mails: db.open_tree("mails")?,
+            msgids: db.open_tree("msgids")?,
+            logs: db.open_tree("logs")?,
+            log_index: db.open_tree("log_index")?,
+            log_msgids: db.open_tree("log_msgids")?,
+            quarantine: db.open_tree("quarantine")?,
+            quarantine_raw: db.open_tree("quarantine_raw")?,
+            unhandled: db.open_tree("unhandled")?,
+            db,
+            path,
+            _lock: lock,
+        })
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Makes every commit so far durable (fsync).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The dedup record of a mail with these bytes or this Message-ID.
+    pub fn seen(&self, sha256: &str, message_id: Option<&str>) -> Result<Option<MailRecord>, StoreError> {
+        if let Some(v) = self.mails.get(sha256)? {
+            return Ok(Some(from_json("mails", &v)?));
+        }
+        if let Some(mid) = message_id {
+            if let Some(sha) = self.msgids.get(mid)? {
+                if let Some(v) = self.mails.get(sha)? {
+                    return Ok(Some(from_json("mails", &v)?));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The number of ingested mails.
+    pub fn mail_count(&self) -> usize {
+        self.mails.len()
+    }
+
+    /// One build's record.
+    pub fn build(&self, key: &BuildKey) -> Result<Option<BuildRecord>, StoreError> {
+        self.builds
+            .get(key.to_bytes())?
+            .map(|v| from_json("builds", &v))
+            .transpose()
+    }
+
+    /// Every build of a source package, ordered by dist and arch.
+    pub fn builds_of(&self, source: &str) -> Result<Vec<BuildRecord>, StoreError> {
+        let mut prefix = source.as_bytes().to_vec();
+        prefix.push(0);
+        self.builds
+            .scan_prefix(prefix)
+            .map(|kv| from_json("builds", &kv?.1))
+            .collect()
+    }
+
+    /// Every build, ordered by source, dist, arch.
+    pub fn all_builds(&self) -> impl Iterator<Item = Result<BuildRecord, StoreError>> + '_ {
+        self.builds.iter().map(|kv| from_json("builds", &kv?.1))
+    }
+
+    /// A build's history, oldest first.
+    pub fn history(&self, key: &BuildKey) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut prefix = key.to_bytes();
+        prefix.push(0);
+        self.history
+            .scan_prefix(prefix)
+            .map(|kv| from_json("history", &kv?.1))
+            .collect()
+    }
+
+    /// The number of history entries of all builds.
+    pub fn history_len(&self) -> usize {
+        self.history.len()
+    }
+
+    /// The build a log mail's Message-ID belongs to.
+    pub fn build_for_log_message(&self, message_id: &str) -> Result<Option<BuildKey>, StoreError> {
+        Ok(self
+            .log_msgids
+            .get(message_id)?
+            .and_then(|v| BuildKey::from_bytes(&v)))
+    }
+
+    /// Archived logs of a source package, oldest first.
+    pub fn logs_of(&self, source: &str) -> Result<Vec<LogRef>, StoreError> {
+        let mut prefix = source.as_bytes().to_vec();
+        prefix.push(0);
+        let mut v: Vec<LogRef> = self
+            .log_index
+            .scan_prefix(prefix)
+            .map(|kv| from_json("log_index", &kv?.1))
+            .collect::<Result<_, _>>()?;
+        v.sort_by_key(|r| r.time);
+        Ok(v)
+    }
+
+    /// The gzip-compressed bytes of an archived log.
+    pub fn log_gz(&self, id: &str) -> Result<Option<sled::IVec>, StoreError> {
+        Ok(self.logs.get(id)?)
+    }
+
+    /// Quarantined mails, oldest first.
+    pub fn quarantined(&self) -> Result<Vec<QuarantineEntry>, StoreError> {
+        self.quarantine
+            .iter()
+            .map(|kv| from_json("quarantine", &kv?.1))
+            .collect()
+    }
+
+    /// One quarantined mail and its raw bytes (from the database or its file).
+    pub fn quarantined_mail(&self, id: u64) -> Result<Option<(QuarantineEntry, Vec<u8>)>, StoreError> {
+        let Some(v) = self.quarantine.get(id.to_be_bytes())? else {
+            return Ok(None);
+        };
+        let entry: QuarantineEntry = from_json("quarantine", &v)?;
+        let raw = match &entry.raw_file {
+            Some(p) => std::fs::read(p).map_err(|source| StoreError::Io {
+                path: p.clone(),
+                source,
+            })?,
+            None => self
+                .quarantine_raw
+                .get(id.to_be_bytes())?
+                .map(|v| v.to_vec())
+                .unwrap_or_default(),
+        };
+        Ok(Some((entry, raw)))
+    }
+
+    /// The number of mails kept because buildmail has no use for them yet.
+    pub fn unhandled_count(&self) -> usize {
+        self.unhandled.len()
+    }
+
+    /// A fresh id, unique and increasing across the database's life.
+    pub fn generate_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()?)
+    }
+
+    /// Commits everything one mail changes in one transaction. The dedup
+    /// check happens inside it: a mail seen before changes nothing.
+    pub fn commit(&self, c: &Commit<'_>) -> Result<Committed, StoreError> {
+        let trees = (
+            &self.mails,
+            &self.msgids,
+            &self.builds,
+            &self.history,
+            &self.logs,
+            &self.log_index,
+            &self.log_msgids,
+            &self.quarantine,
+            &self.quarantine_raw,
+            &self.unhandled,
+        );
+        let result = trees.transaction(
+            |(
+                mails,
+                msgids,
+                builds,
+                history,
+                logs,
+                log_index,
+                log_msgids,
+                quarantine,
+                quarantine_raw,
+                unhandled,
+            )| {
+            let mut quarantine_id = None;
+            if let Some(m) = &c.mail {
+                if mails.get(m.sha256.as_bytes())?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(Committed::Duplicate(
+                        format!("mail with SHA-256 {} was ingested before", m.sha256),
+                    )));
+                }
+                if let Some(mid) = &m.message_id {
+                    if msgids.get(mid.as_bytes())?.is_some() {
+                        return Err(ConflictableTransactionError::Abort(Committed::Duplicate(
+                            format!("a mail with Message-ID <{mid}> was ingested before"),
+                        )));
+                    }
+                    msgids.insert(mid.as_bytes(), m.sha256.as_bytes())?;
+                }
+                mails.insert(m.sha256.as_bytes(), to_json(m))?;
+            }
+            if let Some(b) = &c.build {
+                builds.insert(b.key.to_bytes(), to_json(b))?;
+            }
+            if let (Some(h), Some(b)) = (&c.history, &c.build) {
+                let mut k = b.key.to_bytes();
+                k.push(0);
+                k.extend_from_slice(&history.generate_id()?.to_be_bytes());
+                history.insert(k, to_json(h))?;
+            }
+            if let Some((r, gz)) = &c.log {
+                logs.insert(r.id.as_bytes(), *gz)?;
+                let mut k = Vec::new();
+                for part in [&r.key.source, &r.version, &r.key.dist, &r.key.arch] {
+                    k.extend_from_slice(part.as_bytes());
+                    k.push(0);
+                }
+                k.extend_from_slice(&log_index.generate_id()?.to_be_bytes());
+                log_index.insert(k, to_json(r))?;
+            }
+            if let Some((mid, key)) = &c.log_message_id {
+                log_msgids.insert(mid.as_bytes(), key.to_bytes())?;
+            }
+            if let Some((q, raw)) = &c.quarantine {
+                let id = quarantine.generate_id()?;
+                let entry = QuarantineEntry { id, ..q.clone() };
+                quarantine.insert(&id.to_be_bytes(), to_json(&entry))?;
+                if q.raw_file.is_none() {
+                    quarantine_raw.insert(&id.to_be_bytes(), *raw)?;
+                }
+                quarantine_id = Some(id);
+            }
+            if let (Some(raw), Some(m)) = (c.unhandled, &c.mail) {
+                unhandled.insert(m.sha256.as_bytes(), raw)?;
+            }
+            Ok(quarantine_id)
+        },
+        );
+        match result {
+            Ok(quarantine_id) => Ok(Committed::Written { quarantine_id }),
+            Err(TransactionError::Abort(d)) => Ok(d),
+            Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
+        }
+    }
+}
+
+/// Current time as Unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
