@@ -164,7 +164,10 @@ impl Config {
             _ => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
         };
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
-        let data_dir = resolve(raw.data_dir.unwrap_or_else(|| PathBuf::from("buildmail-data")));
+        let data_dir = resolve(
+            raw.data_dir
+                .unwrap_or_else(|| PathBuf::from("buildmail-data")),
+        );
         let admin_address = raw
             .admin_address
             .unwrap_or_else(|| "buildd-admin@example.org".into());
@@ -183,7 +186,11 @@ impl Config {
             });
         }
         let limits = LimitsConfig {
-            max_message_size: size("limits.max_message_size", raw.limits.max_message_size, 512 << 20)?,
+            max_message_size: size(
+                "limits.max_message_size",
+                raw.limits.max_message_size,
+                512 << 20,
+            )?,
             max_log_size: size("limits.max_log_size", raw.limits.max_log_size, 2 << 30)?,
         };
         let database = DatabaseConfig {
@@ -238,19 +245,24 @@ impl Config {
             ));
         }
         if self.limits.max_log_size < 1 << 20 {
-            w.push("limits.max_log_size is under 1 MiB: most real build logs will be refused".into());
+            w.push(
+                "limits.max_log_size is under 1 MiB: most real build logs will be refused".into(),
+            );
         }
         if self.data_dir.exists() && !self.data_dir.is_dir() {
-            w.push(format!("data_dir {} exists and is not a directory", self.data_dir.display()));
+            w.push(format!(
+                "data_dir {} exists and is not a directory",
+                self.data_dir.display()
+            ));
         }
         w
     }
 }
 
 fn check_address(key: &'static str, value: &str) -> Result<(), ConfigError> {
-    let ok = value
-        .split_once('@')
-        .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !value.contains(char::is_whitespace));
+    let ok = value.split_once('@').is_some_and(|(l, d)| {
+        !l.is_empty() && !d.is_empty() && !value.contains(char::is_whitespace)
+    });
     if ok {
         Ok(())
     } else {
@@ -265,7 +277,8 @@ fn check_address(key: &'static str, value: &str) -> Result<(), ConfigError> {
 pub fn is_arch_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn size(key: &'static str, v: Option<SizeValue>, default: u64) -> Result<u64, ConfigError> {
@@ -331,7 +344,11 @@ mod tests {
 
     #[test]
     fn relative_paths_follow_the_file() {
-        let c = Config::from_toml("data_dir = \"d\"", Some(Path::new("/etc/bm/buildmail.toml"))).unwrap();
+        let c = Config::from_toml(
+            "data_dir = \"d\"",
+            Some(Path::new("/etc/bm/buildmail.toml")),
+        )
+        .unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/etc/bm/d"));
         assert_eq!(c.database.path, PathBuf::from("/etc/bm/d/db"));
     }

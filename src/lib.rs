@@ -5,11 +5,11 @@
 //! and `design.md` for the whole picture.
 
 pub mod changes;
+pub mod cli;
+pub mod config;
 pub mod explain;
+pub mod ingest;
 pub mod mail;
 pub mod sbuild;
-pub mod config;
 pub mod state;
 pub mod store;
-pub mod ingest;
-pub mod cli;

@@ -228,7 +228,10 @@ pub fn transition_for(event: EventKind) -> Option<&'static Transition> {
 /// Compares two Debian versions with dpkg's ordering. Versions that do not
 /// parse are compared as plain strings (and reported equal only if identical).
 pub fn compare_versions(a: &str, b: &str) -> Ordering {
-    match (a.parse::<debversion::Version>(), b.parse::<debversion::Version>()) {
+    match (
+        a.parse::<debversion::Version>(),
+        b.parse::<debversion::Version>(),
+    ) {
         (Ok(va), Ok(vb)) => va.cmp(&vb),
         _ => a.cmp(b),
     }
@@ -250,11 +253,7 @@ pub enum LogDecision {
 
 /// Decides what a log for `version` with `status` does to a build currently
 /// at `current` (`None` = no record yet), whose version is `current_version`.
-pub fn decide_log(
-    current: Option<(State, &str)>,
-    version: &str,
-    status: Status,
-) -> LogDecision {
+pub fn decide_log(current: Option<(State, &str)>, version: &str, status: Status) -> LogDecision {
     let event = EventKind::Log(status);
     let Some(row) = transition_for(event) else {
         return LogDecision::Record(format!("no transition for {}", event.name()));
@@ -338,7 +337,10 @@ mod tests {
             assert_eq!(State::parse(s.as_str()), Some(s));
             assert_eq!(State::parse(&s.as_str().to_lowercase()), Some(s));
         }
-        assert_eq!(State::parse("failed_to_upload"), Some(State::FailedToUpload));
+        assert_eq!(
+            State::parse("failed_to_upload"),
+            Some(State::FailedToUpload)
+        );
         assert_eq!(State::parse("nonsense"), None);
         assert_eq!(State::FailedToUpload.title(), "Failed to upload");
     }
@@ -366,7 +368,11 @@ mod tests {
     #[test]
     fn same_version_follows_the_table() {
         assert_eq!(
-            decide_log(Some((State::Building, "1.0-1")), "1.0-1", Status::Successful),
+            decide_log(
+                Some((State::Building, "1.0-1")),
+                "1.0-1",
+                Status::Successful
+            ),
             LogDecision::Move(State::Building, State::Built)
         );
         assert_eq!(
@@ -383,7 +389,11 @@ mod tests {
             LogDecision::Record(r) if r.contains("Uploaded")
         ));
         assert!(matches!(
-            decide_log(Some((State::Installed, "1.0-1")), "1.0-1", Status::GivenBack),
+            decide_log(
+                Some((State::Installed, "1.0-1")),
+                "1.0-1",
+                Status::GivenBack
+            ),
             LogDecision::Record(_)
         ));
     }
@@ -394,12 +404,20 @@ mod tests {
         assert!(matches!(d, LogDecision::Record(r) if r.contains("older")));
         // binNMU is newer than its source version
         assert_eq!(
-            decide_log(Some((State::Installed, "2.0-1")), "2.0-1+b1", Status::Successful),
+            decide_log(
+                Some((State::Installed, "2.0-1")),
+                "2.0-1+b1",
+                Status::Successful
+            ),
             LogDecision::Move(State::Installed, State::Built)
         );
         // ~ sorts before everything
         assert!(matches!(
-            decide_log(Some((State::Built, "2.0-1")), "2.0~rc1-1", Status::Successful),
+            decide_log(
+                Some((State::Built, "2.0-1")),
+                "2.0~rc1-1",
+                Status::Successful
+            ),
             LogDecision::Record(_)
         ));
     }
@@ -407,7 +425,11 @@ mod tests {
     #[test]
     fn not_for_us_survives_newer_versions() {
         assert!(matches!(
-            decide_log(Some((State::NotForUs, "1.0-1")), "1.1-1", Status::Successful),
+            decide_log(
+                Some((State::NotForUs, "1.0-1")),
+                "1.1-1",
+                Status::Successful
+            ),
             LogDecision::Record(_)
         ));
     }

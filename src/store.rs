@@ -396,7 +396,11 @@ impl Store {
     }
 
     /// The dedup record of a mail with these bytes or this Message-ID.
-    pub fn seen(&self, sha256: &str, message_id: Option<&str>) -> Result<Option<MailRecord>, StoreError> {
+    pub fn seen(
+        &self,
+        sha256: &str,
+        message_id: Option<&str>,
+    ) -> Result<Option<MailRecord>, StoreError> {
         if let Some(v) = self.mails.get(sha256)? {
             return Ok(Some(from_json("mails", &v)?));
         }
@@ -488,7 +492,10 @@ impl Store {
     }
 
     /// One quarantined mail and its raw bytes (from the database or its file).
-    pub fn quarantined_mail(&self, id: u64) -> Result<Option<(QuarantineEntry, Vec<u8>)>, StoreError> {
+    pub fn quarantined_mail(
+        &self,
+        id: u64,
+    ) -> Result<Option<(QuarantineEntry, Vec<u8>)>, StoreError> {
         let Some(v) = self.quarantine.get(id.to_be_bytes())? else {
             return Ok(None);
         };
@@ -545,59 +552,59 @@ impl Store {
                 quarantine_raw,
                 unhandled,
             )| {
-            let mut quarantine_id = None;
-            if let Some(m) = &c.mail {
-                if mails.get(m.sha256.as_bytes())?.is_some() {
-                    return Err(ConflictableTransactionError::Abort(Committed::Duplicate(
-                        format!("mail with SHA-256 {} was ingested before", m.sha256),
-                    )));
-                }
-                if let Some(mid) = &m.message_id {
-                    if msgids.get(mid.as_bytes())?.is_some() {
+                let mut quarantine_id = None;
+                if let Some(m) = &c.mail {
+                    if mails.get(m.sha256.as_bytes())?.is_some() {
                         return Err(ConflictableTransactionError::Abort(Committed::Duplicate(
-                            format!("a mail with Message-ID <{mid}> was ingested before"),
+                            format!("mail with SHA-256 {} was ingested before", m.sha256),
                         )));
                     }
-                    msgids.insert(mid.as_bytes(), m.sha256.as_bytes())?;
+                    if let Some(mid) = &m.message_id {
+                        if msgids.get(mid.as_bytes())?.is_some() {
+                            return Err(ConflictableTransactionError::Abort(Committed::Duplicate(
+                                format!("a mail with Message-ID <{mid}> was ingested before"),
+                            )));
+                        }
+                        msgids.insert(mid.as_bytes(), m.sha256.as_bytes())?;
+                    }
+                    mails.insert(m.sha256.as_bytes(), to_json(m))?;
                 }
-                mails.insert(m.sha256.as_bytes(), to_json(m))?;
-            }
-            if let Some(b) = &c.build {
-                builds.insert(b.key.to_bytes(), to_json(b))?;
-            }
-            if let (Some(h), Some(b)) = (&c.history, &c.build) {
-                let mut k = b.key.to_bytes();
-                k.push(0);
-                k.extend_from_slice(&history.generate_id()?.to_be_bytes());
-                history.insert(k, to_json(h))?;
-            }
-            if let Some((r, gz)) = &c.log {
-                logs.insert(r.id.as_bytes(), *gz)?;
-                let mut k = Vec::new();
-                for part in [&r.key.source, &r.version, &r.key.dist, &r.key.arch] {
-                    k.extend_from_slice(part.as_bytes());
+                if let Some(b) = &c.build {
+                    builds.insert(b.key.to_bytes(), to_json(b))?;
+                }
+                if let (Some(h), Some(b)) = (&c.history, &c.build) {
+                    let mut k = b.key.to_bytes();
                     k.push(0);
+                    k.extend_from_slice(&history.generate_id()?.to_be_bytes());
+                    history.insert(k, to_json(h))?;
                 }
-                k.extend_from_slice(&log_index.generate_id()?.to_be_bytes());
-                log_index.insert(k, to_json(r))?;
-            }
-            if let Some((mid, key)) = &c.log_message_id {
-                log_msgids.insert(mid.as_bytes(), key.to_bytes())?;
-            }
-            if let Some((q, raw)) = &c.quarantine {
-                let id = quarantine.generate_id()?;
-                let entry = QuarantineEntry { id, ..q.clone() };
-                quarantine.insert(&id.to_be_bytes(), to_json(&entry))?;
-                if q.raw_file.is_none() {
-                    quarantine_raw.insert(&id.to_be_bytes(), *raw)?;
+                if let Some((r, gz)) = &c.log {
+                    logs.insert(r.id.as_bytes(), *gz)?;
+                    let mut k = Vec::new();
+                    for part in [&r.key.source, &r.version, &r.key.dist, &r.key.arch] {
+                        k.extend_from_slice(part.as_bytes());
+                        k.push(0);
+                    }
+                    k.extend_from_slice(&log_index.generate_id()?.to_be_bytes());
+                    log_index.insert(k, to_json(r))?;
                 }
-                quarantine_id = Some(id);
-            }
-            if let (Some(raw), Some(m)) = (c.unhandled, &c.mail) {
-                unhandled.insert(m.sha256.as_bytes(), raw)?;
-            }
-            Ok(quarantine_id)
-        },
+                if let Some((mid, key)) = &c.log_message_id {
+                    log_msgids.insert(mid.as_bytes(), key.to_bytes())?;
+                }
+                if let Some((q, raw)) = &c.quarantine {
+                    let id = quarantine.generate_id()?;
+                    let entry = QuarantineEntry { id, ..q.clone() };
+                    quarantine.insert(&id.to_be_bytes(), to_json(&entry))?;
+                    if q.raw_file.is_none() {
+                        quarantine_raw.insert(&id.to_be_bytes(), *raw)?;
+                    }
+                    quarantine_id = Some(id);
+                }
+                if let (Some(raw), Some(m)) = (c.unhandled, &c.mail) {
+                    unhandled.insert(m.sha256.as_bytes(), raw)?;
+                }
+                Ok(quarantine_id)
+            },
         );
         match result {
             Ok(quarantine_id) => Ok(Committed::Written { quarantine_id }),

@@ -16,7 +16,10 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
     println!("admin_address: {}", config.admin_address);
     println!("from_address: {}", config.from_address);
     println!("default_arch: {}", config.default_arch);
-    println!("limits.max_message_size: {} bytes", config.limits.max_message_size);
+    println!(
+        "limits.max_message_size: {} bytes",
+        config.limits.max_message_size
+    );
     println!("limits.max_log_size: {} bytes", config.limits.max_log_size);
     let warnings = config.warnings();
     for w in &warnings {

@@ -19,7 +19,11 @@ pub struct Args {
 /// (also when quarantined or a duplicate), 75 when it could not be.
 pub fn run(config: &Config, args: Args) -> ExitCode {
     let spill = crate::ingest::quarantine_dir(config);
-    let raw = match source::read_stream(std::io::stdin().lock(), config.limits.max_message_size, &spill) {
+    let raw = match source::read_stream(
+        std::io::stdin().lock(),
+        config.limits.max_message_size,
+        &spill,
+    ) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("buildmail deliver: cannot read the mail from standard input: {e}");
@@ -33,7 +37,10 @@ pub fn run(config: &Config, args: Args) -> ExitCode {
             return ExitCode::from(EX_TEMPFAIL);
         }
     };
-    let outcome = match Ingest::new(&store, config).raw(&raw).and_then(|o| store.flush().map(|_| o)) {
+    let outcome = match Ingest::new(&store, config)
+        .raw(&raw)
+        .and_then(|o| store.flush().map(|_| o))
+    {
         Ok(o) => o,
         Err(e) => {
             eprintln!("buildmail deliver: could not commit the mail, the MTA should retry: {e}");
@@ -42,13 +49,20 @@ pub fn run(config: &Config, args: Args) -> ExitCode {
     };
     if args.verbose {
         match outcome {
-            Outcome::Log { key, version, state, moved } => eprintln!(
+            Outcome::Log {
+                key,
+                version,
+                state,
+                moved,
+            } => eprintln!(
                 "buildmail: log for {key} {version}: {}{state}",
                 if moved { "now " } else { "recorded, still " }
             ),
             Outcome::Other => eprintln!("buildmail: not a build log; kept to be forwarded"),
             Outcome::Duplicate(d) => eprintln!("buildmail: duplicate: {d}"),
-            Outcome::Quarantined { id, reason } => eprintln!("buildmail: quarantined as #{id}: {reason}"),
+            Outcome::Quarantined { id, reason } => {
+                eprintln!("buildmail: quarantined as #{id}: {reason}")
+            }
         }
     }
     ExitCode::SUCCESS

@@ -40,7 +40,10 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             continue;
         }
         let history = store.history(&r.key)?;
-        out.push(BuildHistory { key: r.key, history });
+        out.push(BuildHistory {
+            key: r.key,
+            history,
+        });
     }
     if args.json {
         super::print_json(&out)?;
@@ -58,14 +61,24 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         for h in &b.history {
             let from = h.from.map(|s| s.as_str()).unwrap_or("(new)");
             let to = h.to.map(|s| s.as_str()).unwrap_or("-");
-            let arrow = if h.from == h.to { format!("{to} (unchanged)") } else { format!("{from} -> {to}") };
+            let arrow = if h.from == h.to {
+                format!("{to} (unchanged)")
+            } else {
+                format!("{from} -> {to}")
+            };
             println!(
                 "  {}  {:<12} {:<16} {arrow}{}{}",
                 super::format_time(h.time),
                 h.version,
                 h.event,
-                h.message_id.as_deref().map(|m| format!("  <{m}>")).unwrap_or_default(),
-                h.note.as_deref().map(|n| format!("\n      {n}")).unwrap_or_default(),
+                h.message_id
+                    .as_deref()
+                    .map(|m| format!("  <{m}>"))
+                    .unwrap_or_default(),
+                h.note
+                    .as_deref()
+                    .map(|n| format!("\n      {n}"))
+                    .unwrap_or_default(),
             );
         }
     }

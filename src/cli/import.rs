@@ -53,10 +53,12 @@ impl Run<'_> {
             RawMail::Bytes(b) => b.len() as u64,
             RawMail::Oversize { size, .. } => *size,
         };
-        let outcome = self
-            .ingest
-            .raw(&raw)
-            .with_context(|| format!("could not commit {}; nothing after it was imported", origin()))?;
+        let outcome = self.ingest.raw(&raw).with_context(|| {
+            format!(
+                "could not commit {}; nothing after it was imported",
+                origin()
+            )
+        })?;
         match outcome {
             Outcome::Log { key, .. } => {
                 self.tally.logs += 1;
@@ -82,10 +84,12 @@ impl Run<'_> {
     fn path(&mut self, path: &Path) -> anyhow::Result<()> {
         let limit = self.config.limits.max_message_size;
         let spill = crate::ingest::quarantine_dir(self.config);
-        let kind = source::kind_of(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let kind =
+            source::kind_of(path).with_context(|| format!("cannot read {}", path.display()))?;
         match kind {
             SourceKind::Mbox => {
-                let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+                let f =
+                    File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
                 let mut mbox = Mbox::new(BufReader::with_capacity(1 << 20, f), limit, &spill);
                 let mut n = 0u64;
                 let mut last = 0u64;
@@ -129,7 +133,12 @@ impl Run<'_> {
 fn total_size(path: &Path) -> u64 {
     match source::kind_of(path) {
         Ok(k @ (SourceKind::Maildir | SourceKind::Directory)) => source::mail_files(path, &k)
-            .map(|fs| fs.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum())
+            .map(|fs| {
+                fs.iter()
+                    .filter_map(|f| std::fs::metadata(f).ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
             .unwrap_or(0),
         _ => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
     }

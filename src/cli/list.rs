@@ -25,12 +25,17 @@ pub struct Args {
 
 /// Prints builds as a table: source, version, dist, arch, state.
 pub fn print_table(records: &[BuildRecord]) {
-    let w = |f: fn(&BuildRecord) -> usize, min: usize| records.iter().map(f).max().unwrap_or(0).max(min);
+    let w = |f: fn(&BuildRecord) -> usize, min: usize| {
+        records.iter().map(f).max().unwrap_or(0).max(min)
+    };
     let ws = w(|r| r.key.source.len(), 6);
     let wv = w(|r| r.version.len(), 7);
     let wd = w(|r| r.key.dist.len(), 4);
     let wa = w(|r| r.key.arch.len(), 4);
-    println!("{:ws$}  {:wv$}  {:wd$}  {:wa$}  STATE", "SOURCE", "VERSION", "DIST", "ARCH");
+    println!(
+        "{:ws$}  {:wv$}  {:wd$}  {:wa$}  STATE",
+        "SOURCE", "VERSION", "DIST", "ARCH"
+    );
     for r in records {
         println!(
             "{:ws$}  {:wv$}  {:wd$}  {:wa$}  {}{}",

@@ -59,9 +59,12 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             others.into_iter().collect::<Vec<_>>().join(", ")
         );
     }
-    let gz = store
-        .log_gz(&newest.id)?
-        .ok_or_else(|| anyhow::anyhow!("the archived log {} is missing from the database", newest.id))?;
+    let gz = store.log_gz(&newest.id)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "the archived log {} is missing from the database",
+            newest.id
+        )
+    })?;
     let mut log = Vec::with_capacity(newest.size as usize);
     flate2::read::MultiGzDecoder::new(&gz[..]).read_to_end(&mut log)?;
     let mut out = std::io::stdout().lock();

@@ -74,7 +74,11 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
                 writeln!(out, "Reason: {}", entry.reason)?;
                 writeln!(out, "Subject: {}", entry.subject.as_deref().unwrap_or("-"))?;
                 writeln!(out, "From: {}", entry.from.as_deref().unwrap_or("-"))?;
-                writeln!(out, "Message-Id: {}", entry.message_id.as_deref().unwrap_or("-"))?;
+                writeln!(
+                    out,
+                    "Message-Id: {}",
+                    entry.message_id.as_deref().unwrap_or("-")
+                )?;
                 writeln!(out, "Size: {}", entry.size)?;
                 writeln!(out, "SHA-256: {}", entry.sha256)?;
                 if let Some(f) = &entry.raw_file {

@@ -22,8 +22,8 @@ use crate::mail::{self, Inbound, LogSubject};
 use crate::sbuild::{self, BuildLog, Status};
 use crate::state::{self, LogDecision, State};
 use crate::store::{
-    self, BuildKey, BuildRecord, Commit, Committed, HistoryEntry, LogRef, MailRecord, QuarantineEntry, Store,
-    StoreError,
+    self, BuildKey, BuildRecord, Commit, Committed, HistoryEntry, LogRef, MailRecord,
+    QuarantineEntry, Store, StoreError,
 };
 
 /// What happened to one mail.
@@ -123,9 +123,9 @@ pub fn is_package_name(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() >= 2
         && b.len() <= 200
-        && b.first().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && b
-            .iter()
+        && b.first()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"+-.".contains(c))
 }
 
@@ -134,13 +134,15 @@ pub fn is_version(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 200
         && s.bytes().next().is_some_and(|c| c.is_ascii_digit())
-        && s.bytes().all(|c| c.is_ascii_alphanumeric() || b".+~:-".contains(&c))
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b".+~:-".contains(&c))
 }
 
 fn is_dist_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 100
-        && s.bytes().all(|c| c.is_ascii_alphanumeric() || b".+-_/~".contains(&c))
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b".+-_/~".contains(&c))
 }
 
 /// Decides, without I/O, what a parsed mail is and what it says.
@@ -201,30 +203,38 @@ fn analyse_log<'a>(
     config: &Config,
 ) -> Analysis<'a> {
     let mut notes = Vec::new();
-    let mut pick = |what: &str, from_log: Option<&String>, from_subject: Option<&str>| -> Option<String> {
-        match (from_log, from_subject) {
-            (Some(l), Some(s)) if l != s => {
-                notes.push(format!("subject says {what} {s}, the log says {l}; trusting the log"));
-                Some(l.clone())
+    let mut pick =
+        |what: &str, from_log: Option<&String>, from_subject: Option<&str>| -> Option<String> {
+            match (from_log, from_subject) {
+                (Some(l), Some(s)) if l != s => {
+                    notes.push(format!(
+                        "subject says {what} {s}, the log says {l}; trusting the log"
+                    ));
+                    Some(l.clone())
+                }
+                (Some(l), _) => Some(l.clone()),
+                (None, s) => s.map(str::to_string),
             }
-            (Some(l), _) => Some(l.clone()),
-            (None, s) => s.map(str::to_string),
-        }
-    };
+        };
     let source = pick("source", log.package.as_ref(), Some(&subject.source));
     let version = pick("version", log.version.as_ref(), Some(&subject.version));
-    let dist = pick("distribution", log.distribution.as_ref(), Some(&subject.dist));
-    let subject_arch = subject
-        .arch
-        .clone()
-        .or_else(|| subject.arch_all.then(|| "all".to_string()))
-        .or_else(|| subject.source_only.then(|| "source".to_string()));
-    let arch = if subject.arch_all || subject.source_only {
-        // `on all` / ` source` builds still run on a host architecture; the
-        // build they answer to is the arch-independent one.
-        subject_arch
+    let dist = pick(
+        "distribution",
+        log.distribution.as_ref(),
+        Some(&subject.dist),
+    );
+    // ` on all` names the arch-independent build, which runs on some host
+    // architecture: the log's host arch is expected to differ. ` source`
+    // only says the upload includes the source; the arch comes from
+    // ` on <arch>` or the log.
+    let arch = if subject.arch_all {
+        Some("all".to_string())
     } else {
-        pick("architecture", log.host_arch.as_ref(), subject_arch.as_deref())
+        pick(
+            "architecture",
+            log.host_arch.as_ref(),
+            subject.arch.as_deref(),
+        )
     }
     .unwrap_or_else(|| config.default_arch.clone());
     let subject_status = Status::parse(&subject.status);
@@ -254,7 +264,9 @@ fn analyse_log<'a>(
         return Analysis::Reject(format!("{version:?} is not a Debian version"));
     }
     if !is_dist_name(&dist) || !(crate::config::is_arch_name(&arch)) {
-        return Analysis::Reject(format!("{dist:?}/{arch:?} is not a distribution/architecture pair"));
+        return Analysis::Reject(format!(
+            "{dist:?}/{arch:?} is not a distribution/architecture pair"
+        ));
     }
     let explanation = if status == Status::Successful {
         None
@@ -347,7 +359,10 @@ pub fn apply_log(
 
 /// Compresses a log for the archive (fast level: logs compress ~10× anyway).
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 6 + 64), flate2::Compression::fast());
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 6 + 64),
+        flate2::Compression::fast(),
+    );
     // Writing to a Vec cannot fail.
     let _ = enc.write_all(bytes);
     enc.finish().unwrap_or_default()
@@ -384,7 +399,12 @@ impl<'a> Ingest<'a> {
         }
         if raw.len() as u64 > self.config.limits.max_message_size {
             let file = self.spill(&sha, raw)?;
-            return self.oversize(&file, raw.len() as u64, &sha, raw.get(..65536).unwrap_or(raw));
+            return self.oversize(
+                &file,
+                raw.len() as u64,
+                &sha,
+                raw.get(..65536).unwrap_or(raw),
+            );
         }
         let parsed = match Inbound::parse(raw) {
             Ok(m) => m,
@@ -401,8 +421,14 @@ impl<'a> Ingest<'a> {
         }
         // The parsers must never panic; if one does anyway, the mail is
         // quarantined rather than lost or retried forever.
-        let analysis = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| analyse(&parsed, self.config)))
-            .unwrap_or_else(|_| Analysis::Reject("internal error: a parser panicked on this mail (please report it)".into()));
+        let analysis = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            analyse(&parsed, self.config)
+        }))
+        .unwrap_or_else(|_| {
+            Analysis::Reject(
+                "internal error: a parser panicked on this mail (please report it)".into(),
+            )
+        });
         let now = store::now();
         match analysis {
             Analysis::Reject(reason) => self.quarantine(raw, &sha, Some(&parsed), reason, None),
@@ -442,7 +468,8 @@ impl<'a> Ingest<'a> {
             None => Cow::Owned(gzip(&a.log_bytes)),
         };
         let current = self.store.build(&a.key)?;
-        let (record, history, moved) = apply_log(current.as_ref(), a, message_id.as_deref(), &log_id, now);
+        let (record, history, moved) =
+            apply_log(current.as_ref(), a, message_id.as_deref(), &log_id, now);
         let log_ref = LogRef {
             id: log_id,
             key: a.key.clone(),
@@ -453,7 +480,10 @@ impl<'a> Ingest<'a> {
             status: Some(a.status),
         };
         let outcome_text = if moved {
-            format!("log {} for {} {}: now {}", a.status, a.key, a.version, record.state)
+            format!(
+                "log {} for {} {}: now {}",
+                a.status, a.key, a.version, record.state
+            )
         } else {
             format!("log {} for {} {}: recorded", a.status, a.key, a.version)
         };
@@ -537,9 +567,18 @@ impl<'a> Ingest<'a> {
     }
 
     /// Quarantines a mail too large for the database; it stays in `file`.
-    fn oversize(&self, file: &std::path::Path, size: u64, sha: &str, head: &[u8]) -> Result<Outcome, StoreError> {
+    fn oversize(
+        &self,
+        file: &std::path::Path,
+        size: u64,
+        sha: &str,
+        head: &[u8],
+    ) -> Result<Outcome, StoreError> {
         if let Some(seen) = self.store.seen(sha, None)? {
-            return Ok(Outcome::Duplicate(format!("this mail was ingested before ({})", seen.outcome)));
+            return Ok(Outcome::Duplicate(format!(
+                "this mail was ingested before ({})",
+                seen.outcome
+            )));
         }
         let parsed = Inbound::parse(head).ok();
         let reason = format!(
@@ -551,9 +590,15 @@ impl<'a> Ingest<'a> {
             id: 0,
             time: store::now(),
             reason,
-            message_id: parsed.as_ref().and_then(|p| p.message_id()).map(str::to_string),
+            message_id: parsed
+                .as_ref()
+                .and_then(|p| p.message_id())
+                .map(str::to_string),
             subject: parsed.as_ref().map(|p| p.subject().to_string()),
-            from: parsed.as_ref().and_then(|p| p.from_address()).map(str::to_string),
+            from: parsed
+                .as_ref()
+                .and_then(|p| p.from_address())
+                .map(str::to_string),
             size,
             sha256: sha.to_string(),
             raw_file: Some(file.to_path_buf()),

@@ -175,7 +175,12 @@ impl<'a, R: BufRead> Mbox<'a, R> {
                 continue;
             }
             let gt = self.line.iter().take_while(|&&c| c == b'>').count();
-            if gt > 0 && self.line.get(gt..).is_some_and(|rest| rest.starts_with(b"From ")) {
+            if gt > 0
+                && self
+                    .line
+                    .get(gt..)
+                    .is_some_and(|rest| rest.starts_with(b"From "))
+            {
                 let line = std::mem::take(&mut self.line);
                 sink.write(line.get(1..).unwrap_or_default())?;
                 self.line = line;
@@ -307,7 +312,12 @@ mod tests {
         let v = all(&mbox, 1000, dir.path());
         assert_eq!(v.len(), 2);
         match &v[0] {
-            RawMail::Oversize { file, size, sha256, head } => {
+            RawMail::Oversize {
+                file,
+                size,
+                sha256,
+                head,
+            } => {
                 let on_disk = std::fs::read(file).unwrap();
                 assert_eq!(on_disk.len() as u64, *size);
                 assert!(on_disk.starts_with(b"Subject: big\n"));

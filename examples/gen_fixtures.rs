@@ -1,0 +1,476 @@
+//! Writes the fixture mails `fixtures/mail/*.eml` from the sbuild logs in
+//! `fixtures/logs/`.
+//!
+//! Run with `cargo run --example gen_fixtures`. The output is reproducible:
+//! Message-IDs, dates and MIME boundaries are fixed, and gzip is written
+//! with mtime 0, so running it again rewrites identical files.
+//!
+//! The mails are built by the same helpers the integration tests use
+//! (`tests/support/mod.rs`, mail-builder + flate2). When a log is missing
+//! from `fixtures/logs/`, a minimal stand-in log is used (and reported);
+//! nothing is ever written to `fixtures/logs/`.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::{Encoding, LogForm, LogMail, TextMail};
+
+/// How the subject names the target.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// ` on <arch>`.
+    On(&'static str),
+    /// ` on all`.
+    All,
+    /// ` source` (no architecture).
+    Source,
+}
+
+/// How the subject names the suite.
+#[derive(Debug, Clone, Copy)]
+enum Suite {
+    /// `(dist=<dist>)`.
+    Dist(&'static str),
+    /// `(<archive>/<dist>)`.
+    Archive(&'static str, &'static str),
+}
+
+/// One fixture log mail.
+struct Entry {
+    /// Output file name under `fixtures/mail/`.
+    out: &'static str,
+    /// Log file under `fixtures/logs/`.
+    log: &'static str,
+    /// Subject status word.
+    status: &'static str,
+    /// Source package.
+    source: &'static str,
+    /// Version (epoch kept).
+    version: &'static str,
+    /// The architecture the log is for (file names).
+    arch: &'static str,
+    /// What the subject says after the version.
+    target: Target,
+    /// What the subject says in parentheses.
+    suite: Suite,
+    /// How the log travels.
+    form: LogForm,
+    /// Attach the unsigned hello .changes.
+    changes: bool,
+    /// Attach the `.summary` part.
+    summary: bool,
+    /// Charset of the log part.
+    charset: &'static str,
+    /// `Key-ID:` header.
+    key_id: Option<&'static str>,
+}
+
+/// The fixture table. Every form is covered: plain 8bit, MIME text 8bit
+/// with `.changes` + `.summary`, MIME quoted-printable, MIME base64, MIME
+/// gzip; an `(archive/dist)` subject, an ` on all` subject, a ` source`
+/// subject, an ISO-8859-1 log part. Deliberate subject/log disagreements:
+/// `failed-old` (subject `attempted`, log `failed`) and
+/// `successful-ascii-all` (subject `on all`, log amd64).
+const ENTRIES: &[Entry] = &[
+    Entry {
+        out: "successful-ascii.eml",
+        log: "successful-ascii.log",
+        status: "successful",
+        source: "hello",
+        version: "2.10-3",
+        arch: "amd64",
+        target: Target::On("amd64"),
+        suite: Suite::Dist("unstable"),
+        form: LogForm::MimeText(Encoding::EightBit),
+        changes: true,
+        summary: true,
+        charset: "UTF-8",
+        key_id: Some("0x1234ABCD5678EF90"),
+    },
+    Entry {
+        out: "attempted-unicode.eml",
+        log: "attempted-unicode.log",
+        status: "attempted",
+        source: "hello",
+        version: "2.10-3",
+        arch: "arm64",
+        target: Target::On("arm64"),
+        suite: Suite::Dist("unstable"),
+        form: LogForm::Plain(Encoding::EightBit),
+        changes: false,
+        summary: false,
+        charset: "UTF-8",
+        key_id: None,
+    },
+    Entry {
+        out: "given-back-ascii088.eml",
+        log: "given-back-ascii088.log",
+        status: "given-back",
+        source: "libfoo",
+        version: "1.4-2",
+        arch: "amd64",
+        target: Target::On("amd64"),
+        suite: Suite::Archive("debian-ports", "unstable"),
+        form: LogForm::MimeText(Encoding::QuotedPrintable),
+        changes: false,
+        summary: true,
+        charset: "UTF-8",
+        key_id: None,
+    },
+    Entry {
+        out: "failed-old.eml",
+        log: "failed-old.log",
+        status: "attempted",
+        source: "oldpkg",
+        version: "0.9-1",
+        arch: "i386",
+        target: Target::On("i386"),
+        suite: Suite::Dist("lenny"),
+        form: LogForm::MimeText(Encoding::Base64),
+        changes: false,
+        summary: false,
+        charset: "ISO-8859-1",
+        key_id: None,
+    },
+    Entry {
+        out: "skipped-binnmu.eml",
+        log: "skipped-binnmu.log",
+        status: "skipped",
+        source: "bar",
+        version: "1:2.0-1+b1",
+        arch: "armhf",
+        target: Target::On("armhf"),
+        suite: Suite::Dist("bookworm"),
+        form: LogForm::MimeGzip,
+        changes: false,
+        summary: true,
+        charset: "UTF-8",
+        key_id: None,
+    },
+    Entry {
+        out: "failed-create-session.eml",
+        log: "failed-create-session.log",
+        status: "failed",
+        source: "baz",
+        version: "3.1-1",
+        arch: "amd64",
+        target: Target::Source,
+        suite: Suite::Dist("trixie"),
+        form: LogForm::MimeText(Encoding::EightBit),
+        changes: false,
+        summary: true,
+        charset: "UTF-8",
+        key_id: None,
+    },
+    Entry {
+        out: "successful-wide-box.eml",
+        log: "successful-wide-box.log",
+        status: "successful",
+        source: "qux",
+        version: "0.4.1-1",
+        arch: "amd64",
+        target: Target::On("amd64"),
+        suite: Suite::Dist("experimental"),
+        form: LogForm::MimeText(Encoding::QuotedPrintable),
+        changes: false,
+        summary: true,
+        charset: "UTF-8",
+        key_id: None,
+    },
+    Entry {
+        out: "successful-ascii-all.eml",
+        log: "successful-ascii.log",
+        status: "successful",
+        source: "hello",
+        version: "2.10-3",
+        arch: "amd64",
+        target: Target::All,
+        suite: Suite::Dist("unstable"),
+        form: LogForm::MimeGzip,
+        changes: true,
+        summary: true,
+        charset: "UTF-8",
+        key_id: None,
+    },
+];
+
+/// The unsigned `.changes` of hello 2.10-3 amd64 (the `.changes` part of
+/// the successful mails): the same text as the Changes section of
+/// `fixtures/logs/successful-ascii.log`, so part and section agree.
+const HELLO_CHANGES: &str = "\
+Format: 1.8
+Date: Sun, 09 Nov 2025 18:20:05 +0000
+Source: hello
+Binary: hello
+Architecture: amd64
+Version: 2.10-3
+Distribution: unstable
+Urgency: medium
+Maintainer: Example Maintainer <maint@example.org>
+Changed-By: Example Uploader <uploader@example.org>
+Description:
+ hello      - example package based on GNU Hello
+Changes:
+ hello (2.10-3) unstable; urgency=medium
+ .
+   * Rebuild against the current toolchain.
+Checksums-Sha1:
+ 407fdd643bcb38eac7652ac5d2caeadecde09ca0 53244 hello_2.10-3_amd64.deb
+ ee1d1ccf2c45ca261b7e1a0399f6e6390dbc64dd 5921 hello_2.10-3_amd64.buildinfo
+Checksums-Sha256:
+ 1c2ae0d5e67b30b14de9ee78b0d76b568da4626a741f7f070eea7fd576546b5e 53244 hello_2.10-3_amd64.deb
+ 0af850d5860cfc41684432458be7bfb3f878b42571128b9e381938d49e70643a 5921 hello_2.10-3_amd64.buildinfo
+Files:
+ b75b5d235ab9a61987979b0816ef8140 53244 devel optional hello_2.10-3_amd64.deb
+ 8d34cb81f0dfc6c2e4085e8c685d7c23 5921 devel optional hello_2.10-3_amd64.buildinfo
+";
+
+/// The first Date of the fixtures (2024-01-15 10:00:00 UTC); each mail is
+/// one minute later than the one before.
+const FIRST_DATE: i64 = 1_705_312_800;
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let logs = root.join("logs");
+    let out_dir = root.join("mail");
+    if let Err(e) = std::fs::create_dir_all(&out_dir) {
+        eprintln!("cannot create {}: {e}", out_dir.display());
+        std::process::exit(1);
+    }
+
+    let mut written = Vec::new();
+    let mut date = FIRST_DATE;
+    for entry in ENTRIES {
+        let (log, real) = read_log(&logs, entry);
+        if !real {
+            eprintln!(
+                "note: {} is missing; {} uses a minimal stand-in log",
+                logs.join(entry.log).display(),
+                entry.out
+            );
+        }
+        let bytes = log_mail(entry, &log, date);
+        write(&out_dir, entry.out, &bytes);
+        written.push(entry.out);
+        date += 60;
+    }
+
+    // A corrupt gzip part: the gzip magic, then garbage.
+    let subject = support::sbuild_subject("attempted", "hello", "2.10-3", "amd64", "unstable");
+    let garbage: &[u8] =
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03this is not deflate data \xff\xfe\x00\x01";
+    let mut broken = LogMail::new(&subject, b"", LogForm::MimeGzip);
+    broken.raw_gzip = Some(garbage);
+    broken.log_name = "hello_2.10-3_amd64-20240115-1100.build".to_string();
+    broken.message_id = "fixture-broken-gzip@buildd-x86-01.example.org".to_string();
+    broken.boundary = "=_buildmail_fixture_broken-gzip".to_string();
+    broken.date = date;
+    write(&out_dir, "broken-gzip.eml", &broken.build());
+    written.push("broken-gzip.eml");
+    date += 60;
+
+    // Not a log: a plain question to the admins.
+    let mut other = TextMail::new(
+        "jane@example.org",
+        "buildd-admins@example.org",
+        "hello on arm64?",
+        "Hello admins,\n\nhello 2.10-3 failed on arm64 with a test timeout; could\n\
+         you give it back once the buildd is less loaded?\n\nThanks,\nJane\n",
+    );
+    other.from_name = Some("Jane Developer");
+    other.message_id = "fixture-other-hello@example.org".to_string();
+    other.date = date;
+    write(&out_dir, "other-hello.eml", &other.build());
+    written.push("other-hello.eml");
+
+    println!(
+        "wrote {} fixture mails to {}: {}",
+        written.len(),
+        out_dir.display(),
+        written.join(", ")
+    );
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) {
+    let path = dir.join(name);
+    if let Err(e) = std::fs::write(&path, bytes) {
+        eprintln!("cannot write {}: {e}", path.display());
+        std::process::exit(1);
+    }
+}
+
+fn subject_of(entry: &Entry) -> String {
+    let target = match entry.target {
+        Target::On(arch) => format!(" on {arch}"),
+        Target::All => " on all".to_string(),
+        Target::Source => " source".to_string(),
+    };
+    let suite = match entry.suite {
+        Suite::Dist(dist) => format!("dist={dist}"),
+        Suite::Archive(archive, dist) => format!("{archive}/{dist}"),
+    };
+    format!(
+        "Log for {} build of {}_{}{} ({})",
+        entry.status, entry.source, entry.version, target, suite
+    )
+}
+
+fn dist_of(entry: &Entry) -> &'static str {
+    match entry.suite {
+        Suite::Dist(dist) | Suite::Archive(_, dist) => dist,
+    }
+}
+
+/// The version without its epoch, as in file names.
+fn file_version(version: &str) -> &str {
+    version.split_once(':').map_or(version, |(_, v)| v)
+}
+
+fn log_mail(entry: &Entry, log: &[u8], date: i64) -> Vec<u8> {
+    let subject = subject_of(entry);
+    let stem = entry.out.trim_end_matches(".eml");
+    let summary = summary_of(log, entry);
+    let mut mail = LogMail::new(&subject, log, entry.form);
+    mail.log_name = format!(
+        "{}_{}_{}-20240115-1000.build",
+        entry.source,
+        file_version(entry.version),
+        entry.arch
+    );
+    mail.changes = entry.changes.then_some(HELLO_CHANGES);
+    mail.changes_name = format!(
+        "{}_{}_{}.changes",
+        entry.source,
+        file_version(entry.version),
+        entry.arch
+    );
+    mail.summary = entry.summary.then_some(summary.as_str());
+    mail.charset = entry.charset;
+    mail.key_id = entry.key_id;
+    mail.message_id = format!("fixture-{stem}@buildd-x86-01.example.org");
+    mail.boundary = format!("=_buildmail_fixture_{stem}");
+    mail.date = date;
+    mail.build()
+}
+
+/// The log file, or a minimal stand-in when it does not exist yet.
+fn read_log(dir: &Path, entry: &Entry) -> (Vec<u8>, bool) {
+    match std::fs::read(dir.join(entry.log)) {
+        Ok(bytes) => (bytes, true),
+        Err(_) => (stand_in_log(entry), false),
+    }
+}
+
+/// The `Key: value` lines of the log's Summary section (what sbuild puts in
+/// the `.summary` part), or a summary made from the entry.
+fn summary_of(log: &[u8], entry: &Entry) -> String {
+    let text = String::from_utf8_lossy(log);
+    let mut lines = text.lines();
+    let found = lines.by_ref().any(|l| {
+        let t = l.trim_matches(|c: char| c == '|' || c == '\u{2502}' || c.is_whitespace());
+        t == "Summary" || t.starts_with("Summary ")
+    });
+    if found {
+        let mut out = String::new();
+        for line in lines {
+            let t = line.trim_end();
+            if t.chars().all(|c| {
+                c == '+' || c == '-' || c == '\u{2500}' || c == '\u{2514}' || c == '\u{2518}'
+            }) || t.is_empty()
+            {
+                if out.is_empty() {
+                    continue;
+                }
+                break;
+            }
+            if t.contains(": ") || t.ends_with(':') {
+                out.push_str(t);
+                out.push('\n');
+            } else {
+                break;
+            }
+        }
+        if !out.is_empty() {
+            return out;
+        }
+    }
+    let real_status = if entry.out.starts_with("failed") {
+        "failed"
+    } else {
+        entry.status
+    };
+    format!(
+        "Build Architecture: {arch}\nDistribution: {dist}\nHost Architecture: {arch}\n\
+         Machine Architecture: {arch}\nPackage: {src}\nSource-Version: {ver}\n\
+         Status: {real_status}\nVersion: {ver}\n",
+        arch = entry.arch,
+        dist = dist_of(entry),
+        src = entry.source,
+        ver = entry.version,
+    )
+}
+
+/// A small sbuild 0.85-style log for an entry whose log file is missing.
+fn stand_in_log(entry: &Entry) -> Vec<u8> {
+    let real_status = if entry.out.starts_with("failed") {
+        "failed"
+    } else {
+        entry.status
+    };
+    let fail_stage = match real_status {
+        "successful" => String::new(),
+        "attempted" => "Fail-Stage: build\n".to_string(),
+        "given-back" => "Fail-Stage: install-deps\n".to_string(),
+        "skipped" => "Fail-Stage: arch-check\n".to_string(),
+        _ => "Fail-Stage: create-session\n".to_string(),
+    };
+    let rule = "-".repeat(80);
+    let boxed = |title: &str| {
+        format!(
+            "+{}+\n| {:<76} |\n+{}+\n",
+            "-".repeat(78),
+            title,
+            "-".repeat(78)
+        )
+    };
+    let mut log = format!(
+        "sbuild (Debian sbuild) 0.85.0 (04 January 2023) on buildd-x86-01.example.org\n\n\
+         +{eq}+\n| {src} {ver} ({arch}){pad}Mon, 15 Jan 2024 10:00:00 +0000 |\n+{eq}+\n\n\
+         Package: {src}\nVersion: {ver}\nSource Version: {ver}\nDistribution: {dist}\n\
+         Machine Architecture: {arch}\nHost Architecture: {arch}\nBuild Architecture: {arch}\n\
+         Build Type: any\n\n",
+        eq = "=".repeat(78),
+        src = entry.source,
+        ver = entry.version,
+        arch = entry.arch,
+        dist = dist_of(entry),
+        pad =
+            " ".repeat(76usize.saturating_sub(
+                entry.source.len() + entry.version.len() + entry.arch.len() + 4 + 31
+            )),
+    )
+    .into_bytes();
+    log.extend_from_slice(boxed("Build").as_bytes());
+    log.extend_from_slice(b"\nstand-in log: the real fixture log was not available\n");
+    if entry.charset.eq_ignore_ascii_case("ISO-8859-1") {
+        log.extend_from_slice(b"make: Entering directory '/build/caf\xe9'\n");
+    }
+    log.extend_from_slice(b"\n");
+    log.extend_from_slice(boxed("Summary").as_bytes());
+    log.extend_from_slice(
+        format!(
+            "\nBuild Architecture: {arch}\nDistribution: {dist}\n{fail_stage}\
+             Host Architecture: {arch}\nMachine Architecture: {arch}\nPackage: {src}\n\
+             Source-Version: {ver}\nStatus: {real_status}\nVersion: {ver}\n{rule}\n\
+             Finished at 2024-01-15T10:00:00Z\nBuild needed 00:00:10, 1024k disk space\n",
+            arch = entry.arch,
+            dist = dist_of(entry),
+            src = entry.source,
+            ver = entry.version,
+        )
+        .as_bytes(),
+    );
+    log
+}

@@ -1,0 +1,263 @@
+//! Every file of the shared corpus (`../shared/corpus/*/*`) and every
+//! committed fixture mail goes through `Inbound::parse` and `log_parts`
+//! without a panic. Errors are fine: most corpus files are not log mails.
+
+use std::path::{Path, PathBuf};
+
+use buildmail::mail::{log_parts, parse_log_subject, parse_reply_subject, Inbound, Limits};
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else if path.is_file() {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn exercise(path: &Path) -> bool {
+    let raw = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let Ok(mail) = Inbound::parse(&raw) else {
+        return false;
+    };
+    let _ = mail.message_id();
+    let _ = mail.from_address();
+    let _ = mail.reply_to_address();
+    let _ = mail.in_reply_to();
+    let _ = mail.references();
+    let _ = mail.date();
+    let _ = mail.auto_submitted();
+    let _ = mail.precedence();
+    let _ = mail.header_text("Subject");
+    let _ = parse_log_subject(mail.subject());
+    let _ = parse_reply_subject(mail.subject());
+    let result = log_parts(
+        &mail,
+        Limits {
+            max_log_size: 64 * 1024 * 1024,
+        },
+    );
+    let outcome = match &result {
+        Ok(parts) => format!(
+            "log {} bytes{}{}{}",
+            parts.log.len(),
+            if parts.gzip.is_some() { ", gzip" } else { "" },
+            if parts.changes.is_some() {
+                ", changes"
+            } else {
+                ""
+            },
+            if parts.summary.is_some() {
+                ", summary"
+            } else {
+                ""
+            },
+        ),
+        Err(e) => format!("error: {e}"),
+    };
+    eprintln!("{}: {outcome}", path.display());
+    true
+}
+
+#[test]
+fn every_corpus_file_is_handled_without_panic() {
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    if !corpus.is_dir() {
+        eprintln!(
+            "note: corpus {} not found; conformance test skipped",
+            corpus.display()
+        );
+        return;
+    }
+    let mut subdirs: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    subdirs.sort();
+    let mut seen = 0;
+    let mut parsed = 0;
+    for dir in subdirs {
+        for file in files_under(&dir) {
+            seen += 1;
+            if exercise(&file) {
+                parsed += 1;
+            }
+        }
+    }
+    eprintln!("corpus: {seen} files, {parsed} parsed as mail");
+    assert!(seen > 0, "the corpus has no files");
+}
+
+#[test]
+fn corpus_qp_log_mail_yields_its_decoded_log() {
+    // The xfsprogs FTCBFS report carries a real sbuild log as a
+    // quoted-printable attachment inside a message/rfc822; the corpus also
+    // holds that log decoded. The outer mail is not a log mail, but the
+    // nested one decodes to the same bytes.
+    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let mail_path = base.join("log-mails/xfsprogs_3.2.3_arm64_cross_attempted_bug794158_qp.txt");
+    let log_path = base
+        .join("sbuild-logs/xfsprogs_3.2.3_arm64_cross_sbuild0.65.2_attempted_build_DECODED.build");
+    let (Ok(raw), Ok(expected)) = (std::fs::read(&mail_path), std::fs::read(&log_path)) else {
+        eprintln!("note: xfsprogs corpus files not found; skipped");
+        return;
+    };
+    let outer = Inbound::parse(&raw).unwrap();
+    let nested = outer
+        .message
+        .parts
+        .iter()
+        .find_map(|p| p.message())
+        .expect("a message/rfc822 part");
+    let nested_raw = nested.raw_message();
+    let inner = Inbound::parse(nested_raw).unwrap();
+    let parts = log_parts(&inner, Limits::default()).expect("the nested mail has a log");
+    assert!(
+        parts.log.as_ref() == expected.as_slice(),
+        "decoded log differs: {} bytes, expected {} bytes",
+        parts.log.len(),
+        expected.len()
+    );
+}
+
+#[test]
+fn every_fixture_mail_is_handled_without_panic() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/mail");
+    for file in files_under(&dir) {
+        if file.extension().is_some_and(|e| e == "eml") {
+            assert!(exercise(&file), "{} does not parse", file.display());
+        }
+    }
+}
+
+/// What a committed fixture mail must hold (see `examples/gen_fixtures.rs`).
+#[derive(Clone, Copy)]
+struct Fixture {
+    file: &'static str,
+    log: &'static str,
+    status: &'static str,
+    source: &'static str,
+    version: &'static str,
+    arch: Option<&'static str>,
+    archive: Option<&'static str>,
+    gzip: bool,
+    changes: bool,
+    summary: bool,
+}
+
+#[rustfmt::skip]
+const FIXTURES: &[Fixture] = &[
+    Fixture { file: "successful-ascii.eml", log: "successful-ascii.log", status: "successful", source: "hello", version: "2.10-3", arch: Some("amd64"), archive: None, gzip: false, changes: true, summary: true },
+    Fixture { file: "attempted-unicode.eml", log: "attempted-unicode.log", status: "attempted", source: "hello", version: "2.10-3", arch: Some("arm64"), archive: None, gzip: false, changes: false, summary: false },
+    Fixture { file: "given-back-ascii088.eml", log: "given-back-ascii088.log", status: "given-back", source: "libfoo", version: "1.4-2", arch: Some("amd64"), archive: Some("debian-ports"), gzip: false, changes: false, summary: true },
+    Fixture { file: "failed-old.eml", log: "failed-old.log", status: "attempted", source: "oldpkg", version: "0.9-1", arch: Some("i386"), archive: None, gzip: false, changes: false, summary: false },
+    Fixture { file: "skipped-binnmu.eml", log: "skipped-binnmu.log", status: "skipped", source: "bar", version: "1:2.0-1+b1", arch: Some("armhf"), archive: None, gzip: true, changes: false, summary: true },
+    Fixture { file: "failed-create-session.eml", log: "failed-create-session.log", status: "failed", source: "baz", version: "3.1-1", arch: None, archive: None, gzip: false, changes: false, summary: true },
+    Fixture { file: "successful-wide-box.eml", log: "successful-wide-box.log", status: "successful", source: "qux", version: "0.4.1-1", arch: Some("amd64"), archive: None, gzip: false, changes: false, summary: true },
+    Fixture { file: "successful-ascii-all.eml", log: "successful-ascii.log", status: "successful", source: "hello", version: "2.10-3", arch: Some("all"), archive: None, gzip: true, changes: true, summary: true },
+];
+
+#[test]
+fn fixture_mails_have_the_expected_structure() {
+    use buildmail::mail::MailError;
+
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    if !root.join("mail").is_dir() {
+        eprintln!("note: fixtures/mail missing; run `cargo run --example gen_fixtures`");
+        return;
+    }
+    for fx in FIXTURES {
+        let Fixture {
+            file,
+            log: log_file,
+            status,
+            source,
+            version,
+            arch,
+            archive,
+            gzip,
+            changes,
+            summary,
+        } = *fx;
+        let raw = std::fs::read(root.join("mail").join(file)).unwrap();
+        let mail = Inbound::parse(&raw).unwrap();
+        assert_eq!(
+            mail.from_address(),
+            Some("buildd@buildd-x86-01.example.org"),
+            "{file}"
+        );
+        assert!(
+            mail.message_id()
+                .is_some_and(|id| id.starts_with("fixture-")),
+            "{file}"
+        );
+        let subject = parse_log_subject(mail.subject())
+            .unwrap_or_else(|| panic!("{file}: subject {:?}", mail.subject()));
+        assert_eq!(subject.status, status, "{file}");
+        assert_eq!(subject.source, source, "{file}");
+        assert_eq!(subject.version, version, "{file}");
+        assert_eq!(subject.arch.as_deref(), arch, "{file}");
+        assert_eq!(subject.archive.as_deref(), archive, "{file}");
+        let parts = log_parts(&mail, Limits::default()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(parts.gzip.is_some(), gzip, "{file}: gzip");
+        assert_eq!(parts.changes.is_some(), changes, "{file}: changes");
+        assert_eq!(parts.summary.is_some(), summary, "{file}: summary");
+        if let Some(changes) = &parts.changes {
+            let text = std::str::from_utf8(changes).unwrap();
+            let parsed = buildmail::changes::parse(text).unwrap();
+            assert_eq!(
+                (parsed.source.as_str(), parsed.version.as_str()),
+                ("hello", "2.10-3")
+            );
+        }
+        if let Some(summary) = &parts.summary {
+            assert!(
+                summary.windows(8).any(|w| w == b"Status: "),
+                "{file}: summary has no Status"
+            );
+        }
+        // Byte-exact against the source log, once it exists.
+        if let Ok(log) = std::fs::read(root.join("logs").join(log_file)) {
+            assert!(
+                parts.log.as_ref() == log.as_slice(),
+                "{file}: log bytes differ"
+            );
+        }
+    }
+
+    let source_only = std::fs::read(root.join("mail/failed-create-session.eml")).unwrap();
+    let mail = Inbound::parse(&source_only).unwrap();
+    assert!(parse_log_subject(mail.subject()).unwrap().source_only);
+
+    let all = std::fs::read(root.join("mail/successful-ascii-all.eml")).unwrap();
+    let mail = Inbound::parse(&all).unwrap();
+    assert!(parse_log_subject(mail.subject()).unwrap().arch_all);
+
+    let key = std::fs::read(root.join("mail/successful-ascii.eml")).unwrap();
+    let mail = Inbound::parse(&key).unwrap();
+    assert_eq!(mail.key_id().as_deref(), Some("0x1234ABCD5678EF90"));
+
+    let broken = std::fs::read(root.join("mail/broken-gzip.eml")).unwrap();
+    let mail = Inbound::parse(&broken).unwrap();
+    assert!(parse_log_subject(mail.subject()).is_some());
+    assert!(matches!(
+        log_parts(&mail, Limits::default()),
+        Err(MailError::BadGzip(_))
+    ));
+
+    let other = std::fs::read(root.join("mail/other-hello.eml")).unwrap();
+    let mail = Inbound::parse(&other).unwrap();
+    assert!(parse_log_subject(mail.subject()).is_none());
+    assert!(parse_reply_subject(mail.subject()).is_none());
+    assert_eq!(mail.from_address(), Some("jane@example.org"));
+}

@@ -1,0 +1,345 @@
+//! End-to-end ingestion through the library: real sled database, real MIME
+//! mails built with mail-builder, real gzip.
+
+mod support;
+
+use buildmail::config::Config;
+use buildmail::ingest::{Ingest, Outcome};
+use buildmail::state::State;
+use buildmail::store::{BuildKey, Store, StoreError};
+use support::logs::{sbuild_log, LogSpec};
+
+fn config(dir: &std::path::Path) -> Config {
+    Config::from_toml(
+        &format!(
+            "data_dir = {:?}\n[database]\nlock_timeout = \"200ms\"\n[limits]\nmax_message_size = \"2MiB\"\nmax_log_size = \"1MiB\"\n",
+            dir.join("data")
+        ),
+        None,
+    )
+    .unwrap()
+}
+
+fn key(src: &str, dist: &str, arch: &str) -> BuildKey {
+    BuildKey {
+        dist: dist.into(),
+        arch: arch.into(),
+        source: src.into(),
+    }
+}
+
+fn mail(spec: &LogSpec, id: &str) -> Vec<u8> {
+    let subject =
+        support::sbuild_subject(spec.status, spec.source, spec.version, spec.arch, spec.dist);
+    support::with_message_id(&support::log_mail_plain(&subject, &sbuild_log(spec)), id)
+}
+
+#[test]
+fn successful_log_makes_a_built_record_with_history_and_archived_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let store = Store::open(&cfg.database).unwrap();
+    let ing = Ingest::new(&store, &cfg);
+    let spec = LogSpec::new("hello", "2.10-3", "amd64", "unstable", "successful");
+    let log = sbuild_log(&spec);
+    let subject = support::sbuild_subject("successful", "hello", "2.10-3", "amd64", "unstable");
+    let raw = support::log_mail_mime_gzip(
+        &subject,
+        &log,
+        Some(&support::changes_text("hello", "2.10-3", "amd64")),
+        None,
+    );
+    let out = ing.mail(&raw).unwrap();
+    assert_eq!(
+        out,
+        Outcome::Log {
+            key: key("hello", "unstable", "amd64"),
+            version: "2.10-3".into(),
+            state: State::Built,
+            moved: true
+        }
+    );
+    let r = store
+        .build(&key("hello", "unstable", "amd64"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.state, State::Built);
+    assert_eq!(r.previous_state, None);
+    assert_eq!(r.builder.as_deref(), Some("buildd-test.example.org"));
+    assert_eq!(r.fail_stage, None);
+    assert!(r.changes.as_deref().unwrap().contains("Source: hello"));
+    let h = store.history(&r.key).unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].to, Some(State::Built));
+    assert_eq!(h[0].event, "log:successful");
+    // The archived log is the exact bytes, invalid UTF-8 included.
+    let logs = store.logs_of("hello").unwrap();
+    assert_eq!(logs.len(), 1);
+    let gz = store.log_gz(&logs[0].id).unwrap().unwrap();
+    let mut back = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut back).unwrap();
+    assert_eq!(back, log);
+    assert!(back.windows(2).any(|w| w == [0xff, 0xfe]));
+}
+
+#[test]
+fn replaying_a_mail_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let store = Store::open(&cfg.database).unwrap();
+    let ing = Ingest::new(&store, &cfg);
+    let spec = LogSpec::new("hello", "2.10-3", "amd64", "unstable", "attempted");
+    let raw = mail(&spec, "replay-1@example.org");
+    assert!(matches!(ing.mail(&raw).unwrap(), Outcome::Log { .. }));
+    let before = store.build(&key("hello", "unstable", "amd64")).unwrap();
+    // Same bytes.
+    assert!(matches!(ing.mail(&raw).unwrap(), Outcome::Duplicate(_)));
+    // Same Message-ID, other bytes (an MTA added a header on redelivery).
+    let mut redelivered = b"Received: from relay.example.org\r\n".to_vec();
+    redelivered.extend_from_slice(&raw);
+    assert!(matches!(
+        ing.mail(&redelivered).unwrap(),
+        Outcome::Duplicate(_)
+    ));
+    assert_eq!(
+        store.build(&key("hello", "unstable", "amd64")).unwrap(),
+        before
+    );
+    assert_eq!(
+        store
+            .history(&key("hello", "unstable", "amd64"))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.mail_count(), 1);
+}
+
+#[test]
+fn states_follow_the_logs_and_older_versions_are_only_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let store = Store::open(&cfg.database).unwrap();
+    let ing = Ingest::new(&store, &cfg);
+    let k = key("libfoo", "unstable", "arm64");
+    let mut n = 0;
+    let mut feed = |status: &str, version: &str, stage: Option<&str>| {
+        n += 1;
+        let mut spec = LogSpec::new("libfoo", version, "arm64", "unstable", status);
+        spec.fail_stage = stage;
+        ing.mail(&mail(&spec, &format!("seq-{n}@example.org")))
+            .unwrap()
+    };
+    feed("given-back", "1.4-2", Some("install-deps"));
+    let r = store.build(&k).unwrap().unwrap();
+    assert_eq!(r.state, State::NeedsBuild);
+    assert_eq!(r.fail_stage.as_deref(), Some("install-deps"));
+
+    feed("attempted", "1.4-2", Some("build"));
+    let r = store.build(&k).unwrap().unwrap();
+    assert_eq!(
+        (r.state, r.previous_state),
+        (State::BuildAttempted, Some(State::NeedsBuild))
+    );
+
+    feed("successful", "1.4-3", None);
+    let r = store.build(&k).unwrap().unwrap();
+    assert_eq!((r.state, r.version.as_str()), (State::Built, "1.4-3"));
+    assert_eq!(r.fail_stage, None);
+
+    // A late log of the older version is recorded, the state does not move.
+    let out = feed("attempted", "1.4-2", Some("build"));
+    assert!(
+        matches!(
+            out,
+            Outcome::Log {
+                moved: false,
+                state: State::Built,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    let r = store.build(&k).unwrap().unwrap();
+    assert_eq!((r.state, r.version.as_str()), (State::Built, "1.4-3"));
+    let h = store.history(&k).unwrap();
+    assert_eq!(h.len(), 4);
+    assert_eq!(h[3].from, Some(State::Built));
+    assert_eq!(h[3].to, Some(State::Built));
+    assert!(
+        h[3].note.as_deref().unwrap().contains("older"),
+        "{:?}",
+        h[3].note
+    );
+    // binNMU of the same source version is newer.
+    feed("successful", "1.4-3+b1", None);
+    assert_eq!(store.build(&k).unwrap().unwrap().version, "1.4-3+b1");
+}
+
+#[test]
+fn skipped_logs_do_not_move_existing_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let store = Store::open(&cfg.database).unwrap();
+    let ing = Ingest::new(&store, &cfg);
+    let mut spec = LogSpec::new("bar", "1:2.0-1", "armhf", "bookworm", "skipped");
+    spec.fail_stage = Some("arch-check");
+    ing.mail(&mail(&spec, "skip-1@example.org")).unwrap();
+    let k = key("bar", "bookworm", "armhf");
+    assert_eq!(store.build(&k).unwrap().unwrap().state, State::AutoNotForUs);
+
+    let ok = LogSpec::new("baz", "1.0-1", "armhf", "bookworm", "successful");
+    ing.mail(&mail(&ok, "baz-1@example.org")).unwrap();
+    let mut skip = LogSpec::new("baz", "1.0-1", "armhf", "bookworm", "skipped");
+    skip.fail_stage = Some("arch-check");
+    let out = ing.mail(&mail(&skip, "baz-2@example.org")).unwrap();
+    assert!(matches!(
+        out,
+        Outcome::Log {
+            moved: false,
+            state: State::Built,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn the_summary_wins_over_the_subject_and_the_disagreement_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let store = Store::open(&cfg.database).unwrap();
+    let ing = Ingest::new(&store, &cfg);
+    let mut spec = LogSpec::new("hello", "2.10-3", "amd64", "unstable", "attempted");
+    spec.fail_stage = Some("build");
+    let subject = support::sbuild_subject("successful", "hello", "2.10-3", "amd64", "unstable");
+    let raw = support::log_mail_plain(&subject, &sbuild_log(&spec));
+    ing.mail(&raw).unwrap();
+    let r = store
+        .build(&key("hello", "unstable", "amd64"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.state, State::BuildAttempted);
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("subject says status successful")),
+        "{:?}",
+        r.notes
+    );
+}
+
+#[test]
+fn other_mails_are_kept_and_garbage_is_quarantined_byte_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let store = Store::open(&cfg.database).unwrap();
+    let ing = Ingest::new(&store, &cfg);
+    let other = support::plain_mail("Question about the armhf buildd", "Is it up?");
+    assert_eq!(ing.mail(&other).unwrap(), Outcome::Other);
+    assert_eq!(store.unhandled_count(), 1);
+
+    // A log mail whose gzip part is corrupt.
+    let subject = support::sbuild_subject("successful", "hello", "2.10-3", "amd64", "unstable");
+    let bad = support::log_mail_mime_gzip_raw(&subject, b"\x1f\x8b\x08\x00garbage-not-deflate");
+    let Outcome::Quarantined { id, reason } = ing.mail(&bad).unwrap() else {
+        panic!("not quarantined")
+    };
+    assert!(reason.contains("gzip"), "{reason}");
+    let (entry, raw) = store.quarantined_mail(id).unwrap().unwrap();
+    assert_eq!(raw, bad);
+    assert_eq!(entry.reason, reason);
+    assert_eq!(entry.subject.as_deref(), Some(subject.as_str()));
+    // Replaying the quarantined mail changes nothing.
+    assert!(matches!(ing.mail(&bad).unwrap(), Outcome::Duplicate(_)));
+    assert_eq!(store.quarantined().unwrap().len(), 1);
+}
+
+#[test]
+fn gzip_bombs_and_oversize_mails_are_refused_without_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let store = Store::open(&cfg.database).unwrap();
+    let ing = Ingest::new(&store, &cfg);
+    // 64 MiB of zeros compress to ~64 KiB; the limit is 1 MiB.
+    let bomb = vec![0u8; 64 << 20];
+    let subject = support::sbuild_subject("successful", "bomb", "1.0-1", "amd64", "unstable");
+    let raw = support::log_mail_mime_gzip(&subject, &bomb, None, None);
+    assert!(raw.len() < 1 << 20);
+    let Outcome::Quarantined { reason, .. } = ing.mail(&raw).unwrap() else {
+        panic!("bomb not refused")
+    };
+    assert!(reason.contains("limit"), "{reason}");
+    assert!(store
+        .build(&key("bomb", "unstable", "amd64"))
+        .unwrap()
+        .is_none());
+
+    // A mail over max_message_size (2 MiB) is kept in a file, whole.
+    let spec = LogSpec::new("huge", "1.0-1", "amd64", "unstable", "successful");
+    let mut log = sbuild_log(&spec);
+    log.extend(std::iter::repeat_n(b'x', 3 << 20));
+    let big = support::log_mail_plain(
+        &support::sbuild_subject("successful", "huge", "1.0-1", "amd64", "unstable"),
+        &log,
+    );
+    let Outcome::Quarantined { id, reason } = ing.mail(&big).unwrap() else {
+        panic!("oversize not refused")
+    };
+    assert!(reason.contains("max_message_size"), "{reason}");
+    let (entry, kept) = store.quarantined_mail(id).unwrap().unwrap();
+    assert!(entry.raw_file.is_some());
+    assert_eq!(kept, big);
+}
+
+#[test]
+fn data_survives_reopening_and_log_message_ids_find_their_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    {
+        let store = Store::open(&cfg.database).unwrap();
+        let ing = Ingest::new(&store, &cfg);
+        let spec = LogSpec::new("hello", "2.10-3", "amd64", "unstable", "successful");
+        ing.mail(&mail(&spec, "persist@example.org")).unwrap();
+        store.flush().unwrap();
+    }
+    let store = Store::open(&cfg.database).unwrap();
+    assert_eq!(
+        store.build_for_log_message("persist@example.org").unwrap(),
+        Some(key("hello", "unstable", "amd64"))
+    );
+    assert_eq!(store.builds_of("hello").unwrap().len(), 1);
+}
+
+#[test]
+fn a_held_database_times_out_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let _held = Store::open(&cfg.database).unwrap();
+    let err = Store::open(&cfg.database)
+        .err()
+        .expect("second open must wait and fail");
+    assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+    assert!(err.to_string().contains("lock_timeout"), "{err}");
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    {
+        let db = sled::open(&cfg.database.path).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("schema_version", "99")
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let err = Store::open(&cfg.database)
+        .err()
+        .expect("newer schema must be refused");
+    assert!(
+        matches!(err, StoreError::NewerSchema { found: 99, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("upgrade buildmail"), "{err}");
+}
