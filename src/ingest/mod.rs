@@ -290,10 +290,103 @@ fn analyse_log<'a>(
     }))
 }
 
+/// The facts of a log mail that the commit needs: no borrowed bytes, so a
+/// prepared mail can cross threads.
+#[derive(Debug, Clone)]
+pub struct LogFacts {
+    /// The build.
+    pub key: BuildKey,
+    /// Version built.
+    pub version: String,
+    /// Status (Summary over subject).
+    pub status: Status,
+    /// Fail-stage.
+    pub fail_stage: Option<String>,
+    /// Builder host.
+    pub builder: Option<String>,
+    /// `Build needed`, seconds.
+    pub build_needed_secs: Option<u64>,
+    /// The unsigned `.changes`.
+    pub changes: Option<String>,
+    /// Archive from the subject.
+    pub archive: Option<String>,
+    /// Disagreements between subject and log.
+    pub notes: Vec<String>,
+    /// Why it failed.
+    pub explanation: Option<explain::Explanation>,
+    /// The log, gzip-compressed, for the archive.
+    pub gz: Vec<u8>,
+    /// The uncompressed log size.
+    pub log_size: u64,
+}
+
+impl LogFacts {
+    fn from_analysis(a: LogAnalysis<'_>) -> LogFacts {
+        let gz = match a.log_gz {
+            Some(g) => g.into_owned(),
+            None => gzip(&a.log_bytes),
+        };
+        LogFacts {
+            key: a.key,
+            version: a.version,
+            status: a.status,
+            fail_stage: a.log.fail_stage,
+            builder: a.log.builder,
+            build_needed_secs: a.log.build_needed_secs,
+            changes: a.changes,
+            archive: a.archive,
+            notes: a.notes,
+            explanation: a.explanation,
+            gz,
+            log_size: a.log_bytes.len() as u64,
+        }
+    }
+}
+
+/// A mail after the CPU-heavy, store-independent half of ingestion
+/// ([`Ingest::prepare`]); [`Ingest::commit`] does the rest.
+#[derive(Debug)]
+pub struct Prepared {
+    /// SHA-256 of the raw mail (hex).
+    pub sha256: String,
+    /// Message-ID, if the mail has one.
+    pub message_id: Option<String>,
+    /// What the mail is.
+    pub body: PreparedBody,
+}
+
+/// What a prepared mail is.
+#[derive(Debug)]
+pub enum PreparedBody {
+    /// A build log.
+    Log(Box<LogFacts>),
+    /// Another kind of mail.
+    Other,
+    /// Ingested before (found by its bytes); nothing to do.
+    Seen(String),
+    /// To be quarantined for this reason.
+    Reject {
+        /// Why.
+        reason: String,
+        /// Subject, if readable.
+        subject: Option<String>,
+        /// From, if readable.
+        from: Option<String>,
+    },
+    /// Over `limits.max_message_size`: quarantined, the raw mail in a file.
+    TooLarge {
+        /// Subject, if readable from the first bytes.
+        subject: Option<String>,
+        /// From, if readable from the first bytes.
+        from: Option<String>,
+    },
+}
+
 /// Builds the new record and history line for a log, from the current record.
+/// Returns the record, the history line, and whether the state moved.
 pub fn apply_log(
     current: Option<&BuildRecord>,
-    a: &LogAnalysis<'_>,
+    a: &LogFacts,
     message_id: Option<&str>,
     log_id: &str,
     now: i64,
@@ -305,7 +398,7 @@ pub fn apply_log(
     );
     let from = current.map(|r| r.state);
     let mut notes = a.notes.clone();
-    if let Some(stage) = &a.log.fail_stage {
+    if let Some(stage) = &a.fail_stage {
         notes.insert(0, format!("fail-stage {stage}"));
     }
     let new_record = |to: State| BuildRecord {
@@ -319,12 +412,12 @@ pub fn apply_log(
             .clone()
             .or_else(|| current.and_then(|c| c.archive.clone())),
         last_status: Some(a.status),
-        fail_stage: a.log.fail_stage.clone(),
-        builder: a.log.builder.clone(),
+        fail_stage: a.fail_stage.clone(),
+        builder: a.builder.clone(),
         last_log_message_id: message_id.map(str::to_string),
         last_log: Some(log_id.to_string()),
         explanation: a.explanation.clone(),
-        build_duration: a.log.build_needed_secs,
+        build_duration: a.build_needed_secs,
         changes: (a.status == Status::Successful)
             .then(|| a.changes.clone())
             .flatten(),
@@ -343,11 +436,10 @@ pub fn apply_log(
             (new_record(State::NeedsBuild), true)
         }
     };
-    let to = Some(record.state);
     let history = HistoryEntry {
         time: now,
         from,
-        to,
+        to: Some(record.state),
         version: a.version.clone(),
         event: format!("log:{}", a.status.as_str()),
         message_id: message_id.map(str::to_string),
@@ -368,118 +460,219 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
+/// The raw bytes to keep of a mail: the whole mail, or the first bytes of
+/// one that lives in a file.
+fn raw_bytes(raw: &RawMail) -> &[u8] {
+    match raw {
+        RawMail::Bytes(b) => b,
+        RawMail::Oversize { head, .. } => head,
+    }
+}
+
 impl<'a> Ingest<'a> {
     /// An ingester over an open store.
     pub fn new(store: &'a Store, config: &'a Config) -> Ingest<'a> {
         Ingest { store, config }
     }
 
-    /// Ingests one raw mail (see the module documentation). Errors only when
-    /// the store fails; the caller must then not acknowledge the mail.
+    /// Ingests one raw mail: [`Ingest::prepare`] then [`Ingest::commit`].
+    /// Errors only when the store fails; the caller must then not
+    /// acknowledge the mail.
     pub fn raw(&self, raw: &RawMail) -> Result<Outcome, StoreError> {
-        match raw {
-            RawMail::Bytes(b) => self.mail(b),
-            RawMail::Oversize {
-                file,
-                size,
-                sha256,
-                head,
-            } => self.oversize(file, *size, sha256, head),
-        }
+        let prepared = self.prepare(raw)?;
+        self.commit(raw, &prepared)
     }
 
     /// Ingests one mail held in memory.
     pub fn mail(&self, raw: &[u8]) -> Result<Outcome, StoreError> {
-        let sha = sha256_hex(raw);
-        if let Some(seen) = self.store.seen(&sha, None)? {
-            return Ok(Outcome::Duplicate(format!(
-                "this mail was ingested before ({})",
-                seen.outcome
-            )));
+        // RawMail owns its bytes; copying is cheaper than a second code path.
+        self.raw(&RawMail::Bytes(raw.to_vec()))
+    }
+
+    /// The CPU-heavy half: hashing, MIME parsing, log parsing, explaining,
+    /// compressing. Reads the store only to skip mails seen before, so many
+    /// threads may prepare at once.
+    pub fn prepare(&self, raw: &RawMail) -> Result<Prepared, StoreError> {
+        let (bytes, sha256) = match raw {
+            RawMail::Bytes(b) => (b.as_slice(), sha256_hex(b)),
+            RawMail::Oversize { head, sha256, .. } => (head.as_slice(), sha256.clone()),
+        };
+        if let Some(seen) = self.store.seen(&sha256, None)? {
+            return Ok(Prepared {
+                sha256,
+                message_id: None,
+                body: PreparedBody::Seen(format!(
+                    "this mail was ingested before ({})",
+                    seen.outcome
+                )),
+            });
         }
-        if raw.len() as u64 > self.config.limits.max_message_size {
-            let file = self.spill(&sha, raw)?;
-            return self.oversize(
-                &file,
-                raw.len() as u64,
-                &sha,
-                raw.get(..65536).unwrap_or(raw),
-            );
+        let parsed = Inbound::parse(bytes);
+        let subject = parsed.as_ref().ok().map(|p| p.subject().to_string());
+        let from = parsed
+            .as_ref()
+            .ok()
+            .and_then(|p| p.from_address())
+            .map(str::to_string);
+        if matches!(raw, RawMail::Oversize { .. })
+            || bytes.len() as u64 > self.config.limits.max_message_size
+        {
+            // The Message-ID of a truncated head is not trusted for dedup.
+            return Ok(Prepared {
+                sha256,
+                message_id: None,
+                body: PreparedBody::TooLarge { subject, from },
+            });
         }
-        let parsed = match Inbound::parse(raw) {
-            Ok(m) => m,
-            Err(e) => return self.quarantine(raw, &sha, None, format!("{e}"), None),
+        let parsed = match parsed {
+            Ok(p) => p,
+            Err(e) => {
+                return Ok(Prepared {
+                    sha256,
+                    message_id: None,
+                    body: PreparedBody::Reject {
+                        reason: e.to_string(),
+                        subject: None,
+                        from: None,
+                    },
+                })
+            }
         };
         let message_id = parsed.message_id().map(str::to_string);
-        if let Some(mid) = &message_id {
-            if let Some(seen) = self.store.seen(&sha, Some(mid))? {
-                return Ok(Outcome::Duplicate(format!(
-                    "a mail with Message-ID <{mid}> was ingested before ({})",
-                    seen.outcome
-                )));
-            }
-        }
         // The parsers must never panic; if one does anyway, the mail is
         // quarantined rather than lost or retried forever.
         let analysis = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            analyse(&parsed, self.config)
-        }))
-        .unwrap_or_else(|_| {
-            Analysis::Reject(
-                "internal error: a parser panicked on this mail (please report it)".into(),
-            )
-        });
-        let now = store::now();
-        match analysis {
-            Analysis::Reject(reason) => self.quarantine(raw, &sha, Some(&parsed), reason, None),
-            Analysis::Other => {
-                let mail = MailRecord {
-                    sha256: sha.clone(),
-                    message_id,
-                    received: now,
-                    kind: "other".into(),
-                    outcome: "kept to be forwarded to the admin".into(),
-                    build: None,
-                };
-                let c = Commit {
-                    mail: Some(mail),
-                    unhandled: Some(raw),
-                    ..Commit::default()
-                };
-                Ok(match self.store.commit(&c)? {
-                    Committed::Duplicate(d) => Outcome::Duplicate(d),
-                    Committed::Written { .. } => Outcome::Other,
-                })
+            match analyse(&parsed, self.config) {
+                Analysis::Log(a) => PreparedBody::Log(Box::new(LogFacts::from_analysis(*a))),
+                Analysis::Other => PreparedBody::Other,
+                Analysis::Reject(reason) => PreparedBody::Reject {
+                    reason,
+                    subject: subject.clone(),
+                    from: from.clone(),
+                },
             }
-            Analysis::Log(a) => self.commit_log(&a, &sha, message_id, now),
-        }
+        }))
+        .unwrap_or_else(|_| PreparedBody::Reject {
+            reason: "internal error: a parser panicked on this mail (please report it)".into(),
+            subject,
+            from,
+        });
+        Ok(Prepared {
+            sha256,
+            message_id,
+            body: analysis,
+        })
     }
 
-    fn commit_log(
-        &self,
-        a: &LogAnalysis<'_>,
-        sha: &str,
-        message_id: Option<String>,
-        now: i64,
-    ) -> Result<Outcome, StoreError> {
-        let log_id = sha256_hex(&a.log_bytes);
-        let gz: Cow<'_, [u8]> = match &a.log_gz {
-            Some(g) => Cow::Borrowed(g.as_ref()),
-            None => Cow::Owned(gzip(&a.log_bytes)),
+    /// The committing half: decides the transition against the current
+    /// record and writes everything in one transaction. Mails must be
+    /// committed in the order they arrived.
+    pub fn commit(&self, raw: &RawMail, p: &Prepared) -> Result<Outcome, StoreError> {
+        if let PreparedBody::Seen(why) = &p.body {
+            return Ok(Outcome::Duplicate(why.clone()));
+        }
+        if let Some(seen) = self.store.seen(&p.sha256, p.message_id.as_deref())? {
+            return Ok(Outcome::Duplicate(match &p.message_id {
+                Some(mid) => format!(
+                    "a mail with Message-ID <{mid}> was ingested before ({})",
+                    seen.outcome
+                ),
+                None => format!("this mail was ingested before ({})", seen.outcome),
+            }));
+        }
+        let now = store::now();
+        let record = |kind: &str, outcome: String, build: Option<BuildKey>| MailRecord {
+            sha256: p.sha256.clone(),
+            message_id: p.message_id.clone(),
+            received: now,
+            kind: kind.into(),
+            outcome,
+            build,
         };
+        let c = match &p.body {
+            PreparedBody::Seen(_) => return Ok(Outcome::Duplicate(String::new())),
+            PreparedBody::Other => Commit {
+                mail: Some(record(
+                    "other",
+                    "kept to be forwarded to the admin".into(),
+                    None,
+                )),
+                unhandled: Some(raw_bytes(raw)),
+                ..Commit::default()
+            },
+            PreparedBody::Reject {
+                reason,
+                subject,
+                from,
+            } => {
+                let entry = QuarantineEntry {
+                    id: 0,
+                    time: now,
+                    reason: reason.clone(),
+                    message_id: p.message_id.clone(),
+                    subject: subject.clone(),
+                    from: from.clone(),
+                    size: raw_bytes(raw).len() as u64,
+                    sha256: p.sha256.clone(),
+                    raw_file: None,
+                };
+                return self.commit_quarantine(
+                    record("quarantined", format!("quarantined: {reason}"), None),
+                    entry,
+                    raw_bytes(raw),
+                );
+            }
+            PreparedBody::TooLarge { subject, from } => {
+                let (file, size) = match raw {
+                    RawMail::Oversize { file, size, .. } => (file.clone(), *size),
+                    RawMail::Bytes(b) => (self.spill(&p.sha256, b)?, b.len() as u64),
+                };
+                let reason = format!(
+                    "the mail is {size} bytes, over the limit of {} (`limits.max_message_size`); kept in {}",
+                    self.config.limits.max_message_size,
+                    file.display()
+                );
+                let entry = QuarantineEntry {
+                    id: 0,
+                    time: now,
+                    reason: reason.clone(),
+                    message_id: None,
+                    subject: subject.clone(),
+                    from: from.clone(),
+                    size,
+                    sha256: p.sha256.clone(),
+                    raw_file: Some(file),
+                };
+                return self.commit_quarantine(
+                    record("quarantined", format!("quarantined: {reason}"), None),
+                    entry,
+                    &[],
+                );
+            }
+            PreparedBody::Log(a) => return self.commit_log(a, p, now),
+        };
+        Ok(match self.store.commit(&c)? {
+            Committed::Duplicate(d) => Outcome::Duplicate(d),
+            Committed::Written { .. } => Outcome::Other,
+        })
+    }
+
+    fn commit_log(&self, a: &LogFacts, p: &Prepared, now: i64) -> Result<Outcome, StoreError> {
+        // One archived log per mail: the mail's own hash names it.
+        let log_id = p.sha256.as_str();
         let current = self.store.build(&a.key)?;
         let (record, history, moved) =
-            apply_log(current.as_ref(), a, message_id.as_deref(), &log_id, now);
+            apply_log(current.as_ref(), a, p.message_id.as_deref(), log_id, now);
         let log_ref = LogRef {
-            id: log_id,
+            id: log_id.to_string(),
             key: a.key.clone(),
             version: a.version.clone(),
             time: now,
-            message_id: message_id.clone(),
-            size: a.log_bytes.len() as u64,
+            message_id: p.message_id.clone(),
+            size: a.log_size,
             status: Some(a.status),
         };
-        let outcome_text = if moved {
+        let outcome = if moved {
             format!(
                 "log {} for {} {}: now {}",
                 a.status, a.key, a.version, record.state
@@ -487,20 +680,19 @@ impl<'a> Ingest<'a> {
         } else {
             format!("log {} for {} {}: recorded", a.status, a.key, a.version)
         };
-        let mail = MailRecord {
-            sha256: sha.to_string(),
-            message_id: message_id.clone(),
-            received: now,
-            kind: "log".into(),
-            outcome: outcome_text,
-            build: Some(a.key.clone()),
-        };
         let c = Commit {
-            mail: Some(mail),
+            mail: Some(MailRecord {
+                sha256: p.sha256.clone(),
+                message_id: p.message_id.clone(),
+                received: now,
+                kind: "log".into(),
+                outcome,
+                build: Some(a.key.clone()),
+            }),
             build: Some(record.clone()),
             history: Some(history),
-            log: Some((log_ref, gz.as_ref())),
-            log_message_id: message_id.map(|m| (m, a.key.clone())),
+            log: Some((log_ref, &a.gz)),
+            log_message_id: p.message_id.clone().map(|m| (m, a.key.clone())),
             ..Commit::default()
         };
         Ok(match self.store.commit(&c)? {
@@ -514,44 +706,13 @@ impl<'a> Ingest<'a> {
         })
     }
 
-    fn quarantine(
-        &self,
-        raw: &[u8],
-        sha: &str,
-        parsed: Option<&Inbound<'_>>,
-        reason: String,
-        raw_file: Option<PathBuf>,
-    ) -> Result<Outcome, StoreError> {
-        let message_id = parsed.and_then(|p| p.message_id()).map(str::to_string);
-        let entry = QuarantineEntry {
-            id: 0,
-            time: store::now(),
-            reason: reason.clone(),
-            message_id: message_id.clone(),
-            subject: parsed.map(|p| p.subject().to_string()),
-            from: parsed.and_then(|p| p.from_address()).map(str::to_string),
-            size: raw.len() as u64,
-            sha256: sha.to_string(),
-            raw_file,
-        };
-        self.commit_quarantine(entry, raw, message_id)
-    }
-
     fn commit_quarantine(
         &self,
+        mail: MailRecord,
         entry: QuarantineEntry,
         raw: &[u8],
-        message_id: Option<String>,
     ) -> Result<Outcome, StoreError> {
         let reason = entry.reason.clone();
-        let mail = MailRecord {
-            sha256: entry.sha256.clone(),
-            message_id,
-            received: entry.time,
-            kind: "quarantined".into(),
-            outcome: format!("quarantined: {reason}"),
-            build: None,
-        };
         let c = Commit {
             mail: Some(mail),
             quarantine: Some((entry, raw)),
@@ -564,47 +725,6 @@ impl<'a> Ingest<'a> {
                 reason,
             },
         })
-    }
-
-    /// Quarantines a mail too large for the database; it stays in `file`.
-    fn oversize(
-        &self,
-        file: &std::path::Path,
-        size: u64,
-        sha: &str,
-        head: &[u8],
-    ) -> Result<Outcome, StoreError> {
-        if let Some(seen) = self.store.seen(sha, None)? {
-            return Ok(Outcome::Duplicate(format!(
-                "this mail was ingested before ({})",
-                seen.outcome
-            )));
-        }
-        let parsed = Inbound::parse(head).ok();
-        let reason = format!(
-            "the mail is {size} bytes, over the limit of {} (`limits.max_message_size`); kept in {}",
-            self.config.limits.max_message_size,
-            file.display()
-        );
-        let entry = QuarantineEntry {
-            id: 0,
-            time: store::now(),
-            reason,
-            message_id: parsed
-                .as_ref()
-                .and_then(|p| p.message_id())
-                .map(str::to_string),
-            subject: parsed.as_ref().map(|p| p.subject().to_string()),
-            from: parsed
-                .as_ref()
-                .and_then(|p| p.from_address())
-                .map(str::to_string),
-            size,
-            sha256: sha.to_string(),
-            raw_file: Some(file.to_path_buf()),
-        };
-        // The Message-ID of a truncated head is not trusted for dedup.
-        self.commit_quarantine(entry, &[], None)
     }
 
     /// Writes an oversize in-memory mail to the quarantine directory.
