@@ -6,7 +6,9 @@
 //!   to exit, over many runs, each mail new to the database.
 //!
 //! `cargo bench --bench ingest` runs both. `BUILDMAIL_BENCH_MBOX_MB` sets
-//! the mbox size in MB, `BUILDMAIL_BENCH_DELIVERIES` the number of deliveries.
+//! the mbox size in MB, `BUILDMAIL_BENCH_FAIL_PERCENT` the share of failed
+//! builds (default 15; failures cost an explanation each),
+//! `BUILDMAIL_BENCH_DELIVERIES` the number of deliveries.
 
 #[path = "../tests/support/mod.rs"]
 #[allow(dead_code)]
@@ -35,9 +37,14 @@ fn children_max_rss_kib() -> i64 {
     }
 }
 
-fn log_mail(i: usize, filler: usize) -> Vec<u8> {
+fn log_mail(i: usize, filler: usize, fail_percent: usize) -> Vec<u8> {
     let name = format!("pkg{i:07}");
-    let status = ["successful", "attempted", "given-back", "successful"][i % 4];
+    // Spread the failures evenly: attempted and given-back alternate.
+    let status = if (i * 37) % 100 < fail_percent {
+        ["attempted", "given-back"][i % 2]
+    } else {
+        "successful"
+    };
     let mut spec = LogSpec::new(&name, "1.0-1", "amd64", "unstable", status);
     spec.filler_lines = filler;
     let subject = support::sbuild_subject(status, &name, "1.0-1", "amd64", "unstable");
@@ -56,13 +63,14 @@ fn main() {
 
     // --- import ---
     let target = env_usize("BUILDMAIL_BENCH_MBOX_MB", 1024) * 1_000_000;
+    let fail_percent = env_usize("BUILDMAIL_BENCH_FAIL_PERCENT", 15).min(100);
     let mbox = dir.path().join("logs.mbox");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&mbox).expect("mbox"));
     let (mut written, mut mails, mut largest) = (0usize, 0usize, 0usize);
     while written < target {
         // Logs of 20 KB to 400 KB, like real ones.
         let filler = 250 + (mails * 7919) % 4750;
-        let m = log_mail(mails, filler);
+        let m = log_mail(mails, filler, fail_percent);
         f.write_all(b"From buildd@example.org Sat Nov 21 10:00:00 2026\n")
             .expect("write");
         f.write_all(&m).expect("write");
@@ -85,7 +93,7 @@ fn main() {
     assert!(status.success(), "import failed");
     let rss_mb = children_max_rss_kib() as f64 / 1024.0;
     println!(
-        "import: {mails} mails, {:.1} MB in {secs:.2} s: {:.0} mails/s, {:.1} MB/s, peak RSS {rss_mb:.1} MB (largest mail {:.2} MB; target < {:.1} MB)",
+        "import: {mails} mails ({fail_percent}% failed builds), {:.1} MB in {secs:.2} s: {:.0} mails/s, {:.1} MB/s, peak RSS {rss_mb:.1} MB (largest mail {:.2} MB; target < {:.1} MB)",
         written as f64 / 1e6,
         mails as f64 / secs,
         written as f64 / 1e6 / secs,
@@ -98,7 +106,7 @@ fn main() {
     let mut times: Vec<Duration> = Vec::with_capacity(runs);
     for i in 0..runs {
         // ~100 KB log mails, each new.
-        let m = log_mail(10_000_000 + i, 1150);
+        let m = log_mail(10_000_000 + i, 1150, 0);
         let start = Instant::now();
         let mut child = Command::new(bin)
             .arg("--config")

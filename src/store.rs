@@ -347,6 +347,10 @@ impl Store {
         let db = sled::Config::new()
             .path(&path)
             .cache_capacity(cfg.cache_size)
+            // Recovery at open replays the log since the last snapshot; the
+            // default (every million operations) makes `deliver` slower as
+            // the database grows.
+            .snapshot_after_ops(1000)
             .open()?;
         let meta = db.open_tree("meta")?;
         match meta.get("schema_version")? {
