@@ -81,6 +81,9 @@ pub struct DatabaseConfig {
     /// `import_flush_every`: during `import`, make commits durable after
     /// this many bytes of mail (default 64 MiB) and at the end.
     pub import_flush_bytes: u64,
+    /// `log_archive`: directory of the compressed build logs (default
+    /// `<data_dir>/logs`).
+    pub log_archive: PathBuf,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -110,6 +113,7 @@ struct RawDatabase {
     lock_timeout: Option<String>,
     cache_size: Option<SizeValue>,
     import_flush_every: Option<SizeValue>,
+    log_archive: Option<PathBuf>,
 }
 
 /// A size written as a number of bytes or a string like `"512MiB"`.
@@ -212,6 +216,11 @@ impl Config {
                 raw.database.import_flush_every,
                 64 << 20,
             )?,
+            log_archive: raw
+                .database
+                .log_archive
+                .map(&resolve)
+                .unwrap_or_else(|| data_dir.join("logs")),
         };
         Ok(Config {
             source: path.map(Path::to_path_buf),
@@ -224,11 +233,14 @@ impl Config {
         })
     }
 
-    /// Replaces the data directory (and the database path under it, unless
-    /// the configuration set one explicitly elsewhere).
+    /// Replaces the data directory (and the database and log archive paths
+    /// under it, unless the configuration set them explicitly elsewhere).
     pub fn with_data_dir(mut self, dir: PathBuf) -> Config {
         if self.database.path == self.data_dir.join("db") {
             self.database.path = dir.join("db");
+        }
+        if self.database.log_archive == self.data_dir.join("logs") {
+            self.database.log_archive = dir.join("logs");
         }
         self.data_dir = dir;
         self

@@ -4,6 +4,7 @@
 //! embedded sled database, and answers questions about it. See the README
 //! and `design.md` for the whole picture.
 
+pub mod archive;
 pub mod changes;
 pub mod cli;
 pub mod config;

@@ -6,8 +6,8 @@
 //! * `history` [src \0 dist \0 arch \0 seq] → [`HistoryEntry`] (append-only)
 //! * `mails` [SHA-256 of the raw mail] → [`MailRecord`] (the dedup record)
 //! * `msgids` [Message-ID] → SHA-256 of the mail that carried it
-//! * `logs` [SHA-256 of the log] → the log, gzip-compressed
 //! * `log_index` [src \0 version \0 dist \0 arch \0 seq] → [`LogRef`]
+//!   (the logs themselves are files: see [`crate::archive`])
 //! * `log_msgids` [Message-ID of a log mail] → build key (for reply threading)
 //! * `quarantine` [id] → [`QuarantineEntry`]; `quarantine_raw` [id] → raw mail
 //! * `unhandled` [SHA-256] → raw mail that is none of buildmail's kinds,
@@ -193,7 +193,7 @@ pub struct MailRecord {
 /// A reference to an archived log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogRef {
-    /// SHA-256 of the log bytes (hex): the key in `logs`.
+    /// The archive id: SHA-256 of the mail that carried the log (hex).
     pub id: String,
     /// The build.
     pub key: BuildKey,
@@ -205,6 +205,8 @@ pub struct LogRef {
     pub message_id: Option<String>,
     /// Uncompressed size in bytes.
     pub size: u64,
+    /// Compressed size in bytes.
+    pub compressed_size: u64,
     /// The status of that build.
     pub status: Option<Status>,
 }
@@ -241,8 +243,8 @@ pub struct Commit<'a> {
     pub build: Option<BuildRecord>,
     /// A history line for that build.
     pub history: Option<HistoryEntry>,
-    /// A log to archive: its reference and its gzip-compressed bytes.
-    pub log: Option<(LogRef, &'a [u8])>,
+    /// An archived log (already written to the archive) to index.
+    pub log: Option<LogRef>,
     /// A log mail's Message-ID, for threading replies to the build.
     pub log_message_id: Option<(String, BuildKey)>,
     /// A quarantine entry (its `id` is assigned here) and the raw mail (empty
@@ -273,7 +275,6 @@ pub struct Store {
     history: sled::Tree,
     mails: sled::Tree,
     msgids: sled::Tree,
-    logs: sled::Tree,
     log_index: sled::Tree,
     log_msgids: sled::Tree,
     quarantine: sled::Tree,
@@ -347,10 +348,6 @@ impl Store {
         let db = sled::Config::new()
             .path(&path)
             .cache_capacity(cfg.cache_size)
-            // Recovery at open replays the log since the last snapshot; the
-            // default (every million operations) makes `deliver` slower as
-            // the database grows.
-            .snapshot_after_ops(1000)
             .open()?;
         let meta = db.open_tree("meta")?;
         match meta.get("schema_version")? {
@@ -376,7 +373,6 @@ impl Store {
             history: db.open_tree("history")?,
             mails: db.open_tree("mails")?,
             msgids: db.open_tree("msgids")?,
-            logs: db.open_tree("logs")?,
             log_index: db.open_tree("log_index")?,
             log_msgids: db.open_tree("log_msgids")?,
             quarantine: db.open_tree("quarantine")?,
@@ -482,11 +478,6 @@ impl Store {
         Ok(v)
     }
 
-    /// The gzip-compressed bytes of an archived log.
-    pub fn log_gz(&self, id: &str) -> Result<Option<sled::IVec>, StoreError> {
-        Ok(self.logs.get(id)?)
-    }
-
     /// Quarantined mails, oldest first.
     pub fn quarantined(&self) -> Result<Vec<QuarantineEntry>, StoreError> {
         self.quarantine
@@ -536,7 +527,6 @@ impl Store {
             &self.msgids,
             &self.builds,
             &self.history,
-            &self.logs,
             &self.log_index,
             &self.log_msgids,
             &self.quarantine,
@@ -549,7 +539,6 @@ impl Store {
                 msgids,
                 builds,
                 history,
-                logs,
                 log_index,
                 log_msgids,
                 quarantine,
@@ -582,8 +571,7 @@ impl Store {
                     k.extend_from_slice(&history.generate_id()?.to_be_bytes());
                     history.insert(k, to_json(h))?;
                 }
-                if let Some((r, gz)) = &c.log {
-                    logs.insert(r.id.as_bytes(), *gz)?;
+                if let Some(r) = &c.log {
                     let mut k = Vec::new();
                     for part in [&r.key.source, &r.version, &r.key.dist, &r.key.arch] {
                         k.extend_from_slice(part.as_bytes());

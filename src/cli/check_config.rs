@@ -12,6 +12,10 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
     }
     println!("data_dir: {}", config.data_dir.display());
     println!("database.path: {}", config.database.path.display());
+    println!(
+        "database.log_archive: {}",
+        config.database.log_archive.display()
+    );
     println!("database.lock_timeout: {:?}", config.database.lock_timeout);
     println!("admin_address: {}", config.admin_address);
     println!("from_address: {}", config.from_address);

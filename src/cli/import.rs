@@ -2,11 +2,11 @@
 //! files, single `.eml` files.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{mpsc, Condvar, Mutex};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{mpsc, Condvar, Mutex};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -42,7 +42,7 @@ struct Tally {
 
 /// Bytes of mail read but not yet committed may not exceed this (one larger
 /// mail is admitted alone), so memory stays bounded by the largest mail.
-const IN_FLIGHT_BYTES: u64 = 16 << 20;
+const IN_FLIGHT_BYTES: u64 = 8 << 20;
 
 /// A byte budget shared by the reader and the committer.
 struct Budget {

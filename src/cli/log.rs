@@ -1,6 +1,6 @@
 //! `buildmail log <src>[_<ver>]`: print an archived build log, byte-exact.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use crate::config::Config;
@@ -59,14 +59,14 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             others.into_iter().collect::<Vec<_>>().join(", ")
         );
     }
-    let gz = store.log_gz(&newest.id)?.ok_or_else(|| {
+    let archive = crate::archive::LogArchive::new(&config.database.log_archive);
+    let log = archive.read(&newest.id).map_err(|e| {
         anyhow::anyhow!(
-            "the archived log {} is missing from the database",
-            newest.id
+            "cannot read the archived log {} from {}: {e}",
+            newest.id,
+            archive.dir().display()
         )
     })?;
-    let mut log = Vec::with_capacity(newest.size as usize);
-    flate2::read::MultiGzDecoder::new(&gz[..]).read_to_end(&mut log)?;
     let mut out = std::io::stdout().lock();
     out.write_all(&log)?;
     out.flush()?;

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
+use crate::archive::LogArchive;
 use crate::config::Config;
 use crate::explain;
 use crate::mail::{self, Inbound, LogSubject};
@@ -75,6 +76,7 @@ pub enum RawMail {
 pub struct Ingest<'a> {
     store: &'a Store,
     config: &'a Config,
+    archive: LogArchive,
 }
 
 /// SHA-256 of `bytes`, as lower-case hex.
@@ -314,19 +316,20 @@ pub struct LogFacts {
     pub notes: Vec<String>,
     /// Why it failed.
     pub explanation: Option<explain::Explanation>,
-    /// The log, gzip-compressed, for the archive.
-    pub gz: Vec<u8>,
     /// The uncompressed log size.
     pub log_size: u64,
+    /// The compressed size (as archived).
+    pub compressed_size: u64,
 }
 
 impl LogFacts {
-    fn from_analysis(a: LogAnalysis<'_>) -> LogFacts {
+    /// The facts, and the compressed log to archive.
+    fn from_analysis(a: LogAnalysis<'_>) -> (LogFacts, Cow<'_, [u8]>) {
         let gz = match a.log_gz {
-            Some(g) => g.into_owned(),
-            None => gzip(&a.log_bytes),
+            Some(g) => g,
+            None => Cow::Owned(gzip(&a.log_bytes)),
         };
-        LogFacts {
+        let facts = LogFacts {
             key: a.key,
             version: a.version,
             status: a.status,
@@ -337,9 +340,10 @@ impl LogFacts {
             archive: a.archive,
             notes: a.notes,
             explanation: a.explanation,
-            gz,
             log_size: a.log_bytes.len() as u64,
-        }
+            compressed_size: gz.len() as u64,
+        };
+        (facts, gz)
     }
 }
 
@@ -472,7 +476,11 @@ fn raw_bytes(raw: &RawMail) -> &[u8] {
 impl<'a> Ingest<'a> {
     /// An ingester over an open store.
     pub fn new(store: &'a Store, config: &'a Config) -> Ingest<'a> {
-        Ingest { store, config }
+        Ingest {
+            store,
+            config,
+            archive: LogArchive::new(&config.database.log_archive),
+        }
     }
 
     /// Ingests one raw mail: [`Ingest::prepare`] then [`Ingest::commit`].
@@ -490,8 +498,9 @@ impl<'a> Ingest<'a> {
     }
 
     /// The CPU-heavy half: hashing, MIME parsing, log parsing, explaining,
-    /// compressing. Reads the store only to skip mails seen before, so many
-    /// threads may prepare at once.
+    /// compressing, and writing the compressed log to the archive. Reads the
+    /// store only to skip mails seen before, so many threads may prepare at
+    /// once.
     pub fn prepare(&self, raw: &RawMail) -> Result<Prepared, StoreError> {
         let (bytes, sha256) = match raw {
             RawMail::Bytes(b) => (b.as_slice(), sha256_hex(b)),
@@ -539,28 +548,62 @@ impl<'a> Ingest<'a> {
             }
         };
         let message_id = parsed.message_id().map(str::to_string);
+        if let Some(mid) = &message_id {
+            if let Some(seen) = self.store.seen(&sha256, Some(mid))? {
+                return Ok(Prepared {
+                    sha256,
+                    message_id: None,
+                    body: PreparedBody::Seen(format!(
+                        "a mail with Message-ID <{mid}> was ingested before ({})",
+                        seen.outcome
+                    )),
+                });
+            }
+        }
         // The parsers must never panic; if one does anyway, the mail is
         // quarantined rather than lost or retried forever.
         let analysis = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             match analyse(&parsed, self.config) {
-                Analysis::Log(a) => PreparedBody::Log(Box::new(LogFacts::from_analysis(*a))),
-                Analysis::Other => PreparedBody::Other,
-                Analysis::Reject(reason) => PreparedBody::Reject {
-                    reason,
-                    subject: subject.clone(),
-                    from: from.clone(),
-                },
+                Analysis::Log(a) => {
+                    let (facts, gz) = LogFacts::from_analysis(*a);
+                    Ok((PreparedBody::Log(Box::new(facts)), Some(gz.into_owned())))
+                }
+                Analysis::Other => Ok((PreparedBody::Other, None)),
+                Analysis::Reject(reason) => Ok((
+                    PreparedBody::Reject {
+                        reason,
+                        subject: subject.clone(),
+                        from: from.clone(),
+                    },
+                    None,
+                )),
             }
         }))
-        .unwrap_or_else(|_| PreparedBody::Reject {
-            reason: "internal error: a parser panicked on this mail (please report it)".into(),
-            subject,
-            from,
-        });
+        .unwrap_or_else(|_| {
+            Ok::<_, StoreError>((
+                PreparedBody::Reject {
+                    reason: "internal error: a parser panicked on this mail (please report it)"
+                        .into(),
+                    subject,
+                    from,
+                },
+                None,
+            ))
+        })?;
+        let (body, gz) = analysis;
+        // The log is durable in the archive before any commit refers to it.
+        if let Some(gz) = gz {
+            self.archive
+                .write(&sha256, &gz)
+                .map_err(|source| StoreError::Io {
+                    path: self.archive.dir().to_path_buf(),
+                    source,
+                })?;
+        }
         Ok(Prepared {
             sha256,
             message_id,
-            body: analysis,
+            body,
         })
     }
 
@@ -670,6 +713,7 @@ impl<'a> Ingest<'a> {
             time: now,
             message_id: p.message_id.clone(),
             size: a.log_size,
+            compressed_size: a.compressed_size,
             status: Some(a.status),
         };
         let outcome = if moved {
@@ -691,7 +735,7 @@ impl<'a> Ingest<'a> {
             }),
             build: Some(record.clone()),
             history: Some(history),
-            log: Some((log_ref, &a.gz)),
+            log: Some(log_ref),
             log_message_id: p.message_id.clone().map(|m| (m, a.key.clone())),
             ..Commit::default()
         };

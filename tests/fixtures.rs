@@ -1,16 +1,17 @@
-//! Writes the fixture mails `fixtures/mail/*.eml` from the sbuild logs in
-//! `fixtures/logs/`.
+//! The fixture mails `fixtures/mail/*.eml` are generated from the sbuild
+//! logs in `fixtures/logs/`; this test fails when a committed mail differs
+//! from what the generator makes. To rewrite them after changing a log or
+//! the table below:
 //!
-//! Run with `cargo run --example gen_fixtures`. The output is reproducible:
-//! Message-IDs, dates and MIME boundaries are fixed, and gzip is written
-//! with mtime 0, so running it again rewrites identical files.
+//! ```sh
+//! BUILDMAIL_WRITE_FIXTURES=1 cargo test --test fixtures
+//! ```
 //!
-//! The mails are built by the same helpers the integration tests use
-//! (`tests/support/mod.rs`, mail-builder + flate2). When a log is missing
-//! from `fixtures/logs/`, a minimal stand-in log is used (and reported);
-//! nothing is ever written to `fixtures/logs/`.
+//! The output is reproducible: Message-IDs, dates and MIME boundaries are
+//! fixed, and gzip is written with mtime 0. The mails are built by the same
+//! helpers the integration tests use (`tests/support/mod.rs`, mail-builder +
+//! flate2).
 
-#[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -231,29 +232,15 @@ Files:
 /// one minute later than the one before.
 const FIRST_DATE: i64 = 1_705_312_800;
 
-fn main() {
+/// Every fixture mail: file name and bytes.
+fn fixture_mails() -> Vec<(&'static str, Vec<u8>)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let logs = root.join("logs");
-    let out_dir = root.join("mail");
-    if let Err(e) = std::fs::create_dir_all(&out_dir) {
-        eprintln!("cannot create {}: {e}", out_dir.display());
-        std::process::exit(1);
-    }
-
-    let mut written = Vec::new();
+    let mut mails = Vec::new();
     let mut date = FIRST_DATE;
     for entry in ENTRIES {
-        let (log, real) = read_log(&logs, entry);
-        if !real {
-            eprintln!(
-                "note: {} is missing; {} uses a minimal stand-in log",
-                logs.join(entry.log).display(),
-                entry.out
-            );
-        }
-        let bytes = log_mail(entry, &log, date);
-        write(&out_dir, entry.out, &bytes);
-        written.push(entry.out);
+        let log = read_log(&logs, entry);
+        mails.push((entry.out, log_mail(entry, &log, date)));
         date += 60;
     }
 
@@ -267,8 +254,7 @@ fn main() {
     broken.message_id = "fixture-broken-gzip@buildd-x86-01.example.org".to_string();
     broken.boundary = "=_buildmail_fixture_broken-gzip".to_string();
     broken.date = date;
-    write(&out_dir, "broken-gzip.eml", &broken.build());
-    written.push("broken-gzip.eml");
+    mails.push(("broken-gzip.eml", broken.build()));
     date += 60;
 
     // Not a log: a plain question to the admins.
@@ -282,22 +268,28 @@ fn main() {
     other.from_name = Some("Jane Developer");
     other.message_id = "fixture-other-hello@example.org".to_string();
     other.date = date;
-    write(&out_dir, "other-hello.eml", &other.build());
-    written.push("other-hello.eml");
-
-    println!(
-        "wrote {} fixture mails to {}: {}",
-        written.len(),
-        out_dir.display(),
-        written.join(", ")
-    );
+    mails.push(("other-hello.eml", other.build()));
+    mails
 }
 
-fn write(dir: &Path, name: &str, bytes: &[u8]) {
-    let path = dir.join(name);
-    if let Err(e) = std::fs::write(&path, bytes) {
-        eprintln!("cannot write {}: {e}", path.display());
-        std::process::exit(1);
+#[test]
+fn fixture_mails_are_current() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/mail");
+    let write = std::env::var_os("BUILDMAIL_WRITE_FIXTURES").is_some();
+    if write {
+        std::fs::create_dir_all(&dir).unwrap();
+    }
+    for (name, bytes) in fixture_mails() {
+        let path = dir.join(name);
+        if write {
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        let have = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            have == bytes,
+            "{} is stale: run BUILDMAIL_WRITE_FIXTURES=1 cargo test --test fixtures",
+            path.display()
+        );
     }
 }
 
@@ -356,11 +348,9 @@ fn log_mail(entry: &Entry, log: &[u8], date: i64) -> Vec<u8> {
 }
 
 /// The log file, or a minimal stand-in when it does not exist yet.
-fn read_log(dir: &Path, entry: &Entry) -> (Vec<u8>, bool) {
-    match std::fs::read(dir.join(entry.log)) {
-        Ok(bytes) => (bytes, true),
-        Err(_) => (stand_in_log(entry), false),
-    }
+fn read_log(dir: &Path, entry: &Entry) -> Vec<u8> {
+    let path = dir.join(entry.log);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
 /// The `Key: value` lines of the log's Summary section (what sbuild puts in
@@ -410,67 +400,4 @@ fn summary_of(log: &[u8], entry: &Entry) -> String {
         src = entry.source,
         ver = entry.version,
     )
-}
-
-/// A small sbuild 0.85-style log for an entry whose log file is missing.
-fn stand_in_log(entry: &Entry) -> Vec<u8> {
-    let real_status = if entry.out.starts_with("failed") {
-        "failed"
-    } else {
-        entry.status
-    };
-    let fail_stage = match real_status {
-        "successful" => String::new(),
-        "attempted" => "Fail-Stage: build\n".to_string(),
-        "given-back" => "Fail-Stage: install-deps\n".to_string(),
-        "skipped" => "Fail-Stage: arch-check\n".to_string(),
-        _ => "Fail-Stage: create-session\n".to_string(),
-    };
-    let rule = "-".repeat(80);
-    let boxed = |title: &str| {
-        format!(
-            "+{}+\n| {:<76} |\n+{}+\n",
-            "-".repeat(78),
-            title,
-            "-".repeat(78)
-        )
-    };
-    let mut log = format!(
-        "sbuild (Debian sbuild) 0.85.0 (04 January 2023) on buildd-x86-01.example.org\n\n\
-         +{eq}+\n| {src} {ver} ({arch}){pad}Mon, 15 Jan 2024 10:00:00 +0000 |\n+{eq}+\n\n\
-         Package: {src}\nVersion: {ver}\nSource Version: {ver}\nDistribution: {dist}\n\
-         Machine Architecture: {arch}\nHost Architecture: {arch}\nBuild Architecture: {arch}\n\
-         Build Type: any\n\n",
-        eq = "=".repeat(78),
-        src = entry.source,
-        ver = entry.version,
-        arch = entry.arch,
-        dist = dist_of(entry),
-        pad =
-            " ".repeat(76usize.saturating_sub(
-                entry.source.len() + entry.version.len() + entry.arch.len() + 4 + 31
-            )),
-    )
-    .into_bytes();
-    log.extend_from_slice(boxed("Build").as_bytes());
-    log.extend_from_slice(b"\nstand-in log: the real fixture log was not available\n");
-    if entry.charset.eq_ignore_ascii_case("ISO-8859-1") {
-        log.extend_from_slice(b"make: Entering directory '/build/caf\xe9'\n");
-    }
-    log.extend_from_slice(b"\n");
-    log.extend_from_slice(boxed("Summary").as_bytes());
-    log.extend_from_slice(
-        format!(
-            "\nBuild Architecture: {arch}\nDistribution: {dist}\n{fail_stage}\
-             Host Architecture: {arch}\nMachine Architecture: {arch}\nPackage: {src}\n\
-             Source-Version: {ver}\nStatus: {real_status}\nVersion: {ver}\n{rule}\n\
-             Finished at 2024-01-15T10:00:00Z\nBuild needed 00:00:10, 1024k disk space\n",
-            arch = entry.arch,
-            dist = dist_of(entry),
-            src = entry.source,
-            ver = entry.version,
-        )
-        .as_bytes(),
-    );
-    log
 }
