@@ -14,7 +14,7 @@ Architecture: amd64
 Version: 2.10-3
 Distribution: unstable
 Urgency: medium
-Maintainer: Santiago Vila <sanvila@debian.org>
+Maintainer: Example Maintainer <maint@example.org>
 Changed-By: Buildd Daemon <buildd@buildd-x86-01.example.org>
 Description:
  hello      - example package based on GNU hello
@@ -42,7 +42,7 @@ fn format_18_merges_checksums_per_file() {
     assert_eq!(c.distributions, vec!["unstable"]);
     assert_eq!(
         c.maintainer.as_deref(),
-        Some("Santiago Vila <sanvila@debian.org>")
+        Some("Example Maintainer <maint@example.org>")
     );
     assert_eq!(
         c.changed_by.as_deref(),
