@@ -7,10 +7,12 @@
 pub mod archive;
 pub mod changes;
 pub mod cli;
+pub mod command;
 pub mod config;
 pub mod explain;
 pub mod ingest;
 pub mod mail;
 pub mod sbuild;
+pub mod signature;
 pub mod state;
 pub mod store;

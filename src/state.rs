@@ -132,18 +132,82 @@ impl fmt::Display for State {
     }
 }
 
+/// An admin command, as the state machine sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CommandKind {
+    /// `retry`.
+    Retry,
+    /// `fail` with a reason.
+    Fail,
+    /// `fail (see #NNN)` on a Failed build: appends the bug.
+    FailSeeBug,
+    /// `dep-wait` / `dep-retry`.
+    DepWait,
+    /// `give-back` / `back`.
+    GiveBack,
+    /// `manual`.
+    Manual,
+    /// `newvers`.
+    NewVersion,
+    /// `not-for-us`.
+    NotForUs,
+    /// `upload-rem`.
+    UploadRemove,
+    /// `purge`.
+    Purge,
+    /// A signed `.changes`: upload it.
+    SignedChanges,
+    /// `retry-upload`.
+    RetryUpload,
+    /// "Should I build" answered `build` / `ok`.
+    ShouldBuildYes,
+    /// "Should I build" answered `fail`.
+    ShouldBuildFail,
+    /// "Should I build" answered `not` / `no-build`.
+    ShouldBuildNot,
+    /// "Should I build" answered `give-back`.
+    ShouldBuildGiveBack,
+}
+
+impl CommandKind {
+    /// The keyword as an admin writes it.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            CommandKind::Retry => "retry",
+            CommandKind::Fail => "fail",
+            CommandKind::FailSeeBug => "fail (see #NNN)",
+            CommandKind::DepWait => "dep-wait",
+            CommandKind::GiveBack => "give-back",
+            CommandKind::Manual => "manual",
+            CommandKind::NewVersion => "newvers",
+            CommandKind::NotForUs => "not-for-us",
+            CommandKind::UploadRemove => "upload-rem",
+            CommandKind::Purge => "purge",
+            CommandKind::SignedChanges => "signed .changes",
+            CommandKind::RetryUpload => "retry-upload",
+            CommandKind::ShouldBuildYes => "should-build: build",
+            CommandKind::ShouldBuildFail => "should-build: fail",
+            CommandKind::ShouldBuildNot => "should-build: not",
+            CommandKind::ShouldBuildGiveBack => "should-build: give-back",
+        }
+    }
+}
+
 /// What happened to a build, as far as the state machine is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventKind {
     /// A log mail reported this status.
     Log(Status),
+    /// An admin command.
+    Command(CommandKind),
 }
 
 impl EventKind {
-    /// A short name for history entries (`log:successful`).
+    /// A short name for history entries (`log:successful`, `cmd:retry`).
     pub fn name(self) -> String {
         match self {
             EventKind::Log(s) => format!("log:{}", s.as_str()),
+            EventKind::Command(c) => format!("cmd:{}", c.keyword()),
         }
     }
 }
@@ -155,6 +219,8 @@ pub enum Target {
     To(State),
     /// The state does not change; the event is recorded.
     Unchanged,
+    /// An upload runs: Uploaded when it succeeds, Failed-To-Upload when not.
+    Upload,
 }
 
 /// One row of the transition table: `event` from any of `from` goes to `to`.
@@ -185,6 +251,55 @@ const LOG_SOURCES: &[State] = &[
     State::DepWait,
     State::BdUninstallable,
     State::Failed,
+];
+
+/// Every state.
+const ANY: &[State] = &State::ALL;
+
+/// States a build can be taken from by retry, give-back and manual.
+const TAKEN: &[State] = &[State::Building, State::Built, State::BuildAttempted];
+
+/// States `fail` applies to.
+const FAILABLE: &[State] = &[
+    State::Building,
+    State::Built,
+    State::BuildAttempted,
+    State::BdUninstallable,
+];
+
+/// States `dep-wait` applies to: any but Installed and Not-For-Us.
+const DEP_WAITABLE: &[State] = &[
+    State::NeedsBuild,
+    State::Building,
+    State::Built,
+    State::BuildAttempted,
+    State::Uploaded,
+    State::FailedToUpload,
+    State::DepWait,
+    State::BdUninstallable,
+    State::Failed,
+    State::AutoNotForUs,
+    State::FailedRemoved,
+    State::DepWaitRemoved,
+];
+
+/// States a signed `.changes` may upload from.
+const UPLOADABLE: &[State] = &[State::Built, State::BuildAttempted, State::FailedToUpload];
+
+/// States a "Should I build" answer applies to: any not yet uploaded.
+const SHOULD_BUILD: &[State] = &[
+    State::NeedsBuild,
+    State::Building,
+    State::Built,
+    State::BuildAttempted,
+    State::FailedToUpload,
+    State::DepWait,
+    State::BdUninstallable,
+    State::Failed,
+    State::NotForUs,
+    State::AutoNotForUs,
+    State::FailedRemoved,
+    State::DepWaitRemoved,
 ];
 
 /// States that a newer version's log does not override.
@@ -218,7 +333,104 @@ pub const TRANSITIONS: &[Transition] = &[
         from: LOG_SOURCES,
         to: Target::Unchanged,
     },
+    Transition {
+        event: EventKind::Command(CommandKind::Retry),
+        from: TAKEN,
+        to: Target::To(State::NeedsBuild),
+    },
+    Transition {
+        event: EventKind::Command(CommandKind::Fail),
+        from: FAILABLE,
+        to: Target::To(State::Failed),
+    },
+    Transition {
+        event: EventKind::Command(CommandKind::FailSeeBug),
+        from: &[State::Failed],
+        to: Target::To(State::Failed),
+    },
+    Transition {
+        event: EventKind::Command(CommandKind::DepWait),
+        from: DEP_WAITABLE,
+        to: Target::To(State::DepWait),
+    },
+    Transition {
+        event: EventKind::Command(CommandKind::GiveBack),
+        from: TAKEN,
+        to: Target::To(State::NeedsBuild),
+    },
+    Transition {
+        event: EventKind::Command(CommandKind::Manual),
+        from: TAKEN,
+        to: Target::Unchanged,
+    },
+    Transition {
+        event: EventKind::Command(CommandKind::NewVersion),
+        from: ANY,
+        to: Target::To(State::NeedsBuild),
+    },
+    Transition {
+        event: EventKind::Command(CommandKind::NotForUs),
+        from: ANY,
+        to: Target::To(State::NotForUs),
+    },
+    Transition {
+        event: EventKind::Command(CommandKind::UploadRemove),
+        from: &[State::Uploaded],
+        to: Target::To(State::Built),
+    },
+    Transition {
+        event: EventKind::Command(CommandKind::Purge),
+        from: ANY,
+        to: Target::Unchanged,
+    },
+    Transition {
+        event: EventKind::Command(CommandKind::SignedChanges),
+        from: UPLOADABLE,
+        to: Target::Upload,
+    },
+    Transition {
+        event: EventKind::Command(CommandKind::RetryUpload),
+        from: &[State::FailedToUpload],
+        to: Target::Upload,
+    },
+    Transition {
+        event: EventKind::Command(CommandKind::ShouldBuildYes),
+        from: SHOULD_BUILD,
+        to: Target::To(State::NeedsBuild),
+    },
+    Transition {
+        event: EventKind::Command(CommandKind::ShouldBuildFail),
+        from: SHOULD_BUILD,
+        to: Target::To(State::Failed),
+    },
+    Transition {
+        event: EventKind::Command(CommandKind::ShouldBuildNot),
+        from: SHOULD_BUILD,
+        to: Target::To(State::NotForUs),
+    },
+    Transition {
+        event: EventKind::Command(CommandKind::ShouldBuildGiveBack),
+        from: SHOULD_BUILD,
+        to: Target::To(State::NeedsBuild),
+    },
 ];
+
+/// Decides whether an admin command applies to a build in `current`:
+/// where it goes, or a refusal naming the current and the allowed states.
+pub fn decide_command(current: State, command: CommandKind) -> Result<Target, String> {
+    let event = EventKind::Command(command);
+    let row =
+        transition_for(event).ok_or_else(|| format!("{} has no transition", command.keyword()))?;
+    if row.from.contains(&current) {
+        Ok(row.to)
+    } else {
+        Err(format!(
+            "{} is not allowed: the build is {current}; it is allowed from {}",
+            command.keyword(),
+            list(row.from)
+        ))
+    }
+}
 
 /// The row of the table for an event.
 pub fn transition_for(event: EventKind) -> Option<&'static Transition> {
@@ -263,7 +475,7 @@ pub fn decide_log(current: Option<(State, &str)>, version: &str, status: Status)
             Target::To(to) => LogDecision::Create(to),
             // A skipped build of an unknown package: it is known now, and
             // sbuild skipped it because it is not for this architecture.
-            Target::Unchanged => LogDecision::Create(State::AutoNotForUs),
+            Target::Unchanged | Target::Upload => LogDecision::Create(State::AutoNotForUs),
         };
     };
     match compare_versions(version, current_version) {
@@ -275,7 +487,7 @@ pub fn decide_log(current: Option<(State, &str)>, version: &str, status: Status)
         ),
         Ordering::Greater => match row.to {
             Target::To(to) => LogDecision::Move(state, to),
-            Target::Unchanged => LogDecision::Record(format!(
+            Target::Unchanged | Target::Upload => LogDecision::Record(format!(
                 "{} recorded; state left at {state}",
                 event.name()
             )),
@@ -287,7 +499,7 @@ pub fn decide_log(current: Option<(State, &str)>, version: &str, status: Status)
         )),
         Ordering::Equal => match row.to {
             Target::To(to) => LogDecision::Move(state, to),
-            Target::Unchanged => LogDecision::Record(format!(
+            Target::Unchanged | Target::Upload => LogDecision::Record(format!(
                 "{} recorded; state left at {state}",
                 event.name()
             )),
@@ -311,16 +523,19 @@ pub fn diagram_dot() -> String {
     }
     for t in TRANSITIONS {
         for from in t.from {
-            let to = match t.to {
-                Target::To(to) => to,
-                Target::Unchanged => *from,
+            let targets: &[State] = match t.to {
+                Target::To(to) => &[to][..],
+                Target::Unchanged => std::slice::from_ref(from),
+                Target::Upload => &[State::Uploaded, State::FailedToUpload],
             };
-            out.push_str(&format!(
-                "  \"{}\" -> \"{}\" [label=\"{}\"];\n",
-                from.as_str(),
-                to.as_str(),
-                t.event.name()
-            ));
+            for to in targets {
+                out.push_str(&format!(
+                    "  \"{}\" -> \"{}\" [label=\"{}\"];\n",
+                    from.as_str(),
+                    to.as_str(),
+                    t.event.name()
+                ));
+            }
         }
     }
     out.push_str("}\n");
@@ -443,11 +658,83 @@ mod tests {
     }
 
     #[test]
+    fn commands_follow_design_section_4() {
+        use CommandKind::*;
+        assert_eq!(
+            decide_command(State::Built, Retry),
+            Ok(Target::To(State::NeedsBuild))
+        );
+        assert_eq!(
+            decide_command(State::BdUninstallable, Fail),
+            Ok(Target::To(State::Failed))
+        );
+        assert_eq!(
+            decide_command(State::Failed, FailSeeBug),
+            Ok(Target::To(State::Failed))
+        );
+        assert_eq!(
+            decide_command(State::Failed, DepWait),
+            Ok(Target::To(State::DepWait))
+        );
+        assert!(decide_command(State::Installed, DepWait).is_err());
+        assert!(decide_command(State::NotForUs, DepWait).is_err());
+        assert_eq!(
+            decide_command(State::Building, Manual),
+            Ok(Target::Unchanged)
+        );
+        assert_eq!(
+            decide_command(State::Installed, NewVersion),
+            Ok(Target::To(State::NeedsBuild))
+        );
+        assert_eq!(
+            decide_command(State::Uploaded, UploadRemove),
+            Ok(Target::To(State::Built))
+        );
+        assert!(decide_command(State::Installed, UploadRemove).is_err());
+        assert_eq!(
+            decide_command(State::FailedToUpload, SignedChanges),
+            Ok(Target::Upload)
+        );
+        assert_eq!(
+            decide_command(State::FailedToUpload, RetryUpload),
+            Ok(Target::Upload)
+        );
+        assert!(decide_command(State::Built, RetryUpload).is_err());
+        assert!(decide_command(State::Uploaded, SignedChanges).is_err());
+        let refusal = decide_command(State::NeedsBuild, Retry).unwrap_err();
+        assert!(refusal.contains("the build is Needs-Build"), "{refusal}");
+        assert!(
+            refusal.contains("Building, Built, Build-Attempted"),
+            "{refusal}"
+        );
+        assert_eq!(
+            decide_command(State::Failed, ShouldBuildYes),
+            Ok(Target::To(State::NeedsBuild))
+        );
+        assert_eq!(
+            decide_command(State::DepWait, ShouldBuildNot),
+            Ok(Target::To(State::NotForUs))
+        );
+        assert!(decide_command(State::Installed, ShouldBuildYes).is_err());
+    }
+
+    #[test]
+    fn every_event_has_exactly_one_row() {
+        for (i, a) in TRANSITIONS.iter().enumerate() {
+            for b in TRANSITIONS.iter().skip(i + 1) {
+                assert_ne!(a.event, b.event);
+            }
+        }
+    }
+
+    #[test]
     fn diagram_lists_every_row() {
         let dot = diagram_dot();
         assert!(dot.starts_with("digraph buildmail {"));
         assert!(dot.contains("\"Building\" -> \"Built\" [label=\"log:successful\"]"));
         assert!(dot.contains("\"Dep-Wait\" -> \"Needs-Build\" [label=\"log:given-back\"]"));
+        assert!(dot.contains("\"Built\" -> \"Failed-To-Upload\" [label=\"cmd:signed .changes\"]"));
+        assert!(dot.contains("\"Uploaded\" -> \"Built\" [label=\"cmd:upload-rem\"]"));
         for s in State::ALL {
             assert!(dot.contains(&format!("\"{}\";", s.as_str())));
         }

@@ -549,3 +549,4 @@ pub fn changes_text(src: &str, ver: &str, arch: &str) -> String {
         md5b = "d".repeat(32),
     )
 }
+pub mod keys;
