@@ -58,6 +58,24 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Database settings.
     pub database: DatabaseConfig,
+    /// Signature checking of admin replies.
+    pub signatures: SignaturesConfig,
+}
+
+/// `[signatures]`.
+#[derive(Debug, Clone)]
+pub struct SignaturesConfig {
+    /// `keyrings`: files of the admins' OpenPGP certificates, armored or
+    /// binary (default `["<data_dir>/admins.asc"]`).
+    pub keyrings: Vec<PathBuf>,
+    /// `max_age`: oldest signature accepted (default 7 days).
+    pub max_age: Duration,
+    /// `require_signed_commands`: keyword commands must be signed too
+    /// (default true).
+    pub require_signed_commands: bool,
+    /// `trusted_senders`: with `require_signed_commands = false`, the only
+    /// addresses whose unsigned keyword commands are accepted (default none).
+    pub trusted_senders: Vec<String>,
 }
 
 /// `[limits]`.
@@ -97,6 +115,17 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     database: RawDatabase,
+    #[serde(default)]
+    signatures: RawSignatures,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSignatures {
+    keyrings: Option<Vec<PathBuf>>,
+    max_age: Option<String>,
+    require_signed_commands: Option<bool>,
+    trusted_senders: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -222,6 +251,24 @@ impl Config {
                 .map(&resolve)
                 .unwrap_or_else(|| data_dir.join("logs")),
         };
+        let signatures = SignaturesConfig {
+            keyrings: match raw.signatures.keyrings {
+                Some(k) => k.into_iter().map(&resolve).collect(),
+                None => vec![data_dir.join("admins.asc")],
+            },
+            max_age: match raw.signatures.max_age {
+                None => Duration::from_secs(7 * 86400),
+                Some(t) => parse_duration(&t).ok_or_else(|| ConfigError::Invalid {
+                    key: "signatures.max_age",
+                    message: format!("{t:?} is not a duration; write e.g. \"7d\", \"36h\""),
+                })?,
+            },
+            require_signed_commands: raw.signatures.require_signed_commands.unwrap_or(true),
+            trusted_senders: raw.signatures.trusted_senders.unwrap_or_default(),
+        };
+        for sender in &signatures.trusted_senders {
+            check_address("signatures.trusted_senders", sender)?;
+        }
         Ok(Config {
             source: path.map(Path::to_path_buf),
             data_dir,
@@ -230,6 +277,7 @@ impl Config {
             default_arch,
             limits,
             database,
+            signatures,
         })
     }
 
@@ -260,6 +308,16 @@ impl Config {
             w.push(
                 "limits.max_log_size is under 1 MiB: most real build logs will be refused".into(),
             );
+        }
+        if !self.signatures.require_signed_commands {
+            w.push(format!(
+                "signatures.require_signed_commands is false: unsigned keyword commands from {} are accepted, and a From: header is easy to forge",
+                if self.signatures.trusted_senders.is_empty() {
+                    "nobody (trusted_senders is empty)".to_string()
+                } else {
+                    self.signatures.trusted_senders.join(", ")
+                }
+            ));
         }
         if self.data_dir.exists() && !self.data_dir.is_dir() {
             w.push(format!(
@@ -352,6 +410,33 @@ mod tests {
         assert_eq!(c.limits.max_log_size, 2 << 30);
         assert_eq!(c.default_arch, "amd64");
         assert_eq!(c.database.lock_timeout, Duration::from_secs(30));
+        assert_eq!(c.signatures.keyrings, vec![c.data_dir.join("admins.asc")]);
+        assert_eq!(c.signatures.max_age, Duration::from_secs(7 * 86400));
+        assert!(c.signatures.require_signed_commands);
+        assert!(c.signatures.trusted_senders.is_empty());
+    }
+
+    #[test]
+    fn signatures_section() {
+        let c = Config::from_toml(
+            "[signatures]\nkeyrings = [\"k/a.asc\", \"/etc/b.gpg\"]\nmax_age = \"36h\"\nrequire_signed_commands = false\ntrusted_senders = [\"admin@example.org\"]",
+            Some(Path::new("/srv/bm/buildmail.toml")),
+        )
+        .unwrap();
+        assert_eq!(
+            c.signatures.keyrings,
+            vec![
+                PathBuf::from("/srv/bm/k/a.asc"),
+                PathBuf::from("/etc/b.gpg")
+            ]
+        );
+        assert_eq!(c.signatures.max_age, Duration::from_secs(36 * 3600));
+        assert!(!c.signatures.require_signed_commands);
+        assert!(c.warnings().iter().any(|w| w.contains("admin@example.org")));
+        let e = Config::from_toml("[signatures]\nmax_age = \"a week\"", None).unwrap_err();
+        assert!(e.to_string().contains("signatures.max_age"), "{e}");
+        let e = Config::from_toml("[signatures]\ntrusted_senders = [\"root\"]", None).unwrap_err();
+        assert!(e.to_string().contains("signatures.trusted_senders"), "{e}");
     }
 
     #[test]

@@ -247,3 +247,25 @@ fn states_prints_the_diagram() {
     assert!(dot.starts_with("digraph buildmail {"));
     assert!(dot.contains("\"Building\" -> \"Built\""));
 }
+
+#[test]
+fn check_config_loads_the_admin_keyring() {
+    let key = support::keys::shared_ed25519();
+    let env = Env::new("[signatures]\nkeyrings = [\"admins.asc\", \"missing.asc\"]\n");
+    std::fs::write(env.path("admins.asc"), key.armored_public()).unwrap();
+    let out = env.run(&["check-config"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 certificate(s)"), "{text}");
+    assert!(text.contains(&key.fingerprint()), "{text}");
+    assert!(text.contains("missing.asc does not exist"), "{text}");
+
+    std::fs::write(
+        env.path("admins.asc"),
+        b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\ngarbage\n",
+    )
+    .unwrap();
+    let out = env.run(&["check-config"]);
+    assert_eq!(code(&out), 78);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("signatures.keyrings"));
+}

@@ -25,7 +25,41 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
         config.limits.max_message_size
     );
     println!("limits.max_log_size: {} bytes", config.limits.max_log_size);
-    let warnings = config.warnings();
+    println!(
+        "signatures.require_signed_commands: {}",
+        config.signatures.require_signed_commands
+    );
+    println!("signatures.max_age: {:?}", config.signatures.max_age);
+    let mut warnings = config.warnings();
+    let existing: Vec<_> = config
+        .signatures
+        .keyrings
+        .iter()
+        .filter(|p| p.exists())
+        .cloned()
+        .collect();
+    for p in &config.signatures.keyrings {
+        if !p.exists() {
+            warnings.push(format!(
+                "keyring {} does not exist: no signed reply can be accepted until the admins' certificates are there (`gpg --export --armor KEYID > {}`)",
+                p.display(),
+                p.display()
+            ));
+        }
+    }
+    if !existing.is_empty() {
+        match crate::signature::Keyring::load(&existing) {
+            Ok(k) => println!(
+                "signatures.keyrings: {} certificate(s): {}",
+                k.len(),
+                k.fingerprints().join(", ")
+            ),
+            Err(e) => {
+                eprintln!("buildmail: signatures.keyrings: {e}");
+                return Ok(ExitCode::from(crate::config::EX_CONFIG));
+            }
+        }
+    }
     for w in &warnings {
         println!("warning: {w}");
     }
