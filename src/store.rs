@@ -12,6 +12,9 @@
 //! * `quarantine` [id] → [`QuarantineEntry`]; `quarantine_raw` [id] → raw mail
 //! * `unhandled` [SHA-256] → raw mail that is none of buildmail's kinds,
 //!   kept until it can be forwarded
+//! * `signatures` [primary fingerprint \0 creation time \0 SHA-256 of the
+//!   signed bytes] → [`SignatureUse`]: every signature ever processed, also
+//!   refused ones, so that none can be used twice
 //! * `meta`: `schema_version`
 //!
 //! Every ingested mail is one transaction over these trees ([`Store::commit`]);
@@ -234,6 +237,36 @@ pub struct QuarantineEntry {
     pub raw_file: Option<PathBuf>,
 }
 
+/// The first use of a signature: the replay record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureUse {
+    /// Primary key fingerprint of the signer.
+    pub fingerprint: String,
+    /// Signature creation time (Unix seconds).
+    pub created: i64,
+    /// SHA-256 (hex) of the bytes the signature covers.
+    pub signed_sha256: String,
+    /// When buildmail first saw it (Unix seconds).
+    pub first_seen: i64,
+    /// The Message-ID of the mail that carried it.
+    pub message_id: Option<String>,
+    /// What buildmail did with it, in words (also when it refused it).
+    pub outcome: String,
+}
+
+impl SignatureUse {
+    /// The key in the `signatures` tree.
+    pub fn key(&self) -> Vec<u8> {
+        let mut k = Vec::with_capacity(self.fingerprint.len() + self.signed_sha256.len() + 10);
+        k.extend_from_slice(self.fingerprint.as_bytes());
+        k.push(0);
+        k.extend_from_slice(&self.created.to_be_bytes());
+        k.push(0);
+        k.extend_from_slice(self.signed_sha256.as_bytes());
+        k
+    }
+}
+
 /// Everything one mail changes, committed in one transaction.
 #[derive(Debug, Default)]
 pub struct Commit<'a> {
@@ -252,6 +285,9 @@ pub struct Commit<'a> {
     pub quarantine: Option<(QuarantineEntry, &'a [u8])>,
     /// A mail of no known kind, kept to be forwarded.
     pub unhandled: Option<&'a [u8]>,
+    /// A signature used by this mail: recorded, and the whole commit is
+    /// refused ([`Committed::Replay`]) if it was used before.
+    pub signature: Option<SignatureUse>,
 }
 
 /// What [`Store::commit`] did.
@@ -265,6 +301,8 @@ pub enum Committed {
     },
     /// The mail (same bytes or same Message-ID) was ingested before.
     Duplicate(String),
+    /// The mail's signature was used before: nothing was written.
+    Replay(SignatureUse),
 }
 
 /// The open database.
@@ -280,6 +318,7 @@ pub struct Store {
     quarantine: sled::Tree,
     quarantine_raw: sled::Tree,
     unhandled: sled::Tree,
+    signatures: sled::Tree,
     _lock: File,
 }
 
@@ -378,6 +417,7 @@ impl Store {
             quarantine: db.open_tree("quarantine")?,
             quarantine_raw: db.open_tree("quarantine_raw")?,
             unhandled: db.open_tree("unhandled")?,
+            signatures: db.open_tree("signatures")?,
             db,
             path,
             _lock: lock,
@@ -509,6 +549,41 @@ impl Store {
         Ok(Some((entry, raw)))
     }
 
+    /// The recorded use of a signature, if it was seen before.
+    pub fn signature_use(&self, sig: &SignatureUse) -> Result<Option<SignatureUse>, StoreError> {
+        self.signatures
+            .get(sig.key())?
+            .map(|v| from_json("signatures", &v))
+            .transpose()
+    }
+
+    /// Every recorded signature, ordered by signer and time.
+    pub fn signature_uses(&self) -> Result<Vec<SignatureUse>, StoreError> {
+        self.signatures
+            .iter()
+            .map(|kv| from_json("signatures", &kv?.1))
+            .collect()
+    }
+
+    /// Removes the replay records whose signed-bytes SHA-256 starts with
+    /// `sha_prefix` (at least 8 hex digits), so that the signature may be
+    /// used once more. Returns what was removed.
+    pub fn forget_signature(&self, sha_prefix: &str) -> Result<Vec<SignatureUse>, StoreError> {
+        let mut removed = Vec::new();
+        if sha_prefix.len() < 8 {
+            return Ok(removed);
+        }
+        for u in self.signature_uses()? {
+            if u.signed_sha256
+                .starts_with(&sha_prefix.to_ascii_lowercase())
+            {
+                self.signatures.remove(u.key())?;
+                removed.push(u);
+            }
+        }
+        Ok(removed)
+    }
+
     /// The number of mails kept because buildmail has no use for them yet.
     pub fn unhandled_count(&self) -> usize {
         self.unhandled.len()
@@ -532,6 +607,7 @@ impl Store {
             &self.quarantine,
             &self.quarantine_raw,
             &self.unhandled,
+            &self.signatures,
         );
         let result = trees.transaction(
             |(
@@ -544,8 +620,21 @@ impl Store {
                 quarantine,
                 quarantine_raw,
                 unhandled,
+                signatures,
             )| {
                 let mut quarantine_id = None;
+                if let Some(sig) = &c.signature {
+                    let k = sig.key();
+                    if let Some(prev) = signatures.get(&k)? {
+                        let prev: SignatureUse = serde_json::from_slice(&prev).map_err(|_| {
+                            ConflictableTransactionError::Abort(Committed::Duplicate(
+                                "corrupt signature record".into(),
+                            ))
+                        })?;
+                        return Err(ConflictableTransactionError::Abort(Committed::Replay(prev)));
+                    }
+                    signatures.insert(k, to_json(sig))?;
+                }
                 if let Some(m) = &c.mail {
                     if mails.get(m.sha256.as_bytes())?.is_some() {
                         return Err(ConflictableTransactionError::Abort(Committed::Duplicate(

@@ -269,3 +269,15 @@ fn check_config_loads_the_admin_keyring() {
     assert_eq!(code(&out), 78);
     assert!(String::from_utf8_lossy(&out.stderr).contains("signatures.keyrings"));
 }
+
+#[test]
+fn forget_signature_needs_a_hash_and_lists() {
+    let env = Env::new("");
+    let out = env.run(&["forget-signature", "--list"]);
+    assert_eq!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no signature has been recorded"));
+    assert_ne!(code(&env.run(&["forget-signature", "abc"])), 0);
+    let out = env.run(&["forget-signature", "abcdef0123"]);
+    assert_ne!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no recorded signature matches"));
+}

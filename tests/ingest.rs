@@ -449,3 +449,85 @@ fn every_corpus_file_is_ingested_without_panic() {
     // Every mail that was not a duplicate left exactly one dedup record.
     assert_eq!(store.mail_count(), recorded);
 }
+
+mod replay {
+    use super::*;
+    use buildmail::store::{Commit, Committed, MailRecord, SignatureUse};
+
+    fn use_of(mail: &str) -> (MailRecord, SignatureUse) {
+        (
+            MailRecord {
+                sha256: buildmail::ingest::sha256_hex(mail.as_bytes()),
+                message_id: Some(format!("{mail}@example.org")),
+                received: 1_800_000_000,
+                kind: "reply".into(),
+                outcome: "test".into(),
+                build: None,
+            },
+            SignatureUse {
+                fingerprint: "0123456789ABCDEF0123456789ABCDEF01234567".into(),
+                created: 1_799_999_000,
+                signed_sha256: "ab".repeat(32),
+                first_seen: 1_800_000_000,
+                message_id: Some(format!("{mail}@example.org")),
+                outcome: "retry applied".into(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_signature_is_accepted_once_also_after_a_restart_until_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let (m1, sig) = use_of("first");
+        {
+            let store = Store::open(&cfg.database).unwrap();
+            let c = Commit {
+                mail: Some(m1),
+                signature: Some(sig.clone()),
+                ..Commit::default()
+            };
+            assert!(matches!(
+                store.commit(&c).unwrap(),
+                Committed::Written { .. }
+            ));
+            store.flush().unwrap();
+        }
+        let store = Store::open(&cfg.database).unwrap();
+        // The same signature in another mail (another Message-ID, other bytes).
+        let (m2, _) = use_of("second");
+        let c = Commit {
+            mail: Some(m2.clone()),
+            signature: Some(sig.clone()),
+            ..Commit::default()
+        };
+        match store.commit(&c).unwrap() {
+            Committed::Replay(prev) => {
+                assert_eq!(prev.first_seen, 1_800_000_000);
+                assert_eq!(prev.outcome, "retry applied");
+            }
+            other => panic!("replay not refused: {other:?}"),
+        }
+        // Nothing of the refused commit was written.
+        assert!(store
+            .seen(&m2.sha256, m2.message_id.as_deref())
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            store
+                .signature_use(&sig)
+                .unwrap()
+                .unwrap()
+                .message_id
+                .as_deref(),
+            Some("first@example.org")
+        );
+        // Too short a prefix forgets nothing; the right one does.
+        assert!(store.forget_signature("abab").unwrap().is_empty());
+        assert_eq!(store.forget_signature("abababab").unwrap().len(), 1);
+        assert!(matches!(
+            store.commit(&c).unwrap(),
+            Committed::Written { .. }
+        ));
+    }
+}

@@ -2,6 +2,7 @@
 
 mod check_config;
 mod deliver;
+mod forget_signature;
 mod history;
 mod import;
 mod info;
@@ -55,6 +56,8 @@ pub enum Command {
     Log(log::Args),
     /// Inspect mails that could not be processed.
     Quarantine(quarantine::Args),
+    /// Clear a signature's replay record on purpose (or `--list` them).
+    ForgetSignature(forget_signature::Args),
     /// Print the state diagram (Graphviz dot), generated from the transition table.
     States,
     /// Check the configuration and report problems in plain words.
@@ -84,6 +87,7 @@ pub fn run() -> ExitCode {
         Command::History(a) => history::run(&config, a),
         Command::Log(a) => log::run(&config, a),
         Command::Quarantine(a) => quarantine::run(&config, a),
+        Command::ForgetSignature(a) => forget_signature::run(&config, a),
         Command::States => {
             print!("{}", crate::state::diagram_dot());
             Ok(ExitCode::SUCCESS)

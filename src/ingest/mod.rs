@@ -694,10 +694,7 @@ impl<'a> Ingest<'a> {
             }
             PreparedBody::Log(a) => return self.commit_log(a, p, now),
         };
-        Ok(match self.store.commit(&c)? {
-            Committed::Duplicate(d) => Outcome::Duplicate(d),
-            Committed::Written { .. } => Outcome::Other,
-        })
+        Ok(settled(self.store.commit(&c)?, |_| Outcome::Other))
     }
 
     fn commit_log(&self, a: &LogFacts, p: &Prepared, now: i64) -> Result<Outcome, StoreError> {
@@ -739,15 +736,12 @@ impl<'a> Ingest<'a> {
             log_message_id: p.message_id.clone().map(|m| (m, a.key.clone())),
             ..Commit::default()
         };
-        Ok(match self.store.commit(&c)? {
-            Committed::Duplicate(d) => Outcome::Duplicate(d),
-            Committed::Written { .. } => Outcome::Log {
-                key: a.key.clone(),
-                version: a.version.clone(),
-                state: record.state,
-                moved,
-            },
-        })
+        Ok(settled(self.store.commit(&c)?, |_| Outcome::Log {
+            key: a.key.clone(),
+            version: a.version.clone(),
+            state: record.state,
+            moved,
+        }))
     }
 
     fn commit_quarantine(
@@ -762,13 +756,12 @@ impl<'a> Ingest<'a> {
             quarantine: Some((entry, raw)),
             ..Commit::default()
         };
-        Ok(match self.store.commit(&c)? {
-            Committed::Duplicate(d) => Outcome::Duplicate(d),
-            Committed::Written { quarantine_id } => Outcome::Quarantined {
+        Ok(settled(self.store.commit(&c)?, |quarantine_id| {
+            Outcome::Quarantined {
                 id: quarantine_id.unwrap_or(0),
                 reason,
-            },
-        })
+            }
+        }))
     }
 
     /// Writes an oversize in-memory mail to the quarantine directory.
@@ -784,6 +777,18 @@ impl<'a> Ingest<'a> {
         f.write_all(raw).map_err(io)?;
         f.sync_all().map_err(io)?;
         Ok(path)
+    }
+}
+
+/// The outcome of a commit: `written` says what a successful one means.
+fn settled(committed: Committed, written: impl FnOnce(Option<u64>) -> Outcome) -> Outcome {
+    match committed {
+        Committed::Written { quarantine_id } => written(quarantine_id),
+        Committed::Duplicate(d) => Outcome::Duplicate(d),
+        Committed::Replay(u) => Outcome::Duplicate(format!(
+            "signature already seen at {}",
+            crate::cli::format_time(u.first_seen)
+        )),
     }
 }
 
