@@ -686,6 +686,116 @@ fn root_is_multipart_type(root: &MessagePart<'_>) -> bool {
         .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("multipart"))
 }
 
+/// A PGP/MIME signed message (RFC 3156): the exact signed entity and its
+/// detached signature.
+#[derive(Debug)]
+pub struct PgpMime<'a> {
+    /// The signed MIME entity, headers included, exactly as it stands in the
+    /// mail (without the CRLF that belongs to the boundary), with line
+    /// endings canonicalised to CRLF as RFC 3156 requires.
+    pub signed: Cow<'a, [u8]>,
+    /// The detached signature (the `application/pgp-signature` part,
+    /// transfer-decoded).
+    pub signature: Cow<'a, [u8]>,
+    /// How many parts of the mail lie outside the signed entity (never
+    /// used; reported to the sender).
+    pub unsigned_parts: usize,
+}
+
+/// Canonicalises line endings to CRLF: a bare LF (or bare CR) becomes CRLF.
+pub fn canonical_crlf(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let mut bare = false;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\r' if bytes.get(i + 1) == Some(&b'\n') => i += 1,
+            b'\r' | b'\n' => {
+                bare = true;
+                break;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if !bare {
+        return Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 20);
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\r' if bytes.get(i + 1) == Some(&b'\n') => {
+                out.extend_from_slice(b"\r\n");
+                i += 1;
+            }
+            b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+/// Finds the first `multipart/signed; protocol="application/pgp-signature"`
+/// part of a mail and returns its signed entity and signature. `None` when
+/// the mail is not PGP/MIME signed (or the structure is broken: not two
+/// sub-parts, or the second is not `application/pgp-signature`).
+pub fn pgp_mime<'a>(mail: &'a Inbound<'a>) -> Option<PgpMime<'a>> {
+    let raw = mail.raw();
+    let parts = &mail.message.parts;
+    let (index, signed_part) = parts.iter().enumerate().find(|(_, p)| {
+        p.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("multipart")
+                && ct
+                    .subtype()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("signed"))
+                && ct
+                    .attribute("protocol")
+                    .is_some_and(|pr| pr.trim().eq_ignore_ascii_case("application/pgp-signature"))
+        })
+    })?;
+    let PartType::Multipart(children) = &signed_part.body else {
+        return None;
+    };
+    let (Some(&entity_id), Some(&sig_id)) = (children.first(), children.get(1)) else {
+        return None;
+    };
+    let entity = parts.get(entity_id as usize)?;
+    let sig = parts.get(sig_id as usize)?;
+    let is_sig = sig.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("application")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("pgp-signature"))
+    });
+    if !is_sig || children.len() != 2 {
+        return None;
+    }
+    let signed = raw.get(entity.raw_header_offset() as usize..entity.raw_end_offset() as usize)?;
+    // Parts inside the signed entity (it may be multipart itself).
+    let inside = |id: usize| {
+        parts.get(id).is_some_and(|p| {
+            p.raw_header_offset() >= entity.raw_header_offset()
+                && p.raw_end_offset() <= entity.raw_end_offset()
+        })
+    };
+    let unsigned_parts = parts
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| {
+            *i != index
+                && *i != sig_id as usize
+                && !inside(*i)
+                && !matches!(p.body, PartType::Multipart(_))
+        })
+        .count();
+    Some(PgpMime {
+        signed: canonical_crlf(signed),
+        signature: decoded_body(raw, sig),
+        unsigned_parts,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
