@@ -573,10 +573,9 @@ impl Store {
         if sha_prefix.len() < 8 {
             return Ok(removed);
         }
+        let prefix = sha_prefix.to_ascii_lowercase();
         for u in self.signature_uses()? {
-            if u.signed_sha256
-                .starts_with(&sha_prefix.to_ascii_lowercase())
-            {
+            if u.signed_sha256.starts_with(&prefix) {
                 self.signatures.remove(u.key())?;
                 removed.push(u);
             }
