@@ -4,6 +4,7 @@
 //! setup. Relative paths in a configuration file are relative to the
 //! directory of that file; without a file, to the current directory.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -60,6 +61,65 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Signature checking of admin replies.
     pub signatures: SignaturesConfig,
+    /// Uploads of signed `.changes`.
+    pub upload: UploadConfig,
+    /// Answers to admin replies.
+    pub replies: RepliesConfig,
+    /// Outbound mail.
+    pub outbox: OutboxConfig,
+}
+
+/// `[upload]`.
+#[derive(Debug, Clone)]
+pub struct UploadConfig {
+    /// `build_dir`: where sbuild leaves `.changes`, `.deb`, `.buildinfo`
+    /// (default `<data_dir>/build`).
+    pub build_dir: PathBuf,
+    /// `queue_dir`: the upload queue directory (default `<data_dir>/upload`).
+    pub queue_dir: PathBuf,
+    /// `[upload.dist.<name>] queue_dir`: per-distribution queue directories.
+    pub dist_queue_dirs: BTreeMap<String, PathBuf>,
+    /// `command`: the upload command run after the files are in the queue,
+    /// with `{changes}`, `{queue}`, `{source}`, `{version}`, `{arch}`,
+    /// `{dist}` substituted (default: none; the files are left in the queue
+    /// for an uploader that watches it).
+    pub command: Option<Vec<String>>,
+    /// `timeout`: how long the upload command may run (default 10 minutes).
+    pub timeout: Duration,
+}
+
+impl UploadConfig {
+    /// The upload queue directory of a distribution.
+    pub fn queue_dir_for(&self, dist: &str) -> &Path {
+        self.dist_queue_dirs
+            .get(dist)
+            .map_or(self.queue_dir.as_path(), PathBuf::as_path)
+    }
+}
+
+/// `[replies]`.
+#[derive(Debug, Clone, Copy)]
+pub struct RepliesConfig {
+    /// `max_errors_per_hour`: error replies sent to one address per hour at
+    /// most (default 10); further refusals are recorded but not answered.
+    pub max_errors_per_hour: u32,
+}
+
+/// `[outbox]`.
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    /// `transport`: how queued mail leaves (`file`, the default: one `.eml`
+    /// file per mail in `dir`).
+    pub transport: Transport,
+    /// `dir`: the directory of `.eml` files (default `<data_dir>/outbox`).
+    pub dir: PathBuf,
+}
+
+/// How outbound mail is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Write each mail as `<id>.eml` into `outbox.dir`.
+    File,
 }
 
 /// `[signatures]`.
@@ -117,6 +177,42 @@ struct RawConfig {
     database: RawDatabase,
     #[serde(default)]
     signatures: RawSignatures,
+    #[serde(default)]
+    upload: RawUpload,
+    #[serde(default)]
+    replies: RawReplies,
+    #[serde(default)]
+    outbox: RawOutbox,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUpload {
+    build_dir: Option<PathBuf>,
+    queue_dir: Option<PathBuf>,
+    command: Option<Vec<String>>,
+    timeout: Option<String>,
+    #[serde(default)]
+    dist: BTreeMap<String, RawDistUpload>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDistUpload {
+    queue_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReplies {
+    max_errors_per_hour: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbox {
+    transport: Option<String>,
+    dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -269,6 +365,62 @@ impl Config {
         for sender in &signatures.trusted_senders {
             check_address("signatures.trusted_senders", sender)?;
         }
+        let mut dist_queue_dirs = BTreeMap::new();
+        for (dist, d) in raw.upload.dist {
+            if let Some(q) = d.queue_dir {
+                dist_queue_dirs.insert(dist, resolve(q));
+            }
+        }
+        if let Some(cmd) = &raw.upload.command {
+            if cmd.first().is_none_or(|p| p.trim().is_empty()) {
+                return Err(ConfigError::Invalid {
+                    key: "upload.command",
+                    message: "the command is empty; write e.g. [\"dput\", \"ftp-master\", \"{changes}\"] or leave the key out".into(),
+                });
+            }
+        }
+        let upload = UploadConfig {
+            build_dir: raw
+                .upload
+                .build_dir
+                .map(&resolve)
+                .unwrap_or_else(|| data_dir.join("build")),
+            queue_dir: raw
+                .upload
+                .queue_dir
+                .map(&resolve)
+                .unwrap_or_else(|| data_dir.join("upload")),
+            dist_queue_dirs,
+            command: raw.upload.command,
+            timeout: match raw.upload.timeout {
+                None => Duration::from_secs(600),
+                Some(t) => parse_duration(&t).ok_or_else(|| ConfigError::Invalid {
+                    key: "upload.timeout",
+                    message: format!("{t:?} is not a duration; write e.g. \"10m\""),
+                })?,
+            },
+        };
+        let replies = RepliesConfig {
+            max_errors_per_hour: raw.replies.max_errors_per_hour.unwrap_or(10),
+        };
+        let outbox = OutboxConfig {
+            transport: match raw.outbox.transport.as_deref() {
+                None | Some("file") => Transport::File,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        key: "outbox.transport",
+                        message: format!(
+                            "{other:?} is not a transport this buildmail supports; write \"file\""
+                        ),
+                    })
+                }
+            },
+            dir: raw
+                .outbox
+                .dir
+                .map(&resolve)
+                .unwrap_or_else(|| data_dir.join("outbox")),
+        };
         Ok(Config {
             source: path.map(Path::to_path_buf),
             data_dir,
@@ -278,6 +430,9 @@ impl Config {
             limits,
             database,
             signatures,
+            upload,
+            replies,
+            outbox,
         })
     }
 
@@ -289,6 +444,20 @@ impl Config {
         }
         if self.database.log_archive == self.data_dir.join("logs") {
             self.database.log_archive = dir.join("logs");
+        }
+        for (path, name) in [
+            (&mut self.upload.build_dir, "build"),
+            (&mut self.upload.queue_dir, "upload"),
+            (&mut self.outbox.dir, "outbox"),
+        ] {
+            if *path == self.data_dir.join(name) {
+                *path = dir.join(name);
+            }
+        }
+        for kr in &mut self.signatures.keyrings {
+            if *kr == self.data_dir.join("admins.asc") {
+                *kr = dir.join("admins.asc");
+            }
         }
         self.data_dir = dir;
         self

@@ -796,6 +796,82 @@ pub fn pgp_mime<'a>(mail: &'a Inbound<'a>) -> Option<PgpMime<'a>> {
     })
 }
 
+/// The body of an admin reply, as buildmail reads it.
+#[derive(Debug)]
+pub enum ReplyBody<'a> {
+    /// A PGP/MIME signed message (RFC 3156).
+    PgpMime(PgpMime<'a>),
+    /// Anything else: the text that holds the answer, and how many other
+    /// leaf parts the mail has (ignored, and reported).
+    Inline {
+        /// The chosen text, transfer-decoded (charset untouched): the first
+        /// text part holding a clearsigned block (a `*.changes` attachment
+        /// counts as text), else the first text part. `None` when the mail
+        /// has no text at all.
+        text: Option<Cow<'a, [u8]>>,
+        /// Leaf parts besides the chosen one.
+        other_parts: usize,
+    },
+}
+
+/// The line that opens a clearsigned block.
+const CLEARSIGN_LINE: &[u8] = b"-----BEGIN PGP SIGNED MESSAGE-----";
+
+/// Whether a leaf part may carry the text of an answer: `text/*` but HTML,
+/// no type at all, or an attachment named `*.changes` / `*.asc`.
+fn is_answer_text(part: &MessagePart<'_>) -> bool {
+    let name = part.attachment_name().unwrap_or("").to_ascii_lowercase();
+    if name.ends_with(".changes") || name.ends_with(".asc") {
+        return true;
+    }
+    part.content_type().is_none_or(|ct| {
+        ct.ctype().eq_ignore_ascii_case("text")
+            && !ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("html"))
+    })
+}
+
+/// Finds the text of an admin reply: PGP/MIME when the mail is
+/// `multipart/signed`, else the part holding a clearsigned block, else the
+/// first text part. Nested structures (the answer inside
+/// `multipart/mixed`, a forwarded part) are searched in order.
+pub fn reply_body<'a>(mail: &'a Inbound<'a>) -> ReplyBody<'a> {
+    if let Some(p) = pgp_mime(mail) {
+        return ReplyBody::PgpMime(p);
+    }
+    let raw = mail.raw();
+    let leaves: Vec<&MessagePart<'_>> = mail
+        .message
+        .parts
+        .iter()
+        .filter(|p| !matches!(p.body, PartType::Multipart(_) | PartType::Message(_)))
+        .collect();
+    let texts: Vec<(usize, Cow<'a, [u8]>)> = leaves
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| is_answer_text(p))
+        .map(|(i, p)| (i, decoded_body(raw, p)))
+        .collect();
+    let signed = texts
+        .iter()
+        .position(|(_, t)| memchr::memmem::find(t, CLEARSIGN_LINE).is_some());
+    let chosen = signed.or(if texts.is_empty() { None } else { Some(0) });
+    let text = chosen
+        .and_then(|i| texts.into_iter().nth(i))
+        .map(|(_, t)| t);
+    let other_parts = leaves.len().saturating_sub(usize::from(text.is_some()));
+    ReplyBody::Inline { text, other_parts }
+}
+
+/// The text of a MIME entity (the signed part of a PGP/MIME message): its
+/// first text part, transfer-decoded. `None` when it holds no text.
+pub fn entity_text(entity: &[u8]) -> Option<Vec<u8>> {
+    let inner = Inbound::parse(entity).ok()?;
+    match reply_body(&inner) {
+        ReplyBody::Inline { text, .. } => text.map(Cow::into_owned),
+        ReplyBody::PgpMime(p) => entity_text(&p.signed),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -223,6 +223,12 @@ pub struct Verified {
     /// Human-readable notes on what was ignored: text before or after the
     /// clearsigned block.
     pub ignored: Vec<String>,
+    /// The clearsigned block exactly as received (from the `-----BEGIN PGP
+    /// SIGNED MESSAGE-----` line through the `-----END PGP SIGNATURE-----`
+    /// line), so that it can be passed on and verified again (a signed
+    /// `.changes` written to the upload queue). Empty for detached
+    /// signatures.
+    pub signed_message: Vec<u8>,
 }
 
 /// Why a signature was refused. Each message says what to do about it.
@@ -373,7 +379,7 @@ pub fn verify_cleartext(
 ) -> Result<Verified, SignatureError> {
     let frame = frame_cleartext(input)?;
     let (text, facts) = guarded(|| run_verifier(frame.block, keyring, policy, now))?;
-    Ok(facts.into_verified(text, frame.notes))
+    Ok(facts.into_verified(text, frame.notes, frame.block))
 }
 
 /// Verifies a detached signature (armored or binary) over `data`.
@@ -388,7 +394,7 @@ pub fn verify_detached(
         return Err(SignatureError::NoSignature);
     }
     let facts = guarded(|| run_detached_verifier(data, signature, keyring, policy, now))?;
-    Ok(facts.into_verified(data.to_vec(), Vec::new()))
+    Ok(facts.into_verified(data.to_vec(), Vec::new(), &[]))
 }
 
 /// Runs `f`, turning a panic inside the OpenPGP parser (which would be a
@@ -416,7 +422,7 @@ struct Facts {
 }
 
 impl Facts {
-    fn into_verified(self, text: Vec<u8>, ignored: Vec<String>) -> Verified {
+    fn into_verified(self, text: Vec<u8>, ignored: Vec<String>, block: &[u8]) -> Verified {
         let digest = if self.text_mode {
             sha256_canonical_text(&text)
         } else {
@@ -431,6 +437,7 @@ impl Facts {
             signed_bytes_sha256: digest,
             text,
             ignored,
+            signed_message: block.to_vec(),
         }
     }
 }

@@ -415,6 +415,17 @@ pub const TRANSITIONS: &[Transition] = &[
     },
 ];
 
+/// Where an upload ([`Target::Upload`]) ends: Uploaded when the files are in
+/// the queue and the upload command (if any) exited 0, Failed-To-Upload
+/// otherwise.
+pub fn upload_outcome(success: bool) -> State {
+    if success {
+        State::Uploaded
+    } else {
+        State::FailedToUpload
+    }
+}
+
 /// Decides whether an admin command applies to a build in `current`:
 /// where it goes, or a refusal naming the current and the allowed states.
 pub fn decide_command(current: State, command: CommandKind) -> Result<Target, String> {
@@ -526,7 +537,7 @@ pub fn diagram_dot() -> String {
             let targets: &[State] = match t.to {
                 Target::To(to) => &[to][..],
                 Target::Unchanged => std::slice::from_ref(from),
-                Target::Upload => &[State::Uploaded, State::FailedToUpload],
+                Target::Upload => &[upload_outcome(true), upload_outcome(false)],
             };
             for to in targets {
                 out.push_str(&format!(

@@ -153,6 +153,129 @@ pub struct BuildRecord {
     pub changes: Option<String>,
     /// Disagreements between subject and log, and similar remarks.
     pub notes: Vec<String>,
+    /// Why the build failed, as an admin's `fail` gave it (bugs appended by
+    /// `fail (see #NNN)`).
+    #[serde(default)]
+    pub failed_reason: Option<String>,
+    /// The dependencies a Dep-Wait build waits for.
+    #[serde(default)]
+    pub depends: Option<String>,
+    /// Queue priority given by `give-back <priority>`.
+    #[serde(default)]
+    pub priority: Option<i64>,
+    /// The upload asked for by the last signed `.changes`.
+    #[serde(default)]
+    pub upload: Option<UploadRecord>,
+    /// The output of the last failed upload (cleared when an upload succeeds).
+    #[serde(default)]
+    pub upload_log: Option<String>,
+    /// A queued effect (a [`Job`] id) not carried out yet.
+    #[serde(default)]
+    pub pending_job: Option<u64>,
+}
+
+/// The upload a verified signed `.changes` asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    /// The signed `.changes` exactly as it was signed (clearsigned block),
+    /// or its text for a PGP/MIME-signed one.
+    pub signed_changes: String,
+    /// The parsed `.changes`.
+    pub changes: crate::changes::Changes,
+    /// The name it is written under in the queue
+    /// (`<src>_<ver-without-epoch>_<arch>.changes`).
+    pub changes_name: String,
+    /// The queue directory it goes to.
+    pub queue_dir: PathBuf,
+    /// Primary key fingerprint of the signer.
+    pub signer: String,
+    /// When it was accepted (Unix seconds).
+    pub time: i64,
+}
+
+/// An effect committed with the mail that asked for it and carried out
+/// afterwards, idempotently (design §1: workers finish what a crash left).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Job id (unique across the database's life).
+    pub id: u64,
+    /// The build.
+    pub key: BuildKey,
+    /// The build's version when the job was queued.
+    pub version: String,
+    /// What to do.
+    pub kind: JobKind,
+    /// When it was queued (Unix seconds).
+    pub created: i64,
+    /// The mail that asked for it.
+    pub message_id: Option<String>,
+    /// Who signed that mail.
+    pub signer: Option<String>,
+    /// Where to send an error reply if the job fails.
+    pub answer: Option<Answer>,
+}
+
+/// What a [`Job`] does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobKind {
+    /// Copy the files and the signed `.changes` of the build's
+    /// [`UploadRecord`] into the queue and run the upload command.
+    Upload,
+    /// Remove an upload's files and `.changes` from the queue (`upload-rem`).
+    RemoveFromQueue {
+        /// The queue directory.
+        queue_dir: PathBuf,
+        /// File names (the `.changes` last).
+        files: Vec<String>,
+    },
+    /// Remove a build's files from the build directory (`purge`).
+    Purge {
+        /// The build directory.
+        build_dir: PathBuf,
+        /// File names (from the build's `.changes`).
+        files: Vec<String>,
+        /// Also every file whose name starts with this
+        /// (`<src>_<ver-without-epoch>_`: sbuild's `.changes`, `.buildinfo`
+        /// and `.build` log, and the packages named after the source).
+        #[serde(default)]
+        prefix: String,
+    },
+}
+
+/// Where and how to answer a mail (the facts an error reply needs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    /// The address to answer (Reply-To, else From).
+    pub to: String,
+    /// The subject of the mail answered.
+    pub subject: String,
+    /// Its Message-ID.
+    pub message_id: Option<String>,
+    /// Its References (oldest first).
+    pub references: Vec<String>,
+    /// Its text, for quoting.
+    pub quoted: String,
+}
+
+/// A mail waiting in the outbox. The bytes are in the `outbox_raw` tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundMail {
+    /// Outbox id.
+    pub id: u64,
+    /// What kind of mail (`error-reply`, ...).
+    pub kind: String,
+    /// Envelope recipients.
+    pub to: Vec<String>,
+    /// Its Message-ID.
+    pub message_id: String,
+    /// Its subject.
+    pub subject: String,
+    /// When it was queued (Unix seconds).
+    pub queued: i64,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// The last delivery error.
+    pub last_error: Option<String>,
 }
 
 /// One line of a build's append-only history.
@@ -288,6 +411,15 @@ pub struct Commit<'a> {
     /// A signature used by this mail: recorded, and the whole commit is
     /// refused ([`Committed::Replay`]) if it was used before.
     pub signature: Option<SignatureUse>,
+    /// Effects to carry out after the commit (ids assigned by the caller
+    /// with [`Store::generate_id`]).
+    pub jobs: Vec<Job>,
+    /// A job carried out: removed from the queue.
+    pub finished_job: Option<u64>,
+    /// Mails to send, with their bytes.
+    pub outbox: Vec<(OutboundMail, Vec<u8>)>,
+    /// An error reply went to this address (for the rate limit).
+    pub reply_sent: Option<String>,
 }
 
 /// What [`Store::commit`] did.
@@ -319,6 +451,10 @@ pub struct Store {
     quarantine_raw: sled::Tree,
     unhandled: sled::Tree,
     signatures: sled::Tree,
+    jobs: sled::Tree,
+    outbox: sled::Tree,
+    outbox_raw: sled::Tree,
+    replies_sent: sled::Tree,
     _lock: File,
 }
 
@@ -383,11 +519,28 @@ impl Store {
             path: path.clone(),
             source,
         })?;
+        let start = Instant::now();
         let lock = lock_file(&path.join("buildmail.lock"), cfg.lock_timeout)?;
-        let db = sled::Config::new()
-            .path(&path)
-            .cache_capacity(cfg.cache_size)
-            .open()?;
+        // sled takes a lock of its own, which a Db dropped a moment ago in
+        // this process may still hold while its background thread stops:
+        // wait for it within the same timeout.
+        let mut pause = Duration::from_millis(1);
+        let db = loop {
+            match sled::Config::new()
+                .path(&path)
+                .cache_capacity(cfg.cache_size)
+                .open()
+            {
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && start.elapsed() < cfg.lock_timeout =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                other => break other?,
+            }
+        };
         let meta = db.open_tree("meta")?;
         match meta.get("schema_version")? {
             Some(v) => {
@@ -418,6 +571,10 @@ impl Store {
             quarantine_raw: db.open_tree("quarantine_raw")?,
             unhandled: db.open_tree("unhandled")?,
             signatures: db.open_tree("signatures")?,
+            jobs: db.open_tree("jobs")?,
+            outbox: db.open_tree("outbox")?,
+            outbox_raw: db.open_tree("outbox_raw")?,
+            replies_sent: db.open_tree("replies_sent")?,
             db,
             path,
             _lock: lock,
@@ -583,6 +740,73 @@ impl Store {
         Ok(removed)
     }
 
+    /// Queued jobs, oldest first.
+    pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
+        self.jobs
+            .iter()
+            .map(|kv| from_json("jobs", &kv?.1))
+            .collect()
+    }
+
+    /// Mails waiting in the outbox, oldest first, with their bytes.
+    pub fn outbox(&self) -> Result<Vec<(OutboundMail, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.outbox.iter() {
+            let (k, v) = kv?;
+            let mail: OutboundMail = from_json("outbox", &v)?;
+            let bytes = self
+                .outbox_raw
+                .get(&k)?
+                .map(|b| b.to_vec())
+                .unwrap_or_default();
+            out.push((mail, bytes));
+        }
+        Ok(out)
+    }
+
+    /// Removes a delivered mail from the outbox.
+    pub fn outbox_delivered(&self, id: u64) -> Result<(), StoreError> {
+        (&self.outbox, &self.outbox_raw)
+            .transaction(|(o, r)| {
+                o.remove(&id.to_be_bytes())?;
+                r.remove(&id.to_be_bytes())?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => StoreError::Sled(e),
+                TransactionError::Abort(()) => corrupt("outbox", "transaction aborted"),
+            })
+    }
+
+    /// Records a failed delivery attempt of an outbox mail.
+    pub fn outbox_failed(&self, mail: &OutboundMail, error: &str) -> Result<(), StoreError> {
+        let updated = OutboundMail {
+            attempts: mail.attempts.saturating_add(1),
+            last_error: Some(error.to_string()),
+            ..mail.clone()
+        };
+        self.outbox
+            .insert(mail.id.to_be_bytes(), to_json(&updated))?;
+        Ok(())
+    }
+
+    /// How many error replies went to `address` since `since` (Unix seconds).
+    pub fn replies_sent_since(&self, address: &str, since: i64) -> Result<usize, StoreError> {
+        let mut prefix = address.to_ascii_lowercase().into_bytes();
+        prefix.push(0);
+        let mut start = prefix.clone();
+        start.extend_from_slice(&since.to_be_bytes());
+        let mut n = 0;
+        for kv in self.replies_sent.range(start..) {
+            let (k, _) = kv?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// The number of mails kept because buildmail has no use for them yet.
     pub fn unhandled_count(&self) -> usize {
         self.unhandled.len()
@@ -607,6 +831,10 @@ impl Store {
             &self.quarantine_raw,
             &self.unhandled,
             &self.signatures,
+            &self.jobs,
+            &self.outbox,
+            &self.outbox_raw,
+            &self.replies_sent,
         );
         let result = trees.transaction(
             |(
@@ -620,6 +848,10 @@ impl Store {
                 quarantine_raw,
                 unhandled,
                 signatures,
+                jobs,
+                outbox,
+                outbox_raw,
+                replies_sent,
             )| {
                 let mut quarantine_id = None;
                 if let Some(sig) = &c.signature {
@@ -683,6 +915,19 @@ impl Store {
                 if let (Some(raw), Some(m)) = (c.unhandled, &c.mail) {
                     unhandled.insert(m.sha256.as_bytes(), raw)?;
                 }
+                for job in &c.jobs {
+                    jobs.insert(&job.id.to_be_bytes(), to_json(job))?;
+                }
+                if let Some(id) = c.finished_job {
+                    jobs.remove(&id.to_be_bytes())?;
+                }
+                for (mail, bytes) in &c.outbox {
+                    outbox.insert(&mail.id.to_be_bytes(), to_json(mail))?;
+                    outbox_raw.insert(&mail.id.to_be_bytes(), bytes.as_slice())?;
+                }
+                if let Some(addr) = &c.reply_sent {
+                    replies_sent.insert(reply_key(addr, now(), outbox.generate_id()?), &[])?;
+                }
                 Ok(quarantine_id)
             },
         );
@@ -692,6 +937,16 @@ impl Store {
             Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
         }
     }
+}
+
+/// The `replies_sent` key: lower-cased address, time, a unique id.
+fn reply_key(address: &str, time: i64, id: u64) -> Vec<u8> {
+    let mut k = address.to_ascii_lowercase().into_bytes();
+    k.push(0);
+    k.extend_from_slice(&time.to_be_bytes());
+    k.push(0);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
 }
 
 /// Current time as Unix seconds.

@@ -224,15 +224,18 @@ fn import_reads_mbox_maildir_and_eml_and_reimport_is_all_duplicates() {
     };
     let first = run(&args);
     assert!(
-        first.contains("imported 6 mails: 5 log mails, 1 other mails, 0 duplicates, 0 quarantined"),
+        first.contains(
+            "imported 6 mails: 5 log mails, 0 replies, 1 other mails, 0 duplicates, 0 quarantined"
+        ),
         "{first}"
     );
     assert!(first.contains("MB/s"), "{first}");
     assert!(first.lines().any(|l| l.starts_with("delta") && l.ends_with("Needs-Build (fail-stage install-deps)")), "{first}");
     let second = run(&args[..4]);
     assert!(
-        second
-            .contains("imported 6 mails: 0 log mails, 0 other mails, 6 duplicates, 0 quarantined"),
+        second.contains(
+            "imported 6 mails: 0 log mails, 0 replies, 0 other mails, 6 duplicates, 0 quarantined"
+        ),
         "{second}"
     );
     let all = env.json(&["list", "--json"]);

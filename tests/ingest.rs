@@ -439,7 +439,7 @@ fn every_corpus_file_is_ingested_without_panic() {
                     assert!(!reason.is_empty());
                     recorded += 1;
                 }
-                Outcome::Log { .. } | Outcome::Other => recorded += 1,
+                Outcome::Log { .. } | Outcome::Reply { .. } | Outcome::Other => recorded += 1,
                 Outcome::Duplicate(_) => {}
             }
             seen += 1;

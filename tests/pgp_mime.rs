@@ -16,25 +16,14 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\n\
 retry\r\n\r\nThe buildd ran out of disk space =E2=80=94 please try again.\r\n";
 
 fn signed_mail(entity: &[u8], signature: &[u8], boundary: &str) -> Vec<u8> {
-    let mut m = format!(
+    support::pgp_mime_mail(
         "From: Admin <admin@example.org>\r\nTo: buildd@example.org\r\n\
          Subject: Re: Log for attempted build of hello_2.10-3 on amd64 (dist=unstable)\r\n\
-         Message-ID: <reply-1@example.org>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/signed; micalg=pgp-sha512;\r\n protocol=\"application/pgp-signature\"; boundary=\"{boundary}\"\r\n\r\n\
-         This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n--{boundary}\r\n"
+         Message-ID: <reply-1@example.org>\r\n",
+        entity,
+        signature,
+        boundary,
     )
-    .into_bytes();
-    m.extend_from_slice(entity);
-    m.extend_from_slice(
-        format!(
-            "\r\n--{boundary}\r\nContent-Type: application/pgp-signature; name=\"signature.asc\"\r\n\
-             Content-Description: OpenPGP digital signature\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    m.extend_from_slice(signature);
-    m.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    m
 }
 
 #[test]

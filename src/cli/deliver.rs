@@ -47,7 +47,19 @@ pub fn run(config: &Config, args: Args) -> ExitCode {
             return ExitCode::from(EX_TEMPFAIL);
         }
     };
+    // The mail is committed and acknowledged whatever happens next; the
+    // effects it queued (an upload, an error reply) run now, and whatever a
+    // failure leaves queued runs with the next mail or `buildmail work`.
+    let work = crate::work::run_pending(&store, config);
+    if let Err(e) = &work {
+        eprintln!("buildmail deliver: queued work left for later: {e}");
+    }
     if args.verbose {
+        if let Ok(w) = &work {
+            for j in &w.jobs {
+                eprintln!("buildmail: job {}: {}", j.id, j.outcome);
+            }
+        }
         match outcome {
             Outcome::Log {
                 key,
@@ -57,6 +69,25 @@ pub fn run(config: &Config, args: Args) -> ExitCode {
             } => eprintln!(
                 "buildmail: log for {key} {version}: {}{state}",
                 if moved { "now " } else { "recorded, still " }
+            ),
+            Outcome::Reply {
+                key,
+                command,
+                applied: true,
+                state,
+                ..
+            } => eprintln!(
+                "buildmail: {command} for {key}: now {}",
+                state.map_or("-", |s| s.as_str())
+            ),
+            Outcome::Reply {
+                key,
+                command,
+                reasons,
+                ..
+            } => eprintln!(
+                "buildmail: refused {command} for {key}: {}",
+                reasons.join("; ")
             ),
             Outcome::Other => eprintln!("buildmail: not a build log; kept to be forwarded"),
             Outcome::Duplicate(d) => eprintln!("buildmail: duplicate: {d}"),

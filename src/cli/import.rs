@@ -32,6 +32,7 @@ pub struct Args {
 #[derive(Debug, Default)]
 struct Tally {
     logs: u64,
+    replies: u64,
     other: u64,
     duplicates: u64,
     quarantined: u64,
@@ -169,6 +170,25 @@ impl Committer<'_> {
         match outcome {
             Outcome::Log { key, .. } => {
                 self.tally.logs += 1;
+                self.tally.touched.insert(key);
+            }
+            Outcome::Reply {
+                key,
+                command,
+                applied,
+                reasons,
+                ..
+            } => {
+                self.tally.replies += 1;
+                if !applied {
+                    self.bar.suspend(|| {
+                        eprintln!(
+                            "refused {command} for {key} ({}): {}",
+                            job.origin,
+                            reasons.join("; ")
+                        )
+                    });
+                }
                 self.tally.touched.insert(key);
             }
             Outcome::Other => self.tally.other += 1,
@@ -321,13 +341,19 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     store.flush()?;
     bar.finish_and_clear();
     result?;
+    // Uploads and mails the imported replies asked for.
+    let work = crate::work::run_pending(&store, config)?;
+    for j in &work.jobs {
+        eprintln!("job {}: {}", j.id, j.outcome);
+    }
     let t = &committer.tally;
     let secs = start.elapsed().as_secs_f64();
     let mb = t.bytes as f64 / 1e6;
     println!(
-        "imported {} mails: {} log mails, {} other mails, {} duplicates, {} quarantined",
-        t.logs + t.other + t.duplicates + t.quarantined,
+        "imported {} mails: {} log mails, {} replies, {} other mails, {} duplicates, {} quarantined",
+        t.logs + t.replies + t.other + t.duplicates + t.quarantined,
         t.logs,
+        t.replies,
         t.other,
         t.duplicates,
         t.quarantined
@@ -336,7 +362,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         "{mb:.1} MB in {secs:.2} s ({:.1} MB/s, {:.0} mails/s)",
         if secs > 0.0 { mb / secs } else { 0.0 },
         if secs > 0.0 {
-            (t.logs + t.other + t.duplicates + t.quarantined) as f64 / secs
+            (t.logs + t.replies + t.other + t.duplicates + t.quarantined) as f64 / secs
         } else {
             0.0
         }

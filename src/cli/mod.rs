@@ -9,6 +9,7 @@ mod info;
 mod list;
 mod log;
 mod quarantine;
+mod work;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +63,8 @@ pub enum Command {
     States,
     /// Check the configuration and report problems in plain words.
     CheckConfig,
+    /// Carry out queued uploads and deliver the outbox now.
+    Work,
 }
 
 /// Parses the command line and runs it.
@@ -93,6 +96,7 @@ pub fn run() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig => check_config::run(&config),
+        Command::Work => work::run(&config),
     };
     match result {
         Ok(code) => code,

@@ -20,12 +20,15 @@ use crate::archive::LogArchive;
 use crate::config::Config;
 use crate::explain;
 use crate::mail::{self, Inbound, LogSubject};
+use crate::reply::{self, Decision, Question, Reply, Request, Signing};
 use crate::sbuild::{self, BuildLog, Status};
+use crate::signature::Keyring;
 use crate::state::{self, LogDecision, State};
 use crate::store::{
     self, BuildKey, BuildRecord, Commit, Committed, HistoryEntry, LogRef, MailRecord,
     QuarantineEntry, Store, StoreError,
 };
+use crate::store::{Job, JobKind, SignatureUse};
 
 /// What happened to one mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +43,19 @@ pub enum Outcome {
         state: State,
         /// Whether the state moved (`false`: recorded only).
         moved: bool,
+    },
+    /// An admin reply was processed.
+    Reply {
+        /// The build it answered.
+        key: BuildKey,
+        /// The command, in words.
+        command: String,
+        /// Whether it was carried out (`false`: refused, see `reasons`).
+        applied: bool,
+        /// The build's state after it (`None`: no such build).
+        state: Option<State>,
+        /// Why it was refused.
+        reasons: Vec<String>,
     },
     /// Not one of buildmail's kinds; kept to be forwarded.
     Other,
@@ -77,6 +93,7 @@ pub struct Ingest<'a> {
     store: &'a Store,
     config: &'a Config,
     archive: LogArchive,
+    keyring: Keyring,
 }
 
 /// SHA-256 of `bytes`, as lower-case hex.
@@ -89,6 +106,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub enum Analysis<'a> {
     /// A log mail, ready to commit.
     Log(Box<LogAnalysis<'a>>),
+    /// An admin reply: the question it answers.
+    Reply(Question),
     /// Another kind of mail.
     Other,
     /// Cannot be processed: the reason.
@@ -150,7 +169,10 @@ fn is_dist_name(s: &str) -> bool {
 /// Decides, without I/O, what a parsed mail is and what it says.
 pub fn analyse<'a>(mail: &'a Inbound<'a>, config: &Config) -> Analysis<'a> {
     let Some(subject) = mail::parse_log_subject(mail.subject()) else {
-        return Analysis::Other;
+        return match Question::parse(mail.subject()) {
+            Some(q) => Analysis::Reply(q),
+            None => Analysis::Other,
+        };
     };
     let parts = match mail::log_parts(
         mail,
@@ -364,6 +386,8 @@ pub struct Prepared {
 pub enum PreparedBody {
     /// A build log.
     Log(Box<LogFacts>),
+    /// An admin reply, read and its signature checked.
+    Reply(Box<Reply>),
     /// Another kind of mail.
     Other,
     /// Ingested before (found by its bytes); nothing to do.
@@ -401,6 +425,7 @@ pub fn apply_log(
         a.status,
     );
     let from = current.map(|r| r.state);
+    let same_version = current.is_some_and(|c| c.version == a.version);
     let mut notes = a.notes.clone();
     if let Some(stage) = &a.fail_stage {
         notes.insert(0, format!("fail-stage {stage}"));
@@ -426,6 +451,19 @@ pub fn apply_log(
             .then(|| a.changes.clone())
             .flatten(),
         notes: a.notes.clone(),
+        failed_reason: None,
+        depends: None,
+        priority: None,
+        // An upload asked for this very version stays on record.
+        upload: same_version
+            .then(|| current.and_then(|c| c.upload.clone()))
+            .flatten(),
+        upload_log: same_version
+            .then(|| current.and_then(|c| c.upload_log.clone()))
+            .flatten(),
+        pending_job: same_version
+            .then(|| current.and_then(|c| c.pending_job))
+            .flatten(),
     };
     let (record, moved) = match (&decision, current) {
         (LogDecision::Record(reason), Some(cur)) => {
@@ -475,11 +513,33 @@ fn raw_bytes(raw: &RawMail) -> &[u8] {
 
 impl<'a> Ingest<'a> {
     /// An ingester over an open store.
+    ///
+    /// The admins' keyring is loaded from `signatures.keyrings`; keyring
+    /// files that are missing or broken are reported (`check-config` names
+    /// the problem) and leave the keyring without those certificates, so
+    /// that signed replies are refused rather than mails lost.
     pub fn new(store: &'a Store, config: &'a Config) -> Ingest<'a> {
+        let present: Vec<PathBuf> = config
+            .signatures
+            .keyrings
+            .iter()
+            .filter(|p| p.exists())
+            .cloned()
+            .collect();
+        let keyring = Keyring::load(&present).unwrap_or_else(|e| {
+            tracing::warn!("{e}; signed replies will be refused until it is fixed");
+            Keyring::default()
+        });
+        Ingest::with_keyring(store, config, keyring)
+    }
+
+    /// An ingester that checks signatures against `keyring`.
+    pub fn with_keyring(store: &'a Store, config: &'a Config, keyring: Keyring) -> Ingest<'a> {
         Ingest {
             store,
             config,
             archive: LogArchive::new(&config.database.log_archive),
+            keyring,
         }
     }
 
@@ -567,6 +627,21 @@ impl<'a> Ingest<'a> {
                 Analysis::Log(a) => {
                     let (facts, gz) = LogFacts::from_analysis(*a);
                     Ok((PreparedBody::Log(Box::new(facts)), Some(gz.into_owned())))
+                }
+                Analysis::Reply(question) => {
+                    let policy = crate::signature::Policy {
+                        max_age: self.config.signatures.max_age,
+                        ..crate::signature::Policy::default()
+                    };
+                    let r = reply::read(
+                        &parsed,
+                        question,
+                        &self.keyring,
+                        &policy,
+                        &self.config.from_address,
+                        store::now(),
+                    );
+                    Ok((PreparedBody::Reply(Box::new(r)), None))
                 }
                 Analysis::Other => Ok((PreparedBody::Other, None)),
                 Analysis::Reject(reason) => Ok((
@@ -693,6 +768,7 @@ impl<'a> Ingest<'a> {
                 );
             }
             PreparedBody::Log(a) => return self.commit_log(a, p, now),
+            PreparedBody::Reply(r) => return self.commit_reply(r, p, now),
         };
         Ok(settled(self.store.commit(&c)?, |_| Outcome::Other))
     }
@@ -744,6 +820,201 @@ impl<'a> Ingest<'a> {
         }))
     }
 
+    /// The build a reply answers: the subject's arch, else the build of the
+    /// log mail it answers (`In-Reply-To`/`References`), else the default
+    /// architecture.
+    fn reply_key(&self, r: &Reply) -> Result<BuildKey, StoreError> {
+        let q = &r.question;
+        let arch = match q.arch() {
+            Some(a) => a.to_string(),
+            None => {
+                let mut found = None;
+                for mid in &r.thread {
+                    if let Some(k) = self.store.build_for_log_message(mid)? {
+                        if k.source == q.source() && k.dist == q.dist() {
+                            found = Some(k.arch);
+                            break;
+                        }
+                    }
+                }
+                found.unwrap_or_else(|| self.config.default_arch.clone())
+            }
+        };
+        Ok(BuildKey {
+            dist: q.dist().to_string(),
+            arch,
+            source: q.source().to_string(),
+        })
+    }
+
+    fn commit_reply(&self, r: &Reply, p: &Prepared, now: i64) -> Result<Outcome, StoreError> {
+        let key = self.reply_key(r)?;
+        let record = self.store.build(&key)?;
+        let signer = match &r.signing {
+            Signing::Signed(s) => Some(s),
+            _ => None,
+        };
+        let rules = reply::Rules::of(self.config);
+        let mut decision = reply::decide(
+            r,
+            &key,
+            record.as_ref(),
+            signer.map(|s| s.fingerprint.as_str()),
+            now,
+            &rules,
+        );
+        // The files of an upload are checked now, before anything is
+        // committed: a refusal is answered at once.
+        if let Decision::Apply(a) = &decision {
+            if a.job == Some(JobKind::Upload) {
+                if let Some(u) = &a.record.upload {
+                    if let Err(problems) =
+                        crate::upload::verify_files(&u.changes, &self.config.upload.build_dir)
+                    {
+                        decision = Decision::Refuse(problems);
+                    }
+                }
+            }
+        }
+        let command = request_name(&r.request);
+        let signature = signer.map(|s| SignatureUse {
+            fingerprint: s.fingerprint.clone(),
+            created: s.created,
+            signed_sha256: s.signed_sha256.clone(),
+            first_seen: now,
+            message_id: p.message_id.clone(),
+            outcome: match &decision {
+                Decision::Apply(_) => format!("{command} for {key}: accepted"),
+                Decision::Refuse(why) => {
+                    format!("{command} for {key}: refused: {}", why.join("; "))
+                }
+            },
+        });
+        let c = self.reply_commit(r, p, &key, record.as_ref(), &decision, signature, now)?;
+        match self.store.commit(&c)? {
+            Committed::Replay(prev) => {
+                let why = vec![format!(
+                    "signature already seen at {}{}: every signed reply is acted on once; sign a new reply",
+                    crate::cli::format_time(prev.first_seen),
+                    prev.message_id
+                        .as_deref()
+                        .map(|m| format!(" (in mail <{m}>)"))
+                        .unwrap_or_default()
+                )];
+                let decision = Decision::Refuse(why);
+                let c = self.reply_commit(r, p, &key, record.as_ref(), &decision, None, now)?;
+                Ok(settled(self.store.commit(&c)?, |_| {
+                    reply_outcome(&key, command, &decision, record.as_ref())
+                }))
+            }
+            other => Ok(settled(other, |_| {
+                reply_outcome(&key, command, &decision, record.as_ref())
+            })),
+        }
+    }
+
+    /// The commit of a reply: its dedup record, signature record, the
+    /// build's new record and history, the job, or the error reply.
+    #[allow(clippy::too_many_arguments)]
+    fn reply_commit(
+        &self,
+        r: &Reply,
+        p: &Prepared,
+        key: &BuildKey,
+        record: Option<&BuildRecord>,
+        decision: &Decision,
+        signature: Option<SignatureUse>,
+        now: i64,
+    ) -> Result<Commit<'static>, StoreError> {
+        let command = request_name(&r.request);
+        let signer = match &r.signing {
+            Signing::Signed(s) => Some(s.fingerprint.clone()),
+            _ => None,
+        };
+        let mut c = Commit {
+            signature,
+            ..Commit::default()
+        };
+        let outcome = match decision {
+            Decision::Apply(a) => {
+                let mut new = a.record.clone();
+                if let Some(kind) = &a.job {
+                    let id = self.store.generate_id()?;
+                    new.pending_job = Some(id);
+                    c.jobs.push(Job {
+                        id,
+                        key: key.clone(),
+                        version: new.version.clone(),
+                        kind: kind.clone(),
+                        created: now,
+                        message_id: p.message_id.clone(),
+                        signer: signer.clone(),
+                        answer: r.answer.clone(),
+                    });
+                }
+                let mut note = a.note.clone();
+                if !r.ignored.is_empty() {
+                    note.push_str(&format!(" (ignored: {})", r.ignored.join("; ")));
+                }
+                c.history = Some(HistoryEntry {
+                    time: now,
+                    from: record.map(|r| r.state),
+                    to: Some(new.state),
+                    version: new.version.clone(),
+                    event: format!("cmd:{}", a.command.keyword()),
+                    message_id: p.message_id.clone(),
+                    signer: signer.clone(),
+                    note: Some(note),
+                });
+                let outcome = format!("{command} for {key}: {}", new.state);
+                c.build = Some(new);
+                outcome
+            }
+            Decision::Refuse(reasons) => {
+                if let Some(rec) = record {
+                    c.build = Some(rec.clone());
+                    c.history = Some(HistoryEntry {
+                        time: now,
+                        from: Some(rec.state),
+                        to: Some(rec.state),
+                        version: rec.version.clone(),
+                        event: format!("refused:{command}"),
+                        message_id: p.message_id.clone(),
+                        signer: signer.clone(),
+                        note: Some(reasons.join("; ")),
+                    });
+                }
+                match &r.answer {
+                    Some(answer) => {
+                        crate::work::queue_error_reply(
+                            self.store,
+                            self.config,
+                            &mut c,
+                            answer,
+                            reasons,
+                            &r.ignored,
+                            now,
+                        )?;
+                    }
+                    None => tracing::info!(
+                        "not answering the refused reply: {}",
+                        r.no_answer.as_deref().unwrap_or("no address")
+                    ),
+                }
+                format!("{command} for {key}: refused: {}", reasons.join("; "))
+            }
+        };
+        c.mail = Some(MailRecord {
+            sha256: p.sha256.clone(),
+            message_id: p.message_id.clone(),
+            received: now,
+            kind: "reply".into(),
+            outcome,
+            build: Some(key.clone()),
+        });
+        Ok(c)
+    }
+
     fn commit_quarantine(
         &self,
         mail: MailRecord,
@@ -789,6 +1060,40 @@ fn settled(committed: Committed, written: impl FnOnce(Option<u64>) -> Outcome) -
             "signature already seen at {}",
             crate::cli::format_time(u.first_seen)
         )),
+    }
+}
+
+/// The request of a reply, in words.
+fn request_name(r: &Request) -> &'static str {
+    match r {
+        Request::Command(_) => "command",
+        Request::ShouldBuild(_) => "should-build answer",
+        Request::Changes { .. } => "signed .changes",
+        Request::Invalid(_) => "reply",
+    }
+}
+
+fn reply_outcome(
+    key: &BuildKey,
+    command: &str,
+    decision: &Decision,
+    record: Option<&BuildRecord>,
+) -> Outcome {
+    match decision {
+        Decision::Apply(a) => Outcome::Reply {
+            key: key.clone(),
+            command: format!("{command} {}", a.command.keyword()),
+            applied: true,
+            state: Some(a.record.state),
+            reasons: Vec::new(),
+        },
+        Decision::Refuse(reasons) => Outcome::Reply {
+            key: key.clone(),
+            command: command.to_string(),
+            applied: false,
+            state: record.map(|r| r.state),
+            reasons: reasons.clone(),
+        },
     }
 }
 

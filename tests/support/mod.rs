@@ -550,3 +550,33 @@ pub fn changes_text(src: &str, ver: &str, arch: &str) -> String {
     )
 }
 pub mod keys;
+
+/// A PGP/MIME signed mail (RFC 3156): `headers` (each line ending in CRLF,
+/// From/Subject/...), then a `multipart/signed` body holding `entity`
+/// exactly as given and the detached `signature`.
+pub fn pgp_mime_mail(headers: &str, entity: &[u8], signature: &[u8], boundary: &str) -> Vec<u8> {
+    let mut m = format!(
+        "{headers}MIME-Version: 1.0\r\n\
+         Content-Type: multipart/signed; micalg=pgp-sha512;\r\n protocol=\"application/pgp-signature\"; boundary=\"{boundary}\"\r\n\r\n\
+         This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n--{boundary}\r\n"
+    )
+    .into_bytes();
+    m.extend_from_slice(entity);
+    m.extend_from_slice(
+        format!(
+            "\r\n--{boundary}\r\nContent-Type: application/pgp-signature; name=\"signature.asc\"\r\n\
+             Content-Description: OpenPGP digital signature\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    m.extend_from_slice(signature);
+    m.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    m
+}
+
+/// `raw` with the header `name: value` added at the top.
+pub fn with_header(raw: &[u8], name: &str, value: &str) -> Vec<u8> {
+    let mut out = format!("{name}: {value}\r\n").into_bytes();
+    out.extend_from_slice(raw);
+    out
+}

@@ -1,0 +1,737 @@
+//! Admin replies (design §4, §5): which build a reply answers, what its
+//! signed text asks for, and — without I/O — what that does to the build.
+//!
+//! [`read`] turns a parsed mail into a [`Reply`]: the question it answers
+//! (from the subject), how it is signed (verified with
+//! [`crate::signature`]), and the request in the signed text (a keyword
+//! command, a "Should I build" answer or a signed `.changes`). Only the
+//! signed bytes count; anything else is listed in [`Reply::ignored`].
+//!
+//! [`decide`] applies the signing rules, the outdated-version guard and
+//! the transition table ([`crate::state::decide_command`]) to the build's
+//! current record and returns either the refusal reasons or the new record
+//! and the effect to queue. Checking the files of an upload against the
+//! build directory is I/O and is left to the caller.
+
+use std::cmp::Ordering;
+
+use crate::changes::{self, Changes};
+use crate::command::{self, Command, ShouldBuildAnswer};
+use crate::config::Config;
+use crate::mail::{self, Inbound, LogSubject, ReplyBody};
+use crate::signature::{self, Keyring, Policy, Verified};
+use crate::state::{self, CommandKind, State, Target};
+use crate::store::{Answer, BuildKey, BuildRecord, JobKind, UploadRecord};
+
+/// How many lines of the original an error reply quotes at most.
+const QUOTE_LINES: usize = 200;
+
+/// What a reply's subject says it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Question {
+    /// `Re: Log for ... build of <src>_<ver>[ on <arch>] (dist=<dist>)`.
+    Log(LogSubject),
+    /// `Re: Should I build <src>_<ver> (dist=<dist>)?`.
+    ShouldBuild {
+        /// Source package.
+        source: String,
+        /// Version asked about.
+        version: String,
+        /// Distribution.
+        dist: String,
+    },
+}
+
+impl Question {
+    /// Recognises the subject of an admin reply.
+    pub fn parse(subject: &str) -> Option<Question> {
+        if let Some(s) = mail::parse_reply_subject(subject) {
+            return Some(Question::Log(s));
+        }
+        mail::parse_should_build_subject(subject).map(|(source, version, dist)| {
+            Question::ShouldBuild {
+                source,
+                version,
+                dist,
+            }
+        })
+    }
+
+    /// The source package.
+    pub fn source(&self) -> &str {
+        match self {
+            Question::Log(s) => &s.source,
+            Question::ShouldBuild { source, .. } => source,
+        }
+    }
+
+    /// The version the question was about.
+    pub fn version(&self) -> &str {
+        match self {
+            Question::Log(s) => &s.version,
+            Question::ShouldBuild { version, .. } => version,
+        }
+    }
+
+    /// The distribution.
+    pub fn dist(&self) -> &str {
+        match self {
+            Question::Log(s) => &s.dist,
+            Question::ShouldBuild { dist, .. } => dist,
+        }
+    }
+
+    /// The architecture, when the subject names one.
+    pub fn arch(&self) -> Option<&str> {
+        match self {
+            Question::Log(s) => s.arch.as_deref(),
+            Question::ShouldBuild { .. } => None,
+        }
+    }
+}
+
+/// The signer of a good signature: what the replay record and the history
+/// need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signer {
+    /// Primary key fingerprint.
+    pub fingerprint: String,
+    /// Primary user ID, for messages.
+    pub uid: Option<String>,
+    /// Signature creation time (Unix seconds).
+    pub created: i64,
+    /// SHA-256 of the signed bytes (hex).
+    pub signed_sha256: String,
+}
+
+impl From<&Verified> for Signer {
+    fn from(v: &Verified) -> Signer {
+        Signer {
+            fingerprint: v.signer_fingerprint.clone(),
+            uid: v.signer_uid.clone(),
+            created: v.created,
+            signed_sha256: v.signed_bytes_sha256.clone(),
+        }
+    }
+}
+
+/// How a reply was signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signing {
+    /// A good signature.
+    Signed(Signer),
+    /// A signature, or a signed structure, that was refused: the reason.
+    Refused(String),
+    /// No signature at all.
+    Unsigned,
+}
+
+/// What a reply asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// A keyword command answering a log mail.
+    Command(Command),
+    /// An answer to a "Should I build" question.
+    ShouldBuild(ShouldBuildAnswer),
+    /// A signed `.changes`: upload it.
+    Changes {
+        /// The parsed `.changes`.
+        changes: Box<Changes>,
+        /// The signed `.changes` to write to the queue: the clearsigned
+        /// block exactly as received (or the text of a PGP/MIME part).
+        signed: String,
+    },
+    /// Nothing that can be acted on: why.
+    Invalid(String),
+}
+
+/// Everything buildmail takes from a reply mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The question answered.
+    pub question: Question,
+    /// The mail's subject.
+    pub subject: String,
+    /// The mail's Message-ID.
+    pub message_id: Option<String>,
+    /// Message-IDs the mail answers: `In-Reply-To`, then `References`
+    /// newest first (to find the build when the subject names no arch).
+    pub thread: Vec<String>,
+    /// The `From:` address.
+    pub from: Option<String>,
+    /// Where an error reply goes; `None` when the mail must not be answered
+    /// (see [`Reply::no_answer`]).
+    pub answer: Option<Answer>,
+    /// Why the mail must not be answered, if so.
+    pub no_answer: Option<String>,
+    /// How it was signed.
+    pub signing: Signing,
+    /// What it asks for.
+    pub request: Request,
+    /// What was ignored because it was not signed (text around the signed
+    /// block, unsigned MIME parts).
+    pub ignored: Vec<String>,
+}
+
+/// Why a mail must never be answered: a mailer daemon, an automatic mail
+/// (RFC 3834 `Auto-Submitted`), bulk or list mail, or buildmail's own.
+pub fn must_not_answer(mail: &Inbound<'_>, own_address: &str) -> Option<String> {
+    let from = mail.from_address().unwrap_or("");
+    let local = from.split('@').next().unwrap_or("").to_ascii_lowercase();
+    if ["mailer-daemon", "postmaster", "mailer_daemon"].contains(&local.as_str()) {
+        return Some(format!("it comes from the mailer daemon {from}"));
+    }
+    if mail
+        .header_text("Return-Path")
+        .is_some_and(|r| r.trim() == "<>")
+    {
+        return Some("it has an empty Return-Path (a bounce)".into());
+    }
+    if mail.is_auto_submitted() {
+        return Some(format!(
+            "it is automatic (Auto-Submitted: {})",
+            mail.auto_submitted().unwrap_or_default()
+        ));
+    }
+    if let Some(p) = mail.precedence() {
+        let p = p.trim().to_ascii_lowercase();
+        if ["bulk", "junk", "list"].contains(&p.as_str()) {
+            return Some(format!("it is Precedence: {p} mail"));
+        }
+    }
+    if from.eq_ignore_ascii_case(own_address) {
+        return Some("it comes from buildmail's own address".into());
+    }
+    None
+}
+
+/// Whether `text` is a `.changes` rather than a keyword command: it has a
+/// `Source:` field and a `Files:` or `Checksums-Sha256:` field.
+fn looks_like_changes(text: &str) -> bool {
+    let mut source = false;
+    let mut files = false;
+    for line in text.lines() {
+        let lower = line.to_ascii_lowercase();
+        source |= lower.starts_with("source:");
+        files |= lower.starts_with("files:") || lower.starts_with("checksums-sha256:");
+    }
+    source && files
+}
+
+/// Parses the request in a reply's (signed) text.
+fn request_of(question: &Question, text: &str, signed: String) -> Request {
+    if let Question::ShouldBuild { .. } = question {
+        return match command::parse_should_build(text) {
+            Ok(a) => Request::ShouldBuild(a),
+            Err(e) => Request::Invalid(e.to_string()),
+        };
+    }
+    if looks_like_changes(text) {
+        return match changes::parse(text) {
+            Ok(c) => Request::Changes {
+                changes: Box::new(c),
+                signed,
+            },
+            Err(e) => Request::Invalid(format!(
+                "{e}; send the .changes exactly as debsign wrote it"
+            )),
+        };
+    }
+    match command::parse(text) {
+        Ok(c) => Request::Command(c),
+        Err(e) => Request::Invalid(e.to_string()),
+    }
+}
+
+/// The lines of `text` quoted with `> `, at most [`QUOTE_LINES`].
+fn quote(text: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if i == QUOTE_LINES {
+            out.push_str("> [...]\n");
+            break;
+        }
+        out.push_str("> ");
+        out.push_str(line.trim_end_matches('\r'));
+        out.push('\n');
+    }
+    out
+}
+
+/// The signed content of a reply and how it was signed.
+struct Content {
+    signing: Signing,
+    text: String,
+    /// The signed message to pass on (clearsigned block, or the text).
+    signed: String,
+    ignored: Vec<String>,
+}
+
+/// Verifies and unwraps a clearsigned `text`.
+fn clearsigned(text: &[u8], keyring: &Keyring, policy: &Policy, now: i64) -> Content {
+    match signature::verify_cleartext(text, keyring, policy, now) {
+        Ok(v) => Content {
+            signing: Signing::Signed(Signer::from(&v)),
+            text: String::from_utf8_lossy(&v.text).into_owned(),
+            signed: String::from_utf8_lossy(&v.signed_message).into_owned(),
+            ignored: v.ignored,
+        },
+        Err(e) => Content {
+            signing: Signing::Refused(e.to_string()),
+            text: String::from_utf8_lossy(text).into_owned(),
+            signed: String::new(),
+            ignored: Vec::new(),
+        },
+    }
+}
+
+fn has_clearsigned_block(text: &[u8]) -> bool {
+    memchr::memmem::find(text, b"-----BEGIN PGP SIGNED MESSAGE-----").is_some()
+}
+
+/// Finds and verifies the signed text of a reply.
+fn content(mail: &Inbound<'_>, keyring: &Keyring, policy: &Policy, now: i64) -> Content {
+    match mail::reply_body(mail) {
+        ReplyBody::PgpMime(p) => {
+            let mut ignored = Vec::new();
+            if p.unsigned_parts > 0 {
+                ignored.push(format!(
+                    "{} MIME part(s) outside the signed part were ignored",
+                    p.unsigned_parts
+                ));
+            }
+            match signature::verify_detached(&p.signed, &p.signature, keyring, policy, now) {
+                Ok(v) => {
+                    let Some(text) = mail::entity_text(&v.text) else {
+                        return Content {
+                            signing: Signing::Signed(Signer::from(&v)),
+                            text: String::new(),
+                            signed: String::new(),
+                            ignored,
+                        };
+                    };
+                    if has_clearsigned_block(&text) {
+                        // A debsign'ed .changes sent inside PGP/MIME: it
+                        // carries its own signature, which must hold too
+                        // and is what goes to the upload queue.
+                        let inner = clearsigned(&text, keyring, policy, now);
+                        if let Signing::Refused(why) = inner.signing {
+                            return Content {
+                                signing: Signing::Refused(format!(
+                                    "the text inside the PGP/MIME part is clearsigned, and that signature was refused: {why}"
+                                )),
+                                ..inner
+                            };
+                        }
+                        ignored.extend(inner.ignored);
+                        return Content {
+                            signing: Signing::Signed(Signer::from(&v)),
+                            ignored,
+                            ..inner
+                        };
+                    }
+                    let text = String::from_utf8_lossy(&text).into_owned();
+                    Content {
+                        signing: Signing::Signed(Signer::from(&v)),
+                        signed: text.clone(),
+                        text,
+                        ignored,
+                    }
+                }
+                Err(e) => Content {
+                    signing: Signing::Refused(e.to_string()),
+                    text: mail::entity_text(&p.signed)
+                        .map(|t| String::from_utf8_lossy(&t).into_owned())
+                        .unwrap_or_default(),
+                    signed: String::new(),
+                    ignored,
+                },
+            }
+        }
+        ReplyBody::Inline { text, other_parts } => {
+            let text = text.unwrap_or_default();
+            let mut c = if has_clearsigned_block(&text) {
+                clearsigned(&text, keyring, policy, now)
+            } else {
+                Content {
+                    signing: Signing::Unsigned,
+                    text: String::from_utf8_lossy(&text).into_owned(),
+                    signed: String::new(),
+                    ignored: Vec::new(),
+                }
+            };
+            if other_parts > 0 && matches!(c.signing, Signing::Signed(_)) {
+                c.ignored.push(format!(
+                    "{other_parts} other MIME part(s) were ignored (they are not signed)"
+                ));
+            }
+            c
+        }
+    }
+}
+
+/// Reads a reply mail: the question, the signed content, where to answer.
+/// `now` is the current time (Unix seconds) for the signature checks.
+pub fn read(
+    mail: &Inbound<'_>,
+    question: Question,
+    keyring: &Keyring,
+    policy: &Policy,
+    own_address: &str,
+    now: i64,
+) -> Reply {
+    let c = content(mail, keyring, policy, now);
+    let request = if c.text.trim().is_empty() {
+        Request::Invalid(
+            "the mail contains no text; write the command on the first line of a plain-text reply"
+                .into(),
+        )
+    } else {
+        request_of(&question, &c.text, c.signed)
+    };
+    let mut thread: Vec<String> = mail.in_reply_to().iter().map(|s| s.to_string()).collect();
+    thread.extend(mail.references().iter().rev().map(|s| s.to_string()));
+    let no_answer = must_not_answer(mail, own_address);
+    let answer_to = mail.reply_to_address().or(mail.from_address());
+    let answer = match (&no_answer, answer_to) {
+        (None, Some(to)) => Some(Answer {
+            to: to.to_string(),
+            subject: mail.subject().to_string(),
+            message_id: mail.message_id().map(str::to_string),
+            references: mail.references().iter().map(|s| s.to_string()).collect(),
+            quoted: quote(&c.text),
+        }),
+        _ => None,
+    };
+    Reply {
+        question,
+        subject: mail.subject().to_string(),
+        message_id: mail.message_id().map(str::to_string),
+        thread,
+        from: mail.from_address().map(str::to_string),
+        no_answer: no_answer.or_else(|| {
+            answer_to
+                .is_none()
+                .then(|| "it has no From or Reply-To address".to_string())
+        }),
+        answer,
+        signing: c.signing,
+        request,
+        ignored: c.ignored,
+    }
+}
+
+/// What a reply does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Nothing changes; each reason on its own line of the error reply.
+    Refuse(Vec<String>),
+    /// The command applies.
+    Apply(Box<Applied>),
+}
+
+/// An accepted command: the build's new record and what to do after the
+/// commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    /// The command, as the transition table knows it.
+    pub command: CommandKind,
+    /// The record after the command (the state does not change yet for an
+    /// upload: the job's outcome decides).
+    pub record: BuildRecord,
+    /// An effect to carry out after the commit.
+    pub job: Option<JobKind>,
+    /// A line for the history.
+    pub note: String,
+}
+
+/// Settings [`decide`] needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    /// Keyword commands must be signed.
+    pub require_signed: bool,
+    /// Senders whose unsigned keyword commands are accepted when
+    /// `require_signed` is false.
+    pub trusted_senders: &'a [String],
+    /// The configuration (build and queue directories).
+    pub config: &'a Config,
+}
+
+impl<'a> Rules<'a> {
+    /// The rules of a configuration.
+    pub fn of(config: &'a Config) -> Rules<'a> {
+        Rules {
+            require_signed: config.signatures.require_signed_commands,
+            trusted_senders: &config.signatures.trusted_senders,
+            config,
+        }
+    }
+}
+
+/// Checks how the reply is signed against what it asks for.
+fn check_signing(reply: &Reply, rules: &Rules<'_>) -> Result<(), String> {
+    match (&reply.signing, &reply.request) {
+        (Signing::Signed(_), _) => Ok(()),
+        (Signing::Refused(why), _) => Err(why.clone()),
+        (Signing::Unsigned, Request::Changes { .. }) => Err(
+            "the .changes is not signed: sign it (debsign) and send it inline or as PGP/MIME"
+                .into(),
+        ),
+        (Signing::Unsigned, Request::Invalid(_)) => Ok(()),
+        (Signing::Unsigned, _) if rules.require_signed => Err(
+            "the command is not signed, and buildmail acts on signed commands only: sign the reply (gpg --clearsign, or PGP/MIME in your mail client) with a key in the buildd keyring"
+                .into(),
+        ),
+        (Signing::Unsigned, _) => {
+            let from = reply.from.as_deref().unwrap_or("");
+            if rules
+                .trusted_senders
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(from))
+            {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the command is not signed, and {from:?} is not one of the senders whose unsigned commands are accepted (signatures.trusted_senders): sign the reply"
+                ))
+            }
+        }
+    }
+}
+
+/// The outdated-version guard: the reply must concern the version on record.
+fn check_version(asked: &str, record: &BuildRecord) -> Result<(), String> {
+    match state::compare_versions(asked, &record.version) {
+        Ordering::Equal => Ok(()),
+        Ordering::Less => Err(format!(
+            "the reply is for {} {asked}, which is outdated: {} is the newest version known for {}/{}; answer the mail about {}",
+            record.key.source, record.version, record.key.dist, record.key.arch, record.version
+        )),
+        Ordering::Greater => Err(format!(
+            "the reply is for {} {asked}, but buildmail knows only {} for {}/{}",
+            record.key.source, record.version, record.key.dist, record.key.arch
+        )),
+    }
+}
+
+/// The files of a build's upload: the listed files and the `.changes`.
+fn upload_files(u: &UploadRecord) -> Vec<String> {
+    let mut files: Vec<String> = u.changes.files.iter().map(|f| f.name.clone()).collect();
+    files.push(u.changes_name.clone());
+    files
+}
+
+/// The files sbuild left for a build: those of the stored `.changes` (the
+/// upload's, else the log's) and the `.changes` itself.
+fn build_files(record: &BuildRecord) -> Vec<String> {
+    let key = &record.key;
+    let name = crate::upload::changes_file_name(&key.source, &record.version, &key.arch);
+    let listed = match &record.upload {
+        Some(u) => u.changes.files.iter().map(|f| f.name.clone()).collect(),
+        None => record
+            .changes
+            .as_deref()
+            .and_then(|c| changes::parse(c).ok())
+            .map(|c| c.files.into_iter().map(|f| f.name).collect())
+            .unwrap_or_default(),
+    };
+    let mut files: Vec<String> = listed;
+    files.push(name);
+    files
+}
+
+/// Decides what a reply does to the build whose record is `record` (`None`:
+/// no such build is known). `key` names the build that was looked for.
+pub fn decide(
+    reply: &Reply,
+    key: &BuildKey,
+    record: Option<&BuildRecord>,
+    signer: Option<&str>,
+    now: i64,
+    rules: &Rules<'_>,
+) -> Decision {
+    let refuse = |why: String| Decision::Refuse(vec![why]);
+    if let Err(why) = check_signing(reply, rules) {
+        return refuse(why);
+    }
+    let Some(record) = record else {
+        return refuse(format!(
+            "buildmail knows no build of {} for {}/{}",
+            key.source, key.dist, key.arch
+        ));
+    };
+    if let Request::Invalid(why) = &reply.request {
+        return refuse(why.clone());
+    }
+    if let Err(why) = check_version(reply.question.version(), record) {
+        return refuse(why);
+    }
+    let kind = match &reply.request {
+        Request::Command(c) => match c {
+            Command::Retry => CommandKind::Retry,
+            Command::Fail { bugs, .. } if record.state == State::Failed && !bugs.is_empty() => {
+                CommandKind::FailSeeBug
+            }
+            Command::Fail { .. } => CommandKind::Fail,
+            Command::DepWait { .. } => CommandKind::DepWait,
+            Command::GiveBack { .. } => CommandKind::GiveBack,
+            Command::Manual => CommandKind::Manual,
+            Command::NewVersion { .. } => CommandKind::NewVersion,
+            Command::NotForUs => CommandKind::NotForUs,
+            Command::UploadRemove => CommandKind::UploadRemove,
+            Command::Purge => CommandKind::Purge,
+            Command::RetryUpload => CommandKind::RetryUpload,
+        },
+        Request::ShouldBuild(a) => match a {
+            ShouldBuildAnswer::Build => CommandKind::ShouldBuildYes,
+            ShouldBuildAnswer::Fail => CommandKind::ShouldBuildFail,
+            ShouldBuildAnswer::NotForUs => CommandKind::ShouldBuildNot,
+            ShouldBuildAnswer::GiveBack => CommandKind::ShouldBuildGiveBack,
+        },
+        Request::Changes { .. } => CommandKind::SignedChanges,
+        Request::Invalid(why) => return refuse(why.clone()),
+    };
+    let target = match state::decide_command(record.state, kind) {
+        Ok(t) => t,
+        Err(why) => return refuse(format!("{why} (version {})", record.version)),
+    };
+    if target == Target::Upload && record.pending_job.is_some() {
+        return refuse("an upload of this build is already queued; wait for its outcome".into());
+    }
+    let mut new = record.clone();
+    if let Target::To(to) = target {
+        if to != record.state {
+            new.previous_state = Some(record.state);
+            new.state_change = now;
+        }
+        new.state = to;
+    }
+    let mut job = None;
+    let mut note = kind.keyword().to_string();
+    match (&reply.request, kind) {
+        (Request::Command(Command::Fail { reason, .. }), CommandKind::FailSeeBug) => {
+            let mut text = new.failed_reason.take().unwrap_or_default();
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(reason);
+            note = format!("fail: {reason}");
+            new.failed_reason = Some(text);
+        }
+        (Request::Command(Command::Fail { reason, .. }), _) => {
+            note = format!("fail: {reason}");
+            new.failed_reason = Some(reason.clone());
+        }
+        (Request::Command(Command::DepWait { deps }), _) => {
+            note = format!("dep-wait: {deps}");
+            new.depends = Some(deps.clone());
+        }
+        (Request::Command(Command::GiveBack { priority }), _) => {
+            new.priority = *priority;
+            new.depends = None;
+        }
+        (Request::Command(Command::Retry), _) => {
+            new.depends = None;
+        }
+        (Request::Command(Command::NewVersion { version }), _) => {
+            if state::compare_versions(version, &record.version) == Ordering::Less {
+                return refuse(format!(
+                    "newvers {version} is older than the known version {}; name a newer version",
+                    record.version
+                ));
+            }
+            note = format!("newvers {version}");
+            new.version = version.clone();
+            new.upload = None;
+            new.upload_log = None;
+            new.failed_reason = None;
+            new.depends = None;
+        }
+        (Request::Command(Command::UploadRemove), _) => {
+            if let Some(u) = &record.upload {
+                job = Some(JobKind::RemoveFromQueue {
+                    queue_dir: u.queue_dir.clone(),
+                    files: upload_files(u),
+                });
+            }
+        }
+        (Request::Command(Command::Purge), _) => {
+            job = Some(JobKind::Purge {
+                build_dir: rules.config.upload.build_dir.clone(),
+                files: build_files(record),
+                prefix: format!(
+                    "{}_{}_",
+                    key.source,
+                    crate::upload::strip_epoch(&record.version)
+                ),
+            });
+        }
+        (Request::Command(Command::RetryUpload), _) => {
+            if record.upload.is_none() {
+                return refuse(
+                    "there is no signed .changes on record to upload again; send a signed .changes"
+                        .into(),
+                );
+            }
+            job = Some(JobKind::Upload);
+        }
+        (Request::ShouldBuild(ShouldBuildAnswer::Fail), _) if new.failed_reason.is_none() => {
+            // Failed with the previous failure text.
+            new.failed_reason = record
+                .explanation
+                .as_ref()
+                .map(|e| e.summary.clone())
+                .or_else(|| Some("failed (Should I build: fail)".into()));
+        }
+        (Request::Changes { changes, signed }, _) => {
+            let problems = crate::upload::match_build(changes, key, &record.version);
+            if !problems.is_empty() {
+                return Decision::Refuse(problems);
+            }
+            new.upload = Some(UploadRecord {
+                signed_changes: signed.clone(),
+                changes: (**changes).clone(),
+                changes_name: crate::upload::changes_file_name(
+                    &key.source,
+                    &record.version,
+                    &key.arch,
+                ),
+                queue_dir: rules.config.upload.queue_dir_for(&key.dist).to_path_buf(),
+                signer: signer.unwrap_or_default().to_string(),
+                time: now,
+            });
+            job = Some(JobKind::Upload);
+            note = "signed .changes: upload queued".into();
+        }
+        _ => {}
+    }
+    Decision::Apply(Box::new(Applied {
+        command: kind,
+        record: new,
+        job,
+        note,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_are_told_from_commands() {
+        assert!(looks_like_changes(
+            "Format: 1.8\nSource: hello\nFiles:\n abc 1 x y z\n"
+        ));
+        assert!(!looks_like_changes("retry\n\nSource: is mentioned\n"));
+        assert!(!looks_like_changes("fail\nFiles: none\n"));
+    }
+
+    #[test]
+    fn quoting_is_bounded() {
+        let long: String = (0..500).map(|i| format!("line {i}\n")).collect();
+        let q = quote(&long);
+        assert_eq!(q.lines().count(), QUOTE_LINES + 1);
+        assert!(q.starts_with("> line 0\n"));
+        assert!(q.ends_with("> [...]\n"));
+    }
+}
