@@ -7,16 +7,19 @@
 //! facts the replay check needs, or a [`SignatureError`] whose message
 //! tells the admin what to do.
 //!
-//! All cryptography and all OpenPGP parsing is sequoia-openpgp's
-//! (`VerifierBuilder` / `DetachedVerifierBuilder` with the
-//! `StandardPolicy`). This module only adds:
+//! All cryptography and all OpenPGP packet parsing is sequoia-openpgp's
+//! (`DetachedVerifierBuilder` with the `StandardPolicy`). This module only
+//! adds:
 //!
 //! * framing of the clearsigned block: the block must start with the exact
 //!   line `-----BEGIN PGP SIGNED MESSAGE-----` at the beginning of a line
 //!   and end with the exact line `-----END PGP SIGNATURE-----`; text
 //!   before and after it is handed to nobody and reported in
 //!   [`Verified::ignored`]. Armor-like lines that are not exact (the
-//!   classic armor-confusion attacks) are refused.
+//!   classic armor-confusion attacks) are refused. The exact framing gives
+//!   the signed text (dash-escapes removed, trailing white space dropped,
+//!   CRLF line ends: RFC 9580 §7) and the armored signature, which is then
+//!   checked as a detached signature over that text.
 //! * buildmail's stricter rules on top of the policy: exactly one
 //!   signature; SHA-256 or stronger (MD5, SHA-1, RIPEMD-160 *and SHA-224*
 //!   are refused even where the standard policy would still accept them:
@@ -28,7 +31,6 @@
 //!   key revoked today no longer verifies yesterday's signatures).
 
 use std::cell::RefCell;
-use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -38,7 +40,6 @@ use openpgp::cert::prelude::*;
 use openpgp::packet::Signature;
 use openpgp::parse::stream::{
     DetachedVerifierBuilder, MessageLayer, MessageStructure, VerificationError, VerificationHelper,
-    VerifierBuilder,
 };
 use openpgp::parse::Parse;
 use openpgp::policy::StandardPolicy;
@@ -378,7 +379,19 @@ pub fn verify_cleartext(
     now: i64,
 ) -> Result<Verified, SignatureError> {
     let frame = frame_cleartext(input)?;
-    let (text, facts) = guarded(|| run_verifier(frame.block, keyring, policy, now))?;
+    // The framing above is exact, so the signed text and the signature are
+    // known: the signature is checked as a detached one over the cleartext
+    // as RFC 9580 §7 defines it (dash-escapes removed, trailing white space
+    // dropped, CRLF line ends, no final line break). This is what sequoia's
+    // cleartext reader hashes too, at a fraction of the cost (its armor
+    // reader dominated the verification time).
+    let (text, canonical) = cleartext(frame.text);
+    // The signature armor is decoded here when it is well-formed (sequoia's
+    // armor reader is the costly part of a verification); anything unusual
+    // goes to sequoia as it is.
+    let binary = dearmor_signature(frame.signature);
+    let signature = binary.as_deref().unwrap_or(frame.signature);
+    let facts = guarded(|| run_detached_verifier(&canonical, signature, keyring, policy, now))?;
     Ok(facts.into_verified(text, frame.notes, frame.block))
 }
 
@@ -527,40 +540,20 @@ fn settle<T>(run: openpgp::Result<T>, outcome: Outcome) -> Result<(T, Facts), Si
     match (run, outcome.into_inner()) {
         (_, Some(Err(e))) => Err(e),
         (Ok(v), Some(Ok(facts))) => Ok((v, facts)),
-        (Err(e), _) => Err(SignatureError::Malformed(format!("{e:#}"))),
+        (Err(e), _) => {
+            let text = format!("{e:#}");
+            if text.contains("Signature Packet v3") {
+                Err(SignatureError::Malformed(
+                    "it is an OpenPGP v3 signature, refused as insecure since 2021 \
+                     (the standard policy); sign with a current GnuPG (v4 or v6 signatures)"
+                        .into(),
+                ))
+            } else {
+                Err(SignatureError::Malformed(text))
+            }
+        }
         (Ok(_), None) => Err(SignatureError::NoSignature),
     }
-}
-
-/// Verifies a clearsigned `block` (and nothing else) with sequoia's
-/// Verifier; returns the signed text.
-fn run_verifier(
-    block: &[u8],
-    keyring: &Keyring,
-    policy: &Policy,
-    now: i64,
-) -> Result<(Vec<u8>, Facts), SignatureError> {
-    let standard = StandardPolicy::new();
-    let outcome = Outcome::default();
-    let helper = Helper {
-        keyring,
-        policy,
-        standard: &standard,
-        now,
-        outcome: &outcome,
-    };
-    let run = VerifierBuilder::from_bytes(block)
-        .and_then(|b| b.with_policy(&standard, Some(reference_time(policy, now)), helper))
-        .and_then(|mut v| {
-            let mut text = Vec::new();
-            v.read_to_end(&mut text)?;
-            if v.message_processed() {
-                Ok(text)
-            } else {
-                Err(anyhow::anyhow!("the signed message is incomplete"))
-            }
-        });
-    settle(run, outcome)
 }
 
 /// Verifies a detached `signature` over `data` with sequoia's
@@ -906,6 +899,12 @@ struct Frame<'a> {
     /// From the `-----BEGIN PGP SIGNED MESSAGE-----` line through the
     /// `-----END PGP SIGNATURE-----` line (with its line ending).
     block: &'a [u8],
+    /// The dash-escaped cleartext: the lines after the armor headers' empty
+    /// line, up to the signature's BEGIN line (the line break before that
+    /// line included; it is not signed).
+    text: &'a [u8],
+    /// The armored signature, BEGIN line through END line.
+    signature: &'a [u8],
     notes: Vec<String>,
 }
 
@@ -923,6 +922,87 @@ fn lines(data: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
         pos += len;
         rest.get(..len).map(|l| (start, l))
     })
+}
+
+/// The signed text of a clearsigned block's dash-escaped `text`: as it
+/// reads (line endings as they came) and in the canonical form that is
+/// hashed (CRLF). Each line loses a leading `- ` and its trailing spaces
+/// and tabs; the line break before the signature is not part of it.
+fn cleartext(text: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut plain = Vec::with_capacity(text.len());
+    let mut canonical = Vec::with_capacity(text.len() + text.len() / 32);
+    let mut first = true;
+    for (_, line) in lines(text) {
+        if !first {
+            canonical.extend_from_slice(b"\r\n");
+        }
+        first = false;
+        let (body, ending): (&[u8], &[u8]) = if let Some(b) = line.strip_suffix(b"\r\n") {
+            (b, b"\r\n")
+        } else if let Some(b) = line.strip_suffix(b"\n") {
+            (b, b"\n")
+        } else {
+            (line, b"")
+        };
+        let body = body.strip_prefix(b"- ").unwrap_or(body);
+        let n = body
+            .iter()
+            .rposition(|c| !matches!(c, b' ' | b'\t'))
+            .map_or(0, |i| i + 1);
+        let body = body.get(..n).unwrap_or_default();
+        plain.extend_from_slice(body);
+        plain.extend_from_slice(ending);
+        canonical.extend_from_slice(body);
+    }
+    // The last line break belongs to the signature's BEGIN line.
+    if plain.ends_with(b"\r\n") {
+        plain.truncate(plain.len() - 2);
+    } else if plain.ends_with(b"\n") {
+        plain.truncate(plain.len() - 1);
+    }
+    (plain, canonical)
+}
+
+/// Decodes a well-formed `-----BEGIN PGP SIGNATURE-----` armor: optional
+/// `Key: value` headers and an empty line, base64 lines, an optional
+/// `=XXXX` checksum line (ignored, as RFC 9580 §6.1 allows), the END line.
+/// `None` for anything else (sequoia then reads the armor itself).
+fn dearmor_signature(armor: &[u8]) -> Option<Vec<u8>> {
+    let mut it = lines(armor).map(|(_, l)| trim_end(l));
+    if it.next()? != BEGIN_SIGNATURE {
+        return None;
+    }
+    let mut body = Vec::with_capacity(armor.len());
+    let mut in_headers = true;
+    for line in it {
+        if line == END_SIGNATURE {
+            return (!body.is_empty())
+                .then(|| mail_parser::decoders::base64::base64_decode(&body))
+                .flatten()
+                .filter(|b| !b.is_empty());
+        }
+        if in_headers {
+            if line.is_empty() {
+                in_headers = false;
+                continue;
+            }
+            if line.contains(&b':') {
+                continue;
+            }
+            in_headers = false;
+        }
+        if line.first() == Some(&b'=') && line.len() == 5 {
+            continue;
+        }
+        if !line
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='))
+        {
+            return None;
+        }
+        body.extend_from_slice(line);
+    }
+    None
 }
 
 /// The line without trailing spaces, tabs, CR and LF.
@@ -1013,15 +1093,15 @@ fn frame_cleartext(input: &[u8]) -> Result<Frame<'_>, SignatureError> {
 
     // Armor headers: only `Hash:` is allowed (RFC 9580 §7), up to a blank
     // line.
-    loop {
-        let Some((_, line)) = it.next() else {
+    let text_start = loop {
+        let Some((start, line)) = it.next() else {
             return Err(SignatureError::Malformed(
                 "the signed block ends inside its armor headers".into(),
             ));
         };
         let l = trim_end(line);
         if l.is_empty() {
-            break;
+            break start + line.len();
         }
         if !l.starts_with(b"Hash:") {
             return Err(SignatureError::Malformed(format!(
@@ -1031,11 +1111,11 @@ fn frame_cleartext(input: &[u8]) -> Result<Frame<'_>, SignatureError> {
                 String::from_utf8_lossy(BEGIN_SIGNED)
             )));
         }
-    }
+    };
 
     // The signed text, up to the signature's BEGIN line.
-    loop {
-        let Some((_, line)) = it.next() else {
+    let text_end = loop {
+        let Some((start, line)) = it.next() else {
             return Err(SignatureError::Malformed(format!(
                 "no {:?} line after the signed text (unterminated signed block)",
                 String::from_utf8_lossy(BEGIN_SIGNATURE)
@@ -1049,9 +1129,9 @@ fn frame_cleartext(input: &[u8]) -> Result<Frame<'_>, SignatureError> {
                     String::from_utf8_lossy(BEGIN_SIGNATURE)
                 )));
             }
-            break;
+            break start;
         }
-    }
+    };
 
     // The signature, up to its END line.
     let end = loop {
@@ -1104,6 +1184,8 @@ fn frame_cleartext(input: &[u8]) -> Result<Frame<'_>, SignatureError> {
     }
     Ok(Frame {
         block: input.get(begin..end).unwrap_or_default(),
+        text: input.get(text_start..text_end).unwrap_or_default(),
+        signature: input.get(text_end..end).unwrap_or_default(),
         notes,
     })
 }
