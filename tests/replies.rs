@@ -1029,3 +1029,50 @@ fn a_pgp_mime_signed_changes_uploads() {
     assert_eq!(farm.state("hello"), State::Uploaded);
     assert_eq!(farm.queue().len(), 3);
 }
+
+#[test]
+fn an_inline_signed_part_inside_multipart_mixed_quoted_printable_is_found() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    // The signed text has a long line and a non-ASCII character, so the
+    // quoted-printable encoding has soft line breaks and escapes to undo.
+    let text = format!(
+        "give-back\n\nThe disk filled up — {} — please try again.\n",
+        "x".repeat(90)
+    );
+    let signed = clearsign(shared_ed25519(), text.as_bytes(), fresh());
+    let qp = String::from_utf8(support::qp_encode(&signed)).unwrap();
+    assert!(
+        qp.contains("=\r\n") || qp.contains("=\n"),
+        "soft line breaks expected"
+    );
+    let raw = format!(
+        "From: {ADMIN}\r\nTo: buildd@example.org\r\nSubject: {}\r\nMessage-ID: <nested-qp@example.org>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n\
+         --outer\r\nContent-Type: text/plain\r\n\r\nnot-for-us\r\n\
+         --outer\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+         {qp}\r\n--outer--\r\n",
+        subject()
+    );
+    let out = farm.deliver(raw.as_bytes());
+    assert_eq!(applied_state(&out), State::NeedsBuild);
+    let last = farm.history("hello", "amd64").pop().unwrap();
+    assert_eq!(last.event, "cmd:give-back");
+    assert!(last
+        .note
+        .unwrap()
+        .contains("other MIME part(s) were ignored"));
+}
+
+#[test]
+fn two_signatures_on_one_reply_are_refused() {
+    let signed = clearsign_with(
+        vec![shared_ed25519().signer(), shared_rsa().signer()],
+        b"not-for-us\n",
+        fresh(),
+    );
+    refused_case(
+        reply(&subject(), &signed, None),
+        "expected exactly one signature",
+    );
+}
