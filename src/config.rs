@@ -138,6 +138,18 @@ pub struct SignaturesConfig {
     pub trusted_senders: Vec<String>,
 }
 
+impl SignaturesConfig {
+    /// The keyring files that exist (a missing one is reported by
+    /// `check-config`; signatures by its keys are then refused).
+    pub fn existing_keyrings(&self) -> Vec<PathBuf> {
+        self.keyrings
+            .iter()
+            .filter(|p| p.exists())
+            .cloned()
+            .collect()
+    }
+}
+
 /// `[limits]`.
 #[derive(Debug, Clone, Copy)]
 pub struct LimitsConfig {

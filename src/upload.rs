@@ -300,27 +300,55 @@ impl Digests {
         let mut md5 = Md5::new();
         let mut sha1 = Sha1CD::default();
         let mut sha256 = Sha256::new();
-        let mut size: u64 = 0;
-        let mut buf = vec![0u8; BUF_SIZE];
-        loop {
-            let n = match input.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            let chunk = buf.get(..n).unwrap_or_default();
+        let size = read_chunks(&mut input, |chunk| {
             Digest::update(&mut md5, chunk);
             Digest::update(&mut sha1, chunk);
             Digest::update(&mut sha256, chunk);
-            size = size.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
-        }
+            Ok(())
+        })
+        .map_err(ChunkError::into_inner)?;
         Ok(Digests {
             size,
             md5: hex::encode(Digest::finalize(md5)),
             sha1: hex::encode(Digest::finalize(sha1)),
             sha256: hex::encode(Digest::finalize(sha256)),
         })
+    }
+}
+
+/// Why [`read_chunks`] stopped.
+enum ChunkError {
+    /// Reading the input failed.
+    Read(io::Error),
+    /// The consumer of the chunks failed.
+    Sink(io::Error),
+}
+
+impl ChunkError {
+    fn into_inner(self) -> io::Error {
+        match self {
+            ChunkError::Read(e) | ChunkError::Sink(e) => e,
+        }
+    }
+}
+
+/// Reads `input` to its end in [`BUF_SIZE`] chunks, handing each to `sink`;
+/// returns the number of bytes read.
+fn read_chunks(
+    input: &mut impl Read,
+    mut sink: impl FnMut(&[u8]) -> io::Result<()>,
+) -> Result<u64, ChunkError> {
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut size: u64 = 0;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => return Ok(size),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ChunkError::Read(e)),
+        };
+        sink(buf.get(..n).unwrap_or_default()).map_err(ChunkError::Sink)?;
+        size = size.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
     }
 }
 
@@ -467,33 +495,23 @@ fn copy_verified(file: &VerifiedFile, out: &mut File) -> io::Result<()> {
         )
     })?;
     let mut sha256 = Sha256::new();
-    let mut size: u64 = 0;
-    let mut buf = vec![0u8; BUF_SIZE];
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(with_context(
-                    e,
-                    format!("could not read {src}"),
-                    "check the build directory, then retry the upload",
-                ))
-            }
-        };
-        let chunk = buf.get(..n).unwrap_or_default();
+    let size = read_chunks(&mut input, |chunk| {
         Digest::update(&mut sha256, chunk);
-        size = size.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
-        out.write_all(chunk).map_err(|e| {
-            with_context(
-                e,
-                format!("could not copy {src} into the upload queue"),
-                "check that the queue directory is writable and the disk is not full, then \
-                 retry the upload",
-            )
-        })?;
-    }
+        out.write_all(chunk)
+    })
+    .map_err(|e| match e {
+        ChunkError::Read(e) => with_context(
+            e,
+            format!("could not read {src}"),
+            "check the build directory, then retry the upload",
+        ),
+        ChunkError::Sink(e) => with_context(
+            e,
+            format!("could not copy {src} into the upload queue"),
+            "check that the queue directory is writable and the disk is not full, then \
+             retry the upload",
+        ),
+    })?;
     let actual = hex::encode(Digest::finalize(sha256));
     if size != file.size || !actual.eq_ignore_ascii_case(&file.sha256) {
         return Err(io::Error::new(

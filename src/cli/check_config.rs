@@ -31,13 +31,7 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
     );
     println!("signatures.max_age: {:?}", config.signatures.max_age);
     let mut warnings = config.warnings();
-    let existing: Vec<_> = config
-        .signatures
-        .keyrings
-        .iter()
-        .filter(|p| p.exists())
-        .cloned()
-        .collect();
+    let existing = config.signatures.existing_keyrings();
     for p in &config.signatures.keyrings {
         if !p.exists() {
             warnings.push(format!(

@@ -519,14 +519,7 @@ impl<'a> Ingest<'a> {
     /// the problem) and leave the keyring without those certificates, so
     /// that signed replies are refused rather than mails lost.
     pub fn new(store: &'a Store, config: &'a Config) -> Ingest<'a> {
-        let present: Vec<PathBuf> = config
-            .signatures
-            .keyrings
-            .iter()
-            .filter(|p| p.exists())
-            .cloned()
-            .collect();
-        let keyring = Keyring::load(&present).unwrap_or_else(|e| {
+        let keyring = Keyring::load(&config.signatures.existing_keyrings()).unwrap_or_else(|e| {
             tracing::warn!("{e}; signed replies will be refused until it is fixed");
             Keyring::default()
         });
