@@ -67,6 +67,10 @@ pub struct Config {
     pub replies: RepliesConfig,
     /// Outbound mail.
     pub outbox: OutboxConfig,
+    /// Notifications.
+    pub notify: NotifyConfig,
+    /// Forwarding of mail buildmail does not handle itself.
+    pub forward: ForwardConfig,
 }
 
 /// `[upload]`.
@@ -108,11 +112,27 @@ pub struct RepliesConfig {
 /// `[outbox]`.
 #[derive(Debug, Clone)]
 pub struct OutboxConfig {
-    /// `transport`: how queued mail leaves (`file`, the default: one `.eml`
-    /// file per mail in `dir`).
+    /// `transport`: how queued mail leaves: `file` (the default: one
+    /// `.eml` file per mail in `dir`), `sendmail` or `smtp`.
     pub transport: Transport,
     /// `dir`: the directory of `.eml` files (default `<data_dir>/outbox`).
     pub dir: PathBuf,
+    /// `sendmail`: the command mail is piped to with `transport =
+    /// "sendmail"` (default `["/usr/sbin/sendmail", "-oi", "-t"]`).
+    pub sendmail: Vec<String>,
+    /// `smtp_url`: the server for `transport = "smtp"` (default
+    /// `smtp://localhost:25`; `?tls=required` for STARTTLS, `smtps://` for
+    /// implicit TLS, `smtp://user:password@host` to authenticate).
+    pub smtp_url: String,
+    /// `timeout`: how long one delivery attempt may take (default 60s).
+    pub timeout: Duration,
+    /// `retry_after`: the first retry after a failed delivery; each further
+    /// one waits twice as long, up to an hour (default 1m).
+    pub retry_after: Duration,
+    /// `max_age`: a mail still undelivered after this long is parked as
+    /// dead (kept, listed by `buildmail outbox list`, retried only by
+    /// `buildmail outbox retry`) (default 5d).
+    pub max_age: Duration,
 }
 
 /// How outbound mail is delivered.
@@ -120,6 +140,50 @@ pub struct OutboxConfig {
 pub enum Transport {
     /// Write each mail as `<id>.eml` into `outbox.dir`.
     File,
+    /// Pipe each mail to `outbox.sendmail`.
+    Sendmail,
+    /// Send each mail to `outbox.smtp_url`.
+    Smtp,
+}
+
+/// `[notify]`.
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    /// `buildd_admins`: who hears of every upload failure (default
+    /// `[admin_address]`).
+    pub buildd_admins: Vec<String>,
+    /// `notify_owner`: also mail the package's creator, the `Changed-By` of
+    /// the upload (default true).
+    pub notify_owner: bool,
+    /// `notify_maintainer`: also mail the `Maintainer` (default false).
+    pub notify_maintainer: bool,
+    /// `notify_on`: which events are notified besides `failed-to-upload`
+    /// (always): `build-attempted`, `failed` (default none).
+    pub notify_on: Vec<String>,
+    /// `templates_dir`: templates here override the built-in ones (default
+    /// none).
+    pub templates_dir: Option<PathBuf>,
+    /// `build_log_url`: URL template of a build log (`{src}`, `{ver}`,
+    /// `{arch}`, `{dist}`); default none.
+    pub build_log_url: Option<String>,
+    /// `source_url`: URL template of a source package; default none.
+    pub source_url: Option<String>,
+    /// `quiet_period`: build-failure notifications wait this long for the
+    /// other architectures of the same version (default 30m).
+    pub quiet_period: Duration,
+}
+
+/// `[forward]`.
+#[derive(Debug, Clone)]
+pub struct ForwardConfig {
+    /// `max_bounces`: mailer-daemon mails forwarded at most per window
+    /// (default 5).
+    pub max_bounces: u32,
+    /// `bounce_window`: the window (default 8h).
+    pub bounce_window: Duration,
+    /// `blacklist`: senders whose mail is kept, never forwarded (default
+    /// none).
+    pub blacklist: Vec<String>,
 }
 
 /// `[signatures]`.
@@ -195,6 +259,10 @@ struct RawConfig {
     replies: RawReplies,
     #[serde(default)]
     outbox: RawOutbox,
+    #[serde(default)]
+    notify: RawNotify,
+    #[serde(default)]
+    forward: RawForward,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -225,6 +293,32 @@ struct RawReplies {
 struct RawOutbox {
     transport: Option<String>,
     dir: Option<PathBuf>,
+    sendmail: Option<Vec<String>>,
+    smtp_url: Option<String>,
+    timeout: Option<String>,
+    retry_after: Option<String>,
+    max_age: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    buildd_admins: Option<Vec<String>>,
+    notify_owner: Option<bool>,
+    notify_maintainer: Option<bool>,
+    notify_on: Option<Vec<String>>,
+    templates_dir: Option<PathBuf>,
+    build_log_url: Option<String>,
+    source_url: Option<String>,
+    quiet_period: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawForward {
+    max_bounces: Option<u32>,
+    bounce_window: Option<String>,
+    blacklist: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -418,11 +512,13 @@ impl Config {
         let outbox = OutboxConfig {
             transport: match raw.outbox.transport.as_deref() {
                 None | Some("file") => Transport::File,
+                Some("sendmail") => Transport::Sendmail,
+                Some("smtp") => Transport::Smtp,
                 Some(other) => {
                     return Err(ConfigError::Invalid {
                         key: "outbox.transport",
                         message: format!(
-                            "{other:?} is not a transport this buildmail supports; write \"file\""
+                            "{other:?} is not a transport; write \"file\", \"sendmail\" or \"smtp\""
                         ),
                     })
                 }
@@ -432,6 +528,57 @@ impl Config {
                 .dir
                 .map(&resolve)
                 .unwrap_or_else(|| data_dir.join("outbox")),
+            sendmail: raw.outbox.sendmail.unwrap_or_else(|| {
+                ["/usr/sbin/sendmail", "-oi", "-t"]
+                    .map(String::from)
+                    .to_vec()
+            }),
+            smtp_url: raw
+                .outbox
+                .smtp_url
+                .unwrap_or_else(|| "smtp://localhost:25".into()),
+            timeout: duration("outbox.timeout", raw.outbox.timeout, 60)?,
+            retry_after: duration("outbox.retry_after", raw.outbox.retry_after, 60)?,
+            max_age: duration("outbox.max_age", raw.outbox.max_age, 5 * 86400)?,
+        };
+        if outbox.sendmail.first().is_none_or(|p| p.trim().is_empty()) {
+            return Err(ConfigError::Invalid {
+                key: "outbox.sendmail",
+                message:
+                    "the command is empty; write e.g. [\"/usr/sbin/sendmail\", \"-oi\", \"-t\"]"
+                        .into(),
+            });
+        }
+        let notify = NotifyConfig {
+            buildd_admins: raw
+                .notify
+                .buildd_admins
+                .unwrap_or_else(|| vec![admin_address.clone()]),
+            notify_owner: raw.notify.notify_owner.unwrap_or(true),
+            notify_maintainer: raw.notify.notify_maintainer.unwrap_or(false),
+            notify_on: raw.notify.notify_on.unwrap_or_default(),
+            templates_dir: raw.notify.templates_dir.map(&resolve),
+            build_log_url: raw.notify.build_log_url,
+            source_url: raw.notify.source_url,
+            quiet_period: duration("notify.quiet_period", raw.notify.quiet_period, 1800)?,
+        };
+        for a in &notify.buildd_admins {
+            check_address("notify.buildd_admins", a)?;
+        }
+        for event in &notify.notify_on {
+            if !["failed-to-upload", "build-attempted", "failed"].contains(&event.as_str()) {
+                return Err(ConfigError::Invalid {
+                    key: "notify.notify_on",
+                    message: format!(
+                        "{event:?} is not an event; write \"failed-to-upload\", \"build-attempted\" or \"failed\""
+                    ),
+                });
+            }
+        }
+        let forward = ForwardConfig {
+            max_bounces: raw.forward.max_bounces.unwrap_or(5),
+            bounce_window: duration("forward.bounce_window", raw.forward.bounce_window, 8 * 3600)?,
+            blacklist: raw.forward.blacklist.unwrap_or_default(),
         };
         Ok(Config {
             source: path.map(Path::to_path_buf),
@@ -445,6 +592,8 @@ impl Config {
             upload,
             replies,
             outbox,
+            notify,
+            forward,
         })
     }
 
@@ -530,6 +679,23 @@ pub fn is_arch_name(s: &str) -> bool {
         && s.len() <= 64
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// A duration key: `default_secs` when absent.
+fn duration(
+    key: &'static str,
+    v: Option<String>,
+    default_secs: u64,
+) -> Result<Duration, ConfigError> {
+    match v {
+        None => Ok(Duration::from_secs(default_secs)),
+        Some(t) => parse_duration(&t).ok_or_else(|| ConfigError::Invalid {
+            key,
+            message: format!(
+                "{t:?} is not a duration; write e.g. \"30s\", \"10m\", \"8h\", \"7d\""
+            ),
+        }),
+    }
 }
 
 fn size(key: &'static str, v: Option<SizeValue>, default: u64) -> Result<u64, ConfigError> {

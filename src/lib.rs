@@ -18,5 +18,6 @@ pub mod sbuild;
 pub mod signature;
 pub mod state;
 pub mod store;
+pub mod transport;
 pub mod upload;
 pub mod work;

@@ -395,6 +395,89 @@ pub fn parse_should_build_subject(subject: &str) -> Option<(String, String, Stri
     ))
 }
 
+/// What an archive or upload-queue mail says about an upload (design §2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArchiveSubject {
+    /// `<name>.changes ACCEPTED into <suite>` or `<name>.changes INSTALLED`.
+    Accepted {
+        /// The `.changes` file name.
+        changes: String,
+    },
+    /// `<name>.changes REJECTED`.
+    Rejected {
+        /// The `.changes` file name.
+        changes: String,
+    },
+    /// `<name>.changes is NEW`.
+    New {
+        /// The `.changes` file name.
+        changes: String,
+    },
+    /// `Processing of <name>.changes` (success iff the body says
+    /// "uploaded successfully").
+    Processing {
+        /// The `.changes` file name.
+        changes: String,
+    },
+}
+
+impl ArchiveSubject {
+    /// The `.changes` file name the mail is about.
+    pub fn changes(&self) -> &str {
+        match self {
+            ArchiveSubject::Accepted { changes }
+            | ArchiveSubject::Rejected { changes }
+            | ArchiveSubject::New { changes }
+            | ArchiveSubject::Processing { changes } => changes,
+        }
+    }
+}
+
+/// `.changes` file names as they appear in archive subjects.
+const CHANGES_RE: &str = r"(?P<changes>[A-Za-z0-9][A-Za-z0-9.+~_-]*\.changes)";
+
+static ARCHIVE_SUBJECT_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?i)^(?:(?:re|aw|fwd?)[ ]?:[ ]?)*(?:processing of {CHANGES_RE}|{CHANGES_RE_2} (?P<what>accepted(?: into \S+)?|installed(?: into \S+)?|rejected|is new)\.?)$",
+        CHANGES_RE_2 = CHANGES_RE.replace("?P<changes>", "?P<changes2>")
+    ))
+    .ok()
+});
+
+/// Parses the subject of a mail from the archive (dak) or the upload-queue
+/// daemon. `None` when the subject is none of those.
+pub fn parse_archive_subject(subject: &str) -> Option<ArchiveSubject> {
+    let collapsed = collapse_ws(subject);
+    let caps = ARCHIVE_SUBJECT_RE.as_ref()?.captures(&collapsed)?;
+    if let Some(c) = caps.name("changes") {
+        return Some(ArchiveSubject::Processing {
+            changes: c.as_str().to_string(),
+        });
+    }
+    let changes = caps.name("changes2")?.as_str().to_string();
+    let what = caps.name("what")?.as_str().to_ascii_lowercase();
+    Some(
+        if what.starts_with("accepted") || what.starts_with("installed") {
+            ArchiveSubject::Accepted { changes }
+        } else if what == "rejected" {
+            ArchiveSubject::Rejected { changes }
+        } else {
+            ArchiveSubject::New { changes }
+        },
+    )
+}
+
+/// The first text part of a mail, transfer-decoded and lossily UTF-8, at
+/// most `limit` bytes: the text of archive mails and bounces.
+pub fn body_text(mail: &Inbound<'_>, limit: usize) -> String {
+    let text = match reply_body(mail) {
+        ReplyBody::Inline { text, .. } => text.unwrap_or_default(),
+        ReplyBody::PgpMime(p) => Cow::Owned(entity_text(&p.signed).unwrap_or_default()),
+    };
+    let cut = text.get(..limit.min(text.len())).unwrap_or_default();
+    String::from_utf8_lossy(cut).into_owned()
+}
+
 // ---------------------------------------------------------------------------
 // Log parts
 // ---------------------------------------------------------------------------
@@ -881,6 +964,44 @@ mod tests {
         assert!(LOG_SUBJECT_RE.is_some());
         assert!(REPLY_PREFIX_RE.is_some());
         assert!(SHOULD_BUILD_RE.is_some());
+        assert!(ARCHIVE_SUBJECT_RE.is_some());
+    }
+
+    #[test]
+    fn archive_subjects() {
+        let p = parse_archive_subject;
+        assert_eq!(
+            p("hello_1.0-1_amd64.changes ACCEPTED into unstable"),
+            Some(ArchiveSubject::Accepted {
+                changes: "hello_1.0-1_amd64.changes".into()
+            })
+        );
+        assert_eq!(
+            p("hello_1.0-1_amd64.changes INSTALLED"),
+            Some(ArchiveSubject::Accepted {
+                changes: "hello_1.0-1_amd64.changes".into()
+            })
+        );
+        assert_eq!(
+            p("hello_1.0-1_amd64.changes REJECTED"),
+            Some(ArchiveSubject::Rejected {
+                changes: "hello_1.0-1_amd64.changes".into()
+            })
+        );
+        assert_eq!(
+            p("hello_1.0-1_amd64.changes is NEW"),
+            Some(ArchiveSubject::New {
+                changes: "hello_1.0-1_amd64.changes".into()
+            })
+        );
+        assert_eq!(
+            p("Processing of hello_1.0-1_amd64.changes"),
+            Some(ArchiveSubject::Processing {
+                changes: "hello_1.0-1_amd64.changes".into()
+            })
+        );
+        assert_eq!(p("hello.changes is great"), None);
+        assert_eq!(p("Log for successful build of a_1 (dist=sid)"), None);
     }
 
     #[test]

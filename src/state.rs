@@ -200,6 +200,37 @@ pub enum EventKind {
     Log(Status),
     /// An admin command.
     Command(CommandKind),
+    /// The archive or the upload queue answered an upload.
+    Archive(ArchiveEvent),
+}
+
+/// What the archive (dak) or the upload-queue daemon said about an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ArchiveEvent {
+    /// `<changes> ACCEPTED into <suite>` or `<changes> INSTALLED`.
+    Accepted,
+    /// `<changes> REJECTED`.
+    Rejected,
+    /// `<changes> is NEW`.
+    New,
+    /// `Processing of <changes>`: "uploaded successfully".
+    QueueOk,
+    /// `Processing of <changes>` without "uploaded successfully".
+    QueueFailed,
+}
+
+impl ArchiveEvent {
+    /// A short name (`accepted`, `rejected`, `new`, `queue-ok`,
+    /// `queue-failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArchiveEvent::Accepted => "accepted",
+            ArchiveEvent::Rejected => "rejected",
+            ArchiveEvent::New => "new",
+            ArchiveEvent::QueueOk => "queue-ok",
+            ArchiveEvent::QueueFailed => "queue-failed",
+        }
+    }
 }
 
 impl EventKind {
@@ -208,6 +239,7 @@ impl EventKind {
         match self {
             EventKind::Log(s) => format!("log:{}", s.as_str()),
             EventKind::Command(c) => format!("cmd:{}", c.keyword()),
+            EventKind::Archive(a) => format!("archive:{}", a.as_str()),
         }
     }
 }
@@ -305,6 +337,9 @@ const SHOULD_BUILD: &[State] = &[
 /// States that a newer version's log does not override.
 const STICKY_FOR_NEW_VERSIONS: &[State] = &[State::NotForUs, State::AutoNotForUs];
 
+/// States an upload answer from the archive applies to.
+const UPLOAD_ANSWERABLE: &[State] = &[State::Uploaded, State::FailedToUpload];
+
 /// The transition table: every state change buildmail makes is a row here.
 /// The state diagram (`buildmail states`) is generated from it.
 pub const TRANSITIONS: &[Transition] = &[
@@ -394,6 +429,31 @@ pub const TRANSITIONS: &[Transition] = &[
         to: Target::Upload,
     },
     Transition {
+        event: EventKind::Archive(ArchiveEvent::Accepted),
+        from: UPLOAD_ANSWERABLE,
+        to: Target::To(State::Installed),
+    },
+    Transition {
+        event: EventKind::Archive(ArchiveEvent::Rejected),
+        from: UPLOAD_ANSWERABLE,
+        to: Target::To(State::FailedToUpload),
+    },
+    Transition {
+        event: EventKind::Archive(ArchiveEvent::QueueFailed),
+        from: UPLOAD_ANSWERABLE,
+        to: Target::To(State::FailedToUpload),
+    },
+    Transition {
+        event: EventKind::Archive(ArchiveEvent::New),
+        from: UPLOAD_ANSWERABLE,
+        to: Target::Unchanged,
+    },
+    Transition {
+        event: EventKind::Archive(ArchiveEvent::QueueOk),
+        from: UPLOAD_ANSWERABLE,
+        to: Target::Unchanged,
+    },
+    Transition {
         event: EventKind::Command(CommandKind::ShouldBuildYes),
         from: SHOULD_BUILD,
         to: Target::To(State::NeedsBuild),
@@ -414,6 +474,22 @@ pub const TRANSITIONS: &[Transition] = &[
         to: Target::To(State::NeedsBuild),
     },
 ];
+
+/// Decides what an archive answer does to a build in `current`: where it
+/// goes, or why it changes nothing.
+pub fn decide_archive(current: State, event: ArchiveEvent) -> Result<Target, String> {
+    let e = EventKind::Archive(event);
+    let row = transition_for(e).ok_or_else(|| format!("{} has no transition", e.name()))?;
+    if row.from.contains(&current) {
+        Ok(row.to)
+    } else {
+        Err(format!(
+            "{} recorded; the build is {current} (it applies to {})",
+            e.name(),
+            list(row.from)
+        ))
+    }
+}
 
 /// Where an upload ([`Target::Upload`]) ends: Uploaded when the files are in
 /// the queue and the upload command (if any) exited 0, Failed-To-Upload

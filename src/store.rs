@@ -276,6 +276,12 @@ pub struct OutboundMail {
     pub attempts: u32,
     /// The last delivery error.
     pub last_error: Option<String>,
+    /// Not before this time (Unix seconds) is delivery tried again.
+    #[serde(default)]
+    pub next_attempt: i64,
+    /// Undelivered past `outbox.max_age`: parked, retried only on request.
+    #[serde(default)]
+    pub dead: bool,
 }
 
 /// One line of a build's append-only history.
@@ -420,6 +426,10 @@ pub struct Commit<'a> {
     pub outbox: Vec<(OutboundMail, Vec<u8>)>,
     /// An error reply went to this address (for the rate limit).
     pub reply_sent: Option<String>,
+    /// An upload's `.changes` name and its build (to match archive mails).
+    pub upload_name: Option<(String, BuildKey)>,
+    /// A mailer-daemon mail was seen (for the forwarding loop protection).
+    pub bounce: bool,
 }
 
 /// What [`Store::commit`] did.
@@ -455,6 +465,8 @@ pub struct Store {
     outbox: sled::Tree,
     outbox_raw: sled::Tree,
     replies_sent: sled::Tree,
+    uploads: sled::Tree,
+    bounces: sled::Tree,
     _lock: File,
 }
 
@@ -575,6 +587,8 @@ impl Store {
             outbox: db.open_tree("outbox")?,
             outbox_raw: db.open_tree("outbox_raw")?,
             replies_sent: db.open_tree("replies_sent")?,
+            uploads: db.open_tree("uploads")?,
+            bounces: db.open_tree("bounces")?,
             db,
             path,
             _lock: lock,
@@ -778,11 +792,21 @@ impl Store {
             })
     }
 
-    /// Records a failed delivery attempt of an outbox mail.
-    pub fn outbox_failed(&self, mail: &OutboundMail, error: &str) -> Result<(), StoreError> {
+    /// Records a failed delivery attempt of an outbox mail: the next
+    /// attempt waits `retry_after` doubled per earlier attempt (at most an
+    /// hour); `dead` parks it (kept, listed, retried only on request).
+    pub fn outbox_failed(
+        &self,
+        mail: &OutboundMail,
+        error: &str,
+        next_attempt: i64,
+        dead: bool,
+    ) -> Result<(), StoreError> {
         let updated = OutboundMail {
             attempts: mail.attempts.saturating_add(1),
             last_error: Some(error.to_string()),
+            next_attempt,
+            dead,
             ..mail.clone()
         };
         self.outbox
@@ -807,6 +831,39 @@ impl Store {
         Ok(n)
     }
 
+    /// The build an upload's `.changes` file name belongs to.
+    pub fn upload_build(&self, changes_name: &str) -> Result<Option<BuildKey>, StoreError> {
+        Ok(self
+            .uploads
+            .get(changes_name.as_bytes())?
+            .and_then(|v| BuildKey::from_bytes(&v)))
+    }
+
+    /// How many mailer-daemon mails arrived since `since` (Unix seconds).
+    pub fn bounces_since(&self, since: i64) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for kv in self.bounces.range(since.to_be_bytes().to_vec()..) {
+            kv?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Sets an outbox mail back to be delivered now (also a dead one).
+    pub fn outbox_retry(&self, id: u64, now: i64) -> Result<bool, StoreError> {
+        let Some(v) = self.outbox.get(id.to_be_bytes())? else {
+            return Ok(false);
+        };
+        let mail: OutboundMail = from_json("outbox", &v)?;
+        let updated = OutboundMail {
+            dead: false,
+            next_attempt: now,
+            ..mail
+        };
+        self.outbox.insert(id.to_be_bytes(), to_json(&updated))?;
+        Ok(true)
+    }
+
     /// The number of mails kept because buildmail has no use for them yet.
     pub fn unhandled_count(&self) -> usize {
         self.unhandled.len()
@@ -820,7 +877,8 @@ impl Store {
     /// Commits everything one mail changes in one transaction. The dedup
     /// check happens inside it: a mail seen before changes nothing.
     pub fn commit(&self, c: &Commit<'_>) -> Result<Committed, StoreError> {
-        let trees = (
+        // More trees than sled's tuple impls take: the slice form.
+        let trees: [&sled::Tree; 16] = [
             &self.mails,
             &self.msgids,
             &self.builds,
@@ -835,24 +893,17 @@ impl Store {
             &self.outbox,
             &self.outbox_raw,
             &self.replies_sent,
-        );
-        let result = trees.transaction(
-            |(
-                mails,
-                msgids,
-                builds,
-                history,
-                log_index,
-                log_msgids,
-                quarantine,
-                quarantine_raw,
-                unhandled,
-                signatures,
-                jobs,
-                outbox,
-                outbox_raw,
-                replies_sent,
-            )| {
+            &self.uploads,
+            &self.bounces,
+        ];
+        let result = trees.as_slice().transaction(|t| {
+                let [mails, msgids, builds, history, log_index, log_msgids, quarantine, quarantine_raw, unhandled, signatures, jobs, outbox, outbox_raw, replies_sent, uploads, bounces] =
+                    t.as_slice()
+                else {
+                    return Err(ConflictableTransactionError::Abort(Committed::Duplicate(
+                        "internal error: wrong number of trees in the transaction".into(),
+                    )));
+                };
                 let mut quarantine_id = None;
                 if let Some(sig) = &c.signature {
                     let k = sig.key();
@@ -927,6 +978,15 @@ impl Store {
                 }
                 if let Some(addr) = &c.reply_sent {
                     replies_sent.insert(reply_key(addr, now(), outbox.generate_id()?), &[])?;
+                }
+                if let Some((name, key)) = &c.upload_name {
+                    uploads.insert(name.as_bytes(), key.to_bytes())?;
+                }
+                if c.bounce {
+                    let mut k = now().to_be_bytes().to_vec();
+                    k.push(0);
+                    k.extend_from_slice(&bounces.generate_id()?.to_be_bytes());
+                    bounces.insert(k, &[])?;
                 }
                 Ok(quarantine_id)
             },

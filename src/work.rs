@@ -14,6 +14,7 @@ use crate::state;
 use crate::store::{
     self, Answer, BuildRecord, Commit, HistoryEntry, Job, JobKind, OutboundMail, Store, StoreError,
 };
+use crate::transport::{SendError, Sender, TransportSpec};
 use crate::upload::{self, CommandVars};
 
 /// What one job did.
@@ -284,7 +285,17 @@ fn commit_upload(
         ..Commit::default()
     };
     if !done.success {
-        if let Some(answer) = &job.answer {
+        let notified = match c.build.clone() {
+            Some(r) => queue_failed_to_upload(store, config, &mut c, &r, job.id, now)?,
+            None => Vec::new(),
+        };
+        // The admin who sent the .changes hears of it; through the
+        // notification when they are one of its recipients.
+        if let Some(answer) = job
+            .answer
+            .as_ref()
+            .filter(|a| !notified.iter().any(|n| n.eq_ignore_ascii_case(&a.to)))
+        {
             let reasons = vec![
                 format!("the upload of {} {} failed:", job.key, job.version),
                 done.log.clone(),
@@ -328,9 +339,18 @@ pub fn queue_error_reply(
         return Ok(false);
     }
     let id = store.generate_id()?;
-    match notify::error_reply(&config.from_address, answer, reasons, ignored, id, now) {
+    let templates = templates(config);
+    match notify::error_reply(
+        &templates,
+        &config.from_address,
+        answer,
+        reasons,
+        ignored,
+        id,
+        now,
+    ) {
         Ok(mail) => {
-            c.outbox.push(mail);
+            c.outbox.push(outbound(mail, id, now));
             c.reply_sent = Some(answer.to.clone());
             Ok(true)
         }
@@ -341,18 +361,175 @@ pub fn queue_error_reply(
     }
 }
 
-/// Delivers every mail in the outbox; returns (delivered, failed).
-pub fn deliver_outbox(store: &Store, config: &Config) -> Result<(usize, usize), StoreError> {
+/// The configured templates; when an override is broken, the built-in ones
+/// (a mail is never lost to a template typo; `check-config` reports it).
+pub fn templates(config: &Config) -> notify::Templates {
+    notify::Templates::of(config).unwrap_or_else(|e| {
+        tracing::warn!("{e}; using the built-in templates");
+        notify::Templates::load(None).unwrap_or_else(|_| unreachable_templates())
+    })
+}
+
+/// The built-in templates always parse (a unit test checks it); this keeps
+/// the signature total without a panic.
+fn unreachable_templates() -> notify::Templates {
+    notify::Templates::empty()
+}
+
+/// An outbox entry for a composed mail.
+pub fn outbound(mail: notify::Composed, id: u64, now: i64) -> (OutboundMail, Vec<u8>) {
+    (
+        OutboundMail {
+            id,
+            kind: mail.kind,
+            to: mail.to,
+            message_id: mail.message_id,
+            subject: mail.subject,
+            queued: now,
+            attempts: 0,
+            last_error: None,
+            next_attempt: now,
+            dead: false,
+        },
+        mail.bytes,
+    )
+}
+
+/// Adds the Failed-To-Upload notifications of `record` (which must carry
+/// its upload log) to `c`.
+pub fn queue_failed_to_upload(
+    store: &Store,
+    config: &Config,
+    c: &mut Commit<'_>,
+    record: &BuildRecord,
+    event: u64,
+    now: i64,
+) -> Result<Vec<String>, StoreError> {
+    let templates = templates(config);
+    match notify::failed_to_upload(config, &templates, record, event, now) {
+        Ok(mails) => {
+            let mut to = Vec::new();
+            for m in mails {
+                to.extend(m.to.iter().cloned());
+                let id = store.generate_id()?;
+                c.outbox.push(outbound(m, id, now));
+            }
+            Ok(to)
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// A mail forwarded intact to the admin: `Resent-From`, `Resent-To`,
+/// `Resent-Date` and `Resent-Message-ID` (RFC 5322 §3.6.6) prepended to the
+/// original bytes, headers and MIME structure untouched.
+pub fn resent(config: &Config, raw: &[u8], id: u64, now: i64) -> Vec<u8> {
+    let date = httpdate_rfc2822(now);
+    let domain = config
+        .from_address
+        .rsplit_once('@')
+        .map_or("localhost", |(_, d)| d);
+    let mut out = format!(
+        "Resent-From: {}\r\nResent-To: {}\r\nResent-Date: {date}\r\nResent-Message-ID: <buildmail.forward.{id}.{now}@{domain}>\r\nX-Buildmail-Forward-Reason: {}\r\n",
+        config.from_address,
+        config.admin_address,
+        forward_reason(config)
+    )
+    .into_bytes();
+    out.extend_from_slice(raw);
+    out
+}
+
+/// The forward notice (one line, from the `forward-notice` template).
+fn forward_reason(config: &Config) -> String {
+    templates(config)
+        .render(
+            notify::Kind::ForwardNotice,
+            minijinja::context! { reason => "not a mail buildmail handles; forwarded to the buildd admins" },
+        )
+        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "forwarded by buildmail".into())
+}
+
+/// An RFC 2822 date, as lettre formats it.
+fn httpdate_rfc2822(now: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(now).unwrap_or(0));
+    let mut h = lettre::message::header::Headers::new();
+    h.set(lettre::message::header::Date::new(t));
+    h.get_raw("Date").unwrap_or_default().to_string()
+}
+
+/// The transport the configuration names.
+pub fn transport_spec(config: &Config) -> TransportSpec {
+    match config.outbox.transport {
+        Transport::File => TransportSpec::File {
+            dir: config.outbox.dir.clone(),
+        },
+        Transport::Sendmail => TransportSpec::Sendmail {
+            command: config.outbox.sendmail.clone(),
+            timeout: config.outbox.timeout,
+        },
+        Transport::Smtp => TransportSpec::Smtp {
+            url: config.outbox.smtp_url.clone(),
+            timeout: config.outbox.timeout,
+        },
+    }
+}
+
+/// How long after its `attempts`-th failure a mail waits: `retry_after`
+/// doubled per earlier failure, at most an hour.
+pub fn backoff(retry_after: std::time::Duration, attempts: u32) -> i64 {
+    let base = i64::try_from(retry_after.as_secs()).unwrap_or(3600).max(1);
+    let factor = 1i64 << attempts.min(20);
+    base.saturating_mul(factor).min(3600)
+}
+
+/// Delivers the mails in the outbox that are due (all live ones with
+/// `force`); returns (delivered, failed). A failed mail is kept, retried
+/// with exponential backoff, and parked as dead once older than
+/// `outbox.max_age` or refused permanently; it is never dropped.
+pub fn deliver_outbox_with(
+    store: &Store,
+    config: &Config,
+    force: bool,
+) -> Result<(usize, usize), StoreError> {
+    let now = store::now();
+    let due: Vec<_> = store
+        .outbox()?
+        .into_iter()
+        .filter(|(m, _)| !m.dead && (force || m.next_attempt <= now))
+        .collect();
+    if due.is_empty() {
+        return Ok((0, 0));
+    }
+    let sender = match Sender::new(&transport_spec(config)) {
+        Ok(s) => s,
+        Err(e) => {
+            for (mail, _) in &due {
+                record_failure(store, config, mail, &e, now)?;
+            }
+            store.flush()?;
+            return Ok((0, due.len()));
+        }
+    };
     let mut delivered = 0;
     let mut failed = 0;
-    for (mail, bytes) in store.outbox()? {
-        match deliver(config, &mail, &bytes) {
+    for (mail, bytes) in &due {
+        match sender.send(
+            &config.from_address,
+            &mail.to,
+            &format!("{:020}", mail.id),
+            bytes,
+        ) {
             Ok(()) => {
                 store.outbox_delivered(mail.id)?;
                 delivered += 1;
             }
             Err(e) => {
-                store.outbox_failed(&mail, &e)?;
+                record_failure(store, config, mail, &e, now)?;
                 failed += 1;
             }
         }
@@ -361,24 +538,27 @@ pub fn deliver_outbox(store: &Store, config: &Config) -> Result<(usize, usize), 
     Ok((delivered, failed))
 }
 
-/// Delivers one mail with the configured transport.
-fn deliver(config: &Config, mail: &OutboundMail, bytes: &[u8]) -> Result<(), String> {
-    match config.outbox.transport {
-        Transport::File => write_eml(&config.outbox.dir, mail.id, bytes)
-            .map_err(|e| format!("{}: {e}", config.outbox.dir.display())),
+fn record_failure(
+    store: &Store,
+    config: &Config,
+    mail: &OutboundMail,
+    e: &SendError,
+    now: i64,
+) -> Result<(), StoreError> {
+    let max_age = i64::try_from(config.outbox.max_age.as_secs()).unwrap_or(i64::MAX);
+    let dead = e.permanent || now.saturating_sub(mail.queued) >= max_age;
+    let next = now.saturating_add(backoff(config.outbox.retry_after, mail.attempts));
+    if dead {
+        tracing::error!(
+            "outbox mail {} to {} parked as dead: {e} (see `buildmail outbox list`)",
+            mail.id,
+            mail.to.join(", ")
+        );
     }
+    store.outbox_failed(mail, &e.message, next, dead)
 }
 
-/// Writes `<dir>/<id>.eml` by temp file, fsync and rename (so a reader never
-/// sees half a mail, and writing it twice after a crash gives one file).
-fn write_eml(dir: &Path, id: u64, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    std::fs::create_dir_all(dir)?;
-    let name = format!("{id:020}.eml");
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, dir.join(&name))?;
-    std::fs::File::open(dir)?.sync_all()
+/// Delivers the mails that are due; returns (delivered, failed).
+pub fn deliver_outbox(store: &Store, config: &Config) -> Result<(usize, usize), StoreError> {
+    deliver_outbox_with(store, config, false)
 }

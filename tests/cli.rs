@@ -225,7 +225,7 @@ fn import_reads_mbox_maildir_and_eml_and_reimport_is_all_duplicates() {
     let first = run(&args);
     assert!(
         first.contains(
-            "imported 6 mails: 5 log mails, 0 replies, 1 other mails, 0 duplicates, 0 quarantined"
+            "imported 6 mails: 5 log mails, 0 replies, 0 archive mails, 1 other mails, 0 duplicates, 0 quarantined"
         ),
         "{first}"
     );
@@ -234,7 +234,7 @@ fn import_reads_mbox_maildir_and_eml_and_reimport_is_all_duplicates() {
     let second = run(&args[..4]);
     assert!(
         second.contains(
-            "imported 6 mails: 0 log mails, 0 replies, 0 other mails, 6 duplicates, 0 quarantined"
+            "imported 6 mails: 0 log mails, 0 replies, 0 archive mails, 0 other mails, 6 duplicates, 0 quarantined"
         ),
         "{second}"
     );

@@ -239,8 +239,24 @@ fn other_mails_are_kept_and_garbage_is_quarantined_byte_exact() {
     let store = Store::open(&cfg.database).unwrap();
     let ing = Ingest::new(&store, &cfg);
     let other = support::plain_mail("Question about the armhf buildd", "Is it up?");
-    assert_eq!(ing.mail(&other).unwrap(), Outcome::Other);
+    assert!(
+        matches!(
+            ing.mail(&other).unwrap(),
+            Outcome::Forwarded {
+                forwarded: true,
+                ..
+            }
+        ),
+        "a mail of no known kind is forwarded to the admin"
+    );
     assert_eq!(store.unhandled_count(), 1);
+    let queued = store.outbox().unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].0.kind, "forward");
+    assert_eq!(queued[0].0.to, vec![cfg.admin_address.clone()]);
+    // Forwarded intact: the original bytes follow the Resent- headers.
+    assert!(queued[0].1.starts_with(b"Resent-From: "));
+    assert!(queued[0].1.ends_with(&other));
 
     // A log mail whose gzip part is corrupt.
     let subject = support::sbuild_subject("successful", "hello", "2.10-3", "amd64", "unstable");
@@ -439,7 +455,10 @@ fn every_corpus_file_is_ingested_without_panic() {
                     assert!(!reason.is_empty());
                     recorded += 1;
                 }
-                Outcome::Log { .. } | Outcome::Reply { .. } | Outcome::Other => recorded += 1,
+                Outcome::Log { .. }
+                | Outcome::Reply { .. }
+                | Outcome::Archive { .. }
+                | Outcome::Forwarded { .. } => recorded += 1,
                 Outcome::Duplicate(_) => {}
             }
             seen += 1;

@@ -89,7 +89,10 @@ pub fn run(config: &Config, args: Args) -> ExitCode {
                 "buildmail: refused {command} for {key}: {}",
                 reasons.join("; ")
             ),
-            Outcome::Other => eprintln!("buildmail: not a build log; kept to be forwarded"),
+            Outcome::Archive { key, event, state } => {
+                eprintln!("buildmail: archive {} for {key}: {state}", event.as_str())
+            }
+            Outcome::Forwarded { note, .. } => eprintln!("buildmail: {note}"),
             Outcome::Duplicate(d) => eprintln!("buildmail: duplicate: {d}"),
             Outcome::Quarantined { id, reason } => {
                 eprintln!("buildmail: quarantined as #{id}: {reason}")

@@ -33,6 +33,7 @@ pub struct Args {
 struct Tally {
     logs: u64,
     replies: u64,
+    archive: u64,
     other: u64,
     duplicates: u64,
     quarantined: u64,
@@ -191,7 +192,11 @@ impl Committer<'_> {
                 }
                 self.tally.touched.insert(key);
             }
-            Outcome::Other => self.tally.other += 1,
+            Outcome::Archive { key, .. } => {
+                self.tally.archive += 1;
+                self.tally.touched.insert(key);
+            }
+            Outcome::Forwarded { .. } => self.tally.other += 1,
             Outcome::Duplicate(_) => self.tally.duplicates += 1,
             Outcome::Quarantined { id, reason } => {
                 self.tally.quarantined += 1;
@@ -350,10 +355,11 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let secs = start.elapsed().as_secs_f64();
     let mb = t.bytes as f64 / 1e6;
     println!(
-        "imported {} mails: {} log mails, {} replies, {} other mails, {} duplicates, {} quarantined",
-        t.logs + t.replies + t.other + t.duplicates + t.quarantined,
+        "imported {} mails: {} log mails, {} replies, {} archive mails, {} other mails, {} duplicates, {} quarantined",
+        t.logs + t.replies + t.archive + t.other + t.duplicates + t.quarantined,
         t.logs,
         t.replies,
+        t.archive,
         t.other,
         t.duplicates,
         t.quarantined
@@ -362,7 +368,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         "{mb:.1} MB in {secs:.2} s ({:.1} MB/s, {:.0} mails/s)",
         if secs > 0.0 { mb / secs } else { 0.0 },
         if secs > 0.0 {
-            (t.logs + t.replies + t.other + t.duplicates + t.quarantined) as f64 / secs
+            (t.logs + t.replies + t.archive + t.other + t.duplicates + t.quarantined) as f64 / secs
         } else {
             0.0
         }

@@ -8,7 +8,9 @@ mod import;
 mod info;
 mod list;
 mod log;
+mod outbox;
 mod quarantine;
+mod render;
 mod work;
 
 use std::path::PathBuf;
@@ -65,6 +67,10 @@ pub enum Command {
     CheckConfig,
     /// Carry out queued uploads and deliver the outbox now.
     Work,
+    /// The mails waiting to leave: list, flush, retry.
+    Outbox(outbox::Args),
+    /// Print a mail as buildmail would send it (for template editors).
+    Render(render::Args),
 }
 
 /// Parses the command line and runs it.
@@ -97,6 +103,8 @@ pub fn run() -> ExitCode {
         }
         Command::CheckConfig => check_config::run(&config),
         Command::Work => work::run(&config),
+        Command::Outbox(a) => outbox::run(&config, a),
+        Command::Render(a) => render::run(&config, a),
     };
     match result {
         Ok(code) => code,

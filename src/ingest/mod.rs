@@ -23,7 +23,7 @@ use crate::mail::{self, Inbound, LogSubject};
 use crate::reply::{self, Decision, Question, Reply, Request, Signing};
 use crate::sbuild::{self, BuildLog, Status};
 use crate::signature::Keyring;
-use crate::state::{self, LogDecision, State};
+use crate::state::{self, ArchiveEvent, LogDecision, State};
 use crate::store::{
     self, BuildKey, BuildRecord, Commit, Committed, HistoryEntry, LogRef, MailRecord,
     QuarantineEntry, Store, StoreError,
@@ -57,8 +57,22 @@ pub enum Outcome {
         /// Why it was refused.
         reasons: Vec<String>,
     },
-    /// Not one of buildmail's kinds; kept to be forwarded.
-    Other,
+    /// An archive or upload-queue answer about one of buildmail's uploads.
+    Archive {
+        /// The build.
+        key: BuildKey,
+        /// What the archive said.
+        event: ArchiveEvent,
+        /// The state after it.
+        state: State,
+    },
+    /// Not one of buildmail's kinds: forwarded to the admin, or kept.
+    Forwarded {
+        /// Whether it was queued for forwarding (`false`: kept only).
+        forwarded: bool,
+        /// What happened, in words.
+        note: String,
+    },
     /// Ingested before; nothing changed.
     Duplicate(String),
     /// Could not be processed; kept in quarantine.
@@ -108,6 +122,8 @@ pub enum Analysis<'a> {
     Log(Box<LogAnalysis<'a>>),
     /// An admin reply: the question it answers.
     Reply(Question),
+    /// A mail from the archive or the upload queue about an upload.
+    Archive(mail::ArchiveSubject),
     /// Another kind of mail.
     Other,
     /// Cannot be processed: the reason.
@@ -169,6 +185,9 @@ fn is_dist_name(s: &str) -> bool {
 /// Decides, without I/O, what a parsed mail is and what it says.
 pub fn analyse<'a>(mail: &'a Inbound<'a>, config: &Config) -> Analysis<'a> {
     let Some(subject) = mail::parse_log_subject(mail.subject()) else {
+        if let Some(a) = mail::parse_archive_subject(mail.subject()) {
+            return Analysis::Archive(a);
+        }
         return match Question::parse(mail.subject()) {
             Some(q) => Analysis::Reply(q),
             None => Analysis::Other,
@@ -388,8 +407,17 @@ pub enum PreparedBody {
     Log(Box<LogFacts>),
     /// An admin reply, read and its signature checked.
     Reply(Box<Reply>),
-    /// Another kind of mail.
-    Other,
+    /// An archive or upload-queue answer.
+    Archive {
+        /// What it says.
+        subject: mail::ArchiveSubject,
+        /// Its text (the rejection text, the queue report), bounded.
+        text: String,
+        /// How to forward it if no upload of buildmail's matches.
+        forward: Box<ForwardFacts>,
+    },
+    /// Another kind of mail: forwarded to the admin.
+    Other(Box<ForwardFacts>),
     /// Ingested before (found by its bytes); nothing to do.
     Seen(String),
     /// To be quarantined for this reason.
@@ -409,6 +437,35 @@ pub enum PreparedBody {
         from: Option<String>,
     },
 }
+
+/// What forwarding a mail needs to know about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardFacts {
+    /// The `From:` address.
+    pub from: Option<String>,
+    /// It comes from a mailer daemon or is otherwise automatic (a bounce).
+    pub bounce: bool,
+    /// buildmail sent it itself (it came back): never forwarded.
+    pub ours: bool,
+}
+
+impl ForwardFacts {
+    fn of(mail: &Inbound<'_>, config: &Config) -> ForwardFacts {
+        let from = mail.from_address().map(str::to_string);
+        let ours = mail.header_text("X-Buildmail-Kind").is_some()
+            || from
+                .as_deref()
+                .is_some_and(|f| f.eq_ignore_ascii_case(&config.from_address));
+        ForwardFacts {
+            bounce: reply::must_not_answer(mail, "").is_some(),
+            from,
+            ours,
+        }
+    }
+}
+
+/// The largest text kept from an archive mail as an upload log.
+const ARCHIVE_TEXT_LIMIT: usize = 256 * 1024;
 
 /// Builds the new record and history line for a log, from the current record.
 /// Returns the record, the history line, and whether the state moved.
@@ -636,7 +693,18 @@ impl<'a> Ingest<'a> {
                     );
                     Ok((PreparedBody::Reply(Box::new(r)), None))
                 }
-                Analysis::Other => Ok((PreparedBody::Other, None)),
+                Analysis::Archive(subject) => Ok((
+                    PreparedBody::Archive {
+                        subject,
+                        text: mail::body_text(&parsed, ARCHIVE_TEXT_LIMIT),
+                        forward: Box::new(ForwardFacts::of(&parsed, self.config)),
+                    },
+                    None,
+                )),
+                Analysis::Other => Ok((
+                    PreparedBody::Other(Box::new(ForwardFacts::of(&parsed, self.config))),
+                    None,
+                )),
                 Analysis::Reject(reason) => Ok((
                     PreparedBody::Reject {
                         reason,
@@ -700,17 +768,14 @@ impl<'a> Ingest<'a> {
             outcome,
             build,
         };
-        let c = match &p.body {
-            PreparedBody::Seen(_) => return Ok(Outcome::Duplicate(String::new())),
-            PreparedBody::Other => Commit {
-                mail: Some(record(
-                    "other",
-                    "kept to be forwarded to the admin".into(),
-                    None,
-                )),
-                unhandled: Some(raw_bytes(raw)),
-                ..Commit::default()
-            },
+        match &p.body {
+            PreparedBody::Seen(_) => Ok(Outcome::Duplicate(String::new())),
+            PreparedBody::Other(f) => self.commit_forward(raw, p, f, "other", now),
+            PreparedBody::Archive {
+                subject,
+                text,
+                forward,
+            } => self.commit_archive(raw, p, subject, text, forward, now),
             PreparedBody::Reject {
                 reason,
                 subject,
@@ -727,11 +792,11 @@ impl<'a> Ingest<'a> {
                     sha256: p.sha256.clone(),
                     raw_file: None,
                 };
-                return self.commit_quarantine(
+                self.commit_quarantine(
                     record("quarantined", format!("quarantined: {reason}"), None),
                     entry,
                     raw_bytes(raw),
-                );
+                )
             }
             PreparedBody::TooLarge { subject, from } => {
                 let (file, size) = match raw {
@@ -754,16 +819,15 @@ impl<'a> Ingest<'a> {
                     sha256: p.sha256.clone(),
                     raw_file: Some(file),
                 };
-                return self.commit_quarantine(
+                self.commit_quarantine(
                     record("quarantined", format!("quarantined: {reason}"), None),
                     entry,
                     &[],
-                );
+                )
             }
-            PreparedBody::Log(a) => return self.commit_log(a, p, now),
-            PreparedBody::Reply(r) => return self.commit_reply(r, p, now),
-        };
-        Ok(settled(self.store.commit(&c)?, |_| Outcome::Other))
+            PreparedBody::Log(a) => self.commit_log(a, p, now),
+            PreparedBody::Reply(r) => self.commit_reply(r, p, now),
+        }
     }
 
     fn commit_log(&self, a: &LogFacts, p: &Prepared, now: i64) -> Result<Outcome, StoreError> {
@@ -810,6 +874,178 @@ impl<'a> Ingest<'a> {
             version: a.version.clone(),
             state: record.state,
             moved,
+        }))
+    }
+
+    /// Forwards a mail to the admin address (intact, `Resent-*` headers
+    /// added), unless it is buildmail's own, its sender is blacklisted, or
+    /// too many bounces arrived lately: those are kept, not forwarded.
+    fn commit_forward(
+        &self,
+        raw: &RawMail,
+        p: &Prepared,
+        f: &ForwardFacts,
+        kind: &str,
+        now: i64,
+    ) -> Result<Outcome, StoreError> {
+        let fw = &self.config.forward;
+        let blacklisted = f
+            .from
+            .as_deref()
+            .is_some_and(|from| fw.blacklist.iter().any(|b| b.eq_ignore_ascii_case(from)));
+        let window = i64::try_from(fw.bounce_window.as_secs()).unwrap_or(i64::MAX);
+        let keep = if f.ours {
+            Some("buildmail's own mail came back; kept, not forwarded (no mail loops)".to_string())
+        } else if blacklisted {
+            Some("the sender is in forward.blacklist; kept, not forwarded".to_string())
+        } else if f.bounce
+            && self.store.bounces_since(now.saturating_sub(window))? >= fw.max_bounces as usize
+        {
+            Some(format!(
+                "more than {} bounces within {:?}; kept, not forwarded (forward.max_bounces)",
+                fw.max_bounces, fw.bounce_window
+            ))
+        } else {
+            None
+        };
+        let mut c = Commit {
+            unhandled: Some(raw_bytes(raw)),
+            bounce: f.bounce,
+            ..Commit::default()
+        };
+        let outcome = match &keep {
+            Some(why) => why.clone(),
+            None => {
+                let id = self.store.generate_id()?;
+                let bytes = crate::work::resent(self.config, raw_bytes(raw), id, now);
+                c.outbox.push((
+                    store::OutboundMail {
+                        id,
+                        kind: "forward".into(),
+                        to: vec![self.config.admin_address.clone()],
+                        message_id: p.message_id.clone().unwrap_or_default(),
+                        subject: String::new(),
+                        queued: now,
+                        attempts: 0,
+                        last_error: None,
+                        next_attempt: now,
+                        dead: false,
+                    },
+                    bytes,
+                ));
+                format!("forwarded to {}", self.config.admin_address)
+            }
+        };
+        c.mail = Some(MailRecord {
+            sha256: p.sha256.clone(),
+            message_id: p.message_id.clone(),
+            received: now,
+            kind: kind.into(),
+            outcome: outcome.clone(),
+            build: None,
+        });
+        Ok(settled(self.store.commit(&c)?, |_| Outcome::Forwarded {
+            forwarded: keep.is_none(),
+            note: outcome,
+        }))
+    }
+
+    /// An archive or upload-queue answer about one of buildmail's uploads:
+    /// ACCEPTED/INSTALLED → Installed; REJECTED and queue failures →
+    /// Failed-To-Upload with the text as upload log and notifications; NEW
+    /// and queue successes are noted. An answer about an upload buildmail
+    /// did not make is forwarded.
+    fn commit_archive(
+        &self,
+        raw: &RawMail,
+        p: &Prepared,
+        subject: &mail::ArchiveSubject,
+        text: &str,
+        forward: &ForwardFacts,
+        now: i64,
+    ) -> Result<Outcome, StoreError> {
+        let Some(key) = self.store.upload_build(subject.changes())? else {
+            return self.commit_forward(raw, p, forward, "archive", now);
+        };
+        let Some(record) = self.store.build(&key)? else {
+            return self.commit_forward(raw, p, forward, "archive", now);
+        };
+        let event = match subject {
+            mail::ArchiveSubject::Accepted { .. } => ArchiveEvent::Accepted,
+            mail::ArchiveSubject::Rejected { .. } => ArchiveEvent::Rejected,
+            mail::ArchiveSubject::New { .. } => ArchiveEvent::New,
+            mail::ArchiveSubject::Processing { .. } => {
+                if text.to_ascii_lowercase().contains("uploaded successfully") {
+                    ArchiveEvent::QueueOk
+                } else {
+                    ArchiveEvent::QueueFailed
+                }
+            }
+        };
+        let mut new = record.clone();
+        let note = match state::decide_archive(record.state, event) {
+            Ok(state::Target::To(to)) => {
+                if to != record.state {
+                    new.previous_state = Some(record.state);
+                    new.state_change = now;
+                }
+                new.state = to;
+                match to {
+                    State::FailedToUpload => {
+                        new.upload_log = Some(text.trim().to_string())
+                            .filter(|t| !t.is_empty())
+                            .or_else(|| {
+                                Some(format!(
+                                    "{} (the mail had no text)",
+                                    mail_subject_line(subject)
+                                ))
+                            });
+                    }
+                    State::Installed => new.upload_log = None,
+                    _ => {}
+                }
+                format!("{}: now {to}", subject.changes())
+            }
+            Ok(_) => format!("{}: {}", subject.changes(), event.as_str()),
+            Err(why) => why,
+        };
+        let mut c = Commit {
+            history: Some(HistoryEntry {
+                time: now,
+                from: Some(record.state),
+                to: Some(new.state),
+                version: new.version.clone(),
+                event: format!("archive:{}", event.as_str()),
+                message_id: p.message_id.clone(),
+                signer: None,
+                note: Some(note.clone()),
+            }),
+            ..Commit::default()
+        };
+        if new.state == State::FailedToUpload && record.state != State::FailedToUpload {
+            let event_id = self.store.generate_id()?;
+            crate::work::queue_failed_to_upload(
+                self.store,
+                self.config,
+                &mut c,
+                &new,
+                event_id,
+                now,
+            )?;
+        }
+        c.build = Some(new.clone());
+        c.mail = Some(MailRecord {
+            sha256: p.sha256.clone(),
+            message_id: p.message_id.clone(),
+            received: now,
+            kind: "archive".into(),
+            outcome: note,
+            build: Some(key.clone()),
+        });
+        Ok(settled(self.store.commit(&c)?, |_| Outcome::Archive {
+            key,
+            event,
+            state: new.state,
         }))
     }
 
@@ -931,6 +1167,13 @@ impl<'a> Ingest<'a> {
         let outcome = match decision {
             Decision::Apply(a) => {
                 let mut new = a.record.clone();
+                if let Some(u) = new
+                    .upload
+                    .as_ref()
+                    .filter(|_| a.job == Some(JobKind::Upload))
+                {
+                    c.upload_name = Some((u.changes_name.clone(), key.clone()));
+                }
                 if let Some(kind) = &a.job {
                     let id = self.store.generate_id()?;
                     new.pending_job = Some(id);
@@ -1054,6 +1297,10 @@ fn settled(committed: Committed, written: impl FnOnce(Option<u64>) -> Outcome) -
             crate::cli::format_time(u.first_seen)
         )),
     }
+}
+
+fn mail_subject_line(s: &mail::ArchiveSubject) -> String {
+    format!("the archive answered {}", s.changes())
 }
 
 /// The request of a reply, in words.

@@ -14,7 +14,9 @@
 
 #![allow(unused)] // each test binary uses a subset of these helpers
 
+pub mod farm;
 pub mod logs;
+pub mod smtp;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};

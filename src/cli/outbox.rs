@@ -1,0 +1,91 @@
+//! `buildmail outbox`: the mails waiting to leave.
+
+use std::process::ExitCode;
+
+use crate::config::Config;
+
+/// Options of `outbox`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+/// `outbox` actions.
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// List the queued mails: live ones with their next attempt, and dead
+    /// ones (undelivered past `outbox.max_age`, or refused permanently).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Try to deliver every live mail now, whatever its backoff.
+    Flush,
+    /// Make mails due again (dead ones included) and deliver them: the
+    /// given ids, or every mail with `--all`.
+    Retry {
+        /// Outbox ids (from `outbox list`).
+        ids: Vec<u64>,
+        /// Every queued mail.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
+}
+
+/// Runs an `outbox` action.
+pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(config)?;
+    match args.action {
+        Action::List { json } => {
+            let mails: Vec<_> = store.outbox()?.into_iter().map(|(m, _)| m).collect();
+            if json {
+                super::print_json(&mails)?;
+            } else if mails.is_empty() {
+                println!("the outbox is empty");
+            } else {
+                for m in mails {
+                    println!(
+                        "{:>8}  {:<16} {}  to {}  queued {}  attempts {}{}",
+                        m.id,
+                        m.kind,
+                        if m.dead {
+                            "DEAD".to_string()
+                        } else {
+                            format!("next {}", super::format_time(m.next_attempt))
+                        },
+                        m.to.join(", "),
+                        super::format_time(m.queued),
+                        m.attempts,
+                        m.last_error
+                            .map(|e| format!("\n          last error: {e}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
+        Action::Flush => {
+            let (delivered, failed) = crate::work::deliver_outbox_with(&store, config, true)?;
+            println!("{delivered} delivered, {failed} failed (kept, retried later)");
+        }
+        Action::Retry { ids, all } => {
+            let now = crate::store::now();
+            let targets: Vec<u64> = if all {
+                store.outbox()?.into_iter().map(|(m, _)| m.id).collect()
+            } else {
+                ids
+            };
+            for id in &targets {
+                if !store.outbox_retry(*id, now)? {
+                    eprintln!("buildmail: no mail {id} in the outbox");
+                }
+            }
+            store.flush()?;
+            let (delivered, failed) = crate::work::deliver_outbox_with(&store, config, true)?;
+            println!("{delivered} delivered, {failed} failed (kept, retried later)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

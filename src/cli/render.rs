@@ -1,0 +1,80 @@
+//! `buildmail render`: print a mail as buildmail would send it, for admins
+//! who edit templates.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::notify::{self, Kind};
+use crate::store::BuildKey;
+
+/// Options of `render`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The kind of mail: failed-to-upload, build-failure, error-reply,
+    /// forward-notice.
+    pub kind: String,
+    /// Source package.
+    pub source: String,
+    /// Distribution.
+    #[arg(long, default_value = "unstable")]
+    pub dist: String,
+    /// Architecture (default: `default_arch`).
+    #[arg(long)]
+    pub arch: Option<String>,
+}
+
+/// Renders the mail(s) for one build with the configured templates.
+pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    let kind = Kind::parse(&args.kind).with_context(|| {
+        format!(
+            "{:?} is not a mail kind; use one of: {}",
+            args.kind,
+            Kind::ALL.map(|k| k.name()).join(", ")
+        )
+    })?;
+    let templates = notify::Templates::of(config)?;
+    let store = super::open_store(config)?;
+    let key = BuildKey {
+        dist: args.dist,
+        arch: args.arch.unwrap_or_else(|| config.default_arch.clone()),
+        source: args.source,
+    };
+    let mut record = store
+        .build(&key)?
+        .with_context(|| format!("no build {key} is known (see `buildmail list`)"))?;
+    let now = crate::store::now();
+    match kind {
+        Kind::FailedToUpload => {
+            if record.upload_log.is_none() {
+                record.upload_log = Some(
+                    "(example: this build has no upload log; a real notification is only sent with one)"
+                        .into(),
+                );
+            }
+            for mail in notify::failed_to_upload(config, &templates, &record, 0, now)? {
+                println!("{}", String::from_utf8_lossy(&mail.bytes));
+            }
+        }
+        other => {
+            let body = templates.render(
+                other,
+                minijinja::context! {
+                    source => record.key.source,
+                    version => record.version,
+                    arch => record.key.arch,
+                    dist => record.key.dist,
+                    reasons => vec!["(example reason)"],
+                    ignored => Vec::<String>::new(),
+                    quoted => "> (the quoted original)",
+                    reason => "(example reason)",
+                    title => notify::title(&record),
+                    architectures => Vec::<String>::new(),
+                },
+            )?;
+            print!("{body}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
