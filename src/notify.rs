@@ -584,6 +584,128 @@ pub fn failed_to_upload(
     Ok(out)
 }
 
+/// One architecture's part of a build-failure notification.
+#[derive(Debug, Clone, Serialize)]
+struct ArchFailure {
+    arch: String,
+    state_title: String,
+    builder: String,
+    duration: String,
+    build_log_url: String,
+    explanation: Option<String>,
+    excerpt: Option<String>,
+}
+
+/// Composes the build-failure notification of one version of a package:
+/// one mail per recipient listing every architecture in `records` (the
+/// builds of that version that failed). `event` makes the Message-IDs
+/// unique.
+pub fn build_failure(
+    config: &Config,
+    templates: &Templates,
+    records: &[BuildRecord],
+    event: u64,
+    now: i64,
+) -> Result<Vec<Composed>, ComposeError> {
+    let Some(first) = records.first() else {
+        return Ok(Vec::new());
+    };
+    let changes = records.iter().find_map(build_changes);
+    let archive = first.archive.clone().unwrap_or_else(|| "primary".into());
+    let component = component(changes.as_ref());
+    let arches: Vec<String> = records.iter().map(|r| r.key.arch.clone()).collect();
+    let title = format!(
+        "{} build of {} {} in {}",
+        arches.join(", "),
+        first.key.source,
+        first.version,
+        first.key.dist
+    );
+    let subject = format!("[Build #{}] {title}", build_id(first));
+    let parts: Vec<ArchFailure> = records
+        .iter()
+        .map(|r| ArchFailure {
+            arch: r.key.arch.clone(),
+            state_title: r.state.title().to_string(),
+            builder: r.builder.clone().unwrap_or_else(|| "not available".into()),
+            duration: human_duration(r.build_duration),
+            build_log_url: url(config.notify.build_log_url.as_deref(), r),
+            explanation: r
+                .failed_reason
+                .clone()
+                .or_else(|| r.explanation.as_ref().map(|e| e.summary.clone())),
+            excerpt: r
+                .explanation
+                .as_ref()
+                .filter(|e| !e.excerpt.is_empty())
+                .map(|e| e.excerpt.join("\n")),
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (n, r) in recipients(config, changes.as_ref()).iter().enumerate() {
+        let body = templates.render(
+            Kind::BuildFailure,
+            context! {
+                source => first.key.source,
+                version => first.version,
+                dist => first.key.dist,
+                archive => archive,
+                component => component,
+                architectures => parts,
+                source_url => url(config.notify.source_url.as_deref(), first),
+                title => title,
+                reason => wrap(&r.reason(), 72),
+            },
+        )?;
+        let message_id = format!(
+            "buildmail.build-failure.{}.{event}.{n}@{}",
+            build_id(first),
+            domain_of(&config.from_address)
+        );
+        let rationale: Vec<&str> = r.roles.iter().map(|x| x.rationale()).collect();
+        let mut builder = Message::builder()
+            .from(mailbox("from_address", &config.from_address)?)
+            .to(mailbox("recipient", &r.address)?)
+            .subject(subject.clone())
+            .message_id(Some(format!("<{message_id}>")))
+            .date(date(now))
+            .raw_header(raw_header(
+                "X-Buildd-Build-State",
+                state_header(first.state),
+            ))
+            .raw_header(raw_header("X-Buildd-Build-Arch", arches.join(" ")))
+            .raw_header(raw_header("X-Buildd-Archive", archive.clone()))
+            .raw_header(raw_header("X-Buildd-Build-Component", component.clone()))
+            .raw_header(raw_header(
+                "X-Buildd-Message-Rationale",
+                rationale.join(", "),
+            ))
+            .raw_header(raw_header("Precedence", "bulk"))
+            .raw_header(raw_header("Auto-Submitted", "auto-generated"))
+            .raw_header(raw_header("X-Buildmail-Kind", Kind::BuildFailure.name()));
+        if r.roles.contains(&Role::Creator) {
+            builder = builder.raw_header(raw_header("X-Creator-Recipient", r.address.clone()));
+        }
+        if let Some(log) = &first.last_log_message_id {
+            builder = builder
+                .in_reply_to(format!("<{log}>"))
+                .references(format!("<{log}>"));
+        }
+        let message = builder
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| ComposeError::Build(e.to_string()))?;
+        out.push(Composed {
+            kind: Kind::BuildFailure.name().into(),
+            to: vec![r.address.clone()],
+            message_id,
+            subject: subject.clone(),
+            bytes: message.formatted(),
+        });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

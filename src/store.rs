@@ -257,6 +257,39 @@ pub struct Answer {
     pub quoted: String,
 }
 
+/// A build-failure notification for one version of a package, collecting
+/// the architectures that failed until its quiet period is over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// Source package.
+    pub source: String,
+    /// Version.
+    pub version: String,
+    /// Distribution.
+    pub dist: String,
+    /// The architectures that failed, in the order they did.
+    pub arches: Vec<String>,
+    /// When it is sent (Unix seconds): the first failure plus the quiet
+    /// period.
+    pub due: i64,
+    /// Sent already: later failures of this version add nothing.
+    pub sent: bool,
+}
+
+impl Notice {
+    /// The key in the `notices` tree.
+    pub fn key(source: &str, version: &str, dist: &str) -> Vec<u8> {
+        let mut k = Vec::with_capacity(source.len() + version.len() + dist.len() + 2);
+        for (i, part) in [source, version, dist].iter().enumerate() {
+            if i > 0 {
+                k.push(0);
+            }
+            k.extend_from_slice(part.as_bytes());
+        }
+        k
+    }
+}
+
 /// A mail waiting in the outbox. The bytes are in the `outbox_raw` tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboundMail {
@@ -430,6 +463,11 @@ pub struct Commit<'a> {
     pub upload_name: Option<(String, BuildKey)>,
     /// A mailer-daemon mail was seen (for the forwarding loop protection).
     pub bounce: bool,
+    /// A build failed: add its arch to the version's notice (created with
+    /// this due time if there is none).
+    pub notice: Option<Notice>,
+    /// A notice was sent: mark it so.
+    pub notice_sent: Option<Vec<u8>>,
 }
 
 /// What [`Store::commit`] did.
@@ -467,6 +505,7 @@ pub struct Store {
     replies_sent: sled::Tree,
     uploads: sled::Tree,
     bounces: sled::Tree,
+    notices: sled::Tree,
     _lock: File,
 }
 
@@ -589,6 +628,7 @@ impl Store {
             replies_sent: db.open_tree("replies_sent")?,
             uploads: db.open_tree("uploads")?,
             bounces: db.open_tree("bounces")?,
+            notices: db.open_tree("notices")?,
             db,
             path,
             _lock: lock,
@@ -849,6 +889,18 @@ impl Store {
         Ok(n)
     }
 
+    /// Build-failure notices not sent yet.
+    pub fn pending_notices(&self) -> Result<Vec<Notice>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.notices.iter() {
+            let n: Notice = from_json("notices", &kv?.1)?;
+            if !n.sent {
+                out.push(n);
+            }
+        }
+        Ok(out)
+    }
+
     /// Sets an outbox mail back to be delivered now (also a dead one).
     pub fn outbox_retry(&self, id: u64, now: i64) -> Result<bool, StoreError> {
         let Some(v) = self.outbox.get(id.to_be_bytes())? else {
@@ -878,7 +930,7 @@ impl Store {
     /// check happens inside it: a mail seen before changes nothing.
     pub fn commit(&self, c: &Commit<'_>) -> Result<Committed, StoreError> {
         // More trees than sled's tuple impls take: the slice form.
-        let trees: [&sled::Tree; 16] = [
+        let trees: [&sled::Tree; 17] = [
             &self.mails,
             &self.msgids,
             &self.builds,
@@ -895,9 +947,10 @@ impl Store {
             &self.replies_sent,
             &self.uploads,
             &self.bounces,
+            &self.notices,
         ];
         let result = trees.as_slice().transaction(|t| {
-                let [mails, msgids, builds, history, log_index, log_msgids, quarantine, quarantine_raw, unhandled, signatures, jobs, outbox, outbox_raw, replies_sent, uploads, bounces] =
+                let [mails, msgids, builds, history, log_index, log_msgids, quarantine, quarantine_raw, unhandled, signatures, jobs, outbox, outbox_raw, replies_sent, uploads, bounces, notices] =
                     t.as_slice()
                 else {
                     return Err(ConflictableTransactionError::Abort(Committed::Duplicate(
@@ -981,6 +1034,34 @@ impl Store {
                 }
                 if let Some((name, key)) = &c.upload_name {
                     uploads.insert(name.as_bytes(), key.to_bytes())?;
+                }
+                if let Some(n) = &c.notice {
+                    let k = Notice::key(&n.source, &n.version, &n.dist);
+                    let merged = match notices.get(&k)? {
+                        Some(v) => {
+                            let mut cur: Notice = serde_json::from_slice(&v).map_err(|_| {
+                                ConflictableTransactionError::Abort(Committed::Duplicate(
+                                    "corrupt notice record".into(),
+                                ))
+                            })?;
+                            for a in &n.arches {
+                                if !cur.sent && !cur.arches.contains(a) {
+                                    cur.arches.push(a.clone());
+                                }
+                            }
+                            cur
+                        }
+                        None => n.clone(),
+                    };
+                    notices.insert(k, to_json(&merged))?;
+                }
+                if let Some(k) = &c.notice_sent {
+                    if let Some(v) = notices.get(k.as_slice())? {
+                        if let Ok(mut n) = serde_json::from_slice::<Notice>(&v) {
+                            n.sent = true;
+                            notices.insert(k.as_slice(), to_json(&n))?;
+                        }
+                    }
                 }
                 if c.bounce {
                     let mut k = now().to_be_bytes().to_vec();

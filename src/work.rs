@@ -45,10 +45,85 @@ pub fn run_pending(store: &Store, config: &Config) -> Result<Summary, StoreError
         summary.jobs.push(run_job(store, config, &job)?);
         store.flush()?;
     }
+    send_due_notices(store, config)?;
     let (delivered, failed) = deliver_outbox(store, config)?;
     summary.delivered = delivered;
     summary.failed = failed;
     Ok(summary)
+}
+
+/// Queues the build-failure notices whose quiet period is over: one mail
+/// per recipient for each version, listing every architecture that failed.
+pub fn send_due_notices(store: &Store, config: &Config) -> Result<usize, StoreError> {
+    let now = store::now();
+    let mut sent = 0;
+    for notice in store.pending_notices()? {
+        if notice.due > now {
+            continue;
+        }
+        let mut records = Vec::new();
+        for arch in &notice.arches {
+            let key = crate::store::BuildKey {
+                dist: notice.dist.clone(),
+                arch: arch.clone(),
+                source: notice.source.clone(),
+            };
+            if let Some(r) = store.build(&key)?.filter(|r| r.version == notice.version) {
+                records.push(r);
+            }
+        }
+        let mut c = Commit {
+            notice_sent: Some(crate::store::Notice::key(
+                &notice.source,
+                &notice.version,
+                &notice.dist,
+            )),
+            ..Commit::default()
+        };
+        let event = store.generate_id()?;
+        match notify::build_failure(config, &templates(config), &records, event, now) {
+            Ok(mails) => {
+                for m in mails {
+                    let id = store.generate_id()?;
+                    c.outbox.push(outbound(m, id, now));
+                }
+            }
+            Err(e) => tracing::error!("build-failure notice for {}: {e}", notice.source),
+        }
+        store.commit(&c)?;
+        sent += 1;
+    }
+    if sent > 0 {
+        store.flush()?;
+    }
+    Ok(sent)
+}
+
+/// A build-failure notice for `record` if `notify.notify_on` asks for
+/// notices about entering `state` (`build-attempted`, `failed`).
+pub fn notice_for(
+    config: &Config,
+    record: &BuildRecord,
+    state: crate::state::State,
+    now: i64,
+) -> Option<crate::store::Notice> {
+    let event = match state {
+        crate::state::State::BuildAttempted => "build-attempted",
+        crate::state::State::Failed => "failed",
+        _ => return None,
+    };
+    if !config.notify.notify_on.iter().any(|e| e == event) {
+        return None;
+    }
+    let quiet = i64::try_from(config.notify.quiet_period.as_secs()).unwrap_or(i64::MAX);
+    Some(crate::store::Notice {
+        source: record.key.source.clone(),
+        version: record.version.clone(),
+        dist: record.key.dist.clone(),
+        arches: vec![record.key.arch.clone()],
+        due: now.saturating_add(quiet),
+        sent: false,
+    })
 }
 
 /// The outcome of carrying out a job's I/O.
@@ -515,15 +590,38 @@ pub fn deliver_outbox_with(
             return Ok((0, due.len()));
         }
     };
+    // Several connections at once: each SMTP exchange is mostly waiting
+    // (and lettre 0.11 pays a Nagle/delayed-ACK stall per message).
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<(usize, Result<(), SendError>)>> =
+        std::sync::Mutex::new(Vec::with_capacity(due.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..DELIVERY_WORKERS.min(due.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((mail, bytes)) = due.get(i) else {
+                    break;
+                };
+                let r = sender.send(
+                    &config.from_address,
+                    &mail.to,
+                    &format!("{:020}", mail.id),
+                    bytes,
+                );
+                if let Ok(mut v) = results.lock() {
+                    v.push((i, r));
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_default();
     let mut delivered = 0;
     let mut failed = 0;
-    for (mail, bytes) in &due {
-        match sender.send(
-            &config.from_address,
-            &mail.to,
-            &format!("{:020}", mail.id),
-            bytes,
-        ) {
+    for (i, r) in results {
+        let Some((mail, _)) = due.get(i) else {
+            continue;
+        };
+        match r {
             Ok(()) => {
                 store.outbox_delivered(mail.id)?;
                 delivered += 1;
@@ -537,6 +635,9 @@ pub fn deliver_outbox_with(
     store.flush()?;
     Ok((delivered, failed))
 }
+
+/// How many mails are delivered at once.
+const DELIVERY_WORKERS: usize = 8;
 
 fn record_failure(
     store: &Store,

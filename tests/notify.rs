@@ -510,3 +510,50 @@ fn a_template_in_the_override_directory_changes_the_mail() {
     let e = Templates::load(Some(dir.path())).err().unwrap();
     assert!(e.to_string().contains("failed-to-upload.txt"), "{e}");
 }
+
+#[test]
+fn build_failure_notices_are_off_by_default_and_once_per_version_across_arches() {
+    // Off by default: an attempted build sends nothing.
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    assert!(farm.outbox().is_empty());
+
+    let farm = Farm::with(&format!(
+        "[notify]\nnotify_on = [\"build-attempted\"]\nquiet_period = \"2s\"\nbuildd_admins = [\"{ADMIN}\"]\n"
+    ));
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    farm.log("attempted", "hello", "1.0-1", "arm64", "unstable");
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    assert!(
+        farm.outbox().is_empty(),
+        "nothing before the quiet period is over"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let store = Store::open(&farm.cfg.database).unwrap();
+    buildmail::work::run_pending(&store, &farm.cfg).unwrap();
+    drop(store);
+    let mails = farm.outbox();
+    assert_eq!(
+        mails.len(),
+        1,
+        "one mail for the version, to the one admin: {mails:#?}"
+    );
+    let m = &mails[0];
+    assert!(
+        m.contains("Subject: [Build #")
+            && m.contains("] amd64, arm64 build of hello 1.0-1 in unstable"),
+        "{m}"
+    );
+    assert!(m.contains("X-Buildd-Build-State: FAILEDTOBUILD"), "{m}");
+    assert!(
+        m.contains("amd64: Failed to build") && m.contains("arm64: Failed to build"),
+        "{m}"
+    );
+    // A later failure of the same version on another arch sends nothing more.
+    farm.log("attempted", "hello", "1.0-1", "armhf", "unstable");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let store = Store::open(&farm.cfg.database).unwrap();
+    buildmail::work::run_pending(&store, &farm.cfg).unwrap();
+    drop(store);
+    assert_eq!(farm.outbox().len(), 1);
+}

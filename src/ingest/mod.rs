@@ -854,7 +854,11 @@ impl<'a> Ingest<'a> {
         } else {
             format!("log {} for {} {}: recorded", a.status, a.key, a.version)
         };
+        let notice = moved
+            .then(|| crate::work::notice_for(self.config, &record, record.state, now))
+            .flatten();
         let c = Commit {
+            notice,
             mail: Some(MailRecord {
                 sha256: p.sha256.clone(),
                 message_id: p.message_id.clone(),
@@ -1203,6 +1207,9 @@ impl<'a> Ingest<'a> {
                     note: Some(note),
                 });
                 let outcome = format!("{command} for {key}: {}", new.state);
+                if record.is_none_or(|r| r.state != new.state) {
+                    c.notice = crate::work::notice_for(self.config, &new, new.state, now);
+                }
                 c.build = Some(new);
                 outcome
             }

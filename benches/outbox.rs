@@ -1,0 +1,81 @@
+//! Outbox throughput: mails/s from the sled outbox to a local SMTP server
+//! (lettre, one connection per mail), and to `.eml` files, durably recorded
+//! as delivered. `cargo bench --bench outbox`.
+
+#[path = "../tests/support/smtp.rs"]
+#[allow(dead_code)] // the bench uses only part of the test server
+mod smtp;
+
+use std::time::Instant;
+
+use buildmail::config::Config;
+use buildmail::store::{Commit, Store};
+
+const MAILS: usize = 2000;
+
+fn main() {
+    let server = smtp::SmtpServer::start();
+    for (name, extra) in [
+        (
+            "SMTP to a local server",
+            format!(
+                "[outbox]\ntransport = \"smtp\"\nsmtp_url = \"{}\"\n",
+                server.url()
+            ),
+        ),
+        (
+            "file (.eml, fsync each)",
+            "[outbox]\ntransport = \"file\"\n".to_string(),
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cfg = Config::from_toml(
+            &format!("data_dir = {:?}\n{extra}", dir.path().join("data")),
+            None,
+        )
+        .expect("config");
+        let store = Store::open(&cfg.database).expect("store");
+        let now = buildmail::store::now();
+        for i in 0..MAILS {
+            let raw = format!(
+                "From: dev@example.org\r\nTo: buildd@example.org\r\nSubject: question {i}\r\nMessage-ID: <q{i}@example.org>\r\n\r\n{}\r\n",
+                "A question about the buildd.\r\n".repeat(20)
+            );
+            let id = store.generate_id().expect("id");
+            let bytes = buildmail::work::resent(&cfg, raw.as_bytes(), id, now);
+            let mail = buildmail::store::OutboundMail {
+                id,
+                kind: "forward".into(),
+                to: vec![cfg.admin_address.clone()],
+                message_id: format!("q{i}@example.org"),
+                subject: String::new(),
+                queued: now,
+                attempts: 0,
+                last_error: None,
+                next_attempt: now,
+                dead: false,
+            };
+            store
+                .commit(&Commit {
+                    outbox: vec![(mail, bytes)],
+                    ..Commit::default()
+                })
+                .expect("queue");
+        }
+        store.flush().expect("flush");
+        let before = server.received().len();
+        let start = Instant::now();
+        let (delivered, failed) =
+            buildmail::work::deliver_outbox_with(&store, &cfg, true).expect("deliver");
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!((delivered, failed), (MAILS, 0));
+        if name.starts_with("SMTP") {
+            assert_eq!(server.received().len() - before, MAILS);
+        }
+        println!(
+            "{name}: {MAILS} mails of ~{} bytes in {secs:.2} s = {:.0} mails/s",
+            700,
+            MAILS as f64 / secs
+        );
+    }
+}
