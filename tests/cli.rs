@@ -284,3 +284,53 @@ fn forget_signature_needs_a_hash_and_lists() {
     assert_ne!(code(&out), 0);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no recorded signature matches"));
 }
+
+#[test]
+fn render_prints_the_notification_and_a_broken_template_fails_check_config() {
+    let env = Env::new("[notify]\ntemplates_dir = \"tpl\"\nbuildd_admins = [\"a1@example.org\"]\n");
+    std::fs::create_dir_all(env.path("tpl")).unwrap();
+    let (mail, _) = log_mail("hello", "1.0-1", "amd64", "successful", "render-log@buildd");
+    assert_eq!(code(&env.deliver(&mail)), 0);
+    let out = env.run(&["render", "failed-to-upload", "hello", "--arch", "amd64"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("X-Buildd-Build-State: FAILEDTOUPLOAD"),
+        "{text}"
+    );
+    assert!(text.contains("To: a1@example.org"), "{text}");
+    // An override changes what is rendered.
+    std::fs::write(
+        env.path("tpl/failed-to-upload.txt"),
+        "OVERRIDE {{ source }}\n",
+    )
+    .unwrap();
+    let out = env.run(&["render", "failed-to-upload", "hello", "--arch", "amd64"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OVERRIDE hello"));
+    assert_ne!(code(&env.run(&["render", "no-such-kind", "hello"])), 0);
+    // A broken override is a configuration error.
+    std::fs::write(env.path("tpl/failed-to-upload.txt"), "{{ broken").unwrap();
+    let out = env.run(&["check-config"]);
+    assert_eq!(code(&out), 78);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("failed-to-upload.txt"));
+}
+
+#[test]
+fn outbox_list_shows_queued_mail() {
+    let env = Env::new(
+        "[outbox]\ntransport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:9\"\ntimeout = \"1s\"\n",
+    );
+    assert_eq!(
+        code(&env.deliver(&support::plain_mail("Hello", "A question."))),
+        0
+    );
+    let out = env.run(&["outbox", "list"]);
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("forward") && text.contains("last error"),
+        "{text}"
+    );
+    let json = env.json(&["outbox", "list", "--json"]);
+    assert_eq!(json.as_array().unwrap().len(), 1);
+}

@@ -54,6 +54,29 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    if let Err(e) = crate::notify::Templates::of(config) {
+        eprintln!("buildmail: notify.templates_dir: {e}");
+        return Ok(ExitCode::from(crate::config::EX_CONFIG));
+    }
+    if let Err(e) = crate::transport::Sender::new(&crate::work::transport_spec(config)) {
+        eprintln!("buildmail: outbox: {e}");
+        return Ok(ExitCode::from(crate::config::EX_CONFIG));
+    }
+    println!(
+        "outbox: {:?}; notifications to {}{}{}",
+        config.outbox.transport,
+        config.notify.buildd_admins.join(", "),
+        if config.notify.notify_owner {
+            " + the creator"
+        } else {
+            ""
+        },
+        if config.notify.notify_maintainer {
+            " + the maintainer"
+        } else {
+            ""
+        }
+    );
     for w in &warnings {
         println!("warning: {w}");
     }
