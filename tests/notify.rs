@@ -557,3 +557,66 @@ fn build_failure_notices_are_off_by_default_and_once_per_version_across_arches()
     drop(store);
     assert_eq!(farm.outbox().len(), 1);
 }
+
+#[test]
+fn an_admin_who_is_also_the_creator_gets_one_mail_naming_both_roles() {
+    let farm = Farm::with(&format!(
+        "[notify]\nbuildd_admins = [\"{CREATOR}\", \"{ADMIN2}\"]\nnotify_maintainer = true\n"
+    ));
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    let mut record = farm.record("hello", "unstable", "amd64");
+    let changes = farm
+        .build_files("hello", "1.0-1", "amd64")
+        .replace(
+            "Changed-By: Buildd Daemon <buildd@example.org>",
+            &format!("Changed-By: Jane Creator <{}>", CREATOR.to_uppercase()),
+        )
+        .replace(
+            "Maintainer: Test Maintainer <maint@example.org>",
+            &format!("Maintainer: Admin Two <{ADMIN2}>"),
+        );
+    record.changes = Some(changes);
+    record.upload_log = Some("dput: refused".into());
+    let t = Templates::load(None).unwrap();
+    let mails = notify::failed_to_upload(&farm.cfg, &t, &record, 3, now()).unwrap();
+    assert_eq!(mails.len(), 2, "one mail per address, roles merged");
+    let creator = mails
+        .iter()
+        .find(|m| m.to == vec![CREATOR.to_string()])
+        .unwrap();
+    let (head, body) = decode(&creator.bytes);
+    assert_eq!(
+        header(&head, "X-Buildd-Message-Rationale"),
+        Some("Buildd-Admin, Creator")
+    );
+    assert!(body
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .contains(
+            "because you are a buildd administrator and you created this version of this package."
+        ));
+    let admin2 = mails
+        .iter()
+        .find(|m| m.to == vec![ADMIN2.to_string()])
+        .unwrap();
+    let (head, _) = decode(&admin2.bytes);
+    assert_eq!(
+        header(&head, "X-Buildd-Message-Rationale"),
+        Some("Buildd-Admin, Maintainer")
+    );
+}
+
+#[test]
+fn a_mail_undelivered_past_max_age_is_parked_as_dead_not_dropped() {
+    let mut farm = Farm::new();
+    farm.reconfigure(
+        "[outbox]\ntransport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:9\"\ntimeout = \"1s\"\nmax_age = \"0s\"\n",
+    );
+    farm.deliver(&support::plain_mail("Question", "Up?"));
+    let store = Store::open(&farm.cfg.database).unwrap();
+    let queued = store.outbox().unwrap();
+    assert_eq!(queued.len(), 1, "kept");
+    assert!(queued[0].0.dead);
+    assert!(queued[0].0.last_error.is_some());
+}
