@@ -486,6 +486,60 @@ pub fn title(record: &BuildRecord) -> String {
     )
 }
 
+/// The build facts in a notification's headers.
+struct Head<'a> {
+    kind: Kind,
+    state: State,
+    arch: &'a str,
+    archive: &'a str,
+    component: &'a str,
+    /// The build's log mail, to thread on.
+    thread: Option<&'a str>,
+}
+
+/// One notification mail to `r`, with Launchpad's headers (design §8).
+fn notification(
+    config: &Config,
+    r: &Recipient,
+    subject: &str,
+    message_id: &str,
+    head: &Head<'_>,
+    body: String,
+    now: i64,
+) -> Result<Vec<u8>, ComposeError> {
+    let rationale: Vec<&str> = r.roles.iter().map(|x| x.rationale()).collect();
+    let mut builder = Message::builder()
+        .from(mailbox("from_address", &config.from_address)?)
+        .to(mailbox("recipient", &r.address)?)
+        .subject(subject)
+        .message_id(Some(format!("<{message_id}>")))
+        .date(date(now))
+        .raw_header(raw_header("X-Buildd-Build-State", state_header(head.state)))
+        .raw_header(raw_header("X-Buildd-Build-Arch", head.arch))
+        .raw_header(raw_header("X-Buildd-Archive", head.archive))
+        .raw_header(raw_header("X-Buildd-Build-Component", head.component))
+        .raw_header(raw_header(
+            "X-Buildd-Message-Rationale",
+            rationale.join(", "),
+        ))
+        .raw_header(raw_header("Precedence", "bulk"))
+        .raw_header(raw_header("Auto-Submitted", "auto-generated"))
+        .raw_header(raw_header("X-Buildmail-Kind", head.kind.name()));
+    if r.roles.contains(&Role::Creator) {
+        builder = builder.raw_header(raw_header("X-Creator-Recipient", r.address.clone()));
+    }
+    if let Some(log) = head.thread {
+        builder = builder
+            .in_reply_to(format!("<{log}>"))
+            .references(format!("<{log}>"));
+    }
+    let message = builder
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .map_err(|e| ComposeError::Build(e.to_string()))?;
+    Ok(message.formatted())
+}
+
 /// Composes the notifications about `record` entering Failed-To-Upload:
 /// one mail per recipient. `event` makes the Message-IDs unique (the job
 /// or mail that caused the failure). Refuses without an upload log.
@@ -509,10 +563,6 @@ pub fn failed_to_upload(
     let archive = record.archive.clone().unwrap_or_else(|| "primary".into());
     let component = component(changes.as_ref());
     let people = recipients(config, changes.as_ref());
-    let creator = people
-        .iter()
-        .find(|r| r.roles.contains(&Role::Creator))
-        .map(|r| r.address.clone());
     let mut out = Vec::new();
     for (n, r) in people.iter().enumerate() {
         let body = templates.render(
@@ -538,47 +588,21 @@ pub fn failed_to_upload(
             "buildmail.failed-to-upload.{id}.{event}.{n}@{}",
             domain_of(&config.from_address)
         );
-        let rationale: Vec<&str> = r.roles.iter().map(|x| x.rationale()).collect();
-        let mut builder = Message::builder()
-            .from(mailbox("from_address", &config.from_address)?)
-            .to(mailbox("recipient", &r.address)?)
-            .subject(subject.clone())
-            .message_id(Some(format!("<{message_id}>")))
-            .date(date(now))
-            .raw_header(raw_header(
-                "X-Buildd-Build-State",
-                state_header(State::FailedToUpload),
-            ))
-            .raw_header(raw_header("X-Buildd-Build-Arch", record.key.arch.clone()))
-            .raw_header(raw_header("X-Buildd-Archive", archive.clone()))
-            .raw_header(raw_header("X-Buildd-Build-Component", component.clone()))
-            .raw_header(raw_header(
-                "X-Buildd-Message-Rationale",
-                rationale.join(", "),
-            ))
-            .raw_header(raw_header("Precedence", "bulk"))
-            .raw_header(raw_header("Auto-Submitted", "auto-generated"))
-            .raw_header(raw_header("X-Buildmail-Kind", Kind::FailedToUpload.name()));
-        if r.roles.contains(&Role::Creator) {
-            if let Some(c) = &creator {
-                builder = builder.raw_header(raw_header("X-Creator-Recipient", c.clone()));
-            }
-        }
-        if let Some(log) = &record.last_log_message_id {
-            builder = builder
-                .in_reply_to(format!("<{log}>"))
-                .references(format!("<{log}>"));
-        }
-        let message = builder
-            .header(ContentType::TEXT_PLAIN)
-            .body(body)
-            .map_err(|e| ComposeError::Build(e.to_string()))?;
+        let head = Head {
+            kind: Kind::FailedToUpload,
+            state: State::FailedToUpload,
+            arch: &record.key.arch,
+            archive: &archive,
+            component: &component,
+            thread: record.last_log_message_id.as_deref(),
+        };
+        let bytes = notification(config, r, &subject, &message_id, &head, body, now)?;
         out.push(Composed {
             kind: Kind::FailedToUpload.name().into(),
             to: vec![r.address.clone()],
             message_id,
             subject: subject.clone(),
-            bytes: message.formatted(),
+            bytes,
         });
     }
     Ok(out)
@@ -662,45 +686,22 @@ pub fn build_failure(
             build_id(first),
             domain_of(&config.from_address)
         );
-        let rationale: Vec<&str> = r.roles.iter().map(|x| x.rationale()).collect();
-        let mut builder = Message::builder()
-            .from(mailbox("from_address", &config.from_address)?)
-            .to(mailbox("recipient", &r.address)?)
-            .subject(subject.clone())
-            .message_id(Some(format!("<{message_id}>")))
-            .date(date(now))
-            .raw_header(raw_header(
-                "X-Buildd-Build-State",
-                state_header(first.state),
-            ))
-            .raw_header(raw_header("X-Buildd-Build-Arch", arches.join(" ")))
-            .raw_header(raw_header("X-Buildd-Archive", archive.clone()))
-            .raw_header(raw_header("X-Buildd-Build-Component", component.clone()))
-            .raw_header(raw_header(
-                "X-Buildd-Message-Rationale",
-                rationale.join(", "),
-            ))
-            .raw_header(raw_header("Precedence", "bulk"))
-            .raw_header(raw_header("Auto-Submitted", "auto-generated"))
-            .raw_header(raw_header("X-Buildmail-Kind", Kind::BuildFailure.name()));
-        if r.roles.contains(&Role::Creator) {
-            builder = builder.raw_header(raw_header("X-Creator-Recipient", r.address.clone()));
-        }
-        if let Some(log) = &first.last_log_message_id {
-            builder = builder
-                .in_reply_to(format!("<{log}>"))
-                .references(format!("<{log}>"));
-        }
-        let message = builder
-            .header(ContentType::TEXT_PLAIN)
-            .body(body)
-            .map_err(|e| ComposeError::Build(e.to_string()))?;
+        let arch_list = arches.join(" ");
+        let head = Head {
+            kind: Kind::BuildFailure,
+            state: first.state,
+            arch: &arch_list,
+            archive: &archive,
+            component: &component,
+            thread: first.last_log_message_id.as_deref(),
+        };
+        let bytes = notification(config, r, &subject, &message_id, &head, body, now)?;
         out.push(Composed {
             kind: Kind::BuildFailure.name().into(),
             to: vec![r.address.clone()],
             message_id,
             subject: subject.clone(),
-            bytes: message.formatted(),
+            bytes,
         });
     }
     Ok(out)
