@@ -563,3 +563,47 @@ fn sendmail_timeout_kills_the_command_and_its_children() {
     }
     assert!(is_dead(child), "the script's child {child} survived");
 }
+
+#[test]
+fn smtp_authenticates_with_the_credentials_of_the_url() {
+    let server = SmtpServer::start();
+    server.require_auth("buildd", "s3cret");
+    let port = server.port();
+    let mail = b"From: buildd@example.org\r\nTo: admin@example.org\r\nSubject: auth\r\n\r\nhi\r\n";
+    let good = Sender::new(&TransportSpec::Smtp {
+        url: format!("smtp://buildd:s3cret@127.0.0.1:{port}"),
+        timeout: Duration::from_secs(5),
+    })
+    .unwrap();
+    good.send(
+        "buildd@example.org",
+        &["admin@example.org".to_string()],
+        "a1",
+        mail,
+    )
+    .unwrap();
+    let got = server.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].user.as_deref(), Some("buildd"));
+    // A wrong password is a temporary error (fix the configuration, keep
+    // the mail), and nothing is delivered.
+    let bad = Sender::new(&TransportSpec::Smtp {
+        url: format!("smtp://buildd:wrong@127.0.0.1:{port}"),
+        timeout: Duration::from_secs(5),
+    })
+    .unwrap();
+    let e = bad
+        .send(
+            "buildd@example.org",
+            &["admin@example.org".to_string()],
+            "a2",
+            mail,
+        )
+        .unwrap_err();
+    assert!(!e.permanent, "{e:?}");
+    assert!(
+        !e.message.contains("wrong"),
+        "the password is never shown: {e}"
+    );
+    assert_eq!(server.received().len(), 1);
+}

@@ -20,6 +20,8 @@ pub struct Received {
     pub to: Vec<String>,
     /// The data, dot-unstuffed, without the final `.\r\n`.
     pub data: Vec<u8>,
+    /// The user the session authenticated as (AUTH PLAIN), if any.
+    pub user: Option<String>,
 }
 
 /// State shared by the accept thread and the sessions.
@@ -27,6 +29,9 @@ pub struct Received {
 struct Shared {
     received: Mutex<Vec<Received>>,
     rejected: Mutex<Vec<String>>,
+    /// With `require_auth`: the one (user, password) accepted; MAIL is
+    /// refused (530) before a successful AUTH.
+    auth: Mutex<Option<(String, String)>>,
     stopping: AtomicBool,
 }
 
@@ -99,6 +104,11 @@ impl SmtpServer {
         lock(&self.shared.rejected).push(addr.to_ascii_lowercase());
     }
 
+    /// Requires AUTH PLAIN with this user and password from now on.
+    pub fn require_auth(&self, user: &str, password: &str) {
+        *lock(&self.shared.auth) = Some((user.to_string(), password.to_string()));
+    }
+
     /// Closes the listener (new connections are refused) and joins the
     /// accept thread. Sessions already running finish on their own.
     pub fn stop(mut self) {
@@ -154,6 +164,7 @@ fn session(stream: TcpStream, shared: &Shared) -> io::Result<()> {
     out.write_all(b"220 127.0.0.1 ESMTP buildmail test server\r\n")?;
     let mut from: Option<String> = None;
     let mut to: Vec<String> = Vec::new();
+    let mut user: Option<String> = None;
     loop {
         let mut raw = Vec::new();
         if reader.read_until(b'\n', &mut raw)? == 0 {
@@ -162,8 +173,28 @@ fn session(stream: TcpStream, shared: &Shared) -> io::Result<()> {
         let line = String::from_utf8_lossy(&raw);
         let line = line.trim_end_matches(['\r', '\n']);
         let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+        let required = lock(&shared.auth).clone();
         let reply: &[u8] = match verb.as_str() {
+            "EHLO" if required.is_some() => {
+                b"250-127.0.0.1 hello\r\n250-8BITMIME\r\n250-AUTH PLAIN\r\n250 SMTPUTF8\r\n"
+            }
             "EHLO" => b"250-127.0.0.1 hello\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+            "AUTH" => {
+                let arg = strip_prefix_ci(line, "AUTH PLAIN ").unwrap_or("").trim();
+                let decoded = mail_parser::decoders::base64::base64_decode(arg.as_bytes())
+                    .unwrap_or_default();
+                let parts: Vec<&[u8]> = decoded.split(|&b| b == 0).collect();
+                match (&required, parts.as_slice()) {
+                    (Some((u, p)), [_, gu, gp]) if *gu == u.as_bytes() && *gp == p.as_bytes() => {
+                        user = Some(u.clone());
+                        b"235 2.7.0 authenticated\r\n"
+                    }
+                    _ => b"535 5.7.8 authentication failed\r\n",
+                }
+            }
+            "MAIL" if required.is_some() && user.is_none() => {
+                b"530 5.7.0 authentication required\r\n"
+            }
             "HELO" => b"250 127.0.0.1 hello\r\n",
             "MAIL" => match strip_prefix_ci(line, "MAIL FROM:") {
                 Some(rest) => {
@@ -196,6 +227,7 @@ fn session(stream: TcpStream, shared: &Shared) -> io::Result<()> {
                         from: sender.clone(),
                         to: std::mem::take(&mut to),
                         data,
+                        user: user.clone(),
                     });
                     from = None;
                     b"250 2.0.0 queued\r\n"
