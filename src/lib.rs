@@ -13,6 +13,7 @@ pub mod explain;
 pub mod ingest;
 pub mod mail;
 pub mod notify;
+mod process;
 pub mod reply;
 pub mod sbuild;
 pub mod signature;

@@ -22,9 +22,11 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::process::wait_with_timeout;
 
 use lettre::address::{Address, Envelope};
 use lettre::{SmtpTransport, Transport};
@@ -527,46 +529,6 @@ fn describe_failure(status: ExitStatus) -> String {
         (None, Some(signal)) => format!("was killed by signal {signal}"),
         (None, None) => format!("ended with {status}"),
     }
-}
-
-/// Waits for `child` until `timeout`; then kills its process group and reaps
-/// it. Returns the exit status and whether it timed out.
-fn wait_with_timeout(child: &mut Child, timeout: Duration) -> (io::Result<ExitStatus>, bool) {
-    let deadline = Instant::now().checked_add(timeout);
-    let mut pause = Duration::from_millis(1);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return (Ok(status), false),
-            Ok(None) => {}
-            Err(e) => {
-                kill_group(child);
-                let _ = child.wait();
-                return (Err(e), false);
-            }
-        }
-        let left = deadline.map_or(pause, |d| d.saturating_duration_since(Instant::now()));
-        if left.is_zero() {
-            kill_group(child);
-            return (child.wait(), true);
-        }
-        std::thread::sleep(pause.min(left));
-        pause = pause.saturating_mul(2).min(Duration::from_millis(50));
-    }
-}
-
-/// Sends SIGKILL to the process group `child` leads, and to `child`.
-fn kill_group(child: &mut Child) {
-    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
-        if pid > 0 {
-            // SAFETY: kill(2) takes no pointers. The child was spawned with
-            // process_group(0) and is not reaped yet, so `-pid` is its own
-            // process group and no unrelated process is signalled.
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
-            }
-        }
-    }
-    let _ = child.kill();
 }
 
 // ---------------------------------------------------------------------------

@@ -19,15 +19,16 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use md5::Md5;
 use sha1collisiondetection::Sha1CD;
 use sha2::{Digest, Sha256};
 
 use crate::changes::{Changes, ChangesFile};
+use crate::process::wait_with_timeout;
 use crate::store::BuildKey;
 
 /// Longest file name accepted (the usual file-system limit, in bytes).
@@ -773,48 +774,6 @@ fn capture_file() -> io::Result<(File, File, File)> {
         }
     }
     Err(last_error.unwrap_or_else(|| io::Error::other("no free temporary file name")))
-}
-
-/// Waits for `child` until `timeout`; then kills its process group, reaps
-/// it and says it timed out.
-fn wait_with_timeout(child: &mut Child, timeout: Duration) -> (io::Result<ExitStatus>, bool) {
-    let deadline = Instant::now().checked_add(timeout);
-    let mut pause = Duration::from_millis(1);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return (Ok(status), false),
-            Ok(None) => {}
-            Err(e) => {
-                kill_group(child);
-                let _ = child.wait();
-                return (Err(e), false);
-            }
-        }
-        let now = Instant::now();
-        let left = deadline.map_or(pause, |d| d.saturating_duration_since(now));
-        if left.is_zero() {
-            kill_group(child);
-            return (child.wait(), true);
-        }
-        std::thread::sleep(pause.min(left));
-        pause = (pause * 2).min(Duration::from_millis(50));
-    }
-}
-
-/// Sends SIGKILL to the process group `child` leads (and to `child`).
-/// Only called before `child` is reaped, so the group id is still ours.
-fn kill_group(child: &mut Child) {
-    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
-        if pid > 0 {
-            // SAFETY: kill(2) takes no pointers. `-pid` names the process
-            // group the unreaped child leads (it was spawned with
-            // process_group(0)), so no unrelated process is signalled.
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
-            }
-        }
-    }
-    let _ = child.kill();
 }
 
 /// The captured output, at most [`MAX_LOG_BYTES`] of it: all of it, or its
