@@ -36,13 +36,14 @@ fn main() {
         .expect("config");
         let store = Store::open(&cfg.database).expect("store");
         let now = buildmail::store::now();
+        let mailer = buildmail::work::Mailer::new(&cfg);
         for i in 0..MAILS {
             let raw = format!(
                 "From: dev@example.org\r\nTo: buildd@example.org\r\nSubject: question {i}\r\nMessage-ID: <q{i}@example.org>\r\n\r\n{}\r\n",
                 "A question about the buildd.\r\n".repeat(20)
             );
             let id = store.generate_id().expect("id");
-            let bytes = buildmail::work::resent(&cfg, raw.as_bytes(), id, now);
+            let bytes = buildmail::work::resent(&mailer, raw.as_bytes(), id, now);
             let mail = buildmail::store::OutboundMail {
                 id,
                 kind: "forward".into(),

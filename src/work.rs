@@ -41,11 +41,12 @@ pub struct Summary {
 /// outbox.
 pub fn run_pending(store: &Store, config: &Config) -> Result<Summary, StoreError> {
     let mut summary = Summary::default();
+    let mailer = Mailer::new(config);
     for job in store.jobs()? {
-        summary.jobs.push(run_job(store, config, &job)?);
+        summary.jobs.push(run_job(store, &mailer, &job)?);
         store.flush()?;
     }
-    send_due_notices(store, config)?;
+    send_due_notices(store, &mailer)?;
     let (delivered, failed) = deliver_outbox(store, config)?;
     summary.delivered = delivered;
     summary.failed = failed;
@@ -54,7 +55,8 @@ pub fn run_pending(store: &Store, config: &Config) -> Result<Summary, StoreError
 
 /// Queues the build-failure notices whose quiet period is over: one mail
 /// per recipient for each version, listing every architecture that failed.
-pub fn send_due_notices(store: &Store, config: &Config) -> Result<usize, StoreError> {
+pub fn send_due_notices(store: &Store, mailer: &Mailer<'_>) -> Result<usize, StoreError> {
+    let config = mailer.config;
     let now = store::now();
     let mut sent = 0;
     for notice in store.pending_notices()? {
@@ -81,7 +83,7 @@ pub fn send_due_notices(store: &Store, config: &Config) -> Result<usize, StoreEr
             ..Commit::default()
         };
         let event = store.generate_id()?;
-        match notify::build_failure(config, &templates(config), &records, event, now) {
+        match notify::build_failure(config, &mailer.templates, &records, event, now) {
             Ok(mails) => {
                 for m in mails {
                     let id = store.generate_id()?;
@@ -133,7 +135,8 @@ struct Done {
 }
 
 /// Carries out one job and commits its outcome.
-pub fn run_job(store: &Store, config: &Config, job: &Job) -> Result<JobReport, StoreError> {
+pub fn run_job(store: &Store, mailer: &Mailer<'_>, job: &Job) -> Result<JobReport, StoreError> {
+    let config = mailer.config;
     let now = store::now();
     let record = store.build(&job.key)?;
     let Some(record) = record.filter(|r| r.version == job.version) else {
@@ -155,7 +158,7 @@ pub fn run_job(store: &Store, config: &Config, job: &Job) -> Result<JobReport, S
     match &job.kind {
         JobKind::Upload => {
             let done = upload(config, &record);
-            commit_upload(store, config, job, record, done, now)
+            commit_upload(store, mailer, job, record, done, now)
         }
         JobKind::RemoveFromQueue { queue_dir, files } => {
             let (names, changes) = split_changes(files);
@@ -323,7 +326,7 @@ fn upload(config: &Config, record: &BuildRecord) -> Done {
 /// Failed-To-Upload (upload log kept, error reply queued).
 fn commit_upload(
     store: &Store,
-    config: &Config,
+    mailer: &Mailer<'_>,
     job: &Job,
     record: BuildRecord,
     done: Done,
@@ -361,7 +364,7 @@ fn commit_upload(
     };
     if !done.success {
         let notified = match c.build.clone() {
-            Some(r) => queue_failed_to_upload(store, config, &mut c, &r, job.id, now)?,
+            Some(r) => queue_failed_to_upload(store, mailer, &mut c, &r, job.id, now)?,
             None => Vec::new(),
         };
         // The admin who sent the .changes hears of it; through the
@@ -375,7 +378,7 @@ fn commit_upload(
                 format!("the upload of {} {} failed:", job.key, job.version),
                 done.log.clone(),
             ];
-            queue_error_reply(store, config, &mut c, answer, &reasons, &[], now)?;
+            queue_error_reply(store, mailer, &mut c, answer, &reasons, &[], now)?;
         }
     }
     store.commit(&c)?;
@@ -397,13 +400,14 @@ fn last_line(log: &str) -> &str {
 /// whether it was added.
 pub fn queue_error_reply(
     store: &Store,
-    config: &Config,
+    mailer: &Mailer<'_>,
     c: &mut Commit<'_>,
     answer: &Answer,
     reasons: &[String],
     ignored: &[String],
     now: i64,
 ) -> Result<bool, StoreError> {
+    let config = mailer.config;
     let sent = store.replies_sent_since(&answer.to, now - 3600)?;
     if sent >= config.replies.max_errors_per_hour as usize {
         tracing::warn!(
@@ -414,9 +418,8 @@ pub fn queue_error_reply(
         return Ok(false);
     }
     let id = store.generate_id()?;
-    let templates = templates(config);
     match notify::error_reply(
-        &templates,
+        &mailer.templates,
         &config.from_address,
         answer,
         reasons,
@@ -436,19 +439,27 @@ pub fn queue_error_reply(
     }
 }
 
-/// The configured templates; when an override is broken, the built-in ones
-/// (a mail is never lost to a template typo; `check-config` reports it).
-pub fn templates(config: &Config) -> notify::Templates {
-    notify::Templates::of(config).unwrap_or_else(|e| {
-        tracing::warn!("{e}; using the built-in templates");
-        notify::Templates::load(None).unwrap_or_else(|_| unreachable_templates())
-    })
+/// What composing buildmail's mails needs: the configuration and its
+/// templates, loaded once per run (not once per mail).
+pub struct Mailer<'a> {
+    /// The configuration.
+    pub config: &'a Config,
+    /// The templates it names.
+    pub templates: notify::Templates,
 }
 
-/// The built-in templates always parse (a unit test checks it); this keeps
-/// the signature total without a panic.
-fn unreachable_templates() -> notify::Templates {
-    notify::Templates::empty()
+impl<'a> Mailer<'a> {
+    /// Loads the configured templates; when an override is broken, the
+    /// built-in ones (a mail is never lost to a template typo;
+    /// `check-config` reports it). The built-in ones always parse (a unit
+    /// test checks it); `Templates::empty` only keeps this total.
+    pub fn new(config: &'a Config) -> Mailer<'a> {
+        let templates = notify::Templates::of(config).unwrap_or_else(|e| {
+            tracing::warn!("{e}; using the built-in templates");
+            notify::Templates::load(None).unwrap_or_else(|_| notify::Templates::empty())
+        });
+        Mailer { config, templates }
+    }
 }
 
 /// An outbox entry for a composed mail.
@@ -474,14 +485,13 @@ pub fn outbound(mail: notify::Composed, id: u64, now: i64) -> (OutboundMail, Vec
 /// its upload log) to `c`.
 pub fn queue_failed_to_upload(
     store: &Store,
-    config: &Config,
+    mailer: &Mailer<'_>,
     c: &mut Commit<'_>,
     record: &BuildRecord,
     event: u64,
     now: i64,
 ) -> Result<Vec<String>, StoreError> {
-    let templates = templates(config);
-    match notify::failed_to_upload(config, &templates, record, event, now) {
+    match notify::failed_to_upload(mailer.config, &mailer.templates, record, event, now) {
         Ok(mails) => {
             let mut to = Vec::new();
             for m in mails {
@@ -501,7 +511,8 @@ pub fn queue_failed_to_upload(
 /// A mail forwarded intact to the admin: `Resent-From`, `Resent-To`,
 /// `Resent-Date` and `Resent-Message-ID` (RFC 5322 §3.6.6) prepended to the
 /// original bytes, headers and MIME structure untouched.
-pub fn resent(config: &Config, raw: &[u8], id: u64, now: i64) -> Vec<u8> {
+pub fn resent(mailer: &Mailer<'_>, raw: &[u8], id: u64, now: i64) -> Vec<u8> {
+    let config = mailer.config;
     let date = httpdate_rfc2822(now);
     let domain = config
         .from_address
@@ -511,7 +522,7 @@ pub fn resent(config: &Config, raw: &[u8], id: u64, now: i64) -> Vec<u8> {
         "Resent-From: {}\r\nResent-To: {}\r\nResent-Date: {date}\r\nResent-Message-ID: <buildmail.forward.{id}.{now}@{domain}>\r\nX-Buildmail-Forward-Reason: {}\r\n",
         config.from_address,
         config.admin_address,
-        forward_reason(config)
+        forward_reason(&mailer.templates)
     )
     .into_bytes();
     out.extend_from_slice(raw);
@@ -519,8 +530,8 @@ pub fn resent(config: &Config, raw: &[u8], id: u64, now: i64) -> Vec<u8> {
 }
 
 /// The forward notice (one line, from the `forward-notice` template).
-fn forward_reason(config: &Config) -> String {
-    templates(config)
+fn forward_reason(templates: &notify::Templates) -> String {
+    templates
         .render(
             notify::Kind::ForwardNotice,
             minijinja::context! { reason => "not a mail buildmail handles; forwarded to the buildd admins" },

@@ -108,6 +108,7 @@ pub struct Ingest<'a> {
     config: &'a Config,
     archive: LogArchive,
     keyring: Keyring,
+    mailer: crate::work::Mailer<'a>,
 }
 
 /// SHA-256 of `bytes`, as lower-case hex.
@@ -590,6 +591,7 @@ impl<'a> Ingest<'a> {
             config,
             archive: LogArchive::new(&config.database.log_archive),
             keyring,
+            mailer: crate::work::Mailer::new(config),
         }
     }
 
@@ -921,7 +923,7 @@ impl<'a> Ingest<'a> {
             Some(why) => why.clone(),
             None => {
                 let id = self.store.generate_id()?;
-                let bytes = crate::work::resent(self.config, raw_bytes(raw), id, now);
+                let bytes = crate::work::resent(&self.mailer, raw_bytes(raw), id, now);
                 c.outbox.push((
                     store::OutboundMail {
                         id,
@@ -1030,7 +1032,7 @@ impl<'a> Ingest<'a> {
             let event_id = self.store.generate_id()?;
             crate::work::queue_failed_to_upload(
                 self.store,
-                self.config,
+                &self.mailer,
                 &mut c,
                 &new,
                 event_id,
@@ -1231,7 +1233,7 @@ impl<'a> Ingest<'a> {
                     Some(answer) => {
                         crate::work::queue_error_reply(
                             self.store,
-                            self.config,
+                            &self.mailer,
                             &mut c,
                             answer,
                             reasons,
