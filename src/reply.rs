@@ -173,6 +173,16 @@ pub struct Reply {
     pub ignored: Vec<String>,
 }
 
+impl Reply {
+    /// The signer, when the reply carries a good signature.
+    pub fn signer(&self) -> Option<&Signer> {
+        match &self.signing {
+            Signing::Signed(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
 /// Why a mail must never be answered: a mailer daemon, an automatic mail
 /// (RFC 3834 `Auto-Submitted`), bulk or list mail, or buildmail's own.
 pub fn must_not_answer(mail: &Inbound<'_>, own_address: &str) -> Option<String> {
@@ -546,7 +556,6 @@ pub fn decide(
     reply: &Reply,
     key: &BuildKey,
     record: Option<&BuildRecord>,
-    signer: Option<&str>,
     now: i64,
     rules: &Rules<'_>,
 ) -> Decision {
@@ -697,7 +706,10 @@ pub fn decide(
                     &key.arch,
                 ),
                 queue_dir: rules.config.upload.queue_dir_for(&key.dist).to_path_buf(),
-                signer: signer.unwrap_or_default().to_string(),
+                signer: reply
+                    .signer()
+                    .map(|s| s.fingerprint.clone())
+                    .unwrap_or_default(),
                 time: now,
             });
             job = Some(JobKind::Upload);

@@ -20,7 +20,7 @@ use crate::archive::LogArchive;
 use crate::config::Config;
 use crate::explain;
 use crate::mail::{self, Inbound, LogSubject};
-use crate::reply::{self, Decision, Question, Reply, Request, Signing};
+use crate::reply::{self, Decision, Question, Reply, Request};
 use crate::sbuild::{self, BuildLog, Status};
 use crate::signature::Keyring;
 use crate::state::{self, ArchiveEvent, LogDecision, State};
@@ -1085,19 +1085,9 @@ impl<'a> Ingest<'a> {
     fn commit_reply(&self, r: &Reply, p: &Prepared, now: i64) -> Result<Outcome, StoreError> {
         let key = self.reply_key(r)?;
         let record = self.store.build(&key)?;
-        let signer = match &r.signing {
-            Signing::Signed(s) => Some(s),
-            _ => None,
-        };
+        let signer = r.signer();
         let rules = reply::Rules::of(self.config);
-        let mut decision = reply::decide(
-            r,
-            &key,
-            record.as_ref(),
-            signer.map(|s| s.fingerprint.as_str()),
-            now,
-            &rules,
-        );
+        let mut decision = reply::decide(r, &key, record.as_ref(), now, &rules);
         // The files of an upload are checked now, before anything is
         // committed: a refusal is answered at once.
         if let Decision::Apply(a) = &decision {
@@ -1162,10 +1152,7 @@ impl<'a> Ingest<'a> {
         now: i64,
     ) -> Result<Commit<'static>, StoreError> {
         let command = request_name(&r.request);
-        let signer = match &r.signing {
-            Signing::Signed(s) => Some(s.fingerprint.clone()),
-            _ => None,
-        };
+        let signer = r.signer().map(|s| s.fingerprint.clone());
         let mut c = Commit {
             signature,
             ..Commit::default()
