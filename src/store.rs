@@ -804,18 +804,30 @@ impl Store {
 
     /// Mails waiting in the outbox, oldest first, with their bytes.
     pub fn outbox(&self) -> Result<Vec<(OutboundMail, Vec<u8>)>, StoreError> {
-        let mut out = Vec::new();
-        for kv in self.outbox.iter() {
-            let (k, v) = kv?;
-            let mail: OutboundMail = from_json("outbox", &v)?;
-            let bytes = self
-                .outbox_raw
-                .get(&k)?
-                .map(|b| b.to_vec())
-                .unwrap_or_default();
-            out.push((mail, bytes));
-        }
-        Ok(out)
+        self.outbox_mails()?
+            .into_iter()
+            .map(|m| {
+                let bytes = self.outbox_bytes(m.id)?;
+                Ok((m, bytes))
+            })
+            .collect()
+    }
+
+    /// Mails waiting in the outbox, oldest first, without their bytes.
+    pub fn outbox_mails(&self) -> Result<Vec<OutboundMail>, StoreError> {
+        self.outbox
+            .iter()
+            .map(|kv| from_json("outbox", &kv?.1))
+            .collect()
+    }
+
+    /// The bytes of an outbox mail (empty if it is gone).
+    pub fn outbox_bytes(&self, id: u64) -> Result<Vec<u8>, StoreError> {
+        Ok(self
+            .outbox_raw
+            .get(id.to_be_bytes())?
+            .map(|b| b.to_vec())
+            .unwrap_or_default())
     }
 
     /// Removes a delivered mail from the outbox.

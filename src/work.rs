@@ -583,11 +583,17 @@ pub fn deliver_outbox_with(
     force: bool,
 ) -> Result<(usize, usize), StoreError> {
     let now = store::now();
-    let due: Vec<_> = store
-        .outbox()?
+    // Only the mails that are due are read whole; dead and waiting ones
+    // stay on disk.
+    let due = store
+        .outbox_mails()?
         .into_iter()
-        .filter(|(m, _)| !m.dead && (force || m.next_attempt <= now))
-        .collect();
+        .filter(|m| !m.dead && (force || m.next_attempt <= now))
+        .map(|m| {
+            let bytes = store.outbox_bytes(m.id)?;
+            Ok((m, bytes))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
     if due.is_empty() {
         return Ok((0, 0));
     }

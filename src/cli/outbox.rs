@@ -40,7 +40,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let store = super::open_store(config)?;
     match args.action {
         Action::List { json } => {
-            let mails: Vec<_> = store.outbox()?.into_iter().map(|(m, _)| m).collect();
+            let mails = store.outbox_mails()?;
             if json {
                 super::print_json(&mails)?;
             } else if mails.is_empty() {
@@ -73,7 +73,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         Action::Retry { ids, all } => {
             let now = crate::store::now();
             let targets: Vec<u64> = if all {
-                store.outbox()?.into_iter().map(|(m, _)| m.id).collect()
+                store.outbox_mails()?.into_iter().map(|m| m.id).collect()
             } else {
                 ids
             };
