@@ -485,6 +485,14 @@ pub enum Committed {
     Replay(SignatureUse),
 }
 
+/// Why the commit transaction stopped without writing anything.
+enum Stop {
+    /// An answer for the caller (duplicate, replay).
+    Done(Committed),
+    /// A stored record does not decode.
+    Corrupt { tree: &'static str, message: String },
+}
+
 /// The open database.
 pub struct Store {
     db: sled::Db,
@@ -965,33 +973,40 @@ impl Store {
                 let [mails, msgids, builds, history, log_index, log_msgids, quarantine, quarantine_raw, unhandled, signatures, jobs, outbox, outbox_raw, replies_sent, uploads, bounces, notices] =
                     t.as_slice()
                 else {
-                    return Err(ConflictableTransactionError::Abort(Committed::Duplicate(
-                        "internal error: wrong number of trees in the transaction".into(),
-                    )));
+                    return Err(ConflictableTransactionError::Abort(Stop::Corrupt {
+                        tree: "(transaction)",
+                        message: "internal error: wrong number of trees in the transaction".into(),
+                    }));
                 };
                 let mut quarantine_id = None;
                 if let Some(sig) = &c.signature {
                     let k = sig.key();
                     if let Some(prev) = signatures.get(&k)? {
                         let prev: SignatureUse = serde_json::from_slice(&prev).map_err(|_| {
-                            ConflictableTransactionError::Abort(Committed::Duplicate(
-                                "corrupt signature record".into(),
-                            ))
+                            ConflictableTransactionError::Abort(Stop::Corrupt {
+                                tree: "signatures",
+                                message: "a signature record does not decode".into(),
+                            })
                         })?;
-                        return Err(ConflictableTransactionError::Abort(Committed::Replay(prev)));
+                        return Err(ConflictableTransactionError::Abort(Stop::Done(Committed::Replay(prev))));
                     }
                     signatures.insert(k, to_json(sig))?;
                 }
                 if let Some(m) = &c.mail {
                     if mails.get(m.sha256.as_bytes())?.is_some() {
-                        return Err(ConflictableTransactionError::Abort(Committed::Duplicate(
-                            format!("mail with SHA-256 {} was ingested before", m.sha256),
+                        return Err(ConflictableTransactionError::Abort(Stop::Done(
+                            Committed::Duplicate(format!(
+                                "mail with SHA-256 {} was ingested before",
+                                m.sha256
+                            )),
                         )));
                     }
                     if let Some(mid) = &m.message_id {
                         if msgids.get(mid.as_bytes())?.is_some() {
-                            return Err(ConflictableTransactionError::Abort(Committed::Duplicate(
-                                format!("a mail with Message-ID <{mid}> was ingested before"),
+                            return Err(ConflictableTransactionError::Abort(Stop::Done(
+                                Committed::Duplicate(format!(
+                                    "a mail with Message-ID <{mid}> was ingested before"
+                                )),
                             )));
                         }
                         msgids.insert(mid.as_bytes(), m.sha256.as_bytes())?;
@@ -1052,9 +1067,10 @@ impl Store {
                     let merged = match notices.get(&k)? {
                         Some(v) => {
                             let mut cur: Notice = serde_json::from_slice(&v).map_err(|_| {
-                                ConflictableTransactionError::Abort(Committed::Duplicate(
-                                    "corrupt notice record".into(),
-                                ))
+                                ConflictableTransactionError::Abort(Stop::Corrupt {
+                                    tree: "notices",
+                                    message: "a notice record does not decode".into(),
+                                })
                             })?;
                             for a in &n.arches {
                                 if !cur.sent && !cur.arches.contains(a) {
@@ -1086,7 +1102,12 @@ impl Store {
         );
         match result {
             Ok(quarantine_id) => Ok(Committed::Written { quarantine_id }),
-            Err(TransactionError::Abort(d)) => Ok(d),
+            Err(TransactionError::Abort(Stop::Done(d))) => Ok(d),
+            // A record that does not decode is an error, so that the mail is
+            // not acknowledged (and lost) as if it had been handled.
+            Err(TransactionError::Abort(Stop::Corrupt { tree, message })) => {
+                Err(StoreError::Corrupt { tree, message })
+            }
             Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
         }
     }

@@ -550,3 +550,49 @@ mod replay {
         ));
     }
 }
+
+#[test]
+fn a_corrupt_record_met_in_a_commit_is_an_error_not_a_duplicate() {
+    use buildmail::store::{Commit, MailRecord, SignatureUse};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let sig = SignatureUse {
+        fingerprint: "AB".repeat(20),
+        created: 1_700_000_000,
+        signed_sha256: "c".repeat(64),
+        first_seen: 1_700_000_000,
+        message_id: None,
+        outcome: "accepted".into(),
+    };
+    drop(Store::open(&cfg.database).unwrap());
+    {
+        let db = sled::open(&cfg.database.path).unwrap();
+        db.open_tree("signatures")
+            .unwrap()
+            .insert(sig.key(), b"not json".to_vec())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(&cfg.database).unwrap();
+    let c = Commit {
+        mail: Some(MailRecord {
+            sha256: "d".repeat(64),
+            message_id: None,
+            received: 0,
+            kind: "reply".into(),
+            outcome: String::new(),
+            build: None,
+        }),
+        signature: Some(sig),
+        ..Commit::default()
+    };
+    // The caller must not acknowledge the mail: an error, and nothing written.
+    assert!(matches!(
+        store.commit(&c),
+        Err(StoreError::Corrupt {
+            tree: "signatures",
+            ..
+        })
+    ));
+    assert_eq!(store.mail_count(), 0);
+}
