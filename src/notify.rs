@@ -205,7 +205,7 @@ pub fn reply_subject(subject: &str) -> String {
 }
 
 /// The domain of an address (for Message-IDs).
-fn domain_of(address: &str) -> &str {
+pub(crate) fn domain_of(address: &str) -> &str {
     address.rsplit_once('@').map_or("localhost", |(_, d)| d)
 }
 
@@ -220,7 +220,7 @@ fn raw_header(name: &'static str, value: impl Into<String>) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value.into())
 }
 
-fn date(now: i64) -> std::time::SystemTime {
+pub(crate) fn date(now: i64) -> std::time::SystemTime {
     UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0))
 }
 

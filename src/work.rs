@@ -513,11 +513,8 @@ pub fn queue_failed_to_upload(
 /// original bytes, headers and MIME structure untouched.
 pub fn resent(mailer: &Mailer<'_>, raw: &[u8], id: u64, now: i64) -> Vec<u8> {
     let config = mailer.config;
-    let date = httpdate_rfc2822(now);
-    let domain = config
-        .from_address
-        .rsplit_once('@')
-        .map_or("localhost", |(_, d)| d);
+    let date = rfc2822_date(now);
+    let domain = notify::domain_of(&config.from_address);
     let mut out = format!(
         "Resent-From: {}\r\nResent-To: {}\r\nResent-Date: {date}\r\nResent-Message-ID: <buildmail.forward.{id}.{now}@{domain}>\r\nX-Buildmail-Forward-Reason: {}\r\n",
         config.from_address,
@@ -541,10 +538,9 @@ fn forward_reason(templates: &notify::Templates) -> String {
 }
 
 /// An RFC 2822 date, as lettre formats it.
-fn httpdate_rfc2822(now: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(now).unwrap_or(0));
+fn rfc2822_date(now: i64) -> String {
     let mut h = lettre::message::header::Headers::new();
-    h.set(lettre::message::header::Date::new(t));
+    h.set(lettre::message::header::Date::new(notify::date(now)));
     h.get_raw("Date").unwrap_or_default().to_string()
 }
 
