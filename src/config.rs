@@ -434,13 +434,7 @@ impl Config {
                 .path
                 .map(&resolve)
                 .unwrap_or_else(|| data_dir.join("db")),
-            lock_timeout: match raw.database.lock_timeout {
-                None => Duration::from_secs(30),
-                Some(t) => parse_duration(&t).ok_or_else(|| ConfigError::Invalid {
-                    key: "database.lock_timeout",
-                    message: format!("{t:?} is not a duration; write e.g. \"30s\", \"2m\""),
-                })?,
-            },
+            lock_timeout: duration("database.lock_timeout", raw.database.lock_timeout, 30)?,
             cache_size: size("database.cache_size", raw.database.cache_size, 32 << 20)?,
             import_flush_bytes: size(
                 "database.import_flush_every",
@@ -458,13 +452,7 @@ impl Config {
                 Some(k) => k.into_iter().map(&resolve).collect(),
                 None => vec![data_dir.join("admins.asc")],
             },
-            max_age: match raw.signatures.max_age {
-                None => Duration::from_secs(7 * 86400),
-                Some(t) => parse_duration(&t).ok_or_else(|| ConfigError::Invalid {
-                    key: "signatures.max_age",
-                    message: format!("{t:?} is not a duration; write e.g. \"7d\", \"36h\""),
-                })?,
-            },
+            max_age: duration("signatures.max_age", raw.signatures.max_age, 7 * 86400)?,
             require_signed_commands: raw.signatures.require_signed_commands.unwrap_or(true),
             trusted_senders: raw.signatures.trusted_senders.unwrap_or_default(),
         };
@@ -498,13 +486,7 @@ impl Config {
                 .unwrap_or_else(|| data_dir.join("upload")),
             dist_queue_dirs,
             command: raw.upload.command,
-            timeout: match raw.upload.timeout {
-                None => Duration::from_secs(600),
-                Some(t) => parse_duration(&t).ok_or_else(|| ConfigError::Invalid {
-                    key: "upload.timeout",
-                    message: format!("{t:?} is not a duration; write e.g. \"10m\""),
-                })?,
-            },
+            timeout: duration("upload.timeout", raw.upload.timeout, 600)?,
         };
         let replies = RepliesConfig {
             max_errors_per_hour: raw.replies.max_errors_per_hour.unwrap_or(10),
