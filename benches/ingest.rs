@@ -10,7 +10,7 @@
 //! builds (default 15; failures cost an explanation each),
 //! `BUILDMAIL_BENCH_DELIVERIES` the number of deliveries.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/it/support/mod.rs"]
 #[allow(dead_code)]
 mod support;
 

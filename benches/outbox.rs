@@ -2,14 +2,14 @@
 //! (lettre, one connection per mail), and to `.eml` files, durably recorded
 //! as delivered. `cargo bench --bench outbox`.
 
-#[path = "../tests/support/smtp.rs"]
+#[path = "../tests/it/support/smtp.rs"]
 #[allow(dead_code)] // the bench uses only part of the test server
 mod smtp;
 
 use std::time::Instant;
 
 use buildmail::config::Config;
-use buildmail::store::{Commit, Store};
+use buildmail::store::Commit;
 
 const MAILS: usize = 2000;
 
@@ -34,17 +34,17 @@ fn main() {
             None,
         )
         .expect("config");
-        let store = Store::open(&cfg.database).expect("store");
-        let now = buildmail::store::now();
-        let mailer = buildmail::work::Mailer::new(&cfg);
+        let store = buildmail::store::open(&cfg.database).expect("store");
+        let now = buildmail::time::Clock::now(&buildmail::time::SystemClock);
+        let mailer = buildmail::effects::compose::Mailer::new(&cfg);
         for i in 0..MAILS {
             let raw = format!(
                 "From: dev@example.org\r\nTo: buildd@example.org\r\nSubject: question {i}\r\nMessage-ID: <q{i}@example.org>\r\n\r\n{}\r\n",
                 "A question about the buildd.\r\n".repeat(20)
             );
             let id = store.generate_id().expect("id");
-            let bytes = buildmail::work::resent(&mailer, raw.as_bytes(), id, now);
-            let mail = buildmail::store::OutboundMail {
+            let bytes = buildmail::effects::compose::resent(&mailer, raw.as_bytes(), id, now);
+            let mail = buildmail::model::OutboundMail {
                 id,
                 kind: "forward".into(),
                 to: vec![cfg.admin_address.clone()],
@@ -55,9 +55,11 @@ fn main() {
                 last_error: None,
                 next_attempt: now,
                 dead: false,
+                claim: None,
             };
             store
                 .commit(&Commit {
+                    now,
                     outbox: vec![(mail, bytes)],
                     ..Commit::default()
                 })
@@ -66,8 +68,14 @@ fn main() {
         store.flush().expect("flush");
         let before = server.received().len();
         let start = Instant::now();
-        let (delivered, failed) =
-            buildmail::work::deliver_outbox_with(&store, &cfg, true).expect("deliver");
+        let buildmail::effects::outbox::Delivery { delivered, failed } =
+            buildmail::effects::outbox::deliver_due(
+                buildmail::effects::StoreAccess::Held(&*store),
+                &cfg,
+                &buildmail::time::SystemClock,
+                true,
+            )
+            .expect("deliver");
         let secs = start.elapsed().as_secs_f64();
         assert_eq!((delivered, failed), (MAILS, 0));
         if name.starts_with("SMTP") {

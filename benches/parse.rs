@@ -13,8 +13,9 @@
 
 use std::hint::black_box;
 
-use buildmail::explain::explain;
-use buildmail::sbuild::{parse, Status};
+use buildmail::debian::Status;
+use buildmail::inbound::explain::explain;
+use buildmail::inbound::sbuild::parse;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 fn section(out: &mut Vec<u8>, title: &str) {

@@ -7,13 +7,13 @@
 //! and runs `gpgv --keyring <binary keyring> <file>` once per file.
 //! Prints both rates and their ratio. `cargo bench --bench verify`.
 
-#[path = "../tests/support/keys.rs"]
+#[path = "../tests/it/support/keys.rs"]
 mod keys;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use buildmail::signature::{verify_cleartext, Policy};
+use buildmail::inbound::signature::{verify_cleartext, Policy};
 use keys::*;
 
 const FILES: usize = 200;

@@ -1,24 +1,55 @@
 //! buildmail: the mail brain of a Debian-style build farm.
 //!
-//! Reads sbuild build-log mails, keeps every build's wanna-build state in an
-//! embedded sled database, and answers questions about it. See the README
-//! and `design.md` for the whole picture.
+//! Reads sbuild build-log mails and admin replies, keeps every build's
+//! wanna-build state, performs the uploads signed replies ask for, and
+//! tells people what they need to know. `ARCHITECTURE.md` is the map; the
+//! modules are layers, each using only those listed before it:
+//!
+//! 1. [`debian`], [`time`], [`fsutil`]: vocabulary and leaf utilities;
+//! 2. [`model`], [`config`]: records, states, the transition table; settings;
+//! 3. [`inbound`]: reading mail (pure parsing and checking);
+//! 4. [`decide`]: pure decisions (facts + record + now + rules → change);
+//! 5. [`store`]: the storage interface and its implementations;
+//! 6. [`effects`]: uploads, mail delivery, composing mails, the worker;
+//! 7. [`ingest`]: one mail in, one commit out; the import pipeline;
+//! 8. [`cli`]: the command line.
 
-pub mod archive;
-pub mod changes;
-pub mod cli;
-pub mod command;
+/// Defines `fn $name() -> &'static regex::Regex`, compiled on first use.
+/// The patterns are constants: a module that defines regexes has a test
+/// calling every one (`every_regex_compiles`), so a pattern that does not
+/// compile fails the test suite instead of quietly disabling a feature.
+macro_rules! static_regex {
+    ($(#[$m:meta])* $vis:vis fn $name:ident() = $pat:expr;) => {
+        $(#[$m])*
+        $vis fn $name() -> &'static regex::Regex {
+            static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+                #[allow(clippy::expect_used)]
+                regex::Regex::new(&$pat).expect(concat!(
+                    "the pattern of ",
+                    stringify!($name),
+                    " compiles (every_regex_compiles checks it)"
+                ))
+            });
+            &RE
+        }
+    };
+}
+
+pub mod debian;
+pub mod fsutil;
+pub mod time;
+
 pub mod config;
-pub mod explain;
-pub mod ingest;
-pub mod mail;
-pub mod notify;
-mod process;
-pub mod reply;
-pub mod sbuild;
-pub mod signature;
-pub mod state;
+pub mod model;
+
+pub mod inbound;
+
+pub mod decide;
+
 pub mod store;
-pub mod transport;
-pub mod upload;
-pub mod work;
+
+pub mod effects;
+
+pub mod ingest;
+
+pub mod cli;

@@ -42,7 +42,7 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
         }
     }
     if !existing.is_empty() {
-        match crate::signature::Keyring::load(&existing) {
+        match crate::inbound::signature::Keyring::load(&existing) {
             Ok(k) => println!(
                 "signatures.keyrings: {} certificate(s): {}",
                 k.len(),
@@ -54,11 +54,13 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    if let Err(e) = crate::notify::Templates::of(config) {
+    if let Err(e) = crate::effects::compose::Templates::of(config) {
         eprintln!("buildmail: notify.templates_dir: {e}");
         return Ok(ExitCode::from(crate::config::EX_CONFIG));
     }
-    if let Err(e) = crate::transport::Sender::new(&crate::work::transport_spec(config)) {
+    if let Err(e) =
+        crate::effects::transport::Sender::new(&crate::effects::outbox::transport_spec(config))
+    {
         eprintln!("buildmail: outbox: {e}");
         return Ok(ExitCode::from(crate::config::EX_CONFIG));
     }

@@ -3,7 +3,10 @@
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::ingest::{source, Ingest, Outcome};
+use crate::effects::worker;
+use crate::inbound::source;
+use crate::ingest::{Ingest, Outcome};
+use crate::time::{Clock, SystemClock};
 
 use super::EX_TEMPFAIL;
 
@@ -15,10 +18,12 @@ pub struct Args {
     pub verbose: bool,
 }
 
-/// Reads, ingests and durably commits one mail. Exit 0 when committed
-/// (also when quarantined or a duplicate), 75 when it could not be.
+/// Reads, ingests and durably commits one mail, then releases the database
+/// and, if the mail queued an effect (an upload, a mail to send), starts a
+/// detached `buildmail work`. Exit 0 when committed (also when quarantined
+/// or a duplicate), 75 when it could not be.
 pub fn run(config: &Config, args: Args) -> ExitCode {
-    let spill = crate::ingest::quarantine_dir(config);
+    let spill = config.quarantine_dir();
     let raw = match source::read_stream(
         std::io::stdin().lock(),
         config.limits.max_message_size,
@@ -37,7 +42,7 @@ pub fn run(config: &Config, args: Args) -> ExitCode {
             return ExitCode::from(EX_TEMPFAIL);
         }
     };
-    let outcome = match Ingest::new(&store, config)
+    let outcome = match Ingest::new(&*store, config)
         .raw(&raw)
         .and_then(|o| store.flush().map(|_| o))
     {
@@ -47,57 +52,68 @@ pub fn run(config: &Config, args: Args) -> ExitCode {
             return ExitCode::from(EX_TEMPFAIL);
         }
     };
-    // The mail is committed and acknowledged whatever happens next; the
-    // effects it queued (an upload, an error reply) run now, and whatever a
-    // failure leaves queued runs with the next mail or `buildmail work`.
-    let work = crate::work::run_pending(&store, config);
-    if let Err(e) = &work {
-        eprintln!("buildmail deliver: queued work left for later: {e}");
+    // The mail is committed and acknowledged whatever happens next. Its
+    // effects run in a worker of their own, never inside the MTA's pipe
+    // and never while this process holds the database.
+    let due = worker::has_due_work(&*store, config, SystemClock.now());
+    drop(store);
+    match due {
+        Ok(true) => {
+            if let Err(e) =
+                worker::spawn_detached(&super::global_args(config), &config.database.path)
+            {
+                eprintln!(
+                    "buildmail deliver: could not start the worker ({e}); the queued work waits for `buildmail work`"
+                );
+            }
+        }
+        Ok(false) => {}
+        Err(e) => eprintln!("buildmail deliver: queued work left for `buildmail work`: {e}"),
     }
     if args.verbose {
-        if let Ok(w) = &work {
-            for j in &w.jobs {
-                eprintln!("buildmail: job {}: {}", j.id, j.outcome);
-            }
-        }
-        match outcome {
-            Outcome::Log {
-                key,
-                version,
-                state,
-                moved,
-            } => eprintln!(
-                "buildmail: log for {key} {version}: {}{state}",
-                if moved { "now " } else { "recorded, still " }
-            ),
-            Outcome::Reply {
-                key,
-                command,
-                applied: true,
-                state,
-                ..
-            } => eprintln!(
-                "buildmail: {command} for {key}: now {}",
-                state.map_or("-", |s| s.as_str())
-            ),
-            Outcome::Reply {
-                key,
-                command,
-                reasons,
-                ..
-            } => eprintln!(
-                "buildmail: refused {command} for {key}: {}",
-                reasons.join("; ")
-            ),
-            Outcome::Archive { key, event, state } => {
-                eprintln!("buildmail: archive {} for {key}: {state}", event.as_str())
-            }
-            Outcome::Forwarded { note, .. } => eprintln!("buildmail: {note}"),
-            Outcome::Duplicate(d) => eprintln!("buildmail: duplicate: {d}"),
-            Outcome::Quarantined { id, reason } => {
-                eprintln!("buildmail: quarantined as #{id}: {reason}")
-            }
-        }
+        say(&outcome);
     }
     ExitCode::SUCCESS
+}
+
+/// What happened to the mail, on standard error.
+fn say(outcome: &Outcome) {
+    match outcome {
+        Outcome::Log {
+            key,
+            version,
+            state,
+            moved,
+        } => eprintln!(
+            "buildmail: log for {key} {version}: {}{state}",
+            if *moved { "now " } else { "recorded, still " }
+        ),
+        Outcome::Reply {
+            key,
+            command,
+            applied: true,
+            state,
+            ..
+        } => eprintln!(
+            "buildmail: {command} for {key}: now {}",
+            state.map_or("-", |s| s.as_str())
+        ),
+        Outcome::Reply {
+            key,
+            command,
+            reasons,
+            ..
+        } => eprintln!(
+            "buildmail: refused {command} for {key}: {}",
+            reasons.join("; ")
+        ),
+        Outcome::Archive { key, event, state } => {
+            eprintln!("buildmail: archive {} for {key}: {state}", event.as_str())
+        }
+        Outcome::Forwarded { note, .. } => eprintln!("buildmail: {note}"),
+        Outcome::Duplicate(d) => eprintln!("buildmail: duplicate: {d}"),
+        Outcome::Quarantined { id, reason } => {
+            eprintln!("buildmail: quarantined as #{id}: {reason}")
+        }
+    }
 }

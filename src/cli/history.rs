@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::store::{BuildKey, HistoryEntry};
+use crate::model::{BuildKey, HistoryEntry};
 
 /// Options of `history`.
 #[derive(Debug, clap::Args)]

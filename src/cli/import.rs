@@ -1,21 +1,21 @@
 //! `buildmail import`: Maildir folders, mbox files, directories of `.eml`
-//! files, single `.eml` files.
+//! files, single `.eml` files, through [`crate::ingest::pipeline`].
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::BufReader;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{mpsc, Condvar, Mutex};
 use std::time::Instant;
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::Config;
-use crate::ingest::source::{self, Mbox, SourceKind};
-use crate::ingest::{Ingest, Outcome, Prepared, RawMail};
-use crate::store::{BuildKey, Store};
+use crate::effects::worker;
+use crate::inbound::source;
+use crate::inbound::source::SourceKind;
+use crate::ingest::pipeline;
+use crate::ingest::pipeline::Committed;
+use crate::ingest::{Ingest, Outcome};
+use crate::model::BuildKey;
 
 /// Options of `import`.
 #[derive(Debug, clap::Args)]
@@ -38,140 +38,20 @@ struct Tally {
     duplicates: u64,
     quarantined: u64,
     bytes: u64,
-    since_flush: u64,
     touched: BTreeSet<BuildKey>,
 }
 
-/// Bytes of mail read but not yet committed may not exceed this (one larger
-/// mail is admitted alone), so memory stays bounded by the largest mail.
-const IN_FLIGHT_BYTES: u64 = 8 << 20;
-
-/// A byte budget shared by the reader and the committer.
-struct Budget {
-    state: Mutex<(u64, bool)>,
-    cv: Condvar,
-}
-
-impl Budget {
-    /// Waits until `n` more bytes fit; `false` once the import is aborted.
-    fn acquire(&self, n: u64) -> bool {
-        let Ok(mut st) = self.state.lock() else {
-            return false;
-        };
-        while !st.1 && st.0 > 0 && st.0 + n > IN_FLIGHT_BYTES {
-            st = match self.cv.wait(st) {
-                Ok(g) => g,
-                Err(_) => return false,
-            };
-        }
-        st.0 += n;
-        !st.1
+impl Tally {
+    fn mails(&self) -> u64 {
+        self.logs + self.replies + self.archive + self.other + self.duplicates + self.quarantined
     }
 
-    fn release(&self, n: u64) {
-        if let Ok(mut st) = self.state.lock() {
-            st.0 = st.0.saturating_sub(n);
-        }
-        self.cv.notify_all();
-    }
-
-    fn abort(&self) {
-        if let Ok(mut st) = self.state.lock() {
-            st.1 = true;
-        }
-        self.cv.notify_all();
-    }
-}
-
-/// One mail on its way through the pipeline.
-struct Job {
-    seq: u64,
-    raw: RawMail,
-    origin: String,
-    size: u64,
-}
-
-/// Reads every mail of `path`, handing each to `emit`; stops early when
-/// `emit` returns `false`.
-fn read_path(
-    path: &Path,
-    config: &Config,
-    emit: &mut dyn FnMut(RawMail, String) -> bool,
-) -> anyhow::Result<bool> {
-    let limit = config.limits.max_message_size;
-    let spill = crate::ingest::quarantine_dir(config);
-    let kind = source::kind_of(path).with_context(|| format!("cannot read {}", path.display()))?;
-    match kind {
-        SourceKind::Mbox => {
-            let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-            let mut mbox = Mbox::new(BufReader::with_capacity(1 << 20, f), limit, &spill);
-            let mut n = 0u64;
-            while let Some(raw) = mbox
-                .next_mail()
-                .with_context(|| format!("cannot read {}", path.display()))?
-            {
-                n += 1;
-                if !emit(raw, format!("message {n} of {}", path.display())) {
-                    return Ok(false);
-                }
-            }
-        }
-        SourceKind::Eml => {
-            let raw = source::read_file(path, limit, &spill)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            if !emit(raw, path.display().to_string()) {
-                return Ok(false);
-            }
-        }
-        SourceKind::Maildir | SourceKind::Directory => {
-            for file in source::mail_files(path, &kind)
-                .with_context(|| format!("cannot list {}", path.display()))?
-            {
-                if source::kind_of(&file).ok() == Some(SourceKind::Mbox) {
-                    if !read_path(&file, config, emit)? {
-                        return Ok(false);
-                    }
-                    continue;
-                }
-                let raw = source::read_file(&file, limit, &spill)
-                    .with_context(|| format!("cannot read {}", file.display()))?;
-                if !emit(raw, file.display().to_string()) {
-                    return Ok(false);
-                }
-            }
-        }
-    }
-    Ok(true)
-}
-
-fn size_of(raw: &RawMail) -> u64 {
-    match raw {
-        RawMail::Bytes(b) => b.len() as u64,
-        RawMail::Oversize { size, .. } => *size,
-    }
-}
-
-/// Commits prepared mails in arrival order and keeps the tally.
-struct Committer<'a> {
-    ingest: &'a Ingest<'a>,
-    store: &'a Store,
-    config: &'a Config,
-    tally: Tally,
-    bar: &'a ProgressBar,
-}
-
-impl Committer<'_> {
-    fn commit(&mut self, job: &Job, prepared: &Prepared) -> anyhow::Result<()> {
-        let outcome = self.ingest.commit(&job.raw, prepared).with_context(|| {
-            format!(
-                "could not commit {}; it and the mails after it were not imported",
-                job.origin
-            )
-        })?;
-        match outcome {
+    /// Counts one committed mail; says on the bar what an admin must know.
+    fn count(&mut self, c: &Committed<'_>, bar: &ProgressBar) {
+        match c.outcome {
             Outcome::Log { key, .. } => {
-                self.tally.logs += 1;
-                self.tally.touched.insert(key);
+                self.logs += 1;
+                self.touched.insert(key.clone());
             }
             Outcome::Reply {
                 key,
@@ -180,129 +60,31 @@ impl Committer<'_> {
                 reasons,
                 ..
             } => {
-                self.tally.replies += 1;
+                self.replies += 1;
                 if !applied {
-                    self.bar.suspend(|| {
+                    bar.suspend(|| {
                         eprintln!(
                             "refused {command} for {key} ({}): {}",
-                            job.origin,
+                            c.origin,
                             reasons.join("; ")
                         )
                     });
                 }
-                self.tally.touched.insert(key);
+                self.touched.insert(key.clone());
             }
             Outcome::Archive { key, .. } => {
-                self.tally.archive += 1;
-                self.tally.touched.insert(key);
+                self.archive += 1;
+                self.touched.insert(key.clone());
             }
-            Outcome::Forwarded { .. } => self.tally.other += 1,
-            Outcome::Duplicate(_) => self.tally.duplicates += 1,
+            Outcome::Forwarded { .. } => self.other += 1,
+            Outcome::Duplicate(_) => self.duplicates += 1,
             Outcome::Quarantined { id, reason } => {
-                self.tally.quarantined += 1;
-                self.bar
-                    .suspend(|| eprintln!("quarantined #{id} ({}): {reason}", job.origin));
+                self.quarantined += 1;
+                bar.suspend(|| eprintln!("quarantined #{id} ({}): {reason}", c.origin));
             }
         }
-        self.tally.bytes += job.size;
-        self.tally.since_flush += job.size;
-        self.bar.inc(job.size);
-        if self.tally.since_flush >= self.config.database.import_flush_bytes {
-            self.store.flush()?;
-            self.tally.since_flush = 0;
-        }
-        Ok(())
-    }
-}
-
-/// Reads, prepares (in parallel) and commits (in order) every mail.
-fn pipeline(
-    paths: &[PathBuf],
-    config: &Config,
-    ingest: &Ingest<'_>,
-    committer: &mut Committer<'_>,
-) -> anyhow::Result<()> {
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 4);
-    let budget = Budget {
-        state: Mutex::new((0, false)),
-        cv: Condvar::new(),
-    };
-    let mut failure: Option<anyhow::Error> = None;
-    let (job_tx, job_rx) = mpsc::sync_channel::<Job>(workers * 2);
-    let job_rx = Mutex::new(job_rx);
-    let read_result = std::thread::scope(|s| {
-        let (done_tx, done_rx) = mpsc::sync_channel(workers * 2);
-        let budget = &budget;
-        let reader = s.spawn(move || -> anyhow::Result<()> {
-            let mut seq = 0u64;
-            for p in paths {
-                let mut emit = |raw: RawMail, origin: String| {
-                    let size = size_of(&raw);
-                    if !budget.acquire(size) {
-                        return false;
-                    }
-                    let job = Job {
-                        seq,
-                        raw,
-                        origin,
-                        size,
-                    };
-                    seq += 1;
-                    job_tx.send(job).is_ok()
-                };
-                if !read_path(p, config, &mut emit)? {
-                    break;
-                }
-            }
-            Ok(())
-        });
-        for _ in 0..workers {
-            let done_tx = done_tx.clone();
-            let job_rx = &job_rx;
-            s.spawn(move || loop {
-                let job = match job_rx.lock() {
-                    Ok(rx) => rx.recv(),
-                    Err(_) => return,
-                };
-                let Ok(job) = job else { return };
-                let prepared = ingest.prepare(&job.raw);
-                if done_tx.send((job, prepared)).is_err() {
-                    return;
-                }
-            });
-        }
-        drop(done_tx);
-        let mut pending: BTreeMap<u64, (Job, Result<Prepared, crate::store::StoreError>)> =
-            BTreeMap::new();
-        let mut next = 0u64;
-        for (job, prepared) in done_rx {
-            pending.insert(job.seq, (job, prepared));
-            while let Some((job, prepared)) = pending.remove(&next) {
-                next += 1;
-                budget.release(job.size);
-                if failure.is_some() {
-                    // Draining after a failure: commit nothing more.
-                    continue;
-                }
-                let r = prepared
-                    .with_context(|| format!("could not read the database for {}", job.origin))
-                    .and_then(|p| committer.commit(&job, &p));
-                if let Err(e) = r {
-                    failure = Some(e);
-                    budget.abort();
-                }
-            }
-        }
-        reader
-            .join()
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("the mail reader thread panicked")))
-    });
-    match failure {
-        Some(e) => Err(e),
-        None => read_result,
+        self.bytes += c.size;
+        bar.inc(c.size);
     }
 }
 
@@ -333,30 +115,21 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let start = Instant::now();
-    let ingest = Ingest::new(&store, config);
-    let mut committer = Committer {
-        ingest: &ingest,
-        store: &store,
-        config,
-        tally: Tally::default(),
-        bar: &bar,
-    };
-    let result = pipeline(&args.paths, config, &ingest, &mut committer);
+    let ingest = Ingest::new(&*store, config);
+    let mut tally = Tally::default();
+    let result = pipeline::run(&args.paths, config, &ingest, &*store, &mut |c| {
+        tally.count(c, &bar)
+    });
     // Whatever was committed is made durable, also after an error.
     store.flush()?;
     bar.finish_and_clear();
     result?;
-    // Uploads and mails the imported replies asked for.
-    let work = crate::work::run_pending(&store, config)?;
-    for j in &work.jobs {
-        eprintln!("job {}: {}", j.id, j.outcome);
-    }
-    let t = &committer.tally;
+    let t = &tally;
     let secs = start.elapsed().as_secs_f64();
     let mb = t.bytes as f64 / 1e6;
     println!(
         "imported {} mails: {} log mails, {} replies, {} archive mails, {} other mails, {} duplicates, {} quarantined",
-        t.logs + t.replies + t.archive + t.other + t.duplicates + t.quarantined,
+        t.mails(),
         t.logs,
         t.replies,
         t.archive,
@@ -368,7 +141,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         "{mb:.1} MB in {secs:.2} s ({:.1} MB/s, {:.0} mails/s)",
         if secs > 0.0 { mb / secs } else { 0.0 },
         if secs > 0.0 {
-            (t.logs + t.replies + t.archive + t.other + t.duplicates + t.quarantined) as f64 / secs
+            t.mails() as f64 / secs
         } else {
             0.0
         }
@@ -382,6 +155,15 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         }
         println!();
         super::list::print_table(&records);
+    }
+    // Uploads and mails the imported replies asked for, with the store
+    // released between steps.
+    drop(store);
+    let clock = crate::time::SystemClock;
+    if let Some(work) = worker::run_exclusive(config, &clock)? {
+        for j in &work.jobs {
+            eprintln!("job {}: {}", j.id, j.outcome);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

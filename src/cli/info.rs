@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::store::BuildRecord;
+use crate::model::BuildRecord;
 
 /// Options of `info`.
 #[derive(Debug, clap::Args)]

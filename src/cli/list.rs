@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::state::State;
-use crate::store::BuildRecord;
+use crate::model::state::State;
+use crate::model::BuildRecord;
 
 /// Options of `list`.
 #[derive(Debug, clap::Args)]

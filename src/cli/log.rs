@@ -59,7 +59,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             others.into_iter().collect::<Vec<_>>().join(", ")
         );
     }
-    let archive = crate::archive::LogArchive::new(&config.database.log_archive);
+    let archive = crate::store::archive::LogArchive::new(&config.database.log_archive);
     let log = archive.read(&newest.id).map_err(|e| {
         anyhow::anyhow!(
             "cannot read the archived log {} from {}: {e}",

@@ -65,8 +65,9 @@ pub enum Command {
     States,
     /// Check the configuration and report problems in plain words.
     CheckConfig,
-    /// Carry out queued uploads and deliver the outbox now.
-    Work,
+    /// Carry out queued uploads, removals and purges, queue due notices and
+    /// deliver the outbox (one worker at a time; from cron for retries).
+    Work(work::Args),
     /// The mails waiting to leave: list, flush, retry.
     Outbox(outbox::Args),
     /// Print a mail as buildmail would send it (for template editors).
@@ -98,11 +99,11 @@ pub fn run() -> ExitCode {
         Command::Quarantine(a) => quarantine::run(&config, a),
         Command::ForgetSignature(a) => forget_signature::run(&config, a),
         Command::States => {
-            print!("{}", crate::state::diagram_dot());
+            print!("{}", crate::model::state::diagram_dot());
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig => check_config::run(&config),
-        Command::Work => work::run(&config),
+        Command::Work(a) => work::run(&config, a),
         Command::Outbox(a) => outbox::run(&config, a),
         Command::Render(a) => render::run(&config, a),
     };
@@ -127,46 +128,28 @@ fn init_tracing() {
 }
 
 /// Opens the store for a query or import.
-pub(crate) fn open_store(config: &Config) -> Result<Store, StoreError> {
-    Store::open(&config.database)
+pub(crate) fn open_store(config: &Config) -> Result<Box<dyn Store>, StoreError> {
+    crate::store::open(&config.database)
 }
 
-/// Formats Unix seconds as `YYYY-MM-DD HH:MM:SS UTC`.
-pub fn format_time(t: i64) -> String {
-    let days = t.div_euclid(86400);
-    let secs = t.rem_euclid(86400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+/// The global options a child `buildmail` needs to see the same
+/// configuration (`--config`, `--data-dir`).
+pub(crate) fn global_args(config: &Config) -> Vec<std::ffi::OsString> {
+    let mut args = Vec::new();
+    if let Some(p) = &config.source {
+        args.push("--config".into());
+        args.push(p.clone().into_os_string());
+    }
+    args.push("--data-dir".into());
+    args.push(config.data_dir.clone().into_os_string());
+    args
 }
+
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC` ([`crate::time::format_time`]).
+pub(crate) use crate::time::format_time;
 
 /// Prints a value as pretty JSON on stdout.
 pub(crate) fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_time;
-
-    #[test]
-    fn formats_utc() {
-        assert_eq!(format_time(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_time(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(format_time(1_795_000_000), "2026-11-18 11:06:40 UTC");
-    }
 }

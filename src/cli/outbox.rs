@@ -3,6 +3,8 @@
 use std::process::ExitCode;
 
 use crate::config::Config;
+use crate::effects::{outbox, StoreAccess};
+use crate::time::{Clock, SystemClock};
 
 /// Options of `outbox`.
 #[derive(Debug, clap::Args)]
@@ -67,11 +69,11 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             }
         }
         Action::Flush => {
-            let (delivered, failed) = crate::work::deliver_outbox_with(&store, config, true)?;
-            println!("{delivered} delivered, {failed} failed (kept, retried later)");
+            drop(store);
+            flush(config)?;
         }
         Action::Retry { ids, all } => {
-            let now = crate::store::now();
+            let now = SystemClock.now();
             let targets: Vec<u64> = if all {
                 store.outbox_mails()?.into_iter().map(|m| m.id).collect()
             } else {
@@ -83,9 +85,24 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
                 }
             }
             store.flush()?;
-            let (delivered, failed) = crate::work::deliver_outbox_with(&store, config, true)?;
-            println!("{delivered} delivered, {failed} failed (kept, retried later)");
+            drop(store);
+            flush(config)?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Delivers every live mail now, the database released while mail is sent.
+fn flush(config: &Config) -> anyhow::Result<()> {
+    let d = outbox::deliver_due(
+        StoreAccess::Open(&config.database),
+        config,
+        &SystemClock,
+        true,
+    )?;
+    println!(
+        "{} delivered, {} failed (kept, retried later)",
+        d.delivered, d.failed
+    );
+    Ok(())
 }

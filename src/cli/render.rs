@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::notify::{self, Kind};
-use crate::store::BuildKey;
+use crate::effects::compose;
+use crate::effects::compose::Kind;
+use crate::model::BuildKey;
 
 /// Options of `render`.
 #[derive(Debug, clap::Args)]
@@ -34,7 +35,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             Kind::ALL.map(|k| k.name()).join(", ")
         )
     })?;
-    let templates = notify::Templates::of(config)?;
+    let templates = compose::Templates::of(config)?;
     let store = super::open_store(config)?;
     let key = BuildKey {
         dist: args.dist,
@@ -44,7 +45,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let mut record = store
         .build(&key)?
         .with_context(|| format!("no build {key} is known (see `buildmail list`)"))?;
-    let now = crate::store::now();
+    let now = crate::time::Clock::now(&crate::time::SystemClock);
     match kind {
         Kind::FailedToUpload => {
             if record.upload_log.is_none() {
@@ -53,7 +54,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
                         .into(),
                 );
             }
-            for mail in notify::failed_to_upload(config, &templates, &record, 0, now)? {
+            for mail in compose::failed_to_upload(config, &templates, &record, 0, now)? {
                 println!("{}", String::from_utf8_lossy(&mail.bytes));
             }
         }
@@ -69,7 +70,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
                     ignored => Vec::<String>::new(),
                     quoted => "> (the quoted original)",
                     reason => "(example reason)",
-                    title => notify::title(&record),
+                    title => compose::title(&record),
                     architectures => Vec::<String>::new(),
                 },
             )?;

@@ -3,21 +3,40 @@
 use std::process::ExitCode;
 
 use crate::config::Config;
+use crate::effects::worker;
+use crate::time::SystemClock;
 
-/// Runs every queued job (uploads, queue removals, purges) and delivers the
-/// outbox; prints what each did. Useful after a crash, or from cron when
-/// uploads are left to it.
-pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
-    let summary = crate::work::run_pending(&store, config)?;
+/// Options of `work`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print nothing when all went well (for cron and the worker `deliver`
+    /// starts).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Runs every queued job (uploads, queue removals, purges), queues due
+/// notices and delivers the outbox, with the database released while each
+/// effect runs; prints what each did. When another worker is running, it
+/// leaves the work to it.
+pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    let Some(summary) = worker::run_exclusive(config, &SystemClock)? else {
+        if !args.quiet {
+            println!("another buildmail worker is running; it carries out the queued work");
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
     for j in &summary.jobs {
         println!("job {}: {}", j.id, j.outcome);
     }
-    println!(
-        "{} job(s) done; {} mail(s) delivered, {} left in the outbox after a failed delivery",
-        summary.jobs.len(),
-        summary.delivered,
-        summary.failed
-    );
+    if !args.quiet || summary.failed > 0 {
+        println!(
+            "{} job(s) done; {} notice(s) queued; {} mail(s) delivered, {} left in the outbox after a failed delivery",
+            summary.jobs.len(),
+            summary.notices,
+            summary.delivered,
+            summary.failed
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,538 @@
+//! Configuration: one TOML file, every key with a documented default.
+//!
+//! Every path defaults under [`Config::data_dir`], so a first run needs no
+//! setup. Relative paths in a configuration file are relative to the
+//! directory of that file; without a file, to the current directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+mod raw;
+mod values;
+use raw::*;
+pub use values::*;
+
+/// The exit status for a bad configuration (sysexits.h `EX_CONFIG`).
+pub const EX_CONFIG: u8 = 78;
+
+/// Why a configuration could not be used. The message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or a key has the wrong type or is unknown.
+    #[error("configuration file {path}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// toml's message, which names the key and line.
+        message: String,
+    },
+    /// A key has a value buildmail cannot use.
+    #[error("configuration key `{key}`: {message}")]
+    Invalid {
+        /// The dotted key.
+        key: &'static str,
+        /// What is wrong and what to write instead.
+        message: String,
+    },
+}
+
+/// The whole configuration, resolved (paths absolute, sizes in bytes).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the configuration came from (`None`: built-in defaults).
+    pub source: Option<PathBuf>,
+    /// Directory holding the database, quarantine and outbox.
+    pub data_dir: PathBuf,
+    /// Forwards and bounce reports go here.
+    pub admin_address: String,
+    /// `From:` of everything buildmail sends.
+    pub from_address: String,
+    /// Architecture assumed for replies and logs that name none.
+    pub default_arch: String,
+    /// Size limits.
+    pub limits: LimitsConfig,
+    /// Database settings.
+    pub database: DatabaseConfig,
+    /// Signature checking of admin replies.
+    pub signatures: SignaturesConfig,
+    /// Uploads of signed `.changes`.
+    pub upload: UploadConfig,
+    /// Answers to admin replies.
+    pub replies: RepliesConfig,
+    /// Outbound mail.
+    pub outbox: OutboxConfig,
+    /// Notifications.
+    pub notify: NotifyConfig,
+    /// Forwarding of mail buildmail does not handle itself.
+    pub forward: ForwardConfig,
+}
+
+/// `[upload]`.
+#[derive(Debug, Clone)]
+pub struct UploadConfig {
+    /// `build_dir`: where sbuild leaves `.changes`, `.deb`, `.buildinfo`
+    /// (default `<data_dir>/build`).
+    pub build_dir: PathBuf,
+    /// `queue_dir`: the upload queue directory (default `<data_dir>/upload`).
+    pub queue_dir: PathBuf,
+    /// `[upload.dist.<name>] queue_dir`: per-distribution queue directories.
+    pub dist_queue_dirs: BTreeMap<String, PathBuf>,
+    /// `command`: the upload command run after the files are in the queue,
+    /// with `{changes}`, `{queue}`, `{source}`, `{version}`, `{arch}`,
+    /// `{dist}` substituted (default: none; the files are left in the queue
+    /// for an uploader that watches it).
+    pub command: Option<Vec<String>>,
+    /// `timeout`: how long the upload command may run (default 10 minutes).
+    pub timeout: Duration,
+}
+
+impl UploadConfig {
+    /// The upload queue directory of a distribution.
+    pub fn queue_dir_for(&self, dist: &str) -> &Path {
+        self.dist_queue_dirs
+            .get(dist)
+            .map_or(self.queue_dir.as_path(), PathBuf::as_path)
+    }
+}
+
+/// `[replies]`.
+#[derive(Debug, Clone, Copy)]
+pub struct RepliesConfig {
+    /// `max_errors_per_hour`: error replies sent to one address per hour at
+    /// most (default 10); further refusals are recorded but not answered.
+    pub max_errors_per_hour: u32,
+}
+
+/// `[outbox]`.
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    /// `transport`: how queued mail leaves: `file` (the default: one
+    /// `.eml` file per mail in `dir`), `sendmail` or `smtp`.
+    pub transport: Transport,
+    /// `dir`: the directory of `.eml` files (default `<data_dir>/outbox`).
+    pub dir: PathBuf,
+    /// `sendmail`: the command mail is piped to with `transport =
+    /// "sendmail"` (default `["/usr/sbin/sendmail", "-oi", "-t"]`).
+    pub sendmail: Vec<String>,
+    /// `smtp_url`: the server for `transport = "smtp"` (default
+    /// `smtp://localhost:25`; `?tls=required` for STARTTLS, `smtps://` for
+    /// implicit TLS, `smtp://user:password@host` to authenticate).
+    pub smtp_url: String,
+    /// `timeout`: how long one delivery attempt may take (default 60s).
+    pub timeout: Duration,
+    /// `retry_after`: the first retry after a failed delivery; each further
+    /// one waits twice as long, up to an hour (default 1m).
+    pub retry_after: Duration,
+    /// `max_age`: a mail still undelivered after this long is parked as
+    /// dead (kept, listed by `buildmail outbox list`, retried only by
+    /// `buildmail outbox retry`) (default 5d).
+    pub max_age: Duration,
+}
+
+/// How outbound mail is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Write each mail as `<id>.eml` into `outbox.dir`.
+    File,
+    /// Pipe each mail to `outbox.sendmail`.
+    Sendmail,
+    /// Send each mail to `outbox.smtp_url`.
+    Smtp,
+}
+
+/// `[notify]`.
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    /// `buildd_admins`: who hears of every upload failure (default
+    /// `[admin_address]`).
+    pub buildd_admins: Vec<String>,
+    /// `notify_owner`: also mail the package's creator, the `Changed-By` of
+    /// the upload (default true).
+    pub notify_owner: bool,
+    /// `notify_maintainer`: also mail the `Maintainer` (default false).
+    pub notify_maintainer: bool,
+    /// `notify_on`: which events are notified besides `failed-to-upload`
+    /// (always): `build-attempted`, `failed` (default none).
+    pub notify_on: Vec<String>,
+    /// `templates_dir`: templates here override the built-in ones (default
+    /// none).
+    pub templates_dir: Option<PathBuf>,
+    /// `build_log_url`: URL template of a build log (`{src}`, `{ver}`,
+    /// `{arch}`, `{dist}`); default none.
+    pub build_log_url: Option<String>,
+    /// `source_url`: URL template of a source package; default none.
+    pub source_url: Option<String>,
+    /// `quiet_period`: build-failure notifications wait this long for the
+    /// other architectures of the same version (default 30m).
+    pub quiet_period: Duration,
+}
+
+/// `[forward]`.
+#[derive(Debug, Clone)]
+pub struct ForwardConfig {
+    /// `max_bounces`: mailer-daemon mails forwarded at most per window
+    /// (default 5).
+    pub max_bounces: u32,
+    /// `bounce_window`: the window (default 8h).
+    pub bounce_window: Duration,
+    /// `blacklist`: senders whose mail is kept, never forwarded (default
+    /// none).
+    pub blacklist: Vec<String>,
+}
+
+/// `[signatures]`.
+#[derive(Debug, Clone)]
+pub struct SignaturesConfig {
+    /// `keyrings`: files of the admins' OpenPGP certificates, armored or
+    /// binary (default `["<data_dir>/admins.asc"]`).
+    pub keyrings: Vec<PathBuf>,
+    /// `max_age`: oldest signature accepted (default 7 days).
+    pub max_age: Duration,
+    /// `require_signed_commands`: keyword commands must be signed too
+    /// (default true).
+    pub require_signed_commands: bool,
+    /// `trusted_senders`: with `require_signed_commands = false`, the only
+    /// addresses whose unsigned keyword commands are accepted (default none).
+    pub trusted_senders: Vec<String>,
+}
+
+impl SignaturesConfig {
+    /// The keyring files that exist (a missing one is reported by
+    /// `check-config`; signatures by its keys are then refused).
+    pub fn existing_keyrings(&self) -> Vec<PathBuf> {
+        self.keyrings
+            .iter()
+            .filter(|p| p.exists())
+            .cloned()
+            .collect()
+    }
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Copy)]
+pub struct LimitsConfig {
+    /// `max_message_size`: largest mail accepted, in bytes (default 512 MiB).
+    pub max_message_size: u64,
+    /// `max_log_size`: largest decompressed log, in bytes (default 2 GiB).
+    pub max_log_size: u64,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `path`: the sled database directory (default `<data_dir>/db`).
+    pub path: PathBuf,
+    /// `lock_timeout`: how long a command waits for the database (default 30s).
+    pub lock_timeout: Duration,
+    /// `cache_size`: sled's page cache, in bytes (default 32 MiB).
+    pub cache_size: u64,
+    /// `import_flush_every`: during `import`, make commits durable after
+    /// this many bytes of mail (default 64 MiB) and at the end.
+    pub import_flush_bytes: u64,
+    /// `log_archive`: directory of the compressed build logs (default
+    /// `<data_dir>/logs`).
+    pub log_archive: PathBuf,
+}
+
+/// The default configuration file name, looked up in the current directory.
+pub const DEFAULT_CONFIG_FILE: &str = "buildmail.toml";
+
+/// The environment variable naming a configuration file.
+pub const CONFIG_ENV: &str = "BUILDMAIL_CONFIG";
+
+impl Config {
+    /// Loads the configuration: `explicit` if given, else `$BUILDMAIL_CONFIG`,
+    /// else `./buildmail.toml` if it exists, else the built-in defaults.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => match std::env::var_os(CONFIG_ENV) {
+                Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+                _ => {
+                    let p = PathBuf::from(DEFAULT_CONFIG_FILE);
+                    p.is_file().then_some(p)
+                }
+            },
+        };
+        match path {
+            None => Config::from_toml("", None),
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Config::from_toml(&text, Some(&path))
+            }
+        }
+    }
+
+    /// Builds a configuration from TOML text; `path` is the file it came from
+    /// (relative paths resolve against its directory).
+    pub fn from_toml(text: &str, path: Option<&Path>) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.map(Path::to_path_buf).unwrap_or_default(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let base = match path.and_then(Path::parent) {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+        };
+        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let data_dir = resolve(
+            raw.data_dir
+                .unwrap_or_else(|| PathBuf::from("buildmail-data")),
+        );
+        let admin_address = raw
+            .admin_address
+            .unwrap_or_else(|| "buildd-admin@example.org".into());
+        let from_address = raw
+            .from_address
+            .unwrap_or_else(|| "buildd@example.org".into());
+        check_address("admin_address", &admin_address)?;
+        check_address("from_address", &from_address)?;
+        let default_arch = raw.default_arch.unwrap_or_else(|| "amd64".into());
+        if !crate::debian::names::is_arch_name(&default_arch) {
+            return Err(ConfigError::Invalid {
+                key: "default_arch",
+                message: format!(
+                    "{default_arch:?} is not a Debian architecture name (for example \"amd64\")"
+                ),
+            });
+        }
+        let limits = LimitsConfig {
+            max_message_size: size(
+                "limits.max_message_size",
+                raw.limits.max_message_size,
+                512 << 20,
+            )?,
+            max_log_size: size("limits.max_log_size", raw.limits.max_log_size, 2 << 30)?,
+        };
+        let database = DatabaseConfig {
+            path: raw
+                .database
+                .path
+                .map(&resolve)
+                .unwrap_or_else(|| data_dir.join("db")),
+            lock_timeout: duration("database.lock_timeout", raw.database.lock_timeout, 30)?,
+            cache_size: size("database.cache_size", raw.database.cache_size, 32 << 20)?,
+            import_flush_bytes: size(
+                "database.import_flush_every",
+                raw.database.import_flush_every,
+                64 << 20,
+            )?,
+            log_archive: raw
+                .database
+                .log_archive
+                .map(&resolve)
+                .unwrap_or_else(|| data_dir.join("logs")),
+        };
+        let signatures = SignaturesConfig {
+            keyrings: match raw.signatures.keyrings {
+                Some(k) => k.into_iter().map(&resolve).collect(),
+                None => vec![data_dir.join("admins.asc")],
+            },
+            max_age: duration("signatures.max_age", raw.signatures.max_age, 7 * 86400)?,
+            require_signed_commands: raw.signatures.require_signed_commands.unwrap_or(true),
+            trusted_senders: raw.signatures.trusted_senders.unwrap_or_default(),
+        };
+        for sender in &signatures.trusted_senders {
+            check_address("signatures.trusted_senders", sender)?;
+        }
+        let mut dist_queue_dirs = BTreeMap::new();
+        for (dist, d) in raw.upload.dist {
+            if let Some(q) = d.queue_dir {
+                dist_queue_dirs.insert(dist, resolve(q));
+            }
+        }
+        if let Some(cmd) = &raw.upload.command {
+            if cmd.first().is_none_or(|p| p.trim().is_empty()) {
+                return Err(ConfigError::Invalid {
+                    key: "upload.command",
+                    message: "the command is empty; write e.g. [\"dput\", \"ftp-master\", \"{changes}\"] or leave the key out".into(),
+                });
+            }
+        }
+        let upload = UploadConfig {
+            build_dir: raw
+                .upload
+                .build_dir
+                .map(&resolve)
+                .unwrap_or_else(|| data_dir.join("build")),
+            queue_dir: raw
+                .upload
+                .queue_dir
+                .map(&resolve)
+                .unwrap_or_else(|| data_dir.join("upload")),
+            dist_queue_dirs,
+            command: raw.upload.command,
+            timeout: duration("upload.timeout", raw.upload.timeout, 600)?,
+        };
+        let replies = RepliesConfig {
+            max_errors_per_hour: raw.replies.max_errors_per_hour.unwrap_or(10),
+        };
+        let outbox = OutboxConfig {
+            transport: match raw.outbox.transport.as_deref() {
+                None | Some("file") => Transport::File,
+                Some("sendmail") => Transport::Sendmail,
+                Some("smtp") => Transport::Smtp,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        key: "outbox.transport",
+                        message: format!(
+                            "{other:?} is not a transport; write \"file\", \"sendmail\" or \"smtp\""
+                        ),
+                    })
+                }
+            },
+            dir: raw
+                .outbox
+                .dir
+                .map(&resolve)
+                .unwrap_or_else(|| data_dir.join("outbox")),
+            sendmail: raw.outbox.sendmail.unwrap_or_else(|| {
+                ["/usr/sbin/sendmail", "-oi", "-t"]
+                    .map(String::from)
+                    .to_vec()
+            }),
+            smtp_url: raw
+                .outbox
+                .smtp_url
+                .unwrap_or_else(|| "smtp://localhost:25".into()),
+            timeout: duration("outbox.timeout", raw.outbox.timeout, 60)?,
+            retry_after: duration("outbox.retry_after", raw.outbox.retry_after, 60)?,
+            max_age: duration("outbox.max_age", raw.outbox.max_age, 5 * 86400)?,
+        };
+        if outbox.sendmail.first().is_none_or(|p| p.trim().is_empty()) {
+            return Err(ConfigError::Invalid {
+                key: "outbox.sendmail",
+                message:
+                    "the command is empty; write e.g. [\"/usr/sbin/sendmail\", \"-oi\", \"-t\"]"
+                        .into(),
+            });
+        }
+        let notify = NotifyConfig {
+            buildd_admins: raw
+                .notify
+                .buildd_admins
+                .unwrap_or_else(|| vec![admin_address.clone()]),
+            notify_owner: raw.notify.notify_owner.unwrap_or(true),
+            notify_maintainer: raw.notify.notify_maintainer.unwrap_or(false),
+            notify_on: raw.notify.notify_on.unwrap_or_default(),
+            templates_dir: raw.notify.templates_dir.map(&resolve),
+            build_log_url: raw.notify.build_log_url,
+            source_url: raw.notify.source_url,
+            quiet_period: duration("notify.quiet_period", raw.notify.quiet_period, 1800)?,
+        };
+        for a in &notify.buildd_admins {
+            check_address("notify.buildd_admins", a)?;
+        }
+        for event in &notify.notify_on {
+            if !["failed-to-upload", "build-attempted", "failed"].contains(&event.as_str()) {
+                return Err(ConfigError::Invalid {
+                    key: "notify.notify_on",
+                    message: format!(
+                        "{event:?} is not an event; write \"failed-to-upload\", \"build-attempted\" or \"failed\""
+                    ),
+                });
+            }
+        }
+        let forward = ForwardConfig {
+            max_bounces: raw.forward.max_bounces.unwrap_or(5),
+            bounce_window: duration("forward.bounce_window", raw.forward.bounce_window, 8 * 3600)?,
+            blacklist: raw.forward.blacklist.unwrap_or_default(),
+        };
+        Ok(Config {
+            source: path.map(Path::to_path_buf),
+            data_dir,
+            admin_address,
+            from_address,
+            default_arch,
+            limits,
+            database,
+            signatures,
+            upload,
+            replies,
+            outbox,
+            notify,
+            forward,
+        })
+    }
+
+    /// Where mails too large for the database are kept.
+    pub fn quarantine_dir(&self) -> PathBuf {
+        self.data_dir.join("quarantine")
+    }
+
+    /// Replaces the data directory (and the database and log archive paths
+    /// under it, unless the configuration set them explicitly elsewhere).
+    pub fn with_data_dir(mut self, dir: PathBuf) -> Config {
+        if self.database.path == self.data_dir.join("db") {
+            self.database.path = dir.join("db");
+        }
+        if self.database.log_archive == self.data_dir.join("logs") {
+            self.database.log_archive = dir.join("logs");
+        }
+        for (path, name) in [
+            (&mut self.upload.build_dir, "build"),
+            (&mut self.upload.queue_dir, "upload"),
+            (&mut self.outbox.dir, "outbox"),
+        ] {
+            if *path == self.data_dir.join(name) {
+                *path = dir.join(name);
+            }
+        }
+        for kr in &mut self.signatures.keyrings {
+            if *kr == self.data_dir.join("admins.asc") {
+                *kr = dir.join("admins.asc");
+            }
+        }
+        self.data_dir = dir;
+        self
+    }
+
+    /// Problems that do not stop buildmail but that an admin should know,
+    /// in plain words (used by `check-config`).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.admin_address.ends_with("@example.org") {
+            w.push(format!(
+                "admin_address is {}, the built-in example: set it to the buildd admins' address",
+                self.admin_address
+            ));
+        }
+        if self.limits.max_log_size < 1 << 20 {
+            w.push(
+                "limits.max_log_size is under 1 MiB: most real build logs will be refused".into(),
+            );
+        }
+        if !self.signatures.require_signed_commands {
+            w.push(format!(
+                "signatures.require_signed_commands is false: unsigned keyword commands from {} are accepted, and a From: header is easy to forge",
+                if self.signatures.trusted_senders.is_empty() {
+                    "nobody (trusted_senders is empty)".to_string()
+                } else {
+                    self.signatures.trusted_senders.join(", ")
+                }
+            ));
+        }
+        if self.data_dir.exists() && !self.data_dir.is_dir() {
+            w.push(format!(
+                "data_dir {} exists and is not a directory",
+                self.data_dir.display()
+            ));
+        }
+        w
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,77 @@
+use super::*;
+
+#[test]
+fn defaults_need_no_file() {
+    let c = Config::from_toml("", None).unwrap();
+    assert!(c.data_dir.ends_with("buildmail-data"));
+    assert_eq!(c.database.path, c.data_dir.join("db"));
+    assert_eq!(c.limits.max_message_size, 512 << 20);
+    assert_eq!(c.limits.max_log_size, 2 << 30);
+    assert_eq!(c.default_arch, "amd64");
+    assert_eq!(c.database.lock_timeout, Duration::from_secs(30));
+    assert_eq!(c.signatures.keyrings, vec![c.data_dir.join("admins.asc")]);
+    assert_eq!(c.signatures.max_age, Duration::from_secs(7 * 86400));
+    assert!(c.signatures.require_signed_commands);
+    assert!(c.signatures.trusted_senders.is_empty());
+}
+
+#[test]
+fn signatures_section() {
+    let c = Config::from_toml(
+        "[signatures]\nkeyrings = [\"k/a.asc\", \"/etc/b.gpg\"]\nmax_age = \"36h\"\nrequire_signed_commands = false\ntrusted_senders = [\"admin@example.org\"]",
+        Some(Path::new("/srv/bm/buildmail.toml")),
+    )
+    .unwrap();
+    assert_eq!(
+        c.signatures.keyrings,
+        vec![
+            PathBuf::from("/srv/bm/k/a.asc"),
+            PathBuf::from("/etc/b.gpg")
+        ]
+    );
+    assert_eq!(c.signatures.max_age, Duration::from_secs(36 * 3600));
+    assert!(!c.signatures.require_signed_commands);
+    assert!(c.warnings().iter().any(|w| w.contains("admin@example.org")));
+    let e = Config::from_toml("[signatures]\nmax_age = \"a week\"", None).unwrap_err();
+    assert!(e.to_string().contains("signatures.max_age"), "{e}");
+    let e = Config::from_toml("[signatures]\ntrusted_senders = [\"root\"]", None).unwrap_err();
+    assert!(e.to_string().contains("signatures.trusted_senders"), "{e}");
+}
+
+#[test]
+fn relative_paths_follow_the_file() {
+    let c = Config::from_toml(
+        "data_dir = \"d\"",
+        Some(Path::new("/etc/bm/buildmail.toml")),
+    )
+    .unwrap();
+    assert_eq!(c.data_dir, PathBuf::from("/etc/bm/d"));
+    assert_eq!(c.database.path, PathBuf::from("/etc/bm/d/db"));
+}
+
+#[test]
+fn errors_name_the_key() {
+    let e = Config::from_toml("[limits]\nmax_log_size = \"lots\"", None).unwrap_err();
+    assert!(e.to_string().contains("limits.max_log_size"), "{e}");
+    let e = Config::from_toml("default_arch = \"AMD 64\"", None).unwrap_err();
+    assert!(e.to_string().contains("default_arch"), "{e}");
+    let e = Config::from_toml("admin_adress = \"x@y\"", None).unwrap_err();
+    assert!(e.to_string().contains("admin_adress"), "{e}");
+    let e = Config::from_toml("[database]\nlock_timeout = 5", None).unwrap_err();
+    assert!(e.to_string().contains("lock_timeout"), "{e}");
+    let e = Config::from_toml("from_address = \"nobody\"", None).unwrap_err();
+    assert!(e.to_string().contains("from_address"), "{e}");
+}
+
+#[test]
+fn sizes_and_durations() {
+    assert_eq!(parse_size("512MiB"), Some(512 << 20));
+    assert_eq!(parse_size("2 GiB"), Some(2 << 30));
+    assert_eq!(parse_size("64k"), Some(64 << 10));
+    assert_eq!(parse_size("12"), Some(12));
+    assert_eq!(parse_size("12 parsecs"), None);
+    assert_eq!(parse_size("99999999999999999999T"), None);
+    assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86400)));
+    assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+    assert_eq!(parse_duration("soon"), None);
+}

@@ -1,0 +1,87 @@
+//! Values of the configuration: sizes (`64k`, `512MiB`), durations
+//! (`500ms`, `30s`, `7d`), addresses; each error names its key.
+
+#[allow(unused_imports)]
+use super::*;
+use std::time::Duration;
+
+pub(super) fn check_address(key: &'static str, value: &str) -> Result<(), ConfigError> {
+    let ok = value.split_once('@').is_some_and(|(l, d)| {
+        !l.is_empty() && !d.is_empty() && !value.contains(char::is_whitespace)
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            key,
+            message: format!("{value:?} is not a mail address like \"buildd@example.org\""),
+        })
+    }
+}
+
+/// A duration key: `default_secs` when absent.
+pub(super) fn duration(
+    key: &'static str,
+    v: Option<String>,
+    default_secs: u64,
+) -> Result<Duration, ConfigError> {
+    match v {
+        None => Ok(Duration::from_secs(default_secs)),
+        Some(t) => parse_duration(&t).ok_or_else(|| ConfigError::Invalid {
+            key,
+            message: format!(
+                "{t:?} is not a duration; write e.g. \"30s\", \"10m\", \"8h\", \"7d\""
+            ),
+        }),
+    }
+}
+
+pub(super) fn size(
+    key: &'static str,
+    v: Option<SizeValue>,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(SizeValue::Bytes(n)) => Ok(n),
+        Some(SizeValue::Text(t)) => parse_size(&t).ok_or_else(|| ConfigError::Invalid {
+            key,
+            message: format!("{t:?} is not a size; write e.g. 536870912, \"512MiB\" or \"2GiB\""),
+        }),
+    }
+}
+
+/// Parses `"512MiB"`, `"2 GiB"`, `"64k"`, `"1000"` into bytes.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+/// Parses `"30s"`, `"10m"`, `"7d"`, `"2h"`, `"500ms"` into a duration.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let secs = |m: u64| n.checked_mul(m).map(Duration::from_secs);
+    match unit.trim() {
+        "ms" => Some(Duration::from_millis(n)),
+        "" | "s" => secs(1),
+        "m" | "min" => secs(60),
+        "h" => secs(3600),
+        "d" => secs(86400),
+        "w" => secs(7 * 86400),
+        _ => None,
+    }
+}

@@ -1,0 +1,84 @@
+//! What an archive or upload-queue answer does to the build whose upload
+//! it answers: ACCEPTED/INSTALLED → Installed; REJECTED and queue failures
+//! → Failed-To-Upload with the text as upload log; NEW and queue successes
+//! are noted. The transition table has the last word.
+
+use crate::inbound::mail::ArchiveSubject;
+use crate::model::state;
+use crate::model::state::{ArchiveEvent, Target};
+use crate::model::{BuildRecord, State};
+
+/// The effect of an archive answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchiveDecision {
+    /// What the archive said.
+    pub event: ArchiveEvent,
+    /// The record after it.
+    pub record: BuildRecord,
+    /// For the history and the dedup record, in words.
+    pub note: String,
+    /// The build just became Failed-To-Upload: notifications are due.
+    pub failed_to_upload: bool,
+}
+
+/// The event an archive mail reports (`text` is its body: a queue report
+/// counts as success only when it says "uploaded successfully").
+pub fn event_of(subject: &ArchiveSubject, text: &str) -> ArchiveEvent {
+    match subject {
+        ArchiveSubject::Accepted { .. } => ArchiveEvent::Accepted,
+        ArchiveSubject::Rejected { .. } => ArchiveEvent::Rejected,
+        ArchiveSubject::New { .. } => ArchiveEvent::New,
+        ArchiveSubject::Processing { .. } => {
+            if text.to_ascii_lowercase().contains("uploaded successfully") {
+                ArchiveEvent::QueueOk
+            } else {
+                ArchiveEvent::QueueFailed
+            }
+        }
+    }
+}
+
+/// Decides what the answer `subject` with body `text` does to `record`.
+pub fn decide(
+    record: &BuildRecord,
+    subject: &ArchiveSubject,
+    text: &str,
+    now: i64,
+) -> ArchiveDecision {
+    let event = event_of(subject, text);
+    let mut new = record.clone();
+    let note = match state::decide_archive(record.state, event) {
+        Ok(Target::To(to)) => {
+            if to != record.state {
+                new.previous_state = Some(record.state);
+                new.state_change = now;
+            }
+            new.state = to;
+            match to {
+                State::FailedToUpload => {
+                    new.upload_log = Some(text.trim().to_string())
+                        .filter(|t| !t.is_empty())
+                        .or_else(|| {
+                            Some(format!(
+                                "the archive answered {} (the mail had no text)",
+                                subject.changes()
+                            ))
+                        });
+                }
+                State::Installed => new.upload_log = None,
+                _ => {}
+            }
+            format!("{}: now {to}", subject.changes())
+        }
+        Ok(_) => format!("{}: {}", subject.changes(), event.as_str()),
+        Err(why) => why,
+    };
+    let failed_to_upload =
+        new.state == State::FailedToUpload && record.state != State::FailedToUpload;
+    ArchiveDecision {
+        event,
+        record: new,
+        note,
+        failed_to_upload,
+    }
+}

@@ -1,0 +1,89 @@
+//! What a log mail does to its build: the record and history line after
+//! it, from the current record and the transition table.
+
+use crate::debian::Status;
+use crate::inbound::classify::LogFacts;
+use crate::model::state;
+use crate::model::state::LogDecision;
+use crate::model::{BuildRecord, HistoryEntry, State};
+
+/// Builds the new record and history line for a log, from the current record.
+/// Returns the record, the history line, and whether the state moved.
+pub fn apply_log(
+    current: Option<&BuildRecord>,
+    a: &LogFacts,
+    message_id: Option<&str>,
+    log_id: &str,
+    now: i64,
+) -> (BuildRecord, HistoryEntry, bool) {
+    let decision = state::decide_log(
+        current.map(|r| (r.state, r.version.as_str())),
+        &a.version,
+        a.status,
+    );
+    let from = current.map(|r| r.state);
+    let same_version = current.is_some_and(|c| c.version == a.version);
+    let mut notes = a.notes.clone();
+    if let Some(stage) = &a.fail_stage {
+        notes.insert(0, format!("fail-stage {stage}"));
+    }
+    let new_record = |to: State| BuildRecord {
+        key: a.key.clone(),
+        version: a.version.clone(),
+        state: to,
+        previous_state: from,
+        state_change: now,
+        archive: a
+            .archive
+            .clone()
+            .or_else(|| current.and_then(|c| c.archive.clone())),
+        last_status: Some(a.status),
+        fail_stage: a.fail_stage.clone(),
+        builder: a.builder.clone(),
+        last_log_message_id: message_id.map(str::to_string),
+        last_log: Some(log_id.to_string()),
+        explanation: a.explanation.clone(),
+        build_duration: a.build_needed_secs,
+        changes: (a.status == Status::Successful)
+            .then(|| a.changes.clone())
+            .flatten(),
+        notes: a.notes.clone(),
+        failed_reason: None,
+        depends: None,
+        priority: None,
+        // An upload asked for this very version stays on record.
+        upload: same_version
+            .then(|| current.and_then(|c| c.upload.clone()))
+            .flatten(),
+        upload_log: same_version
+            .then(|| current.and_then(|c| c.upload_log.clone()))
+            .flatten(),
+        pending_job: same_version
+            .then(|| current.and_then(|c| c.pending_job))
+            .flatten(),
+    };
+    let (record, moved) = match (&decision, current) {
+        (LogDecision::Record(reason), Some(cur)) => {
+            notes.push(reason.clone());
+            (cur.clone(), false)
+        }
+        (LogDecision::Create(to) | LogDecision::Move(_, to), _) => (new_record(*to), true),
+        // decide_log records only when a record exists; treat anything else
+        // as a new build waiting to be built.
+        (LogDecision::Record(reason), None) => {
+            notes.push(reason.clone());
+            (new_record(State::NeedsBuild), true)
+        }
+    };
+    let history = HistoryEntry {
+        time: now,
+        from,
+        to: Some(record.state),
+        version: a.version.clone(),
+        event: format!("log:{}", a.status.as_str()),
+        message_id: message_id.map(str::to_string),
+        signer: None,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    };
+    (record, history, moved)
+}

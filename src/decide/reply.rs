@@ -1,0 +1,339 @@
+//! What an admin reply does to its build: the signing rules, the
+//! outdated-version guard, the transition table, and the record after it.
+//! Pure: the current record, the reply, the time and the rules in; a
+//! [`Decision`] out.
+
+use std::cmp::Ordering;
+
+use crate::config::Config;
+use crate::debian::changes;
+use crate::debian::changes::Changes;
+use crate::debian::names::changes_file_name;
+use crate::debian::version;
+use crate::debian::version::strip_epoch;
+use crate::inbound::command::{Command, ShouldBuildAnswer};
+use crate::inbound::reply::{Reply, Request, Signing};
+use crate::model::state;
+use crate::model::state::{CommandKind, Target};
+use crate::model::{BuildKey, BuildRecord, JobKind, UploadRecord};
+
+/// What a reply does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Nothing changes; each reason on its own line of the error reply.
+    Refuse(Vec<String>),
+    /// The command applies.
+    Apply(Box<Applied>),
+}
+
+/// An accepted command: the build's new record and what to do after the
+/// commit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    /// The command, as the transition table knows it.
+    pub command: CommandKind,
+    /// The record after the command (the state does not change yet for an
+    /// upload: the job's outcome decides).
+    pub record: BuildRecord,
+    /// An effect to carry out after the commit.
+    pub job: Option<JobKind>,
+    /// A line for the history.
+    pub note: String,
+}
+
+/// Settings [`decide`] needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    /// Keyword commands must be signed.
+    pub require_signed: bool,
+    /// Senders whose unsigned keyword commands are accepted when
+    /// `require_signed` is false.
+    pub trusted_senders: &'a [String],
+    /// The configuration (build and queue directories).
+    pub config: &'a Config,
+}
+
+impl<'a> Rules<'a> {
+    /// The rules of a configuration.
+    pub fn of(config: &'a Config) -> Rules<'a> {
+        Rules {
+            require_signed: config.signatures.require_signed_commands,
+            trusted_senders: &config.signatures.trusted_senders,
+            config,
+        }
+    }
+}
+
+/// Checks how the reply is signed against what it asks for.
+fn check_signing(reply: &Reply, rules: &Rules<'_>) -> Result<(), String> {
+    match (&reply.signing, &reply.request) {
+        (Signing::Signed(_), _) => Ok(()),
+        (Signing::Refused(why), _) => Err(why.clone()),
+        (Signing::Unsigned, Request::Changes { .. }) => Err(
+            "the .changes is not signed: sign it (debsign) and send it inline or as PGP/MIME"
+                .into(),
+        ),
+        (Signing::Unsigned, Request::Invalid(_)) => Ok(()),
+        (Signing::Unsigned, _) if rules.require_signed => Err(
+            "the command is not signed, and buildmail acts on signed commands only: sign the reply (gpg --clearsign, or PGP/MIME in your mail client) with a key in the buildd keyring"
+                .into(),
+        ),
+        (Signing::Unsigned, _) => {
+            let from = reply.from.as_deref().unwrap_or("");
+            if rules
+                .trusted_senders
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(from))
+            {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the command is not signed, and {from:?} is not one of the senders whose unsigned commands are accepted (signatures.trusted_senders): sign the reply"
+                ))
+            }
+        }
+    }
+}
+
+/// The outdated-version guard: the reply must concern the version on record.
+fn check_version(asked: &str, record: &BuildRecord) -> Result<(), String> {
+    match version::compare(asked, &record.version) {
+        Ordering::Equal => Ok(()),
+        Ordering::Less => Err(format!(
+            "the reply is for {} {asked}, which is outdated: {} is the newest version known for {}/{}; answer the mail about {}",
+            record.key.source, record.version, record.key.dist, record.key.arch, record.version
+        )),
+        Ordering::Greater => Err(format!(
+            "the reply is for {} {asked}, but buildmail knows only {} for {}/{}",
+            record.key.source, record.version, record.key.dist, record.key.arch
+        )),
+    }
+}
+
+/// The files of a build's upload: the listed files and the `.changes`.
+fn upload_files(u: &UploadRecord) -> Vec<String> {
+    let mut files: Vec<String> = u.changes.files.iter().map(|f| f.name.clone()).collect();
+    files.push(u.changes_name.clone());
+    files
+}
+
+/// The files sbuild left for a build: those of the stored `.changes` (the
+/// upload's, else the log's) and the `.changes` itself.
+fn build_files(record: &BuildRecord) -> Vec<String> {
+    let key = &record.key;
+    let name = changes_file_name(&key.source, &record.version, &key.arch);
+    let listed = match &record.upload {
+        Some(u) => u.changes.files.iter().map(|f| f.name.clone()).collect(),
+        None => record
+            .changes
+            .as_deref()
+            .and_then(|c| changes::parse(c).ok())
+            .map(|c| c.files.into_iter().map(|f| f.name).collect())
+            .unwrap_or_default(),
+    };
+    let mut files: Vec<String> = listed;
+    files.push(name);
+    files
+}
+
+/// Decides what a reply does to the build whose record is `record` (`None`:
+/// no such build is known). `key` names the build that was looked for.
+pub fn decide(
+    reply: &Reply,
+    key: &BuildKey,
+    record: Option<&BuildRecord>,
+    now: i64,
+    rules: &Rules<'_>,
+) -> Decision {
+    let refuse = |why: String| Decision::Refuse(vec![why]);
+    if let Err(why) = check_signing(reply, rules) {
+        return refuse(why);
+    }
+    let Some(record) = record else {
+        return refuse(format!(
+            "buildmail knows no build of {} for {}/{}",
+            key.source, key.dist, key.arch
+        ));
+    };
+    if let Request::Invalid(why) = &reply.request {
+        return refuse(why.clone());
+    }
+    if let Err(why) = check_version(reply.question.version(), record) {
+        return refuse(why);
+    }
+    let kind = match &reply.request {
+        Request::Command(c) => c.kind(record.state),
+        Request::ShouldBuild(a) => a.kind(),
+        Request::Changes { .. } => CommandKind::SignedChanges,
+        Request::Invalid(why) => return refuse(why.clone()),
+    };
+    let target = match state::decide_command(record.state, kind) {
+        Ok(t) => t,
+        Err(why) => return refuse(format!("{why} (version {})", record.version)),
+    };
+    if target == Target::Upload && record.pending_job.is_some() {
+        return refuse("an upload of this build is already queued; wait for its outcome".into());
+    }
+    let mut new = record.clone();
+    if let Target::To(to) = target {
+        if to != record.state {
+            new.previous_state = Some(record.state);
+            new.state_change = now;
+        }
+        new.state = to;
+    }
+    let mut job = None;
+    let mut note = kind.keyword().to_string();
+    match (&reply.request, kind) {
+        (Request::Command(Command::Fail { reason, .. }), CommandKind::FailSeeBug) => {
+            let mut text = new.failed_reason.take().unwrap_or_default();
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(reason);
+            note = format!("fail: {reason}");
+            new.failed_reason = Some(text);
+        }
+        (Request::Command(Command::Fail { reason, .. }), _) => {
+            note = format!("fail: {reason}");
+            new.failed_reason = Some(reason.clone());
+        }
+        (Request::Command(Command::DepWait { deps }), _) => {
+            note = format!("dep-wait: {deps}");
+            new.depends = Some(deps.clone());
+        }
+        (Request::Command(Command::GiveBack { priority }), _) => {
+            new.priority = *priority;
+            new.depends = None;
+        }
+        (Request::Command(Command::Retry), _) => {
+            new.depends = None;
+        }
+        (Request::Command(Command::NewVersion { version }), _) => {
+            if version::compare(version, &record.version) == Ordering::Less {
+                return refuse(format!(
+                    "newvers {version} is older than the known version {}; name a newer version",
+                    record.version
+                ));
+            }
+            note = format!("newvers {version}");
+            new.version = version.clone();
+            new.upload = None;
+            new.upload_log = None;
+            new.failed_reason = None;
+            new.depends = None;
+        }
+        (Request::Command(Command::UploadRemove), _) => {
+            if let Some(u) = &record.upload {
+                job = Some(JobKind::RemoveFromQueue {
+                    queue_dir: u.queue_dir.clone(),
+                    files: upload_files(u),
+                });
+            }
+        }
+        (Request::Command(Command::Purge), _) => {
+            job = Some(JobKind::Purge {
+                build_dir: rules.config.upload.build_dir.clone(),
+                files: build_files(record),
+                prefix: format!("{}_{}_", key.source, strip_epoch(&record.version)),
+            });
+        }
+        (Request::Command(Command::RetryUpload), _) => {
+            if record.upload.is_none() {
+                return refuse(
+                    "there is no signed .changes on record to upload again; send a signed .changes"
+                        .into(),
+                );
+            }
+            job = Some(JobKind::Upload);
+        }
+        (Request::ShouldBuild(ShouldBuildAnswer::Fail), _) if new.failed_reason.is_none() => {
+            // Failed with the previous failure text.
+            new.failed_reason = record
+                .explanation
+                .as_ref()
+                .map(|e| e.summary.clone())
+                .or_else(|| Some("failed (Should I build: fail)".into()));
+        }
+        (Request::Changes { changes, signed }, _) => {
+            let problems = match_build(changes, key, &record.version);
+            if !problems.is_empty() {
+                return Decision::Refuse(problems);
+            }
+            new.upload = Some(UploadRecord {
+                signed_changes: signed.clone(),
+                changes: (**changes).clone(),
+                changes_name: changes_file_name(&key.source, &record.version, &key.arch),
+                queue_dir: rules.config.upload.queue_dir_for(&key.dist).to_path_buf(),
+                signer: reply
+                    .signer()
+                    .map(|s| s.fingerprint.clone())
+                    .unwrap_or_default(),
+                time: now,
+            });
+            job = Some(JobKind::Upload);
+            note = "signed .changes: upload queued".into();
+        }
+        _ => {}
+    }
+    Decision::Apply(Box::new(Applied {
+        command: kind,
+        record: new,
+        job,
+        note,
+    }))
+}
+
+/// Problems found checking a .changes against a build; each a sentence an
+/// admin can act on. Empty when the .changes is for this build.
+///
+/// The `.changes` must name the build's source, exactly its `version`
+/// (epoch and binNMU suffix included), an `Architecture` that includes
+/// `key.arch` (for an `all` build: `all`) and a `Distribution` that includes
+/// `key.dist`.
+pub fn match_build(changes: &Changes, key: &BuildKey, version: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    if changes.source != key.source {
+        problems.push(format!(
+            "the .changes is for source {}, but this build is {}; \
+             reply with the signed .changes of {} {}",
+            changes.source, key.source, key.source, version
+        ));
+    }
+    if changes.version != version {
+        problems.push(format!(
+            "the .changes is for version {}, but this build is version {} \
+             (epoch and binNMU suffix must match too); \
+             reply with the signed .changes of the build this mail is about",
+            changes.version, version
+        ));
+    }
+    if !changes.architectures.iter().any(|a| a == &key.arch) {
+        problems.push(format!(
+            "the .changes is for architecture {}, which does not include this build's \
+             architecture {}; reply with the signed .changes of the {} build",
+            word_list(&changes.architectures),
+            key.arch,
+            key.arch
+        ));
+    }
+    if !changes.distributions.iter().any(|d| d == &key.dist) {
+        problems.push(format!(
+            "the .changes is for distribution {}, which does not include this build's \
+             distribution {}; reply with the signed .changes of the build for {}",
+            word_list(&changes.distributions),
+            key.dist,
+            key.dist
+        ));
+    }
+    problems
+}
+
+/// Words joined by spaces, or "(none)".
+fn word_list(words: &[String]) -> String {
+    if words.is_empty() {
+        "(none)".to_string()
+    } else {
+        words.join(" ")
+    }
+}

@@ -1,0 +1,92 @@
+//! Claims: who carries out a job or delivers a mail, and when a claim may
+//! be taken over (its owner, a process of this host, is gone; or its lease
+//! ran out).
+
+use std::io;
+
+use crate::config::Config;
+use crate::model::Claim;
+
+/// A claim by this process, now.
+pub fn claim_now(now: i64) -> Claim {
+    Claim {
+        host: host_name(),
+        pid: std::process::id(),
+        at: now,
+    }
+}
+
+/// How long a claim lasts before anyone may take it over, whoever holds
+/// it: the longest an upload command or a delivery may run, and ten
+/// minutes more.
+pub fn lease(config: &Config) -> i64 {
+    let longest = config.upload.timeout.max(config.outbox.timeout).as_secs();
+    i64::try_from(longest)
+        .unwrap_or(i64::MAX / 2)
+        .saturating_add(600)
+}
+
+/// Whether `claim` may be taken over at `now`: its owner is a process of
+/// this host that is gone, or the lease ran out.
+pub fn is_stale(claim: &Claim, now: i64, lease: i64) -> bool {
+    if now.saturating_sub(claim.at) > lease {
+        return true;
+    }
+    claim.host == host_name() && !process_alive(claim.pid)
+}
+
+/// Whether process `pid` exists on this host (a zombie counts).
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// This host's name (for claims).
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(buf.get(..end).unwrap_or_default()).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    #[test]
+    fn claims_of_gone_processes_and_old_claims_are_stale() {
+        let me = Claim {
+            host: host_name(),
+            pid: std::process::id(),
+            at: 1000,
+        };
+        assert!(!is_stale(&me, 1010, 600), "a live owner keeps its claim");
+        assert!(is_stale(&me, 1700, 600), "the lease ran out");
+        let mut child = Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        let dead = Claim {
+            pid: gone,
+            ..me.clone()
+        };
+        assert!(is_stale(&dead, 1010, 600), "the owner is gone");
+        let elsewhere = Claim {
+            host: "another-host.invalid".into(),
+            pid: gone,
+            at: 1000,
+        };
+        assert!(
+            !is_stale(&elsewhere, 1010, 600),
+            "another host's claim waits for its lease"
+        );
+    }
+}

@@ -1,0 +1,280 @@
+//! Mails buildmail sends, composed with lettre's message
+//! builder from minijinja templates and queued in the outbox
+//! ([`crate::model::OutboundMail`]) by the caller.
+//!
+//! * error replies to admins: to Reply-To or From, `Re: <subject>`,
+//!   `In-Reply-To` the answered mail, "Your mail could not be processed:"
+//!   with each reason on its own line, then the quoted original;
+//! * FAILEDTOUPLOAD notifications (Launchpad's format): one mail per
+//!   recipient — the buildd admins, the package's creator (`Changed-By`),
+//!   the `Maintainer` when configured — each saying why it was sent;
+//! * build-failure notifications (optional, `notify.notify_on`).
+//!
+//! Bodies come from `templates/` (built in) or from files of the same name
+//! in `notify.templates_dir`. Subjects and headers follow Launchpad's
+//! notifications and RFC 3834 (`Auto-Submitted`).
+//!
+//! [`notification`] composes the FAILEDTOUPLOAD and build-failure mails;
+//! [`queue`] adds composed mails to a store commit (the outbox).
+
+mod notification;
+pub mod queue;
+
+pub use notification::*;
+pub use queue::{outbound, queue_error_reply, queue_failed_to_upload, resent, Mailer};
+
+use std::path::Path;
+
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::Mailbox;
+use lettre::Message;
+use minijinja::{context, Environment, Value};
+
+use crate::config::Config;
+use crate::model::Answer;
+
+/// Why a mail could not be composed.
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    /// An address does not parse.
+    #[error("{what} {address:?} is not a usable mail address")]
+    Address {
+        /// Which address.
+        what: &'static str,
+        /// The address.
+        address: String,
+    },
+    /// lettre refused the message.
+    #[error("cannot compose the mail: {0}")]
+    Build(String),
+    /// A template does not parse or does not render.
+    #[error("template {name}: {message}; fix the file (or remove it from notify.templates_dir to use the built-in one)")]
+    Template {
+        /// The template's file name.
+        name: &'static str,
+        /// minijinja's message.
+        message: String,
+    },
+    /// A template override could not be read.
+    #[error("cannot read the template {path}: {message}")]
+    TemplateFile {
+        /// The file.
+        path: String,
+        /// The error.
+        message: String,
+    },
+    /// A Failed-To-Upload notification needs the upload log.
+    #[error("refusing to build a Failed-To-Upload notification for {build}: it has no upload log (a notification without one would say nothing the recipients can act on)")]
+    NoUploadLog {
+        /// The build.
+        build: String,
+    },
+}
+
+/// The kinds of mail, one template each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The FAILEDTOUPLOAD notification.
+    FailedToUpload,
+    /// The optional build-failure notification.
+    BuildFailure,
+    /// The answer to an admin reply that could not be processed.
+    ErrorReply,
+    /// The note added to a forwarded mail.
+    ForwardNotice,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 4] = [
+        Kind::FailedToUpload,
+        Kind::BuildFailure,
+        Kind::ErrorReply,
+        Kind::ForwardNotice,
+    ];
+
+    /// The template's file name.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Kind::FailedToUpload => "failed-to-upload.txt",
+            Kind::BuildFailure => "build-failure.txt",
+            Kind::ErrorReply => "error-reply.txt",
+            Kind::ForwardNotice => "forward-notice.txt",
+        }
+    }
+
+    /// The name used on the command line and in the outbox
+    /// (`failed-to-upload`, ...).
+    pub fn name(self) -> &'static str {
+        self.file_name().trim_end_matches(".txt")
+    }
+
+    /// The kind of a [`Kind::name`].
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    fn builtin(self) -> &'static str {
+        match self {
+            Kind::FailedToUpload => include_str!("../../../templates/failed-to-upload.txt"),
+            Kind::BuildFailure => include_str!("../../../templates/build-failure.txt"),
+            Kind::ErrorReply => include_str!("../../../templates/error-reply.txt"),
+            Kind::ForwardNotice => include_str!("../../../templates/forward-notice.txt"),
+        }
+    }
+}
+
+/// The mail templates: built in, overridden file by file from a directory.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    /// The built-in templates with the files of `dir` (if given) in their
+    /// place. A broken override is an error naming the file.
+    pub fn load(dir: Option<&Path>) -> Result<Templates, ComposeError> {
+        let mut env = Environment::new();
+        env.set_keep_trailing_newline(true);
+        for kind in Kind::ALL {
+            let source = match dir.map(|d| d.join(kind.file_name())) {
+                Some(p) if p.exists() => {
+                    std::fs::read_to_string(&p).map_err(|e| ComposeError::TemplateFile {
+                        path: p.display().to_string(),
+                        message: e.to_string(),
+                    })?
+                }
+                _ => kind.builtin().to_string(),
+            };
+            env.add_template_owned(kind.file_name(), source)
+                .map_err(|e| ComposeError::Template {
+                    name: kind.file_name(),
+                    message: e.to_string(),
+                })?;
+        }
+        Ok(Templates { env })
+    }
+
+    /// Templates that render nothing: the last resort when even the
+    /// built-in ones fail to load, which a unit test rules out.
+    pub fn empty() -> Templates {
+        Templates {
+            env: Environment::new(),
+        }
+    }
+
+    /// The templates a configuration names.
+    pub fn of(config: &Config) -> Result<Templates, ComposeError> {
+        Templates::load(config.notify.templates_dir.as_deref())
+    }
+
+    /// Renders a kind's template.
+    pub fn render(&self, kind: Kind, ctx: Value) -> Result<String, ComposeError> {
+        let err = |e: minijinja::Error| ComposeError::Template {
+            name: kind.file_name(),
+            message: e.to_string(),
+        };
+        self.env
+            .get_template(kind.file_name())
+            .map_err(err)?
+            .render(ctx)
+            .map_err(err)
+    }
+}
+
+/// A composed mail, ready for the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Composed {
+    /// The kind (`error-reply`, `failed-to-upload`, ...).
+    pub kind: String,
+    /// Envelope recipients.
+    pub to: Vec<String>,
+    /// The Message-ID, without angle brackets.
+    pub message_id: String,
+    /// The subject.
+    pub subject: String,
+    /// The whole mail.
+    pub bytes: Vec<u8>,
+}
+
+/// The subject of a reply: `Re: <subject>`, without piling up `Re:`s.
+pub fn reply_subject(subject: &str) -> String {
+    let trimmed = subject.trim();
+    if trimmed
+        .get(..3)
+        .is_some_and(|p| p.eq_ignore_ascii_case("re:"))
+    {
+        trimmed.to_string()
+    } else {
+        format!("Re: {trimmed}")
+    }
+}
+
+/// The domain of an address (for Message-IDs).
+pub(crate) fn domain_of(address: &str) -> &str {
+    address.rsplit_once('@').map_or("localhost", |(_, d)| d)
+}
+
+fn mailbox(what: &'static str, address: &str) -> Result<Mailbox, ComposeError> {
+    address.parse().map_err(|_| ComposeError::Address {
+        what,
+        address: address.to_string(),
+    })
+}
+
+fn raw_header(name: &'static str, value: impl Into<String>) -> HeaderValue {
+    HeaderValue::new(HeaderName::new_from_ascii_str(name), value.into())
+}
+
+/// Composes an error reply to `answer` with the given reasons. `id` makes
+/// the Message-ID unique; `now` is the Date.
+pub fn error_reply(
+    templates: &Templates,
+    from: &str,
+    answer: &Answer,
+    reasons: &[String],
+    ignored: &[String],
+    id: u64,
+    now: i64,
+) -> Result<Composed, ComposeError> {
+    let subject = reply_subject(&answer.subject);
+    let message_id = format!("buildmail.reply.{id}.{now}@{}", domain_of(from));
+    let body = templates.render(
+        Kind::ErrorReply,
+        context! {
+            reasons => reasons.iter().map(|r| r.trim_end()).collect::<Vec<_>>(),
+            ignored => ignored,
+            quoted => answer.quoted,
+        },
+    )?;
+    let mut builder = Message::builder()
+        .from(mailbox("from_address", from)?)
+        .to(mailbox("the reply address", &answer.to)?)
+        .subject(subject.clone())
+        .message_id(Some(format!("<{message_id}>")))
+        .date(crate::time::system_time(now))
+        .raw_header(raw_header("Auto-Submitted", "auto-replied"))
+        .raw_header(raw_header("X-Buildmail-Kind", Kind::ErrorReply.name()));
+    if let Some(mid) = &answer.message_id {
+        builder = builder.in_reply_to(format!("<{mid}>"));
+        let mut refs: Vec<String> = answer.references.iter().map(|r| format!("<{r}>")).collect();
+        refs.push(format!("<{mid}>"));
+        builder = builder.references(refs.join(" "));
+    }
+    let message = builder
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .map_err(|e| ComposeError::Build(e.to_string()))?;
+    Ok(Composed {
+        kind: Kind::ErrorReply.name().into(),
+        to: vec![answer.to.clone()],
+        message_id,
+        subject,
+        bytes: message.formatted(),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Notifications.
+
+#[cfg(test)]
+mod tests;

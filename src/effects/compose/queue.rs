@@ -1,0 +1,151 @@
+//! Adding composed mails to a store commit: error replies (rate-limited
+//! per address), FAILEDTOUPLOAD notifications, forwarded mails. The mails
+//! are delivered later from the outbox ([`crate::effects::outbox`]).
+
+use super::{domain_of, error_reply, failed_to_upload, Composed, Kind, Templates};
+use crate::config::Config;
+use crate::model::{Answer, BuildRecord, OutboundMail};
+use crate::store::{Commit, Store, StoreError};
+
+/// Adds an error reply to `c`, unless `answer.to` has had
+/// `replies.max_errors_per_hour` error replies in the last hour. Returns
+/// whether it was added.
+pub fn queue_error_reply(
+    store: &dyn Store,
+    mailer: &Mailer<'_>,
+    c: &mut Commit<'_>,
+    answer: &Answer,
+    reasons: &[String],
+    ignored: &[String],
+    now: i64,
+) -> Result<bool, StoreError> {
+    let config = mailer.config;
+    let sent = store.replies_sent_since(&answer.to, now - 3600)?;
+    if sent >= config.replies.max_errors_per_hour as usize {
+        tracing::warn!(
+            "not answering {}: {} error replies in the last hour (replies.max_errors_per_hour)",
+            answer.to,
+            sent
+        );
+        return Ok(false);
+    }
+    let id = store.generate_id()?;
+    match error_reply(
+        &mailer.templates,
+        &config.from_address,
+        answer,
+        reasons,
+        ignored,
+        id,
+        now,
+    ) {
+        Ok(mail) => {
+            c.outbox.push(outbound(mail, id, now));
+            c.reply_sent = Some(answer.to.clone());
+            Ok(true)
+        }
+        Err(e) => {
+            tracing::warn!("cannot answer {}: {e}", answer.to);
+            Ok(false)
+        }
+    }
+}
+
+/// What composing buildmail's mails needs: the configuration and its
+/// templates, loaded once per run (not once per mail).
+pub struct Mailer<'a> {
+    /// The configuration.
+    pub config: &'a Config,
+    /// The templates it names.
+    pub templates: Templates,
+}
+
+impl<'a> Mailer<'a> {
+    /// Loads the configured templates; when an override is broken, the
+    /// built-in ones (a mail is never lost to a template typo;
+    /// `check-config` reports it). The built-in ones always parse (a unit
+    /// test checks it); `Templates::empty` only keeps this total.
+    pub fn new(config: &'a Config) -> Mailer<'a> {
+        let templates = Templates::of(config).unwrap_or_else(|e| {
+            tracing::warn!("{e}; using the built-in templates");
+            Templates::load(None).unwrap_or_else(|_| Templates::empty())
+        });
+        Mailer { config, templates }
+    }
+}
+
+/// An outbox entry for a composed mail.
+pub fn outbound(mail: Composed, id: u64, now: i64) -> (OutboundMail, Vec<u8>) {
+    (
+        OutboundMail {
+            id,
+            kind: mail.kind,
+            to: mail.to,
+            message_id: mail.message_id,
+            subject: mail.subject,
+            queued: now,
+            attempts: 0,
+            last_error: None,
+            next_attempt: now,
+            dead: false,
+            claim: None,
+        },
+        mail.bytes,
+    )
+}
+
+/// Adds the Failed-To-Upload notifications of `record` (which must carry
+/// its upload log) to `c`.
+pub fn queue_failed_to_upload(
+    store: &dyn Store,
+    mailer: &Mailer<'_>,
+    c: &mut Commit<'_>,
+    record: &BuildRecord,
+    event: u64,
+    now: i64,
+) -> Result<Vec<String>, StoreError> {
+    match failed_to_upload(mailer.config, &mailer.templates, record, event, now) {
+        Ok(mails) => {
+            let mut to = Vec::new();
+            for m in mails {
+                to.extend(m.to.iter().cloned());
+                let id = store.generate_id()?;
+                c.outbox.push(outbound(m, id, now));
+            }
+            Ok(to)
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// A mail forwarded intact to the admin: `Resent-From`, `Resent-To`,
+/// `Resent-Date` and `Resent-Message-ID` (RFC 5322 §3.6.6) prepended to the
+/// original bytes, headers and MIME structure untouched.
+pub fn resent(mailer: &Mailer<'_>, raw: &[u8], id: u64, now: i64) -> Vec<u8> {
+    let config = mailer.config;
+    let date = crate::time::rfc5322(now);
+    let domain = domain_of(&config.from_address);
+    let mut out = format!(
+        "Resent-From: {}\r\nResent-To: {}\r\nResent-Date: {date}\r\nResent-Message-ID: <buildmail.forward.{id}.{now}@{domain}>\r\nX-Buildmail-Forward-Reason: {}\r\n",
+        config.from_address,
+        config.admin_address,
+        forward_reason(&mailer.templates)
+    )
+    .into_bytes();
+    out.extend_from_slice(raw);
+    out
+}
+
+/// The forward notice (one line, from the `forward-notice` template).
+fn forward_reason(templates: &Templates) -> String {
+    templates
+        .render(
+            Kind::ForwardNotice,
+            minijinja::context! { reason => "not a mail buildmail handles; forwarded to the buildd admins" },
+        )
+        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "forwarded by buildmail".into())
+}

@@ -1,0 +1,396 @@
+//! Queued jobs: uploads, removals from the upload queue, purges. Each goes
+//! claim → run → finish with the store released while it runs (see the
+//! module documentation of [`crate::effects`]).
+
+use std::path::Path;
+
+use super::claim::{self, claim_now};
+use super::compose::{self, Mailer};
+use super::upload::{self, CommandVars};
+use super::{crash_point, StoreAccess};
+use crate::config::Config;
+use crate::model::state;
+use crate::model::{BuildRecord, Claim, HistoryEntry, Job, JobKind};
+use crate::store::{Claimed, Commit, Store, StoreError};
+use crate::time::{format_time, Clock};
+
+/// What one job did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobReport {
+    /// The job.
+    pub id: u64,
+    /// In words.
+    pub outcome: String,
+}
+
+/// The outcome of an upload's I/O.
+struct Done {
+    success: bool,
+    log: String,
+}
+
+/// Runs every job that is waiting, or claimed by an owner that stopped.
+pub fn run_all(
+    access: StoreAccess<'_>,
+    mailer: &Mailer<'_>,
+    clock: &dyn Clock,
+) -> Result<Vec<JobReport>, StoreError> {
+    let ids: Vec<u64> = access.step(|s| Ok(s.jobs()?.into_iter().map(|j| j.id).collect()))?;
+    let mut reports = Vec::new();
+    for id in ids {
+        if let Some(r) = run_one(access, mailer, clock, id)? {
+            reports.push(r);
+        }
+    }
+    Ok(reports)
+}
+
+/// Claims job `id`, carries it out and records its outcome. `None` when
+/// the job is gone or another live worker has it.
+pub fn run_one(
+    access: StoreAccess<'_>,
+    mailer: &Mailer<'_>,
+    clock: &dyn Clock,
+    id: u64,
+) -> Result<Option<JobReport>, StoreError> {
+    let config = mailer.config;
+    let now = clock.now();
+    let claim = claim_now(now);
+    let lease = claim::lease(config);
+    let claimed = access.step(|s| {
+        let stale = |c: &Claim| claim::is_stale(c, now, lease);
+        let Some(c) = s.claim_job(id, &claim, &stale)? else {
+            return Ok(None);
+        };
+        let record = s.build(&c.item.key)?;
+        Ok(Some((c, record)))
+    })?;
+    let Some((
+        Claimed {
+            item: job,
+            previous,
+        },
+        record,
+    )) = claimed
+    else {
+        return Ok(None);
+    };
+    crash_point("job-claimed");
+    if record.is_none_or(|r| r.version != job.version) {
+        // The build moved on (a newer version, or it is gone): moot.
+        access.step(|s| {
+            s.commit(&Commit {
+                now,
+                finished_job: Some(job.id),
+                ..Commit::default()
+            })
+        })?;
+        return Ok(Some(JobReport {
+            id: job.id,
+            outcome: format!(
+                "dropped: {} is no longer at version {}",
+                job.key, job.version
+            ),
+        }));
+    }
+    let report = match &job.kind {
+        JobKind::Upload => {
+            let done = match (&previous, job.started) {
+                (Some(p), Some(started)) => interrupted(p, started),
+                _ => upload(access, config, clock, &job)?,
+            };
+            crash_point("job-ran");
+            commit_upload(access, mailer, &job, done, clock)?
+        }
+        JobKind::RemoveFromQueue { queue_dir, files } => {
+            let (names, changes) = split_changes(files);
+            let outcome = match upload::remove_from_queue(queue_dir, names, changes) {
+                Ok(removed) => format!(
+                    "removed {} file(s) from {}",
+                    removed.len(),
+                    queue_dir.display()
+                ),
+                Err(e) => format!(
+                    "could not remove the upload from {}: {e}",
+                    queue_dir.display()
+                ),
+            };
+            crash_point("job-ran");
+            finish(access, &job, &outcome, clock.now())?
+        }
+        JobKind::Purge {
+            build_dir,
+            files,
+            prefix,
+        } => {
+            let mut names = files.clone();
+            names.extend(files_with_prefix(build_dir, prefix));
+            names.sort();
+            names.dedup();
+            let outcome = match upload::purge(build_dir, &names) {
+                Ok(removed) => format!(
+                    "purged {} file(s) from {}",
+                    removed.len(),
+                    build_dir.display()
+                ),
+                Err(e) => format!("could not purge {}: {e}", build_dir.display()),
+            };
+            crash_point("job-ran");
+            finish(access, &job, &outcome, clock.now())?
+        }
+    };
+    Ok(Some(report))
+}
+
+/// The outcome of an upload whose worker stopped after starting the upload
+/// command: unknown, so it is not repeated behind the admins' backs.
+fn interrupted(previous: &Claim, started: i64) -> Done {
+    Done {
+        success: false,
+        log: format!(
+            "the upload was interrupted: the worker (process {} on {}) stopped while the upload \
+             command ran (started {}), so whether the upload reached the archive is unknown; \
+             check the upload queue and the archive, then answer retry-upload to upload again",
+            previous.pid,
+            previous.host,
+            format_time(started)
+        ),
+    }
+}
+
+/// Safe file names in `dir` that start with `prefix` (none for an empty
+/// prefix).
+fn files_with_prefix(dir: &Path, prefix: &str) -> Vec<String> {
+    if prefix.is_empty() {
+        return Vec::new();
+    }
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.starts_with(prefix) && upload::is_safe_file_name(n))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Splits a file list whose last name is the `.changes`.
+fn split_changes(files: &[String]) -> (&[String], &str) {
+    match files.split_last() {
+        Some((last, rest)) if last.ends_with(".changes") => (rest, last.as_str()),
+        _ => (files, ""),
+    }
+}
+
+/// Records the outcome of a removal or purge in the history (state
+/// unchanged) and drops the job.
+fn finish(
+    access: StoreAccess<'_>,
+    job: &Job,
+    outcome: &str,
+    now: i64,
+) -> Result<JobReport, StoreError> {
+    access.step(|s| {
+        let mut c = Commit {
+            now,
+            finished_job: Some(job.id),
+            ..Commit::default()
+        };
+        if let Some(record) = s.build(&job.key)?.filter(|r| r.version == job.version) {
+            c.history = Some(HistoryEntry {
+                time: now,
+                from: Some(record.state),
+                to: Some(record.state),
+                version: record.version.clone(),
+                event: match job.kind {
+                    JobKind::Purge { .. } => "job:purge".into(),
+                    _ => "job:upload-rem".into(),
+                },
+                message_id: job.message_id.clone(),
+                signer: job.signer.clone(),
+                note: Some(outcome.to_string()),
+            });
+            c.build = Some(BuildRecord {
+                pending_job: None,
+                ..record
+            });
+        }
+        s.commit(&c)
+    })?;
+    Ok(JobReport {
+        id: job.id,
+        outcome: outcome.to_string(),
+    })
+}
+
+/// Checks the files again, puts them in the queue and runs the upload
+/// command; the start of the command is committed first (`Job::started`).
+fn upload(
+    access: StoreAccess<'_>,
+    config: &Config,
+    clock: &dyn Clock,
+    job: &Job,
+) -> Result<Done, StoreError> {
+    let record = access.step(|s| s.build(&job.key))?;
+    let Some((record, u)) = record.and_then(|r| r.upload.clone().map(|u| (r, u))) else {
+        return Ok(Done {
+            success: false,
+            log: "no signed .changes is on record for this build".into(),
+        });
+    };
+    let files = match upload::verify_files(&u.changes, &config.upload.build_dir) {
+        Ok(f) => f,
+        Err(problems) => {
+            return Ok(Done {
+                success: false,
+                log: format!(
+                    "the files in {} no longer match the signed .changes:\n{}",
+                    config.upload.build_dir.display(),
+                    problems.join("\n")
+                ),
+            })
+        }
+    };
+    if let Err(e) = upload::place(
+        &u.queue_dir,
+        &files,
+        &u.changes_name,
+        u.signed_changes.as_bytes(),
+    ) {
+        return Ok(Done {
+            success: false,
+            log: format!(
+                "could not write the upload into {}: {e}",
+                u.queue_dir.display()
+            ),
+        });
+    }
+    let placed = format!(
+        "{} file(s) and {} written to {}",
+        files.len(),
+        u.changes_name,
+        u.queue_dir.display()
+    );
+    let Some(argv) = &config.upload.command else {
+        return Ok(Done {
+            success: true,
+            log: format!("{placed}; no upload command is configured"),
+        });
+    };
+    // From here on a crash leaves an upload that may have happened.
+    let started = clock.now();
+    access.step(|s| {
+        s.commit(&Commit {
+            now: started,
+            jobs: vec![Job {
+                started: Some(started),
+                ..job.clone()
+            }],
+            ..Commit::default()
+        })
+    })?;
+    crash_point("upload-started");
+    let changes_path = u.queue_dir.join(&u.changes_name);
+    let vars = CommandVars {
+        changes: &changes_path,
+        queue: &u.queue_dir,
+        source: &record.key.source,
+        version: &record.version,
+        arch: &record.key.arch,
+        dist: &record.key.dist,
+    };
+    let run = upload::run_command(argv, &vars, config.upload.timeout);
+    Ok(Done {
+        success: run.success,
+        log: format!("{placed}\n{}", run.log),
+    })
+}
+
+/// Commits an upload's outcome: Uploaded (upload log cleared) or
+/// Failed-To-Upload (upload log kept, notifications and an error reply
+/// queued), on the build's record as it is now.
+fn commit_upload(
+    access: StoreAccess<'_>,
+    mailer: &Mailer<'_>,
+    job: &Job,
+    done: Done,
+    clock: &dyn Clock,
+) -> Result<JobReport, StoreError> {
+    let now = clock.now();
+    let to = state::upload_outcome(done.success);
+    access.step(|s| {
+        let mut c = Commit {
+            now,
+            finished_job: Some(job.id),
+            ..Commit::default()
+        };
+        let Some(record) = s.build(&job.key)?.filter(|r| r.version == job.version) else {
+            return s.commit(&c);
+        };
+        let from = record.state;
+        c.history = Some(HistoryEntry {
+            time: now,
+            from: Some(from),
+            to: Some(to),
+            version: record.version.clone(),
+            event: if done.success {
+                "upload:ok".into()
+            } else {
+                "upload:failed".into()
+            },
+            message_id: job.message_id.clone(),
+            signer: job.signer.clone(),
+            note: Some(last_line(&done.log).to_string()),
+        });
+        let record = BuildRecord {
+            state: to,
+            previous_state: Some(from),
+            state_change: now,
+            upload_log: (!done.success).then(|| done.log.clone()),
+            pending_job: None,
+            ..record
+        };
+        if !done.success {
+            notify_failure(s, mailer, &mut c, job, &record, &done.log, now)?;
+        }
+        c.build = Some(record);
+        s.commit(&c)
+    })?;
+    Ok(JobReport {
+        id: job.id,
+        outcome: format!("{} {}: {to}", job.key, job.version),
+    })
+}
+
+/// Queues the Failed-To-Upload notifications, and an error reply to the
+/// admin who sent the `.changes` unless the notification reaches them.
+fn notify_failure(
+    s: &dyn Store,
+    mailer: &Mailer<'_>,
+    c: &mut Commit<'_>,
+    job: &Job,
+    record: &BuildRecord,
+    log: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let notified = compose::queue_failed_to_upload(s, mailer, c, record, job.id, now)?;
+    if let Some(answer) = job
+        .answer
+        .as_ref()
+        .filter(|a| !notified.iter().any(|n| n.eq_ignore_ascii_case(&a.to)))
+    {
+        let reasons = vec![
+            format!("the upload of {} {} failed:", job.key, job.version),
+            log.to_string(),
+        ];
+        compose::queue_error_reply(s, mailer, c, answer, &reasons, &[], now)?;
+    }
+    Ok(())
+}
+
+fn last_line(log: &str) -> &str {
+    log.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+}

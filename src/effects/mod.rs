@@ -1,0 +1,87 @@
+//! Effects: what buildmail does to the world after a commit recorded that
+//! it must — uploads, removals from the upload queue, purges ([`jobs`]),
+//! mail delivery ([`outbox`]), build-failure notices ([`notices`]) — and
+//! the pieces they are made of: composing mails ([`compose`]), transports
+//! ([`transport`]), upload steps ([`upload`]), child processes
+//! ([`process`]).
+//!
+//! # The rule: never run an effect while holding the store
+//!
+//! Every effect goes claim → run → finish. The claim is a short commit
+//! (the item carries a [`Claim`]); the effect then runs with the store
+//! released ([`StoreAccess::Open`] closes it between steps, so `deliver`
+//! and queries of other processes go on meanwhile); its outcome is a second
+//! short commit. A crash at any point leaves each item either unclaimed,
+//! or claimed by a stopped owner and taken over by the next worker
+//! ([`claim::is_stale`]) under its idempotency rule:
+//!
+//! * placing files, removing files, purging: idempotent, simply run again;
+//! * an upload whose command had not started yet: run again;
+//! * an upload whose command had started (`Job::started`): never run again
+//!   blindly — it is recorded Failed-To-Upload ("interrupted, outcome
+//!   unknown"), the admins are told, and `retry-upload` repeats it on
+//!   purpose;
+//! * a mail claimed for delivery: delivered again (SMTP cannot tell whether
+//!   a mail accepted just before the crash was recorded).
+
+pub mod claim;
+pub mod compose;
+pub mod jobs;
+pub mod notices;
+pub mod outbox;
+pub mod process;
+pub mod transport;
+pub mod upload;
+pub mod worker;
+
+use crate::config::DatabaseConfig;
+use crate::store;
+use crate::store::{Store, StoreError};
+
+/// How an effect runner reaches the store for each short step.
+#[derive(Clone, Copy)]
+pub enum StoreAccess<'a> {
+    /// Opened for each step and closed after it (`deliver`'s worker,
+    /// `buildmail work`): other processes use the database while effects
+    /// run.
+    Open(&'a DatabaseConfig),
+    /// Held open by the caller for its whole life (a long-running owner of
+    /// the store, and the in-process test suite); each step is still its
+    /// own commit, and no transaction is open while an effect runs.
+    Held(&'a dyn Store),
+}
+
+impl StoreAccess<'_> {
+    /// Runs one short step against the store and makes it durable.
+    pub fn step<R>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        match self {
+            StoreAccess::Open(cfg) => {
+                let s = store::open(cfg)?;
+                let r = f(&*s)?;
+                s.flush()?;
+                Ok(r)
+            }
+            StoreAccess::Held(s) => {
+                let r = f(*s)?;
+                s.flush()?;
+                Ok(r)
+            }
+        }
+    }
+}
+
+/// A crash-test hook: when the environment variable `BUILDMAIL_CRASH_AT`
+/// names `point`, the process kills itself with SIGKILL there, as `kill -9`
+/// would. The kill -9 tests use it to stop a worker between claim, run and
+/// finish; it costs one environment lookup per step.
+pub fn crash_point(point: &str) {
+    if std::env::var_os("BUILDMAIL_CRASH_AT").is_some_and(|v| v == point) {
+        // SAFETY: raising a signal on our own process.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Build-failure notices whose quiet period is over: composed from the
+//! builds' records and queued in the outbox (one commit; no external I/O).
+
+use super::compose::{self, Mailer};
+use crate::model::{BuildKey, Notice};
+use crate::store::{Commit, Store, StoreError};
+
+/// Queues the build-failure notices due at `now`: one mail per recipient
+/// for each version, listing every architecture that failed. Returns how
+/// many notices were sent.
+pub fn queue_due(store: &dyn Store, mailer: &Mailer<'_>, now: i64) -> Result<usize, StoreError> {
+    let config = mailer.config;
+    let mut sent = 0;
+    for notice in store.pending_notices()? {
+        if notice.due > now {
+            continue;
+        }
+        let mut records = Vec::new();
+        for arch in &notice.arches {
+            let key = BuildKey {
+                dist: notice.dist.clone(),
+                arch: arch.clone(),
+                source: notice.source.clone(),
+            };
+            if let Some(r) = store.build(&key)?.filter(|r| r.version == notice.version) {
+                records.push(r);
+            }
+        }
+        let mut c = Commit {
+            now,
+            notice_sent: Some(Notice::key(&notice.source, &notice.version, &notice.dist)),
+            ..Commit::default()
+        };
+        let event = store.generate_id()?;
+        match compose::build_failure(config, &mailer.templates, &records, event, now) {
+            Ok(mails) => {
+                for m in mails {
+                    let id = store.generate_id()?;
+                    c.outbox.push(compose::outbound(m, id, now));
+                }
+            }
+            Err(e) => tracing::error!("build-failure notice for {}: {e}", notice.source),
+        }
+        store.commit(&c)?;
+        sent += 1;
+    }
+    Ok(sent)
+}

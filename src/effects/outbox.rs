@@ -1,0 +1,219 @@
+//! Delivering the outbox: due mails are claimed in one short step, sent on
+//! several connections with the store released, and each outcome is
+//! recorded within [`RECORD_EVERY`] of it (delivered: removed; failed:
+//! retried with exponential backoff, parked as dead past `outbox.max_age`
+//! or on a permanent refusal; never dropped).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::claim::{self, claim_now};
+use super::transport::{SendError, Sender, TransportSpec};
+use super::{crash_point, StoreAccess};
+use crate::config::{Config, Transport};
+use crate::model::{Claim, OutboundMail};
+use crate::store::{Store, StoreError};
+use crate::time::Clock;
+
+/// How many mails are delivered at once.
+const DELIVERY_WORKERS: usize = 8;
+
+/// Outcomes are recorded at least this often while a batch is sent, so a
+/// crash re-sends at most the mails accepted in the last moment.
+pub const RECORD_EVERY: Duration = Duration::from_millis(200);
+
+/// What a delivery run did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// Mails delivered (and removed from the outbox).
+    pub delivered: usize,
+    /// Mails whose delivery failed (kept, retried later or parked).
+    pub failed: usize,
+}
+
+/// The transport the configuration names.
+pub fn transport_spec(config: &Config) -> TransportSpec {
+    match config.outbox.transport {
+        Transport::File => TransportSpec::File {
+            dir: config.outbox.dir.clone(),
+        },
+        Transport::Sendmail => TransportSpec::Sendmail {
+            command: config.outbox.sendmail.clone(),
+            timeout: config.outbox.timeout,
+        },
+        Transport::Smtp => TransportSpec::Smtp {
+            url: config.outbox.smtp_url.clone(),
+            timeout: config.outbox.timeout,
+        },
+    }
+}
+
+/// How long after its `attempts`-th failure a mail waits: `retry_after`
+/// doubled per earlier failure, at most an hour.
+pub fn backoff(retry_after: Duration, attempts: u32) -> i64 {
+    let base = i64::try_from(retry_after.as_secs()).unwrap_or(3600).max(1);
+    let factor = 1i64 << attempts.min(20);
+    base.saturating_mul(factor).min(3600)
+}
+
+/// Whether `mail` is to be sent at `now` (all live ones with `force`).
+pub fn is_due(mail: &OutboundMail, now: i64, force: bool, lease: i64) -> bool {
+    !mail.dead
+        && (force || mail.next_attempt <= now)
+        && mail
+            .claim
+            .as_ref()
+            .is_none_or(|c| claim::is_stale(c, now, lease))
+}
+
+/// Delivers the mails that are due (all live ones with `force`).
+pub fn deliver_due(
+    access: StoreAccess<'_>,
+    config: &Config,
+    clock: &dyn Clock,
+    force: bool,
+) -> Result<Delivery, StoreError> {
+    let now = clock.now();
+    let claim = claim_now(now);
+    let lease = claim::lease(config);
+    let batch = access.step(|s| claim_due(s, &claim, now, force, lease))?;
+    crash_point("outbox-claimed");
+    if batch.is_empty() {
+        return Ok(Delivery::default());
+    }
+    let sender = match Sender::new(&transport_spec(config)) {
+        Ok(s) => s,
+        Err(e) => {
+            let failures: Vec<_> = (0..batch.len()).map(|i| (i, Err(e.clone()))).collect();
+            access.step(|s| record(s, config, &batch, &failures, clock.now()))?;
+            return Ok(Delivery {
+                delivered: 0,
+                failed: batch.len(),
+            });
+        }
+    };
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Result<(), SendError>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..DELIVERY_WORKERS.min(batch.len()) {
+            let tx = tx.clone();
+            let (next, batch, sender) = (&next, &batch, &sender);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((mail, bytes)) = batch.get(i) else {
+                    break;
+                };
+                let r = sender.send(
+                    &config.from_address,
+                    &mail.to,
+                    &format!("{:020}", mail.id),
+                    bytes,
+                );
+                if tx.send((i, r)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut total = Delivery::default();
+        let mut pending = Vec::new();
+        let mut last = Instant::now();
+        loop {
+            let done = match rx.recv_timeout(RECORD_EVERY) {
+                Ok(result) => {
+                    pending.push(result);
+                    false
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => false,
+                Err(mpsc::RecvTimeoutError::Disconnected) => true,
+            };
+            if !pending.is_empty() && (done || last.elapsed() >= RECORD_EVERY) {
+                crash_point("outbox-sent");
+                let d = access.step(|s| record(s, config, &batch, &pending, clock.now()))?;
+                total.delivered += d.delivered;
+                total.failed += d.failed;
+                pending.clear();
+                last = Instant::now();
+            }
+            if done {
+                return Ok(total);
+            }
+        }
+    })
+}
+
+/// Claims the due mails and reads their bytes.
+fn claim_due(
+    s: &dyn Store,
+    claim: &Claim,
+    now: i64,
+    force: bool,
+    lease: i64,
+) -> Result<Vec<(OutboundMail, Vec<u8>)>, StoreError> {
+    let stale = |c: &Claim| claim::is_stale(c, now, lease);
+    let mut out = Vec::new();
+    for mail in s.outbox_mails()? {
+        if !is_due(&mail, now, force, lease) {
+            continue;
+        }
+        let Some(claimed) = s.claim_outbox(mail.id, claim, &stale)? else {
+            continue;
+        };
+        let bytes = s
+            .outbox_bytes(mail.id)?
+            .ok_or_else(|| StoreError::Corrupt {
+                tree: "outbox_raw",
+                message: format!("the bytes of outbox mail {} are missing", mail.id),
+            })?;
+        out.push((claimed.item, bytes));
+    }
+    Ok(out)
+}
+
+/// Records delivery outcomes (`results` index into `batch`).
+fn record(
+    s: &dyn Store,
+    config: &Config,
+    batch: &[(OutboundMail, Vec<u8>)],
+    results: &[(usize, Result<(), SendError>)],
+    now: i64,
+) -> Result<Delivery, StoreError> {
+    let mut d = Delivery::default();
+    for (i, r) in results {
+        let Some((mail, _)) = batch.get(*i) else {
+            continue;
+        };
+        match r {
+            Ok(()) => {
+                s.outbox_delivered(mail.id)?;
+                d.delivered += 1;
+            }
+            Err(e) => {
+                record_failure(s, config, mail, e, now)?;
+                d.failed += 1;
+            }
+        }
+    }
+    Ok(d)
+}
+
+fn record_failure(
+    s: &dyn Store,
+    config: &Config,
+    mail: &OutboundMail,
+    e: &SendError,
+    now: i64,
+) -> Result<(), StoreError> {
+    let max_age = i64::try_from(config.outbox.max_age.as_secs()).unwrap_or(i64::MAX);
+    let dead = e.permanent || now.saturating_sub(mail.queued) >= max_age;
+    let next = now.saturating_add(backoff(config.outbox.retry_after, mail.attempts));
+    if dead {
+        tracing::error!(
+            "outbox mail {} to {} parked as dead: {e} (see `buildmail outbox list`)",
+            mail.id,
+            mail.to.join(", ")
+        );
+    }
+    s.outbox_failed(mail, &e.message, next, dead)
+}

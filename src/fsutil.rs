@@ -1,0 +1,114 @@
+//! Durable file writes, the one way buildmail writes a file that must
+//! survive a crash whole or not at all: a temporary file in the same
+//! directory (the `tempfile` crate), filled, `fsync`ed, renamed over the
+//! name, and the directory `fsync`ed. A temporary file is named
+//! `.buildmail-tmp-<name>.<random>`: never taken for a real one, unique
+//! when several threads write at once, and found again by
+//! [`remove_stale_temps`] when a crash left it behind.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// The prefix of every temporary file buildmail writes.
+pub const TEMP_PREFIX: &str = ".buildmail-tmp-";
+
+/// Durably writes `dir/name` from `fill`, which writes the contents into
+/// the (temporary) file it is given. `dir` is created if missing. On
+/// failure the temporary file is removed and `dir/name` is untouched.
+pub fn write_with(
+    dir: &Path,
+    name: &str,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!("{}.", temp_stem(name)))
+        .tempfile_in(dir)?;
+    fill(tmp.as_file_mut())?;
+    tmp.as_file().sync_all()?;
+    let dest = dir.join(name);
+    tmp.persist(&dest).map_err(|e| e.error)?;
+    sync_dir(dir)?;
+    Ok(dest)
+}
+
+/// The longest file name, in bytes (the usual file-system limit).
+const NAME_MAX: usize = 255;
+
+/// `.buildmail-tmp-<name>`, cut to leave room for the random suffix.
+fn temp_stem(name: &str) -> String {
+    let room = NAME_MAX.saturating_sub(TEMP_PREFIX.len() + 8);
+    let mut end = name.len().min(room);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{TEMP_PREFIX}{}", name.get(..end).unwrap_or(name))
+}
+
+/// Removes the temporary files a crashed [`write_with`] of `dir/name` left
+/// behind; returns their paths. Only for a directory one writer at a time
+/// writes `name` in (a concurrent writer's temporary file would go too).
+pub fn remove_stale_temps(dir: &Path, name: &str) -> io::Result<Vec<PathBuf>> {
+    let stem = temp_stem(name);
+    let mut removed = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let file = entry.file_name();
+        let Some(file) = file.to_str() else { continue };
+        if file == stem || file.starts_with(&format!("{stem}.")) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed.push(entry.path()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Durably writes `bytes` as `dir/name` (see [`write_with`]).
+pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+    write_with(dir, name, |f| f.write_all(bytes))
+}
+
+/// Makes the entries of `dir` (a rename, a removal) durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a/b");
+        let p = write(&sub, "x", b"one").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        write(&sub, "x", b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        let failed = write_with(&sub, "x", |f| {
+            f.write_all(b"partial")?;
+            Err(io::Error::other("disk full"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            b"two",
+            "a failed write left the old file"
+        );
+        let left: Vec<_> = std::fs::read_dir(&sub).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file is left behind");
+        std::fs::write(sub.join(format!("{TEMP_PREFIX}x.abc123")), b"crash").unwrap();
+        std::fs::write(sub.join(format!("{TEMP_PREFIX}xy.abc123")), b"other").unwrap();
+        let removed = remove_stale_temps(&sub, "x").unwrap();
+        assert_eq!(removed, vec![sub.join(format!("{TEMP_PREFIX}x.abc123"))]);
+    }
+}

@@ -1,0 +1,287 @@
+//! Classifying a parsed mail: a log mail (and the facts its log gives),
+//! an admin reply, an archive or upload-queue answer, or another mail. Pure:
+//! no store, no I/O.
+
+use std::borrow::Cow;
+
+use crate::config::Config;
+use crate::debian::names::{is_dist_name, is_package_name, is_version};
+use crate::debian::Status;
+use crate::inbound::explain;
+use crate::inbound::mail;
+use crate::inbound::mail::{Inbound, LogSubject};
+use crate::inbound::reply;
+use crate::inbound::reply::Question;
+use crate::inbound::sbuild;
+use crate::inbound::sbuild::BuildLog;
+use crate::model::{BuildKey, Explanation};
+
+/// What the pure analysis of a mail decided.
+#[derive(Debug)]
+pub enum Analysis<'a> {
+    /// A log mail, ready to commit.
+    Log(Box<LogAnalysis<'a>>),
+    /// An admin reply: the question it answers.
+    Reply(Question),
+    /// A mail from the archive or the upload queue about an upload.
+    Archive(mail::ArchiveSubject),
+    /// Another kind of mail.
+    Other,
+    /// Cannot be processed: the reason.
+    Reject(String),
+}
+
+/// The facts extracted from a log mail.
+#[derive(Debug)]
+pub struct LogAnalysis<'a> {
+    /// The build it is for.
+    pub key: BuildKey,
+    /// Version built.
+    pub version: String,
+    /// Status (Summary over subject).
+    pub status: Status,
+    /// The parsed log.
+    pub log: BuildLog,
+    /// The log bytes.
+    pub log_bytes: Cow<'a, [u8]>,
+    /// The log as it arrived gzip-compressed, if it did.
+    pub log_gz: Option<Cow<'a, [u8]>>,
+    /// The unsigned `.changes`, from the part or the Changes section.
+    pub changes: Option<String>,
+    /// Archive from the subject.
+    pub archive: Option<String>,
+    /// Disagreements between the subject and the log.
+    pub notes: Vec<String>,
+    /// The explanation of a failure.
+    pub explanation: Option<Explanation>,
+}
+
+/// Decides, without I/O, what a parsed mail is and what it says.
+pub fn analyse<'a>(mail: &'a Inbound<'a>, config: &Config) -> Analysis<'a> {
+    let Some(subject) = mail::parse_log_subject(mail.subject()) else {
+        if let Some(a) = mail::parse_archive_subject(mail.subject()) {
+            return Analysis::Archive(a);
+        }
+        return match Question::parse(mail.subject()) {
+            Some(q) => Analysis::Reply(q),
+            None => Analysis::Other,
+        };
+    };
+    let parts = match mail::log_parts(
+        mail,
+        mail::Limits {
+            max_log_size: config.limits.max_log_size,
+        },
+    ) {
+        Ok(p) => p,
+        Err(e) => return Analysis::Reject(format!("log mail {:?}: {e}", mail.subject())),
+    };
+    let mut log = sbuild::parse(&parts.log);
+    if let Some(summary) = &parts.summary {
+        merge_summary(&mut log, sbuild::parse_summary_part(summary));
+    }
+    analyse_log(subject, log, parts.log, parts.gzip, parts.changes, config)
+}
+
+/// Fills what the log itself lacks from the `.summary` part.
+fn merge_summary(log: &mut BuildLog, part: BuildLog) {
+    macro_rules! fill {
+        ($($f:ident),*) => { $( if log.$f.is_none() { log.$f = part.$f; } )* };
+    }
+    fill!(
+        package,
+        version,
+        source_version,
+        distribution,
+        host_arch,
+        build_arch,
+        machine_arch,
+        build_type,
+        build_profiles,
+        status,
+        fail_stage,
+        build_time,
+        install_time,
+        package_time,
+        space,
+        build_space
+    );
+    if log.summary.is_empty() {
+        log.summary = part.summary;
+    }
+}
+
+fn analyse_log<'a>(
+    subject: LogSubject,
+    log: BuildLog,
+    log_bytes: Cow<'a, [u8]>,
+    log_gz: Option<Cow<'a, [u8]>>,
+    changes_part: Option<Cow<'a, [u8]>>,
+    config: &Config,
+) -> Analysis<'a> {
+    let mut notes = Vec::new();
+    let mut pick =
+        |what: &str, from_log: Option<&String>, from_subject: Option<&str>| -> Option<String> {
+            match (from_log, from_subject) {
+                (Some(l), Some(s)) if l != s => {
+                    notes.push(format!(
+                        "subject says {what} {s}, the log says {l}; trusting the log"
+                    ));
+                    Some(l.clone())
+                }
+                (Some(l), _) => Some(l.clone()),
+                (None, s) => s.map(str::to_string),
+            }
+        };
+    let source = pick("source", log.package.as_ref(), Some(&subject.source));
+    let version = pick("version", log.version.as_ref(), Some(&subject.version));
+    let dist = pick(
+        "distribution",
+        log.distribution.as_ref(),
+        Some(&subject.dist),
+    );
+    // ` on all` names the arch-independent build, which runs on some host
+    // architecture: the log's host arch is expected to differ. ` source`
+    // only says the upload includes the source; the arch comes from
+    // ` on <arch>` or the log.
+    let arch = if subject.arch_all {
+        Some("all".to_string())
+    } else {
+        pick(
+            "architecture",
+            log.host_arch.as_ref(),
+            subject.arch.as_deref(),
+        )
+    }
+    .unwrap_or_else(|| config.default_arch.clone());
+    let subject_status = Status::parse(&subject.status);
+    let status = match (log.status, subject_status) {
+        (Some(l), Some(s)) if l != s => {
+            notes.push(format!(
+                "subject says status {s}, the log's Summary says {l}; trusting the Summary"
+            ));
+            l
+        }
+        (Some(l), _) => l,
+        (None, Some(s)) => s,
+        (None, None) => {
+            return Analysis::Reject(format!(
+                "cannot tell the build status: the log has no Summary and the subject's status {:?} is not one of successful, attempted, given-back, skipped, failed",
+                subject.status
+            ))
+        }
+    };
+    let (Some(source), Some(version), Some(dist)) = (source, version, dist) else {
+        return Analysis::Reject("the log mail names no source, version or distribution".into());
+    };
+    if !is_package_name(&source) {
+        return Analysis::Reject(format!("{source:?} is not a Debian source package name"));
+    }
+    if !is_version(&version) {
+        return Analysis::Reject(format!("{version:?} is not a Debian version"));
+    }
+    if !is_dist_name(&dist) || !(crate::debian::names::is_arch_name(&arch)) {
+        return Analysis::Reject(format!(
+            "{dist:?}/{arch:?} is not a distribution/architecture pair"
+        ));
+    }
+    let explanation = if status == Status::Successful {
+        None
+    } else {
+        explain::explain(&log_bytes, &log)
+    };
+    let changes = changes_part
+        .map(|c| String::from_utf8_lossy(&c).into_owned())
+        .or_else(|| log.changes.clone());
+    Analysis::Log(Box::new(LogAnalysis {
+        key: BuildKey { dist, arch, source },
+        version,
+        status,
+        log,
+        log_bytes,
+        log_gz,
+        changes,
+        archive: subject.archive,
+        notes,
+        explanation,
+    }))
+}
+
+/// What forwarding a mail needs to know about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardFacts {
+    /// The `From:` address.
+    pub from: Option<String>,
+    /// It comes from a mailer daemon or is otherwise automatic (a bounce).
+    pub bounce: bool,
+    /// buildmail sent it itself (it came back): never forwarded.
+    pub ours: bool,
+}
+
+impl ForwardFacts {
+    pub fn of(mail: &Inbound<'_>, config: &Config) -> ForwardFacts {
+        let from = mail.from_address().map(str::to_string);
+        let ours = mail.header_text("X-Buildmail-Kind").is_some()
+            || from
+                .as_deref()
+                .is_some_and(|f| f.eq_ignore_ascii_case(&config.from_address));
+        ForwardFacts {
+            bounce: reply::must_not_answer(mail, "").is_some(),
+            from,
+            ours,
+        }
+    }
+}
+
+/// The largest text kept from an archive mail as an upload log.
+pub const ARCHIVE_TEXT_LIMIT: usize = 256 * 1024;
+
+/// The facts of a log mail that the commit needs: no borrowed bytes, so a
+/// prepared mail can cross threads.
+#[derive(Debug, Clone)]
+pub struct LogFacts {
+    /// The build.
+    pub key: BuildKey,
+    /// Version built.
+    pub version: String,
+    /// Status (Summary over subject).
+    pub status: Status,
+    /// Fail-stage.
+    pub fail_stage: Option<String>,
+    /// Builder host.
+    pub builder: Option<String>,
+    /// `Build needed`, seconds.
+    pub build_needed_secs: Option<u64>,
+    /// The unsigned `.changes`.
+    pub changes: Option<String>,
+    /// Archive from the subject.
+    pub archive: Option<String>,
+    /// Disagreements between subject and log.
+    pub notes: Vec<String>,
+    /// Why it failed.
+    pub explanation: Option<Explanation>,
+    /// The uncompressed log size.
+    pub log_size: u64,
+    /// The compressed size (as archived).
+    pub compressed_size: u64,
+}
+
+impl LogAnalysis<'_> {
+    /// The facts the commit needs, given the size of the log as archived.
+    pub fn facts(self, compressed_size: u64) -> LogFacts {
+        LogFacts {
+            key: self.key,
+            version: self.version,
+            status: self.status,
+            fail_stage: self.log.fail_stage,
+            builder: self.log.builder,
+            build_needed_secs: self.log.build_needed_secs,
+            changes: self.changes,
+            archive: self.archive,
+            notes: self.notes,
+            explanation: self.explanation,
+            log_size: self.log_bytes.len() as u64,
+            compressed_size,
+        }
+    }
+}

@@ -1,0 +1,557 @@
+//! The committing half of ingestion: reads the current record, asks
+//! [`crate::decide`] what the mail does, composes the mails it sends and
+//! writes everything in one store transaction. Mails must be committed in
+//! the order they arrived.
+
+use std::path::PathBuf;
+
+use super::{Ingest, LogFacts, Outcome, Prepared, PreparedBody};
+use crate::decide;
+use crate::decide::reply::Decision;
+use crate::effects::compose;
+use crate::inbound::classify::ForwardFacts;
+use crate::inbound::mail;
+use crate::inbound::reply::{Reply, Request};
+use crate::inbound::source::RawMail;
+use crate::model::{
+    BuildKey, BuildRecord, HistoryEntry, Job, JobKind, LogRef, MailRecord, OutboundMail,
+    QuarantineEntry, SignatureUse,
+};
+use crate::store::{Commit, Committed, StoreError};
+use crate::time::format_time;
+
+impl Ingest<'_> {
+    /// The committing half: decides the transition against the current
+    /// record and writes everything in one transaction. Mails must be
+    /// committed in the order they arrived.
+    pub fn commit(&self, raw: &RawMail, p: &Prepared) -> Result<Outcome, StoreError> {
+        if let PreparedBody::Seen(why) = &p.body {
+            return Ok(Outcome::Duplicate(why.clone()));
+        }
+        if let Some(seen) = self.store.seen(&p.sha256, p.message_id.as_deref())? {
+            return Ok(Outcome::Duplicate(match &p.message_id {
+                Some(mid) => format!(
+                    "a mail with Message-ID <{mid}> was ingested before ({})",
+                    seen.outcome
+                ),
+                None => format!("this mail was ingested before ({})", seen.outcome),
+            }));
+        }
+        let now = self.clock.now();
+        let record = |kind: &str, outcome: String, build: Option<BuildKey>| MailRecord {
+            sha256: p.sha256.clone(),
+            message_id: p.message_id.clone(),
+            received: now,
+            kind: kind.into(),
+            outcome,
+            build,
+        };
+        match &p.body {
+            PreparedBody::Seen(_) => Ok(Outcome::Duplicate(String::new())),
+            PreparedBody::Other(f) => self.commit_forward(raw, p, f, "other", now),
+            PreparedBody::Archive {
+                subject,
+                text,
+                forward,
+            } => self.commit_archive(raw, p, subject, text, forward, now),
+            PreparedBody::Reject {
+                reason,
+                subject,
+                from,
+            } => {
+                let entry = QuarantineEntry {
+                    id: 0,
+                    time: now,
+                    reason: reason.clone(),
+                    message_id: p.message_id.clone(),
+                    subject: subject.clone(),
+                    from: from.clone(),
+                    size: raw.bytes().len() as u64,
+                    sha256: p.sha256.clone(),
+                    raw_file: None,
+                };
+                self.commit_quarantine(
+                    record("quarantined", format!("quarantined: {reason}"), None),
+                    entry,
+                    raw.bytes(),
+                )
+            }
+            PreparedBody::TooLarge { subject, from } => {
+                let (file, size) = match raw {
+                    RawMail::Oversize { file, size, .. } => (file.clone(), *size),
+                    RawMail::Bytes(b) => (self.spill(&p.sha256, b)?, b.len() as u64),
+                };
+                let reason = format!(
+                    "the mail is {size} bytes, over the limit of {} (`limits.max_message_size`); kept in {}",
+                    self.config.limits.max_message_size,
+                    file.display()
+                );
+                let entry = QuarantineEntry {
+                    id: 0,
+                    time: now,
+                    reason: reason.clone(),
+                    message_id: None,
+                    subject: subject.clone(),
+                    from: from.clone(),
+                    size,
+                    sha256: p.sha256.clone(),
+                    raw_file: Some(file),
+                };
+                self.commit_quarantine(
+                    record("quarantined", format!("quarantined: {reason}"), None),
+                    entry,
+                    &[],
+                )
+            }
+            PreparedBody::Log(a) => self.commit_log(a, p, now),
+            PreparedBody::Reply(r) => self.commit_reply(r, p, now),
+        }
+    }
+
+    fn commit_log(&self, a: &LogFacts, p: &Prepared, now: i64) -> Result<Outcome, StoreError> {
+        // One archived log per mail: the mail's own hash names it.
+        let log_id = p.sha256.as_str();
+        let current = self.store.build(&a.key)?;
+        let (record, history, moved) =
+            decide::log::apply_log(current.as_ref(), a, p.message_id.as_deref(), log_id, now);
+        let log_ref = LogRef {
+            id: log_id.to_string(),
+            key: a.key.clone(),
+            version: a.version.clone(),
+            time: now,
+            message_id: p.message_id.clone(),
+            size: a.log_size,
+            compressed_size: a.compressed_size,
+            status: Some(a.status),
+        };
+        let outcome = if moved {
+            format!(
+                "log {} for {} {}: now {}",
+                a.status, a.key, a.version, record.state
+            )
+        } else {
+            format!("log {} for {} {}: recorded", a.status, a.key, a.version)
+        };
+        let notice = moved
+            .then(|| decide::notice::notice_for(self.config, &record, now))
+            .flatten();
+        let c = Commit {
+            now,
+            notice,
+            mail: Some(MailRecord {
+                sha256: p.sha256.clone(),
+                message_id: p.message_id.clone(),
+                received: now,
+                kind: "log".into(),
+                outcome,
+                build: Some(a.key.clone()),
+            }),
+            build: Some(record.clone()),
+            history: Some(history),
+            log: Some(log_ref),
+            log_message_id: p.message_id.clone().map(|m| (m, a.key.clone())),
+            ..Commit::default()
+        };
+        Ok(settled(self.store.commit(&c)?, |_| Outcome::Log {
+            key: a.key.clone(),
+            version: a.version.clone(),
+            state: record.state,
+            moved,
+        }))
+    }
+
+    /// Forwards a mail to the admin address (intact, `Resent-*` headers
+    /// added), unless it is buildmail's own, its sender is blacklisted, or
+    /// too many bounces arrived lately: those are kept, not forwarded.
+    fn commit_forward(
+        &self,
+        raw: &RawMail,
+        p: &Prepared,
+        f: &ForwardFacts,
+        kind: &str,
+        now: i64,
+    ) -> Result<Outcome, StoreError> {
+        let fw = &self.config.forward;
+        let recent_bounces = if f.bounce {
+            let window = i64::try_from(fw.bounce_window.as_secs()).unwrap_or(i64::MAX);
+            self.store.bounces_since(now.saturating_sub(window))?
+        } else {
+            0
+        };
+        let keep = decide::forward::keep_reason(f, fw, recent_bounces);
+        let mut c = Commit {
+            now,
+            unhandled: Some(raw.bytes()),
+            bounce: f.bounce,
+            ..Commit::default()
+        };
+        let outcome = match &keep {
+            Some(why) => why.clone(),
+            None => {
+                let id = self.store.generate_id()?;
+                let bytes = compose::resent(&self.mailer, raw.bytes(), id, now);
+                c.outbox.push((
+                    OutboundMail {
+                        id,
+                        kind: "forward".into(),
+                        to: vec![self.config.admin_address.clone()],
+                        message_id: p.message_id.clone().unwrap_or_default(),
+                        subject: String::new(),
+                        queued: now,
+                        attempts: 0,
+                        last_error: None,
+                        next_attempt: now,
+                        dead: false,
+                        claim: None,
+                    },
+                    bytes,
+                ));
+                format!("forwarded to {}", self.config.admin_address)
+            }
+        };
+        c.mail = Some(MailRecord {
+            sha256: p.sha256.clone(),
+            message_id: p.message_id.clone(),
+            received: now,
+            kind: kind.into(),
+            outcome: outcome.clone(),
+            build: None,
+        });
+        Ok(settled(self.store.commit(&c)?, |_| Outcome::Forwarded {
+            forwarded: keep.is_none(),
+            note: outcome,
+        }))
+    }
+
+    /// An archive or upload-queue answer about one of buildmail's uploads:
+    /// ACCEPTED/INSTALLED → Installed; REJECTED and queue failures →
+    /// Failed-To-Upload with the text as upload log and notifications; NEW
+    /// and queue successes are noted. An answer about an upload buildmail
+    /// did not make is forwarded.
+    fn commit_archive(
+        &self,
+        raw: &RawMail,
+        p: &Prepared,
+        subject: &mail::ArchiveSubject,
+        text: &str,
+        forward: &ForwardFacts,
+        now: i64,
+    ) -> Result<Outcome, StoreError> {
+        let Some(key) = self.store.upload_build(subject.changes())? else {
+            return self.commit_forward(raw, p, forward, "archive", now);
+        };
+        let Some(record) = self.store.build(&key)? else {
+            return self.commit_forward(raw, p, forward, "archive", now);
+        };
+        let decide::archive::ArchiveDecision {
+            event,
+            record: new,
+            note,
+            failed_to_upload,
+        } = decide::archive::decide(&record, subject, text, now);
+        let mut c = Commit {
+            now,
+            history: Some(HistoryEntry {
+                time: now,
+                from: Some(record.state),
+                to: Some(new.state),
+                version: new.version.clone(),
+                event: format!("archive:{}", event.as_str()),
+                message_id: p.message_id.clone(),
+                signer: None,
+                note: Some(note.clone()),
+            }),
+            ..Commit::default()
+        };
+        if failed_to_upload {
+            let event_id = self.store.generate_id()?;
+            compose::queue_failed_to_upload(self.store, &self.mailer, &mut c, &new, event_id, now)?;
+        }
+        c.build = Some(new.clone());
+        c.mail = Some(MailRecord {
+            sha256: p.sha256.clone(),
+            message_id: p.message_id.clone(),
+            received: now,
+            kind: "archive".into(),
+            outcome: note,
+            build: Some(key.clone()),
+        });
+        Ok(settled(self.store.commit(&c)?, |_| Outcome::Archive {
+            key,
+            event,
+            state: new.state,
+        }))
+    }
+
+    /// The build a reply answers: the subject's arch, else the build of the
+    /// log mail it answers (`In-Reply-To`/`References`), else the default
+    /// architecture.
+    fn reply_key(&self, r: &Reply) -> Result<BuildKey, StoreError> {
+        let q = &r.question;
+        let arch = match q.arch() {
+            Some(a) => a.to_string(),
+            None => {
+                let mut found = None;
+                for mid in &r.thread {
+                    if let Some(k) = self.store.build_for_log_message(mid)? {
+                        if k.source == q.source() && k.dist == q.dist() {
+                            found = Some(k.arch);
+                            break;
+                        }
+                    }
+                }
+                found.unwrap_or_else(|| self.config.default_arch.clone())
+            }
+        };
+        Ok(BuildKey {
+            dist: q.dist().to_string(),
+            arch,
+            source: q.source().to_string(),
+        })
+    }
+
+    fn commit_reply(&self, r: &Reply, p: &Prepared, now: i64) -> Result<Outcome, StoreError> {
+        let key = self.reply_key(r)?;
+        let record = self.store.build(&key)?;
+        let signer = r.signer();
+        let rules = decide::reply::Rules::of(self.config);
+        let mut decision = decide::reply::decide(r, &key, record.as_ref(), now, &rules);
+        // The files of an upload are checked now, before anything is
+        // committed: a refusal is answered at once.
+        if let Decision::Apply(a) = &decision {
+            if a.job == Some(JobKind::Upload) {
+                if let Some(u) = &a.record.upload {
+                    if let Err(problems) = crate::effects::upload::verify_files(
+                        &u.changes,
+                        &self.config.upload.build_dir,
+                    ) {
+                        decision = Decision::Refuse(problems);
+                    }
+                }
+            }
+        }
+        let command = request_name(&r.request);
+        let signature = signer.map(|s| SignatureUse {
+            fingerprint: s.fingerprint.clone(),
+            created: s.created,
+            signed_sha256: s.signed_sha256.clone(),
+            first_seen: now,
+            message_id: p.message_id.clone(),
+            outcome: match &decision {
+                Decision::Apply(_) => format!("{command} for {key}: accepted"),
+                Decision::Refuse(why) => {
+                    format!("{command} for {key}: refused: {}", why.join("; "))
+                }
+            },
+        });
+        let c = self.reply_commit(r, p, &key, record.as_ref(), &decision, signature, now)?;
+        match self.store.commit(&c)? {
+            Committed::Replay(prev) => {
+                let why = vec![format!(
+                    "signature already seen at {}{}: every signed reply is acted on once; sign a new reply",
+                    format_time(prev.first_seen),
+                    prev.message_id
+                        .as_deref()
+                        .map(|m| format!(" (in mail <{m}>)"))
+                        .unwrap_or_default()
+                )];
+                let decision = Decision::Refuse(why);
+                let c = self.reply_commit(r, p, &key, record.as_ref(), &decision, None, now)?;
+                Ok(settled(self.store.commit(&c)?, |_| {
+                    reply_outcome(&key, command, &decision, record.as_ref())
+                }))
+            }
+            other => Ok(settled(other, |_| {
+                reply_outcome(&key, command, &decision, record.as_ref())
+            })),
+        }
+    }
+
+    /// The commit of a reply: its dedup record, signature record, the
+    /// build's new record and history, the job, or the error reply.
+    #[allow(clippy::too_many_arguments)]
+    fn reply_commit(
+        &self,
+        r: &Reply,
+        p: &Prepared,
+        key: &BuildKey,
+        record: Option<&BuildRecord>,
+        decision: &Decision,
+        signature: Option<SignatureUse>,
+        now: i64,
+    ) -> Result<Commit<'static>, StoreError> {
+        let command = request_name(&r.request);
+        let signer = r.signer().map(|s| s.fingerprint.clone());
+        let mut c = Commit {
+            now,
+            signature,
+            ..Commit::default()
+        };
+        let outcome = match decision {
+            Decision::Apply(a) => {
+                let mut new = a.record.clone();
+                if let Some(u) = new
+                    .upload
+                    .as_ref()
+                    .filter(|_| a.job == Some(JobKind::Upload))
+                {
+                    c.upload_name = Some((u.changes_name.clone(), key.clone()));
+                }
+                if let Some(kind) = &a.job {
+                    let id = self.store.generate_id()?;
+                    new.pending_job = Some(id);
+                    c.jobs.push(Job {
+                        id,
+                        key: key.clone(),
+                        version: new.version.clone(),
+                        kind: kind.clone(),
+                        created: now,
+                        message_id: p.message_id.clone(),
+                        signer: signer.clone(),
+                        answer: r.answer.clone(),
+                        claim: None,
+                        started: None,
+                    });
+                }
+                let mut note = a.note.clone();
+                if !r.ignored.is_empty() {
+                    note.push_str(&format!(" (ignored: {})", r.ignored.join("; ")));
+                }
+                c.history = Some(HistoryEntry {
+                    time: now,
+                    from: record.map(|r| r.state),
+                    to: Some(new.state),
+                    version: new.version.clone(),
+                    event: format!("cmd:{}", a.command.keyword()),
+                    message_id: p.message_id.clone(),
+                    signer: signer.clone(),
+                    note: Some(note),
+                });
+                let outcome = format!("{command} for {key}: {}", new.state);
+                if record.is_none_or(|r| r.state != new.state) {
+                    c.notice = decide::notice::notice_for(self.config, &new, now);
+                }
+                c.build = Some(new);
+                outcome
+            }
+            Decision::Refuse(reasons) => {
+                if let Some(rec) = record {
+                    c.build = Some(rec.clone());
+                    c.history = Some(HistoryEntry {
+                        time: now,
+                        from: Some(rec.state),
+                        to: Some(rec.state),
+                        version: rec.version.clone(),
+                        event: format!("refused:{command}"),
+                        message_id: p.message_id.clone(),
+                        signer: signer.clone(),
+                        note: Some(reasons.join("; ")),
+                    });
+                }
+                match &r.answer {
+                    Some(answer) => {
+                        compose::queue_error_reply(
+                            self.store,
+                            &self.mailer,
+                            &mut c,
+                            answer,
+                            reasons,
+                            &r.ignored,
+                            now,
+                        )?;
+                    }
+                    None => tracing::info!(
+                        "not answering the refused reply: {}",
+                        r.no_answer.as_deref().unwrap_or("no address")
+                    ),
+                }
+                format!("{command} for {key}: refused: {}", reasons.join("; "))
+            }
+        };
+        c.mail = Some(MailRecord {
+            sha256: p.sha256.clone(),
+            message_id: p.message_id.clone(),
+            received: now,
+            kind: "reply".into(),
+            outcome,
+            build: Some(key.clone()),
+        });
+        Ok(c)
+    }
+
+    fn commit_quarantine(
+        &self,
+        mail: MailRecord,
+        entry: QuarantineEntry,
+        raw: &[u8],
+    ) -> Result<Outcome, StoreError> {
+        let reason = entry.reason.clone();
+        let c = Commit {
+            now: mail.received,
+            mail: Some(mail),
+            quarantine: Some((entry, raw)),
+            ..Commit::default()
+        };
+        Ok(settled(self.store.commit(&c)?, |quarantine_id| {
+            Outcome::Quarantined {
+                id: quarantine_id.unwrap_or(0),
+                reason,
+            }
+        }))
+    }
+
+    /// Writes an oversize in-memory mail to the quarantine directory.
+    fn spill(&self, sha: &str, raw: &[u8]) -> Result<PathBuf, StoreError> {
+        let dir = self.config.quarantine_dir();
+        crate::fsutil::write(&dir, &format!("{sha}.eml"), raw).map_err(|source| StoreError::Io {
+            path: dir.join(format!("{sha}.eml")),
+            source,
+        })
+    }
+}
+
+/// The outcome of a commit: `written` says what a successful one means.
+fn settled(committed: Committed, written: impl FnOnce(Option<u64>) -> Outcome) -> Outcome {
+    match committed {
+        Committed::Written { quarantine_id } => written(quarantine_id),
+        Committed::Duplicate(d) => Outcome::Duplicate(d),
+        Committed::Replay(u) => Outcome::Duplicate(format!(
+            "signature already seen at {}",
+            format_time(u.first_seen)
+        )),
+    }
+}
+
+/// The request of a reply, in words.
+fn request_name(r: &Request) -> &'static str {
+    match r {
+        Request::Command(_) => "command",
+        Request::ShouldBuild(_) => "should-build answer",
+        Request::Changes { .. } => "signed .changes",
+        Request::Invalid(_) => "reply",
+    }
+}
+
+fn reply_outcome(
+    key: &BuildKey,
+    command: &str,
+    decision: &Decision,
+    record: Option<&BuildRecord>,
+) -> Outcome {
+    match decision {
+        Decision::Apply(a) => Outcome::Reply {
+            key: key.clone(),
+            command: format!("{command} {}", a.command.keyword()),
+            applied: true,
+            state: Some(a.record.state),
+            reasons: Vec::new(),
+        },
+        Decision::Refuse(reasons) => Outcome::Reply {
+            key: key.clone(),
+            command: command.to_string(),
+            applied: false,
+            state: record.map(|r| r.state),
+            reasons: reasons.clone(),
+        },
+    }
+}

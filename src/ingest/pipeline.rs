@@ -1,0 +1,245 @@
+//! The import pipeline: mails read from Maildir folders, mbox files and
+//! mail files in one thread, prepared on up to four ([`Ingest::prepare`]),
+//! committed in arrival order on the caller's ([`Ingest::commit`]), made
+//! durable every `database.import_flush_every` bytes. Memory stays bounded:
+//! at most [`IN_FLIGHT_BYTES`] of mail is between reading and committing
+//! (one larger mail is admitted alone).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Condvar, Mutex};
+
+use anyhow::Context;
+
+use super::{Ingest, Outcome, Prepared};
+use crate::config::Config;
+use crate::inbound::source;
+use crate::inbound::source::{Mbox, RawMail, SourceKind};
+use crate::store::{Store, StoreError};
+
+/// One committed mail, as the pipeline reports it.
+#[derive(Debug)]
+pub struct Committed<'a> {
+    /// Where it came from (`message 3 of logs.mbox`, a file name).
+    pub origin: &'a str,
+    /// Its size in bytes.
+    pub size: u64,
+    /// What happened to it.
+    pub outcome: &'a Outcome,
+}
+
+/// Bytes of mail read but not yet committed may not exceed this (one larger
+/// mail is admitted alone), so memory stays bounded by the largest mail.
+pub const IN_FLIGHT_BYTES: u64 = 8 << 20;
+
+/// A byte budget shared by the reader and the committer.
+struct Budget {
+    state: Mutex<(u64, bool)>,
+    cv: Condvar,
+}
+
+impl Budget {
+    /// Waits until `n` more bytes fit; `false` once the import is aborted.
+    fn acquire(&self, n: u64) -> bool {
+        let Ok(mut st) = self.state.lock() else {
+            return false;
+        };
+        while !st.1 && st.0 > 0 && st.0 + n > IN_FLIGHT_BYTES {
+            st = match self.cv.wait(st) {
+                Ok(g) => g,
+                Err(_) => return false,
+            };
+        }
+        st.0 += n;
+        !st.1
+    }
+
+    fn release(&self, n: u64) {
+        if let Ok(mut st) = self.state.lock() {
+            st.0 = st.0.saturating_sub(n);
+        }
+        self.cv.notify_all();
+    }
+
+    fn abort(&self) {
+        if let Ok(mut st) = self.state.lock() {
+            st.1 = true;
+        }
+        self.cv.notify_all();
+    }
+}
+
+/// One mail on its way through the pipeline.
+struct Item {
+    seq: u64,
+    raw: RawMail,
+    origin: String,
+    size: u64,
+}
+
+/// Reads every mail of `path`, handing each to `emit`; stops early when
+/// `emit` returns `false`.
+fn read_path(
+    path: &Path,
+    config: &Config,
+    emit: &mut dyn FnMut(RawMail, String) -> bool,
+) -> anyhow::Result<bool> {
+    let limit = config.limits.max_message_size;
+    let spill = config.quarantine_dir();
+    let kind = source::kind_of(path).with_context(|| format!("cannot read {}", path.display()))?;
+    match kind {
+        SourceKind::Mbox => {
+            let f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+            let mut mbox = Mbox::new(BufReader::with_capacity(1 << 20, f), limit, &spill);
+            let mut n = 0u64;
+            while let Some(raw) = mbox
+                .next_mail()
+                .with_context(|| format!("cannot read {}", path.display()))?
+            {
+                n += 1;
+                if !emit(raw, format!("message {n} of {}", path.display())) {
+                    return Ok(false);
+                }
+            }
+        }
+        SourceKind::Eml => {
+            let raw = source::read_file(path, limit, &spill)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            if !emit(raw, path.display().to_string()) {
+                return Ok(false);
+            }
+        }
+        SourceKind::Maildir | SourceKind::Directory => {
+            for file in source::mail_files(path, &kind)
+                .with_context(|| format!("cannot list {}", path.display()))?
+            {
+                if source::kind_of(&file).ok() == Some(SourceKind::Mbox) {
+                    if !read_path(&file, config, emit)? {
+                        return Ok(false);
+                    }
+                    continue;
+                }
+                let raw = source::read_file(&file, limit, &spill)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                if !emit(raw, file.display().to_string()) {
+                    return Ok(false);
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Reads, prepares (in parallel) and commits (in order) every mail of
+/// `paths`, reporting each to `observe`. Commits are flushed in batches;
+/// the caller flushes at the end (also after an error).
+pub fn run(
+    paths: &[PathBuf],
+    config: &Config,
+    ingest: &Ingest<'_>,
+    store: &dyn Store,
+    observe: &mut dyn FnMut(&Committed<'_>),
+) -> anyhow::Result<()> {
+    let mut since_flush = 0u64;
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4);
+    let budget = Budget {
+        state: Mutex::new((0, false)),
+        cv: Condvar::new(),
+    };
+    let mut failure: Option<anyhow::Error> = None;
+    let (job_tx, job_rx) = mpsc::sync_channel::<Item>(workers * 2);
+    let job_rx = Mutex::new(job_rx);
+    let read_result = std::thread::scope(|s| {
+        let (done_tx, done_rx) = mpsc::sync_channel(workers * 2);
+        let budget = &budget;
+        let reader = s.spawn(move || -> anyhow::Result<()> {
+            let mut seq = 0u64;
+            for p in paths {
+                let mut emit = |raw: RawMail, origin: String| {
+                    let size = raw.size();
+                    if !budget.acquire(size) {
+                        return false;
+                    }
+                    let job = Item {
+                        seq,
+                        raw,
+                        origin,
+                        size,
+                    };
+                    seq += 1;
+                    job_tx.send(job).is_ok()
+                };
+                if !read_path(p, config, &mut emit)? {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        for _ in 0..workers {
+            let done_tx = done_tx.clone();
+            let job_rx = &job_rx;
+            s.spawn(move || loop {
+                let job = match job_rx.lock() {
+                    Ok(rx) => rx.recv(),
+                    Err(_) => return,
+                };
+                let Ok(job) = job else { return };
+                let prepared = ingest.prepare(&job.raw);
+                if done_tx.send((job, prepared)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(done_tx);
+        let mut pending: BTreeMap<u64, (Item, Result<Prepared, StoreError>)> = BTreeMap::new();
+        let mut next = 0u64;
+        for (job, prepared) in done_rx {
+            pending.insert(job.seq, (job, prepared));
+            while let Some((job, prepared)) = pending.remove(&next) {
+                next += 1;
+                budget.release(job.size);
+                if failure.is_some() {
+                    // Draining after a failure: commit nothing more.
+                    continue;
+                }
+                let r = prepared
+                    .with_context(|| format!("could not read the database for {}", job.origin))
+                    .and_then(|p| {
+                        let outcome = ingest.commit(&job.raw, &p).with_context(|| {
+                            format!(
+                                "could not commit {}; it and the mails after it were not imported",
+                                job.origin
+                            )
+                        })?;
+                        observe(&Committed {
+                            origin: &job.origin,
+                            size: job.size,
+                            outcome: &outcome,
+                        });
+                        since_flush += job.size;
+                        if since_flush >= config.database.import_flush_bytes {
+                            store.flush()?;
+                            since_flush = 0;
+                        }
+                        Ok(())
+                    });
+                if let Err(e) = r {
+                    failure = Some(e);
+                    budget.abort();
+                }
+            }
+        }
+        reader
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the mail reader thread panicked")))
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => read_result,
+    }
+}

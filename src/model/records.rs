@@ -1,0 +1,384 @@
+//! The records buildmail keeps: a build's identity and state, its history,
+//! the effects queued for it, and what was done with each mail.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::debian::Status;
+use crate::model::state::State;
+use crate::model::Explanation;
+
+/// A build's identity: (distribution, architecture, source package).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BuildKey {
+    /// Distribution (suite).
+    pub dist: String,
+    /// Architecture.
+    pub arch: String,
+    /// Source package.
+    pub source: String,
+}
+
+impl BuildKey {
+    /// The sled key: `src \0 dist \0 arch` (source first, so all builds of a
+    /// package are one prefix scan).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut k = Vec::with_capacity(self.source.len() + self.dist.len() + self.arch.len() + 2);
+        k.extend_from_slice(self.source.as_bytes());
+        k.push(0);
+        k.extend_from_slice(self.dist.as_bytes());
+        k.push(0);
+        k.extend_from_slice(self.arch.as_bytes());
+        k
+    }
+
+    /// Decodes [`BuildKey::to_bytes`].
+    pub fn from_bytes(b: &[u8]) -> Option<BuildKey> {
+        let mut it = b.split(|&c| c == 0);
+        let source = String::from_utf8(it.next()?.to_vec()).ok()?;
+        let dist = String::from_utf8(it.next()?.to_vec()).ok()?;
+        let arch = String::from_utf8(it.next()?.to_vec()).ok()?;
+        Some(BuildKey { dist, arch, source })
+    }
+}
+
+impl std::fmt::Display for BuildKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.dist, self.arch, self.source)
+    }
+}
+
+/// A build's current state, like one `wanna-build --info` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildRecord {
+    /// Which build.
+    pub key: BuildKey,
+    /// Current version (binNMU suffix included).
+    pub version: String,
+    /// Current state.
+    pub state: State,
+    /// The state before the last change.
+    pub previous_state: Option<State>,
+    /// When the state last changed (Unix seconds).
+    pub state_change: i64,
+    /// Archive (from `(archive/dist)` subjects), if known.
+    pub archive: Option<String>,
+    /// Status of the last log.
+    pub last_status: Option<Status>,
+    /// Fail-stage of the last failed log.
+    pub fail_stage: Option<String>,
+    /// Builder host of the last log.
+    pub builder: Option<String>,
+    /// Message-ID of the last log mail.
+    pub last_log_message_id: Option<String>,
+    /// Archived log of the last log mail (SHA-256, hex).
+    pub last_log: Option<String>,
+    /// Why the last build failed.
+    pub explanation: Option<Explanation>,
+    /// `Build needed` of the last log, seconds.
+    pub build_duration: Option<u64>,
+    /// The unsigned `.changes` of the last successful build.
+    pub changes: Option<String>,
+    /// Disagreements between subject and log, and similar remarks.
+    pub notes: Vec<String>,
+    /// Why the build failed, as an admin's `fail` gave it (bugs appended by
+    /// `fail (see #NNN)`).
+    #[serde(default)]
+    pub failed_reason: Option<String>,
+    /// The dependencies a Dep-Wait build waits for.
+    #[serde(default)]
+    pub depends: Option<String>,
+    /// Queue priority given by `give-back <priority>`.
+    #[serde(default)]
+    pub priority: Option<i64>,
+    /// The upload asked for by the last signed `.changes`.
+    #[serde(default)]
+    pub upload: Option<UploadRecord>,
+    /// The output of the last failed upload (cleared when an upload succeeds).
+    #[serde(default)]
+    pub upload_log: Option<String>,
+    /// A queued effect (a [`Job`] id) not carried out yet.
+    #[serde(default)]
+    pub pending_job: Option<u64>,
+}
+
+/// The upload a verified signed `.changes` asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    /// The signed `.changes` exactly as it was signed (clearsigned block),
+    /// or its text for a PGP/MIME-signed one.
+    pub signed_changes: String,
+    /// The parsed `.changes`.
+    pub changes: crate::debian::changes::Changes,
+    /// The name it is written under in the queue
+    /// (`<src>_<ver-without-epoch>_<arch>.changes`).
+    pub changes_name: String,
+    /// The queue directory it goes to.
+    pub queue_dir: PathBuf,
+    /// Primary key fingerprint of the signer.
+    pub signer: String,
+    /// When it was accepted (Unix seconds).
+    pub time: i64,
+}
+
+/// An effect committed with the mail that asked for it and carried out
+/// afterwards, idempotently: the worker finishes what a crash left (see `crate::effects`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Job id (unique across the database's life).
+    pub id: u64,
+    /// The build.
+    pub key: BuildKey,
+    /// The build's version when the job was queued.
+    pub version: String,
+    /// What to do.
+    pub kind: JobKind,
+    /// When it was queued (Unix seconds).
+    pub created: i64,
+    /// The mail that asked for it.
+    pub message_id: Option<String>,
+    /// Who signed that mail.
+    pub signer: Option<String>,
+    /// Where to send an error reply if the job fails.
+    pub answer: Option<Answer>,
+    /// Who is carrying it out (none: waiting).
+    #[serde(default)]
+    pub claim: Option<Claim>,
+    /// When the external command of an upload was started (Unix seconds).
+    /// A job found claimed by a stopped worker after this point is never
+    /// run again blindly: the upload may have happened.
+    #[serde(default)]
+    pub started: Option<i64>,
+}
+
+/// Who is carrying out a job or delivering a mail, since when. A claim is
+/// taken in a short commit before the effect runs and dropped with the
+/// commit that records its outcome; a claim whose owner stopped is taken
+/// over (see `crate::effects::claim`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// The host the claimant runs on.
+    pub host: String,
+    /// Its process id.
+    pub pid: u32,
+    /// When it claimed (Unix seconds).
+    pub at: i64,
+}
+
+/// What a [`Job`] does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobKind {
+    /// Copy the files and the signed `.changes` of the build's
+    /// [`UploadRecord`] into the queue and run the upload command.
+    Upload,
+    /// Remove an upload's files and `.changes` from the queue (`upload-rem`).
+    RemoveFromQueue {
+        /// The queue directory.
+        queue_dir: PathBuf,
+        /// File names (the `.changes` last).
+        files: Vec<String>,
+    },
+    /// Remove a build's files from the build directory (`purge`).
+    Purge {
+        /// The build directory.
+        build_dir: PathBuf,
+        /// File names (from the build's `.changes`).
+        files: Vec<String>,
+        /// Also every file whose name starts with this
+        /// (`<src>_<ver-without-epoch>_`: sbuild's `.changes`, `.buildinfo`
+        /// and `.build` log, and the packages named after the source).
+        #[serde(default)]
+        prefix: String,
+    },
+}
+
+/// Where and how to answer a mail (the facts an error reply needs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    /// The address to answer (Reply-To, else From).
+    pub to: String,
+    /// The subject of the mail answered.
+    pub subject: String,
+    /// Its Message-ID.
+    pub message_id: Option<String>,
+    /// Its References (oldest first).
+    pub references: Vec<String>,
+    /// Its text, for quoting.
+    pub quoted: String,
+}
+
+/// A build-failure notification for one version of a package, collecting
+/// the architectures that failed until its quiet period is over.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// Source package.
+    pub source: String,
+    /// Version.
+    pub version: String,
+    /// Distribution.
+    pub dist: String,
+    /// The architectures that failed, in the order they did.
+    pub arches: Vec<String>,
+    /// When it is sent (Unix seconds): the first failure plus the quiet
+    /// period.
+    pub due: i64,
+    /// Sent already: later failures of this version add nothing.
+    pub sent: bool,
+}
+
+impl Notice {
+    /// The key in the `notices` tree.
+    pub fn key(source: &str, version: &str, dist: &str) -> Vec<u8> {
+        let mut k = Vec::with_capacity(source.len() + version.len() + dist.len() + 2);
+        for (i, part) in [source, version, dist].iter().enumerate() {
+            if i > 0 {
+                k.push(0);
+            }
+            k.extend_from_slice(part.as_bytes());
+        }
+        k
+    }
+}
+
+/// A mail waiting in the outbox. The bytes are in the `outbox_raw` tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundMail {
+    /// Outbox id.
+    pub id: u64,
+    /// What kind of mail (`error-reply`, ...).
+    pub kind: String,
+    /// Envelope recipients.
+    pub to: Vec<String>,
+    /// Its Message-ID.
+    pub message_id: String,
+    /// Its subject.
+    pub subject: String,
+    /// When it was queued (Unix seconds).
+    pub queued: i64,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// The last delivery error.
+    pub last_error: Option<String>,
+    /// Not before this time (Unix seconds) is delivery tried again.
+    #[serde(default)]
+    pub next_attempt: i64,
+    /// Undelivered past `outbox.max_age`: parked, retried only on request.
+    #[serde(default)]
+    pub dead: bool,
+    /// Who is delivering it (none: waiting).
+    #[serde(default)]
+    pub claim: Option<Claim>,
+}
+
+/// One line of a build's append-only history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// When (Unix seconds).
+    pub time: i64,
+    /// The state before (`None`: the build was new).
+    pub from: Option<State>,
+    /// The state after (equal to `from` when only recorded).
+    pub to: Option<State>,
+    /// The version the event concerned.
+    pub version: String,
+    /// What happened (`log:successful`, ...).
+    pub event: String,
+    /// The Message-ID of the mail that caused it.
+    pub message_id: Option<String>,
+    /// The signer (primary key fingerprint), for signed commands.
+    pub signer: Option<String>,
+    /// Why the state did or did not move.
+    pub note: Option<String>,
+}
+
+/// The dedup record of one ingested mail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MailRecord {
+    /// SHA-256 of the raw bytes (hex).
+    pub sha256: String,
+    /// Message-ID, if the mail had one.
+    pub message_id: Option<String>,
+    /// When it was ingested (Unix seconds).
+    pub received: i64,
+    /// What kind of mail it was (`log`, `other`, `quarantined`).
+    pub kind: String,
+    /// What buildmail did with it, in words.
+    pub outcome: String,
+    /// The build it concerned.
+    pub build: Option<BuildKey>,
+}
+
+/// A reference to an archived log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRef {
+    /// The archive id: SHA-256 of the mail that carried the log (hex).
+    pub id: String,
+    /// The build.
+    pub key: BuildKey,
+    /// The version built.
+    pub version: String,
+    /// When it was ingested (Unix seconds).
+    pub time: i64,
+    /// The log mail's Message-ID.
+    pub message_id: Option<String>,
+    /// Uncompressed size in bytes.
+    pub size: u64,
+    /// Compressed size in bytes.
+    pub compressed_size: u64,
+    /// The status of that build.
+    pub status: Option<Status>,
+}
+
+/// A mail that could not be processed, kept with the reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuarantineEntry {
+    /// Quarantine id.
+    pub id: u64,
+    /// When (Unix seconds).
+    pub time: i64,
+    /// Why, in words an admin can act on.
+    pub reason: String,
+    /// Message-ID, if any could be read.
+    pub message_id: Option<String>,
+    /// Subject, if any could be read.
+    pub subject: Option<String>,
+    /// From, if any could be read.
+    pub from: Option<String>,
+    /// Size of the raw mail.
+    pub size: u64,
+    /// SHA-256 of the raw mail (hex).
+    pub sha256: String,
+    /// For mails too large for the database: the file holding the raw mail.
+    pub raw_file: Option<PathBuf>,
+}
+
+/// The first use of a signature: the replay record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureUse {
+    /// Primary key fingerprint of the signer.
+    pub fingerprint: String,
+    /// Signature creation time (Unix seconds).
+    pub created: i64,
+    /// SHA-256 (hex) of the bytes the signature covers.
+    pub signed_sha256: String,
+    /// When buildmail first saw it (Unix seconds).
+    pub first_seen: i64,
+    /// The Message-ID of the mail that carried it.
+    pub message_id: Option<String>,
+    /// What buildmail did with it, in words (also when it refused it).
+    pub outcome: String,
+}
+
+impl SignatureUse {
+    /// The key in the `signatures` tree.
+    pub fn key(&self) -> Vec<u8> {
+        let mut k = Vec::with_capacity(self.fingerprint.len() + self.signed_sha256.len() + 10);
+        k.extend_from_slice(self.fingerprint.as_bytes());
+        k.push(0);
+        k.extend_from_slice(&self.created.to_be_bytes());
+        k.push(0);
+        k.extend_from_slice(self.signed_sha256.as_bytes());
+        k
+    }
+}

@@ -1,0 +1,279 @@
+//! Build states, the events that move them, and the one transition table.
+//!
+//! Everything here is pure: [`decide_log`] takes the current record (if any)
+//! and an event and returns what must happen. The store commits it; nothing
+//! in this module does I/O.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::debian::Status;
+
+mod diagram;
+mod table;
+pub use diagram::*;
+pub use table::*;
+
+/// The wanna-build states, plus Launchpad's upload-failure state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum State {
+    /// Waiting for a builder.
+    #[serde(rename = "Needs-Build")]
+    NeedsBuild,
+    /// A builder took it.
+    #[serde(rename = "Building")]
+    Building,
+    /// Built successfully; waiting for a signed `.changes`.
+    #[serde(rename = "Built")]
+    Built,
+    /// The build failed; waiting for an admin's decision.
+    #[serde(rename = "Build-Attempted")]
+    BuildAttempted,
+    /// Uploaded; waiting for the archive.
+    #[serde(rename = "Uploaded")]
+    Uploaded,
+    /// The upload failed (Launchpad's FAILEDTOUPLOAD).
+    #[serde(rename = "Failed-To-Upload")]
+    FailedToUpload,
+    /// Accepted into the archive.
+    #[serde(rename = "Installed")]
+    Installed,
+    /// Waiting for dependencies.
+    #[serde(rename = "Dep-Wait")]
+    DepWait,
+    /// Build dependencies cannot be installed.
+    #[serde(rename = "BD-Uninstallable")]
+    BdUninstallable,
+    /// Failed; an admin decided it will not build as is.
+    #[serde(rename = "Failed")]
+    Failed,
+    /// The package is not for this architecture (set by an admin).
+    #[serde(rename = "Not-For-Us")]
+    NotForUs,
+    /// The package is not for this architecture (from Packages-arch-specific).
+    #[serde(rename = "Auto-Not-For-Us")]
+    AutoNotForUs,
+    /// Failed, and the source was removed.
+    #[serde(rename = "Failed-Removed")]
+    FailedRemoved,
+    /// Waiting for dependencies, and the source was removed.
+    #[serde(rename = "Dep-Wait-Removed")]
+    DepWaitRemoved,
+}
+
+impl State {
+    /// Every state, in the order the documentation lists them.
+    pub const ALL: [State; 14] = [
+        State::NeedsBuild,
+        State::Building,
+        State::Built,
+        State::BuildAttempted,
+        State::Uploaded,
+        State::FailedToUpload,
+        State::Installed,
+        State::DepWait,
+        State::BdUninstallable,
+        State::Failed,
+        State::NotForUs,
+        State::AutoNotForUs,
+        State::FailedRemoved,
+        State::DepWaitRemoved,
+    ];
+
+    /// The wanna-build name (`Needs-Build`, `Failed-To-Upload`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::NeedsBuild => "Needs-Build",
+            State::Building => "Building",
+            State::Built => "Built",
+            State::BuildAttempted => "Build-Attempted",
+            State::Uploaded => "Uploaded",
+            State::FailedToUpload => "Failed-To-Upload",
+            State::Installed => "Installed",
+            State::DepWait => "Dep-Wait",
+            State::BdUninstallable => "BD-Uninstallable",
+            State::Failed => "Failed",
+            State::NotForUs => "Not-For-Us",
+            State::AutoNotForUs => "Auto-Not-For-Us",
+            State::FailedRemoved => "Failed-Removed",
+            State::DepWaitRemoved => "Dep-Wait-Removed",
+        }
+    }
+
+    /// A human title, as Launchpad shows it ("Failed to upload").
+    pub fn title(self) -> &'static str {
+        match self {
+            State::NeedsBuild => "Needs building",
+            State::Building => "Currently building",
+            State::Built => "Successfully built",
+            State::BuildAttempted => "Failed to build",
+            State::Uploaded => "Uploaded",
+            State::FailedToUpload => "Failed to upload",
+            State::Installed => "Installed",
+            State::DepWait => "Dependency wait",
+            State::BdUninstallable => "Build-dependencies uninstallable",
+            State::Failed => "Failed",
+            State::NotForUs => "Not for this architecture",
+            State::AutoNotForUs => "Not for this architecture (automatic)",
+            State::FailedRemoved => "Failed, source removed",
+            State::DepWaitRemoved => "Dependency wait, source removed",
+        }
+    }
+
+    /// Parses a state name, case-insensitively; `_` and `-` are interchangeable.
+    pub fn parse(s: &str) -> Option<State> {
+        let want = s.trim().replace('_', "-");
+        State::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(&want))
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An admin command, as the state machine sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CommandKind {
+    /// `retry`.
+    Retry,
+    /// `fail` with a reason.
+    Fail,
+    /// `fail (see #NNN)` on a Failed build: appends the bug.
+    FailSeeBug,
+    /// `dep-wait` / `dep-retry`.
+    DepWait,
+    /// `give-back` / `back`.
+    GiveBack,
+    /// `manual`.
+    Manual,
+    /// `newvers`.
+    NewVersion,
+    /// `not-for-us`.
+    NotForUs,
+    /// `upload-rem`.
+    UploadRemove,
+    /// `purge`.
+    Purge,
+    /// A signed `.changes`: upload it.
+    SignedChanges,
+    /// `retry-upload`.
+    RetryUpload,
+    /// "Should I build" answered `build` / `ok`.
+    ShouldBuildYes,
+    /// "Should I build" answered `fail`.
+    ShouldBuildFail,
+    /// "Should I build" answered `not` / `no-build`.
+    ShouldBuildNot,
+    /// "Should I build" answered `give-back`.
+    ShouldBuildGiveBack,
+}
+
+impl CommandKind {
+    /// The keyword as an admin writes it.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            CommandKind::Retry => "retry",
+            CommandKind::Fail => "fail",
+            CommandKind::FailSeeBug => "fail (see #NNN)",
+            CommandKind::DepWait => "dep-wait",
+            CommandKind::GiveBack => "give-back",
+            CommandKind::Manual => "manual",
+            CommandKind::NewVersion => "newvers",
+            CommandKind::NotForUs => "not-for-us",
+            CommandKind::UploadRemove => "upload-rem",
+            CommandKind::Purge => "purge",
+            CommandKind::SignedChanges => "signed .changes",
+            CommandKind::RetryUpload => "retry-upload",
+            CommandKind::ShouldBuildYes => "should-build: build",
+            CommandKind::ShouldBuildFail => "should-build: fail",
+            CommandKind::ShouldBuildNot => "should-build: not",
+            CommandKind::ShouldBuildGiveBack => "should-build: give-back",
+        }
+    }
+}
+
+/// What happened to a build, as far as the state machine is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EventKind {
+    /// A log mail reported this status.
+    Log(Status),
+    /// An admin command.
+    Command(CommandKind),
+    /// The archive or the upload queue answered an upload.
+    Archive(ArchiveEvent),
+}
+
+/// What the archive (dak) or the upload-queue daemon said about an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ArchiveEvent {
+    /// `<changes> ACCEPTED into <suite>` or `<changes> INSTALLED`.
+    Accepted,
+    /// `<changes> REJECTED`.
+    Rejected,
+    /// `<changes> is NEW`.
+    New,
+    /// `Processing of <changes>`: "uploaded successfully".
+    QueueOk,
+    /// `Processing of <changes>` without "uploaded successfully".
+    QueueFailed,
+}
+
+impl ArchiveEvent {
+    /// A short name (`accepted`, `rejected`, `new`, `queue-ok`,
+    /// `queue-failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArchiveEvent::Accepted => "accepted",
+            ArchiveEvent::Rejected => "rejected",
+            ArchiveEvent::New => "new",
+            ArchiveEvent::QueueOk => "queue-ok",
+            ArchiveEvent::QueueFailed => "queue-failed",
+        }
+    }
+}
+
+impl EventKind {
+    /// A short name for history entries (`log:successful`, `cmd:retry`).
+    pub fn name(self) -> String {
+        match self {
+            EventKind::Log(s) => format!("log:{}", s.as_str()),
+            EventKind::Command(c) => format!("cmd:{}", c.keyword()),
+            EventKind::Archive(a) => format!("archive:{}", a.as_str()),
+        }
+    }
+}
+
+/// Where a transition goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// To this state.
+    To(State),
+    /// The state does not change; the event is recorded.
+    Unchanged,
+    /// An upload runs: Uploaded when it succeeds, Failed-To-Upload when not.
+    Upload,
+}
+
+/// One row of the transition table: `event` from any of `from` goes to `to`.
+///
+/// `from` lists the states a record of the *same* version may be in. A record
+/// that does not exist yet counts as "new" and accepts every log event; a
+/// record of an *older* version accepts a log of a newer one from every state
+/// but the not-for-us ones (the newer version supersedes the old build).
+#[derive(Debug, Clone, Copy)]
+pub struct Transition {
+    /// The event.
+    pub event: EventKind,
+    /// States (of the same version) from which it is allowed.
+    pub from: &'static [State],
+    /// Where it goes.
+    pub to: Target,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,296 @@
+//! The durable store: the one interface the layers above use
+//! ([`Store`]), and its implementations (today [`sled::SledStore`]).
+//!
+//! What the store keeps: builds and their append-only history; the dedup
+//! record of every ingested mail (by SHA-256 and by Message-ID); the index
+//! of archived logs (the logs themselves are files: [`archive`]); the
+//! Message-IDs of log mails (reply threading); quarantined mails; mails of
+//! no known kind; the replay record of every signature; queued jobs; the
+//! outbox; error replies sent (rate limit); uploads by `.changes` name;
+//! bounces (loop protection); build-failure notices.
+//!
+//! Invariants every implementation keeps:
+//!
+//! * Everything one mail changes is one [`Store::commit`]: the dedup record
+//!   and the signature's replay record are checked *inside* it, so a
+//!   replayed mail or signature changes nothing ([`Committed::Duplicate`],
+//!   [`Committed::Replay`]).
+//! * A commit is durable only after [`Store::flush`]; a mail is
+//!   acknowledged only after that.
+//! * A stored record that does not decode is [`StoreError::Corrupt`], never
+//!   a default value.
+//! * Effects are claimed ([`Store::claim_job`], [`Store::claim_outbox`]) in
+//!   a short commit and finished in another; the store is never held while
+//!   an effect runs (see `crate::effects`).
+
+pub mod archive;
+pub mod sled;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::DatabaseConfig;
+use crate::model::{
+    BuildKey, BuildRecord, Claim, HistoryEntry, Job, LogRef, MailRecord, Notice, OutboundMail,
+    QuarantineEntry, SignatureUse,
+};
+
+/// The schema this buildmail writes. Opening a database with a newer one fails.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The storage engine reported an error (I/O, corruption).
+    #[error("database error: {0}")]
+    Engine(String),
+    /// Another process held the database for longer than the lock timeout.
+    #[error("the database {path} is in use by another buildmail process; waited {waited:?} (raise `database.lock_timeout` or retry later)")]
+    Locked {
+        /// The database.
+        path: PathBuf,
+        /// How long buildmail waited.
+        waited: Duration,
+    },
+    /// The database was written by a newer buildmail.
+    #[error("the database {path} has schema version {found}, newer than the {supported} this buildmail understands; upgrade buildmail (or point `database.path` elsewhere)")]
+    NewerSchema {
+        /// The database.
+        path: PathBuf,
+        /// Its schema version.
+        found: u32,
+        /// Ours.
+        supported: u32,
+    },
+    /// A stored value could not be decoded (or a value could not be encoded).
+    #[error("corrupt record in {tree}: {message}")]
+    Corrupt {
+        /// The tree or table.
+        tree: &'static str,
+        /// What failed.
+        message: String,
+    },
+    /// A file next to the database could not be used.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl From<::sled::Error> for StoreError {
+    fn from(e: ::sled::Error) -> StoreError {
+        StoreError::Engine(e.to_string())
+    }
+}
+
+/// Everything one mail (or one step of an effect) changes, committed in
+/// one transaction.
+#[derive(Debug, Default)]
+pub struct Commit<'a> {
+    /// The time of the commit (Unix seconds, from the caller's clock): keys
+    /// of the rate-limit and bounce records.
+    pub now: i64,
+    /// The dedup record.
+    pub mail: Option<MailRecord>,
+    /// The build's new record.
+    pub build: Option<BuildRecord>,
+    /// A history line for that build.
+    pub history: Option<HistoryEntry>,
+    /// An archived log (already written to the archive) to index.
+    pub log: Option<LogRef>,
+    /// A log mail's Message-ID, for threading replies to the build.
+    pub log_message_id: Option<(String, BuildKey)>,
+    /// A quarantine entry (its `id` is assigned here) and the raw mail (empty
+    /// when it lives in `raw_file`).
+    pub quarantine: Option<(QuarantineEntry, &'a [u8])>,
+    /// A mail of no known kind, kept to be forwarded.
+    pub unhandled: Option<&'a [u8]>,
+    /// A signature used by this mail: recorded, and the whole commit is
+    /// refused ([`Committed::Replay`]) if it was used before.
+    pub signature: Option<SignatureUse>,
+    /// Jobs to queue, or queued jobs to update (same id: replaced).
+    pub jobs: Vec<Job>,
+    /// A job carried out: removed from the queue.
+    pub finished_job: Option<u64>,
+    /// Mails to send, with their bytes.
+    pub outbox: Vec<(OutboundMail, Vec<u8>)>,
+    /// An error reply went to this address (for the rate limit).
+    pub reply_sent: Option<String>,
+    /// An upload's `.changes` name and its build (to match archive mails).
+    pub upload_name: Option<(String, BuildKey)>,
+    /// A mailer-daemon mail was seen (for the forwarding loop protection).
+    pub bounce: bool,
+    /// A build failed: add its arch to the version's notice (created with
+    /// this due time if there is none).
+    pub notice: Option<Notice>,
+    /// A notice was sent: mark it so (its key, [`Notice::key`]).
+    pub notice_sent: Option<Vec<u8>>,
+}
+
+/// What [`Store::commit`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed {
+    /// Written (not yet durable: call [`Store::flush`]). Carries the
+    /// quarantine id when a quarantine entry was written.
+    Written {
+        /// Quarantine id assigned, if any.
+        quarantine_id: Option<u64>,
+    },
+    /// The mail (same bytes or same Message-ID) was ingested before.
+    Duplicate(String),
+    /// The mail's signature was used before: nothing was written.
+    Replay(SignatureUse),
+}
+
+/// Counts of what the store holds (for `check-config`, status pages, tests).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// Ingested mails (dedup records).
+    pub mails: usize,
+    /// Builds.
+    pub builds: usize,
+    /// History lines of all builds.
+    pub history: usize,
+    /// Mails kept because they are of no known kind.
+    pub unhandled: usize,
+    /// Queued jobs.
+    pub jobs: usize,
+    /// Mails in the outbox.
+    pub outbox: usize,
+}
+
+/// The operations the rest of buildmail needs from a database. Every
+/// integration test runs through this trait, so a second implementation is
+/// tested by the same suite.
+pub trait Store: Send + Sync {
+    /// Where the data lives, in words (for messages).
+    fn describe(&self) -> String;
+
+    /// Makes every commit so far durable.
+    fn flush(&self) -> Result<(), StoreError>;
+
+    /// Everything one mail changes, atomically; the dedup check and the
+    /// signature replay check happen inside.
+    fn commit(&self, c: &Commit<'_>) -> Result<Committed, StoreError>;
+
+    /// A fresh id, unique and increasing across the database's life.
+    fn generate_id(&self) -> Result<u64, StoreError>;
+
+    /// The dedup record of a mail with these bytes or this Message-ID.
+    fn seen(
+        &self,
+        sha256: &str,
+        message_id: Option<&str>,
+    ) -> Result<Option<MailRecord>, StoreError>;
+
+    /// One build's record.
+    fn build(&self, key: &BuildKey) -> Result<Option<BuildRecord>, StoreError>;
+
+    /// Every build of a source package, ordered by dist and arch.
+    fn builds_of(&self, source: &str) -> Result<Vec<BuildRecord>, StoreError>;
+
+    /// Every build, ordered by source, dist, arch.
+    fn all_builds(&self) -> Box<dyn Iterator<Item = Result<BuildRecord, StoreError>> + '_>;
+
+    /// A build's history, oldest first.
+    fn history(&self, key: &BuildKey) -> Result<Vec<HistoryEntry>, StoreError>;
+
+    /// The build a log mail's Message-ID belongs to.
+    fn build_for_log_message(&self, message_id: &str) -> Result<Option<BuildKey>, StoreError>;
+
+    /// Archived logs of a source package, oldest first.
+    fn logs_of(&self, source: &str) -> Result<Vec<LogRef>, StoreError>;
+
+    /// Quarantined mails, oldest first.
+    fn quarantined(&self) -> Result<Vec<QuarantineEntry>, StoreError>;
+
+    /// One quarantined mail and its raw bytes (from the database or its file).
+    fn quarantined_mail(&self, id: u64) -> Result<Option<(QuarantineEntry, Vec<u8>)>, StoreError>;
+
+    /// Every recorded signature, ordered by signer and time.
+    fn signature_uses(&self) -> Result<Vec<SignatureUse>, StoreError>;
+
+    /// Removes the replay records whose signed-bytes SHA-256 starts with
+    /// `sha_prefix` (at least 8 hex digits), so that the signature may be
+    /// used once more. Returns what was removed.
+    fn forget_signature(&self, sha_prefix: &str) -> Result<Vec<SignatureUse>, StoreError>;
+
+    /// Queued jobs, oldest first.
+    fn jobs(&self) -> Result<Vec<Job>, StoreError>;
+
+    /// Claims job `id` for `claim.owner`: atomically sets its claim when it
+    /// has none, or when `stale` says the one it has may be taken over.
+    /// Returns the job as claimed (its earlier claim, if any, in
+    /// `previous`), or `None` when it is gone or claimed by someone live.
+    fn claim_job(
+        &self,
+        id: u64,
+        claim: &Claim,
+        stale: &dyn Fn(&Claim) -> bool,
+    ) -> Result<Option<Claimed<Job>>, StoreError>;
+
+    /// Mails waiting in the outbox, oldest first, without their bytes.
+    fn outbox_mails(&self) -> Result<Vec<OutboundMail>, StoreError>;
+
+    /// The bytes of an outbox mail (`None` when it is gone).
+    fn outbox_bytes(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Claims the outbox mail `id` like [`Store::claim_job`].
+    fn claim_outbox(
+        &self,
+        id: u64,
+        claim: &Claim,
+        stale: &dyn Fn(&Claim) -> bool,
+    ) -> Result<Option<Claimed<OutboundMail>>, StoreError>;
+
+    /// Removes a delivered mail from the outbox.
+    fn outbox_delivered(&self, id: u64) -> Result<(), StoreError>;
+
+    /// Records a failed delivery attempt of an outbox mail (and releases
+    /// its claim): the next attempt not before `next_attempt`; `dead` parks
+    /// it (kept, listed, retried only on request).
+    fn outbox_failed(
+        &self,
+        mail: &OutboundMail,
+        error: &str,
+        next_attempt: i64,
+        dead: bool,
+    ) -> Result<(), StoreError>;
+
+    /// Sets an outbox mail back to be delivered now (also a dead one).
+    fn outbox_retry(&self, id: u64, now: i64) -> Result<bool, StoreError>;
+
+    /// How many error replies went to `address` since `since` (Unix seconds).
+    fn replies_sent_since(&self, address: &str, since: i64) -> Result<usize, StoreError>;
+
+    /// The build an upload's `.changes` file name belongs to.
+    fn upload_build(&self, changes_name: &str) -> Result<Option<BuildKey>, StoreError>;
+
+    /// How many mailer-daemon mails arrived since `since` (Unix seconds).
+    fn bounces_since(&self, since: i64) -> Result<usize, StoreError>;
+
+    /// Build-failure notices not sent yet.
+    fn pending_notices(&self) -> Result<Vec<Notice>, StoreError>;
+
+    /// Counts of what the store holds.
+    fn stats(&self) -> Result<Stats, StoreError>;
+}
+
+/// A claimed job or outbox mail, and the claim it had before (a claimant
+/// that stopped without finishing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claimed<T> {
+    /// The item, carrying the new claim.
+    pub item: T,
+    /// The claim taken over, if any.
+    pub previous: Option<Claim>,
+}
+
+/// Opens the configured database, waiting up to `cfg.lock_timeout` for
+/// another process to release it.
+pub fn open(cfg: &DatabaseConfig) -> Result<Box<dyn Store>, StoreError> {
+    Ok(Box::new(sled::SledStore::open(cfg)?))
+}

@@ -1,0 +1,221 @@
+//! The commit transaction: everything one mail changes, in one sled
+//! transaction over all the trees it may touch.
+
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use super::SledStore;
+use crate::model::{Notice, QuarantineEntry, SignatureUse};
+use crate::store::{Commit, Committed, StoreError};
+
+/// Why the commit transaction stopped without writing anything.
+enum Stop {
+    /// An answer for the caller (duplicate, replay).
+    Done(Committed),
+    /// A stored record does not decode.
+    Corrupt { tree: &'static str, message: String },
+}
+
+impl SledStore {
+    /// Everything one mail changes, in one sled transaction over every
+    /// tree; the dedup and signature replay checks happen inside it.
+    pub(super) fn transact(&self, c: &Commit<'_>) -> Result<Committed, StoreError> {
+        // More trees than sled's tuple impls take: the slice form.
+        let trees: [&sled::Tree; 17] = [
+            &self.mails,
+            &self.msgids,
+            &self.builds,
+            &self.history,
+            &self.log_index,
+            &self.log_msgids,
+            &self.quarantine,
+            &self.quarantine_raw,
+            &self.unhandled,
+            &self.signatures,
+            &self.jobs,
+            &self.outbox,
+            &self.outbox_raw,
+            &self.replies_sent,
+            &self.uploads,
+            &self.bounces,
+            &self.notices,
+        ];
+        let result = trees.as_slice().transaction(|t| {
+                let [mails, msgids, builds, history, log_index, log_msgids, quarantine, quarantine_raw, unhandled, signatures, jobs, outbox, outbox_raw, replies_sent, uploads, bounces, notices] =
+                    t.as_slice()
+                else {
+                    return Err(ConflictableTransactionError::Abort(Stop::Corrupt {
+                        tree: "(transaction)",
+                        message: "internal error: wrong number of trees in the transaction".into(),
+                    }));
+                };
+                let enc = |v: &dyn erased::Json| {
+                    v.json().map_err(|message| {
+                        ConflictableTransactionError::Abort(Stop::Corrupt {
+                            tree: "(commit)",
+                            message,
+                        })
+                    })
+                };
+                let mut quarantine_id = None;
+                if let Some(sig) = &c.signature {
+                    let k = sig.key();
+                    if let Some(prev) = signatures.get(&k)? {
+                        let prev: SignatureUse = serde_json::from_slice(&prev).map_err(|_| {
+                            ConflictableTransactionError::Abort(Stop::Corrupt {
+                                tree: "signatures",
+                                message: "a signature record does not decode".into(),
+                            })
+                        })?;
+                        return Err(ConflictableTransactionError::Abort(Stop::Done(Committed::Replay(prev))));
+                    }
+                    signatures.insert(k, enc(sig)?)?;
+                }
+                if let Some(m) = &c.mail {
+                    if mails.get(m.sha256.as_bytes())?.is_some() {
+                        return Err(ConflictableTransactionError::Abort(Stop::Done(
+                            Committed::Duplicate(format!(
+                                "mail with SHA-256 {} was ingested before",
+                                m.sha256
+                            )),
+                        )));
+                    }
+                    if let Some(mid) = &m.message_id {
+                        if msgids.get(mid.as_bytes())?.is_some() {
+                            return Err(ConflictableTransactionError::Abort(Stop::Done(
+                                Committed::Duplicate(format!(
+                                    "a mail with Message-ID <{mid}> was ingested before"
+                                )),
+                            )));
+                        }
+                        msgids.insert(mid.as_bytes(), m.sha256.as_bytes())?;
+                    }
+                    mails.insert(m.sha256.as_bytes(), enc(m)?)?;
+                }
+                if let Some(b) = &c.build {
+                    builds.insert(b.key.to_bytes(), enc(b)?)?;
+                }
+                if let (Some(h), Some(b)) = (&c.history, &c.build) {
+                    let mut k = b.key.to_bytes();
+                    k.push(0);
+                    k.extend_from_slice(&history.generate_id()?.to_be_bytes());
+                    history.insert(k, enc(h)?)?;
+                }
+                if let Some(r) = &c.log {
+                    let mut k = Vec::new();
+                    for part in [&r.key.source, &r.version, &r.key.dist, &r.key.arch] {
+                        k.extend_from_slice(part.as_bytes());
+                        k.push(0);
+                    }
+                    k.extend_from_slice(&log_index.generate_id()?.to_be_bytes());
+                    log_index.insert(k, enc(r)?)?;
+                }
+                if let Some((mid, key)) = &c.log_message_id {
+                    log_msgids.insert(mid.as_bytes(), key.to_bytes())?;
+                }
+                if let Some((q, raw)) = &c.quarantine {
+                    let id = quarantine.generate_id()?;
+                    let entry = QuarantineEntry { id, ..q.clone() };
+                    quarantine.insert(&id.to_be_bytes(), enc(&entry)?)?;
+                    if q.raw_file.is_none() {
+                        quarantine_raw.insert(&id.to_be_bytes(), *raw)?;
+                    }
+                    quarantine_id = Some(id);
+                }
+                if let (Some(raw), Some(m)) = (c.unhandled, &c.mail) {
+                    unhandled.insert(m.sha256.as_bytes(), raw)?;
+                }
+                for job in &c.jobs {
+                    jobs.insert(&job.id.to_be_bytes(), enc(job)?)?;
+                }
+                if let Some(id) = c.finished_job {
+                    jobs.remove(&id.to_be_bytes())?;
+                }
+                for (mail, bytes) in &c.outbox {
+                    outbox.insert(&mail.id.to_be_bytes(), enc(mail)?)?;
+                    outbox_raw.insert(&mail.id.to_be_bytes(), bytes.as_slice())?;
+                }
+                if let Some(addr) = &c.reply_sent {
+                    replies_sent.insert(reply_key(addr, c.now, outbox.generate_id()?), &[])?;
+                }
+                if let Some((name, key)) = &c.upload_name {
+                    uploads.insert(name.as_bytes(), key.to_bytes())?;
+                }
+                if let Some(n) = &c.notice {
+                    let k = Notice::key(&n.source, &n.version, &n.dist);
+                    let merged = match notices.get(&k)? {
+                        Some(v) => {
+                            let mut cur: Notice = serde_json::from_slice(&v).map_err(|_| {
+                                ConflictableTransactionError::Abort(Stop::Corrupt {
+                                    tree: "notices",
+                                    message: "a notice record does not decode".into(),
+                                })
+                            })?;
+                            for a in &n.arches {
+                                if !cur.sent && !cur.arches.contains(a) {
+                                    cur.arches.push(a.clone());
+                                }
+                            }
+                            cur
+                        }
+                        None => n.clone(),
+                    };
+                    notices.insert(k, enc(&merged)?)?;
+                }
+                if let Some(k) = &c.notice_sent {
+                    if let Some(v) = notices.get(k.as_slice())? {
+                        let mut n: Notice = serde_json::from_slice(&v).map_err(|_| {
+                            ConflictableTransactionError::Abort(Stop::Corrupt {
+                                tree: "notices",
+                                message: "a notice record does not decode".into(),
+                            })
+                        })?;
+                        n.sent = true;
+                        notices.insert(k.as_slice(), enc(&n)?)?;
+                    }
+                }
+                if c.bounce {
+                    let mut k = c.now.to_be_bytes().to_vec();
+                    k.push(0);
+                    k.extend_from_slice(&bounces.generate_id()?.to_be_bytes());
+                    bounces.insert(k, &[])?;
+                }
+                Ok(quarantine_id)
+            },
+        );
+        match result {
+            Ok(quarantine_id) => Ok(Committed::Written { quarantine_id }),
+            Err(TransactionError::Abort(Stop::Done(d))) => Ok(d),
+            // A record that does not decode is an error, so that the mail is
+            // not acknowledged (and lost) as if it had been handled.
+            Err(TransactionError::Abort(Stop::Corrupt { tree, message })) => {
+                Err(StoreError::Corrupt { tree, message })
+            }
+            Err(TransactionError::Storage(e)) => Err(StoreError::from(e)),
+        }
+    }
+}
+
+/// The `replies_sent` key: lower-cased address, time, a unique id.
+fn reply_key(address: &str, time: i64, id: u64) -> Vec<u8> {
+    let mut k = address.to_ascii_lowercase().into_bytes();
+    k.push(0);
+    k.extend_from_slice(&time.to_be_bytes());
+    k.push(0);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// Encoding inside the commit closure through one non-generic helper.
+mod erased {
+    /// A value that encodes as JSON, or says why it cannot.
+    pub(super) trait Json {
+        fn json(&self) -> Result<Vec<u8>, String>;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> Result<Vec<u8>, String> {
+            serde_json::to_vec(self).map_err(|e| format!("cannot encode a record: {e}"))
+        }
+    }
+}

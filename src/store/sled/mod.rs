@@ -1,0 +1,566 @@
+//! The sled implementation of [`Store`]: one embedded database, one
+//! process at a time.
+//!
+//! Trees (keys in brackets; values JSON unless said otherwise):
+//!
+//! * `builds` [src \0 dist \0 arch] → [`BuildRecord`]
+//! * `history` [src \0 dist \0 arch \0 seq] → [`HistoryEntry`] (append-only)
+//! * `mails` [SHA-256 of the raw mail] → [`MailRecord`] (the dedup record)
+//! * `msgids` [Message-ID] → SHA-256 of the mail that carried it
+//! * `log_index` [src \0 version \0 dist \0 arch \0 seq] → [`LogRef`]
+//!   (the logs themselves are files: see [`crate::store::archive`])
+//! * `log_msgids` [Message-ID of a log mail] → build key (reply threading)
+//! * `quarantine` [id] → [`QuarantineEntry`]; `quarantine_raw` [id] → raw mail
+//! * `unhandled` [SHA-256] → raw mail that is none of buildmail's kinds
+//! * `signatures` [primary fingerprint \0 creation time \0 SHA-256 of the
+//!   signed bytes] → [`SignatureUse`]: every signature ever processed
+//! * `jobs` [id] → [`Job`]
+//! * `outbox` [id] → [`OutboundMail`]; `outbox_raw` [id] → the mail's bytes
+//! * `replies_sent` [address \0 time \0 id] → empty (error-reply rate limit)
+//! * `uploads` [`.changes` name] → build key
+//! * `bounces` [time \0 id] → empty (forwarding loop protection)
+//! * `notices` [src \0 version \0 dist] → [`Notice`]
+//! * `meta`: `schema_version`
+//!
+//! sled admits one process at a time; [`SledStore::open`] queues on a lock
+//! file (`buildmail.lock`) for up to `database.lock_timeout`.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+mod commit;
+
+use crate::config::DatabaseConfig;
+use crate::model::{
+    BuildKey, BuildRecord, Claim, HistoryEntry, Job, LogRef, MailRecord, Notice, OutboundMail,
+    QuarantineEntry, SignatureUse,
+};
+use crate::store::{Claimed, Commit, Committed, Stats, Store, StoreError, SCHEMA_VERSION};
+
+/// The sled database: one process at a time (a lock file beside it).
+pub struct SledStore {
+    db: sled::Db,
+    path: PathBuf,
+    builds: sled::Tree,
+    history: sled::Tree,
+    mails: sled::Tree,
+    msgids: sled::Tree,
+    log_index: sled::Tree,
+    log_msgids: sled::Tree,
+    quarantine: sled::Tree,
+    quarantine_raw: sled::Tree,
+    unhandled: sled::Tree,
+    signatures: sled::Tree,
+    jobs: sled::Tree,
+    outbox: sled::Tree,
+    outbox_raw: sled::Tree,
+    replies_sent: sled::Tree,
+    uploads: sled::Tree,
+    bounces: sled::Tree,
+    notices: sled::Tree,
+    _lock: File,
+}
+
+fn corrupt(tree: &'static str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        tree,
+        message: e.to_string(),
+    }
+}
+
+fn to_json<T: Serialize>(tree: &'static str, v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| corrupt(tree, format!("cannot encode a record: {e}")))
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(tree: &'static str, b: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(b).map_err(|e| corrupt(tree, e))
+}
+
+/// Takes an exclusive `flock` on `path` (created if missing), waiting up to
+/// `timeout`; the lock lasts as long as the returned file.
+fn lock_file(path: &Path, timeout: Duration) -> Result<File, StoreError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    wait_flock(&file, path, timeout)?;
+    Ok(file)
+}
+
+/// Waits until nobody else holds an exclusive `flock` on `file` (sled's
+/// own lock), up to `timeout`. A missing file is free.
+fn wait_for_sled_lock(file: &Path, timeout: Duration) -> Result<(), StoreError> {
+    match File::open(file) {
+        // Closing the probe releases its lock for sled to take.
+        Ok(f) => wait_flock(&f, file, timeout),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Takes an exclusive `flock` on `file` (named `path` in errors), retrying
+/// with a growing pause until `timeout`.
+fn wait_flock(file: &File, path: &Path, timeout: Duration) -> Result<(), StoreError> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let got = try_flock(file).map_err(|source| StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if got {
+            return Ok(());
+        }
+        if start.elapsed() >= timeout {
+            return Err(StoreError::Locked {
+                path: path.to_path_buf(),
+                waited: start.elapsed(),
+            });
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Tries an exclusive, non-blocking `flock`: `Ok(false)` when another open
+/// file holds it.
+fn try_flock(file: &File) -> std::io::Result<bool> {
+    // SAFETY: flock on a valid, owned file descriptor.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(err)
+    }
+}
+
+impl SledStore {
+    /// Opens (creating if needed) the database, waiting up to
+    /// `cfg.lock_timeout` for another process to release it.
+    pub fn open(cfg: &DatabaseConfig) -> Result<SledStore, StoreError> {
+        let path = cfg.path.clone();
+        std::fs::create_dir_all(&path).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let start = Instant::now();
+        let lock = lock_file(&path.join("buildmail.lock"), cfg.lock_timeout)?;
+        // sled takes a lock of its own on `<path>/db`, which a Db dropped a
+        // moment ago in this process may still hold while its background
+        // thread stops: wait for it within the same timeout.
+        wait_for_sled_lock(
+            &path.join("db"),
+            cfg.lock_timeout.saturating_sub(start.elapsed()),
+        )?;
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(cfg.cache_size)
+            .open()?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema_version")? {
+            Some(v) => {
+                let found = std::str::from_utf8(&v)
+                    .ok()
+                    .and_then(|s| s.parse::<u32>().ok())
+                    .ok_or_else(|| corrupt("meta", "schema_version is not a number"))?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema {
+                        path,
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None => {
+                meta.insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
+            }
+        }
+        Ok(SledStore {
+            builds: db.open_tree("builds")?,
+            history: db.open_tree("history")?,
+            mails: db.open_tree("mails")?,
+            msgids: db.open_tree("msgids")?,
+            log_index: db.open_tree("log_index")?,
+            log_msgids: db.open_tree("log_msgids")?,
+            quarantine: db.open_tree("quarantine")?,
+            quarantine_raw: db.open_tree("quarantine_raw")?,
+            unhandled: db.open_tree("unhandled")?,
+            signatures: db.open_tree("signatures")?,
+            jobs: db.open_tree("jobs")?,
+            outbox: db.open_tree("outbox")?,
+            outbox_raw: db.open_tree("outbox_raw")?,
+            replies_sent: db.open_tree("replies_sent")?,
+            uploads: db.open_tree("uploads")?,
+            bounces: db.open_tree("bounces")?,
+            notices: db.open_tree("notices")?,
+            db,
+            path,
+            _lock: lock,
+        })
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Store for SledStore {
+    /// Makes every commit so far durable (fsync).
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The dedup record of a mail with these bytes or this Message-ID.
+    fn seen(
+        &self,
+        sha256: &str,
+        message_id: Option<&str>,
+    ) -> Result<Option<MailRecord>, StoreError> {
+        if let Some(v) = self.mails.get(sha256)? {
+            return Ok(Some(from_json("mails", &v)?));
+        }
+        if let Some(mid) = message_id {
+            if let Some(sha) = self.msgids.get(mid)? {
+                if let Some(v) = self.mails.get(sha)? {
+                    return Ok(Some(from_json("mails", &v)?));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// One build's record.
+    fn build(&self, key: &BuildKey) -> Result<Option<BuildRecord>, StoreError> {
+        self.builds
+            .get(key.to_bytes())?
+            .map(|v| from_json("builds", &v))
+            .transpose()
+    }
+
+    /// Every build of a source package, ordered by dist and arch.
+    fn builds_of(&self, source: &str) -> Result<Vec<BuildRecord>, StoreError> {
+        let mut prefix = source.as_bytes().to_vec();
+        prefix.push(0);
+        self.builds
+            .scan_prefix(prefix)
+            .map(|kv| from_json("builds", &kv?.1))
+            .collect()
+    }
+
+    /// Every build, ordered by source, dist, arch.
+    fn all_builds(&self) -> Box<dyn Iterator<Item = Result<BuildRecord, StoreError>> + '_> {
+        Box::new(self.builds.iter().map(|kv| from_json("builds", &kv?.1)))
+    }
+
+    /// A build's history, oldest first.
+    fn history(&self, key: &BuildKey) -> Result<Vec<HistoryEntry>, StoreError> {
+        let mut prefix = key.to_bytes();
+        prefix.push(0);
+        self.history
+            .scan_prefix(prefix)
+            .map(|kv| from_json("history", &kv?.1))
+            .collect()
+    }
+
+    /// The build a log mail's Message-ID belongs to.
+    fn build_for_log_message(&self, message_id: &str) -> Result<Option<BuildKey>, StoreError> {
+        Ok(self
+            .log_msgids
+            .get(message_id)?
+            .and_then(|v| BuildKey::from_bytes(&v)))
+    }
+
+    /// Archived logs of a source package, oldest first.
+    fn logs_of(&self, source: &str) -> Result<Vec<LogRef>, StoreError> {
+        let mut prefix = source.as_bytes().to_vec();
+        prefix.push(0);
+        let mut v: Vec<LogRef> = self
+            .log_index
+            .scan_prefix(prefix)
+            .map(|kv| from_json("log_index", &kv?.1))
+            .collect::<Result<_, _>>()?;
+        v.sort_by_key(|r| r.time);
+        Ok(v)
+    }
+
+    /// Quarantined mails, oldest first.
+    fn quarantined(&self) -> Result<Vec<QuarantineEntry>, StoreError> {
+        self.quarantine
+            .iter()
+            .map(|kv| from_json("quarantine", &kv?.1))
+            .collect()
+    }
+
+    /// One quarantined mail and its raw bytes (from the database or its file).
+    fn quarantined_mail(&self, id: u64) -> Result<Option<(QuarantineEntry, Vec<u8>)>, StoreError> {
+        let Some(v) = self.quarantine.get(id.to_be_bytes())? else {
+            return Ok(None);
+        };
+        let entry: QuarantineEntry = from_json("quarantine", &v)?;
+        let raw = match &entry.raw_file {
+            Some(p) => std::fs::read(p).map_err(|source| StoreError::Io {
+                path: p.clone(),
+                source,
+            })?,
+            None => self
+                .quarantine_raw
+                .get(id.to_be_bytes())?
+                .map(|v| v.to_vec())
+                .ok_or_else(|| {
+                    corrupt(
+                        "quarantine_raw",
+                        format!("the raw mail of #{id} is missing"),
+                    )
+                })?,
+        };
+        Ok(Some((entry, raw)))
+    }
+
+    /// Every recorded signature, ordered by signer and time.
+    fn signature_uses(&self) -> Result<Vec<SignatureUse>, StoreError> {
+        self.signatures
+            .iter()
+            .map(|kv| from_json("signatures", &kv?.1))
+            .collect()
+    }
+
+    /// Removes the replay records whose signed-bytes SHA-256 starts with
+    /// `sha_prefix` (at least 8 hex digits), so that the signature may be
+    /// used once more. Returns what was removed.
+    fn forget_signature(&self, sha_prefix: &str) -> Result<Vec<SignatureUse>, StoreError> {
+        let mut removed = Vec::new();
+        if sha_prefix.len() < 8 {
+            return Ok(removed);
+        }
+        let prefix = sha_prefix.to_ascii_lowercase();
+        for u in self.signature_uses()? {
+            if u.signed_sha256.starts_with(&prefix) {
+                self.signatures.remove(u.key())?;
+                removed.push(u);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Queued jobs, oldest first.
+    fn jobs(&self) -> Result<Vec<Job>, StoreError> {
+        self.jobs
+            .iter()
+            .map(|kv| from_json("jobs", &kv?.1))
+            .collect()
+    }
+
+    /// Mails waiting in the outbox, oldest first, without their bytes.
+    fn outbox_mails(&self) -> Result<Vec<OutboundMail>, StoreError> {
+        self.outbox
+            .iter()
+            .map(|kv| from_json("outbox", &kv?.1))
+            .collect()
+    }
+
+    /// The bytes of an outbox mail (empty if it is gone).
+    fn outbox_bytes(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.outbox_raw.get(id.to_be_bytes())?.map(|b| b.to_vec()))
+    }
+
+    /// Removes a delivered mail from the outbox.
+    fn outbox_delivered(&self, id: u64) -> Result<(), StoreError> {
+        (&self.outbox, &self.outbox_raw)
+            .transaction(|(o, r)| {
+                o.remove(&id.to_be_bytes())?;
+                r.remove(&id.to_be_bytes())?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Storage(e) => StoreError::from(e),
+                TransactionError::Abort(()) => corrupt("outbox", "transaction aborted"),
+            })
+    }
+
+    /// Records a failed delivery attempt of an outbox mail: the next
+    /// attempt waits `retry_after` doubled per earlier attempt (at most an
+    /// hour); `dead` parks it (kept, listed, retried only on request).
+    fn outbox_failed(
+        &self,
+        mail: &OutboundMail,
+        error: &str,
+        next_attempt: i64,
+        dead: bool,
+    ) -> Result<(), StoreError> {
+        let updated = OutboundMail {
+            attempts: mail.attempts.saturating_add(1),
+            last_error: Some(error.to_string()),
+            next_attempt,
+            dead,
+            claim: None,
+            ..mail.clone()
+        };
+        self.outbox
+            .insert(mail.id.to_be_bytes(), to_json("outbox", &updated)?)?;
+        Ok(())
+    }
+
+    /// How many error replies went to `address` since `since` (Unix seconds).
+    fn replies_sent_since(&self, address: &str, since: i64) -> Result<usize, StoreError> {
+        let mut prefix = address.to_ascii_lowercase().into_bytes();
+        prefix.push(0);
+        let mut start = prefix.clone();
+        start.extend_from_slice(&since.to_be_bytes());
+        let mut n = 0;
+        for kv in self.replies_sent.range(start..) {
+            let (k, _) = kv?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The build an upload's `.changes` file name belongs to.
+    fn upload_build(&self, changes_name: &str) -> Result<Option<BuildKey>, StoreError> {
+        Ok(self
+            .uploads
+            .get(changes_name.as_bytes())?
+            .and_then(|v| BuildKey::from_bytes(&v)))
+    }
+
+    /// How many mailer-daemon mails arrived since `since` (Unix seconds).
+    fn bounces_since(&self, since: i64) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for kv in self.bounces.range(since.to_be_bytes().to_vec()..) {
+            kv?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Build-failure notices not sent yet.
+    fn pending_notices(&self) -> Result<Vec<Notice>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.notices.iter() {
+            let n: Notice = from_json("notices", &kv?.1)?;
+            if !n.sent {
+                out.push(n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sets an outbox mail back to be delivered now (also a dead one).
+    fn outbox_retry(&self, id: u64, now: i64) -> Result<bool, StoreError> {
+        let Some(v) = self.outbox.get(id.to_be_bytes())? else {
+            return Ok(false);
+        };
+        let mail: OutboundMail = from_json("outbox", &v)?;
+        let updated = OutboundMail {
+            dead: false,
+            next_attempt: now,
+            claim: None,
+            ..mail
+        };
+        self.outbox
+            .insert(id.to_be_bytes(), to_json("outbox", &updated)?)?;
+        Ok(true)
+    }
+
+    fn describe(&self) -> String {
+        format!("the sled database {}", self.path.display())
+    }
+
+    fn claim_job(
+        &self,
+        id: u64,
+        claim: &Claim,
+        stale: &dyn Fn(&Claim) -> bool,
+    ) -> Result<Option<Claimed<Job>>, StoreError> {
+        claim_in(&self.jobs, "jobs", id, claim, stale, |j: &mut Job| {
+            &mut j.claim
+        })
+    }
+
+    fn claim_outbox(
+        &self,
+        id: u64,
+        claim: &Claim,
+        stale: &dyn Fn(&Claim) -> bool,
+    ) -> Result<Option<Claimed<OutboundMail>>, StoreError> {
+        claim_in(
+            &self.outbox,
+            "outbox",
+            id,
+            claim,
+            stale,
+            |m: &mut OutboundMail| &mut m.claim,
+        )
+    }
+
+    fn stats(&self) -> Result<Stats, StoreError> {
+        Ok(Stats {
+            mails: self.mails.len(),
+            builds: self.builds.len(),
+            history: self.history.len(),
+            unhandled: self.unhandled.len(),
+            jobs: self.jobs.len(),
+            outbox: self.outbox.len(),
+        })
+    }
+
+    /// A fresh id, unique and increasing across the database's life.
+    fn generate_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()?)
+    }
+
+    fn commit(&self, c: &Commit<'_>) -> Result<Committed, StoreError> {
+        self.transact(c)
+    }
+}
+
+/// Claims item `id` of `tree` by compare-and-swap: taken when unclaimed or
+/// when `stale` says its claim may be taken over.
+fn claim_in<T>(
+    tree: &sled::Tree,
+    name: &'static str,
+    id: u64,
+    claim: &Claim,
+    stale: &dyn Fn(&Claim) -> bool,
+    slot: impl Fn(&mut T) -> &mut Option<Claim>,
+) -> Result<Option<Claimed<T>>, StoreError>
+where
+    T: Serialize + for<'de> Deserialize<'de>,
+{
+    let key = id.to_be_bytes();
+    loop {
+        let Some(old) = tree.get(key)? else {
+            return Ok(None);
+        };
+        let mut item: T = from_json(name, &old)?;
+        let previous = slot(&mut item).clone();
+        if previous.as_ref().is_some_and(|p| !stale(p)) {
+            return Ok(None);
+        }
+        *slot(&mut item) = Some(claim.clone());
+        let new = to_json(name, &item)?;
+        match tree.compare_and_swap(key, Some(old), Some(new))? {
+            Ok(()) => return Ok(Some(Claimed { item, previous })),
+            // Changed under us (another claimant or a commit): look again.
+            Err(_) => continue,
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! The `buildmail` binary, run as an MTA or an admin would run it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::support::logs::{sbuild_log, LogSpec};
+
+struct Env {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Env {
+    fn new(extra: &str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("buildmail.toml");
+        std::fs::write(
+            &config,
+            format!("data_dir = \"data\"\n[database]\nlock_timeout = \"300ms\"\n{extra}"),
+        )
+        .unwrap();
+        Env { dir, config }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_buildmail"));
+        c.arg("--config").arg(&self.config).args(args);
+        c.env_remove("BUILDMAIL_CONFIG");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn deliver(&self, mail: &[u8]) -> Output {
+        let mut child = self
+            .cmd(&["deliver"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A deliver that exits early (bad config) closes its stdin: ignore EPIPE.
+        let _ = child.stdin.take().unwrap().write_all(mail);
+        child.wait_with_output().unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+}
+
+fn log_mail(src: &str, ver: &str, arch: &str, status: &str, id: &str) -> (Vec<u8>, Vec<u8>) {
+    let spec = LogSpec::new(src, ver, arch, "unstable", status);
+    let log = sbuild_log(&spec);
+    let subject = crate::support::sbuild_subject(status, src, ver, arch, "unstable");
+    let mail = crate::support::with_message_id(&crate::support::log_mail_plain(&subject, &log), id);
+    (mail, log)
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn deliver_commits_and_queries_show_it() {
+    let env = Env::new("");
+    let (mail, log) = log_mail("hello", "2.10-3", "amd64", "attempted", "d1@example.org");
+    let out = env.deliver(&mail);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+
+    let info = env.json(&["info", "hello", "--json"]);
+    assert_eq!(info[0]["state"], "Build-Attempted");
+    assert_eq!(info[0]["fail_stage"], "build");
+    assert_eq!(info[0]["key"]["arch"], "amd64");
+
+    let text = env.run(&["info", "hello"]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("State               : Build-Attempted"),
+        "{text}"
+    );
+    assert!(text.contains("Fail-Stage          : build"), "{text}");
+
+    let list = env.json(&["list", "--state", "build-attempted", "--json"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let none = env.json(&["list", "--state", "Built", "--json"]);
+    assert!(none.as_array().unwrap().is_empty());
+    let bad = env.run(&["list", "--state", "Nonsense"]);
+    assert_ne!(code(&bad), 0);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("Needs-Build"));
+
+    let hist = env.json(&["history", "hello", "--json"]);
+    assert_eq!(hist[0]["history"][0]["event"], "log:attempted");
+    assert_eq!(hist[0]["history"][0]["message_id"], "d1@example.org");
+
+    // The archived log comes back byte-exact.
+    let printed = env.run(&["log", "hello_2.10-3"]);
+    assert_eq!(code(&printed), 0);
+    assert_eq!(printed.stdout, log);
+    assert_ne!(code(&env.run(&["log", "hello_9.9-9"])), 0);
+
+    // Delivering it again changes nothing.
+    assert_eq!(code(&env.deliver(&mail)), 0);
+    let hist = env.json(&["history", "hello", "--json"]);
+    assert_eq!(hist[0]["history"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn deliver_quarantines_bad_input_and_exits_zero() {
+    let env = Env::new("");
+    let out = env.deliver(b"\x00\x01 this is not a mail at all \xff");
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let subject =
+        crate::support::sbuild_subject("successful", "hello", "2.10-3", "amd64", "unstable");
+    let bad = crate::support::log_mail_mime_gzip_raw(&subject, b"\x1f\x8b\x08\x00broken");
+    assert_eq!(code(&env.deliver(&bad)), 0);
+    let q = env.json(&["quarantine", "list", "--json"]);
+    let q = q.as_array().unwrap();
+    assert_eq!(q.len(), 2, "{q:?}");
+    let id = q[1]["id"].as_u64().unwrap().to_string();
+    let shown = env.run(&["quarantine", "show", &id, "--raw"]);
+    assert_eq!(shown.stdout, bad);
+    let shown = String::from_utf8_lossy(&env.run(&["quarantine", "show", &id]).stdout).into_owned();
+    assert!(shown.contains("Reason: "), "{shown}");
+}
+
+#[test]
+fn deliver_answers_tempfail_when_the_database_stays_busy() {
+    let env = Env::new("");
+    let cfg = buildmail::config::Config::load(Some(&env.config)).unwrap();
+    let held = buildmail::store::open(&cfg.database).unwrap();
+    let (mail, _) = log_mail("hello", "2.10-3", "amd64", "successful", "busy@example.org");
+    let out = env.deliver(&mail);
+    assert_eq!(code(&out), 75, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use"));
+    drop(held);
+    // The MTA's retry succeeds.
+    assert_eq!(code(&env.deliver(&mail)), 0);
+    assert_eq!(env.json(&["info", "hello", "--json"])[0]["state"], "Built");
+}
+
+#[test]
+fn a_bad_config_exits_78_naming_the_key() {
+    let env = Env::new("[limits]\nmax_log_size = \"a lot\"\n");
+    let out = env.run(&["check-config"]);
+    assert_eq!(code(&out), 78);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("limits.max_log_size"));
+    let (mail, _) = log_mail("hello", "2.10-3", "amd64", "successful", "cfg@example.org");
+    assert_eq!(code(&env.deliver(&mail)), 78);
+
+    let good = Env::new("");
+    let out = good.run(&["check-config"]);
+    assert_eq!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("database.path"));
+}
+
+fn write_mbox(path: &Path, mails: &[Vec<u8>]) {
+    let mut f = std::fs::File::create(path).unwrap();
+    for m in mails {
+        f.write_all(b"From buildd@example.org Sat Nov 21 10:00:00 2026\n")
+            .unwrap();
+        // mboxrd escaping of body lines that start with "From ".
+        for line in m.split_inclusive(|&b| b == b'\n') {
+            let gt = line.iter().take_while(|&&b| b == b'>').count();
+            if line[gt..].starts_with(b"From ") {
+                f.write_all(b">").unwrap();
+            }
+            f.write_all(line).unwrap();
+        }
+        f.write_all(b"\n").unwrap();
+    }
+}
+
+#[test]
+fn import_reads_mbox_maildir_and_eml_and_reimport_is_all_duplicates() {
+    let env = Env::new("");
+    let mut mails = Vec::new();
+    for (i, src) in ["alpha", "beta", "gamma"].iter().enumerate() {
+        mails.push(
+            log_mail(
+                src,
+                "1.0-1",
+                "amd64",
+                "successful",
+                &format!("m{i}@example.org"),
+            )
+            .0,
+        );
+    }
+    write_mbox(&env.path("logs.mbox"), &mails);
+    let maildir = env.path("Maildir");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    let (m, _) = log_mail("delta", "2.0-1", "arm64", "given-back", "md1@example.org");
+    std::fs::write(maildir.join("new/1700000000.1.host"), m).unwrap();
+    let (m, _) = log_mail("epsilon", "3.0-1", "arm64", "attempted", "md2@example.org");
+    std::fs::write(maildir.join("cur/1700000001.2.host:2,S"), m).unwrap();
+    std::fs::write(
+        env.path("one.eml"),
+        crate::support::plain_mail("Hello admins", "A question."),
+    )
+    .unwrap();
+
+    let args = ["import", "logs.mbox", "Maildir", "one.eml", "--list"];
+    let run = |args: &[&str]| {
+        let out = env.cmd(args).current_dir(env.dir.path()).output().unwrap();
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = run(&args);
+    assert!(
+        first.contains(
+            "imported 6 mails: 5 log mails, 0 replies, 0 archive mails, 1 other mails, 0 duplicates, 0 quarantined"
+        ),
+        "{first}"
+    );
+    assert!(first.contains("MB/s"), "{first}");
+    assert!(first.lines().any(|l| l.starts_with("delta") && l.ends_with("Needs-Build (fail-stage install-deps)")), "{first}");
+    let second = run(&args[..4]);
+    assert!(
+        second.contains(
+            "imported 6 mails: 0 log mails, 0 replies, 0 archive mails, 0 other mails, 6 duplicates, 0 quarantined"
+        ),
+        "{second}"
+    );
+    let all = env.json(&["list", "--json"]);
+    assert_eq!(all.as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn states_prints_the_diagram() {
+    let env = Env::new("");
+    let out = env.run(&["states"]);
+    let dot = String::from_utf8(out.stdout).unwrap();
+    assert!(dot.starts_with("digraph buildmail {"));
+    assert!(dot.contains("\"Building\" -> \"Built\""));
+}
+
+#[test]
+fn check_config_loads_the_admin_keyring() {
+    let key = crate::support::keys::shared_ed25519();
+    let env = Env::new("[signatures]\nkeyrings = [\"admins.asc\", \"missing.asc\"]\n");
+    std::fs::write(env.path("admins.asc"), key.armored_public()).unwrap();
+    let out = env.run(&["check-config"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 certificate(s)"), "{text}");
+    assert!(text.contains(&key.fingerprint()), "{text}");
+    assert!(text.contains("missing.asc does not exist"), "{text}");
+
+    std::fs::write(
+        env.path("admins.asc"),
+        b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\ngarbage\n",
+    )
+    .unwrap();
+    let out = env.run(&["check-config"]);
+    assert_eq!(code(&out), 78);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("signatures.keyrings"));
+}
+
+#[test]
+fn forget_signature_needs_a_hash_and_lists() {
+    let env = Env::new("");
+    let out = env.run(&["forget-signature", "--list"]);
+    assert_eq!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no signature has been recorded"));
+    assert_ne!(code(&env.run(&["forget-signature", "abc"])), 0);
+    let out = env.run(&["forget-signature", "abcdef0123"]);
+    assert_ne!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no recorded signature matches"));
+}
+
+#[test]
+fn render_prints_the_notification_and_a_broken_template_fails_check_config() {
+    let env = Env::new("[notify]\ntemplates_dir = \"tpl\"\nbuildd_admins = [\"a1@example.org\"]\n");
+    std::fs::create_dir_all(env.path("tpl")).unwrap();
+    let (mail, _) = log_mail("hello", "1.0-1", "amd64", "successful", "render-log@buildd");
+    assert_eq!(code(&env.deliver(&mail)), 0);
+    let out = env.run(&["render", "failed-to-upload", "hello", "--arch", "amd64"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("X-Buildd-Build-State: FAILEDTOUPLOAD"),
+        "{text}"
+    );
+    assert!(text.contains("To: a1@example.org"), "{text}");
+    // An override changes what is rendered.
+    std::fs::write(
+        env.path("tpl/failed-to-upload.txt"),
+        "OVERRIDE {{ source }}\n",
+    )
+    .unwrap();
+    let out = env.run(&["render", "failed-to-upload", "hello", "--arch", "amd64"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OVERRIDE hello"));
+    assert_ne!(code(&env.run(&["render", "no-such-kind", "hello"])), 0);
+    // A broken override is a configuration error.
+    std::fs::write(env.path("tpl/failed-to-upload.txt"), "{{ broken").unwrap();
+    let out = env.run(&["check-config"]);
+    assert_eq!(code(&out), 78);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("failed-to-upload.txt"));
+}
+
+#[test]
+fn outbox_list_shows_queued_mail() {
+    let env = Env::new(
+        "[outbox]\ntransport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:9\"\ntimeout = \"1s\"\n",
+    );
+    assert_eq!(
+        code(&env.deliver(&crate::support::plain_mail("Hello", "A question."))),
+        0
+    );
+    let out = env.run(&["outbox", "list"]);
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("forward") && text.contains("last error"),
+        "{text}"
+    );
+    let json = env.json(&["outbox", "list", "--json"]);
+    assert_eq!(json.as_array().unwrap().len(), 1);
+}

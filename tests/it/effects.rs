@@ -1,0 +1,384 @@
+//! Effects run with the store released, claim → run → finish, and a worker
+//! killed with SIGKILL at any step loses nothing: the next worker takes
+//! over what it claimed under the item's idempotency rule. Everything here
+//! runs the real `buildmail` binary: `deliver` as an MTA runs it, `work` as
+//! the detached worker or cron runs it.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use buildmail::effects::StoreAccess;
+use buildmail::ingest::{Ingest, Outcome};
+use buildmail::model::state::State;
+
+use crate::support::farm::*;
+use crate::support::keys::*;
+use crate::support::logs::{sbuild_log, LogSpec};
+
+/// Waits (bounded) until `ok` holds; panics with `what` otherwise.
+fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Commits a mail as `deliver` does, without running any effect.
+fn ingest_only(farm: &Farm, raw: &[u8]) -> Outcome {
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let out = Ingest::new(&*store, &farm.cfg)
+        .with_clock(farm.clock.clone())
+        .mail(raw)
+        .unwrap();
+    store.flush().unwrap();
+    out
+}
+
+/// A farm whose upload command counts its runs in `uploads.count`, says
+/// it started in `started`, and (with `hold`) waits for `release`.
+fn upload_farm(hold: bool, extra: &str) -> Farm {
+    let mut farm = Farm::new();
+    let root = farm.root().display().to_string();
+    let wait = if hold {
+        format!(
+            "i=0; while [ ! -e {root}/release ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done"
+        )
+    } else {
+        String::new()
+    };
+    let script = upload_script(
+        &farm,
+        &format!("echo run >> {root}/uploads.count\ntouch {root}/started\n{wait}\necho uploaded"),
+    );
+    farm.reconfigure(&format!("{script}{extra}"));
+    farm
+}
+
+fn count(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
+/// A log mail of a successful build, the build's files in the build
+/// directory, and the admins' signed `.changes` for it (signed at
+/// `signed_at`).
+fn built_and_signed(farm: &Farm, signed_at: i64) -> (Vec<u8>, Vec<u8>) {
+    let spec = LogSpec::new("hello", "1.0-1", "amd64", "unstable", "successful");
+    let subject =
+        crate::support::sbuild_subject("successful", "hello", "1.0-1", "amd64", "unstable");
+    let log = crate::support::with_message_id(
+        &crate::support::log_mail_plain(&subject, &sbuild_log(&spec)),
+        &crate::support::unique_message_id(),
+    );
+    let changes = farm.build_files("hello", "1.0-1", "amd64");
+    let signed = clearsign(
+        shared_ed25519(),
+        changes.as_bytes(),
+        SignSpec::at(signed_at),
+    );
+    let reply = reply(
+        &log_subject("successful", "hello", "1.0-1", "amd64"),
+        &signed,
+        None,
+    );
+    (log, reply)
+}
+
+fn deliver_cli(farm: &Farm, raw: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = farm
+        .cli(&["deliver"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(raw).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn state_via_cli(farm: &Farm) -> String {
+    let out = farm.cli(&["info", "hello", "--json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v[0]["state"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn deliver_hands_the_upload_to_a_worker_and_releases_the_store() {
+    let farm = upload_farm(true, "");
+    let root = farm.root().to_path_buf();
+    let (log, reply) = built_and_signed(&farm, wall_now() - 60);
+    assert!(deliver_cli(&farm, &log).status.success());
+    let out = deliver_cli(&farm, &reply);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The upload command waits for `release`, which does not exist yet: a
+    // deliver that ran it would still be waiting.
+    assert!(!root.join("release").exists());
+    wait_until("the worker to start the upload command", || {
+        root.join("started").exists()
+    });
+    // While the upload command runs, the database is free: a query with a
+    // 2 s lock timeout gets in.
+    let list = farm.cli(&["list", "--json"]).output().unwrap();
+    assert!(
+        list.status.success(),
+        "the store was held while the upload ran: {}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    std::fs::write(root.join("release"), b"").unwrap();
+    wait_until("the upload to be recorded", || {
+        state_via_cli(&farm) == "Uploaded"
+    });
+    assert_eq!(count(&root.join("uploads.count")), 1);
+}
+
+/// Runs `buildmail work` with a crash point; it must die by SIGKILL.
+fn work_crashing_at(farm: &Farm, point: &str) {
+    let status = farm
+        .cli(&["work"])
+        .env("BUILDMAIL_CRASH_AT", point)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "work did not stop at {point}: {status:?}"
+    );
+}
+
+fn work(farm: &Farm) -> String {
+    let out = farm.cli(&["work"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Queues an upload job (the signed `.changes` committed, nothing run).
+fn queued_upload(farm: &Farm) {
+    let (log, reply) = built_and_signed(farm, now() - 60);
+    ingest_only(farm, &log);
+    let out = ingest_only(farm, &reply);
+    assert!(
+        matches!(out, Outcome::Reply { applied: true, .. }),
+        "{out:?}"
+    );
+    assert!(farm
+        .record("hello", "unstable", "amd64")
+        .pending_job
+        .is_some());
+}
+
+#[test]
+fn a_worker_killed_after_claiming_an_upload_leaves_it_to_the_next() {
+    let farm = upload_farm(false, "");
+    queued_upload(&farm);
+    work_crashing_at(&farm, "job-claimed");
+    assert_eq!(count(&farm.root().join("uploads.count")), 0);
+    assert_eq!(farm.state("hello"), State::Built);
+    work(&farm);
+    assert_eq!(
+        count(&farm.root().join("uploads.count")),
+        1,
+        "run exactly once"
+    );
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    assert!(farm
+        .record("hello", "unstable", "amd64")
+        .pending_job
+        .is_none());
+}
+
+#[test]
+fn an_upload_whose_command_may_have_run_is_never_repeated_blindly() {
+    for point in ["upload-started", "job-ran"] {
+        let farm = upload_farm(false, "");
+        queued_upload(&farm);
+        work_crashing_at(&farm, point);
+        let before = count(&farm.root().join("uploads.count"));
+        assert_eq!(before, usize::from(point == "job-ran"), "{point}");
+        work(&farm);
+        assert_eq!(
+            count(&farm.root().join("uploads.count")),
+            before,
+            "{point}: the upload command ran again"
+        );
+        let record = farm.record("hello", "unstable", "amd64");
+        assert_eq!(record.state, State::FailedToUpload, "{point}");
+        assert!(
+            record
+                .upload_log
+                .as_deref()
+                .unwrap_or("")
+                .contains("interrupted"),
+            "{point}: {:?}",
+            record.upload_log
+        );
+        assert!(record.pending_job.is_none());
+        // The admins hear of it, and `retry-upload` repeats it on purpose.
+        assert!(
+            farm.outbox().iter().any(|m| m.contains("FAILEDTOUPLOAD")),
+            "{point}: no notification"
+        );
+    }
+}
+
+#[test]
+fn a_worker_killed_mid_upload_with_kill_9_loses_nothing() {
+    let farm = upload_farm(true, "");
+    let root = farm.root().to_path_buf();
+    queued_upload(&farm);
+    let mut worker = farm.cli(&["work"]).stdout(Stdio::null()).spawn().unwrap();
+    wait_until("the upload command to start", || {
+        root.join("started").exists()
+    });
+    worker.kill().unwrap(); // SIGKILL
+    let status = worker.wait().unwrap();
+    assert_eq!(status.signal(), Some(9));
+    // The next worker takes the claim over from the dead one.
+    work(&farm);
+    let record = farm.record("hello", "unstable", "amd64");
+    assert_eq!(record.state, State::FailedToUpload);
+    assert!(record
+        .upload_log
+        .unwrap_or_default()
+        .contains("interrupted"));
+    assert_eq!(count(&root.join("uploads.count")), 1);
+    std::fs::write(root.join("release"), b"").unwrap();
+}
+
+#[test]
+fn a_finished_job_is_not_run_again() {
+    let farm = upload_farm(false, "");
+    queued_upload(&farm);
+    work(&farm);
+    work(&farm);
+    assert_eq!(count(&farm.root().join("uploads.count")), 1);
+    assert_eq!(farm.state("hello"), State::Uploaded);
+}
+
+/// A farm whose mail leaves through a sendmail script that appends every
+/// mail it is given to `sent.log` (one line `MAIL` per mail).
+fn sendmail_farm() -> Farm {
+    let mut farm = Farm::new();
+    let root = farm.root().display().to_string();
+    let path = farm.root().join("sendmail.sh");
+    std::fs::write(
+        &path,
+        format!("#!/bin/sh\ncat > /dev/null\necho MAIL >> {root}/sent.log\n"),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    farm.reconfigure(&format!(
+        "[outbox]\ntransport = \"sendmail\"\nsendmail = [{:?}, \"-oi\"]\n",
+        path
+    ));
+    farm
+}
+
+/// Queues one forward to the admins (a mail of no known kind).
+fn queued_forward(farm: &Farm) {
+    let mut m = crate::support::TextMail::new(
+        "jane@example.org",
+        "buildd@example.org",
+        "a question",
+        "Hello admins\n",
+    );
+    m.message_id = crate::support::unique_message_id();
+    let out = ingest_only(farm, &m.build());
+    assert!(
+        matches!(
+            out,
+            Outcome::Forwarded {
+                forwarded: true,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+}
+
+fn outbox_len(farm: &Farm) -> usize {
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    store.outbox_mails().unwrap().len()
+}
+
+#[test]
+fn a_mail_claimed_by_a_killed_worker_is_delivered_by_the_next() {
+    let farm = sendmail_farm();
+    queued_forward(&farm);
+    work_crashing_at(&farm, "outbox-claimed");
+    assert_eq!(count(&farm.root().join("sent.log")), 0);
+    assert_eq!(outbox_len(&farm), 1, "the claimed mail is still queued");
+    work(&farm);
+    assert_eq!(count(&farm.root().join("sent.log")), 1);
+    assert_eq!(outbox_len(&farm), 0);
+}
+
+#[test]
+fn a_mail_sent_by_a_killed_worker_is_never_lost() {
+    let farm = sendmail_farm();
+    queued_forward(&farm);
+    work_crashing_at(&farm, "outbox-sent");
+    assert_eq!(
+        count(&farm.root().join("sent.log")),
+        1,
+        "sent before the kill"
+    );
+    work(&farm);
+    // Its outcome was not recorded, so it is sent again (at least once,
+    // never lost); the outbox is empty afterwards.
+    assert!(count(&farm.root().join("sent.log")) >= 1);
+    assert_eq!(outbox_len(&farm), 0);
+}
+
+#[test]
+fn one_worker_at_a_time_and_none_when_idle() {
+    let farm = sendmail_farm();
+    // Nothing queued: the worker says so and does nothing.
+    let out = work(&farm);
+    assert!(out.contains("0 job(s) done"), "{out}");
+    // A second worker while one holds the lock leaves the work to it.
+    let lock = buildmail::effects::worker::try_lock(&farm.cfg.database.path)
+        .unwrap()
+        .expect("the lock is free");
+    let out = work(&farm);
+    assert!(out.contains("another buildmail worker is running"), "{out}");
+    drop(lock);
+}
+
+#[test]
+fn in_process_steps_commit_each_outcome() {
+    // The same claim → run → finish through a store the caller holds.
+    let farm = sendmail_farm();
+    queued_forward(&farm);
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let summary = buildmail::effects::worker::run_pending(
+        StoreAccess::Held(&*store),
+        &farm.cfg,
+        &*farm.clock,
+    )
+    .unwrap();
+    assert_eq!((summary.delivered, summary.failed), (1, 0));
+    assert!(store.outbox_mails().unwrap().is_empty());
+}

@@ -1,0 +1,23 @@
+//! buildmail's integration tests, one binary: every module below was a
+//! test binary of its own, each linking all of buildmail and its
+//! dependencies again. Helpers live in [`support`].
+
+mod support;
+
+mod changes_parse;
+mod cli;
+mod conformance_logs;
+mod conformance_mails;
+mod crash;
+mod effects;
+mod fixtures;
+mod ingest;
+mod layers;
+mod mail_parts;
+mod notify;
+mod pgp_mime;
+mod replies;
+mod sbuild_fixtures;
+mod signature;
+mod transport;
+mod upload;

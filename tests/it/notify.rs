@@ -1,0 +1,663 @@
+//! Issue 4: FAILEDTOUPLOAD notifications, archive feedback, forwarding and
+//! the outbox, end to end with real mail delivery: a real SMTP listener
+//! (tests/it/support/smtp.rs) receives what lettre sends.
+
+use crate::support::farm::*;
+use crate::support::keys::*;
+use crate::support::smtp::{Received, SmtpServer};
+use crate::support::TextMail;
+use buildmail::effects::compose;
+use buildmail::effects::compose::{ComposeError, Templates};
+use buildmail::ingest::Outcome;
+use buildmail::model::state::State;
+
+const CREATOR: &str = "creator@example.org";
+const ADMIN2: &str = "admin2@example.org";
+
+/// Decodes a delivered mail: (header block as sent, decoded body text).
+fn decode(data: &[u8]) -> (String, String) {
+    let msg = mail_parser::MessageParser::default().parse(data).unwrap();
+    let head_end = data
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(data.len());
+    (
+        String::from_utf8_lossy(&data[..head_end]).into_owned(),
+        msg.body_text(0).unwrap().replace("\r\n", "\n"),
+    )
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines()
+        .find(|l| {
+            l.len() > name.len()
+                && l[..name.len()].eq_ignore_ascii_case(name)
+                && l[name.len()..].starts_with(':')
+        })
+        .map(|l| l[name.len() + 1..].trim())
+}
+
+fn notifications(received: &[Received]) -> Vec<&Received> {
+    received
+        .iter()
+        .filter(|r| {
+            String::from_utf8_lossy(&r.data).contains("X-Buildd-Build-State: FAILEDTOUPLOAD")
+        })
+        .collect()
+}
+
+/// The configuration of the seed scenario: two admins (one of them the
+/// admin who replies), the creator notified, real SMTP delivery.
+fn seed_config(farm: &Farm, upload: &str, smtp: &SmtpServer) -> String {
+    format!(
+        "{}[notify]\nbuildd_admins = [\"{ADMIN}\", \"{ADMIN2}\"]\n\
+         build_log_url = \"https://buildd.example.org/{{src}}/{{ver}}/{{arch}}/log\"\n\
+         [outbox]\ntransport = \"smtp\"\nsmtp_url = \"{}\"\ntimeout = \"5s\"\n",
+        upload_script(farm, upload),
+        smtp.url()
+    )
+}
+
+#[test]
+fn the_seed_scenario_failed_upload_notifies_admins_and_creator_once_then_rescue() {
+    let smtp = SmtpServer::start();
+    let mut farm = Farm::new();
+    let extra = seed_config(
+        &farm,
+        "echo 'dput: upload refused: disk quota exceeded on ftp-master' >&2\nexit 1",
+        &smtp,
+    );
+    farm.reconfigure(&extra);
+    let log_mid = farm.log("successful", "hello", "1:1.0-1", "amd64", "unstable");
+    let changes = farm.build_files("hello", "1:1.0-1", "amd64").replace(
+        "Changed-By: Buildd Daemon <buildd@example.org>",
+        &format!("Changed-By: Jane Creator <{CREATOR}>"),
+    );
+    let subject = "Re: Log for successful build of hello_1:1.0-1 on amd64 (dist=unstable)";
+    let signed = clearsign(shared_ed25519(), changes.as_bytes(), fresh());
+    farm.deliver(&reply(subject, &signed, None));
+    assert_eq!(farm.state("hello"), State::FailedToUpload);
+
+    let received = smtp.received();
+    assert_eq!(received.len(), 3, "exactly three mails: {received:#?}");
+    let notes = notifications(&received);
+    assert_eq!(notes.len(), 3);
+    let mut to: Vec<String> = notes.iter().flat_map(|r| r.to.clone()).collect();
+    to.sort();
+    let mut expected = vec![ADMIN.to_string(), ADMIN2.to_string(), CREATOR.to_string()];
+    expected.sort();
+    assert_eq!(to, expected);
+    let mut ids = Vec::new();
+    for r in &notes {
+        let (head, body) = decode(&r.data);
+        let rcpt = r.to[0].as_str();
+        let subject = header(&head, "Subject").unwrap();
+        assert!(subject.starts_with("[Build #"), "{subject}");
+        assert!(
+            subject.ends_with("] amd64 build of hello 1:1.0-1 in unstable"),
+            "{subject}"
+        );
+        assert_eq!(header(&head, "X-Buildd-Build-Arch"), Some("amd64"));
+        assert_eq!(header(&head, "X-Buildd-Build-Component"), Some("main"));
+        assert!(header(&head, "X-Buildd-Archive").is_some());
+        assert_eq!(header(&head, "Precedence"), Some("bulk"));
+        assert_eq!(header(&head, "Auto-Submitted"), Some("auto-generated"));
+        assert_eq!(
+            header(&head, "In-Reply-To"),
+            Some(format!("<{log_mid}>").as_str())
+        );
+        assert_eq!(
+            header(&head, "References"),
+            Some(format!("<{log_mid}>").as_str())
+        );
+        ids.push(header(&head, "Message-ID").unwrap().to_string());
+        let (rationale, why) = if rcpt == CREATOR {
+            assert_eq!(header(&head, "X-Creator-Recipient"), Some(CREATOR));
+            (
+                "Creator",
+                "because you created this version of this package.",
+            )
+        } else {
+            assert_eq!(header(&head, "X-Creator-Recipient"), None, "{head}");
+            ("Buildd-Admin", "because you are a buildd administrator.")
+        };
+        assert_eq!(header(&head, "X-Buildd-Message-Rationale"), Some(rationale));
+        assert!(body.contains(" * Source Package: hello\n"), "{body}");
+        assert!(body.contains(" * Version: 1:1.0-1\n"), "{body}");
+        assert!(body.contains(" * Architecture: amd64\n"), "{body}");
+        assert!(body.contains(" * State: Failed to upload\n"), "{body}");
+        assert!(
+            body.contains(" * Build Log: https://buildd.example.org/hello/1:1.0-1/amd64/log\n"),
+            "{body}"
+        );
+        assert!(body.contains("\nUpload log:\n"), "{body}");
+        assert!(body.contains("disk quota exceeded on ftp-master"), "{body}");
+        assert!(
+            body.contains("\n-- \namd64 build of hello 1:1.0-1 in unstable\n"),
+            "{body}"
+        );
+        let footer = body.split("\n-- \n").nth(1).unwrap();
+        assert!(footer.lines().all(|l| l.chars().count() <= 72), "{footer}");
+        assert!(
+            footer
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .contains(why),
+            "{footer}"
+        );
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "one Message-ID per mail");
+    let r = farm.record("hello", "unstable", "amd64");
+    assert!(r.upload_log.unwrap().contains("disk quota exceeded"));
+
+    // Rescue: the uploader is fixed, the admin answers retry-upload.
+    let extra = seed_config(&farm, "exit 0", &smtp);
+    farm.reconfigure(&extra);
+    farm.deliver(&signed_reply(subject, "retry-upload\n"));
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    assert_eq!(farm.record("hello", "unstable", "amd64").upload_log, None);
+    assert_eq!(smtp.received().len(), 3, "no further mail after the rescue");
+    let events: Vec<String> = farm
+        .history("hello", "amd64")
+        .into_iter()
+        .map(|h| h.event)
+        .collect();
+    assert_eq!(
+        events,
+        vec![
+            "log:successful",
+            "cmd:signed .changes",
+            "upload:failed",
+            "cmd:retry-upload",
+            "upload:ok"
+        ],
+        "the history tells the whole story"
+    );
+}
+
+#[test]
+fn a_failed_to_upload_notification_without_an_upload_log_is_refused() {
+    let farm = Farm::new();
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    let mut record = farm.record("hello", "unstable", "amd64");
+    record.state = State::FailedToUpload;
+    record.upload_log = None;
+    let t = Templates::load(None).unwrap();
+    let e = compose::failed_to_upload(&farm.cfg, &t, &record, 1, now()).unwrap_err();
+    assert!(matches!(e, ComposeError::NoUploadLog { .. }), "{e:?}");
+    assert!(e.to_string().contains("no upload log"), "{e}");
+    record.upload_log = Some("   \n".into());
+    assert!(matches!(
+        compose::failed_to_upload(&farm.cfg, &t, &record, 1, now()),
+        Err(ComposeError::NoUploadLog { .. })
+    ));
+}
+
+#[test]
+fn mails_wait_in_the_outbox_while_smtp_is_down_and_are_delivered_exactly_once() {
+    let smtp = SmtpServer::start();
+    let port = smtp.port();
+    let url = smtp.url();
+    smtp.stop();
+    let mut farm = Farm::new();
+    farm.reconfigure(&format!(
+        "[outbox]\ntransport = \"smtp\"\nsmtp_url = \"{url}\"\ntimeout = \"2s\"\nretry_after = \"1s\"\n"
+    ));
+    for i in 0..3 {
+        let out = farm.deliver(&crate::support::plain_mail(
+            &format!("Question {i}"),
+            "Is the buildd up?",
+        ));
+        assert!(
+            matches!(
+                out,
+                Outcome::Forwarded {
+                    forwarded: true,
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+    }
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let queued = crate::support::outbox_of(&*store);
+    assert_eq!(queued.len(), 3, "nothing is lost while the server is down");
+    assert!(queued
+        .iter()
+        .all(|(m, _)| m.attempts >= 1 && !m.dead && m.last_error.is_some()));
+    drop(store);
+
+    let smtp = SmtpServer::start_on(port);
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let buildmail::effects::outbox::Delivery { delivered, failed } =
+        buildmail::effects::outbox::deliver_due(
+            buildmail::effects::StoreAccess::Held(&*store),
+            &farm.cfg,
+            &buildmail::time::SystemClock,
+            true,
+        )
+        .unwrap();
+    assert_eq!((delivered, failed), (3, 0));
+    // Nothing left: a second flush sends nothing again.
+    assert_eq!(
+        buildmail::effects::outbox::deliver_due(
+            buildmail::effects::StoreAccess::Held(&*store),
+            &farm.cfg,
+            &buildmail::time::SystemClock,
+            true
+        )
+        .unwrap(),
+        buildmail::effects::outbox::Delivery {
+            delivered: 0,
+            failed: 0
+        }
+    );
+    let got = smtp.received();
+    assert_eq!(got.len(), 3);
+    for r in &got {
+        assert_eq!(r.to, vec![farm.cfg.admin_address.clone()]);
+        let text = String::from_utf8_lossy(&r.data);
+        assert!(text.starts_with("Resent-From: "), "{text}");
+        assert!(
+            text.contains("Subject: Question "),
+            "forwarded intact: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_dead_mail_is_kept_and_retried_on_request() {
+    let smtp = SmtpServer::start();
+    smtp.reject_recipient("buildd-admin@example.org");
+    let mut farm = Farm::new();
+    farm.reconfigure(&format!(
+        "[outbox]\ntransport = \"smtp\"\nsmtp_url = \"{}\"\ntimeout = \"2s\"\n",
+        smtp.url()
+    ));
+    farm.deliver(&crate::support::plain_mail("Question", "Up?"));
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let queued = crate::support::outbox_of(&*store);
+    assert_eq!(queued.len(), 1);
+    assert!(
+        queued[0].0.dead,
+        "a permanent refusal parks the mail: {:?}",
+        queued[0].0
+    );
+    drop(store);
+    drop(smtp);
+    let smtp = SmtpServer::start();
+    farm.reconfigure(&format!(
+        "[outbox]\ntransport = \"smtp\"\nsmtp_url = \"{}\"\n",
+        smtp.url()
+    ));
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    assert_eq!(
+        buildmail::effects::outbox::deliver_due(
+            buildmail::effects::StoreAccess::Held(&*store),
+            &farm.cfg,
+            &buildmail::time::SystemClock,
+            true
+        )
+        .unwrap(),
+        buildmail::effects::outbox::Delivery {
+            delivered: 0,
+            failed: 0
+        },
+        "a dead mail is not retried by a flush"
+    );
+    assert!(store.outbox_retry(queued[0].0.id, now()).unwrap());
+    assert_eq!(
+        buildmail::effects::outbox::deliver_due(
+            buildmail::effects::StoreAccess::Held(&*store),
+            &farm.cfg,
+            &buildmail::time::SystemClock,
+            true
+        )
+        .unwrap(),
+        buildmail::effects::outbox::Delivery {
+            delivered: 1,
+            failed: 0
+        }
+    );
+    assert_eq!(smtp.received().len(), 1);
+}
+
+/// A farm with hello uploaded (no upload command: the files stay in the
+/// queue).
+fn uploaded_farm() -> Farm {
+    let farm = Farm::with(&format!(
+        "[notify]\nbuildd_admins = [\"{ADMIN}\", \"{ADMIN2}\"]\n"
+    ));
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    let changes = farm.build_files("hello", "1.0-1", "amd64");
+    let signed = clearsign(shared_ed25519(), changes.as_bytes(), fresh());
+    farm.deliver(&reply(
+        "Re: Log for successful build of hello_1.0-1 on amd64 (dist=unstable)",
+        &signed,
+        None,
+    ));
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    farm
+}
+
+fn archive_mail(subject: &str, body: &str) -> Vec<u8> {
+    TextMail::new(
+        "dak@ftp-master.example.org",
+        "buildd@example.org",
+        subject,
+        body,
+    )
+    .build()
+}
+
+#[test]
+fn accepted_makes_the_build_installed() {
+    let farm = uploaded_farm();
+    let out = farm.deliver(&archive_mail(
+        "hello_1.0-1_amd64.changes ACCEPTED into unstable",
+        "Accepted:\n hello_1.0-1_amd64.deb\n",
+    ));
+    assert!(
+        matches!(
+            out,
+            Outcome::Archive {
+                state: State::Installed,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert_eq!(farm.state("hello"), State::Installed);
+}
+
+#[test]
+fn rejected_makes_the_build_failed_to_upload_with_the_rejection_as_log_and_notifies() {
+    let farm = uploaded_farm();
+    assert!(farm.outbox().is_empty());
+    farm.deliver(&archive_mail(
+        "hello_1.0-1_amd64.changes REJECTED",
+        "Rejected: hello_1.0-1_amd64.deb: old version (1.0-1) in unstable >= new version\n",
+    ));
+    assert_eq!(farm.state("hello"), State::FailedToUpload);
+    let r = farm.record("hello", "unstable", "amd64");
+    assert!(r
+        .upload_log
+        .unwrap()
+        .contains("Rejected: hello_1.0-1_amd64.deb: old version"));
+    let mails = farm.outbox();
+    // Two admins and the creator (Changed-By of the farm's .changes).
+    assert_eq!(mails.len(), 3, "{mails:#?}");
+    assert!(mails
+        .iter()
+        .all(|m| m.contains("X-Buildd-Build-State: FAILEDTOUPLOAD")
+            && m.contains("Rejected: hello_1.0-1_amd64.deb")));
+}
+
+#[test]
+fn new_and_queue_reports_are_noted_and_queue_failures_fail_the_upload() {
+    let farm = uploaded_farm();
+    farm.deliver(&archive_mail(
+        "hello_1.0-1_amd64.changes is NEW",
+        "waiting in NEW\n",
+    ));
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    farm.deliver(&archive_mail(
+        "Processing of hello_1.0-1_amd64.changes",
+        "hello_1.0-1_amd64.deb uploaded successfully to localhost\n",
+    ));
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    let events: Vec<String> = farm
+        .history("hello", "amd64")
+        .into_iter()
+        .map(|h| h.event)
+        .collect();
+    assert!(events.contains(&"archive:new".to_string()), "{events:?}");
+    assert!(
+        events.contains(&"archive:queue-ok".to_string()),
+        "{events:?}"
+    );
+    farm.deliver(&archive_mail(
+        "Processing of hello_1.0-1_amd64.changes",
+        "hello_1.0-1_amd64.deb: checksum mismatch, upload discarded\n",
+    ));
+    assert_eq!(farm.state("hello"), State::FailedToUpload);
+    assert!(farm
+        .record("hello", "unstable", "amd64")
+        .upload_log
+        .unwrap()
+        .contains("checksum mismatch"));
+}
+
+#[test]
+fn an_archive_mail_for_an_upload_buildmail_did_not_make_is_forwarded() {
+    let farm = uploaded_farm();
+    let out = farm.deliver(&archive_mail(
+        "other_2.0-1_amd64.changes ACCEPTED into unstable",
+        "Accepted\n",
+    ));
+    assert!(
+        matches!(
+            out,
+            Outcome::Forwarded {
+                forwarded: true,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    let mails = farm.outbox();
+    assert_eq!(mails.len(), 1);
+    assert!(
+        mails[0].contains("Resent-To: buildd-admin@example.org"),
+        "{}",
+        mails[0]
+    );
+}
+
+#[test]
+fn a_burst_of_bounces_is_forwarded_at_most_max_bounces_times() {
+    let farm = Farm::with("[forward]\nmax_bounces = 3\nbounce_window = \"8h\"\n");
+    let mut forwarded = 0;
+    for i in 0..10 {
+        let bounce = TextMail::new(
+            "MAILER-DAEMON@mx.example.org",
+            "buildd@example.org",
+            &format!("Undelivered Mail Returned to Sender {i}"),
+            "This is the mail system.\n",
+        )
+        .build();
+        if let Outcome::Forwarded {
+            forwarded: true, ..
+        } = farm.deliver(&bounce)
+        {
+            forwarded += 1;
+        }
+    }
+    assert_eq!(forwarded, 3);
+    assert_eq!(farm.outbox().len(), 3);
+    // buildmail's own mail coming back is never forwarded.
+    let own = crate::support::with_header(
+        &crate::support::plain_mail("Re: [Build #1] amd64 build of x", "bounced"),
+        "X-Buildmail-Kind",
+        "failed-to-upload",
+    );
+    assert!(matches!(
+        farm.deliver(&own),
+        Outcome::Forwarded {
+            forwarded: false,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn a_blacklisted_sender_is_kept_not_forwarded() {
+    let farm = Farm::with("[forward]\nblacklist = [\"developer@example.org\"]\n");
+    let out = farm.deliver(&crate::support::plain_mail("Buy now", "spam"));
+    assert!(
+        matches!(
+            out,
+            Outcome::Forwarded {
+                forwarded: false,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert!(farm.outbox().is_empty());
+}
+
+#[test]
+fn a_template_in_the_override_directory_changes_the_mail() {
+    let farm = Farm::new();
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    let mut record = farm.record("hello", "unstable", "amd64");
+    record.upload_log = Some("dput: refused".into());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("failed-to-upload.txt"),
+        "CUSTOM notice for {{ source }} {{ version }}\nlog: {{ upload_log }}\n-- \n{{ reason }}\n",
+    )
+    .unwrap();
+    let builtin = Templates::load(None).unwrap();
+    let custom = Templates::load(Some(dir.path())).unwrap();
+    let mail = |t: &Templates| {
+        let m = compose::failed_to_upload(&farm.cfg, t, &record, 9, now()).unwrap();
+        decode(&m[0].bytes).1
+    };
+    let b = mail(&builtin);
+    assert!(b.contains(" * Source Package: hello"), "{b}");
+    let c = mail(&custom);
+    assert!(
+        c.starts_with("CUSTOM notice for hello 1.0-1\nlog: dput: refused\n"),
+        "{c}"
+    );
+    // A broken override is an error naming the file.
+    std::fs::write(dir.path().join("failed-to-upload.txt"), "{{ unclosed").unwrap();
+    let e = Templates::load(Some(dir.path())).err().unwrap();
+    assert!(e.to_string().contains("failed-to-upload.txt"), "{e}");
+}
+
+#[test]
+fn build_failure_notices_are_off_by_default_and_once_per_version_across_arches() {
+    // Off by default: an attempted build sends nothing.
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    assert!(farm.outbox().is_empty());
+
+    let farm = Farm::with(&format!(
+        "[notify]\nnotify_on = [\"build-attempted\"]\nquiet_period = \"2s\"\nbuildd_admins = [\"{ADMIN}\"]\n"
+    ));
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    farm.log("attempted", "hello", "1.0-1", "arm64", "unstable");
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    assert!(
+        farm.outbox().is_empty(),
+        "nothing before the quiet period is over"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    buildmail::effects::worker::run_pending(
+        buildmail::effects::StoreAccess::Held(&*store),
+        &farm.cfg,
+        &buildmail::time::SystemClock,
+    )
+    .unwrap();
+    drop(store);
+    let mails = farm.outbox();
+    assert_eq!(
+        mails.len(),
+        1,
+        "one mail for the version, to the one admin: {mails:#?}"
+    );
+    let m = &mails[0];
+    assert!(
+        m.contains("Subject: [Build #")
+            && m.contains("] amd64, arm64 build of hello 1.0-1 in unstable"),
+        "{m}"
+    );
+    assert!(m.contains("X-Buildd-Build-State: FAILEDTOBUILD"), "{m}");
+    assert!(
+        m.contains("amd64: Failed to build") && m.contains("arm64: Failed to build"),
+        "{m}"
+    );
+    // A later failure of the same version on another arch sends nothing more.
+    farm.log("attempted", "hello", "1.0-1", "armhf", "unstable");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    buildmail::effects::worker::run_pending(
+        buildmail::effects::StoreAccess::Held(&*store),
+        &farm.cfg,
+        &buildmail::time::SystemClock,
+    )
+    .unwrap();
+    drop(store);
+    assert_eq!(farm.outbox().len(), 1);
+}
+
+#[test]
+fn an_admin_who_is_also_the_creator_gets_one_mail_naming_both_roles() {
+    let farm = Farm::with(&format!(
+        "[notify]\nbuildd_admins = [\"{CREATOR}\", \"{ADMIN2}\"]\nnotify_maintainer = true\n"
+    ));
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    let mut record = farm.record("hello", "unstable", "amd64");
+    let changes = farm
+        .build_files("hello", "1.0-1", "amd64")
+        .replace(
+            "Changed-By: Buildd Daemon <buildd@example.org>",
+            &format!("Changed-By: Jane Creator <{}>", CREATOR.to_uppercase()),
+        )
+        .replace(
+            "Maintainer: Test Maintainer <maint@example.org>",
+            &format!("Maintainer: Admin Two <{ADMIN2}>"),
+        );
+    record.changes = Some(changes);
+    record.upload_log = Some("dput: refused".into());
+    let t = Templates::load(None).unwrap();
+    let mails = compose::failed_to_upload(&farm.cfg, &t, &record, 3, now()).unwrap();
+    assert_eq!(mails.len(), 2, "one mail per address, roles merged");
+    let creator = mails
+        .iter()
+        .find(|m| m.to == vec![CREATOR.to_string()])
+        .unwrap();
+    let (head, body) = decode(&creator.bytes);
+    assert_eq!(
+        header(&head, "X-Buildd-Message-Rationale"),
+        Some("Buildd-Admin, Creator")
+    );
+    assert!(body
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .contains(
+            "because you are a buildd administrator and you created this version of this package."
+        ));
+    let admin2 = mails
+        .iter()
+        .find(|m| m.to == vec![ADMIN2.to_string()])
+        .unwrap();
+    let (head, _) = decode(&admin2.bytes);
+    assert_eq!(
+        header(&head, "X-Buildd-Message-Rationale"),
+        Some("Buildd-Admin, Maintainer")
+    );
+}
+
+#[test]
+fn a_mail_undelivered_past_max_age_is_parked_as_dead_not_dropped() {
+    let mut farm = Farm::new();
+    farm.reconfigure(
+        "[outbox]\ntransport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:9\"\ntimeout = \"1s\"\nmax_age = \"0s\"\n",
+    );
+    farm.deliver(&crate::support::plain_mail("Question", "Up?"));
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let queued = crate::support::outbox_of(&*store);
+    assert_eq!(queued.len(), 1, "kept");
+    assert!(queued[0].0.dead);
+    assert!(queued[0].0.last_error.is_some());
+}

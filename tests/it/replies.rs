@@ -1,0 +1,803 @@
+//! Admin replies end to end (issue 3): real sled database, real MIME mails,
+//! real OpenPGP signatures by sequoia-made keys (and GnuPG where named),
+//! real files in a real build directory and upload queue, and a real upload
+//! command (a shell script the test writes).
+//!
+//! Every refusal test asserts that the build's state did not move, that
+//! nothing appeared in the upload queue, and (where an answer is due) that
+//! an error reply was written to the outbox.
+
+use crate::support::farm::*;
+use crate::support::keys::*;
+use crate::support::TextMail;
+use buildmail::ingest::Outcome;
+use buildmail::model::state::State;
+use sequoia_openpgp::types::HashAlgorithm;
+
+// ---------------------------------------------------------------------------
+// Keyword commands.
+
+#[test]
+fn signed_retry_moves_the_build_and_the_history_names_the_signer() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+    let out = farm.deliver(&signed_reply(
+        &log_subject("attempted", "hello", "1.0-1", "amd64"),
+        "retry\n",
+    ));
+    assert_eq!(applied_state(&out), State::NeedsBuild);
+    let h = farm.history("hello", "amd64");
+    let last = h.last().unwrap();
+    assert_eq!(last.event, "cmd:retry");
+    assert_eq!(last.from, Some(State::BuildAttempted));
+    assert_eq!(last.to, Some(State::NeedsBuild));
+    assert_eq!(
+        last.signer.as_deref(),
+        Some(shared_ed25519().fingerprint().as_str())
+    );
+    assert!(
+        farm.outbox().is_empty(),
+        "no error reply for a good command"
+    );
+}
+
+#[test]
+fn every_keyword_command_goes_where_the_table_says() {
+    // (state reached by the log, command, expected state, check)
+    let cases: &[(&str, &str, State)] = &[
+        (
+            "attempted",
+            "fail\nThe test suite hangs on this buildd.\n",
+            State::Failed,
+        ),
+        (
+            "attempted",
+            "dep-wait libfoo-dev (>= 1.2), libbar\n",
+            State::DepWait,
+        ),
+        ("attempted", "dep-retry libfoo-dev\n", State::DepWait),
+        ("attempted", "give-back 5\n", State::NeedsBuild),
+        ("attempted", "back\n", State::NeedsBuild),
+        ("attempted", "manual\n", State::BuildAttempted),
+        ("attempted", "newvers hello_1.0-2\n", State::NeedsBuild),
+        ("attempted", "not-for-us\n", State::NotForUs),
+        ("successful", "purge\n", State::Built),
+    ];
+    for (status, text, expected) in cases {
+        let farm = Farm::new();
+        farm.log(status, "hello", "1.0-1", "amd64", "unstable");
+        let out = farm.deliver(&signed_reply(
+            &log_subject(status, "hello", "1.0-1", "amd64"),
+            text,
+        ));
+        assert_eq!(applied_state(&out), *expected, "{text:?}");
+        let r = farm.record("hello", "unstable", "amd64");
+        match text.split_whitespace().next().unwrap() {
+            "fail" => assert_eq!(
+                r.failed_reason.as_deref(),
+                Some("The test suite hangs on this buildd.")
+            ),
+            "dep-wait" => assert_eq!(r.depends.as_deref(), Some("libfoo-dev (>= 1.2), libbar")),
+            "give-back" => assert_eq!(r.priority, Some(5)),
+            "newvers" => assert_eq!(r.version, "1.0-2"),
+            _ => {}
+        }
+        let h = farm.history("hello", "amd64");
+        assert!(
+            h.iter()
+                .any(|e| e.event.starts_with("cmd:") && e.signer.is_some()),
+            "{h:?}"
+        );
+    }
+}
+
+#[test]
+fn fail_see_bug_appends_to_a_failed_build() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let subject = log_subject("attempted", "hello", "1.0-1", "amd64");
+    farm.deliver(&signed_reply(
+        &subject,
+        "fail\nFTBFS with the new compiler\n",
+    ));
+    let out = farm.deliver(&signed_reply(&subject, "fail (see #1234567)\n"));
+    assert_eq!(applied_state(&out), State::Failed);
+    let r = farm.record("hello", "unstable", "amd64");
+    assert_eq!(
+        r.failed_reason.as_deref(),
+        Some("FTBFS with the new compiler\n(see #1234567)")
+    );
+}
+
+#[test]
+fn a_command_not_allowed_in_the_current_state_is_refused_naming_the_states() {
+    let farm = Farm::new();
+    farm.log("given-back", "hello", "1.0-1", "amd64", "unstable");
+    let out = farm.deliver(&signed_reply(
+        &log_subject("given-back", "hello", "1.0-1", "amd64"),
+        "retry\n",
+    ));
+    assert_refused(
+        &farm,
+        &out,
+        "hello",
+        State::NeedsBuild,
+        "retry is not allowed: the build is Needs-Build",
+    );
+    let reply = farm.outbox().pop().unwrap();
+    assert!(
+        reply.contains("Building, Built, Build-Attempted"),
+        "{reply}"
+    );
+    assert!(reply.contains("To: admin@example.org"), "{reply}");
+    assert!(reply.contains("> retry"), "the original is quoted: {reply}");
+}
+
+#[test]
+fn should_build_answers() {
+    let cases = [
+        ("build\n", State::NeedsBuild),
+        ("ok\n", State::NeedsBuild),
+        ("fail\n", State::Failed),
+        ("not\n", State::NotForUs),
+        ("no-build\n", State::NotForUs),
+        ("give-back\n", State::NeedsBuild),
+    ];
+    for (text, expected) in cases {
+        let farm = Farm::new();
+        farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+        let out = farm.deliver(&signed_reply(
+            "Re: Should I build hello_1.0-1 (dist=unstable)?",
+            text,
+        ));
+        assert_eq!(applied_state(&out), expected, "{text:?}");
+    }
+}
+
+#[test]
+fn outdated_replies_are_refused_naming_the_newer_version() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    farm.log("attempted", "hello", "1.0-2", "amd64", "unstable");
+    let out = farm.deliver(&signed_reply(
+        &log_subject("attempted", "hello", "1.0-1", "amd64"),
+        "retry\n",
+    ));
+    assert_refused(
+        &farm,
+        &out,
+        "hello",
+        State::BuildAttempted,
+        "1.0-2 is the newest version known",
+    );
+}
+
+#[test]
+fn the_build_is_found_through_in_reply_to_then_the_default_arch() {
+    let farm = Farm::new();
+    let mid = farm.log("attempted", "hello", "1.0-1", "arm64", "unstable");
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    // No arch in the subject: In-Reply-To names the arm64 log.
+    let subject = "Re: Log for attempted build of hello_1.0-1 (dist=unstable)";
+    let signed = clearsign(shared_ed25519(), b"give-back\n", fresh());
+    farm.deliver(&reply(subject, &signed, Some(&mid)));
+    assert_eq!(
+        farm.record("hello", "unstable", "arm64").state,
+        State::NeedsBuild
+    );
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+    // Without threading headers: the default architecture (amd64). (A
+    // different text: the same text signed in the same second would be the
+    // same signature, and refused as a replay.)
+    farm.deliver(&signed_reply(subject, "back\n"));
+    assert_eq!(farm.state("hello"), State::NeedsBuild);
+}
+
+#[test]
+fn reply_prefixes_and_encoded_subjects_are_recognised() {
+    for subject in [
+        "AW: Log for attempted build of hello_1.0-1 on amd64 (dist=unstable)",
+        "Fwd: RE: Log for attempted build of hello_1.0-1 on amd64 (debian/unstable)",
+        "=?UTF-8?Q?Re=3A_Log_for_attempted_build_of_hello=5F1=2E0-1_on_amd64_=28dist=3Dunstable=29?=",
+    ] {
+        let farm = Farm::new();
+        farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+        // The subject goes into the header exactly as written (the builder
+        // would encode an encoded word again).
+        let raw = signed_reply("PLACEHOLDER", "manual\n");
+        let raw = String::from_utf8(raw)
+            .unwrap()
+            .replacen("Subject: PLACEHOLDER", &format!("Subject: {subject}"), 1);
+        let out = farm.deliver(raw.as_bytes());
+        assert!(
+            matches!(out, Outcome::Reply { applied: true, .. }),
+            "{subject}: {out:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Hostile input: nothing moves, nothing is uploaded.
+
+#[test]
+fn an_unsigned_command_is_refused() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let out = farm.deliver(&reply(
+        &log_subject("attempted", "hello", "1.0-1", "amd64"),
+        b"not-for-us\n",
+        None,
+    ));
+    assert_refused(
+        &farm,
+        &out,
+        "hello",
+        State::BuildAttempted,
+        "the command is not signed",
+    );
+}
+
+#[test]
+fn compatibility_mode_accepts_unsigned_commands_from_trusted_senders_only() {
+    let mut farm = Farm::new();
+    farm.cfg.signatures.require_signed_commands = false;
+    farm.cfg.signatures.trusted_senders = vec![ADMIN.to_string()];
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let subject = log_subject("attempted", "hello", "1.0-1", "amd64");
+    let mut forged = TextMail::new(
+        "intruder@example.net",
+        "buildd@example.org",
+        &subject,
+        "not-for-us\n",
+    );
+    forged.from_name = Some("Intruder");
+    let out = farm.deliver(&forged.build());
+    assert_refused(
+        &farm,
+        &out,
+        "hello",
+        State::BuildAttempted,
+        "is not one of the senders",
+    );
+    let out = farm.deliver(&reply(&subject, b"give-back\n", None));
+    assert_eq!(applied_state(&out), State::NeedsBuild);
+}
+
+/// Runs a signed-reply refusal case on a fresh farm with an attempted build.
+fn refused_case(raw: Vec<u8>, why: &str) {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let out = farm.deliver(&raw);
+    assert_refused(&farm, &out, "hello", State::BuildAttempted, why);
+}
+
+fn subject() -> String {
+    log_subject("attempted", "hello", "1.0-1", "amd64")
+}
+
+#[test]
+fn a_forged_signature_is_refused() {
+    let signed = clearsign(shared_ed25519(), b"manual\n", fresh());
+    let forged = String::from_utf8(signed)
+        .unwrap()
+        .replace("manual", "not-for-us");
+    refused_case(reply(&subject(), forged.as_bytes(), None), "BAD signature");
+}
+
+#[test]
+fn an_unknown_key_is_refused() {
+    let signed = clearsign(shared_other(), b"not-for-us\n", fresh());
+    refused_case(
+        reply(&subject(), &signed, None),
+        "which is not in the buildmail keyring",
+    );
+}
+
+/// Writes `cert` as the only keyring and runs a refusal case signed by `key`.
+fn refused_with_keyring(cert: &[u8], key: &TestKey, spec: SignSpec, why: &str) {
+    let farm = Farm::new();
+    std::fs::write(farm.root().join("data/admins.asc"), cert).unwrap();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let signed = clearsign(key, b"not-for-us\n", spec);
+    let out = farm.deliver(&reply(&subject(), &signed, None));
+    assert_refused(&farm, &out, "hello", State::BuildAttempted, why);
+}
+
+#[test]
+fn an_expired_key_is_refused() {
+    // Valid for a day from three days ago: the signature was made while the
+    // key was valid and is young enough, but the key has expired since.
+    let key = make_key(KeySpec {
+        created: now() - 3 * DAY,
+        validity: Some(std::time::Duration::from_secs(DAY as u64)),
+        ..KeySpec::default()
+    });
+    refused_with_keyring(
+        &key.armored_public(),
+        &key,
+        SignSpec::at(now() - 3 * DAY + 3600),
+        "has expired",
+    );
+}
+
+#[test]
+fn a_revoked_key_is_refused() {
+    let key = make_key(KeySpec::default());
+    let revoked = key.hard_revoked();
+    refused_with_keyring(&revoked.armored_public(), &key, fresh(), "is revoked");
+}
+
+#[test]
+fn a_sha1_signature_is_refused() {
+    let spec = SignSpec {
+        hash: HashAlgorithm::SHA1,
+        created: now() - 60,
+    };
+    let signed = clearsign(shared_ed25519(), b"not-for-us\n", spec);
+    refused_case(reply(&subject(), &signed, None), "weak hash algorithm SHA1");
+}
+
+#[test]
+fn future_and_stale_signatures_are_refused() {
+    let signed = clearsign(
+        shared_ed25519(),
+        b"not-for-us\n",
+        SignSpec::at(now() + 3600),
+    );
+    refused_case(reply(&subject(), &signed, None), "too far in the future");
+    let signed = clearsign(
+        shared_ed25519(),
+        b"not-for-us\n",
+        SignSpec::at(now() - 8 * DAY),
+    );
+    refused_case(
+        reply(&subject(), &signed, None),
+        "older than the maximum signature age",
+    );
+}
+
+#[test]
+fn a_replayed_signed_reply_is_refused_also_after_a_restart() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let signed = clearsign(shared_ed25519(), b"give-back\n", fresh());
+    let first = farm.deliver(&reply(&subject(), &signed, None));
+    assert_eq!(applied_state(&first), State::NeedsBuild);
+    // The build is taken again by a new log; then the old reply comes back
+    // in a new mail (new Message-ID, so the mail dedup does not catch it).
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+    // Every `deliver` reopens the database: this is after a restart.
+    let again = farm.deliver(&reply(&subject(), &signed, None));
+    assert_refused(
+        &farm,
+        &again,
+        "hello",
+        State::BuildAttempted,
+        "signature already seen at",
+    );
+    // The same signed text with LF → CRLF line endings is the same signature.
+    let crlf = String::from_utf8(signed).unwrap().replace('\n', "\r\n");
+    let third = farm.deliver(&reply(&subject(), crlf.as_bytes(), None));
+    assert_refused(
+        &farm,
+        &third,
+        "hello",
+        State::BuildAttempted,
+        "signature already seen at",
+    );
+}
+
+#[test]
+fn text_outside_the_signed_block_is_ignored_and_reported() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let signed = clearsign(shared_ed25519(), b"manual\n", fresh());
+    let mut body = b"not-for-us\n\n".to_vec();
+    body.extend_from_slice(&signed);
+    body.extend_from_slice(b"\nnot-for-us\npurge\n");
+    let out = farm.deliver(&reply(&subject(), &body, None));
+    // The signed `manual` is what counts: the state stays.
+    assert!(
+        matches!(out, Outcome::Reply { applied: true, .. }),
+        "{out:?}"
+    );
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+    assert!(farm.queue().is_empty());
+    let last = farm.history("hello", "amd64").pop().unwrap();
+    assert_eq!(last.event, "cmd:manual");
+    let note = last.note.unwrap();
+    assert!(
+        note.contains("before the signed block") && note.contains("after the signed block"),
+        "{note}"
+    );
+}
+
+#[test]
+fn an_unsigned_mime_part_beside_the_signed_one_is_ignored() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let entity = b"Content-Type: text/plain; charset=utf-8\r\n\r\nmanual\r\n";
+    let sig = detach_sign(shared_ed25519(), entity, fresh(), true);
+    let signed = crate::support::pgp_mime_mail("", entity, &sig, "inner");
+    let signed = String::from_utf8(signed).unwrap();
+    let signed_part = signed.trim_start_matches("MIME-Version: 1.0\r\n");
+    let raw = format!(
+        "From: {ADMIN}\r\nTo: buildd@example.org\r\nSubject: {}\r\nMessage-ID: <mixed-1@example.org>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n\
+         --outer\r\nContent-Type: text/plain\r\n\r\nnot-for-us\r\n\
+         --outer\r\n{signed_part}\r\n--outer--\r\n",
+        subject()
+    );
+    let out = farm.deliver(raw.as_bytes());
+    assert!(
+        matches!(out, Outcome::Reply { applied: true, .. }),
+        "{out:?}"
+    );
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+    let last = farm.history("hello", "amd64").pop().unwrap();
+    assert_eq!(last.event, "cmd:manual");
+    assert!(last
+        .note
+        .unwrap()
+        .contains("outside the signed part were ignored"));
+}
+
+#[test]
+fn pgp_mime_quoted_printable_command_is_acted_on() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let entity = b"Content-Type: text/plain; charset=utf-8\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\r\n\
+give-back\r\n\r\nOut of disk space =E2=80=94 again.\r\n";
+    let sig = detach_sign(shared_rsa(), entity, fresh(), true);
+    std::fs::write(
+        farm.root().join("data/gpg.asc"),
+        shared_rsa().armored_public(),
+    )
+    .unwrap();
+    let headers = format!(
+        "From: {ADMIN}\r\nTo: buildd@example.org\r\nSubject: {}\r\nMessage-ID: <pgpmime-1@example.org>\r\n",
+        subject()
+    );
+    let out = farm.deliver(&crate::support::pgp_mime_mail(&headers, entity, &sig, "b"));
+    assert_eq!(applied_state(&out), State::NeedsBuild);
+    let last = farm.history("hello", "amd64").pop().unwrap();
+    assert_eq!(
+        last.signer.as_deref(),
+        Some(shared_rsa().fingerprint().as_str())
+    );
+}
+
+#[test]
+fn gnupg_clearsigned_and_pgp_mime_replies_are_acted_on() {
+    require_gpg();
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let home = GpgHome::new();
+    std::fs::write(farm.root().join("data/gpg.asc"), home.export_armored()).unwrap();
+    // GnuPG signs by the wall clock, with a key it made just now.
+    farm.clock.set(wall_now());
+    // gpg --clearsign
+    let signed = home.run(&["--clearsign", "--digest-algo", "SHA512"], b"manual\n");
+    let out = farm.deliver(&reply(&subject(), &signed, None));
+    assert!(
+        matches!(out, Outcome::Reply { applied: true, .. }),
+        "{out:?}"
+    );
+    // PGP/MIME: gpg --detach-sign over the MIME entity.
+    let entity = b"Content-Type: text/plain; charset=us-ascii\r\n\r\ngive-back\r\n";
+    let sig = home.run(
+        &["--detach-sign", "--armor", "--digest-algo", "SHA512"],
+        entity,
+    );
+    let headers = format!(
+        "From: {ADMIN}\r\nTo: buildd@example.org\r\nSubject: {}\r\nMessage-ID: <gpg-mime@example.org>\r\n",
+        subject()
+    );
+    let out = farm.deliver(&crate::support::pgp_mime_mail(
+        &headers, entity, &sig, "gpg",
+    ));
+    assert_eq!(applied_state(&out), State::NeedsBuild);
+}
+
+#[test]
+fn mailer_daemons_and_bulk_mail_are_never_answered_and_errors_are_rate_limited() {
+    let farm = Farm::with("[replies]\nmax_errors_per_hour = 2\n");
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let s = subject();
+    let daemon = TextMail::new(
+        "MAILER-DAEMON@example.org",
+        "buildd@example.org",
+        &s,
+        "retry\n",
+    );
+    farm.deliver(&daemon.build());
+    let bulk = crate::support::with_header(&reply(&s, b"retry\n", None), "Precedence", "bulk");
+    farm.deliver(&bulk);
+    let auto = crate::support::with_header(
+        &reply(&s, b"retry\n", None),
+        "Auto-Submitted",
+        "auto-replied",
+    );
+    farm.deliver(&auto);
+    assert!(farm.outbox().is_empty(), "{:?}", farm.outbox());
+    for _ in 0..4 {
+        farm.deliver(&reply(&s, b"retry\n", None));
+    }
+    assert_eq!(farm.outbox().len(), 2, "two error replies per hour at most");
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+}
+
+// ---------------------------------------------------------------------------
+// Signed .changes → upload.
+
+/// A farm with a successful build of hello 1:1.0-1 whose files are in the
+/// build directory; returns the farm and the real `.changes`.
+fn built_farm(extra: &str) -> (Farm, String) {
+    let farm = Farm::with(extra);
+    farm.log("successful", "hello", "1:1.0-1", "amd64", "unstable");
+    let changes = farm.build_files("hello", "1:1.0-1", "amd64");
+    (farm, changes)
+}
+
+fn built_subject() -> String {
+    log_subject("successful", "hello", "1:1.0-1", "amd64")
+}
+
+#[test]
+fn a_signed_changes_uploads_the_files_and_runs_the_upload_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("args");
+    let mut farm = Farm::new();
+    let script = upload_script(
+        &farm,
+        &format!("echo \"$@\" > {record:?}\necho uploading \"$1\""),
+    );
+    farm.reconfigure(&script);
+    farm.log("successful", "hello", "1:1.0-1", "amd64", "unstable");
+    let changes = farm.build_files("hello", "1:1.0-1", "amd64");
+    let signed = clearsign(shared_ed25519(), changes.as_bytes(), fresh());
+    let out = farm.deliver(&reply(&built_subject(), &signed, None));
+    assert!(
+        matches!(out, Outcome::Reply { applied: true, .. }),
+        "{out:?}"
+    );
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    assert_eq!(
+        farm.queue(),
+        vec![
+            "hello_1.0-1_amd64.buildinfo",
+            "hello_1.0-1_amd64.changes",
+            "hello_1.0-1_amd64.deb"
+        ]
+    );
+    // The .changes in the queue is the signed one, byte for byte.
+    let queued = std::fs::read(farm.root().join("queue/hello_1.0-1_amd64.changes")).unwrap();
+    assert_eq!(queued, signed);
+    let args = std::fs::read_to_string(&record).unwrap();
+    assert!(
+        args.contains("queue/hello_1.0-1_amd64.changes unstable"),
+        "{args}"
+    );
+    let r = farm.record("hello", "unstable", "amd64");
+    assert_eq!(r.upload_log, None);
+    let h = farm.history("hello", "amd64");
+    assert!(h.iter().any(|e| e.event == "upload:ok"));
+}
+
+#[test]
+fn a_failing_upload_command_leaves_failed_to_upload_with_the_log_and_retry_upload_recovers() {
+    let mut farm = Farm::new();
+    farm.reconfigure(&upload_script(
+        &farm,
+        "echo 'dput: connection refused by test' >&2\nexit 1",
+    ));
+    farm.log("successful", "hello", "1:1.0-1", "amd64", "unstable");
+    let changes = farm.build_files("hello", "1:1.0-1", "amd64");
+    let signed = clearsign(shared_ed25519(), changes.as_bytes(), fresh());
+    farm.deliver(&reply(&built_subject(), &signed, None));
+    assert_eq!(farm.state("hello"), State::FailedToUpload);
+    let r = farm.record("hello", "unstable", "amd64");
+    let log = r.upload_log.unwrap();
+    assert!(log.contains("dput: connection refused by test"), "{log}");
+    assert!(log.contains("exit status 1"), "{log}");
+    let reply_mail = farm.outbox().pop().expect("the admin hears of the failure");
+    assert!(
+        reply_mail.contains("connection refused by test"),
+        "{reply_mail}"
+    );
+
+    // Fix the uploader, then `retry-upload`.
+    farm.reconfigure(&upload_script(&farm, "exit 0"));
+    let out = farm.deliver(&signed_reply(&built_subject(), "retry-upload\n"));
+    assert!(
+        matches!(out, Outcome::Reply { applied: true, .. }),
+        "{out:?}"
+    );
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    assert_eq!(farm.record("hello", "unstable", "amd64").upload_log, None);
+}
+
+#[test]
+fn a_fresh_signed_changes_reprocesses_a_failed_upload_and_upload_rem_takes_it_back() {
+    let mut farm = Farm::new();
+    farm.reconfigure(&upload_script(&farm, "exit 2"));
+    farm.log("successful", "hello", "1:1.0-1", "amd64", "unstable");
+    let changes = farm.build_files("hello", "1:1.0-1", "amd64");
+    farm.deliver(&reply(
+        &built_subject(),
+        &clearsign(
+            shared_ed25519(),
+            changes.as_bytes(),
+            SignSpec::at(now() - 120),
+        ),
+        None,
+    ));
+    assert_eq!(farm.state("hello"), State::FailedToUpload);
+    farm.reconfigure("");
+    farm.deliver(&reply(
+        &built_subject(),
+        &clearsign(shared_ed25519(), changes.as_bytes(), fresh()),
+        None,
+    ));
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    assert_eq!(farm.queue().len(), 3);
+    let out = farm.deliver(&signed_reply(&built_subject(), "upload-rem\n"));
+    assert_eq!(applied_state(&out), State::Built);
+    assert!(farm.queue().is_empty(), "{:?}", farm.queue());
+}
+
+#[test]
+fn purge_removes_the_build_files() {
+    let (farm, _changes) = built_farm("");
+    assert_eq!(Farm::files_in(&farm.build_dir()).len(), 2);
+    farm.deliver(&signed_reply(&built_subject(), "purge\n"));
+    assert!(Farm::files_in(&farm.build_dir()).is_empty());
+    assert_eq!(farm.state("hello"), State::Built);
+}
+
+/// A refused `.changes` case: signed `changes`, expected reason.
+fn refused_changes(changes: &str, why: &str) {
+    let (farm, _) = built_farm("");
+    let signed = clearsign(shared_ed25519(), changes.as_bytes(), fresh());
+    let out = farm.deliver(&reply(&built_subject(), &signed, None));
+    assert_refused(&farm, &out, "hello", State::Built, why);
+}
+
+#[test]
+fn a_changes_for_another_package_version_arch_or_dist_is_refused() {
+    let (farm, good) = built_farm("");
+    drop(farm);
+    refused_changes(
+        &good.replace("Source: hello", "Source: other"),
+        "source other",
+    );
+    refused_changes(
+        &good.replace("Version: 1:1.0-1", "Version: 1:1.0-2"),
+        "1:1.0-2",
+    );
+    refused_changes(
+        &good.replace("Architecture: amd64", "Architecture: arm64"),
+        "arm64",
+    );
+    refused_changes(
+        &good.replace("Distribution: unstable", "Distribution: experimental"),
+        "experimental",
+    );
+}
+
+#[test]
+fn unsafe_names_checksum_mismatches_and_missing_files_are_refused() {
+    let (farm, good) = built_farm("");
+    drop(farm);
+    let deb = "hello_1.0-1_amd64.deb";
+    refused_changes(
+        &good.replace(&format!(" {deb}"), &format!(" ../{deb}")),
+        "../",
+    );
+    refused_changes(
+        &good.replace(&format!(" {deb}"), &format!(" sub/{deb}")),
+        "sub/",
+    );
+    // One checksum changed (SHA-256 line only).
+    let sha_line = good
+        .lines()
+        .skip_while(|l| !l.starts_with("Checksums-Sha256:"))
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let digest = sha_line.split_whitespace().next().unwrap();
+    let bad = good.replace(digest, &"0".repeat(64));
+    refused_changes(&bad, "SHA-256");
+    // A file that is not in the build directory.
+    let missing = good.replace(deb, "hello_1.0-1_amd64-extra.deb");
+    refused_changes(&missing, "hello_1.0-1_amd64-extra.deb");
+}
+
+#[test]
+fn an_unsigned_changes_is_refused() {
+    let (farm, changes) = built_farm("");
+    let out = farm.deliver(&reply(&built_subject(), changes.as_bytes(), None));
+    assert_refused(
+        &farm,
+        &out,
+        "hello",
+        State::Built,
+        "the .changes is not signed",
+    );
+}
+
+#[test]
+fn a_pgp_mime_signed_changes_uploads() {
+    let (farm, changes) = built_farm("");
+    let entity = format!(
+        "Content-Type: text/plain; charset=us-ascii\r\n\r\n{}",
+        changes.replace('\n', "\r\n")
+    );
+    let sig = detach_sign(shared_ed25519(), entity.as_bytes(), fresh(), true);
+    let headers = format!(
+        "From: {ADMIN}\r\nTo: buildd@example.org\r\nSubject: {}\r\nMessage-ID: <mime-changes@example.org>\r\n",
+        built_subject()
+    );
+    let out = farm.deliver(&crate::support::pgp_mime_mail(
+        &headers,
+        entity.as_bytes(),
+        &sig,
+        "c",
+    ));
+    assert!(
+        matches!(out, Outcome::Reply { applied: true, .. }),
+        "{out:?}"
+    );
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    assert_eq!(farm.queue().len(), 3);
+}
+
+#[test]
+fn an_inline_signed_part_inside_multipart_mixed_quoted_printable_is_found() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    // The signed text has a long line and a non-ASCII character, so the
+    // quoted-printable encoding has soft line breaks and escapes to undo.
+    let text = format!(
+        "give-back\n\nThe disk filled up — {} — please try again.\n",
+        "x".repeat(90)
+    );
+    let signed = clearsign(shared_ed25519(), text.as_bytes(), fresh());
+    let qp = String::from_utf8(crate::support::qp_encode(&signed)).unwrap();
+    assert!(
+        qp.contains("=\r\n") || qp.contains("=\n"),
+        "soft line breaks expected"
+    );
+    let raw = format!(
+        "From: {ADMIN}\r\nTo: buildd@example.org\r\nSubject: {}\r\nMessage-ID: <nested-qp@example.org>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n\
+         --outer\r\nContent-Type: text/plain\r\n\r\nnot-for-us\r\n\
+         --outer\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+         {qp}\r\n--outer--\r\n",
+        subject()
+    );
+    let out = farm.deliver(raw.as_bytes());
+    assert_eq!(applied_state(&out), State::NeedsBuild);
+    let last = farm.history("hello", "amd64").pop().unwrap();
+    assert_eq!(last.event, "cmd:give-back");
+    assert!(last
+        .note
+        .unwrap()
+        .contains("other MIME part(s) were ignored"));
+}
+
+#[test]
+fn two_signatures_on_one_reply_are_refused() {
+    let signed = clearsign_with(
+        vec![shared_ed25519().signer(), shared_rsa().signer()],
+        b"not-for-us\n",
+        fresh(),
+    );
+    refused_case(
+        reply(&subject(), &signed, None),
+        "expected exactly one signature",
+    );
+}
