@@ -9,6 +9,7 @@ mod smtp;
 use std::time::Instant;
 
 use buildmail::config::Config;
+use buildmail::effects::compose;
 use buildmail::store::Commit;
 
 const MAILS: usize = 2000;
@@ -36,31 +37,24 @@ fn main() {
         .expect("config");
         let store = buildmail::store::open(&cfg.database).expect("store");
         let now = buildmail::time::Clock::now(&buildmail::time::SystemClock);
-        let mailer = buildmail::effects::compose::Mailer::new(&cfg);
+        let mailer = compose::Mailer::new(&cfg);
         for i in 0..MAILS {
             let raw = format!(
                 "From: dev@example.org\r\nTo: buildd@example.org\r\nSubject: question {i}\r\nMessage-ID: <q{i}@example.org>\r\n\r\n{}\r\n",
                 "A question about the buildd.\r\n".repeat(20)
             );
             let id = store.generate_id().expect("id");
-            let bytes = buildmail::effects::compose::resent(&mailer, raw.as_bytes(), id, now);
-            let mail = buildmail::model::OutboundMail {
+            let mail = compose::forwarded(
+                &mailer,
+                raw.as_bytes(),
+                Some(&format!("q{i}@example.org")),
                 id,
-                kind: "forward".into(),
-                to: vec![cfg.admin_address.clone()],
-                message_id: format!("q{i}@example.org"),
-                subject: String::new(),
-                queued: now,
-                attempts: 0,
-                last_error: None,
-                next_attempt: now,
-                dead: false,
-                claim: None,
-            };
+                now,
+            );
             store
                 .commit(&Commit {
                     now,
-                    outbox: vec![(mail, bytes)],
+                    outbox: vec![compose::outbound(mail, id, now)],
                     ..Commit::default()
                 })
                 .expect("queue");

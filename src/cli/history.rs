@@ -12,12 +12,9 @@ use crate::model::{BuildKey, HistoryEntry};
 pub struct Args {
     /// Source package name.
     pub source: String,
-    /// Only this distribution.
-    #[arg(long)]
-    pub dist: Option<String>,
-    /// Only this architecture.
-    #[arg(long)]
-    pub arch: Option<String>,
+    /// Which distributions and architectures.
+    #[command(flatten)]
+    pub filter: super::BuildFilter,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -34,9 +31,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let store = super::open_store(config)?;
     let mut out = Vec::new();
     for r in store.builds_of(&args.source)? {
-        if args.dist.as_ref().is_some_and(|d| *d != r.key.dist)
-            || args.arch.as_ref().is_some_and(|a| *a != r.key.arch)
-        {
+        if !args.filter.matches(&r.key) {
             continue;
         }
         let history = store.history(&r.key)?;

@@ -12,12 +12,9 @@ pub struct Args {
     /// Only builds in this state (e.g. Built, Build-Attempted, Needs-Build).
     #[arg(long)]
     pub state: Option<String>,
-    /// Only this distribution.
-    #[arg(long)]
-    pub dist: Option<String>,
-    /// Only this architecture.
-    #[arg(long)]
-    pub arch: Option<String>,
+    /// Which distributions and architectures.
+    #[command(flatten)]
+    pub filter: super::BuildFilter,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -67,10 +64,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let mut records = Vec::new();
     for r in store.all_builds() {
         let r = r?;
-        if state.is_some_and(|s| s != r.state)
-            || args.dist.as_ref().is_some_and(|d| *d != r.key.dist)
-            || args.arch.as_ref().is_some_and(|a| *a != r.key.arch)
-        {
+        if state.is_some_and(|s| s != r.state) || !args.filter.matches(&r.key) {
             continue;
         }
         records.push(r);

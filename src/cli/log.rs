@@ -11,12 +11,9 @@ pub struct Args {
     /// `src` or `src_version` (the version may keep its epoch).
     #[arg(value_name = "SRC[_VER]")]
     pub package: String,
-    /// Only this distribution.
-    #[arg(long)]
-    pub dist: Option<String>,
-    /// Only this architecture.
-    #[arg(long)]
-    pub arch: Option<String>,
+    /// Which distributions and architectures.
+    #[command(flatten)]
+    pub filter: super::BuildFilter,
     /// List the matching archived logs as JSON instead of printing one.
     #[arg(long)]
     pub json: bool,
@@ -32,11 +29,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let logs: Vec<_> = store
         .logs_of(source)?
         .into_iter()
-        .filter(|l| {
-            version.is_none_or(|v| v == l.version)
-                && args.dist.as_ref().is_none_or(|d| *d == l.key.dist)
-                && args.arch.as_ref().is_none_or(|a| *a == l.key.arch)
-        })
+        .filter(|l| version.is_none_or(|v| v == l.version) && args.filter.matches(&l.key))
         .collect();
     if args.json {
         super::print_json(&logs)?;

@@ -148,6 +148,25 @@ pub(crate) fn global_args(config: &Config) -> Vec<std::ffi::OsString> {
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC` ([`crate::time::format_time`]).
 pub(crate) use crate::time::format_time;
 
+/// `--dist` and `--arch`, shared by the queries that filter builds.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct BuildFilter {
+    /// Only this distribution.
+    #[arg(long)]
+    pub dist: Option<String>,
+    /// Only this architecture.
+    #[arg(long)]
+    pub arch: Option<String>,
+}
+
+impl BuildFilter {
+    /// Whether the build `key` passes the filter.
+    pub fn matches(&self, key: &crate::model::BuildKey) -> bool {
+        self.dist.as_ref().is_none_or(|d| *d == key.dist)
+            && self.arch.as_ref().is_none_or(|a| *a == key.arch)
+    }
+}
+
 /// Prints a value as pretty JSON on stdout.
 pub(crate) fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);

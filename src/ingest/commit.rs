@@ -14,8 +14,8 @@ use crate::inbound::mail;
 use crate::inbound::reply::{Reply, Request};
 use crate::inbound::source::RawMail;
 use crate::model::{
-    BuildKey, BuildRecord, HistoryEntry, Job, JobKind, LogRef, MailRecord, OutboundMail,
-    QuarantineEntry, SignatureUse,
+    BuildKey, BuildRecord, HistoryEntry, Job, JobKind, LogRef, MailRecord, QuarantineEntry,
+    SignatureUse,
 };
 use crate::store::{Commit, Committed, StoreError};
 use crate::time::format_time;
@@ -189,23 +189,9 @@ impl Ingest<'_> {
             Some(why) => why.clone(),
             None => {
                 let id = self.store.generate_id()?;
-                let bytes = compose::resent(&self.mailer, raw.bytes(), id, now);
-                c.outbox.push((
-                    OutboundMail {
-                        id,
-                        kind: "forward".into(),
-                        to: vec![self.config.admin_address.clone()],
-                        message_id: p.message_id.clone().unwrap_or_default(),
-                        subject: String::new(),
-                        queued: now,
-                        attempts: 0,
-                        last_error: None,
-                        next_attempt: now,
-                        dead: false,
-                        claim: None,
-                    },
-                    bytes,
-                ));
+                let mail =
+                    compose::forwarded(&self.mailer, raw.bytes(), p.message_id.as_deref(), id, now);
+                c.outbox.push(compose::outbound(mail, id, now));
                 format!("forwarded to {}", self.config.admin_address)
             }
         };
@@ -348,12 +334,13 @@ impl Ingest<'_> {
         match self.store.commit(&c)? {
             Committed::Replay(prev) => {
                 let why = vec![format!(
-                    "signature already seen at {}{}: every signed reply is acted on once; sign a new reply",
+                    "signature already seen at {}{}: every signed reply is acted on once; sign a new reply (an admin who means to process this one again runs `buildmail forget-signature {}`)",
                     format_time(prev.first_seen),
                     prev.message_id
                         .as_deref()
                         .map(|m| format!(" (in mail <{m}>)"))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    prev.signed_sha256.get(..16).unwrap_or(&prev.signed_sha256)
                 )];
                 let decision = Decision::Refuse(why);
                 let c = self.reply_commit(r, p, &key, record.as_ref(), &decision, None, now)?;

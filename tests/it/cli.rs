@@ -323,9 +323,18 @@ fn outbox_list_shows_queued_mail() {
         code(&env.deliver(&crate::support::plain_mail("Hello", "A question."))),
         0
     );
-    let out = env.run(&["outbox", "list"]);
-    assert_eq!(code(&out), 0);
-    let text = String::from_utf8_lossy(&out.stdout);
+    // The worker `deliver` started tries the delivery (and fails: nothing
+    // listens on port 9) on its own time: wait for its record, bounded.
+    let start = std::time::Instant::now();
+    let text = loop {
+        let out = env.run(&["outbox", "list"]);
+        assert_eq!(code(&out), 0);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.contains("last error") || start.elapsed() > std::time::Duration::from_secs(30) {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     assert!(
         text.contains("forward") && text.contains("last error"),
         "{text}"

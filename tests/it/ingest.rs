@@ -19,6 +19,31 @@ fn config(dir: &std::path::Path) -> Config {
     .unwrap()
 }
 
+/// A fresh database in a temporary directory, with the configuration of
+/// [`config`].
+struct Db {
+    _dir: tempfile::TempDir,
+    cfg: Config,
+    store: Box<dyn buildmail::store::Store>,
+}
+
+impl Db {
+    fn new() -> Db {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let store = buildmail::store::open(&cfg.database).unwrap();
+        Db {
+            _dir: dir,
+            cfg,
+            store,
+        }
+    }
+
+    fn ingest(&self) -> Ingest<'_> {
+        Ingest::new(&*self.store, &self.cfg)
+    }
+}
+
 fn key(src: &str, dist: &str, arch: &str) -> BuildKey {
     BuildKey {
         dist: dist.into(),
@@ -43,10 +68,8 @@ fn mail(spec: &LogSpec, id: &str) -> Vec<u8> {
 
 #[test]
 fn successful_log_makes_a_built_record_with_history_and_archived_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let store = buildmail::store::open(&cfg.database).unwrap();
-    let ing = Ingest::new(&*store, &cfg);
+    let db = Db::new();
+    let (cfg, store, ing) = (&db.cfg, &*db.store, db.ingest());
     let spec = LogSpec::new("hello", "2.10-3", "amd64", "unstable", "successful");
     let log = sbuild_log(&spec);
     let subject =
@@ -96,10 +119,8 @@ fn successful_log_makes_a_built_record_with_history_and_archived_log() {
 
 #[test]
 fn replaying_a_mail_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let store = buildmail::store::open(&cfg.database).unwrap();
-    let ing = Ingest::new(&*store, &cfg);
+    let db = Db::new();
+    let (store, ing) = (&*db.store, db.ingest());
     let spec = LogSpec::new("hello", "2.10-3", "amd64", "unstable", "attempted");
     let raw = mail(&spec, "replay-1@example.org");
     assert!(matches!(ing.mail(&raw).unwrap(), Outcome::Log { .. }));
@@ -129,10 +150,8 @@ fn replaying_a_mail_changes_nothing() {
 
 #[test]
 fn states_follow_the_logs_and_older_versions_are_only_recorded() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let store = buildmail::store::open(&cfg.database).unwrap();
-    let ing = Ingest::new(&*store, &cfg);
+    let db = Db::new();
+    let (store, ing) = (&*db.store, db.ingest());
     let k = key("libfoo", "unstable", "arm64");
     let mut n = 0;
     let mut feed = |status: &str, version: &str, stage: Option<&str>| {
@@ -190,10 +209,8 @@ fn states_follow_the_logs_and_older_versions_are_only_recorded() {
 
 #[test]
 fn skipped_logs_do_not_move_existing_builds() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let store = buildmail::store::open(&cfg.database).unwrap();
-    let ing = Ingest::new(&*store, &cfg);
+    let db = Db::new();
+    let (store, ing) = (&*db.store, db.ingest());
     let mut spec = LogSpec::new("bar", "1:2.0-1", "armhf", "bookworm", "skipped");
     spec.fail_stage = Some("arch-check");
     ing.mail(&mail(&spec, "skip-1@example.org")).unwrap();
@@ -217,10 +234,8 @@ fn skipped_logs_do_not_move_existing_builds() {
 
 #[test]
 fn the_summary_wins_over_the_subject_and_the_disagreement_is_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let store = buildmail::store::open(&cfg.database).unwrap();
-    let ing = Ingest::new(&*store, &cfg);
+    let db = Db::new();
+    let (store, ing) = (&*db.store, db.ingest());
     let mut spec = LogSpec::new("hello", "2.10-3", "amd64", "unstable", "attempted");
     spec.fail_stage = Some("build");
     let subject =
@@ -243,10 +258,8 @@ fn the_summary_wins_over_the_subject_and_the_disagreement_is_kept() {
 
 #[test]
 fn other_mails_are_kept_and_garbage_is_quarantined_byte_exact() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let store = buildmail::store::open(&cfg.database).unwrap();
-    let ing = Ingest::new(&*store, &cfg);
+    let db = Db::new();
+    let (cfg, store, ing) = (&db.cfg, &*db.store, db.ingest());
     let other = crate::support::plain_mail("Question about the armhf buildd", "Is it up?");
     assert!(
         matches!(
@@ -259,7 +272,7 @@ fn other_mails_are_kept_and_garbage_is_quarantined_byte_exact() {
         "a mail of no known kind is forwarded to the admin"
     );
     assert_eq!(store.stats().unwrap().unhandled, 1);
-    let queued = crate::support::outbox_of(&*store);
+    let queued = crate::support::outbox_of(store);
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].0.kind, "forward");
     assert_eq!(queued[0].0.to, vec![cfg.admin_address.clone()]);
@@ -287,10 +300,8 @@ fn other_mails_are_kept_and_garbage_is_quarantined_byte_exact() {
 
 #[test]
 fn gzip_bombs_and_oversize_mails_are_refused_without_loss() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let store = buildmail::store::open(&cfg.database).unwrap();
-    let ing = Ingest::new(&*store, &cfg);
+    let db = Db::new();
+    let (store, ing) = (&*db.store, db.ingest());
     // 64 MiB of zeros compress to ~64 KiB; the limit is 1 MiB.
     let bomb = vec![0u8; 64 << 20];
     let subject =
@@ -428,10 +439,8 @@ mod never_panics {
             proptest::collection::vec(any::<u8>(), 0..4000),
             mail_shaped(),
         ]) {
-            let dir = tempfile::tempdir().unwrap();
-            let cfg = config(dir.path());
-            let store = buildmail::store::open(&cfg.database).unwrap();
-            let ing = Ingest::new(&*store, &cfg);
+            let db = Db::new();
+            let ing = db.ingest();
             let out = ing.mail(&raw).unwrap();
             // A parser panic is caught and quarantined so no mail is lost;
             // it is still a bug, and this test exists to find it.
@@ -452,10 +461,8 @@ fn every_corpus_file_is_ingested_without_panic() {
     let Some(corpus) = crate::support::corpus("") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let store = buildmail::store::open(&cfg.database).unwrap();
-    let ing = Ingest::new(&*store, &cfg);
+    let db = Db::new();
+    let (store, ing) = (&*db.store, db.ingest());
     let (mut seen, mut recorded) = (0, 0);
     for sub in std::fs::read_dir(&corpus).unwrap() {
         let sub = sub.unwrap().path();

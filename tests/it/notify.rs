@@ -232,29 +232,10 @@ fn mails_wait_in_the_outbox_while_smtp_is_down_and_are_delivered_exactly_once() 
 
     let smtp = SmtpServer::start_on(port);
     let store = buildmail::store::open(&farm.cfg.database).unwrap();
-    let buildmail::effects::outbox::Delivery { delivered, failed } =
-        buildmail::effects::outbox::deliver_due(
-            buildmail::effects::StoreAccess::Held(&*store),
-            &farm.cfg,
-            &buildmail::time::SystemClock,
-            true,
-        )
-        .unwrap();
+    let (delivered, failed) = farm.flush_outbox(&*store);
     assert_eq!((delivered, failed), (3, 0));
     // Nothing left: a second flush sends nothing again.
-    assert_eq!(
-        buildmail::effects::outbox::deliver_due(
-            buildmail::effects::StoreAccess::Held(&*store),
-            &farm.cfg,
-            &buildmail::time::SystemClock,
-            true
-        )
-        .unwrap(),
-        buildmail::effects::outbox::Delivery {
-            delivered: 0,
-            failed: 0
-        }
-    );
+    assert_eq!(farm.flush_outbox(&*store), (0, 0));
     let got = smtp.received();
     assert_eq!(got.len(), 3);
     for r in &got {
@@ -295,33 +276,12 @@ fn a_dead_mail_is_kept_and_retried_on_request() {
     ));
     let store = buildmail::store::open(&farm.cfg.database).unwrap();
     assert_eq!(
-        buildmail::effects::outbox::deliver_due(
-            buildmail::effects::StoreAccess::Held(&*store),
-            &farm.cfg,
-            &buildmail::time::SystemClock,
-            true
-        )
-        .unwrap(),
-        buildmail::effects::outbox::Delivery {
-            delivered: 0,
-            failed: 0
-        },
+        farm.flush_outbox(&*store),
+        (0, 0),
         "a dead mail is not retried by a flush"
     );
     assert!(store.outbox_retry(queued[0].0.id, now()).unwrap());
-    assert_eq!(
-        buildmail::effects::outbox::deliver_due(
-            buildmail::effects::StoreAccess::Held(&*store),
-            &farm.cfg,
-            &buildmail::time::SystemClock,
-            true
-        )
-        .unwrap(),
-        buildmail::effects::outbox::Delivery {
-            delivered: 1,
-            failed: 0
-        }
-    );
+    assert_eq!(farm.flush_outbox(&*store), (1, 0));
     assert_eq!(smtp.received().len(), 1);
 }
 
@@ -559,15 +519,9 @@ fn build_failure_notices_are_off_by_default_and_once_per_version_across_arches()
         farm.outbox().is_empty(),
         "nothing before the quiet period is over"
     );
-    std::thread::sleep(std::time::Duration::from_millis(2100));
-    let store = buildmail::store::open(&farm.cfg.database).unwrap();
-    buildmail::effects::worker::run_pending(
-        buildmail::effects::StoreAccess::Held(&*store),
-        &farm.cfg,
-        &buildmail::time::SystemClock,
-    )
-    .unwrap();
-    drop(store);
+    // The quiet period (2 s) passes on the farm's clock.
+    farm.clock.advance(3);
+    farm.work();
     let mails = farm.outbox();
     assert_eq!(
         mails.len(),
@@ -587,15 +541,9 @@ fn build_failure_notices_are_off_by_default_and_once_per_version_across_arches()
     );
     // A later failure of the same version on another arch sends nothing more.
     farm.log("attempted", "hello", "1.0-1", "armhf", "unstable");
-    std::thread::sleep(std::time::Duration::from_millis(2100));
-    let store = buildmail::store::open(&farm.cfg.database).unwrap();
-    buildmail::effects::worker::run_pending(
-        buildmail::effects::StoreAccess::Held(&*store),
-        &farm.cfg,
-        &buildmail::time::SystemClock,
-    )
-    .unwrap();
-    drop(store);
+    // The quiet period (2 s) passes on the farm's clock.
+    farm.clock.advance(3);
+    farm.work();
     assert_eq!(farm.outbox().len(), 1);
 }
 

@@ -30,18 +30,53 @@ fn s(v: &str) -> Option<String> {
     Some(v.to_string())
 }
 
-/// The identity fields, for compact comparisons.
-fn identity(p: &BuildLog) -> [Option<&str>; 8] {
-    [
-        p.package.as_deref(),
-        p.version.as_deref(),
-        p.source_version.as_deref(),
-        p.distribution.as_deref(),
-        p.host_arch.as_deref(),
-        p.build_arch.as_deref(),
-        p.machine_arch.as_deref(),
-        p.builder.as_deref(),
-    ]
+/// The identity fields of a parsed log, labelled.
+#[derive(Debug, PartialEq, Eq)]
+struct Identity<'a> {
+    package: Option<&'a str>,
+    version: Option<&'a str>,
+    source_version: Option<&'a str>,
+    distribution: Option<&'a str>,
+    host_arch: Option<&'a str>,
+    build_arch: Option<&'a str>,
+    machine_arch: Option<&'a str>,
+    builder: Option<&'a str>,
+}
+
+impl<'a> Identity<'a> {
+    fn of(p: &'a BuildLog) -> Identity<'a> {
+        Identity {
+            package: p.package.as_deref(),
+            version: p.version.as_deref(),
+            source_version: p.source_version.as_deref(),
+            distribution: p.distribution.as_deref(),
+            host_arch: p.host_arch.as_deref(),
+            build_arch: p.build_arch.as_deref(),
+            machine_arch: p.machine_arch.as_deref(),
+            builder: p.builder.as_deref(),
+        }
+    }
+
+    /// A native build: the version is the source version, and the host,
+    /// build and machine architectures are one.
+    fn native(
+        package: &'a str,
+        version: &'a str,
+        dist: &'a str,
+        arch: &'a str,
+        builder: &'a str,
+    ) -> Identity<'a> {
+        Identity {
+            package: Some(package),
+            version: Some(version),
+            source_version: Some(version),
+            distribution: Some(dist),
+            host_arch: Some(arch),
+            build_arch: Some(arch),
+            machine_arch: Some(arch),
+            builder: Some(builder),
+        }
+    }
 }
 
 #[test]
@@ -51,17 +86,14 @@ fn successful_ascii() {
     assert_eq!(p.format, Some(LogFormat::Ascii));
     assert_eq!(p.sbuild_version, s("0.85.2"));
     assert_eq!(
-        identity(&p),
-        [
-            Some("hello"),
-            Some("2.10-3"),
-            Some("2.10-3"),
-            Some("unstable"),
-            Some("amd64"),
-            Some("amd64"),
-            Some("amd64"),
-            Some("buildd-x86-01.example.org"),
-        ]
+        Identity::of(&p),
+        Identity::native(
+            "hello",
+            "2.10-3",
+            "unstable",
+            "amd64",
+            "buildd-x86-01.example.org"
+        )
     );
     assert_eq!(p.build_type, s("any"));
     assert_eq!(p.build_profiles, None);
@@ -139,17 +171,14 @@ fn attempted_unicode() {
     assert_eq!(p.format, Some(LogFormat::Unicode));
     assert_eq!(p.sbuild_version, s("0.65.2"));
     assert_eq!(
-        identity(&p),
-        [
-            Some("hello"),
-            Some("2.10-3"),
-            Some("2.10-3"),
-            Some("unstable"),
-            Some("arm64"),
-            Some("arm64"),
-            Some("arm64"),
-            Some("arm-buildd-03.example.net"),
-        ]
+        Identity::of(&p),
+        Identity::native(
+            "hello",
+            "2.10-3",
+            "unstable",
+            "arm64",
+            "arm-buildd-03.example.net"
+        )
     );
     assert_eq!(p.build_type, None);
     assert_eq!(p.status, Some(Status::Attempted));
@@ -202,17 +231,14 @@ fn given_back_ascii_088() {
     assert_eq!(p.format, Some(LogFormat::Ascii));
     assert_eq!(p.sbuild_version, s("0.88.3"));
     assert_eq!(
-        identity(&p),
-        [
-            Some("libfoo"),
-            Some("1.4-2"),
-            Some("1.4-2"),
-            Some("unstable"),
-            Some("amd64"),
-            Some("amd64"),
-            Some("amd64"),
-            Some("buildd-x86-02.example.org"),
-        ]
+        Identity::of(&p),
+        Identity::native(
+            "libfoo",
+            "1.4-2",
+            "unstable",
+            "amd64",
+            "buildd-x86-02.example.org"
+        )
     );
     assert_eq!(p.status, Some(Status::GivenBack));
     assert_eq!(p.fail_stage, s("install-deps"));
@@ -265,17 +291,17 @@ fn failed_old_format() {
     assert_eq!(p.format, Some(LogFormat::Old));
     assert_eq!(p.sbuild_version, s("1.170.5"));
     assert_eq!(
-        identity(&p),
-        [
-            Some("oldpkg"),
-            Some("0.9-1"),
-            None,
-            None,
-            Some("i386"),
-            None,
-            None,
-            Some("oldbuildd"),
-        ]
+        Identity::of(&p),
+        Identity {
+            package: Some("oldpkg"),
+            version: Some("0.9-1"),
+            source_version: None,
+            distribution: None,
+            host_arch: Some("i386"),
+            build_arch: None,
+            machine_arch: None,
+            builder: Some("oldbuildd"),
+        }
     );
     // FAILED [dpkg-buildpackage died] → attempted, no invented fail-stage.
     assert_eq!(p.status, Some(Status::Attempted));
@@ -306,17 +332,17 @@ fn skipped_binnmu() {
     let p = parse(&log);
     assert_eq!(p.format, Some(LogFormat::Ascii));
     assert_eq!(
-        identity(&p),
-        [
-            Some("bar"),
-            Some("1:2.0-1+b1"),
-            Some("1:2.0-1"),
-            Some("bookworm"),
-            Some("armhf"),
-            Some("armhf"),
-            Some("arm64"),
-            Some("buildd-arm-07.example.org"),
-        ]
+        Identity::of(&p),
+        Identity {
+            package: Some("bar"),
+            version: Some("1:2.0-1+b1"),
+            source_version: Some("1:2.0-1"),
+            distribution: Some("bookworm"),
+            host_arch: Some("armhf"),
+            build_arch: Some("armhf"),
+            machine_arch: Some("arm64"),
+            builder: Some("buildd-arm-07.example.org"),
+        }
     );
     assert_eq!(p.status, Some(Status::Skipped));
     assert_eq!(p.fail_stage, s("arch-check"));
@@ -340,17 +366,14 @@ fn failed_create_session() {
     let log = fixture("failed-create-session.log");
     let p = parse(&log);
     assert_eq!(
-        identity(&p),
-        [
-            Some("baz"),
-            Some("3.1-1"),
-            Some("3.1-1"),
-            Some("trixie"),
-            Some("amd64"),
-            Some("amd64"),
-            Some("amd64"),
-            Some("buildd-x86-03.example.org"),
-        ]
+        Identity::of(&p),
+        Identity::native(
+            "baz",
+            "3.1-1",
+            "trixie",
+            "amd64",
+            "buildd-x86-03.example.org"
+        )
     );
     assert_eq!(p.status, Some(Status::Failed));
     assert_eq!(p.fail_stage, s("create-session"));
@@ -372,17 +395,14 @@ fn successful_wide_box_without_summary() {
     let p = parse(&log);
     assert_eq!(p.format, Some(LogFormat::Ascii));
     assert_eq!(
-        identity(&p),
-        [
-            Some("qux"),
-            Some("0.4.1-1"),
-            Some("0.4.1-1"),
-            Some("experimental"),
-            Some("amd64"),
-            Some("amd64"),
-            Some("amd64"),
-            Some("buildd-x86-04.example.org"),
-        ]
+        Identity::of(&p),
+        Identity::native(
+            "qux",
+            "0.4.1-1",
+            "experimental",
+            "amd64",
+            "buildd-x86-04.example.org"
+        )
     );
     // Summary hidden: no status (the header alone does not say), no stats.
     assert_eq!(p.status, None);

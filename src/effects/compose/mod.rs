@@ -21,7 +21,7 @@ mod notification;
 pub mod queue;
 
 pub use notification::*;
-pub use queue::{outbound, queue_error_reply, queue_failed_to_upload, resent, Mailer};
+pub use queue::{forwarded, outbound, queue_error_reply, queue_failed_to_upload, resent, Mailer};
 
 use std::path::Path;
 

@@ -121,6 +121,23 @@ pub fn queue_failed_to_upload(
     }
 }
 
+/// The forward of `raw` to the admin address, ready for [`outbound`].
+pub fn forwarded(
+    mailer: &Mailer<'_>,
+    raw: &[u8],
+    message_id: Option<&str>,
+    id: u64,
+    now: i64,
+) -> Composed {
+    Composed {
+        kind: "forward".into(),
+        to: vec![mailer.config.admin_address.clone()],
+        message_id: message_id.unwrap_or_default().to_string(),
+        subject: String::new(),
+        bytes: resent(mailer, raw, id, now),
+    }
+}
+
 /// A mail forwarded intact to the admin: `Resent-From`, `Resent-To`,
 /// `Resent-Date` and `Resent-Message-ID` (RFC 5322 §3.6.6) prepended to the
 /// original bytes, headers and MIME structure untouched.

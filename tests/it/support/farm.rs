@@ -143,6 +143,19 @@ impl Farm {
         .unwrap()
     }
 
+    /// Delivers every live mail of the outbox now, as `outbox flush` does,
+    /// through a store the caller holds: (delivered, failed).
+    pub fn flush_outbox(&self, store: &dyn buildmail::store::Store) -> (usize, usize) {
+        let d = buildmail::effects::outbox::deliver_due(
+            StoreAccess::Held(store),
+            &self.cfg,
+            &*self.clock,
+            true,
+        )
+        .unwrap();
+        (d.delivered, d.failed)
+    }
+
     /// Delivers a log mail; returns its Message-ID.
     pub fn log(&self, status: &str, src: &str, ver: &str, arch: &str, dist: &str) -> String {
         let spec = LogSpec::new(src, ver, arch, dist, status);
