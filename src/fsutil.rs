@@ -22,8 +22,11 @@ pub fn write_with(
     fill: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
+    // Mode 0666 less the umask, as a plainly created file gets: queue
+    // daemons and mail pickups may run as other users.
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!("{}.", temp_stem(name)))
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(dir)?;
     fill(tmp.as_file_mut())?;
     tmp.as_file().sync_all()?;
@@ -92,6 +95,16 @@ mod tests {
         let sub = dir.path().join("a/b");
         let p = write(&sub, "x", b"one").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        // Readable by others as a plainly created file is (umask 022).
+        let mode =
+            std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&p).unwrap().permissions());
+        let plain = sub.join("plain");
+        std::fs::write(&plain, b"").unwrap();
+        let plain_mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&plain).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, plain_mode & 0o777);
+        std::fs::remove_file(&plain).unwrap();
         write(&sub, "x", b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         let failed = write_with(&sub, "x", |f| {

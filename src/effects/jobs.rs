@@ -27,6 +27,9 @@ pub struct JobReport {
 struct Done {
     success: bool,
     log: String,
+    /// The upload command was started: the build has been Uploaded since,
+    /// so that the archive's answers find it so.
+    started: bool,
 }
 
 /// Runs every job that is waiting, or claimed by an owner that stopped.
@@ -139,6 +142,7 @@ pub fn run_one(
             finish(access, &job, &outcome, clock.now())?
         }
     };
+    crash_point("job-finished");
     Ok(Some(report))
 }
 
@@ -146,6 +150,7 @@ pub fn run_one(
 /// command: unknown, so it is not repeated behind the admins' backs.
 fn interrupted(previous: &Claim, started: i64) -> Done {
     Done {
+        started: true,
         success: false,
         log: format!(
             "the upload was interrupted: the worker (process {} on {}) stopped while the upload \
@@ -197,6 +202,7 @@ fn finish(
             ..Commit::default()
         };
         if let Some(record) = s.build(&job.key)?.filter(|r| r.version == job.version) {
+            let pending_job = record.pending_job.filter(|id| *id != job.id);
             c.history = Some(HistoryEntry {
                 time: now,
                 from: Some(record.state),
@@ -211,7 +217,7 @@ fn finish(
                 note: Some(outcome.to_string()),
             });
             c.build = Some(BuildRecord {
-                pending_job: None,
+                pending_job,
                 ..record
             });
         }
@@ -234,6 +240,7 @@ fn upload(
     let record = access.step(|s| s.build(&job.key))?;
     let Some((record, u)) = record.and_then(|r| r.upload.clone().map(|u| (r, u))) else {
         return Ok(Done {
+            started: false,
             success: false,
             log: "no signed .changes is on record for this build".into(),
         });
@@ -242,6 +249,7 @@ fn upload(
         Ok(f) => f,
         Err(problems) => {
             return Ok(Done {
+                started: false,
                 success: false,
                 log: format!(
                     "the files in {} no longer match the signed .changes:\n{}",
@@ -258,6 +266,7 @@ fn upload(
         u.signed_changes.as_bytes(),
     ) {
         return Ok(Done {
+            started: false,
             success: false,
             log: format!(
                 "could not write the upload into {}: {e}",
@@ -273,21 +282,44 @@ fn upload(
     );
     let Some(argv) = &config.upload.command else {
         return Ok(Done {
+            started: false,
             success: true,
             log: format!("{placed}; no upload command is configured"),
         });
     };
-    // From here on a crash leaves an upload that may have happened.
+    // From here on a crash leaves an upload that may have happened, and the
+    // archive may answer before the command ends: the build is Uploaded
+    // from now on (the command's failure makes it Failed-To-Upload).
     let started = clock.now();
     access.step(|s| {
-        s.commit(&Commit {
+        let mut c = Commit {
             now: started,
             jobs: vec![Job {
                 started: Some(started),
                 ..job.clone()
             }],
             ..Commit::default()
-        })
+        };
+        if let Some(rec) = s.build(&job.key)?.filter(|r| owns(r, job)) {
+            let to = state::upload_outcome(true);
+            c.history = Some(HistoryEntry {
+                time: started,
+                from: Some(rec.state),
+                to: Some(to),
+                version: rec.version.clone(),
+                event: "upload:started".into(),
+                message_id: job.message_id.clone(),
+                signer: job.signer.clone(),
+                note: Some(format!("{placed}; the upload command runs")),
+            });
+            c.build = Some(BuildRecord {
+                state: to,
+                previous_state: Some(rec.state),
+                state_change: started,
+                ..rec
+            });
+        }
+        s.commit(&c)
     })?;
     crash_point("upload-started");
     let changes_path = u.queue_dir.join(&u.changes_name);
@@ -301,6 +333,7 @@ fn upload(
     };
     let run = upload::run_command(argv, &vars, config.upload.timeout);
     Ok(Done {
+        started: true,
         success: run.success,
         log: format!("{placed}\n{}", run.log),
     })
@@ -328,24 +361,46 @@ fn commit_upload(
             return s.commit(&c);
         };
         let from = record.state;
-        c.history = Some(HistoryEntry {
+        let event = if done.success {
+            "upload:ok"
+        } else {
+            "upload:failed"
+        };
+        let mut history = HistoryEntry {
             time: now,
             from: Some(from),
             to: Some(to),
             version: record.version.clone(),
-            event: if done.success {
-                "upload:ok".into()
-            } else {
-                "upload:failed".into()
-            },
+            event: event.into(),
             message_id: job.message_id.clone(),
             signer: job.signer.clone(),
             note: Some(last_line(&done.log).to_string()),
-        });
+        };
+        // Another decision took the build over while the job ran (an
+        // admin's command, or the archive's answer to the upload): it
+        // stands; the outcome is only recorded.
+        let overtaken =
+            !owns(&record, job) || (done.started && from != state::upload_outcome(true));
+        if overtaken {
+            history.to = Some(from);
+            history.note = Some(format!(
+                "{}; the build had moved on to {from} meanwhile, which stands",
+                last_line(&done.log)
+            ));
+            c.history = Some(history);
+            if owns(&record, job) {
+                c.build = Some(BuildRecord {
+                    pending_job: None,
+                    ..record
+                });
+            }
+            return s.commit(&c);
+        }
+        c.history = Some(history);
         let record = BuildRecord {
             state: to,
-            previous_state: Some(from),
-            state_change: now,
+            previous_state: Some(from).filter(|f| *f != to).or(record.previous_state),
+            state_change: if from == to { record.state_change } else { now },
             upload_log: (!done.success).then(|| done.log.clone()),
             pending_job: None,
             ..record
@@ -386,6 +441,12 @@ fn notify_failure(
         compose::queue_error_reply(s, mailer, c, answer, &reasons, &[], now)?;
     }
     Ok(())
+}
+
+/// Whether `record` is still the one `job` was queued for: same version,
+/// and the job is the one it waits for.
+fn owns(record: &BuildRecord, job: &Job) -> bool {
+    record.version == job.version && record.pending_job == Some(job.id)
 }
 
 fn last_line(log: &str) -> &str {

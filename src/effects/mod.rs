@@ -23,6 +23,12 @@
 //!   purpose;
 //! * a mail claimed for delivery: delivered again (SMTP cannot tell whether
 //!   a mail accepted just before the crash was recorded).
+//!
+//! While an effect runs, other mails are committed: a job's finish applies
+//! its outcome only to a record that still waits for it (same version,
+//! `pending_job` naming the job), and a build is Uploaded from the moment
+//! its upload command starts, so an archive answer arriving before the
+//! command ends is not lost.
 
 pub mod claim;
 pub mod compose;
@@ -76,7 +82,9 @@ impl StoreAccess<'_> {
 /// A crash-test hook: when the environment variable `BUILDMAIL_CRASH_AT`
 /// names `point`, the process kills itself with SIGKILL there, as `kill -9`
 /// would. The kill -9 tests use it to stop a worker between claim, run and
-/// finish; it costs one environment lookup per step.
+/// finish; it costs one environment lookup per step. The points:
+/// `job-claimed`, `upload-started`, `job-ran`, `job-finished`,
+/// `outbox-claimed`, `outbox-sent`, `outbox-recorded`.
 pub fn crash_point(point: &str) {
     if std::env::var_os("BUILDMAIL_CRASH_AT").is_some_and(|v| v == point) {
         // SAFETY: raising a signal on our own process.

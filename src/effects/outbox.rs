@@ -4,6 +4,7 @@
 //! retried with exponential backoff, parked as dead past `outbox.max_age`
 //! or on a permanent refusal; never dropped).
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -18,6 +19,9 @@ use crate::time::Clock;
 
 /// How many mails are delivered at once.
 const DELIVERY_WORKERS: usize = 8;
+
+/// How many mails one step claims.
+const CLAIM_AT_ONCE: usize = 64;
 
 /// Outcomes are recorded at least this often while a batch is sent, so a
 /// crash re-sends at most the mails accepted in the last moment.
@@ -74,31 +78,49 @@ pub fn deliver_due(
     clock: &dyn Clock,
     force: bool,
 ) -> Result<Delivery, StoreError> {
-    let now = clock.now();
-    let claim = claim_now(now);
-    let lease = claim::lease(config);
-    let batch = access.step(|s| claim_due(s, &claim, now, force, lease))?;
-    crash_point("outbox-claimed");
-    if batch.is_empty() {
-        return Ok(Delivery::default());
-    }
-    let sender = match Sender::new(&transport_spec(config)) {
-        Ok(s) => s,
-        Err(e) => {
-            let failures: Vec<_> = (0..batch.len()).map(|i| (i, Err(e.clone()))).collect();
-            access.step(|s| record(s, config, &batch, &failures, clock.now()))?;
-            return Ok(Delivery {
-                delivered: 0,
-                failed: batch.len(),
-            });
+    let mut total = Delivery::default();
+    // Each mail is tried once per run, also when `force` makes a failed
+    // one due again at once.
+    let mut tried = BTreeSet::new();
+    let mut sender = None;
+    loop {
+        let now = clock.now();
+        let claim = claim_now(now);
+        let lease = claim::lease(config);
+        let batch = access.step(|s| claim_due(s, &claim, now, force, lease, &tried))?;
+        crash_point("outbox-claimed");
+        if batch.is_empty() {
+            return Ok(total);
         }
-    };
+        tried.extend(batch.iter().map(|(m, _)| m.id));
+        let sender = sender.get_or_insert_with(|| Sender::new(&transport_spec(config)));
+        let d = match sender {
+            Ok(sender) => send_batch(access, config, clock, sender, &batch)?,
+            Err(e) => {
+                let failures: Vec<_> = (0..batch.len()).map(|i| (i, Err(e.clone()))).collect();
+                access.step(|s| record(s, config, &batch, &failures, clock.now()))?
+            }
+        };
+        total.delivered += d.delivered;
+        total.failed += d.failed;
+    }
+}
+
+/// Sends one claimed batch on up to [`DELIVERY_WORKERS`] connections,
+/// recording outcomes as they come.
+fn send_batch(
+    access: StoreAccess<'_>,
+    config: &Config,
+    clock: &dyn Clock,
+    sender: &Sender,
+    batch: &[(OutboundMail, Vec<u8>)],
+) -> Result<Delivery, StoreError> {
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<(usize, Result<(), SendError>)>();
     std::thread::scope(|scope| {
         for _ in 0..DELIVERY_WORKERS.min(batch.len()) {
             let tx = tx.clone();
-            let (next, batch, sender) = (&next, &batch, &sender);
+            let next = &next;
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some((mail, bytes)) = batch.get(i) else {
@@ -130,9 +152,10 @@ pub fn deliver_due(
             };
             if !pending.is_empty() && (done || last.elapsed() >= RECORD_EVERY) {
                 crash_point("outbox-sent");
-                let d = access.step(|s| record(s, config, &batch, &pending, clock.now()))?;
+                let d = access.step(|s| record(s, config, batch, &pending, clock.now()))?;
                 total.delivered += d.delivered;
                 total.failed += d.failed;
+                crash_point("outbox-recorded");
                 pending.clear();
                 last = Instant::now();
             }
@@ -143,30 +166,44 @@ pub fn deliver_due(
     })
 }
 
-/// Claims the due mails and reads their bytes.
+/// Claims up to [`CLAIM_AT_ONCE`] due mails not tried yet and reads their
+/// bytes (claimed in chunks, so a claim's lease runs from shortly before
+/// its mail is sent). A mail whose bytes are missing is parked as dead.
 fn claim_due(
     s: &dyn Store,
     claim: &Claim,
     now: i64,
     force: bool,
     lease: i64,
+    tried: &BTreeSet<u64>,
 ) -> Result<Vec<(OutboundMail, Vec<u8>)>, StoreError> {
     let stale = |c: &Claim| claim::is_stale(c, now, lease);
     let mut out = Vec::new();
     for mail in s.outbox_mails()? {
-        if !is_due(&mail, now, force, lease) {
+        if out.len() >= CLAIM_AT_ONCE {
+            break;
+        }
+        if tried.contains(&mail.id) || !is_due(&mail, now, force, lease) {
             continue;
         }
         let Some(claimed) = s.claim_outbox(mail.id, claim, &stale)? else {
             continue;
         };
-        let bytes = s
-            .outbox_bytes(mail.id)?
-            .ok_or_else(|| StoreError::Corrupt {
-                tree: "outbox_raw",
-                message: format!("the bytes of outbox mail {} are missing", mail.id),
-            })?;
-        out.push((claimed.item, bytes));
+        match s.outbox_bytes(mail.id)? {
+            Some(bytes) => out.push((claimed.item, bytes)),
+            None => {
+                tracing::error!(
+                    "outbox mail {} has no bytes in the database; parked as dead",
+                    mail.id
+                );
+                s.outbox_failed(
+                    &claimed.item,
+                    "its bytes are missing from the database",
+                    now,
+                    true,
+                )?;
+            }
+        }
     }
     Ok(out)
 }

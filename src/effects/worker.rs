@@ -92,12 +92,19 @@ pub fn has_due_work(store: &dyn Store, config: &Config, now: i64) -> Result<bool
 pub fn run_exclusive(config: &Config, clock: &dyn Clock) -> Result<Option<Summary>, StoreError> {
     let access = StoreAccess::Open(&config.database);
     let mut total = Summary::default();
+    let mut rounds = 0;
     loop {
         let Some(lock) = try_lock(&config.database.path)? else {
-            return Ok(None);
+            // Another worker took over after our last round: what we did
+            // stays reported.
+            return Ok((rounds > 0).then_some(total));
         };
-        total.add(run_pending(access, config, clock)?);
+        rounds += 1;
+        let round = run_pending(access, config, clock);
+        // Released before an error is returned too: the next worker (cron,
+        // or the one the next `deliver` starts) must not find it held.
         drop(lock);
+        total.add(round?);
         // Work committed after our last look, by a process that found the
         // lock still held, is ours to do.
         if !access.step(|s| has_due_work(s, config, clock.now()))? {

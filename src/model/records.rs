@@ -382,3 +382,23 @@ impl SignatureUse {
         k
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records written by the previous release (no claims yet) still read.
+    #[test]
+    fn records_of_the_previous_release_decode() {
+        let job: Job = serde_json::from_str(
+            r#"{"id":7,"key":{"dist":"unstable","arch":"amd64","source":"hello"},"version":"1.0-1","kind":"Upload","created":1,"message_id":null,"signer":null,"answer":null}"#,
+        )
+        .unwrap();
+        assert_eq!((job.id, job.claim, job.started), (7, None, None));
+        let mail: OutboundMail = serde_json::from_str(
+            r#"{"id":3,"kind":"forward","to":["a@example.org"],"message_id":"m","subject":"","queued":1,"attempts":0,"last_error":null}"#,
+        )
+        .unwrap();
+        assert_eq!((mail.next_attempt, mail.dead, mail.claim), (0, false, None));
+    }
+}

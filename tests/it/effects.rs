@@ -242,15 +242,21 @@ fn an_upload_whose_command_may_have_run_is_never_repeated_blindly() {
     }
 }
 
+/// Starts `buildmail work` and waits until its upload command runs.
+fn worker_in_upload(farm: &Farm) -> std::process::Child {
+    let worker = farm.cli(&["work"]).stdout(Stdio::null()).spawn().unwrap();
+    wait_until("the upload command to start", || {
+        farm.root().join("started").exists()
+    });
+    worker
+}
+
 #[test]
 fn a_worker_killed_mid_upload_with_kill_9_loses_nothing() {
     let farm = upload_farm(true, "");
     let root = farm.root().to_path_buf();
     queued_upload(&farm);
-    let mut worker = farm.cli(&["work"]).stdout(Stdio::null()).spawn().unwrap();
-    wait_until("the upload command to start", || {
-        root.join("started").exists()
-    });
+    let mut worker = worker_in_upload(&farm);
     worker.kill().unwrap(); // SIGKILL
     let status = worker.wait().unwrap();
     assert_eq!(status.signal(), Some(9));
@@ -264,6 +270,54 @@ fn a_worker_killed_mid_upload_with_kill_9_loses_nothing() {
         .contains("interrupted"));
     assert_eq!(count(&root.join("uploads.count")), 1);
     std::fs::write(root.join("release"), b"").unwrap();
+}
+
+#[test]
+fn a_worker_killed_after_finishing_leaves_nothing_to_redo() {
+    let farm = upload_farm(false, "");
+    queued_upload(&farm);
+    work_crashing_at(&farm, "job-finished");
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    work(&farm);
+    assert_eq!(count(&farm.root().join("uploads.count")), 1);
+    assert_eq!(farm.state("hello"), State::Uploaded);
+}
+
+#[test]
+fn the_archive_answering_while_the_upload_command_runs_is_not_lost() {
+    let farm = upload_farm(true, "");
+    let root = farm.root().to_path_buf();
+    queued_upload(&farm);
+    let mut worker = worker_in_upload(&farm);
+    // The queue daemon and dak are quick: the upload is accepted before
+    // the upload command has even ended.
+    let accepted = crate::support::archive_mail(
+        "hello_1.0-1_amd64.changes ACCEPTED into unstable",
+        "Accepted:\nhello_1.0-1_amd64.deb\n",
+    );
+    let out = ingest_only(&farm, &accepted);
+    assert!(
+        matches!(
+            out,
+            Outcome::Archive {
+                state: State::Installed,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    std::fs::write(root.join("release"), b"").unwrap();
+    assert!(worker.wait().unwrap().success());
+    let record = farm.record("hello", "unstable", "amd64");
+    assert_eq!(
+        record.state,
+        State::Installed,
+        "the archive's answer stands"
+    );
+    assert!(record.pending_job.is_none());
+    let last = farm.history("hello", "amd64").pop().unwrap();
+    assert_eq!(last.event, "upload:ok");
+    assert!(last.note.unwrap_or_default().contains("moved on"));
 }
 
 #[test]
@@ -350,6 +404,16 @@ fn a_mail_sent_by_a_killed_worker_is_never_lost() {
     // never lost); the outbox is empty afterwards.
     assert!(count(&farm.root().join("sent.log")) >= 1);
     assert_eq!(outbox_len(&farm), 0);
+}
+
+#[test]
+fn a_mail_recorded_by_a_killed_worker_is_not_sent_again() {
+    let farm = sendmail_farm();
+    queued_forward(&farm);
+    work_crashing_at(&farm, "outbox-recorded");
+    assert_eq!(outbox_len(&farm), 0);
+    work(&farm);
+    assert_eq!(count(&farm.root().join("sent.log")), 1);
 }
 
 #[test]

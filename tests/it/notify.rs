@@ -170,8 +170,10 @@ fn the_seed_scenario_failed_upload_notifies_admins_and_creator_once_then_rescue(
         vec![
             "log:successful",
             "cmd:signed .changes",
+            "upload:started",
             "upload:failed",
             "cmd:retry-upload",
+            "upload:started",
             "upload:ok"
         ],
         "the history tells the whole story"
@@ -303,20 +305,10 @@ fn uploaded_farm() -> Farm {
     farm
 }
 
-fn archive_mail(subject: &str, body: &str) -> Vec<u8> {
-    TextMail::new(
-        "dak@ftp-master.example.org",
-        "buildd@example.org",
-        subject,
-        body,
-    )
-    .build()
-}
-
 #[test]
 fn accepted_makes_the_build_installed() {
     let farm = uploaded_farm();
-    let out = farm.deliver(&archive_mail(
+    let out = farm.deliver(&crate::support::archive_mail(
         "hello_1.0-1_amd64.changes ACCEPTED into unstable",
         "Accepted:\n hello_1.0-1_amd64.deb\n",
     ));
@@ -337,7 +329,7 @@ fn accepted_makes_the_build_installed() {
 fn rejected_makes_the_build_failed_to_upload_with_the_rejection_as_log_and_notifies() {
     let farm = uploaded_farm();
     assert!(farm.outbox().is_empty());
-    farm.deliver(&archive_mail(
+    farm.deliver(&crate::support::archive_mail(
         "hello_1.0-1_amd64.changes REJECTED",
         "Rejected: hello_1.0-1_amd64.deb: old version (1.0-1) in unstable >= new version\n",
     ));
@@ -359,12 +351,12 @@ fn rejected_makes_the_build_failed_to_upload_with_the_rejection_as_log_and_notif
 #[test]
 fn new_and_queue_reports_are_noted_and_queue_failures_fail_the_upload() {
     let farm = uploaded_farm();
-    farm.deliver(&archive_mail(
+    farm.deliver(&crate::support::archive_mail(
         "hello_1.0-1_amd64.changes is NEW",
         "waiting in NEW\n",
     ));
     assert_eq!(farm.state("hello"), State::Uploaded);
-    farm.deliver(&archive_mail(
+    farm.deliver(&crate::support::archive_mail(
         "Processing of hello_1.0-1_amd64.changes",
         "hello_1.0-1_amd64.deb uploaded successfully to localhost\n",
     ));
@@ -379,7 +371,7 @@ fn new_and_queue_reports_are_noted_and_queue_failures_fail_the_upload() {
         events.contains(&"archive:queue-ok".to_string()),
         "{events:?}"
     );
-    farm.deliver(&archive_mail(
+    farm.deliver(&crate::support::archive_mail(
         "Processing of hello_1.0-1_amd64.changes",
         "hello_1.0-1_amd64.deb: checksum mismatch, upload discarded\n",
     ));
@@ -394,7 +386,7 @@ fn new_and_queue_reports_are_noted_and_queue_failures_fail_the_upload() {
 #[test]
 fn an_archive_mail_for_an_upload_buildmail_did_not_make_is_forwarded() {
     let farm = uploaded_farm();
-    let out = farm.deliver(&archive_mail(
+    let out = farm.deliver(&crate::support::archive_mail(
         "other_2.0-1_amd64.changes ACCEPTED into unstable",
         "Accepted\n",
     ));

@@ -131,6 +131,13 @@ pub enum SignatureError {
          send it unmodified (no re-wrapping or re-encoding by the mail client)"
     )]
     Malformed(String),
+    /// The OpenPGP parser panicked on the input (a bug in it, caught so the
+    /// mail is refused rather than the processor taken down).
+    #[error(
+        "internal error: the OpenPGP parser failed on this input; the reply was refused, \
+         please report it to the buildd admins with the mail attached"
+    )]
+    ParserPanicked,
     /// The signature does not match the signed data.
     #[error(
         "BAD signature: the signature does not match the signed text (it was altered \
@@ -296,11 +303,8 @@ pub fn verify_detached(
 /// Runs `f`, turning a panic inside the OpenPGP parser (which would be a
 /// sequoia bug) into a refusal instead of taking the mail processor down.
 fn guarded<T>(f: impl FnOnce() -> Result<T, SignatureError>) -> Result<T, SignatureError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        Err(SignatureError::Malformed(
-            "the OpenPGP parser failed on this input".into(),
-        ))
-    })
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(SignatureError::ParserPanicked))
 }
 
 // ---------------------------------------------------------------------------

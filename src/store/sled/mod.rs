@@ -403,17 +403,14 @@ impl Store for SledStore {
         next_attempt: i64,
         dead: bool,
     ) -> Result<(), StoreError> {
-        let updated = OutboundMail {
-            attempts: mail.attempts.saturating_add(1),
-            last_error: Some(error.to_string()),
-            next_attempt,
-            dead,
-            claim: None,
-            ..mail.clone()
-        };
-        self.outbox
-            .insert(mail.id.to_be_bytes(), to_json("outbox", &updated)?)?;
-        Ok(())
+        update_in(&self.outbox, "outbox", mail.id, |cur: &mut OutboundMail| {
+            cur.attempts = cur.attempts.saturating_add(1);
+            cur.last_error = Some(error.to_string());
+            cur.next_attempt = next_attempt;
+            cur.dead = dead;
+            cur.claim = None;
+        })
+        .map(drop)
     }
 
     /// How many error replies went to `address` since `since` (Unix seconds).
@@ -465,19 +462,11 @@ impl Store for SledStore {
 
     /// Sets an outbox mail back to be delivered now (also a dead one).
     fn outbox_retry(&self, id: u64, now: i64) -> Result<bool, StoreError> {
-        let Some(v) = self.outbox.get(id.to_be_bytes())? else {
-            return Ok(false);
-        };
-        let mail: OutboundMail = from_json("outbox", &v)?;
-        let updated = OutboundMail {
-            dead: false,
-            next_attempt: now,
-            claim: None,
-            ..mail
-        };
-        self.outbox
-            .insert(id.to_be_bytes(), to_json("outbox", &updated)?)?;
-        Ok(true)
+        // A claim stays: a mail being delivered is not sent twice.
+        update_in(&self.outbox, "outbox", id, |cur: &mut OutboundMail| {
+            cur.dead = false;
+            cur.next_attempt = now;
+        })
     }
 
     fn describe(&self) -> String {
@@ -532,8 +521,55 @@ impl Store for SledStore {
     }
 }
 
-/// Claims item `id` of `tree` by compare-and-swap: taken when unclaimed or
-/// when `stale` says its claim may be taken over.
+/// Changes item `id` of `tree` by compare-and-swap, retrying when another
+/// writer changed it meanwhile. `change` says what to make of the item as
+/// it is now: `Some(r)` writes it back and returns `r`, `None` leaves it.
+/// A missing item is `None` too (a mail delivered and removed meanwhile is
+/// not brought back).
+fn swap_in<T, R>(
+    tree: &sled::Tree,
+    name: &'static str,
+    id: u64,
+    mut change: impl FnMut(&mut T) -> Option<R>,
+) -> Result<Option<(T, R)>, StoreError>
+where
+    T: Serialize + for<'de> Deserialize<'de>,
+{
+    let key = id.to_be_bytes();
+    loop {
+        let Some(old) = tree.get(key)? else {
+            return Ok(None);
+        };
+        let mut item: T = from_json(name, &old)?;
+        let Some(r) = change(&mut item) else {
+            return Ok(None);
+        };
+        let new = to_json(name, &item)?;
+        if tree.compare_and_swap(key, Some(old), Some(new))?.is_ok() {
+            return Ok(Some((item, r)));
+        }
+    }
+}
+
+/// Changes item `id` of `tree` if it is still there; returns whether it was.
+fn update_in<T>(
+    tree: &sled::Tree,
+    name: &'static str,
+    id: u64,
+    change: impl Fn(&mut T),
+) -> Result<bool, StoreError>
+where
+    T: Serialize + for<'de> Deserialize<'de>,
+{
+    Ok(swap_in(tree, name, id, |item: &mut T| {
+        change(item);
+        Some(())
+    })?
+    .is_some())
+}
+
+/// Claims item `id` of `tree`: taken when unclaimed or when `stale` says
+/// its claim may be taken over.
 fn claim_in<T>(
     tree: &sled::Tree,
     name: &'static str,
@@ -545,22 +581,13 @@ fn claim_in<T>(
 where
     T: Serialize + for<'de> Deserialize<'de>,
 {
-    let key = id.to_be_bytes();
-    loop {
-        let Some(old) = tree.get(key)? else {
-            return Ok(None);
-        };
-        let mut item: T = from_json(name, &old)?;
-        let previous = slot(&mut item).clone();
+    let claimed = swap_in(tree, name, id, |item: &mut T| {
+        let previous = slot(item).clone();
         if previous.as_ref().is_some_and(|p| !stale(p)) {
-            return Ok(None);
+            return None;
         }
-        *slot(&mut item) = Some(claim.clone());
-        let new = to_json(name, &item)?;
-        match tree.compare_and_swap(key, Some(old), Some(new))? {
-            Ok(()) => return Ok(Some(Claimed { item, previous })),
-            // Changed under us (another claimant or a commit): look again.
-            Err(_) => continue,
-        }
-    }
+        *slot(item) = Some(claim.clone());
+        Some(previous)
+    })?;
+    Ok(claimed.map(|(item, previous)| Claimed { item, previous }))
 }

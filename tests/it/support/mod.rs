@@ -617,3 +617,15 @@ pub fn corpus(sub: &str) -> Option<std::path::PathBuf> {
     eprintln!("skipped: {} is not there (CI would fail)", dir.display());
     None
 }
+
+/// A mail from the archive (dak) with `subject` and `body`.
+pub fn archive_mail(subject: &str, body: &str) -> Vec<u8> {
+    let mut m = TextMail::new(
+        "dak@ftp-master.example.org",
+        "buildd@example.org",
+        subject,
+        body,
+    );
+    m.message_id = unique_message_id();
+    m.build()
+}
