@@ -75,6 +75,38 @@ pub fn remove_stale_temps(dir: &Path, name: &str) -> io::Result<Vec<PathBuf>> {
     Ok(removed)
 }
 
+/// Durably writes `dir/name` from `fill` like [`write_with`], through the
+/// fixed temporary name `.buildmail-tmp-<name>`: for directories where one
+/// writer at a time writes a name (the upload queue under the worker lock,
+/// the outbox directory), a crashed attempt's temporary file is simply
+/// overwritten, and no directory scan is needed.
+pub fn replace_with(
+    dir: &Path,
+    name: &str,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(temp_stem(name));
+    let dest = dir.join(name);
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        fill(&mut f)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &dest)
+    })();
+    if let Err(e) = written {
+        // Best effort: the error above is what the caller must see.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_dir(dir)?;
+    Ok(dest)
+}
+
 /// Durably writes `bytes` as `dir/name` (see [`write_with`]).
 pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
     write_with(dir, name, |f| f.write_all(bytes))
@@ -123,5 +155,16 @@ mod tests {
         std::fs::write(sub.join(format!("{TEMP_PREFIX}xy.abc123")), b"other").unwrap();
         let removed = remove_stale_temps(&sub, "x").unwrap();
         assert_eq!(removed, vec![sub.join(format!("{TEMP_PREFIX}x.abc123"))]);
+        std::fs::remove_file(sub.join(format!("{TEMP_PREFIX}xy.abc123"))).unwrap();
+        // The fixed-name form overwrites what a crashed attempt left.
+        std::fs::write(sub.join(format!("{TEMP_PREFIX}y")), b"half").unwrap();
+        let y = replace_with(&sub, "y", |f| f.write_all(b"whole")).unwrap();
+        assert_eq!(std::fs::read(&y).unwrap(), b"whole");
+        let mut left: Vec<_> = std::fs::read_dir(&sub)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["x", "y"]);
     }
 }

@@ -1,6 +1,9 @@
 //! Admin commands: the first non-empty line of a reply's (decoded, signed)
-//! text, parsed as buildd-mail does — the line starts with the keyword,
-//! case-insensitively — into a typed [`Command`] with validated arguments.
+//! text, into a typed [`Command`] with validated arguments. The keyword is
+//! the line's whole first word (case-insensitive), and a keyword without
+//! arguments stands alone on its line: unlike buildd-mail's prefix match,
+//! signed prose ("Retrying is pointless", "Purged old chroots") is never a
+//! command.
 
 use serde::{Deserialize, Serialize};
 
@@ -130,8 +133,7 @@ enum Keyword {
     Purge,
 }
 
-/// Keywords in matching order: longer ones whose prefix is another keyword
-/// come first (`retry-upload` before `retry`). The one table of keywords:
+/// The keywords, each matched as a whole word. The one table of keywords:
 /// parsing and the error messages both read it.
 const TABLE: &[(&str, Keyword)] = &[
     ("retry-upload", Keyword::RetryUpload),
@@ -148,6 +150,15 @@ const TABLE: &[(&str, Keyword)] = &[
     ("upload-rem", Keyword::UploadRemove),
     ("purge", Keyword::Purge),
 ];
+
+/// A table keyword as the `&'static str` error messages carry.
+fn keyword_name(keyword: &str) -> &'static str {
+    TABLE
+        .iter()
+        .map(|(k, _)| *k)
+        .find(|k| *k == keyword)
+        .unwrap_or("command")
+}
 
 /// The keywords, for error messages (from [`TABLE`]).
 pub fn keywords() -> String {
@@ -187,16 +198,36 @@ fn bug_numbers(text: &str) -> Vec<u32> {
 /// Parses the command of a reply to a build-log mail.
 pub fn parse(text: &str) -> Result<Command, CommandError> {
     let (first, rest) = split_first_line(text).ok_or(CommandError::Empty)?;
-    let lower = first.to_ascii_lowercase();
-    let Some(&(keyword, kind)) = TABLE.iter().find(|(k, _)| lower.starts_with(k)) else {
+    // The keyword is the whole first word of the line: "Retrying builds is
+    // pointless" or "Purged old chroots" are prose, not commands.
+    let (word, args) = first
+        .split_once(char::is_whitespace)
+        .map_or((first, ""), |(w, a)| (w, a.trim()));
+    let lower = word.to_ascii_lowercase();
+    let Some(&(keyword, kind)) = TABLE.iter().find(|(k, _)| lower == *k) else {
         return Err(CommandError::Unknown(first.chars().take(80).collect()));
     };
-    let args = first.get(keyword.len()..).unwrap_or("").trim();
     let bad =
         |command: &'static str, message: String| CommandError::BadArgument { command, message };
+    // A keyword that takes no argument stands alone on its line: words
+    // after it make the line prose ("Manual intervention needed").
+    let alone = |command: Command| {
+        if args.is_empty() {
+            Ok(command)
+        } else {
+            Err(CommandError::BadArgument {
+                command: keyword_name(keyword),
+                message: format!(
+                    "takes nothing after it on its line, but the line goes on with {:?}; \
+                     write `{keyword}` alone on the first line",
+                    args.chars().take(40).collect::<String>()
+                ),
+            })
+        }
+    };
     Ok(match kind {
-        Keyword::RetryUpload => Command::RetryUpload,
-        Keyword::Retry => Command::Retry,
+        Keyword::RetryUpload => alone(Command::RetryUpload)?,
+        Keyword::Retry => alone(Command::Retry)?,
         Keyword::Fail => {
             let mut reason: Vec<&str> = Vec::new();
             if !args.is_empty() {
@@ -233,7 +264,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
                 })?),
             },
         },
-        Keyword::Manual => Command::Manual,
+        Keyword::Manual => alone(Command::Manual)?,
         Keyword::NewVersion => {
             let v = args.split_whitespace().next().unwrap_or("");
             let v = v.split_once('_').map_or(v, |(_, v)| v);
@@ -247,9 +278,9 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
                 version: v.to_string(),
             }
         }
-        Keyword::NotForUs => Command::NotForUs,
-        Keyword::UploadRemove => Command::UploadRemove,
-        Keyword::Purge => Command::Purge,
+        Keyword::NotForUs => alone(Command::NotForUs)?,
+        Keyword::UploadRemove => alone(Command::UploadRemove)?,
+        Keyword::Purge => alone(Command::Purge)?,
     })
 }
 
@@ -257,7 +288,14 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
 pub fn parse_should_build(text: &str) -> Result<ShouldBuildAnswer, CommandError> {
     let (first, _) = split_first_line(text).ok_or(CommandError::Empty)?;
     let lower = first.to_ascii_lowercase();
-    let word = lower.split_whitespace().next().unwrap_or("");
+    let mut words = lower.split_whitespace();
+    let word = words.next().unwrap_or("");
+    if words.next().is_some() {
+        return Err(CommandError::Unknown(format!(
+            "{} (a \"Should I build\" answer is one word alone on the first line: build, ok, fail, not, no-build or give-back)",
+            first.chars().take(80).collect::<String>()
+        )));
+    }
     Ok(match word {
         "build" | "ok" => ShouldBuildAnswer::Build,
         "fail" => ShouldBuildAnswer::Fail,
@@ -277,9 +315,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keywords_match_by_prefix_like_buildd_mail() {
+    fn keywords_match_as_whole_words() {
         assert_eq!(parse("retry\n"), Ok(Command::Retry));
-        assert_eq!(parse("\n\n  Retry please\n"), Ok(Command::Retry));
+        assert_eq!(parse("\n\n  Retry\nplease\n"), Ok(Command::Retry));
         assert_eq!(parse("retry-upload"), Ok(Command::RetryUpload));
         assert_eq!(parse("back"), Ok(Command::GiveBack { priority: None }));
         assert_eq!(
@@ -385,7 +423,11 @@ mod tests {
     #[test]
     fn should_build_answers() {
         assert_eq!(parse_should_build("ok\n"), Ok(ShouldBuildAnswer::Build));
-        assert_eq!(parse_should_build("Build it"), Ok(ShouldBuildAnswer::Build));
+        assert_eq!(
+            parse_should_build("Build\nit"),
+            Ok(ShouldBuildAnswer::Build)
+        );
+        assert!(parse_should_build("Build it later, not now").is_err());
         assert_eq!(parse_should_build("fail"), Ok(ShouldBuildAnswer::Fail));
         assert_eq!(
             parse_should_build("no-build"),
@@ -438,6 +480,21 @@ mod table_tests {
         }
         for typo in ["purg", "pruge", "upload-re", "dep-wai x"] {
             assert!(parse(typo).is_err(), "{typo:?} was taken for a command");
+        }
+        // Prose that starts like a keyword is not a command (the attack:
+        // signed everyday sentences must not retry, fail or purge).
+        for prose in [
+            "Retrying builds is pointless until the mirror is back.",
+            "Failing that, please ask on IRC.",
+            "Purged old chroots yesterday.",
+            "Manually checked, looks fine.",
+            "Manual intervention needed here",
+            "Purge the old chroots first",
+            "Retry later please",
+            "Back from holiday, will look",
+            "Not-for-us? I doubt it",
+        ] {
+            assert!(parse(prose).is_err(), "{prose:?} was taken for a command");
         }
         assert!(keywords().contains("retry-upload") && keywords().contains("purge"));
     }

@@ -303,10 +303,7 @@ fn file_transport_writes_exact_bytes_idempotently() {
     // A second write (after a crash before the queue learnt of the first)
     // leaves the same single file; a stale temporary file is replaced.
     fs::write(
-        dir.join(format!(
-            "{}{stem}.eml.k3j2h1",
-            buildmail::fsutil::TEMP_PREFIX
-        )),
+        dir.join(format!("{}{stem}.eml", buildmail::fsutil::TEMP_PREFIX)),
         b"half a ma",
     )
     .unwrap();

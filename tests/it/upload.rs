@@ -466,6 +466,31 @@ fn verify_refuses_symlink() {
     assert!(problem.contains("symbolic link"), "{problem}");
 }
 
+/// The attack: a hard link in the build directory to a file outside it
+/// (here the "secret" beside the build directory) must not be uploaded,
+/// and the refusal must not tell the sender where anything lives.
+#[test]
+fn verify_refuses_a_hard_link_to_a_file_outside_and_names_no_path() {
+    let f = Fixture::new();
+    let outside = f.dir.path().join("real.deb");
+    fs::rename(f.build().join(DEB), &outside).unwrap();
+    fs::hard_link(&outside, f.build().join(DEB)).unwrap();
+    let problem = only_problem(verify_files(&f.changes, &f.build()));
+    assert!(problem.contains("hard links"), "{problem}");
+    assert!(
+        !problem.contains(&f.dir.path().display().to_string()),
+        "the refusal reveals a path: {problem}"
+    );
+    // Every other refusal names files relative to the build directory too.
+    fs::remove_file(f.build().join(DEB)).unwrap();
+    let problem = only_problem(verify_files(&f.changes, &f.build()));
+    assert!(
+        problem.contains("not found in the build directory"),
+        "{problem}"
+    );
+    assert!(!problem.contains('/'), "{problem}");
+}
+
 #[test]
 fn verify_refuses_directory() {
     let f = Fixture::new();

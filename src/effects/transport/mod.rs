@@ -296,8 +296,7 @@ fn send_file(dir: &Path, stem: &str, bytes: &[u8]) -> Result<(), SendError> {
     let path = dir.join(&name);
     // Mail ids are unique and one worker delivers a mail at a time: a
     // temporary file of this name is a crashed attempt's.
-    crate::fsutil::remove_stale_temps(dir, &name)
-        .and_then(|_| crate::fsutil::write(dir, &name, bytes))
+    crate::fsutil::replace_with(dir, &name, |f| std::io::Write::write_all(f, bytes))
         .map(drop)
         .map_err(|e| {
             SendError::temporary(format!(

@@ -89,16 +89,14 @@ fn write_atomically(
 ) -> io::Result<PathBuf> {
     // One upload writes a queue at a time (the worker lock): what an
     // interrupted run left is ours to clear.
-    crate::fsutil::remove_stale_temps(dir, name)
-        .and_then(|_| crate::fsutil::write_with(dir, name, fill))
-        .map_err(|e| {
-            with_context(
-                e,
-                format!("could not write {name} into {}", dir.display()),
-                "check that the upload queue directory is writable and the disk is not full, \
+    crate::fsutil::replace_with(dir, name, fill).map_err(|e| {
+        with_context(
+            e,
+            format!("could not write {name} into {}", dir.display()),
+            "check that the upload queue directory is writable and the disk is not full, \
              then retry the upload",
-            )
-        })
+        )
+    })
 }
 
 /// Copies a verified file into `out`, checking its size and SHA-256 again.

@@ -90,17 +90,16 @@ fn verify_one(file: &ChangesFile, dir: &Path) -> Result<VerifiedFile, Vec<String
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             problems.push(format!(
-                "{name}: not found in the build directory {}; if the build was purged, \
-                 retry it, otherwise reply with the signed .changes of the files that are there",
-                dir.display()
+                "{name}: not found in the build directory; if the build was purged, \
+                 retry it, otherwise reply with the signed .changes of the files that are there"
             ));
             return Err(problems);
         }
         Err(e) => {
             problems.push(format!(
-                "{name}: could not examine {}: {e}; check that buildmail may read the \
-                 build directory",
-                path.display()
+                "{name}: could not examine it in the build directory ({}); check that \
+                 buildmail may read the build directory",
+                e.kind()
             ));
             return Err(problems);
         }
@@ -115,19 +114,26 @@ fn verify_one(file: &ChangesFile, dir: &Path) -> Result<VerifiedFile, Vec<String
             "a device, FIFO or socket"
         };
         problems.push(format!(
-            "{name}: {} is {what}, not a regular file; buildmail uploads only regular \
-             files directly in the build directory, so put the real file there",
-            path.display()
+            "{name}: is {what} in the build directory, not a regular file; buildmail \
+             uploads only regular files directly in the build directory, so put the real \
+             file there"
+        ));
+        return Err(problems);
+    }
+    if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+        problems.push(format!(
+            "{name}: has {} hard links; buildmail uploads only files that live wholly in the \
+             build directory, so copy the file there instead of linking it",
+            std::os::unix::fs::MetadataExt::nlink(&meta)
         ));
         return Err(problems);
     }
     if meta.len() != file.size {
         problems.push(format!(
-            "{name}: is {} bytes in {}, but the .changes says {}; the file is not the one \
-             the .changes describes, so reply with the signed .changes written with these \
-             files (or retry the build)",
+            "{name}: is {} bytes in the build directory, but the .changes says {}; the file \
+             is not the one the .changes describes, so reply with the signed .changes written \
+             with these files (or retry the build)",
             meta.len(),
-            dir.display(),
             file.size
         ));
         return Err(problems);
@@ -136,9 +142,9 @@ fn verify_one(file: &ChangesFile, dir: &Path) -> Result<VerifiedFile, Vec<String
         Ok(d) => d,
         Err(e) => {
             problems.push(format!(
-                "{name}: could not read {}: {e}; check that buildmail may read the build \
-                 directory and that nothing else is changing it",
-                path.display()
+                "{name}: could not read it in the build directory ({}); check that buildmail \
+                 may read the build directory and that nothing else is changing it",
+                e.kind()
             ));
             return Err(problems);
         }
@@ -161,9 +167,8 @@ fn verify_one(file: &ChangesFile, dir: &Path) -> Result<VerifiedFile, Vec<String
             if !listed.eq_ignore_ascii_case(actual) {
                 problems.push(format!(
                     "{name}: its {algo} is {actual}, but the .changes says {listed}; the file \
-                     in {} is not the one the .changes describes, so reply with the signed \
-                     .changes written with these files (or retry the build)",
-                    dir.display()
+                     in the build directory is not the one the .changes describes, so reply \
+                     with the signed .changes written with these files (or retry the build)"
                 ));
             }
         }
@@ -255,10 +260,17 @@ pub(super) fn open_regular(path: &Path) -> io::Result<File> {
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)?;
-    if !file.metadata()?.file_type().is_file() {
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a regular file",
+        ));
+    }
+    if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it has more than one hard link, so it may live outside the build directory",
         ));
     }
     Ok(file)
