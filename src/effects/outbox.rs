@@ -4,7 +4,6 @@
 //! retried with exponential backoff, parked as dead past `outbox.max_age`
 //! or on a permanent refusal; never dropped).
 
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -79,20 +78,26 @@ pub fn deliver_due(
     force: bool,
 ) -> Result<Delivery, StoreError> {
     let mut total = Delivery::default();
-    // Each mail is tried once per run, also when `force` makes a failed
-    // one due again at once.
-    let mut tried = BTreeSet::new();
+    // The mails due now, listed once; each is tried once per run, also when
+    // `force` makes a failed one due again at once.
+    let start = clock.now();
+    let lease = claim::lease(config);
+    let candidates: Vec<u64> = access.light_step(|s| {
+        Ok(s.outbox_mails()?
+            .into_iter()
+            .filter(|m| is_due(m, start, force, lease))
+            .map(|m| m.id)
+            .collect())
+    })?;
     let mut sender = None;
-    loop {
+    for chunk in candidates.chunks(CLAIM_AT_ONCE) {
         let now = clock.now();
         let claim = claim_now(now);
-        let lease = claim::lease(config);
-        let batch = access.step(|s| claim_due(s, &claim, now, force, lease, &tried))?;
+        let batch = access.light_step(|s| claim_due(s, &claim, now, force, lease, chunk))?;
         crash_point("outbox-claimed");
         if batch.is_empty() {
-            return Ok(total);
+            continue;
         }
-        tried.extend(batch.iter().map(|(m, _)| m.id));
         let sender = sender.get_or_insert_with(|| Sender::new(&transport_spec(config)));
         let d = match sender {
             Ok(sender) => send_batch(access, config, clock, sender, &batch)?,
@@ -104,6 +109,7 @@ pub fn deliver_due(
         total.delivered += d.delivered;
         total.failed += d.failed;
     }
+    Ok(total)
 }
 
 /// Sends one claimed batch on up to [`DELIVERY_WORKERS`] connections,
@@ -166,42 +172,35 @@ fn send_batch(
     })
 }
 
-/// Claims up to [`CLAIM_AT_ONCE`] due mails not tried yet and reads their
-/// bytes (claimed in chunks, so a claim's lease runs from shortly before
-/// its mail is sent). A mail whose bytes are missing is parked as dead.
+/// Claims those of `ids` that are still due and reads their bytes (claimed
+/// in chunks of [`CLAIM_AT_ONCE`], so a claim's lease runs from shortly
+/// before its mail is sent). A mail whose bytes are missing is parked as
+/// dead.
 fn claim_due(
     s: &dyn Store,
     claim: &Claim,
     now: i64,
     force: bool,
     lease: i64,
-    tried: &BTreeSet<u64>,
+    ids: &[u64],
 ) -> Result<Vec<(OutboundMail, Vec<u8>)>, StoreError> {
     let stale = |c: &Claim| claim::is_stale(c, now, lease);
     let mut out = Vec::new();
-    for mail in s.outbox_mails()? {
-        if out.len() >= CLAIM_AT_ONCE {
-            break;
-        }
-        if tried.contains(&mail.id) || !is_due(&mail, now, force, lease) {
-            continue;
-        }
-        let Some(claimed) = s.claim_outbox(mail.id, claim, &stale)? else {
+    for &id in ids {
+        let Some(claimed) = s.claim_outbox(id, claim, &stale)? else {
             continue;
         };
-        match s.outbox_bytes(mail.id)? {
-            Some(bytes) => out.push((claimed.item, bytes)),
+        let mail = claimed.item;
+        // Changed since it was listed (delivered by a flush, parked).
+        if mail.dead || !(force || mail.next_attempt <= now) {
+            s.outbox_release(id)?;
+            continue;
+        }
+        match s.outbox_bytes(id)? {
+            Some(bytes) => out.push((mail, bytes)),
             None => {
-                tracing::error!(
-                    "outbox mail {} has no bytes in the database; parked as dead",
-                    mail.id
-                );
-                s.outbox_failed(
-                    &claimed.item,
-                    "its bytes are missing from the database",
-                    now,
-                    true,
-                )?;
+                tracing::error!("outbox mail {id} has no bytes in the database; parked as dead");
+                s.outbox_failed(&mail, "its bytes are missing from the database", now, true)?;
             }
         }
     }

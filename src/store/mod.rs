@@ -263,6 +263,10 @@ pub trait Store: Send + Sync {
     /// Sets an outbox mail back to be delivered now (also a dead one).
     fn outbox_retry(&self, id: u64, now: i64) -> Result<bool, StoreError>;
 
+    /// Drops the claim on an outbox mail without recording an attempt (it
+    /// turned out not to be due).
+    fn outbox_release(&self, id: u64) -> Result<(), StoreError>;
+
     /// How many error replies went to `address` since `since` (Unix seconds).
     fn replies_sent_since(&self, address: &str, since: i64) -> Result<usize, StoreError>;
 

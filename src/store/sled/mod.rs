@@ -461,6 +461,13 @@ impl Store for SledStore {
     }
 
     /// Sets an outbox mail back to be delivered now (also a dead one).
+    fn outbox_release(&self, id: u64) -> Result<(), StoreError> {
+        update_in(&self.outbox, "outbox", id, |cur: &mut OutboundMail| {
+            cur.claim = None;
+        })
+        .map(drop)
+    }
+
     fn outbox_retry(&self, id: u64, now: i64) -> Result<bool, StoreError> {
         // A claim stays: a mail being delivered is not sent twice.
         update_in(&self.outbox, "outbox", id, |cur: &mut OutboundMail| {
