@@ -30,6 +30,10 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
         config.signatures.require_signed_commands
     );
     println!("signatures.max_age: {:?}", config.signatures.max_age);
+    println!(
+        "replies.known_senders (refusals of their unsigned mail are answered): {}",
+        config.replies.known_senders.join(", ")
+    );
     let mut warnings = config.warnings();
     let existing = config.signatures.existing_keyrings();
     for p in &config.signatures.keyrings {

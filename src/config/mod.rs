@@ -105,11 +105,17 @@ impl UploadConfig {
 }
 
 /// `[replies]`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RepliesConfig {
     /// `max_errors_per_hour`: error replies sent to one address per hour at
     /// most (default 10); further refusals are recorded but not answered.
     pub max_errors_per_hour: u32,
+    /// `known_senders`: addresses whose *unsigned* (or badly signed) mail
+    /// is answered when refused (default: `admin_address`,
+    /// `notify.buildd_admins` and `signatures.trusted_senders`). A refused
+    /// signed reply is answered to the address of the signing key's user
+    /// ID instead; any other sender gets no answer (no backscatter).
+    pub known_senders: Vec<String>,
 }
 
 /// `[outbox]`.
@@ -376,9 +382,7 @@ impl Config {
             command: raw.upload.command,
             timeout: duration("upload.timeout", raw.upload.timeout, 600)?,
         };
-        let replies = RepliesConfig {
-            max_errors_per_hour: raw.replies.max_errors_per_hour.unwrap_or(10),
-        };
+        let known_senders = raw.replies.known_senders.clone();
         let outbox = OutboxConfig {
             transport: match raw.outbox.transport.as_deref() {
                 None | Some("file") => Transport::File,
@@ -434,6 +438,20 @@ impl Config {
         };
         for a in &notify.buildd_admins {
             check_address("notify.buildd_admins", a)?;
+        }
+        let replies = RepliesConfig {
+            max_errors_per_hour: raw.replies.max_errors_per_hour.unwrap_or(10),
+            known_senders: known_senders.unwrap_or_else(|| {
+                let mut known = vec![admin_address.clone()];
+                known.extend(notify.buildd_admins.iter().cloned());
+                known.extend(signatures.trusted_senders.iter().cloned());
+                known.sort();
+                known.dedup();
+                known
+            }),
+        };
+        for a in &replies.known_senders {
+            check_address("replies.known_senders", a)?;
         }
         for event in &notify.notify_on {
             if !["failed-to-upload", "build-attempted", "failed"].contains(&event.as_str()) {

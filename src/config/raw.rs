@@ -51,6 +51,7 @@ pub(super) struct RawDistUpload {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawReplies {
+    pub(super) known_senders: Option<Vec<String>>,
     pub(super) max_errors_per_hour: Option<u32>,
 }
 

@@ -15,7 +15,7 @@ use crate::inbound::command::{Command, ShouldBuildAnswer};
 use crate::inbound::reply::{Reply, Request, Signing};
 use crate::model::state;
 use crate::model::state::{CommandKind, Target};
-use crate::model::{BuildKey, BuildRecord, JobKind, UploadRecord};
+use crate::model::{Answer, BuildKey, BuildRecord, JobKind, UploadRecord};
 
 /// What a reply does.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +39,61 @@ pub struct Applied {
     pub job: Option<JobKind>,
     /// A line for the history.
     pub note: String,
+}
+
+/// Who gets the error reply to a refused reply: nobody but a sender with
+/// a legitimate reason. A verified signer is answered at the address of
+/// the signing key's user ID (From and Reply-To can be forged, the key
+/// cannot); an unsigned or badly signed mail only when it comes from one
+/// of `replies.known_senders`. Everything else is recorded, never answered,
+/// so buildmail cannot be made to mail strangers (backscatter). `Err` says
+/// why there is no answer.
+pub fn answer_for(reply: &Reply, config: &Config) -> Result<Answer, String> {
+    let Some(answer) = &reply.answer else {
+        return Err(reply
+            .no_answer
+            .clone()
+            .unwrap_or_else(|| "it has no address to answer".into()));
+    };
+    if let Signing::Signed(signer) = &reply.signing {
+        let Some(to) = signer.uid.as_deref().and_then(uid_address) else {
+            return Err(format!(
+                "the signing key {} has no mail address in its user ID",
+                signer.fingerprint
+            ));
+        };
+        return Ok(Answer {
+            to,
+            ..answer.clone()
+        });
+    }
+    let from = reply.from.as_deref().unwrap_or("");
+    if config
+        .replies
+        .known_senders
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(from))
+    {
+        // To the known address itself, not to a Reply-To beside it.
+        return Ok(Answer {
+            to: from.to_string(),
+            ..answer.clone()
+        });
+    }
+    Err(format!(
+        "the mail is not signed by an admin and {from:?} is not one of replies.known_senders; \
+         refusals are answered only to admins (no backscatter)"
+    ))
+}
+
+/// The mail address of an OpenPGP user ID (`Name <addr>`, or a bare
+/// address).
+fn uid_address(uid: &str) -> Option<String> {
+    let addr = match (uid.rfind('<'), uid.rfind('>')) {
+        (Some(a), Some(b)) if a < b => uid.get(a + 1..b)?,
+        _ => uid.trim(),
+    };
+    (addr.contains('@') && !addr.contains(char::is_whitespace)).then(|| addr.to_string())
 }
 
 /// Settings [`decide`] needs.

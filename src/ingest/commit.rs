@@ -395,7 +395,7 @@ impl Ingest<'_> {
                         created: now,
                         message_id: p.message_id.clone(),
                         signer: signer.clone(),
-                        answer: r.answer.clone(),
+                        answer: decide::reply::answer_for(r, self.config).ok(),
                         claim: None,
                         started: None,
                     });
@@ -435,24 +435,28 @@ impl Ingest<'_> {
                         note: Some(reasons.join("; ")),
                     });
                 }
-                match &r.answer {
-                    Some(answer) => {
+                let answered = match decide::reply::answer_for(r, self.config) {
+                    Ok(answer) => {
                         compose::queue_error_reply(
                             self.store,
                             &self.mailer,
                             &mut c,
-                            answer,
+                            &answer,
                             reasons,
                             &r.ignored,
                             now,
                         )?;
+                        String::new()
                     }
-                    None => tracing::info!(
-                        "not answering the refused reply: {}",
-                        r.no_answer.as_deref().unwrap_or("no address")
-                    ),
-                }
-                format!("{command} for {key}: refused: {}", reasons.join("; "))
+                    Err(why) => {
+                        tracing::info!("not answering the refused reply: {why}");
+                        format!(" (not answered: {why})")
+                    }
+                };
+                format!(
+                    "{command} for {key}: refused: {}{answered}",
+                    reasons.join("; ")
+                )
             }
         };
         c.mail = Some(MailRecord {

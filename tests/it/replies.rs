@@ -238,6 +238,56 @@ fn an_unsigned_command_is_refused() {
     );
 }
 
+/// The attack: a storm of unsigned replies from forged senders, each
+/// quoting the attacker's text, must not turn buildmail into a relay.
+#[test]
+fn forged_senders_get_no_error_replies() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let subject = log_subject("attempted", "hello", "1.0-1", "amd64");
+    for i in 0..50 {
+        let victim = format!("victim{i}@example.net");
+        let mut m = TextMail::new(
+            &victim,
+            "buildd@example.org",
+            &subject,
+            "retry\nBuy cheap watches at http://spam.example/\n",
+        );
+        m.message_id = crate::support::unique_message_id();
+        let out = farm.deliver(&m.build());
+        assert!(
+            matches!(out, Outcome::Reply { applied: false, .. }),
+            "{out:?}"
+        );
+    }
+    assert!(
+        farm.outbox().is_empty(),
+        "mail went out: {:?}",
+        farm.outbox()
+    );
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+    // A signed refusal goes to the signer's key address, not to a forged
+    // Reply-To.
+    let text = clearsign(shared_ed25519(), b"newvers 0.1-1\n", fresh());
+    let mut signed = TextMail::new(
+        ADMIN,
+        "buildd@example.org",
+        &subject,
+        std::str::from_utf8(&text).unwrap(),
+    );
+    signed.reply_to = Some("victim@example.net");
+    signed.message_id = crate::support::unique_message_id();
+    let out = farm.deliver(&signed.build());
+    assert!(
+        matches!(out, Outcome::Reply { applied: false, .. }),
+        "{out:?}"
+    );
+    let outbox = farm.outbox();
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+    assert!(outbox[0].contains(&format!("To: {ADMIN}")), "{}", outbox[0]);
+    assert!(!outbox[0].contains("victim@example.net"), "{}", outbox[0]);
+}
+
 #[test]
 fn compatibility_mode_accepts_unsigned_commands_from_trusted_senders_only() {
     let mut farm = Farm::new();
@@ -253,13 +303,16 @@ fn compatibility_mode_accepts_unsigned_commands_from_trusted_senders_only() {
     );
     forged.from_name = Some("Intruder");
     let out = farm.deliver(&forged.build());
-    assert_refused(
-        &farm,
-        &out,
-        "hello",
-        State::BuildAttempted,
-        "is not one of the senders",
-    );
+    // Refused, and the stranger gets no mail (no backscatter).
+    let Outcome::Reply {
+        applied, reasons, ..
+    } = &out
+    else {
+        panic!("{out:?}");
+    };
+    assert!(!applied && reasons.join(" ").contains("is not one of the senders"));
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+    assert!(farm.outbox().is_empty(), "{:?}", farm.outbox());
     let out = farm.deliver(&reply(&subject, b"give-back\n", None));
     assert_eq!(applied_state(&out), State::NeedsBuild);
 }

@@ -80,6 +80,14 @@ impl Farm {
 
     fn toml(root: &Path, extra: &str) -> String {
         let data = root.join("data");
+        // The admin who writes the farm's replies is a known sender: their
+        // refused unsigned mail is answered (strangers' is not).
+        let known = format!("known_senders = [{ADMIN:?}, \"buildd-admin@example.org\"]\n");
+        let extra = if extra.contains("[replies]\n") {
+            extra.replacen("[replies]\n", &format!("[replies]\n{known}"), 1)
+        } else {
+            format!("{extra}\n[replies]\n{known}")
+        };
         format!(
             "data_dir = {data:?}\nfrom_address = \"buildd@example.org\"\n\
                  [database]\nlock_timeout = \"2s\"\n\

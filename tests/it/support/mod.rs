@@ -416,6 +416,8 @@ pub struct TextMail<'a> {
     pub message_id: String,
     /// In-Reply-To id (without brackets); also used as References.
     pub in_reply_to: Option<&'a str>,
+    /// Reply-To address.
+    pub reply_to: Option<&'a str>,
     /// Date, Unix seconds.
     pub date: i64,
 }
@@ -431,6 +433,7 @@ impl<'a> TextMail<'a> {
             body,
             message_id: unique_message_id(),
             in_reply_to: None,
+            reply_to: None,
             date: DEFAULT_DATE,
         }
     }
@@ -449,6 +452,9 @@ impl<'a> TextMail<'a> {
             .message_id(self.message_id.as_str());
         if let Some(id) = self.in_reply_to {
             builder = builder.in_reply_to(id).references(id);
+        }
+        if let Some(r) = self.reply_to {
+            builder = builder.reply_to(r);
         }
         builder
             .body(text_part(
