@@ -29,7 +29,9 @@ const QUOTE_LINES: usize = 200;
 /// What a reply's subject says it answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Question {
-    /// `Re: Log for ... build of <src>_<ver>[ on <arch>] (dist=<dist>)`.
+    /// `Re: Log for ... build of <src>_<ver>[ on <arch>] (dist=<dist>)`, or
+    /// `Re: [Build #N] <arch> build of <src> <ver> in <dist>` (a reply to
+    /// one of buildmail's own notifications about the build).
     Log(LogSubject),
     /// `Re: Should I build <src>_<ver> (dist=<dist>)?`.
     ShouldBuild {
@@ -45,7 +47,9 @@ pub enum Question {
 impl Question {
     /// Recognises the subject of an admin reply.
     pub fn parse(subject: &str) -> Option<Question> {
-        if let Some(s) = mail::parse_reply_subject(subject) {
+        if let Some(s) = mail::parse_reply_subject(subject)
+            .or_else(|| mail::parse_notification_reply_subject(subject))
+        {
             return Some(Question::Log(s));
         }
         mail::parse_should_build_subject(subject).map(|(source, version, dist)| {

@@ -58,6 +58,45 @@ fn seed_config(farm: &Farm, upload: &str, smtp: &SmtpServer) -> String {
     )
 }
 
+/// An admin answers the FAILEDTOUPLOAD notification itself (not the log
+/// mail) with a signed `retry-upload`: it is understood as a reply about
+/// that build, not forwarded.
+#[test]
+fn a_signed_reply_to_a_failedtoupload_notification_acts_on_its_build() {
+    let mut farm = Farm::new();
+    let failing = upload_script(&farm, "echo 'queue full' >&2\nexit 1");
+    farm.reconfigure(&failing);
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    let changes = farm.build_files("hello", "1.0-1", "amd64");
+    let signed = clearsign(shared_ed25519(), changes.as_bytes(), fresh());
+    farm.deliver(&reply(
+        "Re: Log for successful build of hello_1.0-1 on amd64 (dist=unstable)",
+        &signed,
+        None,
+    ));
+    assert_eq!(farm.state("hello"), State::FailedToUpload);
+    let notice = farm
+        .outbox()
+        .into_iter()
+        .find(|m| m.contains("X-Buildd-Build-State: FAILEDTOUPLOAD"))
+        .expect("a notification");
+    let subject = notice
+        .lines()
+        .find_map(|l| l.strip_prefix("Subject: "))
+        .unwrap()
+        .to_string();
+    assert!(subject.starts_with("[Build #"), "{subject}");
+    let succeeding = upload_script(&farm, "exit 0");
+    farm.reconfigure(&succeeding);
+    let text = clearsign(shared_ed25519(), b"retry-upload\n", fresh());
+    let out = farm.deliver(&reply(&format!("Re: {subject}"), &text, None));
+    assert!(
+        matches!(out, Outcome::Reply { applied: true, .. }),
+        "{out:?}"
+    );
+    assert_eq!(farm.state("hello"), State::Uploaded);
+}
+
 #[test]
 fn the_seed_scenario_failed_upload_notifies_admins_and_creator_once_then_rescue() {
     let smtp = SmtpServer::start();

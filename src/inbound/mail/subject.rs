@@ -63,6 +63,34 @@ static_regex! {
     );
 }
 
+static_regex! {
+    pub(super) fn notification_re() = format!(
+        r"(?i)^\[build #[0-9]+\] (?P<arch>{ARCH_RE}|all) build of (?P<src>{SOURCE_RE}) (?P<ver>{VERSION_RE}) in (?P<dist>{DIST_RE})$"
+    );
+}
+
+/// Parses the subject of a reply to one of buildmail's own notifications
+/// about one build (`Re: [Build #N] <arch> build of <src> <ver> in <dist>`,
+/// the FAILEDTOUPLOAD and single-architecture build-failure mails) into
+/// the build it is about. A notice about several architectures names no
+/// single build and is not recognised.
+pub fn parse_notification_reply_subject(subject: &str) -> Option<LogSubject> {
+    let collapsed = collapse_ws(subject);
+    let rest = strip_reply_prefixes(&collapsed)?;
+    let caps = notification_re().captures(rest)?;
+    let arch = caps.name("arch")?.as_str().to_ascii_lowercase();
+    Some(LogSubject {
+        status: String::new(),
+        source: caps.name("src")?.as_str().to_string(),
+        version: caps.name("ver")?.as_str().to_string(),
+        arch_all: arch == "all",
+        arch: Some(arch),
+        source_only: false,
+        dist: caps.name("dist")?.as_str().to_string(),
+        archive: None,
+    })
+}
+
 /// Collapses every run of white space (folding included) to one space and
 /// trims the ends.
 pub(super) fn collapse_ws(text: &str) -> String {

@@ -8,6 +8,7 @@ fn every_regex_compiles() {
         reply_prefix_re(),
         should_build_re(),
         archive_subject_re(),
+        notification_re(),
     );
 }
 
@@ -71,4 +72,30 @@ fn base64_tolerates_stray_bytes() {
 #[test]
 fn unfold_drops_line_breaks() {
     assert_eq!(unfold(" a\r\n b\n\tc \r\n"), "a b\tc");
+}
+
+#[test]
+fn replies_to_notifications_name_their_build() {
+    let s = parse_notification_reply_subject(
+        "Re: [Build #12345] amd64 build of hello 1:2.0-1+b1 in unstable",
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            s.source.as_str(),
+            s.version.as_str(),
+            s.arch.as_deref(),
+            s.dist.as_str()
+        ),
+        ("hello", "1:2.0-1+b1", Some("amd64"), "unstable")
+    );
+    // Not a reply, several architectures, or no build number: not one.
+    assert!(
+        parse_notification_reply_subject("[Build #1] amd64 build of hello 1.0 in sid").is_none()
+    );
+    assert!(parse_notification_reply_subject(
+        "Re: [Build #1] amd64, arm64 build of hello 1.0 in sid"
+    )
+    .is_none());
+    assert!(parse_notification_reply_subject("Re: amd64 build of hello 1.0 in sid").is_none());
 }
