@@ -16,11 +16,17 @@ pub fn apply_log(
     log_id: &str,
     now: i64,
 ) -> (BuildRecord, HistoryEntry, bool) {
-    let decision = state::decide_log(
-        current.map(|r| (r.state, r.version.as_str())),
-        &a.version,
-        a.status,
-    );
+    let decision = match &a.incomplete {
+        // An empty or truncated log never makes a build Built.
+        Some(why) if a.status == Status::Successful => LogDecision::Record(format!(
+            "log received, state kept: {why}, and only a whole log makes a build Built"
+        )),
+        _ => state::decide_log(
+            current.map(|r| (r.state, r.version.as_str())),
+            &a.version,
+            a.status,
+        ),
+    };
     let from = current.map(|r| r.state);
     let same_version = current.is_some_and(|c| c.version == a.version);
     let mut notes = a.notes.clone();

@@ -54,6 +54,9 @@ pub struct LogAnalysis<'a> {
     pub notes: Vec<String>,
     /// The explanation of a failure.
     pub explanation: Option<Explanation>,
+    /// Why the log cannot prove a success (no Summary, cut off, status
+    /// contradicting the subject); `None` for a whole log.
+    pub incomplete: Option<String>,
 }
 
 /// Decides, without I/O, what a parsed mail is and what it says.
@@ -155,6 +158,20 @@ fn analyse_log<'a>(
     }
     .unwrap_or_else(|| config.default_arch.clone());
     let subject_status = Status::parse(&subject.status);
+    // What keeps this log from proving a success: a log mail is believed
+    // only when it is whole.
+    let incomplete = if log.summary.is_empty() {
+        Some("the log has no sbuild Summary".to_string())
+    } else if log.finished_at.is_none() {
+        Some("the log has no `Finished at` line (it is cut off)".to_string())
+    } else {
+        match (log.status, subject_status) {
+            (Some(l), Some(s)) if l != s => Some(format!(
+                "the subject says {s} but the log's Summary says {l}"
+            )),
+            _ => None,
+        }
+    };
     let status = match (log.status, subject_status) {
         (Some(l), Some(s)) if l != s => {
             notes.push(format!(
@@ -204,6 +221,7 @@ fn analyse_log<'a>(
         archive: subject.archive,
         notes,
         explanation,
+        incomplete,
     }))
 }
 
@@ -260,6 +278,8 @@ pub struct LogFacts {
     pub notes: Vec<String>,
     /// Why it failed.
     pub explanation: Option<Explanation>,
+    /// Why the log cannot prove a success, if it cannot.
+    pub incomplete: Option<String>,
     /// The uncompressed log size.
     pub log_size: u64,
     /// The compressed size (as archived).
@@ -280,6 +300,7 @@ impl LogAnalysis<'_> {
             archive: self.archive,
             notes: self.notes,
             explanation: self.explanation,
+            incomplete: self.incomplete,
             log_size: self.log_bytes.len() as u64,
             compressed_size,
         }

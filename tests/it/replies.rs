@@ -854,3 +854,70 @@ fn two_signatures_on_one_reply_are_refused() {
         "expected exactly one signature",
     );
 }
+
+/// The attack: after an admin failed a build by a signed `fail`, a log mail
+/// (anyone's) saying the same version built fine does not undo the
+/// decision; the log is kept and the history says why.
+#[test]
+fn a_log_does_not_undo_an_admins_fail() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let out = farm.deliver(&signed_reply(
+        &log_subject("attempted", "hello", "1.0-1", "amd64"),
+        "fail\nFTBFS with the new compiler\n",
+    ));
+    assert_eq!(applied_state(&out), State::Failed);
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    assert_eq!(farm.state("hello"), State::Failed);
+    let last = farm.history("hello", "amd64").pop().unwrap();
+    assert_eq!(last.event, "log:successful");
+    assert_eq!(
+        (last.from, last.to),
+        (Some(State::Failed), Some(State::Failed))
+    );
+    assert!(
+        last.note.unwrap_or_default().contains("state kept"),
+        "the history says why"
+    );
+    // A new version is built again as usual.
+    farm.log("successful", "hello", "1.0-2", "amd64", "unstable");
+    assert_eq!(farm.state("hello"), State::Built);
+}
+
+/// The attack: an empty, or a cut-off, "successful" log mail never makes a
+/// build Built.
+#[test]
+fn an_empty_or_truncated_log_never_makes_a_build_built() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let subject =
+        crate::support::sbuild_subject("successful", "hello", "1.0-1", "amd64", "unstable");
+    let empty = crate::support::with_message_id(
+        &crate::support::log_mail_plain(&subject, b""),
+        &crate::support::unique_message_id(),
+    );
+    farm.deliver(&empty);
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+    let spec =
+        crate::support::logs::LogSpec::new("hello", "1.0-1", "amd64", "unstable", "successful");
+    let whole = crate::support::logs::sbuild_log(&spec);
+    let cut = &whole[..whole.len() * 2 / 3];
+    let truncated = crate::support::with_message_id(
+        &crate::support::log_mail_plain(&subject, cut),
+        &crate::support::unique_message_id(),
+    );
+    farm.deliver(&truncated);
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+    let last = farm.history("hello", "amd64").pop().unwrap();
+    assert!(
+        last.note.unwrap_or_default().contains("only a whole log"),
+        "history says why"
+    );
+    // The whole log does.
+    let full = crate::support::with_message_id(
+        &crate::support::log_mail_plain(&subject, &whole),
+        &crate::support::unique_message_id(),
+    );
+    farm.deliver(&full);
+    assert_eq!(farm.state("hello"), State::Built);
+}

@@ -7,18 +7,16 @@ use super::*;
 use crate::debian::Status;
 use std::cmp::Ordering;
 
-/// States a log event of the same version may move a build out of. A build
-/// already uploaded or installed, or declared not-for-us, is not moved by a
-/// late or repeated log: the log is recorded only.
+/// States a log event of the same version may move a build out of: those
+/// a build result can follow. A log mail is a builder's report, not an
+/// admin's decision: Failed, Dep-Wait, BD-Uninstallable, Not-For-Us,
+/// Uploaded, Failed-To-Upload and Installed are left only by an admin's
+/// command, the archive, or a new version; the log is recorded.
 pub(super) const LOG_SOURCES: &[State] = &[
     State::NeedsBuild,
     State::Building,
     State::Built,
     State::BuildAttempted,
-    State::FailedToUpload,
-    State::DepWait,
-    State::BdUninstallable,
-    State::Failed,
 ];
 
 /// Every state.
@@ -305,8 +303,7 @@ pub fn decide_log(current: Option<(State, &str)>, version: &str, status: Status)
             )),
         },
         Ordering::Equal if !row.from.contains(&state) => LogDecision::Record(format!(
-            "the build is {state}; {} does not move it (allowed from: {})",
-            event.name(),
+            "log received, state kept: the build is {state}, which a log does not change (a log moves a build only from {}); an admin's command or a new version does",
             list(row.from)
         )),
         Ordering::Equal => match row.to {

@@ -200,7 +200,22 @@ fn diagram_lists_every_row() {
     let dot = diagram_dot();
     assert!(dot.starts_with("digraph buildmail {"));
     assert!(dot.contains("\"Building\" -> \"Built\" [label=\"log:successful\"]"));
-    assert!(dot.contains("\"Dep-Wait\" -> \"Needs-Build\" [label=\"log:given-back\"]"));
+    assert!(dot.contains("\"Build-Attempted\" -> \"Needs-Build\" [label=\"log:given-back\"]"));
+    // A log mail is a builder's report: admin- and archive-decided states
+    // have no log edges.
+    for s in [
+        "Failed",
+        "Dep-Wait",
+        "Not-For-Us",
+        "Uploaded",
+        "Installed",
+        "Failed-To-Upload",
+    ] {
+        assert!(
+            !dot.contains(&format!("\"{s}\" -> \"Built\" [label=\"log:successful\"]")),
+            "{s}"
+        );
+    }
     assert!(dot.contains("\"Built\" -> \"Failed-To-Upload\" [label=\"cmd:signed .changes\"]"));
     assert!(dot.contains("\"Uploaded\" -> \"Built\" [label=\"cmd:upload-rem\"]"));
     for s in State::ALL {
