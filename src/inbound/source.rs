@@ -53,6 +53,62 @@ impl RawMail {
     }
 }
 
+/// Header fields that relays and the local delivery add on the way: two
+/// deliveries of one mail differ in them and nowhere else.
+const TRACE_FIELDS: &[&str] = &[
+    "received",
+    "return-path",
+    "delivered-to",
+    "x-original-to",
+    "envelope-to",
+    "x-envelope-from",
+    "x-envelope-to",
+    "authentication-results",
+    "arc-seal",
+    "arc-message-signature",
+    "arc-authentication-results",
+    "received-spf",
+    "x-virus-scanned",
+    "x-greylist",
+];
+
+/// Whether a header field name is one [`TRACE_FIELDS`] (or spam-filter
+/// marks, `X-Spam-*`) names.
+fn is_trace_field(name: &[u8]) -> bool {
+    let name = String::from_utf8_lossy(name).trim().to_ascii_lowercase();
+    TRACE_FIELDS.contains(&name.as_str()) || name.starts_with("x-spam-")
+}
+
+/// The mail's identity for dedup: SHA-256 (hex) of its bytes without the
+/// trace header fields ([`TRACE_FIELDS`]), so that the same mail delivered
+/// twice, along two paths, is one mail, while another mail that merely
+/// carries the same Message-ID is not.
+pub fn content_sha256(bytes: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    let mut pos = 0;
+    let mut keep = true;
+    while pos < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i + 1);
+        let line = &bytes[pos..end];
+        if line == b"\n" || line == b"\r\n" {
+            // The body, whole.
+            hasher.update(&bytes[pos..]);
+            return hex::encode(hasher.finalize());
+        }
+        if !matches!(line.first(), Some(b' ' | b'\t')) {
+            keep = match memchr::memchr(b':', line) {
+                Some(colon) => !is_trace_field(&line[..colon]),
+                None => true,
+            };
+        }
+        if keep {
+            hasher.update(line);
+        }
+        pos = end;
+    }
+    hex::encode(hasher.finalize())
+}
+
 /// SHA-256 of `bytes`, as lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -301,6 +357,19 @@ pub fn read_file(path: &Path, limit: u64, spill_dir: &Path) -> io::Result<RawMai
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_hash_ignores_trace_fields_only() {
+        let a = b"Received: from a by b;\r\n\tMon, 1 Dec 2026\r\nFrom: x@y\r\nMessage-ID: <1@y>\r\nSubject: s\r\n\r\nbody\r\n";
+        let b = b"Return-Path: <x@y>\r\nDelivered-To: logs@z\r\nReceived: from c by d\r\nX-Spam-Status: No\r\nFrom: x@y\r\nMessage-ID: <1@y>\r\nSubject: s\r\n\r\nbody\r\n";
+        assert_eq!(content_sha256(a), content_sha256(b));
+        let other_body = b"From: x@y\r\nMessage-ID: <1@y>\r\nSubject: s\r\n\r\nother\r\n";
+        assert_ne!(content_sha256(a), content_sha256(other_body));
+        // A trace-looking line in the body counts.
+        let c = b"From: x@y\r\n\r\nReceived: nothing\r\n";
+        let d = b"From: x@y\r\n\r\n";
+        assert_ne!(content_sha256(c), content_sha256(d));
+    }
 
     fn all(data: &[u8], limit: u64, dir: &Path) -> Vec<RawMail> {
         let mut m = Mbox::new(data, limit, dir);

@@ -28,14 +28,11 @@ impl Ingest<'_> {
         if let PreparedBody::Seen(why) = &p.body {
             return Ok(Outcome::Duplicate(why.clone()));
         }
-        if let Some(seen) = self.store.seen(&p.sha256, p.message_id.as_deref())? {
-            return Ok(Outcome::Duplicate(match &p.message_id {
-                Some(mid) => format!(
-                    "a mail with Message-ID <{mid}> was ingested before ({})",
-                    seen.outcome
-                ),
-                None => format!("this mail was ingested before ({})", seen.outcome),
-            }));
+        if let Some(seen) = self.seen(&p.sha256, &p.raw_sha256)? {
+            return Ok(Outcome::Duplicate(format!(
+                "this mail was ingested before ({})",
+                seen.outcome
+            )));
         }
         let now = self.clock.now();
         let record = |kind: &str, outcome: String, build: Option<BuildKey>| MailRecord {
@@ -152,7 +149,7 @@ impl Ingest<'_> {
             log_message_id: p.message_id.clone().map(|m| (m, a.key.clone())),
             ..Commit::default()
         };
-        Ok(settled(self.store.commit(&c)?, |_| Outcome::Log {
+        Ok(settled(self.commit_mail(p, c)?, |_| Outcome::Log {
             key: a.key.clone(),
             version: a.version.clone(),
             state: record.state,
@@ -203,7 +200,7 @@ impl Ingest<'_> {
             outcome: outcome.clone(),
             build: None,
         });
-        Ok(settled(self.store.commit(&c)?, |_| Outcome::Forwarded {
+        Ok(settled(self.commit_mail(p, c)?, |_| Outcome::Forwarded {
             forwarded: keep.is_none(),
             note: outcome,
         }))
@@ -262,7 +259,7 @@ impl Ingest<'_> {
             outcome: note,
             build: Some(key.clone()),
         });
-        Ok(settled(self.store.commit(&c)?, |_| Outcome::Archive {
+        Ok(settled(self.commit_mail(p, c)?, |_| Outcome::Archive {
             key,
             event,
             state: new.state,
@@ -331,7 +328,7 @@ impl Ingest<'_> {
             },
         });
         let c = self.reply_commit(r, p, &key, record.as_ref(), &decision, signature, now)?;
-        match self.store.commit(&c)? {
+        match self.commit_mail(p, c)? {
             Committed::Replay(prev) => {
                 let why = vec![format!(
                     "signature already seen at {}{}: every signed reply is acted on once; sign a new reply (an admin who means to process this one again runs `buildmail forget-signature {}`)",
@@ -344,7 +341,7 @@ impl Ingest<'_> {
                 )];
                 let decision = Decision::Refuse(why);
                 let c = self.reply_commit(r, p, &key, record.as_ref(), &decision, None, now)?;
-                Ok(settled(self.store.commit(&c)?, |_| {
+                Ok(settled(self.commit_mail(p, c)?, |_| {
                     reply_outcome(&key, command, &decision, record.as_ref())
                 }))
             }
@@ -489,6 +486,35 @@ impl Ingest<'_> {
                 reason,
             }
         }))
+    }
+
+    /// Commits `c` for mail `p`. A Message-ID proves nothing, so a mail
+    /// that carries one another, different mail carried first is processed
+    /// on its own; its dedup record and history say so.
+    fn commit_mail(&self, p: &Prepared, mut c: Commit<'_>) -> Result<Committed, StoreError> {
+        if let Some(mid) = &p.message_id {
+            if let Some(first) = self
+                .store
+                .message_id_user(mid)?
+                .filter(|f| f.sha256 != p.sha256)
+            {
+                let note = format!(
+                    "another mail with Message-ID <{mid}> came first ({}, {}); this one differs and was processed on its own",
+                    first.kind,
+                    format_time(first.received)
+                );
+                if let Some(m) = &mut c.mail {
+                    m.outcome = format!("{}; {note}", m.outcome);
+                }
+                if let Some(h) = &mut c.history {
+                    h.note = Some(match h.note.take() {
+                        Some(n) => format!("{n}; {note}"),
+                        None => note,
+                    });
+                }
+            }
+        }
+        self.store.commit(&c)
     }
 
     /// Writes an oversize in-memory mail to the quarantine directory.

@@ -10,15 +10,18 @@ use crate::inbound::mail::Inbound;
 use crate::inbound::reply;
 use crate::inbound::reply::Reply;
 use crate::inbound::signature::Policy;
-use crate::inbound::source::{sha256_hex, RawMail};
+use crate::inbound::source::{content_sha256, sha256_hex, RawMail};
 use crate::store::{archive, StoreError};
 
 /// A mail after the CPU-heavy, store-independent half of ingestion
 /// ([`Ingest::prepare`]); [`Ingest::commit`] does the rest.
 #[derive(Debug)]
 pub struct Prepared {
-    /// SHA-256 of the raw mail (hex).
+    /// The mail's identity: its content hash (SHA-256 without trace header
+    /// fields, hex); for a mail too large to hold, the raw hash.
     pub sha256: String,
+    /// SHA-256 of the raw bytes (what earlier releases keyed mails by).
+    pub raw_sha256: String,
     /// Message-ID, if the mail has one.
     pub message_id: Option<String>,
     /// What the mail is.
@@ -64,18 +67,35 @@ pub enum PreparedBody {
 }
 
 impl Ingest<'_> {
+    /// The dedup record of a mail with this content hash, or (a record of
+    /// an earlier release) with this raw hash.
+    pub(super) fn seen(
+        &self,
+        sha256: &str,
+        raw_sha256: &str,
+    ) -> Result<Option<crate::model::MailRecord>, StoreError> {
+        match self.store.seen(sha256)? {
+            Some(r) => Ok(Some(r)),
+            None if raw_sha256 != sha256 => self.store.seen(raw_sha256),
+            None => Ok(None),
+        }
+    }
+
     /// The CPU-heavy half: hashing, MIME parsing, log parsing, explaining,
     /// compressing, and writing the compressed log to the archive. Reads the
     /// store only to skip mails seen before, so many threads may prepare at
     /// once.
     pub fn prepare(&self, raw: &RawMail) -> Result<Prepared, StoreError> {
-        let (bytes, sha256) = match raw {
-            RawMail::Bytes(b) => (b.as_slice(), sha256_hex(b)),
-            RawMail::Oversize { head, sha256, .. } => (head.as_slice(), sha256.clone()),
+        let (bytes, sha256, raw_sha256) = match raw {
+            RawMail::Bytes(b) => (b.as_slice(), content_sha256(b), sha256_hex(b)),
+            RawMail::Oversize { head, sha256, .. } => {
+                (head.as_slice(), sha256.clone(), sha256.clone())
+            }
         };
-        if let Some(seen) = self.store.seen(&sha256, None)? {
+        if let Some(seen) = self.seen(&sha256, &raw_sha256)? {
             return Ok(Prepared {
                 sha256,
+                raw_sha256,
                 message_id: None,
                 body: PreparedBody::Seen(format!(
                     "this mail was ingested before ({})",
@@ -96,6 +116,7 @@ impl Ingest<'_> {
             // The Message-ID of a truncated head is not trusted for dedup.
             return Ok(Prepared {
                 sha256,
+                raw_sha256,
                 message_id: None,
                 body: PreparedBody::TooLarge { subject, from },
             });
@@ -105,6 +126,7 @@ impl Ingest<'_> {
             Err(e) => {
                 return Ok(Prepared {
                     sha256,
+                    raw_sha256,
                     message_id: None,
                     body: PreparedBody::Reject {
                         reason: e.to_string(),
@@ -115,18 +137,6 @@ impl Ingest<'_> {
             }
         };
         let message_id = parsed.message_id().map(str::to_string);
-        if let Some(mid) = &message_id {
-            if let Some(seen) = self.store.seen(&sha256, Some(mid))? {
-                return Ok(Prepared {
-                    sha256,
-                    message_id: None,
-                    body: PreparedBody::Seen(format!(
-                        "a mail with Message-ID <{mid}> was ingested before ({})",
-                        seen.outcome
-                    )),
-                });
-            }
-        }
         // The parsers must never panic; if one does anyway, the mail is
         // quarantined rather than lost or retried forever.
         let analysis = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -202,6 +212,7 @@ impl Ingest<'_> {
         }
         Ok(Prepared {
             sha256,
+            raw_sha256,
             message_id,
             body,
         })

@@ -12,9 +12,10 @@
 //! Invariants every implementation keeps:
 //!
 //! * Everything one mail changes is one [`Store::commit`]: the dedup record
-//!   and the signature's replay record are checked *inside* it, so a
-//!   replayed mail or signature changes nothing ([`Committed::Duplicate`],
-//!   [`Committed::Replay`]).
+//!   (keyed by the mail's content hash, not its Message-ID, which anyone
+//!   can copy) and the signature's replay record are checked *inside* it,
+//!   so a replayed mail or signature changes nothing
+//!   ([`Committed::Duplicate`], [`Committed::Replay`]).
 //! * A commit is durable only after [`Store::flush`]; a mail is
 //!   acknowledged only after that.
 //! * A stored record that does not decode is [`StoreError::Corrupt`], never
@@ -179,12 +180,12 @@ pub trait Store: Send + Sync {
     /// A fresh id, unique and increasing across the database's life.
     fn generate_id(&self) -> Result<u64, StoreError>;
 
-    /// The dedup record of a mail with these bytes or this Message-ID.
-    fn seen(
-        &self,
-        sha256: &str,
-        message_id: Option<&str>,
-    ) -> Result<Option<MailRecord>, StoreError>;
+    /// The dedup record of the mail whose identity (content hash, or raw
+    /// hash for records of earlier releases) is `sha256`.
+    fn seen(&self, sha256: &str) -> Result<Option<MailRecord>, StoreError>;
+
+    /// The dedup record of the first mail that carried `message_id`.
+    fn message_id_user(&self, message_id: &str) -> Result<Option<MailRecord>, StoreError>;
 
     /// One build's record.
     fn build(&self, key: &BuildKey) -> Result<Option<BuildRecord>, StoreError>;

@@ -552,10 +552,7 @@ mod replay {
             other => panic!("replay not refused: {other:?}"),
         }
         // Nothing of the refused commit was written.
-        assert!(store
-            .seen(&m2.sha256, m2.message_id.as_deref())
-            .unwrap()
-            .is_none());
+        assert!(store.seen(&m2.sha256).unwrap().is_none());
         assert_eq!(
             store
                 .signature_uses()
@@ -622,4 +619,70 @@ fn a_corrupt_record_met_in_a_commit_is_an_error_not_a_duplicate() {
         })
     ));
     assert_eq!(store.stats().unwrap().mails, 0);
+}
+
+/// The attack: an outsider's junk mail that carries a genuine log's
+/// Message-ID, sent first, must not suppress the log: dedup is by content.
+#[test]
+fn a_message_id_squatter_does_not_suppress_the_genuine_log() {
+    let db = Db::new();
+    let ing = db.ingest();
+    let mid = "genuine-log-1@buildd.example.org";
+    let junk = crate::support::with_message_id(
+        &crate::support::plain_mail("cheap watches", "buy now"),
+        mid,
+    );
+    assert!(matches!(
+        ing.mail(&junk).unwrap(),
+        Outcome::Forwarded { .. }
+    ));
+    let spec = LogSpec::new("hello", "2.10-3", "amd64", "unstable", "successful");
+    let out = ing.mail(&mail(&spec, mid)).unwrap();
+    assert!(
+        matches!(
+            out,
+            Outcome::Log {
+                state: State::Built,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    let history = db
+        .store
+        .history(&key("hello", "unstable", "amd64"))
+        .unwrap();
+    assert!(
+        history[0]
+            .note
+            .as_deref()
+            .unwrap_or("")
+            .contains("came first"),
+        "the history notes the clash: {history:?}"
+    );
+}
+
+/// The same mail delivered along two paths (other Received and
+/// Delivered-To fields) is one mail.
+#[test]
+fn the_same_mail_along_two_paths_is_a_duplicate() {
+    let db = Db::new();
+    let ing = db.ingest();
+    let spec = LogSpec::new("hello", "2.10-3", "amd64", "unstable", "successful");
+    let raw = mail(&spec, "two-paths@buildd.example.org");
+    let mut a =
+        b"Received: from mx1.example.org by logs.example.org; Mon, 30 Nov 2026 10:00:00 +0000\r\n"
+            .to_vec();
+    a.extend_from_slice(&raw);
+    let mut b = b"Delivered-To: logs@example.org\r\nReceived: from mx2.example.org by logs.example.org; Mon, 30 Nov 2026 10:00:05 +0000\r\n".to_vec();
+    b.extend_from_slice(&raw);
+    assert!(matches!(ing.mail(&a).unwrap(), Outcome::Log { .. }));
+    assert!(matches!(ing.mail(&b).unwrap(), Outcome::Duplicate(_)));
+    assert_eq!(
+        db.store
+            .history(&key("hello", "unstable", "amd64"))
+            .unwrap()
+            .len(),
+        1
+    );
 }

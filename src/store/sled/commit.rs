@@ -80,15 +80,12 @@ impl SledStore {
                             )),
                         )));
                     }
+                    // A Message-ID proves nothing (anyone can copy one): the
+                    // first mail that carried it is remembered, for notes.
                     if let Some(mid) = &m.message_id {
-                        if msgids.get(mid.as_bytes())?.is_some() {
-                            return Err(ConflictableTransactionError::Abort(Stop::Done(
-                                Committed::Duplicate(format!(
-                                    "a mail with Message-ID <{mid}> was ingested before"
-                                )),
-                            )));
+                        if msgids.get(mid.as_bytes())?.is_none() {
+                            msgids.insert(mid.as_bytes(), m.sha256.as_bytes())?;
                         }
-                        msgids.insert(mid.as_bytes(), m.sha256.as_bytes())?;
                     }
                     mails.insert(m.sha256.as_bytes(), enc(m)?)?;
                 }

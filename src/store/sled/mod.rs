@@ -6,7 +6,9 @@
 //! * `builds` [src \0 dist \0 arch] → [`BuildRecord`]
 //! * `history` [src \0 dist \0 arch \0 seq] → [`HistoryEntry`] (append-only)
 //! * `mails` [SHA-256 of the raw mail] → [`MailRecord`] (the dedup record)
-//! * `msgids` [Message-ID] → SHA-256 of the mail that carried it
+//! * `mails` keys are the content hash (`inbound::source::content_sha256`);
+//!   records of earlier releases are keyed by the raw hash
+//! * `msgids` [Message-ID] → the key of the first mail that carried it
 //! * `log_index` [src \0 version \0 dist \0 arch \0 seq] → [`LogRef`]
 //!   (the logs themselves are files: see [`crate::store::archive`])
 //! * `log_msgids` [Message-ID of a log mail] → build key (reply threading)
@@ -98,6 +100,9 @@ fn lock_file(path: &Path, timeout: Duration) -> Result<File, StoreError> {
     Ok(file)
 }
 
+/// How long a Db of this process may take to let go of sled's lock.
+const SLED_RELEASE: Duration = Duration::from_secs(30);
+
 /// Waits until nobody else holds an exclusive `flock` on `file` (sled's
 /// own lock), up to `timeout`. A missing file is free.
 fn wait_for_sled_lock(file: &Path, timeout: Duration) -> Result<(), StoreError> {
@@ -161,10 +166,13 @@ impl SledStore {
         let lock = lock_file(&path.join("buildmail.lock"), cfg.lock_timeout)?;
         // sled takes a lock of its own on `<path>/db`, which a Db dropped a
         // moment ago in this process may still hold while its background
-        // thread stops: wait for it within the same timeout.
+        // threads stop (we hold buildmail.lock, so nobody else does): wait
+        // for it, at least SLED_RELEASE on a loaded machine.
         wait_for_sled_lock(
             &path.join("db"),
-            cfg.lock_timeout.saturating_sub(start.elapsed()),
+            cfg.lock_timeout
+                .saturating_sub(start.elapsed())
+                .max(SLED_RELEASE),
         )?;
         let db = sled::Config::new()
             .path(&path)
@@ -227,22 +235,21 @@ impl Store for SledStore {
     }
 
     /// The dedup record of a mail with these bytes or this Message-ID.
-    fn seen(
-        &self,
-        sha256: &str,
-        message_id: Option<&str>,
-    ) -> Result<Option<MailRecord>, StoreError> {
-        if let Some(v) = self.mails.get(sha256)? {
-            return Ok(Some(from_json("mails", &v)?));
-        }
-        if let Some(mid) = message_id {
-            if let Some(sha) = self.msgids.get(mid)? {
-                if let Some(v) = self.mails.get(sha)? {
-                    return Ok(Some(from_json("mails", &v)?));
-                }
-            }
-        }
-        Ok(None)
+    fn seen(&self, sha256: &str) -> Result<Option<MailRecord>, StoreError> {
+        self.mails
+            .get(sha256)?
+            .map(|v| from_json("mails", &v))
+            .transpose()
+    }
+
+    fn message_id_user(&self, message_id: &str) -> Result<Option<MailRecord>, StoreError> {
+        let Some(sha) = self.msgids.get(message_id)? else {
+            return Ok(None);
+        };
+        self.mails
+            .get(sha)?
+            .map(|v| from_json("mails", &v))
+            .transpose()
     }
 
     /// One build's record.
