@@ -110,6 +110,9 @@ pub struct RepliesConfig {
     /// `max_errors_per_hour`: error replies sent to one address per hour at
     /// most (default 10); further refusals are recorded but not answered.
     pub max_errors_per_hour: u32,
+    /// `max_errors_per_hour_total`: error replies an hour to all addresses
+    /// together (default 60); past it refusals are recorded, not answered.
+    pub max_errors_per_hour_total: u32,
     /// `known_senders`: addresses whose *unsigned* (or badly signed) mail
     /// is answered when refused (default: `admin_address`,
     /// `notify.buildd_admins` and `signatures.trusted_senders`). A refused
@@ -441,6 +444,7 @@ impl Config {
         }
         let replies = RepliesConfig {
             max_errors_per_hour: raw.replies.max_errors_per_hour.unwrap_or(10),
+            max_errors_per_hour_total: raw.replies.max_errors_per_hour_total.unwrap_or(60),
             known_senders: known_senders.unwrap_or_else(|| {
                 let mut known = vec![admin_address.clone()];
                 known.extend(notify.buildd_admins.iter().cloned());

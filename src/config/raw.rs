@@ -52,6 +52,7 @@ pub(super) struct RawDistUpload {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawReplies {
     pub(super) known_senders: Option<Vec<String>>,
+    pub(super) max_errors_per_hour_total: Option<u32>,
     pub(super) max_errors_per_hour: Option<u32>,
 }
 

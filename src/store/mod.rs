@@ -36,6 +36,10 @@ use crate::model::{
     QuarantineEntry, SignatureUse,
 };
 
+/// The "address" under which [`Store::replies_sent_since`] counts the error
+/// replies to every address (no real address is `*`).
+pub const ALL_ADDRESSES: &str = "*";
+
 /// The schema this buildmail writes. Opening a database with a newer one fails.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -268,7 +272,8 @@ pub trait Store: Send + Sync {
     /// turned out not to be due).
     fn outbox_release(&self, id: u64) -> Result<(), StoreError>;
 
-    /// How many error replies went to `address` since `since` (Unix seconds).
+    /// How many error replies went to `address` since `since` (Unix
+    /// seconds); [`ALL_ADDRESSES`] counts them all.
     fn replies_sent_since(&self, address: &str, since: i64) -> Result<usize, StoreError>;
 
     /// The build an upload's `.changes` file name belongs to.

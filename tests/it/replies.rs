@@ -921,3 +921,21 @@ fn an_empty_or_truncated_log_never_makes_a_build_built() {
     farm.deliver(&full);
     assert_eq!(farm.state("hello"), State::Built);
 }
+
+/// Besides the per-address limit, error replies to everyone together are
+/// capped per hour.
+#[test]
+fn error_replies_have_a_global_cap() {
+    let farm = Farm::with("[replies]\nmax_errors_per_hour = 100\nmax_errors_per_hour_total = 3\n");
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let subject = log_subject("attempted", "hello", "1.0-1", "amd64");
+    for i in 0..5 {
+        // Each an outdated newvers: refused, answered to the signer.
+        let out = farm.deliver(&signed_reply(&subject, &format!("newvers 0.{i}-1\n")));
+        assert!(
+            matches!(out, Outcome::Reply { applied: false, .. }),
+            "{out:?}"
+        );
+    }
+    assert_eq!(farm.outbox().len(), 3, "{:?}", farm.outbox());
+}

@@ -20,6 +20,15 @@ pub fn queue_error_reply(
     now: i64,
 ) -> Result<bool, StoreError> {
     let config = mailer.config;
+    let all = store.replies_sent_since(crate::store::ALL_ADDRESSES, now - 3600)?;
+    if all >= config.replies.max_errors_per_hour_total as usize {
+        tracing::warn!(
+            "not answering {}: {all} error replies in the last hour to everyone \
+             (replies.max_errors_per_hour_total)",
+            answer.to
+        );
+        return Ok(false);
+    }
     let sent = store.replies_sent_since(&answer.to, now - 3600)?;
     if sent >= config.replies.max_errors_per_hour as usize {
         tracing::warn!(

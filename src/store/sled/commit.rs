@@ -134,6 +134,11 @@ impl SledStore {
                 }
                 if let Some(addr) = &c.reply_sent {
                     replies_sent.insert(reply_key(addr, c.now, outbox.generate_id()?), &[])?;
+                    // Counted under every address too, for the global cap.
+                    replies_sent.insert(
+                        reply_key(crate::store::ALL_ADDRESSES, c.now, outbox.generate_id()?),
+                        &[],
+                    )?;
                 }
                 if let Some((name, key)) = &c.upload_name {
                     uploads.insert(name.as_bytes(), key.to_bytes())?;

@@ -18,7 +18,8 @@
 //!   signed bytes] → [`SignatureUse`]: every signature ever processed
 //! * `jobs` [id] → [`Job`]
 //! * `outbox` [id] → [`OutboundMail`]; `outbox_raw` [id] → the mail's bytes
-//! * `replies_sent` [address \0 time \0 id] → empty (error-reply rate limit)
+//! * `replies_sent` [address \0 time \0 id] → empty (error-reply rate
+//!   limits; every reply also under the address `*`, for the global cap)
 //! * `uploads` [`.changes` name] → build key
 //! * `bounces` [time \0 id] → empty (forwarding loop protection)
 //! * `notices` [src \0 version \0 dist] → [`Notice`]
