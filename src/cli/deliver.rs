@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use crate::config::Config;
 use crate::effects::worker;
 use crate::inbound::source;
-use crate::ingest::{Ingest, Outcome};
+use crate::ingest::{Ingest, Outcome, Preparer};
 use crate::time::{Clock, SystemClock};
 
 use super::EX_TEMPFAIL;
@@ -18,7 +18,8 @@ pub struct Args {
     pub verbose: bool,
 }
 
-/// Reads, ingests and durably commits one mail, then releases the database
+/// Reads and prepares one mail, then opens the database only to commit it
+/// durably, then releases the database
 /// and, if the mail queued an effect (an upload, a mail to send), starts a
 /// detached `buildmail work`. Exit 0 when committed (also when quarantined
 /// or a duplicate), 75 when it could not be.
@@ -35,6 +36,17 @@ pub fn run(config: &Config, args: Args) -> ExitCode {
             return ExitCode::from(EX_TEMPFAIL);
         }
     };
+    // Parsing, explaining, checking signatures and archiving the log need
+    // no database: done before the store is opened, so the lock is held
+    // only for the commit.
+    let preparer = Preparer::new(config);
+    let prepared = match preparer.prepare(&raw) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("buildmail deliver: could not prepare the mail, the MTA should retry: {e}");
+            return ExitCode::from(EX_TEMPFAIL);
+        }
+    };
     let store = match super::open_store(config) {
         Ok(s) => s,
         Err(e) => {
@@ -42,8 +54,8 @@ pub fn run(config: &Config, args: Args) -> ExitCode {
             return ExitCode::from(EX_TEMPFAIL);
         }
     };
-    let outcome = match Ingest::new(&*store, config)
-        .raw(&raw)
+    let outcome = match Ingest::with_preparer(&*store, preparer)
+        .commit(&raw, &prepared)
         .and_then(|o| store.flush().map(|_| o))
     {
         Ok(o) => o,

@@ -34,7 +34,7 @@ impl Ingest<'_> {
                 seen.outcome
             )));
         }
-        let now = self.clock.now();
+        let now = self.prep.clock.now();
         let record = |kind: &str, outcome: String, build: Option<BuildKey>| MailRecord {
             sha256: p.sha256.clone(),
             message_id: p.message_id.clone(),
@@ -80,7 +80,7 @@ impl Ingest<'_> {
                 };
                 let reason = format!(
                     "the mail is {size} bytes, over the limit of {} (`limits.max_message_size`); kept in {}",
-                    self.config.limits.max_message_size,
+                    self.prep.config.limits.max_message_size,
                     file.display()
                 );
                 let entry = QuarantineEntry {
@@ -130,7 +130,7 @@ impl Ingest<'_> {
             format!("log {} for {} {}: recorded", a.status, a.key, a.version)
         };
         let notice = moved
-            .then(|| decide::notice::notice_for(self.config, &record, now))
+            .then(|| decide::notice::notice_for(self.prep.config, &record, now))
             .flatten();
         let c = Commit {
             now,
@@ -168,7 +168,7 @@ impl Ingest<'_> {
         kind: &str,
         now: i64,
     ) -> Result<Outcome, StoreError> {
-        let fw = &self.config.forward;
+        let fw = &self.prep.config.forward;
         let recent_bounces = if f.bounce {
             let window = i64::try_from(fw.bounce_window.as_secs()).unwrap_or(i64::MAX);
             self.store.bounces_since(now.saturating_sub(window))?
@@ -189,7 +189,7 @@ impl Ingest<'_> {
                 let mail =
                     compose::forwarded(&self.mailer, raw.bytes(), p.message_id.as_deref(), id, now);
                 c.outbox.push(compose::outbound(mail, id, now));
-                format!("forwarded to {}", self.config.admin_address)
+                format!("forwarded to {}", self.prep.config.admin_address)
             }
         };
         c.mail = Some(MailRecord {
@@ -283,7 +283,7 @@ impl Ingest<'_> {
                         }
                     }
                 }
-                found.unwrap_or_else(|| self.config.default_arch.clone())
+                found.unwrap_or_else(|| self.prep.config.default_arch.clone())
             }
         };
         Ok(BuildKey {
@@ -297,7 +297,7 @@ impl Ingest<'_> {
         let key = self.reply_key(r)?;
         let record = self.store.build(&key)?;
         let signer = r.signer();
-        let rules = decide::reply::Rules::of(self.config);
+        let rules = decide::reply::Rules::of(self.prep.config);
         let mut decision = decide::reply::decide(r, &key, record.as_ref(), now, &rules);
         // The files of an upload are checked now, before anything is
         // committed: a refusal is answered at once.
@@ -306,7 +306,7 @@ impl Ingest<'_> {
                 if let Some(u) = &a.record.upload {
                     if let Err(problems) = crate::effects::upload::verify_files(
                         &u.changes,
-                        &self.config.upload.build_dir,
+                        &self.prep.config.upload.build_dir,
                     ) {
                         decision = Decision::Refuse(problems);
                     }
@@ -392,7 +392,7 @@ impl Ingest<'_> {
                         created: now,
                         message_id: p.message_id.clone(),
                         signer: signer.clone(),
-                        answer: decide::reply::answer_for(r, self.config).ok(),
+                        answer: decide::reply::answer_for(r, self.prep.config).ok(),
                         claim: None,
                         started: None,
                     });
@@ -413,7 +413,7 @@ impl Ingest<'_> {
                 });
                 let outcome = format!("{command} for {key}: {}", new.state);
                 if record.is_none_or(|r| r.state != new.state) {
-                    c.notice = decide::notice::notice_for(self.config, &new, now);
+                    c.notice = decide::notice::notice_for(self.prep.config, &new, now);
                 }
                 c.build = Some(new);
                 outcome
@@ -432,7 +432,7 @@ impl Ingest<'_> {
                         note: Some(reasons.join("; ")),
                     });
                 }
-                let answered = match decide::reply::answer_for(r, self.config) {
+                let answered = match decide::reply::answer_for(r, self.prep.config) {
                     Ok(answer) => {
                         compose::queue_error_reply(
                             self.store,
@@ -519,7 +519,7 @@ impl Ingest<'_> {
 
     /// Writes an oversize in-memory mail to the quarantine directory.
     fn spill(&self, sha: &str, raw: &[u8]) -> Result<PathBuf, StoreError> {
-        let dir = self.config.quarantine_dir();
+        let dir = self.prep.config.quarantine_dir();
         crate::fsutil::write(&dir, &format!("{sha}.eml"), raw).map_err(|source| StoreError::Io {
             path: dir.join(format!("{sha}.eml")),
             source,

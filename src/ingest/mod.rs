@@ -17,7 +17,7 @@ pub mod pipeline;
 mod prepare;
 
 pub use crate::inbound::classify::LogFacts;
-pub use prepare::{Prepared, PreparedBody};
+pub use prepare::{Prepared, PreparedBody, Preparer};
 
 use crate::config::Config;
 use crate::effects::compose::Mailer;
@@ -25,9 +25,7 @@ use crate::inbound::signature::Keyring;
 use crate::inbound::source::RawMail;
 use crate::model::state::ArchiveEvent;
 use crate::model::{BuildKey, State};
-use crate::store::archive::LogArchive;
 use crate::store::{Store, StoreError};
-use crate::time;
 use crate::time::SharedClock;
 
 /// What happened to one mail.
@@ -87,11 +85,8 @@ pub enum Outcome {
 /// Ingests mails into a store.
 pub struct Ingest<'a> {
     store: &'a dyn Store,
-    config: &'a Config,
-    archive: LogArchive,
-    keyring: Keyring,
+    prep: Preparer<'a>,
     mailer: Mailer<'a>,
-    clock: SharedClock,
 }
 
 impl<'a> Ingest<'a> {
@@ -102,28 +97,30 @@ impl<'a> Ingest<'a> {
     /// the problem) and leave the keyring without those certificates, so
     /// that signed replies are refused rather than mails lost.
     pub fn new(store: &'a dyn Store, config: &'a Config) -> Ingest<'a> {
-        let keyring = Keyring::load(&config.signatures.existing_keyrings()).unwrap_or_else(|e| {
-            tracing::warn!("{e}; signed replies will be refused until it is fixed");
-            Keyring::default()
-        });
-        Ingest::with_keyring(store, config, keyring)
+        Ingest::with_preparer(store, Preparer::new(config))
     }
 
     /// An ingester that checks signatures against `keyring`.
     pub fn with_keyring(store: &'a dyn Store, config: &'a Config, keyring: Keyring) -> Ingest<'a> {
+        Ingest::with_preparer(store, Preparer::with_keyring(config, keyring))
+    }
+
+    /// An ingester that prepares with `prep` (its configuration, keyring
+    /// and clock): `deliver` prepares a mail before it opens the store.
+    pub fn with_preparer(store: &'a dyn Store, prep: Preparer<'a>) -> Ingest<'a> {
         Ingest {
             store,
-            config,
-            archive: LogArchive::new(&config.database.log_archive),
-            keyring,
-            mailer: Mailer::new(config),
-            clock: time::system(),
+            mailer: Mailer::new(prep.config),
+            prep,
         }
     }
 
     /// The same ingester reading "now" from `clock`.
     pub fn with_clock(self, clock: SharedClock) -> Ingest<'a> {
-        Ingest { clock, ..self }
+        Ingest {
+            prep: self.prep.with_clock(clock),
+            ..self
+        }
     }
 
     /// Ingests one raw mail: [`Ingest::prepare`] then [`Ingest::commit`].

@@ -3,15 +3,19 @@
 //! compressed log to the archive. Many threads may prepare at once.
 
 use super::{Ingest, LogFacts};
+use crate::config::Config;
 use crate::inbound::classify;
 use crate::inbound::classify::{Analysis, ForwardFacts, ARCHIVE_TEXT_LIMIT};
 use crate::inbound::mail;
 use crate::inbound::mail::Inbound;
 use crate::inbound::reply;
 use crate::inbound::reply::Reply;
+use crate::inbound::signature::Keyring;
 use crate::inbound::signature::Policy;
 use crate::inbound::source::{content_sha256, sha256_hex, RawMail};
+use crate::store::archive::LogArchive;
 use crate::store::{archive, StoreError};
+use crate::time::{self, SharedClock};
 
 /// A mail after the CPU-heavy, store-independent half of ingestion
 /// ([`Ingest::prepare`]); [`Ingest::commit`] does the rest.
@@ -81,17 +85,11 @@ impl Ingest<'_> {
         }
     }
 
-    /// The CPU-heavy half: hashing, MIME parsing, log parsing, explaining,
-    /// compressing, and writing the compressed log to the archive. Reads the
-    /// store only to skip mails seen before, so many threads may prepare at
-    /// once.
+    /// The CPU-heavy half ([`Preparer::prepare`]), skipping mails the
+    /// store has seen before (a re-import parses nothing twice). Many
+    /// threads may prepare at once.
     pub fn prepare(&self, raw: &RawMail) -> Result<Prepared, StoreError> {
-        let (bytes, sha256, raw_sha256) = match raw {
-            RawMail::Bytes(b) => (b.as_slice(), content_sha256(b), sha256_hex(b)),
-            RawMail::Oversize { head, sha256, .. } => {
-                (head.as_slice(), sha256.clone(), sha256.clone())
-            }
-        };
+        let (sha256, raw_sha256) = identity(raw);
         if let Some(seen) = self.seen(&sha256, &raw_sha256)? {
             return Ok(Prepared {
                 sha256,
@@ -103,6 +101,66 @@ impl Ingest<'_> {
                 )),
             });
         }
+        self.prep.prepare_identified(raw, sha256, raw_sha256)
+    }
+}
+
+/// The content hash and the raw hash of a mail.
+fn identity(raw: &RawMail) -> (String, String) {
+    match raw {
+        RawMail::Bytes(b) => (content_sha256(b), sha256_hex(b)),
+        RawMail::Oversize { sha256, .. } => (sha256.clone(), sha256.clone()),
+    }
+}
+
+/// The store-free half of ingestion: hashing, MIME and log parsing,
+/// explaining, compressing, signature checks, archiving the log. It needs
+/// no database, so `deliver` runs it before it opens (and locks) the store.
+pub struct Preparer<'a> {
+    pub(super) config: &'a Config,
+    archive: LogArchive,
+    keyring: Keyring,
+    pub(super) clock: SharedClock,
+}
+
+impl<'a> Preparer<'a> {
+    /// A preparer with the configured keyring (see [`Ingest::new`]).
+    pub fn new(config: &'a Config) -> Preparer<'a> {
+        let keyring = Keyring::load(&config.signatures.existing_keyrings()).unwrap_or_else(|e| {
+            tracing::warn!("{e}; signed replies will be refused until it is fixed");
+            Keyring::default()
+        });
+        Preparer::with_keyring(config, keyring)
+    }
+
+    /// A preparer that checks signatures against `keyring`.
+    pub fn with_keyring(config: &'a Config, keyring: Keyring) -> Preparer<'a> {
+        Preparer {
+            config,
+            archive: LogArchive::new(&config.database.log_archive),
+            keyring,
+            clock: time::system(),
+        }
+    }
+
+    /// The same preparer reading "now" from `clock`.
+    pub fn with_clock(self, clock: SharedClock) -> Preparer<'a> {
+        Preparer { clock, ..self }
+    }
+
+    /// Prepares one mail: everything but the commit.
+    pub fn prepare(&self, raw: &RawMail) -> Result<Prepared, StoreError> {
+        let (sha256, raw_sha256) = identity(raw);
+        self.prepare_identified(raw, sha256, raw_sha256)
+    }
+
+    fn prepare_identified(
+        &self,
+        raw: &RawMail,
+        sha256: String,
+        raw_sha256: String,
+    ) -> Result<Prepared, StoreError> {
+        let bytes = raw.bytes();
         let parsed = Inbound::parse(bytes);
         let subject = parsed.as_ref().ok().map(|p| p.subject().to_string());
         let from = parsed
