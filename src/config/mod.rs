@@ -209,6 +209,12 @@ pub struct SignaturesConfig {
     /// `require_signed_commands`: keyword commands must be signed too
     /// (default true).
     pub require_signed_commands: bool,
+    /// `require_bound_commands`: a signed keyword command must name its
+    /// build (`retry hello_2.10-3 dist=unstable arch=amd64`, or the quoted
+    /// log's `Package:`/`Version:` lines) (default true). Unbound commands
+    /// can be replayed against another build by rewriting the unsigned
+    /// Subject.
+    pub require_bound_commands: bool,
     /// `trusted_senders`: with `require_signed_commands = false`, the only
     /// addresses whose unsigned keyword commands are accepted (default none).
     pub trusted_senders: Vec<String>,
@@ -351,6 +357,7 @@ impl Config {
             },
             max_age: duration("signatures.max_age", raw.signatures.max_age, 7 * 86400)?,
             require_signed_commands: raw.signatures.require_signed_commands.unwrap_or(true),
+            require_bound_commands: raw.signatures.require_bound_commands.unwrap_or(true),
             trusted_senders: raw.signatures.trusted_senders.unwrap_or_default(),
         };
         for sender in &signatures.trusted_senders {

@@ -95,6 +95,7 @@ pub(super) struct RawSignatures {
     pub(super) keyrings: Option<Vec<PathBuf>>,
     pub(super) max_age: Option<String>,
     pub(super) require_signed_commands: Option<bool>,
+    pub(super) require_bound_commands: Option<bool>,
     pub(super) trusted_senders: Option<Vec<String>>,
 }
 

@@ -101,6 +101,8 @@ fn uid_address(uid: &str) -> Option<String> {
 pub struct Rules<'a> {
     /// Keyword commands must be signed.
     pub require_signed: bool,
+    /// Signed keyword commands must name their build.
+    pub require_bound: bool,
     /// Senders whose unsigned keyword commands are accepted when
     /// `require_signed` is false.
     pub trusted_senders: &'a [String],
@@ -113,6 +115,7 @@ impl<'a> Rules<'a> {
     pub fn of(config: &'a Config) -> Rules<'a> {
         Rules {
             require_signed: config.signatures.require_signed_commands,
+            require_bound: config.signatures.require_bound_commands,
             trusted_senders: &config.signatures.trusted_senders,
             config,
         }
@@ -147,6 +150,54 @@ fn check_signing(reply: &Reply, rules: &Rules<'_>) -> Result<(), String> {
                 ))
             }
         }
+    }
+}
+
+/// A signed command acts only on the build it names: the named source and
+/// version (and distribution and architecture, when named) must be the
+/// build's. An unbound signed command is refused unless
+/// `signatures.require_bound_commands` is off; the refusal says exactly
+/// what to write.
+fn check_binding(
+    reply: &Reply,
+    key: &BuildKey,
+    record: &BuildRecord,
+    rules: &Rules<'_>,
+) -> Result<(), String> {
+    let keyword = match &reply.request {
+        Request::Command(c) => c.kind(record.state).keyword(),
+        Request::ShouldBuild(a) => a.kind().keyword(),
+        // A .changes names its build itself (match_build checks it).
+        Request::Changes { .. } | Request::Invalid(_) => return Ok(()),
+    };
+    let here = format!(
+        "{}_{} dist={} arch={}",
+        key.source, record.version, key.dist, key.arch
+    );
+    match &reply.binding {
+        Some(b) => {
+            let matches = b.source == key.source
+                && b.version == record.version
+                && b.dist.as_ref().is_none_or(|d| *d == key.dist)
+                && b.arch.as_ref().is_none_or(|a| *a == key.arch);
+            if matches {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the signed command names {b}, but this reply is about {here}; a signed command acts only on the build it names"
+                ))
+            }
+        }
+        None if matches!(reply.signing, Signing::Signed(_)) && rules.require_bound => {
+            let word = keyword
+                .strip_prefix("should-build: ")
+                .or_else(|| keyword.split_whitespace().next())
+                .unwrap_or(keyword);
+            Err(format!(
+                "the signed command does not name its build, so it could be replayed against another one: write `{word} {here}` as the first line (arguments after it), or quote the log's Package: and Version: lines in the signed text"
+            ))
+        }
+        None => Ok(()),
     }
 }
 
@@ -214,6 +265,9 @@ pub fn decide(
         return refuse(why.clone());
     }
     if let Err(why) = check_version(reply.question.version(), record) {
+        return refuse(why);
+    }
+    if let Err(why) = check_binding(reply, key, record, rules) {
         return refuse(why);
     }
     let kind = match &reply.request {

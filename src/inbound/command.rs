@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::debian::names::is_version;
+use crate::debian::names::{is_arch_name, is_dist_name, is_package_name, is_version};
 use crate::debian::relations;
 use crate::model::state::CommandKind;
 use crate::model::State;
@@ -118,6 +118,129 @@ pub enum CommandError {
     },
 }
 
+/// The build a signed command names, so that it acts on that build only
+/// (a captured command cannot be redirected to another build by rewriting
+/// the unsigned Subject or In-Reply-To).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    /// Source package.
+    pub source: String,
+    /// Version (epoch and binNMU suffix kept).
+    pub version: String,
+    /// Distribution, when named.
+    pub dist: Option<String>,
+    /// Architecture, when named.
+    pub arch: Option<String>,
+}
+
+impl std::fmt::Display for Binding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}", self.source, self.version)?;
+        if let Some(d) = &self.dist {
+            write!(f, " dist={d}")?;
+        }
+        if let Some(a) = &self.arch {
+            write!(f, " arch={a}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `<src>_<version>`: a source package and a version (no Debian name has
+/// a `_`, so the token cannot be a package or a version itself).
+fn source_version(token: &str) -> Option<(String, String)> {
+    let (src, ver) = token.split_once('_')?;
+    (is_package_name(src) && is_version(ver)).then(|| (src.to_string(), ver.to_string()))
+}
+
+/// Splits the binding off the front of a command's arguments:
+/// `<src>_<version>` and then any of `dist=<dist>`, `arch=<arch>`. Returns
+/// the binding and the arguments after it. For `newvers` a lone
+/// `<src>_<version>` is the new version, not a binding.
+fn split_binding(args: &str, keyword: Keyword) -> (Option<Binding>, &str) {
+    let mut rest = args.trim_start();
+    let Some(first) = rest.split_whitespace().next() else {
+        return (None, rest);
+    };
+    let Some((source, version)) = source_version(first) else {
+        return (None, rest);
+    };
+    let after = rest[first.len()..].trim_start();
+    if keyword == Keyword::NewVersion && after.split_whitespace().next().is_none() {
+        return (None, rest);
+    }
+    rest = after;
+    let mut b = Binding {
+        source,
+        version,
+        dist: None,
+        arch: None,
+    };
+    while let Some(tok) = rest.split_whitespace().next() {
+        let lower = tok.to_ascii_lowercase();
+        if let Some(d) = lower.strip_prefix("dist=").filter(|d| is_dist_name(d)) {
+            b.dist = Some(d.to_string());
+        } else if let Some(a) = lower.strip_prefix("arch=").filter(|a| is_arch_name(a)) {
+            b.arch = Some(a.to_string());
+        } else {
+            break;
+        }
+        rest = rest[tok.len()..].trim_start();
+    }
+    (Some(b), rest)
+}
+
+/// The build the quoted log inside a signed reply names: `> Package:`,
+/// `> Version:`, and if present `> Distribution:` and `> Host
+/// Architecture:` (or `> Architecture:`) lines of the sbuild log header
+/// the admin quoted when answering. `None` without Package and Version.
+fn quoted_binding(text: &str) -> Option<Binding> {
+    let field = |name: &str| -> Option<String> {
+        text.lines().find_map(|l| {
+            let l = l.trim_start();
+            let quoted = l.strip_prefix('>')?.trim_start_matches(['>', ' ']);
+            let value = quoted.strip_prefix(name)?.strip_prefix(':')?.trim();
+            (!value.is_empty()).then(|| value.to_string())
+        })
+    };
+    let source = field("Package").filter(|s| is_package_name(s))?;
+    let version = field("Version").filter(|v| is_version(v))?;
+    Some(Binding {
+        source,
+        version,
+        dist: field("Distribution").filter(|d| is_dist_name(d)),
+        arch: field("Host Architecture")
+            .or_else(|| field("Architecture"))
+            .filter(|a| is_arch_name(a)),
+    })
+}
+
+/// The build a command text names: on the command line, else in the quoted
+/// log. `None` when it names none (an unbound, old-style command).
+pub fn binding(text: &str) -> Option<Binding> {
+    if let Some((first, _)) = split_first_line(text) {
+        let (word, args) = first
+            .split_once(char::is_whitespace)
+            .map_or((first, ""), |(w, a)| (w, a.trim()));
+        let lower = word.to_ascii_lowercase();
+        let kind = TABLE
+            .iter()
+            .find(|(k, _)| lower == *k)
+            .map(|(_, kind)| *kind)
+            .or_else(|| {
+                ["build", "ok", "not", "no-build"]
+                    .contains(&lower.as_str())
+                    .then_some(Keyword::Manual)
+            });
+        if let Some(kind) = kind {
+            if let (Some(b), _) = split_binding(args, kind) {
+                return Some(b);
+            }
+        }
+    }
+    quoted_binding(text)
+}
+
 /// What a keyword asks for, before its arguments are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Keyword {
@@ -207,6 +330,8 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
     let Some(&(keyword, kind)) = TABLE.iter().find(|(k, _)| lower == *k) else {
         return Err(CommandError::Unknown(first.chars().take(80).collect()));
     };
+    // The build the command names is checked by the decision, not here.
+    let (_, args) = split_binding(args, kind);
     let bad =
         |command: &'static str, message: String| CommandError::BadArgument { command, message };
     // A keyword that takes no argument stands alone on its line: words
@@ -288,9 +413,11 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
 pub fn parse_should_build(text: &str) -> Result<ShouldBuildAnswer, CommandError> {
     let (first, _) = split_first_line(text).ok_or(CommandError::Empty)?;
     let lower = first.to_ascii_lowercase();
-    let mut words = lower.split_whitespace();
-    let word = words.next().unwrap_or("");
-    if words.next().is_some() {
+    let (word, args) = lower
+        .split_once(char::is_whitespace)
+        .map_or((lower.as_str(), ""), |(w, a)| (w, a.trim()));
+    let (_, rest) = split_binding(args, Keyword::Manual);
+    if !rest.is_empty() {
         return Err(CommandError::Unknown(format!(
             "{} (a \"Should I build\" answer is one word alone on the first line: build, ok, fail, not, no-build or give-back)",
             first.chars().take(80).collect::<String>()
@@ -497,5 +624,91 @@ mod table_tests {
             assert!(parse(prose).is_err(), "{prose:?} was taken for a command");
         }
         assert!(keywords().contains("retry-upload") && keywords().contains("purge"));
+    }
+}
+
+#[cfg(test)]
+mod binding_tests {
+    use super::*;
+
+    fn b(source: &str, version: &str, dist: Option<&str>, arch: Option<&str>) -> Binding {
+        Binding {
+            source: source.into(),
+            version: version.into(),
+            dist: dist.map(Into::into),
+            arch: arch.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn commands_name_their_build() {
+        assert_eq!(
+            binding("retry hello_1:2.0-1+b1 dist=unstable arch=amd64\n"),
+            Some(b("hello", "1:2.0-1+b1", Some("unstable"), Some("amd64")))
+        );
+        assert_eq!(
+            parse("retry hello_1.0-1 dist=unstable arch=amd64\n"),
+            Ok(Command::Retry)
+        );
+        // Arguments follow the binding.
+        assert_eq!(
+            parse("dep-wait hello_1.0-1 libfoo-dev (>= 2)"),
+            Ok(Command::DepWait {
+                deps: "libfoo-dev (>= 2)".into()
+            })
+        );
+        assert_eq!(
+            parse("give-back hello_1.0-1 arch=amd64 7"),
+            Ok(Command::GiveBack { priority: Some(7) })
+        );
+        assert_eq!(
+            binding("give-back hello_1.0-1 arch=amd64 7")
+                .unwrap()
+                .arch
+                .as_deref(),
+            Some("amd64")
+        );
+        // newvers: a lone src_version is the new version, two are a binding
+        // and the new version.
+        assert_eq!(binding("newvers hello_1.0-2"), None);
+        assert_eq!(
+            parse("newvers hello_1.0-2"),
+            Ok(Command::NewVersion {
+                version: "1.0-2".into()
+            })
+        );
+        assert_eq!(
+            binding("newvers hello_1.0-1 1.0-2"),
+            Some(b("hello", "1.0-1", None, None))
+        );
+        assert_eq!(
+            parse("newvers hello_1.0-1 1.0-2"),
+            Ok(Command::NewVersion {
+                version: "1.0-2".into()
+            })
+        );
+        // Unbound forms, and words after a bare keyword.
+        assert_eq!(binding("retry\n"), None);
+        assert!(parse("retry hello").is_err());
+        // Should-build answers bind the same way.
+        assert_eq!(
+            binding("build hello_1.0-1\n"),
+            Some(b("hello", "1.0-1", None, None))
+        );
+        assert_eq!(
+            parse_should_build("build hello_1.0-1\n"),
+            Ok(ShouldBuildAnswer::Build)
+        );
+    }
+
+    #[test]
+    fn the_quoted_log_names_the_build() {
+        let text = "retry\n\nYou wrote:\n> | hello 1.0-1 (amd64) |\n> Package: hello\n> Version: 1.0-1\n> Source Version: 1.0-1\n> Distribution: sid\n> Host Architecture: arm64\n";
+        assert_eq!(
+            binding(text),
+            Some(b("hello", "1.0-1", Some("sid"), Some("arm64")))
+        );
+        // Unquoted header lines are not a quote of the log.
+        assert_eq!(binding("retry\nPackage: hello\nVersion: 1.0-1\n"), None);
     }
 }

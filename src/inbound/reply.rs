@@ -172,6 +172,10 @@ pub struct Reply {
     pub signing: Signing,
     /// What it asks for.
     pub request: Request,
+    /// The build the command names (on its line or in the quoted log);
+    /// `None` for an unbound command (and for a `.changes`, which names
+    /// its build itself).
+    pub binding: Option<command::Binding>,
     /// What was ignored because it was not signed (text around the signed
     /// block, unsigned MIME parts).
     pub ignored: Vec<String>,
@@ -417,6 +421,10 @@ pub fn read(
         }),
         _ => None,
     };
+    let binding = match &request {
+        Request::Command(_) | Request::ShouldBuild(_) => command::binding(&c.text),
+        Request::Changes { .. } | Request::Invalid(_) => None,
+    };
     Reply {
         question,
         subject: mail.subject().to_string(),
@@ -431,6 +439,7 @@ pub fn read(
         answer,
         signing: c.signing,
         request,
+        binding,
         ignored: c.ignored,
     }
 }

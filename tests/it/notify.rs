@@ -88,8 +88,13 @@ fn a_signed_reply_to_a_failedtoupload_notification_acts_on_its_build() {
     assert!(subject.starts_with("[Build #"), "{subject}");
     let succeeding = upload_script(&farm, "exit 0");
     farm.reconfigure(&succeeding);
-    let text = clearsign(shared_ed25519(), b"retry-upload\n", fresh());
-    let out = farm.deliver(&reply(&format!("Re: {subject}"), &text, None));
+    let subject = format!("Re: {subject}");
+    let text = clearsign(
+        shared_ed25519(),
+        bind(&subject, "retry-upload\n").as_bytes(),
+        fresh(),
+    );
+    let out = farm.deliver(&reply(&subject, &text, None));
     assert!(
         matches!(out, Outcome::Reply { applied: true, .. }),
         "{out:?}"

@@ -180,7 +180,11 @@ fn the_build_is_found_through_in_reply_to_then_the_default_arch() {
     farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
     // No arch in the subject: In-Reply-To names the arm64 log.
     let subject = "Re: Log for attempted build of hello_1.0-1 (dist=unstable)";
-    let signed = clearsign(shared_ed25519(), b"give-back\n", fresh());
+    let signed = clearsign(
+        shared_ed25519(),
+        bind(subject, "give-back\n").as_bytes(),
+        fresh(),
+    );
     farm.deliver(&reply(subject, &signed, Some(&mid)));
     assert_eq!(
         farm.record("hello", "unstable", "arm64").state,
@@ -205,7 +209,7 @@ fn reply_prefixes_and_encoded_subjects_are_recognised() {
         farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
         // The subject goes into the header exactly as written (the builder
         // would encode an encoded word again).
-        let raw = signed_reply("PLACEHOLDER", "manual\n");
+        let raw = signed_reply("PLACEHOLDER", "manual hello_1.0-1 dist=unstable arch=amd64\n");
         let raw = String::from_utf8(raw)
             .unwrap()
             .replacen("Subject: PLACEHOLDER", &format!("Subject: {subject}"), 1);
@@ -414,7 +418,11 @@ fn future_and_stale_signatures_are_refused() {
 fn a_replayed_signed_reply_is_refused_also_after_a_restart() {
     let farm = Farm::new();
     farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
-    let signed = clearsign(shared_ed25519(), b"give-back\n", fresh());
+    let signed = clearsign(
+        shared_ed25519(),
+        b"give-back hello_1.0-1 dist=unstable arch=amd64\n",
+        fresh(),
+    );
     let first = farm.deliver(&reply(&subject(), &signed, None));
     assert_eq!(applied_state(&first), State::NeedsBuild);
     // The build is taken again by a new log; then the old reply comes back
@@ -446,7 +454,11 @@ fn a_replayed_signed_reply_is_refused_also_after_a_restart() {
 fn text_outside_the_signed_block_is_ignored_and_reported() {
     let farm = Farm::new();
     farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
-    let signed = clearsign(shared_ed25519(), b"manual\n", fresh());
+    let signed = clearsign(
+        shared_ed25519(),
+        b"manual hello_1.0-1 dist=unstable arch=amd64\n",
+        fresh(),
+    );
     let mut body = b"not-for-us\n\n".to_vec();
     body.extend_from_slice(&signed);
     body.extend_from_slice(b"\nnot-for-us\npurge\n");
@@ -471,7 +483,7 @@ fn text_outside_the_signed_block_is_ignored_and_reported() {
 fn an_unsigned_mime_part_beside_the_signed_one_is_ignored() {
     let farm = Farm::new();
     farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
-    let entity = b"Content-Type: text/plain; charset=utf-8\r\n\r\nmanual\r\n";
+    let entity = b"Content-Type: text/plain; charset=utf-8\r\n\r\nmanual hello_1.0-1 dist=unstable arch=amd64\r\n";
     let sig = detach_sign(shared_ed25519(), entity, fresh(), true);
     let signed = crate::support::pgp_mime_mail("", entity, &sig, "inner");
     let signed = String::from_utf8(signed).unwrap();
@@ -503,7 +515,7 @@ fn pgp_mime_quoted_printable_command_is_acted_on() {
     farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
     let entity = b"Content-Type: text/plain; charset=utf-8\r\n\
 Content-Transfer-Encoding: quoted-printable\r\n\r\n\
-give-back\r\n\r\nOut of disk space =E2=80=94 again.\r\n";
+give-back hello_1.0-1 dist=3Dunstable arch=3Damd64\r\n\r\nOut of disk space =E2=80=94 again.\r\n";
     let sig = detach_sign(shared_rsa(), entity, fresh(), true);
     std::fs::write(
         farm.root().join("data/gpg.asc"),
@@ -533,14 +545,17 @@ fn gnupg_clearsigned_and_pgp_mime_replies_are_acted_on() {
     // GnuPG signs by the wall clock, with a key it made just now.
     farm.clock.set(wall_now());
     // gpg --clearsign
-    let signed = home.run(&["--clearsign", "--digest-algo", "SHA512"], b"manual\n");
+    let signed = home.run(
+        &["--clearsign", "--digest-algo", "SHA512"],
+        b"manual hello_1.0-1 dist=unstable arch=amd64\n",
+    );
     let out = farm.deliver(&reply(&subject(), &signed, None));
     assert!(
         matches!(out, Outcome::Reply { applied: true, .. }),
         "{out:?}"
     );
     // PGP/MIME: gpg --detach-sign over the MIME entity.
-    let entity = b"Content-Type: text/plain; charset=us-ascii\r\n\r\ngive-back\r\n";
+    let entity = b"Content-Type: text/plain; charset=us-ascii\r\n\r\ngive-back hello_1.0-1 dist=unstable arch=amd64\r\n";
     let sig = home.run(
         &["--detach-sign", "--armor", "--digest-algo", "SHA512"],
         entity,
@@ -815,7 +830,7 @@ fn an_inline_signed_part_inside_multipart_mixed_quoted_printable_is_found() {
     // The signed text has a long line and a non-ASCII character, so the
     // quoted-printable encoding has soft line breaks and escapes to undo.
     let text = format!(
-        "give-back\n\nThe disk filled up — {} — please try again.\n",
+        "give-back hello_1.0-1 dist=unstable arch=amd64\n\nThe disk filled up — {} — please try again.\n",
         "x".repeat(90)
     );
     let signed = clearsign(shared_ed25519(), text.as_bytes(), fresh());
@@ -938,4 +953,106 @@ fn error_replies_have_a_global_cap() {
         );
     }
     assert_eq!(farm.outbox().len(), 3, "{:?}", farm.outbox());
+}
+
+/// The attack: a signed `fail` made for unstable, with only the Subject
+/// rewritten to aim at experimental, is refused: the signed text names
+/// the unstable build.
+#[test]
+fn a_signed_command_redirected_to_another_suite_is_refused() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    farm.log("attempted", "hello", "1.0-1", "amd64", "experimental");
+    let text = clearsign(
+        shared_ed25519(),
+        b"fail hello_1.0-1 dist=unstable arch=amd64\nbroken on unstable only\n",
+        fresh(),
+    );
+    let redirected = "Re: Log for attempted build of hello_1.0-1 on amd64 (dist=experimental)";
+    let out = farm.deliver(&reply(redirected, &text, None));
+    let Outcome::Reply {
+        applied, reasons, ..
+    } = &out
+    else {
+        panic!("{out:?}");
+    };
+    assert!(!applied);
+    assert!(
+        reasons[0].contains("acts only on the build it names"),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        farm.record("hello", "experimental", "amd64").state,
+        State::BuildAttempted
+    );
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+}
+
+/// The attack: a captured signed `purge` delivered as a reply to another
+/// architecture's build removes nothing.
+#[test]
+fn a_signed_purge_redirected_to_another_build_removes_nothing() {
+    let farm = Farm::new();
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    farm.log("successful", "hello", "1.0-1", "arm64", "unstable");
+    farm.build_files("hello", "1.0-1", "arm64");
+    let before = Farm::files_in(&farm.build_dir());
+    let text = clearsign(
+        shared_ed25519(),
+        b"purge hello_1.0-1 dist=unstable arch=amd64\n",
+        fresh(),
+    );
+    let out = farm.deliver(&reply(
+        &log_subject("successful", "hello", "1.0-1", "arm64"),
+        &text,
+        None,
+    ));
+    assert!(
+        matches!(out, Outcome::Reply { applied: false, .. }),
+        "{out:?}"
+    );
+    assert_eq!(
+        Farm::files_in(&farm.build_dir()),
+        before,
+        "files were removed"
+    );
+}
+
+/// A signed command that names no build is refused, and the answer says
+/// exactly what to write; quoting the log's header lines binds it too.
+#[test]
+fn unbound_signed_commands_are_refused_with_the_line_to_write() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let subject = log_subject("attempted", "hello", "1.0-1", "amd64");
+    let text = clearsign(shared_ed25519(), b"give-back\n", fresh());
+    let out = farm.deliver(&reply(&subject, &text, None));
+    let Outcome::Reply { reasons, .. } = &out else {
+        panic!("{out:?}");
+    };
+    assert!(
+        reasons[0].contains("`give-back hello_1.0-1 dist=unstable arch=amd64`"),
+        "{reasons:?}"
+    );
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+    // The quoted log header names the build.
+    let quoted = b"give-back\n\nOn Mon, the buildd wrote:\n> Package: hello\n> Version: 1.0-1\n> Distribution: unstable\n> Host Architecture: amd64\n";
+    let text = clearsign(shared_ed25519(), quoted, fresh());
+    let out = farm.deliver(&reply(&subject, &text, None));
+    assert_eq!(applied_state(&out), State::NeedsBuild);
+}
+
+/// With `require_bound_commands = false` the old unbound form is accepted.
+#[test]
+fn unbound_commands_are_accepted_only_when_configured() {
+    let mut farm = Farm::new();
+    farm.cfg.signatures.require_bound_commands = false;
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let text = clearsign(shared_ed25519(), b"give-back\n", fresh());
+    let out = farm.deliver(&reply(
+        &log_subject("attempted", "hello", "1.0-1", "amd64"),
+        &text,
+        None,
+    ));
+    assert_eq!(applied_state(&out), State::NeedsBuild);
 }

@@ -305,13 +305,46 @@ pub fn reply(subject: &str, body: &[u8], in_reply_to: Option<&str>) -> Vec<u8> {
     m.build()
 }
 
-/// A reply whose text is `text` clearsigned by the admins' key.
+/// A reply whose text is `text` clearsigned by the admins' key, the
+/// command bound to the build the subject names (see [`bind`]).
 pub fn signed_reply(subject: &str, text: &str) -> Vec<u8> {
     reply(
         subject,
-        &clearsign(shared_ed25519(), text.as_bytes(), fresh()),
+        &clearsign(shared_ed25519(), bind(subject, text).as_bytes(), fresh()),
         None,
     )
+}
+
+/// `text` with its command bound to the build `subject` names, as an admin
+/// writes it: `retry` becomes `retry hello_1.0-1 dist=unstable arch=amd64`
+/// (arguments follow). Subjects that name no build leave `text` as it is.
+pub fn bind(subject: &str, text: &str) -> String {
+    use buildmail::inbound::mail;
+    let named = mail::parse_reply_subject(subject)
+        .or_else(|| mail::parse_notification_reply_subject(subject))
+        .map(|s| (s.source, s.version, Some(s.dist), s.arch))
+        .or_else(|| {
+            mail::parse_should_build_subject(subject).map(|(s, v, d)| (s, v, Some(d), None))
+        });
+    let Some((src, ver, dist, arch)) = named else {
+        return text.to_string();
+    };
+    let mut binding = format!("{src}_{ver}");
+    if let Some(d) = dist {
+        binding.push_str(&format!(" dist={d}"));
+    }
+    if let Some(a) = arch {
+        binding.push_str(&format!(" arch={a}"));
+    }
+    let lead = text.len() - text.trim_start().len();
+    let body = &text[lead..];
+    let word_end = body.find(char::is_whitespace).unwrap_or(body.len());
+    let (word, rest) = body.split_at(word_end);
+    let rest = match rest.strip_prefix(' ') {
+        Some(args) => format!(" {args}"),
+        None => rest.to_string(),
+    };
+    format!("{}{word} {binding}{rest}", &text[..lead])
 }
 
 /// Asserts a refusal: the outcome says so (and mentions `why`), the state
