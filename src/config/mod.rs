@@ -74,6 +74,34 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// Forwarding of mail buildmail does not handle itself.
     pub forward: ForwardConfig,
+    /// `[[builders]]`: who may report build results. Empty: any sender's
+    /// log moves builds (an open farm; `check-config` warns).
+    pub builders: Vec<Builder>,
+}
+
+/// One `[[builders]]` entry: a buildd whose log mails move builds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Builder {
+    /// `name`, for messages.
+    pub name: String,
+    /// `senders`: the From addresses its log mails come from.
+    pub senders: Vec<String>,
+    /// `arches`: the architectures it builds (empty: any).
+    pub arches: Vec<String>,
+    /// `hosts`: the build hosts its logs name (`sbuild ... on <host>`);
+    /// empty: any.
+    pub hosts: Vec<String>,
+}
+
+impl Builder {
+    /// Whether this builder may report a build of `arch` from `from`,
+    /// built on `host`.
+    pub fn vouches(&self, from: &str, arch: &str, host: Option<&str>) -> bool {
+        self.senders.iter().any(|s| s.eq_ignore_ascii_case(from))
+            && (self.arches.is_empty() || self.arches.iter().any(|a| a == arch))
+            && (self.hosts.is_empty()
+                || host.is_some_and(|h| self.hosts.iter().any(|x| x.eq_ignore_ascii_case(h))))
+    }
 }
 
 /// `[upload]`.
@@ -479,6 +507,39 @@ impl Config {
             bounce_window: duration("forward.bounce_window", raw.forward.bounce_window, 8 * 3600)?,
             blacklist: raw.forward.blacklist.unwrap_or_default(),
         };
+        let builders = raw
+            .builders
+            .unwrap_or_default()
+            .into_iter()
+            .map(|b| Builder {
+                name: b.name,
+                senders: b.senders,
+                arches: b.arches.unwrap_or_default(),
+                hosts: b.hosts.unwrap_or_default(),
+            })
+            .collect::<Vec<_>>();
+        for b in &builders {
+            if b.senders.is_empty() {
+                return Err(ConfigError::Invalid {
+                    key: "builders.senders",
+                    message: format!(
+                        "builder {:?} has no senders: list the From addresses of its log mails",
+                        b.name
+                    ),
+                });
+            }
+            for s in &b.senders {
+                check_address("builders.senders", s)?;
+            }
+            for a in &b.arches {
+                if !crate::debian::names::is_arch_name(a) {
+                    return Err(ConfigError::Invalid {
+                        key: "builders.arches",
+                        message: format!("{a:?} is not an architecture name"),
+                    });
+                }
+            }
+        }
         Ok(Config {
             source: path.map(Path::to_path_buf),
             data_dir,
@@ -493,6 +554,7 @@ impl Config {
             outbox,
             notify,
             forward,
+            builders,
         })
     }
 
@@ -532,6 +594,11 @@ impl Config {
     /// in plain words (used by `check-config`).
     pub fn warnings(&self) -> Vec<String> {
         let mut w = Vec::new();
+        if self.builders.is_empty() {
+            w.push(
+                "no [[builders]] are configured: a log mail from any sender moves builds (an open farm); list your buildds' senders and architectures".into(),
+            );
+        }
         if self.admin_address.ends_with("@example.org") {
             w.push(format!(
                 "admin_address is {}, the built-in example: set it to the buildd admins' address",

@@ -29,6 +29,16 @@ pub(super) struct RawConfig {
     pub(super) notify: RawNotify,
     #[serde(default)]
     pub(super) forward: RawForward,
+    pub(super) builders: Option<Vec<RawBuilder>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBuilder {
+    pub(super) name: String,
+    pub(super) senders: Vec<String>,
+    pub(super) arches: Option<Vec<String>>,
+    pub(super) hosts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,6 +1,7 @@
 //! What a log mail does to its build: the record and history line after
 //! it, from the current record and the transition table.
 
+use crate::config::Builder;
 use crate::debian::Status;
 use crate::inbound::classify::LogFacts;
 use crate::model::state;
@@ -15,10 +16,13 @@ pub fn apply_log(
     message_id: Option<&str>,
     log_id: &str,
     now: i64,
+    builders: &[Builder],
 ) -> (BuildRecord, HistoryEntry, bool) {
-    let decision = match &a.incomplete {
+    let decision = match (&a.incomplete, authority(a, builders)) {
+        // Only a configured builder's report moves a build.
+        (_, Err(why)) => LogDecision::Record(format!("log received, state kept: {why}")),
         // An empty or truncated log never makes a build Built.
-        Some(why) if a.status == Status::Successful => LogDecision::Record(format!(
+        (Some(why), _) if a.status == Status::Successful => LogDecision::Record(format!(
             "log received, state kept: {why}, and only a whole log makes a build Built"
         )),
         _ => state::decide_log(
@@ -92,4 +96,25 @@ pub fn apply_log(
         note: (!notes.is_empty()).then(|| notes.join("; ")),
     };
     (record, history, moved)
+}
+
+/// Whether the log mail comes from a builder that may report this build:
+/// its From is one of a `[[builders]]` entry's senders, for the build's
+/// architecture (and build host, when the entry lists hosts). With no
+/// builders configured every sender may (an open farm).
+pub fn authority(a: &LogFacts, builders: &[Builder]) -> Result<(), String> {
+    if builders.is_empty() {
+        return Ok(());
+    }
+    let from = a.from.as_deref().unwrap_or("");
+    let host = a.builder.as_deref();
+    if builders.iter().any(|b| b.vouches(from, &a.key.arch, host)) {
+        return Ok(());
+    }
+    Err(format!(
+        "{from:?}{} is not a configured builder for {} ([[builders]])",
+        host.map(|h| format!(" (build host {h})"))
+            .unwrap_or_default(),
+        a.key.arch
+    ))
 }

@@ -57,6 +57,8 @@ pub struct LogAnalysis<'a> {
     /// Why the log cannot prove a success (no Summary, cut off, status
     /// contradicting the subject); `None` for a whole log.
     pub incomplete: Option<String>,
+    /// The `From:` address of the log mail.
+    pub from: Option<String>,
 }
 
 /// Decides, without I/O, what a parsed mail is and what it says.
@@ -83,7 +85,16 @@ pub fn analyse<'a>(mail: &'a Inbound<'a>, config: &Config) -> Analysis<'a> {
     if let Some(summary) = &parts.summary {
         merge_summary(&mut log, sbuild::parse_summary_part(summary));
     }
-    analyse_log(subject, log, parts.log, parts.gzip, parts.changes, config)
+    let from = mail.from_address().map(str::to_string);
+    analyse_log(
+        subject,
+        log,
+        parts.log,
+        parts.gzip,
+        parts.changes,
+        from,
+        config,
+    )
 }
 
 /// Fills what the log itself lacks from the `.summary` part.
@@ -120,6 +131,7 @@ fn analyse_log<'a>(
     log_bytes: Cow<'a, [u8]>,
     log_gz: Option<Cow<'a, [u8]>>,
     changes_part: Option<Cow<'a, [u8]>>,
+    from: Option<String>,
     config: &Config,
 ) -> Analysis<'a> {
     let mut notes = Vec::new();
@@ -222,6 +234,7 @@ fn analyse_log<'a>(
         notes,
         explanation,
         incomplete,
+        from,
     }))
 }
 
@@ -280,6 +293,8 @@ pub struct LogFacts {
     pub explanation: Option<Explanation>,
     /// Why the log cannot prove a success, if it cannot.
     pub incomplete: Option<String>,
+    /// The `From:` address of the log mail.
+    pub from: Option<String>,
     /// The uncompressed log size.
     pub log_size: u64,
     /// The compressed size (as archived).
@@ -301,6 +316,7 @@ impl LogAnalysis<'_> {
             notes: self.notes,
             explanation: self.explanation,
             incomplete: self.incomplete,
+            from: self.from,
             log_size: self.log_bytes.len() as u64,
             compressed_size,
         }

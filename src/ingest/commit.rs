@@ -109,8 +109,14 @@ impl Ingest<'_> {
         // One archived log per mail: the mail's own hash names it.
         let log_id = p.sha256.as_str();
         let current = self.store.build(&a.key)?;
-        let (record, history, moved) =
-            decide::log::apply_log(current.as_ref(), a, p.message_id.as_deref(), log_id, now);
+        let (record, history, moved) = decide::log::apply_log(
+            current.as_ref(),
+            a,
+            p.message_id.as_deref(),
+            log_id,
+            now,
+            &self.prep.config.builders,
+        );
         let log_ref = LogRef {
             id: log_id.to_string(),
             key: a.key.clone(),

@@ -1056,3 +1056,43 @@ fn unbound_commands_are_accepted_only_when_configured() {
     ));
     assert_eq!(applied_state(&out), State::NeedsBuild);
 }
+
+/// A log mail of the given `from`, for the builders tests.
+fn log_from(from: &str, status: &str, arch: &str) -> Vec<u8> {
+    let spec = crate::support::logs::LogSpec::new("hello", "1.0-1", arch, "unstable", status);
+    let subject = crate::support::sbuild_subject(status, "hello", "1.0-1", arch, "unstable");
+    let log = crate::support::logs::sbuild_log(&spec);
+    let mut m = crate::support::LogMail::new(
+        &subject,
+        &log,
+        crate::support::LogForm::Plain(crate::support::Encoding::EightBit),
+    );
+    m.from = from;
+    m.message_id = crate::support::unique_message_id();
+    m.build()
+}
+
+/// The attack: with builders configured, a stranger's "successful" log
+/// moves nothing; the builder of that architecture's log does.
+#[test]
+fn only_a_configured_builder_for_the_arch_moves_a_build() {
+    let farm = Farm::with(
+        "[[builders]]\nname = \"x86\"\nsenders = [\"buildd@x86.example.org\"]\narches = [\"amd64\"]\n\
+         [[builders]]\nname = \"arm\"\nsenders = [\"buildd@arm.example.org\"]\narches = [\"arm64\"]\n",
+    );
+    farm.deliver(&log_from("buildd@x86.example.org", "attempted", "amd64"));
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+    for stranger in ["mallory@evil.test", "buildd@arm.example.org"] {
+        farm.deliver(&log_from(stranger, "successful", "amd64"));
+        assert_eq!(farm.state("hello"), State::BuildAttempted, "{stranger}");
+        let last = farm.history("hello", "amd64").pop().unwrap();
+        assert!(
+            last.note
+                .unwrap_or_default()
+                .contains("not a configured builder for amd64"),
+            "{stranger}: the history says why"
+        );
+    }
+    farm.deliver(&log_from("buildd@x86.example.org", "successful", "amd64"));
+    assert_eq!(farm.state("hello"), State::Built);
+}
