@@ -67,13 +67,7 @@ fn a_signed_reply_to_a_failedtoupload_notification_acts_on_its_build() {
     let failing = upload_script(&farm, "echo 'queue full' >&2\nexit 1");
     farm.reconfigure(&failing);
     farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
-    let changes = farm.build_files("hello", "1.0-1", "amd64");
-    let signed = clearsign(shared_ed25519(), changes.as_bytes(), fresh());
-    farm.deliver(&reply(
-        "Re: Log for successful build of hello_1.0-1 on amd64 (dist=unstable)",
-        &signed,
-        None,
-    ));
+    farm.send_signed_changes("hello", "1.0-1", "amd64");
     assert_eq!(farm.state("hello"), State::FailedToUpload);
     let notice = farm
         .outbox()
@@ -338,13 +332,7 @@ fn uploaded_farm() -> Farm {
         "[notify]\nbuildd_admins = [\"{ADMIN}\", \"{ADMIN2}\"]\n"
     ));
     farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
-    let changes = farm.build_files("hello", "1.0-1", "amd64");
-    let signed = clearsign(shared_ed25519(), changes.as_bytes(), fresh());
-    farm.deliver(&reply(
-        "Re: Log for successful build of hello_1.0-1 on amd64 (dist=unstable)",
-        &signed,
-        None,
-    ));
+    farm.send_signed_changes("hello", "1.0-1", "amd64");
     assert_eq!(farm.state("hello"), State::Uploaded);
     farm
 }

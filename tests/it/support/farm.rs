@@ -164,6 +164,18 @@ impl Farm {
         (d.delivered, d.failed)
     }
 
+    /// Writes the build's files and delivers the admins' signed `.changes`
+    /// for it, as a reply to its successful log (in unstable).
+    pub fn send_signed_changes(&self, src: &str, ver: &str, arch: &str) -> Outcome {
+        let changes = self.build_files(src, ver, arch);
+        let signed = clearsign(shared_ed25519(), changes.as_bytes(), fresh());
+        self.deliver(&reply(
+            &log_subject("successful", src, ver, arch),
+            &signed,
+            None,
+        ))
+    }
+
     /// Delivers a log mail; returns its Message-ID.
     pub fn log(&self, status: &str, src: &str, ver: &str, arch: &str, dist: &str) -> String {
         let spec = LogSpec::new(src, ver, arch, dist, status);
