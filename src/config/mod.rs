@@ -74,9 +74,21 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// Forwarding of mail buildmail does not handle itself.
     pub forward: ForwardConfig,
+    /// `[archive]`: who may answer uploads.
+    pub archive: ArchiveConfig,
     /// `[[builders]]`: who may report build results. Empty: any sender's
     /// log moves builds (an open farm; `check-config` warns).
     pub builders: Vec<Builder>,
+}
+
+/// `[archive]`.
+#[derive(Debug, Clone, Default)]
+pub struct ArchiveConfig {
+    /// `senders`: the From addresses of the archive's and the upload
+    /// queue's mails (ACCEPTED, REJECTED, `Processing of`); an answer
+    /// from anyone else is recorded and moves nothing. Empty (the
+    /// default): any sender (`check-config` warns).
+    pub senders: Vec<String>,
 }
 
 /// One `[[builders]]` entry: a buildd whose log mails move builds.
@@ -507,6 +519,12 @@ impl Config {
             bounce_window: duration("forward.bounce_window", raw.forward.bounce_window, 8 * 3600)?,
             blacklist: raw.forward.blacklist.unwrap_or_default(),
         };
+        let archive = ArchiveConfig {
+            senders: raw.archive.senders.unwrap_or_default(),
+        };
+        for s in &archive.senders {
+            check_address("archive.senders", s)?;
+        }
         let builders = raw
             .builders
             .unwrap_or_default()
@@ -554,6 +572,7 @@ impl Config {
             outbox,
             notify,
             forward,
+            archive,
             builders,
         })
     }
@@ -594,6 +613,11 @@ impl Config {
     /// in plain words (used by `check-config`).
     pub fn warnings(&self) -> Vec<String> {
         let mut w = Vec::new();
+        if self.archive.senders.is_empty() {
+            w.push(
+                "archive.senders is empty: an ACCEPTED or REJECTED mail from any sender moves uploaded builds; list the archive's and the upload queue's addresses".into(),
+            );
+        }
         if self.builders.is_empty() {
             w.push(
                 "no [[builders]] are configured: a log mail from any sender moves builds (an open farm); list your buildds' senders and architectures".into(),

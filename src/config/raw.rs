@@ -30,6 +30,14 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) forward: RawForward,
     pub(super) builders: Option<Vec<RawBuilder>>,
+    #[serde(default)]
+    pub(super) archive: RawArchive,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawArchive {
+    pub(super) senders: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

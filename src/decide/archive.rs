@@ -38,14 +38,29 @@ pub fn event_of(subject: &ArchiveSubject, text: &str) -> ArchiveEvent {
     }
 }
 
-/// Decides what the answer `subject` with body `text` does to `record`.
+/// Decides what the answer `subject` with body `text`, from `from`, does to
+/// `record`. With `senders` configured, an answer from anyone else is
+/// recorded and moves nothing (no Failed-To-Upload, no notification).
 pub fn decide(
     record: &BuildRecord,
     subject: &ArchiveSubject,
     text: &str,
     now: i64,
+    from: Option<&str>,
+    senders: &[String],
 ) -> ArchiveDecision {
     let event = event_of(subject, text);
+    let from = from.unwrap_or("");
+    if !senders.is_empty() && !senders.iter().any(|s| s.eq_ignore_ascii_case(from)) {
+        return ArchiveDecision {
+            event,
+            record: record.clone(),
+            note: format!(
+                "archive answer received, state kept: {from:?} is not one of archive.senders"
+            ),
+            failed_to_upload: false,
+        };
+    }
     let mut new = record.clone();
     let note = match state::decide_archive(record.state, event) {
         Ok(Target::To(to)) => {

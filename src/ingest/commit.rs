@@ -237,7 +237,14 @@ impl Ingest<'_> {
             record: new,
             note,
             failed_to_upload,
-        } = decide::archive::decide(&record, subject, text, now);
+        } = decide::archive::decide(
+            &record,
+            subject,
+            text,
+            now,
+            forward.from.as_deref(),
+            &self.prep.config.archive.senders,
+        );
         let mut c = Commit {
             now,
             history: Some(HistoryEntry {

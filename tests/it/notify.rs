@@ -633,3 +633,42 @@ fn a_mail_undelivered_past_max_age_is_parked_as_dead_not_dropped() {
     assert!(queued[0].0.dead);
     assert!(queued[0].0.last_error.is_some());
 }
+
+/// The attack: with the archive's senders configured, a forged REJECTED,
+/// `Processing of` or ACCEPTED mail from anyone else moves nothing and
+/// sends no FAILEDTOUPLOAD mail carrying the forger's text.
+#[test]
+fn forged_archive_answers_move_nothing() {
+    let farm = Farm::with("[archive]\nsenders = [\"dak@ftp-master.example.org\"]\n");
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    farm.send_signed_changes("hello", "1.0-1", "amd64");
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    let before = farm.outbox().len();
+    for subject in [
+        "hello_1.0-1_amd64.changes REJECTED",
+        "Processing of hello_1.0-1_amd64.changes",
+        "hello_1.0-1_amd64.changes ACCEPTED into unstable",
+    ] {
+        let mut forged = TextMail::new(
+            "mallory@attacker.example",
+            "buildd@example.org",
+            subject,
+            "Your upload was rejected: visit http://evil.example/ to fix it\n",
+        );
+        forged.message_id = crate::support::unique_message_id();
+        farm.deliver(&forged.build());
+        assert_eq!(farm.state("hello"), State::Uploaded, "{subject}");
+        let last = farm.history("hello", "amd64").pop().unwrap();
+        assert!(last
+            .note
+            .unwrap_or_default()
+            .contains("not one of archive.senders"));
+    }
+    assert_eq!(farm.outbox().len(), before, "no mail went out");
+    // The archive itself is heard.
+    farm.deliver(&crate::support::archive_mail(
+        "hello_1.0-1_amd64.changes ACCEPTED into unstable",
+        "Accepted\n",
+    ));
+    assert_eq!(farm.state("hello"), State::Installed);
+}
