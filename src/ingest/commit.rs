@@ -138,6 +138,12 @@ impl Ingest<'_> {
         let notice = moved
             .then(|| decide::notice::notice_for(self.prep.config, &record, now))
             .flatten();
+        // A log from someone who is not a builder is kept (the archived
+        // file, the dedup record, a history line on a known build) but is
+        // not indexed as the build's log, does not thread replies, and
+        // creates no build.
+        let authorized = decide::log::authority(a, &self.prep.config.builders).is_ok();
+        let keep_record = authorized || current.is_some();
         let c = Commit {
             now,
             notice,
@@ -149,10 +155,14 @@ impl Ingest<'_> {
                 outcome,
                 build: Some(a.key.clone()),
             }),
-            build: Some(record.clone()),
-            history: Some(history),
-            log: Some(log_ref),
-            log_message_id: p.message_id.clone().map(|m| (m, a.key.clone())),
+            build: keep_record.then(|| record.clone()),
+            history: keep_record.then_some(history),
+            log: authorized.then_some(log_ref),
+            log_message_id: p
+                .message_id
+                .clone()
+                .filter(|_| authorized)
+                .map(|m| (m, a.key.clone())),
             ..Commit::default()
         };
         Ok(settled(self.commit_mail(p, c)?, |_| Outcome::Log {

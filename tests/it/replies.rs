@@ -1095,4 +1095,17 @@ fn only_a_configured_builder_for_the_arch_moves_a_build() {
     }
     farm.deliver(&log_from("buildd@x86.example.org", "successful", "amd64"));
     assert_eq!(farm.state("hello"), State::Built);
+    // A stranger's log for a build nobody knows creates no build, and is
+    // not shown as anyone's log.
+    farm.deliver(&log_from("mallory@evil.test", "successful", "arm64"));
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    assert!(store
+        .build(&key("hello", "unstable", "arm64"))
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store.logs_of("hello").unwrap().len(),
+        2,
+        "only the builder's logs are indexed"
+    );
 }
