@@ -64,6 +64,7 @@ pub fn answer_for(reply: &Reply, config: &Config) -> Result<Answer, String> {
         };
         return Ok(Answer {
             to,
+            signed: true,
             ..answer.clone()
         });
     }
@@ -174,29 +175,38 @@ fn check_binding(
         "{}_{} dist={} arch={}",
         key.source, record.version, key.dist, key.arch
     );
-    match &reply.binding {
+    let binding = match &reply.binding {
+        Ok(b) => b,
+        Err(conflict) => return Err(conflict.clone()),
+    };
+    let signed = matches!(reply.signing, Signing::Signed(_));
+    let word = keyword
+        .strip_prefix("should-build: ")
+        .or_else(|| keyword.split_whitespace().next())
+        .unwrap_or(keyword);
+    match binding {
         Some(b) => {
             let matches = b.source == key.source
                 && b.version == record.version
                 && b.dist.as_ref().is_none_or(|d| *d == key.dist)
                 && b.arch.as_ref().is_none_or(|a| *a == key.arch);
-            if matches {
-                Ok(())
-            } else {
-                Err(format!(
+            if !matches {
+                return Err(format!(
                     "the signed command names {b}, but this reply is about {here}; a signed command acts only on the build it names"
-                ))
+                ));
             }
+            // The same version is on every architecture, often in several
+            // suites: a binding without both could be aimed at another build.
+            if signed && rules.require_bound && (b.dist.is_none() || b.arch.is_none()) {
+                return Err(format!(
+                    "the signed command names {b} but not its suite and architecture: write `{word} {here}` as the first line (arguments after it)"
+                ));
+            }
+            Ok(())
         }
-        None if matches!(reply.signing, Signing::Signed(_)) && rules.require_bound => {
-            let word = keyword
-                .strip_prefix("should-build: ")
-                .or_else(|| keyword.split_whitespace().next())
-                .unwrap_or(keyword);
-            Err(format!(
-                "the signed command does not name its build, so it could be replayed against another one: write `{word} {here}` as the first line (arguments after it), or quote the log's Package: and Version: lines in the signed text"
-            ))
-        }
+        None if signed && rules.require_bound => Err(format!(
+            "the signed command does not name its build, so it could be replayed against another one: write `{word} {here}` as the first line (arguments after it), or quote the log's Package:, Version:, Distribution: and Host Architecture: lines in the signed text"
+        )),
         None => Ok(()),
     }
 }

@@ -190,34 +190,36 @@ fn split_binding(args: &str, keyword: Keyword) -> (Option<Binding>, &str) {
     (Some(b), rest)
 }
 
-/// The build the quoted log inside a signed reply names: `> Package:`,
-/// `> Version:`, and if present `> Distribution:` and `> Host
-/// Architecture:` (or `> Architecture:`) lines of the sbuild log header
-/// the admin quoted when answering. `None` without Package and Version.
+/// The build the quoted log inside a signed reply names: the sbuild log
+/// header's `> Package:`, `> Version:`, `> Distribution:` and `> Host
+/// Architecture:` lines, quoted once (`> `, not `>> `), each the first of
+/// its name. All four must be there and valid: a partial or odd quote
+/// names nothing (it is never a wildcard).
 fn quoted_binding(text: &str) -> Option<Binding> {
     let field = |name: &str| -> Option<String> {
         text.lines().find_map(|l| {
-            let l = l.trim_start();
-            let quoted = l.strip_prefix('>')?.trim_start_matches(['>', ' ']);
+            let quoted = l.strip_prefix("> ")?;
             let value = quoted.strip_prefix(name)?.strip_prefix(':')?.trim();
-            (!value.is_empty()).then(|| value.to_string())
+            Some(value.to_string())
         })
     };
     let source = field("Package").filter(|s| is_package_name(s))?;
     let version = field("Version").filter(|v| is_version(v))?;
+    let dist = field("Distribution").filter(|d| is_dist_name(d))?;
+    let arch = field("Host Architecture").filter(|a| is_arch_name(a))?;
     Some(Binding {
         source,
         version,
-        dist: field("Distribution").filter(|d| is_dist_name(d)),
-        arch: field("Host Architecture")
-            .or_else(|| field("Architecture"))
-            .filter(|a| is_arch_name(a)),
+        dist: Some(dist),
+        arch: Some(arch),
     })
 }
 
-/// The build a command text names: on the command line, else in the quoted
-/// log. `None` when it names none (an unbound, old-style command).
-pub fn binding(text: &str) -> Option<Binding> {
+/// The build a command text names: on the command line, or in the quoted
+/// log header; `Ok(None)` when it names none (an unbound, old-style
+/// command). When both name a build they must agree.
+pub fn binding(text: &str) -> Result<Option<Binding>, String> {
+    let mut typed = None;
     if let Some((first, _)) = split_first_line(text) {
         let (word, args) = first
             .split_once(char::is_whitespace)
@@ -233,12 +235,30 @@ pub fn binding(text: &str) -> Option<Binding> {
                     .then_some(Keyword::Manual)
             });
         if let Some(kind) = kind {
-            if let (Some(b), _) = split_binding(args, kind) {
-                return Some(b);
-            }
+            typed = split_binding(args, kind).0;
         }
     }
-    quoted_binding(text)
+    let quoted = quoted_binding(text);
+    match (typed, quoted) {
+        (Some(t), Some(q)) => {
+            let agree = t.source == q.source
+                && t.version == q.version
+                && t.dist.as_ref().is_none_or(|d| Some(d) == q.dist.as_ref())
+                && t.arch.as_ref().is_none_or(|a| Some(a) == q.arch.as_ref());
+            if agree {
+                Ok(Some(Binding {
+                    dist: t.dist.or(q.dist),
+                    arch: t.arch.or(q.arch),
+                    ..t
+                }))
+            } else {
+                Err(format!(
+                    "the command line names {t}, but the quoted log names {q}; name one build"
+                ))
+            }
+        }
+        (t, q) => Ok(t.or(q)),
+    }
 }
 
 /// What a keyword asks for, before its arguments are read.
@@ -273,6 +293,23 @@ const TABLE: &[(&str, Keyword)] = &[
     ("upload-rem", Keyword::UploadRemove),
     ("purge", Keyword::Purge),
 ];
+
+/// The one word a command takes after its keyword (and binding), if any:
+/// more words make the line prose ("Back 2 you soon").
+fn only_word<'a>(command: &'static str, args: &'a str) -> Result<Option<&'a str>, CommandError> {
+    let mut words = args.split_whitespace();
+    let first = words.next();
+    match words.next() {
+        None => Ok(first),
+        Some(_) => Err(CommandError::BadArgument {
+            command,
+            message: format!(
+                "takes one word after it, but the line goes on: {:?}; write the command alone on the first line",
+                args.chars().take(40).collect::<String>()
+            ),
+        }),
+    }
+}
 
 /// A table keyword as the `&'static str` error messages carry.
 fn keyword_name(keyword: &str) -> &'static str {
@@ -379,7 +416,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
             })?,
         },
         Keyword::GiveBack => Command::GiveBack {
-            priority: match args.split_whitespace().next() {
+            priority: match only_word("give-back", args)? {
                 None => None,
                 Some(p) => Some(p.parse().map_err(|_| {
                     bad(
@@ -391,7 +428,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         },
         Keyword::Manual => alone(Command::Manual)?,
         Keyword::NewVersion => {
-            let v = args.split_whitespace().next().unwrap_or("");
+            let v = only_word("newvers", args)?.unwrap_or("");
             let v = v.split_once('_').map_or(v, |(_, v)| v);
             if !is_version(v) {
                 return Err(bad(
@@ -611,6 +648,8 @@ mod table_tests {
         // Prose that starts like a keyword is not a command (the attack:
         // signed everyday sentences must not retry, fail or purge).
         for prose in [
+            "Back 2 you soon",
+            "newvers 1.0-2 please",
             "Retrying builds is pointless until the mirror is back.",
             "Failing that, please ask on IRC.",
             "Purged old chroots yesterday.",
@@ -643,7 +682,7 @@ mod binding_tests {
     #[test]
     fn commands_name_their_build() {
         assert_eq!(
-            binding("retry hello_1:2.0-1+b1 dist=unstable arch=amd64\n"),
+            binding("retry hello_1:2.0-1+b1 dist=unstable arch=amd64\n").unwrap(),
             Some(b("hello", "1:2.0-1+b1", Some("unstable"), Some("amd64")))
         );
         assert_eq!(
@@ -664,13 +703,14 @@ mod binding_tests {
         assert_eq!(
             binding("give-back hello_1.0-1 arch=amd64 7")
                 .unwrap()
+                .unwrap()
                 .arch
                 .as_deref(),
             Some("amd64")
         );
         // newvers: a lone src_version is the new version, two are a binding
         // and the new version.
-        assert_eq!(binding("newvers hello_1.0-2"), None);
+        assert_eq!(binding("newvers hello_1.0-2"), Ok(None));
         assert_eq!(
             parse("newvers hello_1.0-2"),
             Ok(Command::NewVersion {
@@ -679,7 +719,7 @@ mod binding_tests {
         );
         assert_eq!(
             binding("newvers hello_1.0-1 1.0-2"),
-            Some(b("hello", "1.0-1", None, None))
+            Ok(Some(b("hello", "1.0-1", None, None)))
         );
         assert_eq!(
             parse("newvers hello_1.0-1 1.0-2"),
@@ -688,12 +728,12 @@ mod binding_tests {
             })
         );
         // Unbound forms, and words after a bare keyword.
-        assert_eq!(binding("retry\n"), None);
+        assert_eq!(binding("retry\n"), Ok(None));
         assert!(parse("retry hello").is_err());
         // Should-build answers bind the same way.
         assert_eq!(
             binding("build hello_1.0-1\n"),
-            Some(b("hello", "1.0-1", None, None))
+            Ok(Some(b("hello", "1.0-1", None, None)))
         );
         assert_eq!(
             parse_should_build("build hello_1.0-1\n"),
@@ -706,9 +746,20 @@ mod binding_tests {
         let text = "retry\n\nYou wrote:\n> | hello 1.0-1 (amd64) |\n> Package: hello\n> Version: 1.0-1\n> Source Version: 1.0-1\n> Distribution: sid\n> Host Architecture: arm64\n";
         assert_eq!(
             binding(text),
-            Some(b("hello", "1.0-1", Some("sid"), Some("arm64")))
+            Ok(Some(b("hello", "1.0-1", Some("sid"), Some("arm64"))))
         );
-        // Unquoted header lines are not a quote of the log.
-        assert_eq!(binding("retry\nPackage: hello\nVersion: 1.0-1\n"), None);
+        // Unquoted header lines are not a quote of the log; a partial quote,
+        // a deeper quote or an invalid field names nothing.
+        for nothing in [
+            "retry\nPackage: hello\nVersion: 1.0-1\n",
+            "retry\n> Package: hello\n> Version: 1.0-1\n",
+            "retry\n>> Package: hello\n>> Version: 1.0-1\n>> Distribution: sid\n>> Host Architecture: arm64\n",
+            "retry\n> Package: hello\n> Version: 1.0-1\n> Distribution: s id\n> Host Architecture: arm64\n",
+        ] {
+            assert_eq!(binding(nothing), Ok(None), "{nothing:?}");
+        }
+        // The command line and the quote must agree.
+        let both = "retry hello_1.0-1 arch=amd64\n> Package: hello\n> Version: 1.0-1\n> Distribution: sid\n> Host Architecture: arm64\n";
+        assert!(binding(both).is_err());
     }
 }

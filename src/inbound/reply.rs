@@ -175,7 +175,7 @@ pub struct Reply {
     /// The build the command names (on its line or in the quoted log);
     /// `None` for an unbound command (and for a `.changes`, which names
     /// its build itself).
-    pub binding: Option<command::Binding>,
+    pub binding: Result<Option<command::Binding>, String>,
     /// What was ignored because it was not signed (text around the signed
     /// block, unsigned MIME parts).
     pub ignored: Vec<String>,
@@ -418,12 +418,13 @@ pub fn read(
             message_id: mail.message_id().map(str::to_string),
             references: mail.references().iter().map(|s| s.to_string()).collect(),
             quoted: quote(&c.text),
+            signed: false,
         }),
         _ => None,
     };
     let binding = match &request {
         Request::Command(_) | Request::ShouldBuild(_) => command::binding(&c.text),
-        Request::Changes { .. } | Request::Invalid(_) => None,
+        Request::Changes { .. } | Request::Invalid(_) => Ok(None),
     };
     Reply {
         question,

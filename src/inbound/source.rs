@@ -70,13 +70,27 @@ const TRACE_FIELDS: &[&str] = &[
     "received-spf",
     "x-virus-scanned",
     "x-greylist",
+    // Mail stores and clients.
+    "status",
+    "x-status",
+    "x-uid",
+    "x-keywords",
+    "x-mozilla-status",
+    "x-mozilla-status2",
+    "content-length",
+    "lines",
+    // Forwarders and lists add their own signatures and fields.
+    "dkim-signature",
 ];
 
-/// Whether a header field name is one [`TRACE_FIELDS`] (or spam-filter
-/// marks, `X-Spam-*`) names.
+/// Prefixes of trace fields ([`TRACE_FIELDS`]).
+const TRACE_PREFIXES: &[&str] = &["x-spam-", "resent-", "x-forwarded-", "list-"];
+
+/// Whether a header field name is one [`TRACE_FIELDS`] or
+/// [`TRACE_PREFIXES`] name.
 fn is_trace_field(name: &[u8]) -> bool {
     let name = String::from_utf8_lossy(name).trim().to_ascii_lowercase();
-    TRACE_FIELDS.contains(&name.as_str()) || name.starts_with("x-spam-")
+    TRACE_FIELDS.contains(&name.as_str()) || TRACE_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 /// The mail's identity for dedup: SHA-256 (hex) of its bytes without the

@@ -117,6 +117,13 @@ impl Ingest<'_> {
             now,
             &self.prep.config.builders,
         );
+        // A log from someone who is not a builder is kept (the archived
+        // file, the dedup record, a history line on a known build) but is
+        // not indexed as the build's log, does not thread replies, and
+        // creates no build.
+        let authorized = decide::log::authority(a, &self.prep.config.builders).is_ok();
+        let keep_record = authorized || current.is_some();
+        let moved = moved && keep_record;
         let log_ref = LogRef {
             id: log_id.to_string(),
             key: a.key.clone(),
@@ -138,12 +145,6 @@ impl Ingest<'_> {
         let notice = moved
             .then(|| decide::notice::notice_for(self.prep.config, &record, now))
             .flatten();
-        // A log from someone who is not a builder is kept (the archived
-        // file, the dedup record, a history line on a known build) but is
-        // not indexed as the build's log, does not thread replies, and
-        // creates no build.
-        let authorized = decide::log::authority(a, &self.prep.config.builders).is_ok();
-        let keep_record = authorized || current.is_some();
         let c = Commit {
             now,
             notice,

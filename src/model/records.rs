@@ -206,6 +206,10 @@ pub struct Answer {
     pub references: Vec<String>,
     /// Its text, for quoting.
     pub quoted: String,
+    /// The address is the verified signer's (its answers have their own
+    /// budget beside the global cap on answers to unsigned mail).
+    #[serde(default)]
+    pub signed: bool,
 }
 
 /// A build-failure notification for one version of a package, collecting

@@ -182,7 +182,7 @@ fn the_build_is_found_through_in_reply_to_then_the_default_arch() {
     let subject = "Re: Log for attempted build of hello_1.0-1 (dist=unstable)";
     let signed = clearsign(
         shared_ed25519(),
-        bind(subject, "give-back\n").as_bytes(),
+        bind_arch(subject, Some("arm64"), "give-back\n").as_bytes(),
         fresh(),
     );
     farm.deliver(&reply(subject, &signed, Some(&mid)));
@@ -944,15 +944,23 @@ fn error_replies_have_a_global_cap() {
     let farm = Farm::with("[replies]\nmax_errors_per_hour = 100\nmax_errors_per_hour_total = 3\n");
     farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
     let subject = log_subject("attempted", "hello", "1.0-1", "amd64");
-    for i in 0..5 {
-        // Each an outdated newvers: refused, answered to the signer.
-        let out = farm.deliver(&signed_reply(&subject, &format!("newvers 0.{i}-1\n")));
+    for _ in 0..5 {
+        // Unsigned, from a known sender: refused and answered, within the
+        // global budget for answers to unsigned mail.
+        let out = farm.deliver(&reply(&subject, b"retry\n", None));
         assert!(
             matches!(out, Outcome::Reply { applied: false, .. }),
             "{out:?}"
         );
     }
     assert_eq!(farm.outbox().len(), 3, "{:?}", farm.outbox());
+    // Refusals of signed replies have their own budget.
+    let out = farm.deliver(&signed_reply(&subject, "newvers 0.1-1\n"));
+    assert!(
+        matches!(out, Outcome::Reply { applied: false, .. }),
+        "{out:?}"
+    );
+    assert_eq!(farm.outbox().len(), 4, "{:?}", farm.outbox());
 }
 
 /// The attack: a signed `fail` made for unstable, with only the Subject

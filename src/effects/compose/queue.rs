@@ -20,8 +20,10 @@ pub fn queue_error_reply(
     now: i64,
 ) -> Result<bool, StoreError> {
     let config = mailer.config;
+    // Answers to mail no key vouches for share one global budget, so that
+    // forged mail cannot use up the answers to signed replies.
     let all = store.replies_sent_since(crate::store::ALL_ADDRESSES, now - 3600)?;
-    if all >= config.replies.max_errors_per_hour_total as usize {
+    if !answer.signed && all >= config.replies.max_errors_per_hour_total as usize {
         tracing::warn!(
             "not answering {}: {all} error replies in the last hour to everyone \
              (replies.max_errors_per_hour_total)",

@@ -22,6 +22,7 @@ fn error_reply_has_the_required_parts() {
         message_id: Some("r1@example.org".into()),
         references: vec!["log1@buildd".into()],
         quoted: "> retry\n".into(),
+        signed: true,
     };
     let t = Templates::load(None).unwrap();
     let mail = error_reply(

@@ -108,7 +108,11 @@ impl SledStore {
                     log_index.insert(k, enc(r)?)?;
                 }
                 if let Some((mid, key)) = &c.log_message_id {
-                    log_msgids.insert(mid.as_bytes(), key.to_bytes())?;
+                    // First writer wins: a later mail copying the
+                    // Message-ID does not re-point reply threading.
+                    if log_msgids.get(mid.as_bytes())?.is_none() {
+                        log_msgids.insert(mid.as_bytes(), key.to_bytes())?;
+                    }
                 }
                 if let Some((q, raw)) = &c.quarantine {
                     let id = quarantine.generate_id()?;

@@ -329,8 +329,15 @@ pub fn signed_reply(subject: &str, text: &str) -> Vec<u8> {
 
 /// `text` with its command bound to the build `subject` names, as an admin
 /// writes it: `retry` becomes `retry hello_1.0-1 dist=unstable arch=amd64`
-/// (arguments follow). Subjects that name no build leave `text` as it is.
+/// (arguments follow). A subject without an architecture binds to the
+/// farm's default one (amd64). Subjects that name no build leave `text` as
+/// it is.
 pub fn bind(subject: &str, text: &str) -> String {
+    bind_arch(subject, Some("amd64"), text)
+}
+
+/// [`bind`], with the architecture to name when the subject names none.
+pub fn bind_arch(subject: &str, default_arch: Option<&str>, text: &str) -> String {
     use buildmail::inbound::mail;
     let named = mail::parse_reply_subject(subject)
         .or_else(|| mail::parse_notification_reply_subject(subject))
@@ -345,7 +352,7 @@ pub fn bind(subject: &str, text: &str) -> String {
     if let Some(d) = dist {
         binding.push_str(&format!(" dist={d}"));
     }
-    if let Some(a) = arch {
+    if let Some(a) = arch.as_deref().or(default_arch) {
         binding.push_str(&format!(" arch={a}"));
     }
     let lead = text.len() - text.trim_start().len();
