@@ -159,7 +159,7 @@ fn check_signing(reply: &Reply, rules: &Rules<'_>) -> Result<(), String> {
 /// build's. An unbound signed command is refused unless
 /// `signatures.require_bound_commands` is off; the refusal says exactly
 /// what to write.
-fn check_binding(
+pub fn check_binding(
     reply: &Reply,
     key: &BuildKey,
     record: &BuildRecord,

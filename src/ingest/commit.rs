@@ -338,6 +338,11 @@ impl Ingest<'_> {
             }
         }
         let command = request_name(&r.request);
+        // A command that arrived as a reply to a build it does not name
+        // leaves its signature unspent (see `SignatureUse::consumed`).
+        let misaddressed = record
+            .as_ref()
+            .is_some_and(|rec| decide::reply::check_binding(r, &key, rec, &rules).is_err());
         let signature = signer.map(|s| SignatureUse {
             fingerprint: s.fingerprint.clone(),
             created: s.created,
@@ -350,6 +355,7 @@ impl Ingest<'_> {
                     format!("{command} for {key}: refused: {}", why.join("; "))
                 }
             },
+            consumed: !misaddressed,
         });
         let c = self.reply_commit(r, p, &key, record.as_ref(), &decision, signature, now)?;
         match self.commit_mail(p, c)? {

@@ -372,6 +372,17 @@ pub struct SignatureUse {
     pub message_id: Option<String>,
     /// What buildmail did with it, in words (also when it refused it).
     pub outcome: String,
+    /// Whether this use spent the signature. A command refused because it
+    /// arrived as a reply to a build it does not name (redirected by
+    /// someone who saw it first) does not: the admin's genuine mail is
+    /// still acted on when it arrives. Every other use does.
+    #[serde(default = "spent")]
+    pub consumed: bool,
+}
+
+/// Records of earlier releases spent their signature.
+fn spent() -> bool {
+    true
 }
 
 impl SignatureUse {

@@ -514,6 +514,7 @@ mod replay {
                 first_seen: 1_800_000_000,
                 message_id: Some(format!("{mail}@example.org")),
                 outcome: "retry applied".into(),
+                consumed: true,
             },
         )
     }
@@ -587,6 +588,7 @@ fn a_corrupt_record_met_in_a_commit_is_an_error_not_a_duplicate() {
         first_seen: 1_700_000_000,
         message_id: None,
         outcome: "accepted".into(),
+        consumed: true,
     };
     drop(buildmail::store::open(&cfg.database).unwrap());
     {

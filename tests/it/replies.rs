@@ -994,6 +994,22 @@ fn a_signed_command_redirected_to_another_suite_is_refused() {
         State::BuildAttempted
     );
     assert_eq!(farm.state("hello"), State::BuildAttempted);
+    // The redirected copy did not spend the signature: the admin's own
+    // mail, arriving after it, is acted on; a second use then is a replay.
+    let genuine = "Re: Log for attempted build of hello_1.0-1 on amd64 (dist=unstable)";
+    let out = farm.deliver(&reply(genuine, &text, None));
+    assert_eq!(applied_state(&out), State::Failed);
+    let out = farm.deliver(&reply(genuine, &text, None));
+    let Outcome::Reply {
+        applied, reasons, ..
+    } = &out
+    else {
+        panic!("{out:?}");
+    };
+    assert!(
+        !applied && reasons[0].contains("signature already seen"),
+        "{reasons:?}"
+    );
 }
 
 /// The attack: a captured signed `purge` delivered as a reply to another

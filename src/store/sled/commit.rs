@@ -67,7 +67,9 @@ impl SledStore {
                                 message: "a signature record does not decode".into(),
                             })
                         })?;
-                        return Err(ConflictableTransactionError::Abort(Stop::Done(Committed::Replay(prev))));
+                        if prev.consumed {
+                            return Err(ConflictableTransactionError::Abort(Stop::Done(Committed::Replay(prev))));
+                        }
                     }
                     signatures.insert(k, enc(sig)?)?;
                 }
