@@ -261,6 +261,27 @@ fn request_of(question: &Question, text: &str, signed: String) -> Request {
     }
 }
 
+/// The build a (signed) Subject names: a reply to a log, to a one-build
+/// notification, or to a "Should I build" question.
+fn subject_binding(subject: &str) -> Option<command::Binding> {
+    if let Some(s) = mail::parse_reply_subject(subject)
+        .or_else(|| mail::parse_notification_reply_subject(subject))
+    {
+        return Some(command::Binding {
+            source: s.source,
+            version: s.version,
+            dist: Some(s.dist),
+            arch: s.arch,
+        });
+    }
+    mail::parse_should_build_subject(subject).map(|(source, version, dist)| command::Binding {
+        source,
+        version,
+        dist: Some(dist),
+        arch: None,
+    })
+}
+
 /// The lines of `text` quoted with `> `, at most [`QUOTE_LINES`].
 fn quote(text: &str) -> String {
     let mut out = String::new();
@@ -283,6 +304,8 @@ struct Content {
     /// The signed message to pass on (clearsigned block, or the text).
     signed: String,
     ignored: Vec<String>,
+    /// The Subject inside a signed PGP/MIME entity ("protected headers").
+    protected_subject: Option<String>,
 }
 
 /// Verifies and unwraps a clearsigned `text`.
@@ -293,12 +316,14 @@ fn clearsigned(text: &[u8], keyring: &Keyring, policy: &Policy, now: i64) -> Con
             text: String::from_utf8_lossy(&v.text).into_owned(),
             signed: String::from_utf8_lossy(&v.signed_message).into_owned(),
             ignored: v.ignored,
+            protected_subject: None,
         },
         Err(e) => Content {
             signing: Signing::Refused(e.to_string()),
             text: String::from_utf8_lossy(text).into_owned(),
             signed: String::new(),
             ignored: Vec::new(),
+            protected_subject: None,
         },
     }
 }
@@ -326,6 +351,7 @@ fn content(mail: &Inbound<'_>, keyring: &Keyring, policy: &Policy, now: i64) -> 
                             text: String::new(),
                             signed: String::new(),
                             ignored,
+                            protected_subject: None,
                         };
                     };
                     if has_clearsigned_block(&text) {
@@ -348,12 +374,16 @@ fn content(mail: &Inbound<'_>, keyring: &Keyring, policy: &Policy, now: i64) -> 
                             ..inner
                         };
                     }
+                    let protected_subject = mail_parser::MessageParser::default()
+                        .parse(&v.text)
+                        .and_then(|m| m.subject().map(str::to_string));
                     let text = String::from_utf8_lossy(&text).into_owned();
                     Content {
                         signing: Signing::Signed(Signer::from(&v)),
                         signed: text.clone(),
                         text,
                         ignored,
+                        protected_subject,
                     }
                 }
                 Err(e) => Content {
@@ -363,6 +393,7 @@ fn content(mail: &Inbound<'_>, keyring: &Keyring, policy: &Policy, now: i64) -> 
                         .unwrap_or_default(),
                     signed: String::new(),
                     ignored,
+                    protected_subject: None,
                 },
             }
         }
@@ -376,6 +407,7 @@ fn content(mail: &Inbound<'_>, keyring: &Keyring, policy: &Policy, now: i64) -> 
                     text: String::from_utf8_lossy(&text).into_owned(),
                     signed: String::new(),
                     ignored: Vec::new(),
+                    protected_subject: None,
                 }
             };
             if other_parts > 0 && matches!(c.signing, Signing::Signed(_)) {
@@ -423,7 +455,11 @@ pub fn read(
         _ => None,
     };
     let binding = match &request {
-        Request::Command(_) | Request::ShouldBuild(_) => command::binding(&c.text),
+        Request::Command(_) | Request::ShouldBuild(_) => command::binding(&c.text).map(|b| {
+            // Else the Subject the signature covers (PGP/MIME protected
+            // headers) names the build.
+            b.or_else(|| c.protected_subject.as_deref().and_then(subject_binding))
+        }),
         Request::Changes { .. } | Request::Invalid(_) => Ok(None),
     };
     Reply {

@@ -1133,3 +1133,38 @@ fn only_a_configured_builder_for_the_arch_moves_a_build() {
         "only the builder's logs are indexed"
     );
 }
+
+/// A PGP/MIME reply whose signed part carries the Subject (protected
+/// headers) is bound by it: the command needs no binding of its own, and
+/// an outer Subject rewritten to another build is refused.
+#[test]
+fn pgp_mime_protected_subject_binds_the_command() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    farm.log("attempted", "hello", "1.0-1", "arm64", "unstable");
+    let amd64 = "Re: Log for attempted build of hello_1.0-1 on amd64 (dist=unstable)";
+    let entity = format!(
+        "Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\nSubject: {amd64}\r\n\r\ngive-back\r\n"
+    );
+    let sig = detach_sign(shared_ed25519(), entity.as_bytes(), fresh(), true);
+    let mail = |outer: &str, id: &str| {
+        let headers = format!(
+            "From: {ADMIN}\r\nTo: buildd@example.org\r\nSubject: {outer}\r\nMessage-ID: <{id}@example.org>\r\n"
+        );
+        crate::support::pgp_mime_mail(&headers, entity.as_bytes(), &sig, "p")
+    };
+    // Redirected: the outer Subject names arm64, the signed one amd64.
+    let arm64 = "Re: Log for attempted build of hello_1.0-1 on arm64 (dist=unstable)";
+    let out = farm.deliver(&mail(arm64, "protected-1"));
+    assert!(
+        matches!(out, Outcome::Reply { applied: false, .. }),
+        "{out:?}"
+    );
+    assert_eq!(
+        farm.record("hello", "unstable", "arm64").state,
+        State::BuildAttempted
+    );
+    // As sent: acted on.
+    let out = farm.deliver(&mail(amd64, "protected-2"));
+    assert_eq!(applied_state(&out), State::NeedsBuild);
+}
