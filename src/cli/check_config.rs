@@ -34,6 +34,26 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
         "replies.known_senders (refusals of their unsigned mail are answered): {}",
         config.replies.known_senders.join(", ")
     );
+    for b in &config.builders {
+        println!(
+            "builder {}: senders {}; arches {}; hosts {}",
+            b.name,
+            b.senders.join(", "),
+            if b.arches.is_empty() {
+                "any".to_string()
+            } else {
+                b.arches.join(", ")
+            },
+            if b.hosts.is_empty() {
+                "any".to_string()
+            } else {
+                b.hosts.join(", ")
+            }
+        );
+    }
+    if !config.archive.senders.is_empty() {
+        println!("archive.senders: {}", config.archive.senders.join(", "));
+    }
     let mut warnings = config.warnings();
     let existing = config.signatures.existing_keyrings();
     for p in &config.signatures.keyrings {
