@@ -50,6 +50,29 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
                 b.hosts.join(", ")
             }
         );
+        if !b.keyrings.is_empty() {
+            match crate::inbound::signature::Keyring::load(&b.keyrings) {
+                Ok(k) => println!(
+                    "builder {}: signs its logs with {} certificate(s): {}",
+                    b.name,
+                    k.len(),
+                    k.fingerprints().join(", ")
+                ),
+                Err(e) => {
+                    eprintln!(
+                        "buildmail: builder {}: keyrings: {e}; its logs would count as unsigned",
+                        b.name
+                    );
+                    return Ok(ExitCode::from(crate::config::EX_CONFIG));
+                }
+            }
+        } else if config.signatures.require_signed_logs {
+            eprintln!(
+                "buildmail: builder {}: signatures.require_signed_logs is set but the builder has no keyrings, so none of its logs can move a build; add `keyrings = [\"<its key>.asc\"]`",
+                b.name
+            );
+            return Ok(ExitCode::from(crate::config::EX_CONFIG));
+        }
     }
     if !config.archive.senders.is_empty() {
         println!("archive.senders: {}", config.archive.senders.join(", "));

@@ -103,6 +103,10 @@ pub struct Builder {
     /// `hosts`: the build hosts its logs name (`sbuild ... on <host>`);
     /// empty: any.
     pub hosts: Vec<String>,
+    /// `keyrings`: the builder's OpenPGP certificates. When set, its log
+    /// mails must be PGP/MIME-signed by one of them; the log is then read
+    /// from the signed part only.
+    pub keyrings: Vec<PathBuf>,
 }
 
 impl Builder {
@@ -255,6 +259,9 @@ pub struct SignaturesConfig {
     /// can be replayed against another build by rewriting the unsigned
     /// Subject.
     pub require_bound_commands: bool,
+    /// `require_signed_logs`: every builder's log mails must be
+    /// PGP/MIME-signed by one of its `keyrings` (default false).
+    pub require_signed_logs: bool,
     /// `trusted_senders`: with `require_signed_commands = false`, the only
     /// addresses whose unsigned keyword commands are accepted (default none).
     pub trusted_senders: Vec<String>,
@@ -398,6 +405,7 @@ impl Config {
             max_age: duration("signatures.max_age", raw.signatures.max_age, 7 * 86400)?,
             require_signed_commands: raw.signatures.require_signed_commands.unwrap_or(true),
             require_bound_commands: raw.signatures.require_bound_commands.unwrap_or(true),
+            require_signed_logs: raw.signatures.require_signed_logs.unwrap_or(false),
             trusted_senders: raw.signatures.trusted_senders.unwrap_or_default(),
         };
         for sender in &signatures.trusted_senders {
@@ -534,6 +542,12 @@ impl Config {
                 senders: b.senders,
                 arches: b.arches.unwrap_or_default(),
                 hosts: b.hosts.unwrap_or_default(),
+                keyrings: b
+                    .keyrings
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(&resolve)
+                    .collect(),
             })
             .collect::<Vec<_>>();
         for b in &builders {

@@ -47,6 +47,7 @@ pub(super) struct RawBuilder {
     pub(super) senders: Vec<String>,
     pub(super) arches: Option<Vec<String>>,
     pub(super) hosts: Option<Vec<String>>,
+    pub(super) keyrings: Option<Vec<PathBuf>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -114,6 +115,7 @@ pub(super) struct RawSignatures {
     pub(super) max_age: Option<String>,
     pub(super) require_signed_commands: Option<bool>,
     pub(super) require_bound_commands: Option<bool>,
+    pub(super) require_signed_logs: Option<bool>,
     pub(super) trusted_senders: Option<Vec<String>>,
 }
 

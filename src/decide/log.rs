@@ -17,8 +17,9 @@ pub fn apply_log(
     log_id: &str,
     now: i64,
     builders: &[Builder],
+    require_signed: bool,
 ) -> (BuildRecord, HistoryEntry, bool) {
-    let decision = match (&a.incomplete, authority(a, builders)) {
+    let decision = match (&a.incomplete, authority(a, builders, require_signed)) {
         // Only a configured builder's report moves a build.
         (_, Err(why)) => LogDecision::Record(format!("log received, state kept: {why}")),
         // An empty or truncated log never makes a build Built.
@@ -100,16 +101,31 @@ pub fn apply_log(
 
 /// Whether the log mail comes from a builder that may report this build:
 /// its From is one of a `[[builders]]` entry's senders, for the build's
-/// architecture (and build host, when the entry lists hosts). With no
-/// builders configured every sender may (an open farm).
-pub fn authority(a: &LogFacts, builders: &[Builder]) -> Result<(), String> {
+/// architecture (and build host, when the entry lists hosts), and — when
+/// that builder has keys, or `require_signed` — the mail is PGP/MIME-signed
+/// by that builder's key. With no builders configured every sender may (an
+/// open farm).
+pub fn authority(a: &LogFacts, builders: &[Builder], require_signed: bool) -> Result<(), String> {
     if builders.is_empty() {
         return Ok(());
     }
     let from = a.from.as_deref().unwrap_or("");
     let host = a.builder.as_deref();
-    if builders.iter().any(|b| b.vouches(from, &a.key.arch, host)) {
-        return Ok(());
+    let mut unsigned = None;
+    for b in builders
+        .iter()
+        .filter(|b| b.vouches(from, &a.key.arch, host))
+    {
+        let needs_key = require_signed || !b.keyrings.is_empty();
+        if !needs_key || a.signed_by.as_deref() == Some(b.name.as_str()) {
+            return Ok(());
+        }
+        unsigned = Some(b.name.as_str());
+    }
+    if let Some(name) = unsigned {
+        return Err(format!(
+            "the log mail comes from builder {name}'s address but is not PGP/MIME-signed by its key"
+        ));
     }
     Err(format!(
         "{from:?}{} is not a configured builder for {} ([[builders]])",

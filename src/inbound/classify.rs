@@ -63,6 +63,17 @@ pub struct LogAnalysis<'a> {
 
 /// Decides, without I/O, what a parsed mail is and what it says.
 pub fn analyse<'a>(mail: &'a Inbound<'a>, config: &Config) -> Analysis<'a> {
+    analyse_with_body(mail, mail, config)
+}
+
+/// [`analyse`], reading a log mail's parts from `body`: the mail itself, or
+/// the PGP/MIME-signed entity of a builder's signed log mail (so that no
+/// unsigned part beside it is ever taken for the log).
+pub fn analyse_with_body<'a>(
+    mail: &Inbound<'_>,
+    body: &'a Inbound<'a>,
+    config: &Config,
+) -> Analysis<'a> {
     let Some(subject) = mail::parse_log_subject(mail.subject()) else {
         if let Some(a) = mail::parse_archive_subject(mail.subject()) {
             return Analysis::Archive(a);
@@ -73,7 +84,7 @@ pub fn analyse<'a>(mail: &'a Inbound<'a>, config: &Config) -> Analysis<'a> {
         };
     };
     let parts = match mail::log_parts(
-        mail,
+        body,
         mail::Limits {
             max_log_size: config.limits.max_log_size,
         },
@@ -295,6 +306,11 @@ pub struct LogFacts {
     pub incomplete: Option<String>,
     /// The `From:` address of the log mail.
     pub from: Option<String>,
+    /// The builder whose key signed the log mail (PGP/MIME), if one did.
+    pub signed_by: Option<String>,
+    /// That signature, for the replay record: (primary fingerprint,
+    /// creation time, SHA-256 of the signed entity).
+    pub signature: Option<(String, i64, String)>,
     /// The uncompressed log size.
     pub log_size: u64,
     /// The compressed size (as archived).
@@ -317,6 +333,8 @@ impl LogAnalysis<'_> {
             explanation: self.explanation,
             incomplete: self.incomplete,
             from: self.from,
+            signed_by: None,
+            signature: None,
             log_size: self.log_bytes.len() as u64,
             compressed_size,
         }

@@ -116,12 +116,18 @@ impl Ingest<'_> {
             log_id,
             now,
             &self.prep.config.builders,
+            self.prep.config.signatures.require_signed_logs,
         );
         // A log from someone who is not a builder is kept (the archived
         // file, the dedup record, a history line on a known build) but is
         // not indexed as the build's log, does not thread replies, and
         // creates no build.
-        let authorized = decide::log::authority(a, &self.prep.config.builders).is_ok();
+        let authorized = decide::log::authority(
+            a,
+            &self.prep.config.builders,
+            self.prep.config.signatures.require_signed_logs,
+        )
+        .is_ok();
         let keep_record = authorized || current.is_some();
         let moved = moved && keep_record;
         let log_ref = LogRef {
@@ -145,9 +151,24 @@ impl Ingest<'_> {
         let notice = moved
             .then(|| decide::notice::notice_for(self.prep.config, &record, now))
             .flatten();
+        // A builder's signature on a log is spent like an admin's: a
+        // replayed signed log (under new outer headers) changes nothing.
+        let signature = a
+            .signature
+            .as_ref()
+            .map(|(fingerprint, created, sha)| SignatureUse {
+                fingerprint: fingerprint.clone(),
+                created: *created,
+                signed_sha256: sha.clone(),
+                first_seen: now,
+                message_id: p.message_id.clone(),
+                outcome: outcome.clone(),
+                consumed: true,
+            });
         let c = Commit {
             now,
             notice,
+            signature,
             mail: Some(MailRecord {
                 sha256: p.sha256.clone(),
                 message_id: p.message_id.clone(),

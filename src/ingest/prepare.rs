@@ -105,6 +105,45 @@ impl Ingest<'_> {
     }
 }
 
+/// A log mail verified with a builder's key.
+struct SignedLog {
+    builder: String,
+    fingerprint: String,
+    created: i64,
+    sha256: String,
+    /// The signed MIME entity (CRLF-canonical), to read the log from.
+    entity: Vec<u8>,
+}
+
+impl Preparer<'_> {
+    /// The builder whose key made the PGP/MIME signature of `mail`, if a
+    /// builder with keys did.
+    fn builder_signature(&self, mail: &Inbound<'_>) -> Option<SignedLog> {
+        if self.builder_keys.is_empty()
+            || crate::inbound::mail::parse_log_subject(mail.subject()).is_none()
+        {
+            return None;
+        }
+        let p = crate::inbound::mail::pgp_mime(mail)?;
+        let policy = Policy {
+            max_age: self.config.signatures.max_age,
+            ..Policy::default()
+        };
+        let now = self.clock.now();
+        self.builder_keys.iter().find_map(|(name, ring)| {
+            crate::inbound::signature::verify_detached(&p.signed, &p.signature, ring, &policy, now)
+                .ok()
+                .map(|v| SignedLog {
+                    builder: name.clone(),
+                    fingerprint: v.signer_fingerprint.clone(),
+                    created: v.created,
+                    sha256: v.signed_bytes_sha256.clone(),
+                    entity: p.signed.to_vec(),
+                })
+        })
+    }
+}
+
 /// The content hash and the raw hash of a mail.
 fn identity(raw: &RawMail) -> (String, String) {
     match raw {
@@ -120,6 +159,8 @@ pub struct Preparer<'a> {
     pub(super) config: &'a Config,
     archive: LogArchive,
     keyring: Keyring,
+    /// The builders' keyrings, by builder name (those that have one).
+    builder_keys: Vec<(String, Keyring)>,
     pub(super) clock: SharedClock,
 }
 
@@ -135,10 +176,26 @@ impl<'a> Preparer<'a> {
 
     /// A preparer that checks signatures against `keyring`.
     pub fn with_keyring(config: &'a Config, keyring: Keyring) -> Preparer<'a> {
+        let builder_keys = config
+            .builders
+            .iter()
+            .filter(|b| !b.keyrings.is_empty())
+            .map(|b| {
+                let ring = Keyring::load(&b.keyrings).unwrap_or_else(|e| {
+                    tracing::warn!(
+                        "builder {}: {e}; its logs count as unsigned until it is fixed",
+                        b.name
+                    );
+                    Keyring::default()
+                });
+                (b.name.clone(), ring)
+            })
+            .collect();
         Preparer {
             config,
             archive: LogArchive::new(&config.database.log_archive),
             keyring,
+            builder_keys,
             clock: time::system(),
         }
     }
@@ -197,8 +254,15 @@ impl<'a> Preparer<'a> {
         let message_id = parsed.message_id().map(str::to_string);
         // The parsers must never panic; if one does anyway, the mail is
         // quarantined rather than lost or retried forever.
+        // A builder's PGP/MIME-signed log mail: verified with the builders'
+        // keys, and its log read from the signed entity only.
+        let signed_log = self.builder_signature(&parsed);
+        let entity = signed_log
+            .as_ref()
+            .and_then(|s| Inbound::parse(&s.entity).ok());
         let analysis = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            match classify::analyse(&parsed, self.config) {
+            let body = entity.as_ref().unwrap_or(&parsed);
+            match classify::analyse_with_body(&parsed, body, self.config) {
                 Analysis::Log(mut a) => {
                     let gz = match a.log_gz.take() {
                         Some(g) => g.into_owned(),
@@ -207,7 +271,14 @@ impl<'a> Preparer<'a> {
                             source,
                         })?,
                     };
-                    let facts = a.facts(gz.len() as u64);
+                    let mut facts = a.facts(gz.len() as u64);
+                    if entity.is_some() {
+                        if let Some(s) = &signed_log {
+                            facts.signed_by = Some(s.builder.clone());
+                            facts.signature =
+                                Some((s.fingerprint.clone(), s.created, s.sha256.clone()));
+                        }
+                    }
                     Ok((PreparedBody::Log(Box::new(facts)), Some(gz)))
                 }
                 Analysis::Reply(question) => {

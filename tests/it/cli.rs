@@ -273,6 +273,32 @@ fn check_config_loads_the_admin_keyring() {
 }
 
 #[test]
+fn check_config_loads_builder_keys_and_refuses_required_signatures_without_them() {
+    let key = crate::support::keys::shared_ed25519();
+    let env = Env::new(
+        "[[builders]]\nname = \"x86-01\"\nsenders = [\"buildd@x86.example.org\"]\nkeyrings = [\"x86.asc\"]\n",
+    );
+    std::fs::write(env.path("x86.asc"), key.armored_public()).unwrap();
+    let out = env.run(&["check-config"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("builder x86-01: signs its logs with 1 certificate(s)"),
+        "{text}"
+    );
+    assert!(text.contains(&key.fingerprint()), "{text}");
+
+    // Required signatures but a builder without keys: nothing it sends
+    // could ever count, so the configuration is refused.
+    let env = Env::new(
+        "[signatures]\nrequire_signed_logs = true\n[[builders]]\nname = \"arm-01\"\nsenders = [\"buildd@arm.example.org\"]\n",
+    );
+    let out = env.run(&["check-config"]);
+    assert_eq!(code(&out), 78);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("arm-01"));
+}
+
+#[test]
 fn forget_signature_needs_a_hash_and_lists() {
     let env = Env::new("");
     let out = env.run(&["forget-signature", "--list"]);

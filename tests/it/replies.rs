@@ -1168,3 +1168,134 @@ fn pgp_mime_protected_subject_binds_the_command() {
     let out = farm.deliver(&mail(amd64, "protected-2"));
     assert_eq!(applied_state(&out), State::NeedsBuild);
 }
+
+/// The builder's key, made once per process.
+fn builder_key() -> &'static TestKey {
+    static KEY: std::sync::OnceLock<TestKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        make_key(KeySpec {
+            uid: "Buildd x86 <buildd@x86.example.org>".into(),
+            ..KeySpec::default()
+        })
+    })
+}
+
+/// A farm with one builder whose logs must be signed by its key.
+fn signed_builder_farm() -> Farm {
+    let dir_key = tempfile::NamedTempFile::new().unwrap();
+    let (_, path) = dir_key.keep().unwrap();
+    std::fs::write(&path, builder_key().armored_public()).unwrap();
+    Farm::with(&format!(
+        "[[builders]]\nname = \"x86\"\nsenders = [\"buildd@x86.example.org\"]\narches = [\"amd64\"]\nkeyrings = [{path:?}]\n"
+    ))
+}
+
+/// A log mail PGP/MIME-signed by `key` (the log as the signed part);
+/// `wrap` puts it inside multipart/mixed beside an unsigned forged log.
+fn signed_log(key: &TestKey, status: &str, subject_status: &str, wrap: bool) -> Vec<u8> {
+    let spec = crate::support::logs::LogSpec::new("hello", "1.0-1", "amd64", "unstable", status);
+    let log = crate::support::logs::sbuild_log(&spec);
+    let mut entity = b"Content-Type: text/plain; charset=utf-8\r\n\r\n".to_vec();
+    entity.extend_from_slice(&log);
+    let entity = buildmail::inbound::mail::canonical_crlf(&entity).into_owned();
+    let sig = detach_sign(key, &entity, fresh(), true);
+    let subject =
+        crate::support::sbuild_subject(subject_status, "hello", "1.0-1", "amd64", "unstable");
+    let id = crate::support::unique_message_id();
+    let headers = format!(
+        "From: buildd@x86.example.org\r\nTo: logs@example.org\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n"
+    );
+    let signed = crate::support::pgp_mime_mail(&headers, &entity, &sig, "s");
+    if !wrap {
+        return signed;
+    }
+    // The attacker's wrapper: the genuine signed mail's parts, and a forged
+    // successful log beside them.
+    let cut = signed.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let (head, body) = signed.split_at(cut);
+    let inner_ct = String::from_utf8_lossy(head)
+        .lines()
+        .skip_while(|l| !l.starts_with("Content-Type: multipart/signed"))
+        .take_while(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    let forged = crate::support::logs::sbuild_log(&crate::support::logs::LogSpec::new(
+        "hello",
+        "1.0-1",
+        "amd64",
+        "unstable",
+        "successful",
+    ));
+    let mut m = format!(
+        "From: buildd@x86.example.org\r\nTo: logs@example.org\r\nSubject: {subject}\r\nMessage-ID: <w{id}>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"w\"\r\n\r\n--w\r\n{inner_ct}\r\n\r\n"
+    )
+    .into_bytes();
+    m.extend_from_slice(body);
+    m.extend_from_slice(b"\r\n--w\r\nContent-Type: text/plain\r\n\r\n");
+    m.extend_from_slice(&forged);
+    m.extend_from_slice(b"\r\n--w--\r\n");
+    m
+}
+
+/// A builder with keys is believed only when its log mail is signed by
+/// them; the log is read from the signed part; a replayed signed log moves
+/// nothing.
+#[test]
+fn a_builder_with_keys_is_believed_only_when_it_signs() {
+    let farm = signed_builder_farm();
+    // Signed: believed.
+    farm.deliver(&signed_log(builder_key(), "attempted", "attempted", false));
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+    // Unsigned from the builder's address: recorded, state kept.
+    let spec =
+        crate::support::logs::LogSpec::new("hello", "1.0-1", "amd64", "unstable", "successful");
+    let log = crate::support::logs::sbuild_log(&spec);
+    let subject =
+        crate::support::sbuild_subject("successful", "hello", "1.0-1", "amd64", "unstable");
+    let mut plain = crate::support::LogMail::new(
+        &subject,
+        &log,
+        crate::support::LogForm::Plain(crate::support::Encoding::EightBit),
+    );
+    plain.from = "buildd@x86.example.org";
+    plain.message_id = crate::support::unique_message_id();
+    farm.deliver(&plain.build());
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+    let last = farm.history("hello", "amd64").pop().unwrap();
+    assert!(last
+        .note
+        .unwrap_or_default()
+        .contains("not PGP/MIME-signed"));
+    // Signed by another key: not the builder's.
+    farm.deliver(&signed_log(
+        shared_other(),
+        "successful",
+        "successful",
+        false,
+    ));
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+    // The attacker wraps a genuine signed "attempted" log beside a forged
+    // successful one and says "successful" in the subject: the signed log
+    // counts.
+    farm.deliver(&signed_log(builder_key(), "attempted", "successful", true));
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+    // A genuine signed success, then an admin's retry; the same signed mail
+    // replayed under new outer headers changes nothing.
+    let success = signed_log(builder_key(), "successful", "successful", false);
+    farm.deliver(&success);
+    assert_eq!(farm.state("hello"), State::Built);
+    let out = farm.deliver(&signed_reply(
+        &log_subject("successful", "hello", "1.0-1", "amd64"),
+        "retry\n",
+    ));
+    assert_eq!(applied_state(&out), State::NeedsBuild);
+    let at = success
+        .windows(13)
+        .position(|w| w == b"Message-ID: <")
+        .expect("the signed log has a Message-ID");
+    let mut replayed = success[..at + 13].to_vec();
+    replayed.extend_from_slice(b"replay-");
+    replayed.extend_from_slice(&success[at + 13..]);
+    farm.deliver(&replayed);
+    assert_eq!(farm.state("hello"), State::NeedsBuild);
+}
