@@ -77,6 +77,21 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
     if !config.archive.senders.is_empty() {
         println!("archive.senders: {}", config.archive.senders.join(", "));
     }
+    if !config.archive.keyrings.is_empty() {
+        match crate::inbound::signature::Keyring::load(&config.archive.keyrings) {
+            Ok(k) => println!(
+                "archive.keyrings: {} certificate(s): {}",
+                k.len(),
+                k.fingerprints().join(", ")
+            ),
+            Err(e) => {
+                eprintln!(
+                    "buildmail: archive.keyrings: {e}; archive answers would count as unsigned"
+                );
+                return Ok(ExitCode::from(crate::config::EX_CONFIG));
+            }
+        }
+    }
     let mut warnings = config.warnings();
     let existing = config.signatures.existing_keyrings();
     for p in &config.signatures.keyrings {

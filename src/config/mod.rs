@@ -89,6 +89,10 @@ pub struct ArchiveConfig {
     /// from anyone else is recorded and moves nothing. Empty (the
     /// default): any sender (`check-config` warns).
     pub senders: Vec<String>,
+    /// `keyrings`: the archive's OpenPGP certificates. When set, an answer
+    /// moves a build only when it is signed (PGP/MIME or a clearsigned
+    /// body) by one of them, and its text is read from the signed part.
+    pub keyrings: Vec<PathBuf>,
 }
 
 /// One `[[builders]]` entry: a buildd whose log mails move builds.
@@ -529,6 +533,13 @@ impl Config {
         };
         let archive = ArchiveConfig {
             senders: raw.archive.senders.unwrap_or_default(),
+            keyrings: raw
+                .archive
+                .keyrings
+                .unwrap_or_default()
+                .into_iter()
+                .map(&resolve)
+                .collect(),
         };
         for s in &archive.senders {
             check_address("archive.senders", s)?;

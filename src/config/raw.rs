@@ -38,6 +38,7 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawArchive {
     pub(super) senders: Option<Vec<String>>,
+    pub(super) keyrings: Option<Vec<PathBuf>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -38,26 +38,45 @@ pub fn event_of(subject: &ArchiveSubject, text: &str) -> ArchiveEvent {
     }
 }
 
-/// Decides what the answer `subject` with body `text`, from `from`, does to
-/// `record`. With `senders` configured, an answer from anyone else is
-/// recorded and moves nothing (no Failed-To-Upload, no notification).
+/// Whether an archive answer from `from` may move a build: with `senders`
+/// configured its From must be one of them, and with the archive's keys
+/// configured (`keys_configured`) it must be `signed` by one of them. `Err`
+/// says why not, for the history.
+pub fn authority(
+    from: Option<&str>,
+    senders: &[String],
+    keys_configured: bool,
+    signed: bool,
+) -> Result<(), String> {
+    let from = from.unwrap_or("");
+    if !senders.is_empty() && !senders.iter().any(|s| s.eq_ignore_ascii_case(from)) {
+        return Err(format!("{from:?} is not one of archive.senders"));
+    }
+    if keys_configured && !signed {
+        return Err(
+            "the answer is not signed by a key of archive.keyrings (PGP/MIME or clearsigned)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Decides what the answer `subject` with body `text` does to `record`.
+/// An answer without `authority` (see [`authority`]) is recorded and moves
+/// nothing (no Failed-To-Upload, no notification).
 pub fn decide(
     record: &BuildRecord,
     subject: &ArchiveSubject,
     text: &str,
     now: i64,
-    from: Option<&str>,
-    senders: &[String],
+    authority: Result<(), String>,
 ) -> ArchiveDecision {
     let event = event_of(subject, text);
-    let from = from.unwrap_or("");
-    if !senders.is_empty() && !senders.iter().any(|s| s.eq_ignore_ascii_case(from)) {
+    if let Err(why) = authority {
         return ArchiveDecision {
             event,
             record: record.clone(),
-            note: format!(
-                "archive answer received, state kept: {from:?} is not one of archive.senders"
-            ),
+            note: format!("archive answer received, state kept: {why}"),
             failed_to_upload: false,
         };
     }

@@ -5,12 +5,11 @@
 
 use std::path::PathBuf;
 
-use super::{Ingest, LogFacts, Outcome, Prepared, PreparedBody};
+use super::{ArchiveAnswer, Ingest, LogFacts, Outcome, Prepared, PreparedBody};
 use crate::decide;
 use crate::decide::reply::Decision;
 use crate::effects::compose;
 use crate::inbound::classify::ForwardFacts;
-use crate::inbound::mail;
 use crate::inbound::reply::{Reply, Request};
 use crate::inbound::source::RawMail;
 use crate::model::{
@@ -46,11 +45,7 @@ impl Ingest<'_> {
         match &p.body {
             PreparedBody::Seen(_) => Ok(Outcome::Duplicate(String::new())),
             PreparedBody::Other(f) => self.commit_forward(raw, p, f, "other", now),
-            PreparedBody::Archive {
-                subject,
-                text,
-                forward,
-            } => self.commit_archive(raw, p, subject, text, forward, now),
+            PreparedBody::Archive(answer) => self.commit_archive(raw, p, answer, now),
             PreparedBody::Reject {
                 reason,
                 subject,
@@ -253,11 +248,15 @@ impl Ingest<'_> {
         &self,
         raw: &RawMail,
         p: &Prepared,
-        subject: &mail::ArchiveSubject,
-        text: &str,
-        forward: &ForwardFacts,
+        answer: &ArchiveAnswer,
         now: i64,
     ) -> Result<Outcome, StoreError> {
+        let ArchiveAnswer {
+            subject,
+            text,
+            forward,
+            signature,
+        } = answer;
         let Some(key) = self.store.upload_build(subject.changes())? else {
             return self.commit_forward(raw, p, forward, "archive", now);
         };
@@ -274,11 +273,29 @@ impl Ingest<'_> {
             subject,
             text,
             now,
-            forward.from.as_deref(),
-            &self.prep.config.archive.senders,
+            decide::archive::authority(
+                forward.from.as_deref(),
+                &self.prep.config.archive.senders,
+                !self.prep.config.archive.keyrings.is_empty(),
+                signature.is_some(),
+            ),
         );
+        // The archive's signature is spent like an admin's: a replayed
+        // signed answer changes nothing.
+        let signature = signature
+            .as_ref()
+            .map(|(fingerprint, created, sha)| SignatureUse {
+                fingerprint: fingerprint.clone(),
+                created: *created,
+                signed_sha256: sha.clone(),
+                first_seen: now,
+                message_id: p.message_id.clone(),
+                outcome: note.clone(),
+                consumed: true,
+            });
         let mut c = Commit {
             now,
+            signature,
             history: Some(HistoryEntry {
                 time: now,
                 from: Some(record.state),

@@ -17,7 +17,7 @@ pub mod pipeline;
 mod prepare;
 
 pub use crate::inbound::classify::LogFacts;
-pub use prepare::{Prepared, PreparedBody, Preparer};
+pub use prepare::{ArchiveAnswer, Prepared, PreparedBody, Preparer};
 
 use crate::config::Config;
 use crate::effects::compose::Mailer;

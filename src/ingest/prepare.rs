@@ -11,7 +11,7 @@ use crate::inbound::mail::Inbound;
 use crate::inbound::reply;
 use crate::inbound::reply::Reply;
 use crate::inbound::signature::Keyring;
-use crate::inbound::signature::Policy;
+use crate::inbound::signature::{Policy, Verified};
 use crate::inbound::source::{content_sha256, sha256_hex, RawMail};
 use crate::store::archive::LogArchive;
 use crate::store::{archive, StoreError};
@@ -40,14 +40,7 @@ pub enum PreparedBody {
     /// An admin reply, read and its signature checked.
     Reply(Box<Reply>),
     /// An archive or upload-queue answer.
-    Archive {
-        /// What it says.
-        subject: mail::ArchiveSubject,
-        /// Its text (the rejection text, the queue report), bounded.
-        text: String,
-        /// How to forward it if no upload of buildmail's matches.
-        forward: Box<ForwardFacts>,
-    },
+    Archive(Box<ArchiveAnswer>),
     /// Another kind of mail: forwarded to the admin.
     Other(Box<ForwardFacts>),
     /// Ingested before (found by its bytes); nothing to do.
@@ -144,6 +137,62 @@ impl Preparer<'_> {
     }
 }
 
+impl Preparer<'_> {
+    /// The signed text of an archive answer and its verified signature,
+    /// when `archive.keyrings` is set and a key of it signed the mail
+    /// (PGP/MIME, or a clearsigned body). Anything else: `None`.
+    fn archive_signature(&self, msg: &Inbound<'_>) -> Option<(Vec<u8>, Verified)> {
+        if self.archive_keys.is_empty() {
+            return None;
+        }
+        let policy = Policy {
+            max_age: self.config.signatures.max_age,
+            ..Policy::default()
+        };
+        let now = self.clock.now();
+        match mail::reply_body(msg) {
+            mail::ReplyBody::PgpMime(p) => {
+                let v = crate::inbound::signature::verify_detached(
+                    &p.signed,
+                    &p.signature,
+                    &self.archive_keys,
+                    &policy,
+                    now,
+                )
+                .ok()?;
+                let text = mail::entity_text(&p.signed)?;
+                Some((text, v))
+            }
+            mail::ReplyBody::Inline { text, .. } => {
+                let v = crate::inbound::signature::verify_cleartext(
+                    &text?,
+                    &self.archive_keys,
+                    &policy,
+                    now,
+                )
+                .ok()?;
+                Some((v.text.clone(), v))
+            }
+        }
+    }
+}
+
+/// An archive or upload-queue answer, read.
+#[derive(Debug)]
+pub struct ArchiveAnswer {
+    /// What it says.
+    pub subject: mail::ArchiveSubject,
+    /// Its text (the rejection text, the queue report), bounded; from the
+    /// signed part when it is signed by the archive.
+    pub text: String,
+    /// How to forward it if no upload of buildmail's matches.
+    pub forward: ForwardFacts,
+    /// The signature of an answer signed by a key of `archive.keyrings`:
+    /// fingerprint, creation time, signed bytes' SHA-256 (spent like any
+    /// other signature, so a replayed answer changes nothing).
+    pub signature: Option<(String, i64, String)>,
+}
+
 /// The content hash and the raw hash of a mail.
 fn identity(raw: &RawMail) -> (String, String) {
     match raw {
@@ -161,6 +210,8 @@ pub struct Preparer<'a> {
     keyring: Keyring,
     /// The builders' keyrings, by builder name (those that have one).
     builder_keys: Vec<(String, Keyring)>,
+    /// The archive's keyring (`archive.keyrings`), empty when none.
+    archive_keys: Keyring,
     pub(super) clock: SharedClock,
 }
 
@@ -191,11 +242,22 @@ impl<'a> Preparer<'a> {
                 (b.name.clone(), ring)
             })
             .collect();
+        let archive_keys = if config.archive.keyrings.is_empty() {
+            Keyring::default()
+        } else {
+            Keyring::load(&config.archive.keyrings).unwrap_or_else(|e| {
+                tracing::warn!(
+                    "archive.keyrings: {e}; archive answers count as unsigned until it is fixed"
+                );
+                Keyring::default()
+            })
+        };
         Preparer {
             config,
             archive: LogArchive::new(&config.database.log_archive),
             keyring,
             builder_keys,
+            archive_keys,
             clock: time::system(),
         }
     }
@@ -296,14 +358,24 @@ impl<'a> Preparer<'a> {
                     );
                     Ok((PreparedBody::Reply(Box::new(r)), None))
                 }
-                Analysis::Archive(subject) => Ok((
-                    PreparedBody::Archive {
-                        subject,
-                        text: mail::body_text(&parsed, ARCHIVE_TEXT_LIMIT),
-                        forward: Box::new(ForwardFacts::of(&parsed, self.config)),
-                    },
-                    None,
-                )),
+                Analysis::Archive(subject) => {
+                    let (text, signature) = match self.archive_signature(&parsed) {
+                        Some((text, v)) => (
+                            mail::text_prefix(&text, ARCHIVE_TEXT_LIMIT),
+                            Some((v.signer_fingerprint, v.created, v.signed_bytes_sha256)),
+                        ),
+                        None => (mail::body_text(&parsed, ARCHIVE_TEXT_LIMIT), None),
+                    };
+                    Ok((
+                        PreparedBody::Archive(Box::new(ArchiveAnswer {
+                            subject,
+                            text,
+                            forward: ForwardFacts::of(&parsed, self.config),
+                            signature,
+                        })),
+                        None,
+                    ))
+                }
                 Analysis::Other => Ok((
                     PreparedBody::Other(Box::new(ForwardFacts::of(&parsed, self.config))),
                     None,

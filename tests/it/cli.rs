@@ -296,6 +296,21 @@ fn check_config_loads_builder_keys_and_refuses_required_signatures_without_them(
     let out = env.run(&["check-config"]);
     assert_eq!(code(&out), 78);
     assert!(String::from_utf8_lossy(&out.stderr).contains("arm-01"));
+
+    // The archive's keys are loaded and listed; a broken file exits 78.
+    let env = Env::new("[archive]\nkeyrings = [\"archive.asc\"]\n");
+    std::fs::write(env.path("archive.asc"), key.armored_public()).unwrap();
+    let out = env.run(&["check-config"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("archive.keyrings: 1 certificate(s)"),
+        "{text}"
+    );
+    std::fs::write(env.path("archive.asc"), b"not a key\n").unwrap();
+    let out = env.run(&["check-config"]);
+    assert_eq!(code(&out), 78);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("archive.keyrings"));
 }
 
 #[test]

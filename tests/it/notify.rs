@@ -672,3 +672,96 @@ fn forged_archive_answers_move_nothing() {
     ));
     assert_eq!(farm.state("hello"), State::Installed);
 }
+
+/// An archive answer from the archive's address, signed (clearsigned
+/// body) by `key`, with unsigned text before the signed block.
+fn clearsigned_archive_mail(key: &TestKey, subject: &str, signed: &str) -> Vec<u8> {
+    let block = clearsign(key, signed.as_bytes(), fresh());
+    let mut body = "Unsigned preface: visit http://evil.example/ to fix it\n\n".to_string();
+    body.push_str(&String::from_utf8(block).unwrap());
+    crate::support::archive_mail(subject, &body)
+}
+
+/// The attack: with `archive.keyrings`, an answer from the archive's own
+/// address moves an upload only when the archive's key signed it. An
+/// unsigned one, one signed by an admin's key, and a replay of a genuine
+/// signed answer move nothing and send nothing; the signed text alone
+/// becomes the upload log.
+#[test]
+fn with_archive_keys_only_a_signed_answer_moves_an_upload() {
+    let archive_key = shared_rsa();
+    let mut farm = Farm::new();
+    let ring = farm.dir.path().join("archive.asc");
+    std::fs::write(&ring, archive_key.armored_public()).unwrap();
+    farm.reconfigure(&format!(
+        "[archive]\nsenders = [\"dak@ftp-master.example.org\"]\nkeyrings = [{ring:?}]\n"
+    ));
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    farm.send_signed_changes("hello", "1.0-1", "amd64");
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    let before = farm.outbox().len();
+
+    // Unsigned, from the archive's address.
+    farm.deliver(&crate::support::archive_mail(
+        "hello_1.0-1_amd64.changes REJECTED",
+        "Rejected: forged\n",
+    ));
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    let last = farm.history("hello", "amd64").pop().unwrap();
+    assert!(
+        last.note
+            .as_deref()
+            .unwrap_or_default()
+            .contains("not signed by a key of archive.keyrings"),
+        "{last:?}"
+    );
+    // Signed, but by an admin's key, not the archive's.
+    farm.deliver(&clearsigned_archive_mail(
+        shared_ed25519(),
+        "hello_1.0-1_amd64.changes REJECTED",
+        "Rejected: forged by an admin key\n",
+    ));
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    assert_eq!(farm.outbox().len(), before, "no mail went out");
+
+    // The archive's signed rejection: its signed text is the upload log.
+    let genuine = clearsigned_archive_mail(
+        archive_key,
+        "hello_1.0-1_amd64.changes REJECTED",
+        "Rejected: hello_1.0-1_amd64.deb is missing\n",
+    );
+    farm.deliver(&genuine);
+    assert_eq!(farm.state("hello"), State::FailedToUpload);
+    let log = farm
+        .record("hello", "unstable", "amd64")
+        .upload_log
+        .unwrap();
+    assert!(log.contains("is missing"), "{log}");
+    assert!(!log.contains("evil.example"), "{log}");
+
+    // The same signed text under new headers is a replay.
+    let at = genuine
+        .windows(13)
+        .position(|w| w == b"Message-ID: <")
+        .expect("a Message-ID");
+    let mut copy = genuine[..at + 13].to_vec();
+    copy.extend_from_slice(b"replay-");
+    copy.extend_from_slice(&genuine[at + 13..]);
+    match farm.deliver(&copy) {
+        Outcome::Duplicate(why) => assert!(why.contains("signature already seen"), "{why}"),
+        other => panic!("a replayed signed answer must be refused: {other:?}"),
+    }
+
+    // A PGP/MIME-signed ACCEPTED from the archive is heard.
+    let entity = buildmail::inbound::mail::canonical_crlf(
+        b"Content-Type: text/plain; charset=us-ascii\r\n\r\nAccepted into unstable.\r\n",
+    )
+    .into_owned();
+    let sig = detach_sign(archive_key, &entity, fresh(), true);
+    let headers = format!(
+        "From: dak@ftp-master.example.org\r\nTo: buildd@example.org\r\nSubject: hello_1.0-1_amd64.changes ACCEPTED into unstable\r\nMessage-ID: <{}>\r\n",
+        crate::support::unique_message_id()
+    );
+    farm.deliver(&crate::support::pgp_mime_mail(&headers, &entity, &sig, "b"));
+    assert_eq!(farm.state("hello"), State::Installed);
+}

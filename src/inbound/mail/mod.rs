@@ -259,6 +259,12 @@ pub fn body_text(mail: &Inbound<'_>, limit: usize) -> String {
         ReplyBody::Inline { text, .. } => text.unwrap_or_default(),
         ReplyBody::PgpMime(p) => Cow::Owned(entity_text(&p.signed).unwrap_or_default()),
     };
+    text_prefix(&text, limit)
+}
+
+/// At most the first `limit` bytes of `text` as a string, invalid UTF-8
+/// replaced.
+pub fn text_prefix(text: &[u8], limit: usize) -> String {
     let cut = text.get(..limit.min(text.len())).unwrap_or_default();
     String::from_utf8_lossy(cut).into_owned()
 }
