@@ -184,6 +184,27 @@ pub fn check_binding(
         .strip_prefix("should-build: ")
         .or_else(|| keyword.split_whitespace().next())
         .unwrap_or(keyword);
+    // A notice about several architectures names no single build: the
+    // reply must say which one it means.
+    let arches = reply.question.arches();
+    if !arches.is_empty()
+        && !binding
+            .as_ref()
+            .and_then(|b| b.arch.as_ref())
+            .is_some_and(|a| arches.contains(a))
+    {
+        return Err(format!(
+            "the notice is about {} builds of {} {} in {}: name the one you mean, writing `{word} {}_{} dist={} arch=<one of {}>` as the first line (arguments after it)",
+            arches.join(", "),
+            key.source,
+            record.version,
+            key.dist,
+            key.source,
+            record.version,
+            key.dist,
+            arches.join(", ")
+        ));
+    }
     match binding {
         Some(b) => {
             let matches = b.source == key.source

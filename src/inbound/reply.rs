@@ -92,6 +92,15 @@ impl Question {
             Question::ShouldBuild { .. } => None,
         }
     }
+
+    /// The architectures of a notice about several of them, one of which
+    /// the reply must name (empty for any other question).
+    pub fn arches(&self) -> &[String] {
+        match self {
+            Question::Log(s) => &s.arches,
+            Question::ShouldBuild { .. } => &[],
+        }
+    }
 }
 
 /// The signer of a good signature: what the replay record and the history

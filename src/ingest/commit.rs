@@ -335,6 +335,22 @@ impl Ingest<'_> {
         let q = &r.question;
         let arch = match q.arch() {
             Some(a) => a.to_string(),
+            // A reply to a notice about several architectures: the one its
+            // command or `.changes` names (checked again when deciding).
+            None if !q.arches().is_empty() => {
+                let named: Vec<&str> = match (&r.request, &r.binding) {
+                    (Request::Changes { changes, .. }, _) => {
+                        changes.architectures.iter().map(String::as_str).collect()
+                    }
+                    (_, Ok(Some(b))) => b.arch.as_deref().into_iter().collect(),
+                    _ => Vec::new(),
+                };
+                named
+                    .into_iter()
+                    .find(|a| q.arches().iter().any(|x| x == a))
+                    .unwrap_or(&q.arches()[0])
+                    .to_string()
+            }
             None => {
                 let mut found = None;
                 for mid in &r.thread {

@@ -562,6 +562,7 @@ fn subject(
         arch_all: arch == Some("all"),
         dist: dist.to_string(),
         archive: archive.map(str::to_string),
+        arches: Vec::new(),
     }
 }
 

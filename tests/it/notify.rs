@@ -765,3 +765,66 @@ fn with_archive_keys_only_a_signed_answer_moves_an_upload() {
     farm.deliver(&crate::support::pgp_mime_mail(&headers, &entity, &sig, "b"));
     assert_eq!(farm.state("hello"), State::Installed);
 }
+
+/// A reply to a build-failure notice about several architectures acts on
+/// the one build its signed command names, and on no other; a command
+/// that names none of them is refused with the line to write.
+#[test]
+fn a_reply_to_a_several_architecture_notice_acts_on_the_build_it_names() {
+    let farm = Farm::with(&format!(
+        "[notify]\nnotify_on = [\"build-attempted\"]\nquiet_period = \"2s\"\nbuildd_admins = [\"{ADMIN}\"]\n"
+    ));
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    farm.log("attempted", "hello", "1.0-1", "arm64", "unstable");
+    farm.log("attempted", "hello", "1.0-1", "i386", "unstable");
+    farm.clock.advance(3);
+    farm.work();
+    let notice = farm
+        .outbox()
+        .into_iter()
+        .find(|m| m.contains("amd64, arm64, i386 build of hello"))
+        .expect("one notice about the three builds");
+    // The Subject header, unfolded.
+    let mut lines = notice.lines().skip_while(|l| !l.starts_with("Subject: "));
+    let mut subject = format!("Re: {}", &lines.next().unwrap()["Subject: ".len()..]);
+    for more in lines.take_while(|l| l.starts_with([' ', '\t'])) {
+        subject.push(' ');
+        subject.push_str(more.trim());
+    }
+    assert!(subject.ends_with("in unstable"), "{subject}");
+    let state = |arch: &str| farm.record("hello", "unstable", arch).state;
+    let send = |text: &str| {
+        let signed = clearsign(shared_ed25519(), text.as_bytes(), fresh());
+        farm.deliver(&reply(&subject, &signed, None))
+    };
+
+    // Unbound: which build? Refused, with the line to write.
+    let out = send("retry\n");
+    assert!(
+        matches!(out, Outcome::Reply { applied: false, .. }),
+        "{out:?}"
+    );
+    let answer = farm.outbox().pop().unwrap();
+    assert!(
+        answer.contains("arch=<one of amd64, arm64, i386>"),
+        "{answer}"
+    );
+    // Bound to an architecture the notice is not about: refused.
+    let out = send("retry hello_1.0-1 dist=unstable arch=armhf\n");
+    assert!(
+        matches!(out, Outcome::Reply { applied: false, .. }),
+        "{out:?}"
+    );
+    for arch in ["amd64", "arm64", "i386"] {
+        assert_eq!(state(arch), State::BuildAttempted, "{arch}");
+    }
+    // Bound to arm64: arm64 alone is given back.
+    let out = send("retry hello_1.0-1 dist=unstable arch=arm64\n");
+    assert!(
+        matches!(out, Outcome::Reply { applied: true, .. }),
+        "{out:?}"
+    );
+    assert_eq!(state("arm64"), State::NeedsBuild);
+    assert_eq!(state("amd64"), State::BuildAttempted);
+    assert_eq!(state("i386"), State::BuildAttempted);
+}

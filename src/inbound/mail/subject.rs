@@ -28,6 +28,10 @@ pub struct LogSubject {
     pub dist: String,
     /// The archive of the `(<archive>/<dist>)` form.
     pub archive: Option<String>,
+    /// The architectures of a reply to a notice about several of them
+    /// (`[Build #N] amd64, arm64 build of ...`), when `arch` is `None`: the
+    /// reply must name which one it means. Empty otherwise.
+    pub arches: Vec<String>,
 }
 
 impl LogSubject {
@@ -65,29 +69,38 @@ static_regex! {
 
 static_regex! {
     pub(super) fn notification_re() = format!(
-        r"(?i)^\[build #[0-9]+\] (?P<arch>{ARCH_RE}|all) build of (?P<src>{SOURCE_RE}) (?P<ver>{VERSION_RE}) in (?P<dist>{DIST_RE})$"
+        r"(?i)^\[build #[0-9]+\] (?P<arch>(?:{ARCH_RE}|all)(?:, ?(?:{ARCH_RE}|all))*) build of (?P<src>{SOURCE_RE}) (?P<ver>{VERSION_RE}) in (?P<dist>{DIST_RE})$"
     );
 }
 
 /// Parses the subject of a reply to one of buildmail's own notifications
 /// about one build (`Re: [Build #N] <arch> build of <src> <ver> in <dist>`,
-/// the FAILEDTOUPLOAD and single-architecture build-failure mails) into
-/// the build it is about. A notice about several architectures names no
-/// single build and is not recognised.
+/// the FAILEDTOUPLOAD and build-failure mails) into the build it is about.
+/// A notice about several architectures (`amd64, arm64 build of ...`)
+/// names no single build: its subject has `arch` `None` and the list in
+/// `arches`, and the reply must name the architecture it means.
 pub fn parse_notification_reply_subject(subject: &str) -> Option<LogSubject> {
     let collapsed = collapse_ws(subject);
     let rest = strip_reply_prefixes(&collapsed)?;
     let caps = notification_re().captures(rest)?;
-    let arch = caps.name("arch")?.as_str().to_ascii_lowercase();
+    let mut arches: Vec<String> = caps
+        .name("arch")?
+        .as_str()
+        .split(',')
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect();
+    arches.dedup();
+    let arch = (arches.len() == 1).then(|| arches.remove(0));
     Some(LogSubject {
         status: String::new(),
         source: caps.name("src")?.as_str().to_string(),
         version: caps.name("ver")?.as_str().to_string(),
-        arch_all: arch == "all",
-        arch: Some(arch),
+        arch_all: arch.as_deref() == Some("all"),
+        arch,
         source_only: false,
         dist: caps.name("dist")?.as_str().to_string(),
         archive: None,
+        arches,
     })
 }
 
@@ -145,6 +158,7 @@ pub(super) fn parse_log_subject_collapsed(subject: &str) -> Option<LogSubject> {
         arch,
         source_only: caps.name("srconly").is_some(),
         dist,
+        arches: Vec::new(),
         archive,
     })
 }

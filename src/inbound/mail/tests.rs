@@ -89,13 +89,15 @@ fn replies_to_notifications_name_their_build() {
         ),
         ("hello", "1:2.0-1+b1", Some("amd64"), "unstable")
     );
-    // Not a reply, several architectures, or no build number: not one.
+    // A notice about several architectures names them all, and no one.
+    let s =
+        parse_notification_reply_subject("Re: [Build #1] amd64, arm64 build of hello 1.0 in sid")
+            .unwrap();
+    assert_eq!(s.arch, None);
+    assert_eq!(s.arches, ["amd64", "arm64"]);
+    // Not a reply, or no build number: not one.
     assert!(
         parse_notification_reply_subject("[Build #1] amd64 build of hello 1.0 in sid").is_none()
     );
-    assert!(parse_notification_reply_subject(
-        "Re: [Build #1] amd64, arm64 build of hello 1.0 in sid"
-    )
-    .is_none());
     assert!(parse_notification_reply_subject("Re: amd64 build of hello 1.0 in sid").is_none());
 }
