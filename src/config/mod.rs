@@ -315,7 +315,26 @@ pub const DEFAULT_CONFIG_FILE: &str = "buildmail.toml";
 /// The environment variable naming a configuration file.
 pub const CONFIG_ENV: &str = "BUILDMAIL_CONFIG";
 
+/// The domain of `address` (`localhost` when it has none): the right-hand
+/// side of the Message-IDs buildmail makes.
+pub fn domain_of(address: &str) -> &str {
+    address.rsplit_once('@').map_or("localhost", |(_, d)| d)
+}
+
+/// The prefix of every Message-ID buildmail makes
+/// (`buildmail.<kind>.<...>@<domain of from_address>`).
+pub const OWN_MESSAGE_ID_PREFIX: &str = "buildmail.";
+
 impl Config {
+    /// Whether `message_id` (without angle brackets) is one buildmail made:
+    /// a notification's, an error reply's, a question's.
+    pub fn is_own_message_id(&self, message_id: &str) -> bool {
+        let id = message_id.trim_matches(|c| c == '<' || c == '>');
+        id.strip_prefix(OWN_MESSAGE_ID_PREFIX)
+            .and_then(|rest| rest.rsplit_once('@'))
+            .is_some_and(|(_, domain)| domain.eq_ignore_ascii_case(domain_of(&self.from_address)))
+    }
+
     /// Loads the configuration: `explicit` if given, else `$BUILDMAIL_CONFIG`,
     /// else `./buildmail.toml` if it exists, else the built-in defaults.
     pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {

@@ -75,3 +75,13 @@ fn sizes_and_durations() {
     assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
     assert_eq!(parse_duration("soon"), None);
 }
+
+#[test]
+fn own_message_ids_are_known_by_prefix_and_domain() {
+    let cfg = Config::from_toml("from_address = \"buildd@example.org\"\n", None).unwrap();
+    assert!(cfg.is_own_message_id("buildmail.failed-to-upload.1.2.0@example.org"));
+    assert!(cfg.is_own_message_id("<buildmail.reply.7.9@EXAMPLE.org>"));
+    assert!(!cfg.is_own_message_id("buildmail.reply.7.9@example.org.evil.test"));
+    assert!(!cfg.is_own_message_id("someone.reply.7.9@example.org"));
+    assert!(!cfg.is_own_message_id("buildmail.no-domain"));
+}

@@ -490,6 +490,67 @@ pub fn read(
     }
 }
 
+/// Reads a reply whose Subject names no build but which answers one of
+/// buildmail's own mails (its `In-Reply-To` or `References` name one, see
+/// [`Config::is_own_message_id`]): the build is the one its text names —
+/// a bound command's `<src>_<version> dist=<dist> arch=<arch>`, or a
+/// `.changes`. `None` when the text names no whole build (the mail is
+/// then forwarded like any other).
+///
+/// [`Config::is_own_message_id`]: crate::config::Config::is_own_message_id
+pub fn read_threaded(
+    mail: &Inbound<'_>,
+    keyring: &Keyring,
+    policy: &Policy,
+    own_address: &str,
+    now: i64,
+) -> Option<Reply> {
+    let unnamed = Question::Log(LogSubject {
+        status: String::new(),
+        source: String::new(),
+        version: String::new(),
+        arch: None,
+        source_only: false,
+        arch_all: false,
+        dist: String::new(),
+        archive: None,
+        arches: Vec::new(),
+    });
+    let mut r = read(mail, unnamed, keyring, policy, own_address, now);
+    let (source, version, dist, arch) = match (&r.request, &r.binding) {
+        (Request::Changes { changes, .. }, _) => (
+            changes.source.clone(),
+            changes.version.clone(),
+            changes.distributions.first()?.clone(),
+            changes
+                .architectures
+                .iter()
+                .find(|a| *a != "source" && *a != "all")
+                .or_else(|| changes.architectures.iter().find(|a| *a == "all"))?
+                .clone(),
+        ),
+        (_, Ok(Some(b))) => (
+            b.source.clone(),
+            b.version.clone(),
+            b.dist.clone()?,
+            b.arch.clone()?,
+        ),
+        _ => return None,
+    };
+    r.question = Question::Log(LogSubject {
+        status: String::new(),
+        source,
+        version,
+        arch_all: arch == "all",
+        arch: Some(arch),
+        source_only: false,
+        dist,
+        archive: None,
+        arches: Vec::new(),
+    });
+    Some(r)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -118,10 +118,7 @@ impl Preparer<'_> {
             return None;
         }
         let p = crate::inbound::mail::pgp_mime(mail)?;
-        let policy = Policy {
-            max_age: self.config.signatures.max_age,
-            ..Policy::default()
-        };
+        let policy = self.signature_policy();
         let now = self.clock.now();
         self.builder_keys.iter().find_map(|(name, ring)| {
             crate::inbound::signature::verify_detached(&p.signed, &p.signature, ring, &policy, now)
@@ -138,6 +135,14 @@ impl Preparer<'_> {
 }
 
 impl Preparer<'_> {
+    /// How old a signature may be, and the rest of the signature policy.
+    fn signature_policy(&self) -> Policy {
+        Policy {
+            max_age: self.config.signatures.max_age,
+            ..Policy::default()
+        }
+    }
+
     /// The signed text of an archive answer and its verified signature,
     /// when `archive.keyrings` is set and a key of it signed the mail
     /// (PGP/MIME, or a clearsigned body). Anything else: `None`.
@@ -145,10 +150,7 @@ impl Preparer<'_> {
         if self.archive_keys.is_empty() {
             return None;
         }
-        let policy = Policy {
-            max_age: self.config.signatures.max_age,
-            ..Policy::default()
-        };
+        let policy = self.signature_policy();
         let now = self.clock.now();
         match mail::reply_body(msg) {
             mail::ReplyBody::PgpMime(p) => {
@@ -344,10 +346,7 @@ impl<'a> Preparer<'a> {
                     Ok((PreparedBody::Log(Box::new(facts)), Some(gz)))
                 }
                 Analysis::Reply(question) => {
-                    let policy = Policy {
-                        max_age: self.config.signatures.max_age,
-                        ..Policy::default()
-                    };
+                    let policy = self.signature_policy();
                     let r = reply::read(
                         &parsed,
                         question,
@@ -376,10 +375,34 @@ impl<'a> Preparer<'a> {
                         None,
                     ))
                 }
-                Analysis::Other => Ok((
-                    PreparedBody::Other(Box::new(ForwardFacts::of(&parsed, self.config))),
-                    None,
-                )),
+                Analysis::Other => {
+                    // A reply to one of buildmail's own mails under a
+                    // rewritten Subject: the build its signed text names.
+                    let threaded = parsed
+                        .in_reply_to()
+                        .into_iter()
+                        .chain(parsed.references())
+                        .any(|id| self.config.is_own_message_id(id));
+                    let policy = self.signature_policy();
+                    let reply = threaded
+                        .then(|| {
+                            reply::read_threaded(
+                                &parsed,
+                                &self.keyring,
+                                &policy,
+                                &self.config.from_address,
+                                self.clock.now(),
+                            )
+                        })
+                        .flatten();
+                    Ok(match reply {
+                        Some(r) => (PreparedBody::Reply(Box::new(r)), None),
+                        None => (
+                            PreparedBody::Other(Box::new(ForwardFacts::of(&parsed, self.config))),
+                            None,
+                        ),
+                    })
+                }
                 Analysis::Reject(reason) => Ok((
                     PreparedBody::Reject {
                         reason,

@@ -828,3 +828,74 @@ fn a_reply_to_a_several_architecture_notice_acts_on_the_build_it_names() {
     assert_eq!(state("amd64"), State::BuildAttempted);
     assert_eq!(state("i386"), State::BuildAttempted);
 }
+
+/// An admin answers a FAILEDTOUPLOAD notification under a Subject of their
+/// own: the reply is known by its `In-Reply-To` to buildmail's Message-ID,
+/// and acts on the build its signed command names. Without a named build
+/// it is forwarded; a stranger's unsigned mail in the same thread moves
+/// nothing.
+#[test]
+fn a_reply_under_a_rewritten_subject_is_known_by_its_thread() {
+    let mut farm = Farm::new();
+    let failing = upload_script(&farm, "echo 'queue full' >&2\nexit 1");
+    farm.reconfigure(&failing);
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    farm.send_signed_changes("hello", "1.0-1", "amd64");
+    assert_eq!(farm.state("hello"), State::FailedToUpload);
+    let notice = farm
+        .outbox()
+        .into_iter()
+        .find(|m| m.contains("X-Buildd-Build-State: FAILEDTOUPLOAD"))
+        .expect("a notification");
+    let id = notice
+        .lines()
+        .find_map(|l| l.strip_prefix("Message-ID: "))
+        .unwrap()
+        .trim()
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_string();
+    assert!(id.starts_with("buildmail."), "{id}");
+    let succeeding = upload_script(&farm, "exit 0");
+    farm.reconfigure(&succeeding);
+    let subject = "the queue is back";
+
+    // A stranger's unsigned command in the thread: refused, unanswered.
+    let mut forged = TextMail::new(
+        "mallory@attacker.example",
+        "buildd@example.org",
+        subject,
+        "retry-upload hello_1.0-1 dist=unstable arch=amd64\n",
+    );
+    forged.in_reply_to = Some(&id);
+    let before = farm.outbox().len();
+    let out = farm.deliver(&forged.build());
+    assert!(
+        matches!(out, Outcome::Reply { applied: false, .. }),
+        "{out:?}"
+    );
+    assert_eq!(farm.state("hello"), State::FailedToUpload);
+    assert_eq!(
+        farm.outbox().len(),
+        before,
+        "nothing answered to a stranger"
+    );
+
+    // Signed but naming no build: nothing to act on, forwarded.
+    let text = clearsign(shared_ed25519(), b"retry-upload\n", fresh());
+    let out = farm.deliver(&reply(subject, &text, Some(&id)));
+    assert!(matches!(out, Outcome::Forwarded { .. }), "{out:?}");
+    assert_eq!(farm.state("hello"), State::FailedToUpload);
+
+    // Signed and bound: acted on.
+    let text = clearsign(
+        shared_ed25519(),
+        b"retry-upload hello_1.0-1 dist=unstable arch=amd64\n",
+        fresh(),
+    );
+    let out = farm.deliver(&reply(subject, &text, Some(&id)));
+    assert!(
+        matches!(out, Outcome::Reply { applied: true, .. }),
+        "{out:?}"
+    );
+    assert_eq!(farm.state("hello"), State::Uploaded);
+}

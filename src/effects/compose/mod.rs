@@ -30,7 +30,7 @@ use lettre::message::Mailbox;
 use lettre::Message;
 use minijinja::{context, Environment, Value};
 
-use crate::config::Config;
+use crate::config::{Config, OWN_MESSAGE_ID_PREFIX};
 use crate::model::Answer;
 
 /// Why a mail could not be composed.
@@ -210,9 +210,7 @@ pub fn reply_subject(subject: &str) -> String {
 }
 
 /// The domain of an address (for Message-IDs).
-pub(crate) fn domain_of(address: &str) -> &str {
-    address.rsplit_once('@').map_or("localhost", |(_, d)| d)
-}
+pub(crate) use crate::config::domain_of;
 
 fn mailbox(what: &'static str, address: &str) -> Result<Mailbox, ComposeError> {
     address.parse().map_err(|_| ComposeError::Address {
@@ -237,7 +235,10 @@ pub fn error_reply(
     now: i64,
 ) -> Result<Composed, ComposeError> {
     let subject = reply_subject(&answer.subject);
-    let message_id = format!("buildmail.reply.{id}.{now}@{}", domain_of(from));
+    let message_id = format!(
+        "{OWN_MESSAGE_ID_PREFIX}reply.{id}.{now}@{}",
+        domain_of(from)
+    );
     let body = templates.render(
         Kind::ErrorReply,
         context! {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::*;
-use crate::config::Config;
+use crate::config::{Config, OWN_MESSAGE_ID_PREFIX};
 use crate::debian::changes;
 use crate::debian::changes::Changes;
 use crate::model::{BuildRecord, State};
@@ -313,7 +313,7 @@ pub fn failed_to_upload(
             },
         )?;
         let message_id = format!(
-            "buildmail.failed-to-upload.{id}.{event}.{n}@{}",
+            "{OWN_MESSAGE_ID_PREFIX}failed-to-upload.{id}.{event}.{n}@{}",
             domain_of(&config.from_address)
         );
         let head = Head {
@@ -410,7 +410,7 @@ pub fn build_failure(
             },
         )?;
         let message_id = format!(
-            "buildmail.build-failure.{}.{event}.{n}@{}",
+            "{OWN_MESSAGE_ID_PREFIX}build-failure.{}.{event}.{n}@{}",
             build_id(first),
             domain_of(&config.from_address)
         );
