@@ -74,6 +74,12 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(crate::config::EX_CONFIG));
         }
     }
+    if config.signatures.require_signed_logs && config.builders.is_empty() {
+        eprintln!(
+            "buildmail: signatures.require_signed_logs is set but no [[builders]] are configured: no log could move a build; add a [[builders]] entry with keyrings for each buildd"
+        );
+        return Ok(ExitCode::from(crate::config::EX_CONFIG));
+    }
     if !config.archive.senders.is_empty() {
         println!("archive.senders: {}", config.archive.senders.join(", "));
     }

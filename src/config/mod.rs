@@ -580,7 +580,16 @@ impl Config {
                     .collect(),
             })
             .collect::<Vec<_>>();
-        for b in &builders {
+        for (i, b) in builders.iter().enumerate() {
+            if builders[..i].iter().any(|o| o.name == b.name) {
+                return Err(ConfigError::Invalid {
+                    key: "builders.name",
+                    message: format!(
+                        "two [[builders]] entries are named {:?}: give each buildd its own name",
+                        b.name
+                    ),
+                });
+            }
             if b.senders.is_empty() {
                 return Err(ConfigError::Invalid {
                     key: "builders.senders",

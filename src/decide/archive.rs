@@ -40,25 +40,67 @@ pub fn event_of(subject: &ArchiveSubject, text: &str) -> ArchiveEvent {
 
 /// Whether an archive answer from `from` may move a build: with `senders`
 /// configured its From must be one of them, and with the archive's keys
-/// configured (`keys_configured`) it must be `signed` by one of them. `Err`
-/// says why not, for the history.
+/// configured (`keys_configured`) it must be `signed` by one of them
+/// (`Err`: why its signature does not count). `Err` says why not, for the
+/// history.
 pub fn authority(
     from: Option<&str>,
     senders: &[String],
     keys_configured: bool,
-    signed: bool,
+    signed: Result<(), &str>,
 ) -> Result<(), String> {
     let from = from.unwrap_or("");
     if !senders.is_empty() && !senders.iter().any(|s| s.eq_ignore_ascii_case(from)) {
         return Err(format!("{from:?} is not one of archive.senders"));
     }
-    if keys_configured && !signed {
-        return Err(
-            "the answer is not signed by a key of archive.keyrings (PGP/MIME or clearsigned)"
-                .into(),
-        );
+    match signed {
+        Err(why) if keys_configured => Err(why.to_string()),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// Whether the signed part of an archive answer says what its (unsigned)
+/// Subject does: a Subject inside the signed PGP/MIME entity
+/// (`protected`) must be the same answer; otherwise the signed `text` must
+/// name the `.changes` and, for ACCEPTED, REJECTED and NEW, the verdict.
+/// Else a signed answer about one upload could be re-sent under the
+/// Subject of another, or with the opposite verdict.
+pub fn signed_text_binds(
+    subject: &ArchiveSubject,
+    text: &str,
+    protected: Option<&ArchiveSubject>,
+) -> Result<(), String> {
+    if let Some(p) = protected {
+        return if p == subject {
+            Ok(())
+        } else {
+            Err(format!(
+                "the signed Subject names {} ({}), not what the outer Subject says",
+                p.changes(),
+                event_of(p, text).as_str()
+            ))
+        };
+    }
+    let lower = text.to_ascii_lowercase();
+    if !lower.contains(&subject.changes().to_ascii_lowercase()) {
+        return Err(format!(
+            "the signed text does not name {}: the Subject is not signed, so it cannot say which upload the answer is about",
+            subject.changes()
+        ));
+    }
+    let verdict = match subject {
+        ArchiveSubject::Accepted { .. } => Some(&["accepted", "installed"][..]),
+        ArchiveSubject::Rejected { .. } => Some(&["reject"][..]),
+        ArchiveSubject::New { .. } => Some(&["new"][..]),
+        ArchiveSubject::Processing { .. } => None,
+    };
+    match verdict {
+        Some(words) if !words.iter().any(|w| lower.contains(w)) => Err(format!(
+            "the signed text does not say {}: the Subject is not signed",
+            words.join(" or ")
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Decides what the answer `subject` with body `text` does to `record`.

@@ -107,7 +107,11 @@ pub fn apply_log(
 /// open farm).
 pub fn authority(a: &LogFacts, builders: &[Builder], require_signed: bool) -> Result<(), String> {
     if builders.is_empty() {
-        return Ok(());
+        return if require_signed {
+            Err("signatures.require_signed_logs is set but no [[builders]] are configured, so no log can be signed by a builder's key".into())
+        } else {
+            Ok(())
+        };
     }
     let from = a.from.as_deref().unwrap_or("");
     let host = a.builder.as_deref();
@@ -117,7 +121,7 @@ pub fn authority(a: &LogFacts, builders: &[Builder], require_signed: bool) -> Re
         .filter(|b| b.vouches(from, &a.key.arch, host))
     {
         let needs_key = require_signed || !b.keyrings.is_empty();
-        if !needs_key || a.signed_by.as_deref() == Some(b.name.as_str()) {
+        if !needs_key || a.signed_by.contains(&b.name) {
             return Ok(());
         }
         unsigned = Some(b.name.as_str());

@@ -108,6 +108,35 @@ pub fn analyse_with_body<'a>(
     )
 }
 
+/// Whether the log names, by itself, the build and status `a` gives it: a
+/// signed log is believed only for what the signature covers, never for
+/// what the (unsigned) Subject fills in. `Err` says what is missing or
+/// differs.
+pub fn names_itself(a: &LogAnalysis<'_>) -> Result<(), String> {
+    let log = &a.log;
+    let same = |what: &str, from_log: Option<&String>, want: &str| match from_log {
+        Some(l) if l == want => Ok(()),
+        Some(l) => Err(format!("the log's {what} is {l}, not {want}")),
+        None => Err(format!("the log names no {what}")),
+    };
+    same("package", log.package.as_ref(), &a.key.source)?;
+    same("version", log.version.as_ref(), &a.version)?;
+    same("distribution", log.distribution.as_ref(), &a.key.dist)?;
+    if a.key.arch == "all" {
+        // `on all` comes from the Subject: the log must say it built the
+        // architecture-independent packages only.
+        if log.build_type.as_deref() != Some("all") {
+            return Err("the Subject says `on all` but the log's Build Type is not all".into());
+        }
+    } else {
+        same("host architecture", log.host_arch.as_ref(), &a.key.arch)?;
+    }
+    match log.status {
+        Some(s) if s == a.status => Ok(()),
+        _ => Err("the log's Summary gives no status of its own".into()),
+    }
+}
+
 /// Fills what the log itself lacks from the `.summary` part.
 fn merge_summary(log: &mut BuildLog, part: BuildLog) {
     macro_rules! fill {
@@ -306,8 +335,9 @@ pub struct LogFacts {
     pub incomplete: Option<String>,
     /// The `From:` address of the log mail.
     pub from: Option<String>,
-    /// The builder whose key signed the log mail (PGP/MIME), if one did.
-    pub signed_by: Option<String>,
+    /// The builders whose keys signed the log mail (PGP/MIME) — entries
+    /// may share a key — when the signed log names its build itself.
+    pub signed_by: Vec<String>,
     /// That signature, for the replay record: (primary fingerprint,
     /// creation time, SHA-256 of the signed entity).
     pub signature: Option<(String, i64, String)>,
@@ -333,7 +363,7 @@ impl LogAnalysis<'_> {
             explanation: self.explanation,
             incomplete: self.incomplete,
             from: self.from,
-            signed_by: None,
+            signed_by: Vec::new(),
             signature: None,
             log_size: self.log_bytes.len() as u64,
             compressed_size,

@@ -158,7 +158,10 @@ impl Ingest<'_> {
                 first_seen: now,
                 message_id: p.message_id.clone(),
                 outcome: outcome.clone(),
-                consumed: true,
+                // A copy sent first by someone who is not the builder
+                // (another From, a host it does not serve) must not use up
+                // the genuine mail's signature.
+                consumed: authorized,
             });
         let c = Commit {
             now,
@@ -263,27 +266,24 @@ impl Ingest<'_> {
         let Some(record) = self.store.build(&key)? else {
             return self.commit_forward(raw, p, forward, "archive", now);
         };
+        let authority = decide::archive::authority(
+            forward.from.as_deref(),
+            &self.prep.config.archive.senders,
+            !self.prep.config.archive.keyrings.is_empty(),
+            signature.as_ref().map(|_| ()).map_err(String::as_str),
+        );
         let decide::archive::ArchiveDecision {
             event,
             record: new,
             note,
             failed_to_upload,
-        } = decide::archive::decide(
-            &record,
-            subject,
-            text,
-            now,
-            decide::archive::authority(
-                forward.from.as_deref(),
-                &self.prep.config.archive.senders,
-                !self.prep.config.archive.keyrings.is_empty(),
-                signature.is_some(),
-            ),
-        );
+        } = decide::archive::decide(&record, subject, text, now, authority.clone());
         // The archive's signature is spent like an admin's: a replayed
-        // signed answer changes nothing.
+        // signed answer changes nothing. A copy from another sender does
+        // not use it up.
         let signature = signature
             .as_ref()
+            .ok()
             .map(|(fingerprint, created, sha)| SignatureUse {
                 fingerprint: fingerprint.clone(),
                 created: *created,
@@ -291,7 +291,7 @@ impl Ingest<'_> {
                 first_seen: now,
                 message_id: p.message_id.clone(),
                 outcome: note.clone(),
-                consumed: true,
+                consumed: authority.is_ok(),
             });
         let mut c = Commit {
             now,

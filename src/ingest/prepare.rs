@@ -100,7 +100,9 @@ impl Ingest<'_> {
 
 /// A log mail verified with a builder's key.
 struct SignedLog {
-    builder: String,
+    /// Every builder whose keys verify the signature (entries may share a
+    /// key).
+    builders: Vec<String>,
     fingerprint: String,
     created: i64,
     sha256: String,
@@ -120,17 +122,31 @@ impl Preparer<'_> {
         let p = crate::inbound::mail::pgp_mime(mail)?;
         let policy = self.signature_policy();
         let now = self.clock.now();
-        self.builder_keys.iter().find_map(|(name, ring)| {
-            crate::inbound::signature::verify_detached(&p.signed, &p.signature, ring, &policy, now)
-                .ok()
-                .map(|v| SignedLog {
-                    builder: name.clone(),
-                    fingerprint: v.signer_fingerprint.clone(),
-                    created: v.created,
-                    sha256: v.signed_bytes_sha256.clone(),
-                    entity: p.signed.to_vec(),
-                })
-        })
+        let mut found: Option<SignedLog> = None;
+        for (name, ring) in &self.builder_keys {
+            let Ok(v) = crate::inbound::signature::verify_detached(
+                &p.signed,
+                &p.signature,
+                ring,
+                &policy,
+                now,
+            ) else {
+                continue;
+            };
+            match &mut found {
+                Some(s) => s.builders.push(name.clone()),
+                None => {
+                    found = Some(SignedLog {
+                        builders: vec![name.clone()],
+                        fingerprint: v.signer_fingerprint.clone(),
+                        created: v.created,
+                        sha256: v.signed_bytes_sha256.clone(),
+                        entity: p.signed.to_vec(),
+                    })
+                }
+            }
+        }
+        found
     }
 }
 
@@ -143,10 +159,11 @@ impl Preparer<'_> {
         }
     }
 
-    /// The signed text of an archive answer and its verified signature,
-    /// when `archive.keyrings` is set and a key of it signed the mail
-    /// (PGP/MIME, or a clearsigned body). Anything else: `None`.
-    fn archive_signature(&self, msg: &Inbound<'_>) -> Option<(Vec<u8>, Verified)> {
+    /// The signed text of an archive answer, the Subject inside its signed
+    /// PGP/MIME entity (if any) and its verified signature, when
+    /// `archive.keyrings` is set and a key of it signed the mail (PGP/MIME,
+    /// or a clearsigned body). Anything else: `None`.
+    fn archive_signature(&self, msg: &Inbound<'_>) -> Option<(Vec<u8>, Option<String>, Verified)> {
         if self.archive_keys.is_empty() {
             return None;
         }
@@ -163,7 +180,11 @@ impl Preparer<'_> {
                 )
                 .ok()?;
                 let text = mail::entity_text(&p.signed)?;
-                Some((text, v))
+                let protected = Inbound::parse(&p.signed)
+                    .ok()
+                    .map(|e| e.subject().to_string())
+                    .filter(|s| !s.trim().is_empty());
+                Some((text, protected, v))
             }
             mail::ReplyBody::Inline { text, .. } => {
                 let v = crate::inbound::signature::verify_cleartext(
@@ -173,7 +194,7 @@ impl Preparer<'_> {
                     now,
                 )
                 .ok()?;
-                Some((v.text.clone(), v))
+                Some((v.text.clone(), None, v))
             }
         }
     }
@@ -189,10 +210,12 @@ pub struct ArchiveAnswer {
     pub text: String,
     /// How to forward it if no upload of buildmail's matches.
     pub forward: ForwardFacts,
-    /// The signature of an answer signed by a key of `archive.keyrings`:
-    /// fingerprint, creation time, signed bytes' SHA-256 (spent like any
-    /// other signature, so a replayed answer changes nothing).
-    pub signature: Option<(String, i64, String)>,
+    /// The signature of an answer signed by a key of `archive.keyrings`
+    /// whose signed part says what the Subject does: fingerprint, creation
+    /// time, signed bytes' SHA-256 (spent like any other signature, so a
+    /// replayed answer changes nothing). `Err`: why the answer counts as
+    /// unsigned.
+    pub signature: Result<(String, i64, String), String>,
 }
 
 /// The content hash and the raw hash of a mail.
@@ -318,13 +341,13 @@ impl<'a> Preparer<'a> {
         let message_id = parsed.message_id().map(str::to_string);
         // The parsers must never panic; if one does anyway, the mail is
         // quarantined rather than lost or retried forever.
-        // A builder's PGP/MIME-signed log mail: verified with the builders'
-        // keys, and its log read from the signed entity only.
-        let signed_log = self.builder_signature(&parsed);
-        let entity = signed_log
-            .as_ref()
-            .and_then(|s| Inbound::parse(&s.entity).ok());
         let analysis = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // A builder's PGP/MIME-signed log mail: verified with the
+            // builders' keys, and its log read from the signed entity only.
+            let signed_log = self.builder_signature(&parsed);
+            let entity = signed_log
+                .as_ref()
+                .and_then(|s| Inbound::parse(&s.entity).ok());
             let body = entity.as_ref().unwrap_or(&parsed);
             match classify::analyse_with_body(&parsed, body, self.config) {
                 Analysis::Log(mut a) => {
@@ -335,13 +358,25 @@ impl<'a> Preparer<'a> {
                             source,
                         })?,
                     };
+                    // A signed log counts only for the build it names itself:
+                    // nothing taken from the unsigned Subject.
+                    let signed = match (&entity, &signed_log) {
+                        (Some(_), Some(s)) => match classify::names_itself(&a) {
+                            Ok(()) => Some(s),
+                            Err(why) => {
+                                a.notes.push(format!(
+                                    "the builder's signature does not count: {why}"
+                                ));
+                                None
+                            }
+                        },
+                        _ => None,
+                    };
                     let mut facts = a.facts(gz.len() as u64);
-                    if entity.is_some() {
-                        if let Some(s) = &signed_log {
-                            facts.signed_by = Some(s.builder.clone());
-                            facts.signature =
-                                Some((s.fingerprint.clone(), s.created, s.sha256.clone()));
-                        }
+                    if let Some(s) = signed {
+                        facts.signed_by = s.builders.clone();
+                        facts.signature =
+                            Some((s.fingerprint.clone(), s.created, s.sha256.clone()));
                     }
                     Ok((PreparedBody::Log(Box::new(facts)), Some(gz)))
                 }
@@ -359,11 +394,26 @@ impl<'a> Preparer<'a> {
                 }
                 Analysis::Archive(subject) => {
                     let (text, signature) = match self.archive_signature(&parsed) {
-                        Some((text, v)) => (
-                            mail::text_prefix(&text, ARCHIVE_TEXT_LIMIT),
-                            Some((v.signer_fingerprint, v.created, v.signed_bytes_sha256)),
+                        Some((text, protected, v)) => {
+                            let full = String::from_utf8_lossy(&text);
+                            let protected =
+                                protected.as_deref().and_then(mail::parse_archive_subject);
+                            let bound = crate::decide::archive::signed_text_binds(
+                                &subject,
+                                &full,
+                                protected.as_ref(),
+                            );
+                            (
+                                mail::text_prefix(&text, ARCHIVE_TEXT_LIMIT),
+                                bound.map(|()| {
+                                    (v.signer_fingerprint, v.created, v.signed_bytes_sha256)
+                                }),
+                            )
+                        }
+                        None => (
+                            mail::body_text(&parsed, ARCHIVE_TEXT_LIMIT),
+                            Err("the answer is not signed by a key of archive.keyrings (PGP/MIME or clearsigned)".to_string()),
                         ),
-                        None => (mail::body_text(&parsed, ARCHIVE_TEXT_LIMIT), None),
                     };
                     Ok((
                         PreparedBody::Archive(Box::new(ArchiveAnswer {

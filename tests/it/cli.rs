@@ -297,6 +297,19 @@ fn check_config_loads_builder_keys_and_refuses_required_signatures_without_them(
     assert_eq!(code(&out), 78);
     assert!(String::from_utf8_lossy(&out.stderr).contains("arm-01"));
 
+    // Required signatures and no builders at all: refused too.
+    let env = Env::new("[signatures]\nrequire_signed_logs = true\n");
+    let out = env.run(&["check-config"]);
+    assert_eq!(code(&out), 78);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no [[builders]]"));
+    // Two builders of one name: which one's key vouches? Refused.
+    let env = Env::new(
+        "[[builders]]\nname = \"a\"\nsenders = [\"x@example.org\"]\n[[builders]]\nname = \"a\"\nsenders = [\"y@example.org\"]\n",
+    );
+    let out = env.run(&["check-config"]);
+    assert_eq!(code(&out), 78);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("builders.name"));
+
     // The archive's keys are loaded and listed; a broken file exits 78.
     let env = Env::new("[archive]\nkeyrings = [\"archive.asc\"]\n");
     std::fs::write(env.path("archive.asc"), key.armored_public()).unwrap();

@@ -722,13 +722,37 @@ fn with_archive_keys_only_a_signed_answer_moves_an_upload() {
         "Rejected: forged by an admin key\n",
     ));
     assert_eq!(farm.state("hello"), State::Uploaded);
+    // The archive's genuine signed answer about another upload, re-sent
+    // under this upload's Subject; and its signed ACCEPTED re-sent as a
+    // REJECTED: the Subject is not signed, so neither counts.
+    for (subject, signed) in [
+        (
+            "hello_1.0-1_amd64.changes REJECTED",
+            "other_2.0-1_amd64.changes: Rejected: bad checksum\n",
+        ),
+        (
+            "hello_1.0-1_amd64.changes REJECTED",
+            "hello_1.0-1_amd64.changes: Accepted into unstable\n",
+        ),
+    ] {
+        farm.deliver(&clearsigned_archive_mail(archive_key, subject, signed));
+        assert_eq!(farm.state("hello"), State::Uploaded, "{signed}");
+        let last = farm.history("hello", "amd64").pop().unwrap();
+        assert!(
+            last.note
+                .as_deref()
+                .unwrap_or_default()
+                .contains("the signed text does not"),
+            "{last:?}"
+        );
+    }
     assert_eq!(farm.outbox().len(), before, "no mail went out");
 
     // The archive's signed rejection: its signed text is the upload log.
     let genuine = clearsigned_archive_mail(
         archive_key,
         "hello_1.0-1_amd64.changes REJECTED",
-        "Rejected: hello_1.0-1_amd64.deb is missing\n",
+        "hello_1.0-1_amd64.changes: Rejected: hello_1.0-1_amd64.deb is missing\n",
     );
     farm.deliver(&genuine);
     assert_eq!(farm.state("hello"), State::FailedToUpload);
@@ -740,21 +764,16 @@ fn with_archive_keys_only_a_signed_answer_moves_an_upload() {
     assert!(!log.contains("evil.example"), "{log}");
 
     // The same signed text under new headers is a replay.
-    let at = genuine
-        .windows(13)
-        .position(|w| w == b"Message-ID: <")
-        .expect("a Message-ID");
-    let mut copy = genuine[..at + 13].to_vec();
-    copy.extend_from_slice(b"replay-");
-    copy.extend_from_slice(&genuine[at + 13..]);
+    let copy = crate::support::replace_first(&genuine, b"Message-ID: <", b"Message-ID: <replay-");
     match farm.deliver(&copy) {
         Outcome::Duplicate(why) => assert!(why.contains("signature already seen"), "{why}"),
         other => panic!("a replayed signed answer must be refused: {other:?}"),
     }
 
     // A PGP/MIME-signed ACCEPTED from the archive is heard.
+    // (The signed entity carries the Subject: "protected headers".)
     let entity = buildmail::inbound::mail::canonical_crlf(
-        b"Content-Type: text/plain; charset=us-ascii\r\n\r\nAccepted into unstable.\r\n",
+        b"Content-Type: text/plain; charset=us-ascii\r\nSubject: hello_1.0-1_amd64.changes ACCEPTED into unstable\r\n\r\nAccepted into unstable.\r\n",
     )
     .into_owned();
     let sig = detach_sign(archive_key, &entity, fresh(), true);

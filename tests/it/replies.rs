@@ -1289,13 +1289,45 @@ fn a_builder_with_keys_is_believed_only_when_it_signs() {
         "retry\n",
     ));
     assert_eq!(applied_state(&out), State::NeedsBuild);
-    let at = success
-        .windows(13)
-        .position(|w| w == b"Message-ID: <")
-        .expect("the signed log has a Message-ID");
-    let mut replayed = success[..at + 13].to_vec();
-    replayed.extend_from_slice(b"replay-");
-    replayed.extend_from_slice(&success[at + 13..]);
+    let replayed =
+        crate::support::replace_first(&success, b"Message-ID: <", b"Message-ID: <replay-");
     farm.deliver(&replayed);
     assert_eq!(farm.state("hello"), State::NeedsBuild);
+}
+
+/// The attacks on a builder's signed log: a copy sent first from another
+/// address does not use up the builder's signature, and an outer Subject
+/// saying `on all` cannot aim a signed amd64 log at the arch-all build.
+#[test]
+fn a_signed_log_counts_only_as_itself_and_a_copy_cannot_spend_it() {
+    let dir_key = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(dir_key.path(), builder_key().armored_public()).unwrap();
+    let farm = Farm::with(&format!(
+        "[[builders]]\nname = \"x86\"\nsenders = [\"buildd@x86.example.org\"]\narches = [\"amd64\", \"all\"]\nkeyrings = [{:?}]\n",
+        dir_key.path()
+    ));
+    farm.deliver(&signed_log(builder_key(), "attempted", "attempted", false));
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+
+    let genuine = signed_log(builder_key(), "successful", "successful", false);
+    let copy = crate::support::replace_first(
+        &genuine,
+        b"From: buildd@x86.example.org",
+        b"From: mallory@evil.test",
+    );
+    let copy = crate::support::replace_first(&copy, b"Message-ID: <", b"Message-ID: <copy-");
+    farm.deliver(&copy);
+    assert_eq!(farm.state("hello"), State::BuildAttempted);
+    // The builder's own mail still counts.
+    farm.deliver(&genuine);
+    assert_eq!(farm.state("hello"), State::Built);
+
+    // A signed amd64 log under a Subject saying `on all`.
+    let other = signed_log(builder_key(), "skipped", "skipped", false);
+    let aimed = crate::support::replace_first(&other, b" on amd64 ", b" on all ");
+    farm.deliver(&aimed);
+    assert!(
+        farm.history("hello", "all").is_empty(),
+        "no arch-all build was made from it"
+    );
 }

@@ -635,3 +635,16 @@ pub fn archive_mail(subject: &str, body: &str) -> Vec<u8> {
     m.message_id = unique_message_id();
     m.build()
 }
+
+/// `haystack` with the first `needle` replaced by `with` (mail bytes that
+/// need not be UTF-8: headers rewritten the way an attacker would).
+pub fn replace_first(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let at = haystack
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the needle is in the mail");
+    let mut out = haystack[..at].to_vec();
+    out.extend_from_slice(with);
+    out.extend_from_slice(&haystack[at + needle.len()..]);
+    out
+}
