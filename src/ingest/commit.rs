@@ -44,7 +44,9 @@ impl Ingest<'_> {
         };
         match &p.body {
             PreparedBody::Seen(_) => Ok(Outcome::Duplicate(String::new())),
-            PreparedBody::Other(f) => self.commit_forward(raw, p, f, "other", now),
+            PreparedBody::Other(f) => {
+                self.commit_forward(raw, p, f, "other", now, Commit::default())
+            }
             PreparedBody::Archive(answer) => self.commit_archive(raw, p, answer, now),
             PreparedBody::Reject {
                 reason,
@@ -203,6 +205,7 @@ impl Ingest<'_> {
         f: &ForwardFacts,
         kind: &str,
         now: i64,
+        base: Commit,
     ) -> Result<Outcome, StoreError> {
         let fw = &self.prep.config.forward;
         let recent_bounces = if f.bounce {
@@ -216,7 +219,7 @@ impl Ingest<'_> {
             now,
             unhandled: Some(raw.bytes()),
             bounce: f.bounce,
-            ..Commit::default()
+            ..base
         };
         let outcome = match &keep {
             Some(why) => why.clone(),
@@ -260,39 +263,48 @@ impl Ingest<'_> {
             forward,
             signature,
         } = answer;
-        let Some(key) = self.store.upload_build(subject.changes())? else {
-            return self.commit_forward(raw, p, forward, "archive", now);
-        };
-        let Some(record) = self.store.build(&key)? else {
-            return self.commit_forward(raw, p, forward, "archive", now);
-        };
         let authority = decide::archive::authority(
             forward.from.as_deref(),
             &self.prep.config.archive.senders,
             !self.prep.config.archive.keyrings.is_empty(),
             signature.as_ref().map(|_| ()).map_err(String::as_str),
         );
+        // The archive's signature is spent like an admin's: a replayed
+        // signed answer changes nothing. A copy from another sender does
+        // not use it up. An answer about an upload buildmail did not make
+        // spends it too, so it cannot be replayed against a later upload
+        // of the same name.
+        let spend = |outcome: &str| {
+            signature
+                .as_ref()
+                .ok()
+                .map(|(fingerprint, created, sha)| SignatureUse {
+                    fingerprint: fingerprint.clone(),
+                    created: *created,
+                    signed_sha256: sha.clone(),
+                    first_seen: now,
+                    message_id: p.message_id.clone(),
+                    outcome: outcome.to_string(),
+                    consumed: authority.is_ok(),
+                })
+        };
+        let forwarded = || Commit {
+            signature: spend("archive answer about an upload buildmail did not make"),
+            ..Commit::default()
+        };
+        let Some(key) = self.store.upload_build(subject.changes())? else {
+            return self.commit_forward(raw, p, forward, "archive", now, forwarded());
+        };
+        let Some(record) = self.store.build(&key)? else {
+            return self.commit_forward(raw, p, forward, "archive", now, forwarded());
+        };
         let decide::archive::ArchiveDecision {
             event,
             record: new,
             note,
             failed_to_upload,
         } = decide::archive::decide(&record, subject, text, now, authority.clone());
-        // The archive's signature is spent like an admin's: a replayed
-        // signed answer changes nothing. A copy from another sender does
-        // not use it up.
-        let signature = signature
-            .as_ref()
-            .ok()
-            .map(|(fingerprint, created, sha)| SignatureUse {
-                fingerprint: fingerprint.clone(),
-                created: *created,
-                signed_sha256: sha.clone(),
-                first_seen: now,
-                message_id: p.message_id.clone(),
-                outcome: note.clone(),
-                consumed: authority.is_ok(),
-            });
+        let signature = spend(&note);
         let mut c = Commit {
             now,
             signature,

@@ -697,7 +697,25 @@ fn with_archive_keys_only_a_signed_answer_moves_an_upload() {
         "[archive]\nsenders = [\"dak@ftp-master.example.org\"]\nkeyrings = [{ring:?}]\n"
     ));
     farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    // A genuine signed rejection that arrives before buildmail uploaded
+    // anything of that name is forwarded, and its signature is spent.
+    let early = clearsigned_archive_mail(
+        archive_key,
+        "hello_1.0-1_amd64.changes REJECTED",
+        "hello_1.0-1_amd64.changes: Rejected: someone else's upload\n",
+    );
+    assert!(
+        matches!(farm.deliver(&early), Outcome::Forwarded { .. }),
+        "no upload of buildmail's matches yet"
+    );
     farm.send_signed_changes("hello", "1.0-1", "amd64");
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    // Replayed against buildmail's own upload of the same name: refused.
+    let replay = crate::support::replace_first(&early, b"Message-ID: <", b"Message-ID: <again-");
+    match farm.deliver(&replay) {
+        Outcome::Duplicate(why) => assert!(why.contains("signature already seen"), "{why}"),
+        other => panic!("a replayed signed answer must be refused: {other:?}"),
+    }
     assert_eq!(farm.state("hello"), State::Uploaded);
     let before = farm.outbox().len();
 
