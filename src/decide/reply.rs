@@ -87,6 +87,18 @@ pub fn answer_for(reply: &Reply, config: &Config) -> Result<Answer, String> {
     ))
 }
 
+/// Whether `reply` is conversation rather than an instruction: unsigned,
+/// holding no command at all (a maintainer answering a notification with
+/// a question), from someone buildmail would not answer. Such a mail is
+/// forwarded to the admin like any other mail instead of being refused in
+/// silence. An unsigned *command* from a stranger is still refused and
+/// never forwarded as if it were one.
+pub fn is_conversation(reply: &Reply, config: &Config) -> bool {
+    matches!(reply.request, Request::Invalid(_))
+        && !matches!(reply.signing, Signing::Signed(_))
+        && answer_for(reply, config).is_err()
+}
+
 /// The mail address of an OpenPGP user ID (`Name <addr>`, or a bare
 /// address).
 fn uid_address(uid: &str) -> Option<String> {

@@ -390,6 +390,12 @@ impl<'a> Preparer<'a> {
                         &self.config.from_address,
                         self.clock.now(),
                     );
+                    if crate::decide::reply::is_conversation(&r, self.config) {
+                        return Ok((
+                            PreparedBody::Other(Box::new(ForwardFacts::of(&parsed, self.config))),
+                            None,
+                        ));
+                    }
                     Ok((PreparedBody::Reply(Box::new(r)), None))
                 }
                 Analysis::Archive(subject) => {

@@ -936,3 +936,63 @@ fn a_reply_under_a_rewritten_subject_is_known_by_its_thread() {
     );
     assert_eq!(farm.state("hello"), State::Uploaded);
 }
+
+/// A maintainer answers a FAILEDTOUPLOAD notification with a question:
+/// unsigned, no command, from someone buildmail does not answer. It
+/// reaches the admin (forwarded) instead of vanishing; the build does not
+/// move. A stranger's unsigned *command* in the same place is refused and
+/// not forwarded as if it were conversation.
+#[test]
+fn a_maintainers_question_in_a_notification_thread_reaches_the_admin() {
+    let mut farm = Farm::new();
+    let failing = upload_script(&farm, "echo 'queue full' >&2\nexit 1");
+    farm.reconfigure(&failing);
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    farm.send_signed_changes("hello", "1.0-1", "amd64");
+    assert_eq!(farm.state("hello"), State::FailedToUpload);
+    let notice = farm
+        .outbox()
+        .into_iter()
+        .find(|m| m.contains("X-Buildd-Build-State: FAILEDTOUPLOAD"))
+        .expect("a notification");
+    let subject = format!(
+        "Re: {}",
+        notice
+            .lines()
+            .find_map(|l| l.strip_prefix("Subject: "))
+            .unwrap()
+    );
+    let mut question = TextMail::new(
+        "maintainer@example.net",
+        "buildd@example.org",
+        &subject,
+        "Why did the upload fail? The queue looked fine from here.\n",
+    );
+    question.message_id = crate::support::unique_message_id();
+    let out = farm.deliver(&question.build());
+    assert!(
+        matches!(
+            out,
+            Outcome::Forwarded {
+                forwarded: true,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert_eq!(farm.state("hello"), State::FailedToUpload);
+
+    let mut command = TextMail::new(
+        "maintainer@example.net",
+        "buildd@example.org",
+        &subject,
+        "retry-upload\n",
+    );
+    command.message_id = crate::support::unique_message_id();
+    let out = farm.deliver(&command.build());
+    assert!(
+        matches!(out, Outcome::Reply { applied: false, .. }),
+        "{out:?}"
+    );
+    assert_eq!(farm.state("hello"), State::FailedToUpload);
+}
