@@ -199,12 +199,7 @@ pub fn check_binding(
     // A notice about several architectures names no single build: the
     // reply must say which one it means.
     let arches = reply.question.arches();
-    if !arches.is_empty()
-        && !binding
-            .as_ref()
-            .and_then(|b| b.arch.as_ref())
-            .is_some_and(|a| arches.contains(a))
-    {
+    if names_no_notice_build(reply) {
         return Err(format!(
             "the notice is about {} builds of {} {} in {}: name the one you mean, writing `{word} {}_{} dist={} arch=<one of {}>` as the first line (arguments after it)",
             arches.join(", "),
@@ -242,6 +237,17 @@ pub fn check_binding(
         )),
         None => Ok(()),
     }
+}
+
+/// Whether `reply` answers a notice about several architectures without
+/// its command naming one of them (a `.changes` names its own): it is
+/// about no build in particular.
+pub fn names_no_notice_build(reply: &Reply) -> bool {
+    let arches = reply.question.arches();
+    if arches.is_empty() || matches!(reply.request, Request::Changes { .. }) {
+        return false;
+    }
+    !matches!(&reply.binding, Ok(Some(b)) if b.arch.as_ref().is_some_and(|a| arches.contains(a)))
 }
 
 /// The outdated-version guard: the reply must concern the version on record.

@@ -515,7 +515,9 @@ impl Ingest<'_> {
                 outcome
             }
             Decision::Refuse(reasons) => {
-                if let Some(rec) = record {
+                // A reply that names none of a notice's builds is about
+                // none of them: no build's history records it.
+                if let Some(rec) = record.filter(|_| !decide::reply::names_no_notice_build(r)) {
                     c.build = Some(rec.clone());
                     c.history = Some(HistoryEntry {
                         time: now,

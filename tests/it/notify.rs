@@ -854,6 +854,12 @@ fn a_reply_to_a_several_architecture_notice_acts_on_the_build_it_names() {
     );
     for arch in ["amd64", "arm64", "i386"] {
         assert_eq!(state(arch), State::BuildAttempted, "{arch}");
+        assert!(
+            farm.history("hello", arch)
+                .iter()
+                .all(|h| !h.event.starts_with("refused")),
+            "a reply about none of the builds is in no build's history ({arch})"
+        );
     }
     // Bound to arm64: arm64 alone is given back.
     let out = send("retry hello_1.0-1 dist=unstable arch=arm64\n");
