@@ -22,7 +22,7 @@ pub struct Args {
 
 /// Lists or forgets recorded signatures.
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
+    let store = super::open_existing_store(config)?;
     if args.list {
         let uses = store.signature_uses()?;
         if args.json {

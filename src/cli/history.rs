@@ -28,7 +28,7 @@ struct BuildHistory {
 
 /// Prints the history of every matching build of a source package.
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
+    let store = super::open_existing_store(config)?;
     let mut out = Vec::new();
     for r in store.builds_of(&args.source)? {
         if !args.filter.matches(&r.key) {

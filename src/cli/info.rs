@@ -67,7 +67,7 @@ pub fn print_record(r: &BuildRecord) {
 
 /// Shows every dist/arch record of a source package.
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
+    let store = super::open_existing_store(config)?;
     let records = store.builds_of(&args.source)?;
     if args.json {
         super::print_json(&records)?;

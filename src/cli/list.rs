@@ -60,7 +60,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             )
         })?),
     };
-    let store = super::open_store(config)?;
+    let store = super::open_existing_store(config)?;
     let mut records = Vec::new();
     for r in store.all_builds() {
         let r = r?;

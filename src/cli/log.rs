@@ -25,7 +25,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         Some((s, v)) => (s, Some(v)),
         None => (args.package.as_str(), None),
     };
-    let store = super::open_store(config)?;
+    let store = super::open_existing_store(config)?;
     let logs: Vec<_> = store
         .logs_of(source)?
         .into_iter()

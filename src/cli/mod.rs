@@ -77,6 +77,15 @@ pub enum Command {
 /// Parses the command line and runs it.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    if only_prints(&cli.command) {
+        // SAFETY: restoring the default disposition of SIGPIPE before any
+        // thread is started; a query then ends on a closed pipe as `cat`
+        // does. Commands with effects keep Rust's ignored SIGPIPE, so a
+        // dead peer is an error they handle, never a kill mid-way.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     init_tracing();
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
@@ -127,9 +136,40 @@ fn init_tracing() {
         .try_init();
 }
 
-/// Opens the store for a query or import.
+/// Opens the store for `deliver` or `import`, creating it when it does
+/// not exist yet.
 pub(crate) fn open_store(config: &Config) -> Result<Box<dyn Store>, StoreError> {
     crate::store::open(&config.database)
+}
+
+/// Opens the store for a query or a maintenance command: one that must
+/// never create a database (a mistyped `--data-dir` would otherwise
+/// answer from a new, empty one).
+pub(crate) fn open_existing_store(config: &Config) -> anyhow::Result<Box<dyn Store>> {
+    let path = &config.database.path;
+    if !path.exists() {
+        anyhow::bail!(
+            "no database at {}: check --data-dir, --config or database.path (queries never create one; `buildmail deliver` or `import` does)",
+            path.display()
+        );
+    }
+    Ok(crate::store::open(&config.database)?)
+}
+
+/// Whether `command` only reads and prints: such a command ends quietly
+/// when its reader goes away (`buildmail history hello | head -1`), like
+/// any Unix filter, instead of failing on the broken pipe.
+fn only_prints(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Info(_)
+            | Command::List(_)
+            | Command::History(_)
+            | Command::Log(_)
+            | Command::States
+            | Command::CheckConfig
+            | Command::Render(_)
+    )
 }
 
 /// The global options a child `buildmail` needs to see the same

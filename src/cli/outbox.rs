@@ -39,7 +39,7 @@ pub enum Action {
 
 /// Runs an `outbox` action.
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
+    let store = super::open_existing_store(config)?;
     match args.action {
         Action::List { json } => {
             let mails = store.outbox_mails()?;
@@ -79,14 +79,21 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 ids
             };
+            let mut unknown = 0;
             for id in &targets {
                 if !store.outbox_retry(*id, now)? {
-                    eprintln!("buildmail: no mail {id} in the outbox");
+                    eprintln!(
+                        "buildmail: no mail {id} in the outbox (`buildmail outbox list` shows the ids)"
+                    );
+                    unknown += 1;
                 }
             }
             store.flush()?;
             drop(store);
             flush(config)?;
+            if unknown > 0 {
+                return Ok(ExitCode::FAILURE);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

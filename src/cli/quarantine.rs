@@ -37,7 +37,7 @@ pub enum Action {
 
 /// Runs a quarantine action.
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(config)?;
+    let store = super::open_existing_store(config)?;
     match args.action {
         Action::List { json } => {
             let entries = store.quarantined()?;

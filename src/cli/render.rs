@@ -36,7 +36,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         )
     })?;
     let templates = compose::Templates::of(config)?;
-    let store = super::open_store(config)?;
+    let store = super::open_existing_store(config)?;
     let key = BuildKey {
         dist: args.dist,
         arch: args.arch.unwrap_or_else(|| config.default_arch.clone()),

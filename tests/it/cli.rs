@@ -326,12 +326,75 @@ fn check_config_loads_builder_keys_and_refuses_required_signatures_without_them(
     assert!(String::from_utf8_lossy(&out.stderr).contains("archive.keyrings"));
 }
 
+/// A query never creates a database: a mistyped `--data-dir` is an error
+/// naming the path, not an empty answer. A query whose reader goes away
+/// (`| head -1`) ends quietly, not with a panic.
+#[test]
+fn queries_never_create_a_database_and_end_quietly_on_a_closed_pipe() {
+    let env = Env::new("");
+    let missing = env.path("typo");
+    for query in [
+        &["history", "hello"][..],
+        &["info", "hello"][..],
+        &["list"][..],
+        &["forget-signature", "--list"][..],
+        &["outbox", "list"][..],
+    ] {
+        let mut args = vec!["--data-dir", missing.to_str().unwrap()];
+        args.extend_from_slice(query);
+        let out = env.run(&args);
+        assert_ne!(code(&out), 0, "{query:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no database at"), "{query:?}: {err}");
+        assert!(!missing.exists(), "{query:?} created {}", missing.display());
+    }
+
+    // A long log (far more than a pipe holds), read by a reader that
+    // stops after one byte.
+    let mut spec = LogSpec::new("hello", "1.0-1", "amd64", "unstable", "attempted");
+    spec.filler_lines = 20_000;
+    let log = sbuild_log(&spec);
+    assert!(log.len() > 1 << 20);
+    let subject =
+        crate::support::sbuild_subject("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let mail = crate::support::with_message_id(
+        &crate::support::log_mail_plain(&subject, &log),
+        "long@example.org",
+    );
+    assert_eq!(code(&env.deliver(&mail)), 0);
+    let mut child = env
+        .cmd(&["log", "hello"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    // It ends like `cat` would: quietly, by SIGPIPE; no panic, no error.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.trim().is_empty(), "{err}");
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        out.status.signal() == Some(libc::SIGPIPE) || out.status.success(),
+        "{:?}",
+        out.status
+    );
+}
+
 #[test]
 fn forget_signature_needs_a_hash_and_lists() {
     let env = Env::new("");
+    let (mail, _) = log_mail("hello", "2.10-3", "amd64", "successful", "fs@example.org");
+    assert_eq!(code(&env.deliver(&mail)), 0);
     let out = env.run(&["forget-signature", "--list"]);
     assert_eq!(code(&out), 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("no signature has been recorded"));
+    // An id that is not in the outbox is an error, not a silent success.
+    let out = env.run(&["outbox", "retry", "424242"]);
+    assert_eq!(code(&out), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no mail 424242 in the outbox"));
     assert_ne!(code(&env.run(&["forget-signature", "abc"])), 0);
     let out = env.run(&["forget-signature", "abcdef0123"]);
     assert_ne!(code(&out), 0);
