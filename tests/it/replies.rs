@@ -1331,3 +1331,53 @@ fn a_signed_log_counts_only_as_itself_and_a_copy_cannot_spend_it() {
         "no arch-all build was made from it"
     );
 }
+
+/// A delivery cut off by the network (the same mail, same Message-ID,
+/// ending early) is recorded and moves nothing; the MTA's retry of the
+/// whole mail is not taken for a duplicate: it is processed, makes the
+/// build Built, and its whole log is the one `buildmail log` prints.
+#[test]
+fn a_cut_off_delivery_does_not_shadow_the_whole_mail_that_follows() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let subject =
+        crate::support::sbuild_subject("successful", "hello", "1.0-1", "amd64", "unstable");
+    let spec =
+        crate::support::logs::LogSpec::new("hello", "1.0-1", "amd64", "unstable", "successful");
+    let whole_log = crate::support::logs::sbuild_log(&spec);
+    let mail = crate::support::with_message_id(
+        &crate::support::log_mail_plain(&subject, &whole_log),
+        "one-mail@buildd.example.org",
+    );
+    for percent in [20, 50, 80, 95] {
+        let cut = &mail[..mail.len() * percent / 100];
+        farm.deliver(cut);
+        assert_eq!(farm.state("hello"), State::BuildAttempted, "{percent} %");
+    }
+    let out = farm.deliver(&mail);
+    assert!(!matches!(out, Outcome::Duplicate(_)), "{out:?}");
+    assert_eq!(farm.state("hello"), State::Built);
+    let printed = farm.cli(&["log", "hello_1.0-1"]).output().unwrap();
+    assert!(printed.status.success());
+    assert_eq!(
+        printed.stdout, whole_log,
+        "the archived log is the whole one"
+    );
+    // The whole mail again is the duplicate.
+    assert!(matches!(farm.deliver(&mail), Outcome::Duplicate(_)));
+
+    // A signed reply cut the same way is refused; its whole re-delivery
+    // acts.
+    let reply = signed_reply(
+        &log_subject("successful", "hello", "1.0-1", "amd64"),
+        "retry\n",
+    );
+    let out = farm.deliver(&reply[..reply.len() * 80 / 100]);
+    assert!(
+        matches!(out, Outcome::Reply { applied: false, .. }),
+        "{out:?}"
+    );
+    assert_eq!(farm.state("hello"), State::Built);
+    let out = farm.deliver(&reply);
+    assert_eq!(applied_state(&out), State::NeedsBuild);
+}
