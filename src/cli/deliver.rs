@@ -42,17 +42,11 @@ pub fn run(config: &Config, args: Args) -> ExitCode {
     let preparer = Preparer::new(config);
     let prepared = match preparer.prepare(&raw) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("buildmail deliver: could not prepare the mail, the MTA should retry: {e}");
-            return ExitCode::from(EX_TEMPFAIL);
-        }
+        Err(e) => return unusable_or_retry("could not prepare the mail", &e),
     };
     let store = match super::open_store(config) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("buildmail deliver: {e}");
-            return ExitCode::from(EX_TEMPFAIL);
-        }
+        Err(e) => return unusable_or_retry("could not open the database", &e),
     };
     let outcome = match Ingest::with_preparer(&*store, preparer)
         .commit(&raw, &prepared)
@@ -127,5 +121,21 @@ fn say(outcome: &Outcome) {
         Outcome::Quarantined { id, reason } => {
             eprintln!("buildmail: quarantined as #{id}: {reason}")
         }
+    }
+}
+
+/// The exit status for a store error before the mail was committed: 78
+/// (`EX_CONFIG`) when the data directory or database cannot be used until
+/// an operator acts (the MTA then bounces instead of retrying for days
+/// into the same wall), else 75 (`EX_TEMPFAIL`, the MTA retries).
+fn unusable_or_retry(what: &str, e: &crate::store::StoreError) -> ExitCode {
+    if e.is_permanent() {
+        eprintln!(
+            "buildmail deliver: {what}: {e}; fix the data directory (data_dir, database.path, database.log_archive) and its permissions"
+        );
+        ExitCode::from(crate::config::EX_CONFIG)
+    } else {
+        eprintln!("buildmail deliver: {what}, the MTA should retry: {e}");
+        ExitCode::from(EX_TEMPFAIL)
     }
 }

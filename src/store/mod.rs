@@ -85,6 +85,28 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether retrying cannot help until an operator acts: the database
+    /// or a directory beside it cannot be used at all (not a directory,
+    /// permission denied, read-only file system), or it was written by a
+    /// newer buildmail. A busy lock, a full disk or an engine hiccup is
+    /// worth retrying.
+    pub fn is_permanent(&self) -> bool {
+        use std::io::ErrorKind;
+        match self {
+            StoreError::NewerSchema { .. } => true,
+            StoreError::Io { source, .. } => matches!(
+                source.kind(),
+                ErrorKind::NotADirectory
+                    | ErrorKind::PermissionDenied
+                    | ErrorKind::ReadOnlyFilesystem
+                    | ErrorKind::IsADirectory
+            ),
+            _ => false,
+        }
+    }
+}
+
 impl From<::sled::Error> for StoreError {
     fn from(e: ::sled::Error) -> StoreError {
         StoreError::Engine(e.to_string())

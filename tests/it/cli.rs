@@ -152,6 +152,35 @@ fn deliver_answers_tempfail_when_the_database_stays_busy() {
     assert_eq!(env.json(&["info", "hello", "--json"])[0]["state"], "Built");
 }
 
+/// A data directory that cannot be used until an operator acts (here: a
+/// regular file where the directory should be) is a configuration error
+/// (78, the MTA bounces), not a temporary one the MTA retries for days.
+#[test]
+fn deliver_into_an_unusable_data_directory_exits_78() {
+    let env = Env::new("");
+    let file = env.path("not-a-dir");
+    std::fs::write(&file, b"a file\n").unwrap();
+    let (mail, _) = log_mail(
+        "hello",
+        "2.10-3",
+        "amd64",
+        "successful",
+        "unusable@example.org",
+    );
+    let mut child = env
+        .cmd(&["--data-dir", file.to_str().unwrap(), "deliver"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(&mail);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 78, "{err}");
+    assert!(err.contains("not-a-dir"), "{err}");
+}
+
 #[test]
 fn a_bad_config_exits_78_naming_the_key() {
     let env = Env::new("[limits]\nmax_log_size = \"a lot\"\n");
