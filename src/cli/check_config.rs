@@ -147,6 +147,56 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
             ""
         }
     );
+    // The effects: where uploads go and how mail leaves. A program that
+    // is not there would only show when the first upload or mail fails.
+    let up = &config.upload;
+    println!("upload.build_dir: {}", up.build_dir.display());
+    println!("upload.queue_dir: {}", up.queue_dir.display());
+    for (dist, dir) in &up.dist_queue_dirs {
+        println!("upload.dist.{dist}.queue_dir: {}", dir.display());
+    }
+    match &up.command {
+        Some(cmd) => println!(
+            "upload.command: {} (timeout {:?})",
+            cmd.join(" "),
+            up.timeout
+        ),
+        None => println!("upload.command: none (the files are left in the queue directory)"),
+    }
+    if !up.build_dir.is_dir() {
+        warnings.push(format!(
+            "upload.build_dir {} is not a directory: a signed .changes cannot be uploaded until sbuild's output is there",
+            up.build_dir.display()
+        ));
+    }
+    let mut programs: Vec<(&str, &str)> = Vec::new();
+    if let Some(program) = up.command.as_ref().and_then(|c| c.first()) {
+        programs.push(("upload.command", program));
+    }
+    match config.outbox.transport {
+        crate::config::Transport::Sendmail => {
+            println!("outbox.sendmail: {}", config.outbox.sendmail.join(" "));
+            if let Some(program) = config.outbox.sendmail.first() {
+                programs.push(("outbox.sendmail", program));
+            }
+        }
+        crate::config::Transport::Smtp => println!(
+            "outbox.smtp_url: {}",
+            crate::effects::transport::redact_url(&config.outbox.smtp_url)
+        ),
+        crate::config::Transport::File => {
+            println!("outbox.dir: {}", config.outbox.dir.display())
+        }
+    }
+    for (key, program) in programs {
+        if find_program(program).is_none() {
+            eprintln!(
+                "buildmail: {key}: {program:?} is not an executable file{}; install it or fix the path",
+                if program.contains('/') { "" } else { " on $PATH" }
+            );
+            return Ok(ExitCode::from(crate::config::EX_CONFIG));
+        }
+    }
     for w in &warnings {
         println!("warning: {w}");
     }
@@ -159,4 +209,20 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
         }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The executable `program` names: a path (with a `/`) as it is, a bare
+/// name looked up on `$PATH` as `execvp` would.
+fn find_program(program: &str) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let p = std::path::PathBuf::from(program);
+        return executable(&p).then_some(p);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|p| executable(p))
 }

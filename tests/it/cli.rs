@@ -412,6 +412,41 @@ fn queries_never_create_a_database_and_end_quietly_on_a_closed_pipe() {
     );
 }
 
+/// `check-config` shows where uploads go and how mail leaves, and refuses
+/// an upload command or a sendmail that is not there (which would
+/// otherwise only show when the first upload or mail fails).
+#[test]
+fn check_config_shows_and_checks_the_upload_and_transport_programs() {
+    let env = Env::new(
+        "[upload]\ncommand = [\"sh\", \"-c\", \"dput {changes}\"]\n[outbox]\ntransport = \"sendmail\"\nsendmail = [\"sh\", \"-c\", \"cat >/dev/null\"]\n",
+    );
+    let out = env.run(&["check-config"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("upload.command: sh -c dput {changes}"),
+        "{text}"
+    );
+    assert!(text.contains("outbox.sendmail: sh -c"), "{text}");
+    assert!(text.contains("upload.build_dir"), "{text}");
+
+    let env = Env::new("[upload]\ncommand = [\"/nonexistent/dput\", \"{changes}\"]\n");
+    let out = env.run(&["check-config"]);
+    assert_eq!(code(&out), 78);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("upload.command"));
+
+    let env = Env::new(
+        "[outbox]\ntransport = \"sendmail\"\nsendmail = [\"no-such-sendmail-here\", \"-t\"]\n",
+    );
+    let out = env.run(&["check-config"]);
+    assert_eq!(code(&out), 78);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("outbox.sendmail") && err.contains("$PATH"),
+        "{err}"
+    );
+}
+
 #[test]
 fn forget_signature_needs_a_hash_and_lists() {
     let env = Env::new("");

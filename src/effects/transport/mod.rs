@@ -253,7 +253,7 @@ fn check_timeout(timeout: Duration, what: &str) -> Result<(), SendError> {
 }
 
 /// `url` with the password of its user information replaced by `***`.
-fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     let Some((scheme, after)) = url.split_once("://") else {
         return url.to_owned();
     };
