@@ -40,6 +40,14 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Options of `states`.
+#[derive(Debug, clap::Args)]
+pub struct StatesArgs {
+    /// The states and edges as JSON instead of Graphviz dot.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -62,7 +70,7 @@ pub enum Command {
     /// Clear a signature's replay record on purpose (or `--list` them).
     ForgetSignature(forget_signature::Args),
     /// Print the state diagram (Graphviz dot), generated from the transition table.
-    States,
+    States(StatesArgs),
     /// Check the configuration and report problems in plain words.
     CheckConfig,
     /// Carry out queued uploads, removals and purges, queue due notices and
@@ -107,8 +115,12 @@ pub fn run() -> ExitCode {
         Command::Log(a) => log::run(&config, a),
         Command::Quarantine(a) => quarantine::run(&config, a),
         Command::ForgetSignature(a) => forget_signature::run(&config, a),
-        Command::States => {
-            print!("{}", crate::model::state::diagram_dot());
+        Command::States(a) => {
+            if a.json {
+                println!("{:#}", crate::model::state::diagram_json());
+            } else {
+                print!("{}", crate::model::state::diagram_dot());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig => check_config::run(&config),
@@ -166,7 +178,7 @@ fn only_prints(command: &Command) -> bool {
             | Command::List(_)
             | Command::History(_)
             | Command::Log(_)
-            | Command::States
+            | Command::States(_)
             | Command::CheckConfig
             | Command::Render(_)
     )

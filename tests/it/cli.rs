@@ -277,6 +277,17 @@ fn states_prints_the_diagram() {
     let dot = String::from_utf8(out.stdout).unwrap();
     assert!(dot.starts_with("digraph buildmail {"));
     assert!(dot.contains("\"Building\" -> \"Built\""));
+    // The same table as JSON.
+    let json = env.json(&["states", "--json"]);
+    let edges = json["edges"].as_array().unwrap();
+    assert!(edges.iter().any(|e| e["from"] == "Building"
+        && e["to"] == "Built"
+        && e["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "log:successful")));
+    assert_eq!(edges.len(), dot.matches(" -> ").count());
 }
 
 #[test]
