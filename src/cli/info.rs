@@ -10,6 +10,9 @@ use crate::model::BuildRecord;
 pub struct Args {
     /// Source package name.
     pub source: String,
+    /// Which distributions and architectures.
+    #[command(flatten)]
+    pub filter: super::BuildFilter,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -36,6 +39,26 @@ pub fn print_record(r: &BuildRecord) {
     field("State-Change", super::format_time(r.state_change));
     field("Builder", opt(&r.builder));
     field("Fail-Stage", opt(&r.fail_stage));
+    if let Some(reason) = &r.failed_reason {
+        field("Failed-Reason", reason);
+    }
+    if let Some(deps) = &r.depends {
+        field("Dep-Wait-On", deps);
+    }
+    if let Some(u) = &r.upload {
+        field(
+            "Upload",
+            format!("{} (signed by {})", u.changes_name, u.signer),
+        );
+    }
+    if let Some(log) = &r.upload_log {
+        // The upload log may span lines: indent them under the field.
+        let mut lines = log.lines();
+        field("Upload-Log", lines.next().unwrap_or(""));
+        for l in lines {
+            println!("  {:<20}  {l}", "");
+        }
+    }
     if let Some(a) = &r.archive {
         field("Archive", a);
     }
@@ -68,7 +91,11 @@ pub fn print_record(r: &BuildRecord) {
 /// Shows every dist/arch record of a source package.
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let store = super::open_existing_store(config)?;
-    let records = store.builds_of(&args.source)?;
+    let records: Vec<BuildRecord> = store
+        .builds_of(&args.source)?
+        .into_iter()
+        .filter(|r| args.filter.matches(&r.key))
+        .collect();
     if args.json {
         super::print_json(&records)?;
         return Ok(ExitCode::SUCCESS);

@@ -1381,3 +1381,32 @@ fn a_cut_off_delivery_does_not_shadow_the_whole_mail_that_follows() {
     let out = farm.deliver(&reply);
     assert_eq!(applied_state(&out), State::NeedsBuild);
 }
+
+/// `info` filters by `--dist`/`--arch` and shows why a build failed.
+#[test]
+fn info_filters_and_shows_the_failed_reason() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    farm.log("attempted", "hello", "1.0-1", "arm64", "unstable");
+    let out = farm.deliver(&signed_reply(
+        &log_subject("attempted", "hello", "1.0-1", "amd64"),
+        "fail needs a newer toolchain\n",
+    ));
+    assert_eq!(applied_state(&out), State::Failed);
+    let out = farm
+        .cli(&["info", "hello", "--arch", "amd64"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("hello (unstable/amd64)"), "{text}");
+    assert!(!text.contains("arm64"), "{text}");
+    assert!(
+        text.contains("Failed-Reason") && text.contains("needs a newer toolchain"),
+        "{text}"
+    );
+}
