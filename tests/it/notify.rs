@@ -1002,3 +1002,29 @@ fn a_maintainers_question_in_a_notification_thread_reaches_the_admin() {
     );
     assert_eq!(farm.state("hello"), State::FailedToUpload);
 }
+
+/// An SMTP server that accepts the connection and then says nothing: the
+/// mail is kept, and the error says the server did not answer in time
+/// (not "Resource temporarily unavailable").
+#[test]
+fn a_hung_smtp_server_is_reported_as_a_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream); // never greeted, never closed
+        }
+    });
+    let mut farm = Farm::new();
+    farm.reconfigure(&format!(
+        "[outbox]\ntransport = \"smtp\"\nsmtp_url = \"smtp://127.0.0.1:{port}\"\ntimeout = \"1s\"\n"
+    ));
+    farm.deliver(&crate::support::plain_mail("Question", "Up?"));
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let queued = crate::support::outbox_of(&*store);
+    assert_eq!(queued.len(), 1, "kept");
+    let error = queued[0].0.last_error.clone().unwrap_or_default();
+    assert!(error.contains("did not answer within 1s"), "{error}");
+    assert!(!queued[0].0.dead);
+}

@@ -362,6 +362,24 @@ fn send_smtp(
     }
 }
 
+/// Whether a socket read or write of the SMTP session ran out of time.
+/// lettre's `is_timeout` knows only `TimedOut`; a socket timeout on Linux
+/// is `EAGAIN` (`WouldBlock`), which it would report as "Resource
+/// temporarily unavailable".
+fn timed_out(e: &lettre::transport::smtp::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            );
+        }
+        source = err.source();
+    }
+    false
+}
+
 /// A [`SendError`] for a failed SMTP delivery.
 fn smtp_error(
     e: &lettre::transport::smtp::Error,
@@ -390,7 +408,7 @@ fn smtp_error(
             "the SMTP server {shown} refused the mail for now: {e}; the mail is kept and retried"
         ));
     }
-    if e.is_timeout() {
+    if e.is_timeout() || timed_out(e) {
         return SendError::temporary(format!(
             "the SMTP server {shown} did not answer within {timeout:?}: {e}; check that it is \
              running and reachable, or raise the outbox timeout; the mail is kept and retried"
