@@ -1028,3 +1028,44 @@ fn a_hung_smtp_server_is_reported_as_a_timeout() {
     assert!(error.contains("did not answer within 1s"), "{error}");
     assert!(!queued[0].0.dead);
 }
+
+/// A forwarded mail keeps one line-ending convention: the lines buildmail
+/// adds end the way the original's do (an MTA may hand over LF or CRLF).
+#[test]
+fn a_forward_never_mixes_crlf_and_lf() {
+    for lf in [true, false] {
+        let farm = Farm::new();
+        let crlf_mail = crate::support::plain_mail("Question", "Is the farm up? Thanks");
+        let mail = if lf {
+            String::from_utf8(crlf_mail)
+                .unwrap()
+                .replace("\r\n", "\n")
+                .into_bytes()
+        } else {
+            crlf_mail
+        };
+        let out = farm.deliver(&mail);
+        assert!(
+            matches!(
+                out,
+                Outcome::Forwarded {
+                    forwarded: true,
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
+        let dir = farm.root().join("data/outbox");
+        let files = Farm::files_in(&dir);
+        assert_eq!(files.len(), 1);
+        let raw = std::fs::read(dir.join(&files[0])).unwrap();
+        let newlines = raw.iter().filter(|&&b| b == b'\n').count();
+        let crlfs = raw.windows(2).filter(|w| w == b"\r\n").count();
+        if lf {
+            assert_eq!(crlfs, 0, "LF original, LF forward");
+        } else {
+            assert_eq!(crlfs, newlines, "CRLF original, CRLF forward");
+        }
+        assert!(raw.starts_with(b"Resent-From: "));
+    }
+}

@@ -3,7 +3,7 @@
 //! are delivered later from the outbox ([`crate::effects::outbox`]).
 
 use super::{domain_of, error_reply, failed_to_upload, Composed, Kind, Templates};
-use crate::config::Config;
+use crate::config::{Config, OWN_MESSAGE_ID_PREFIX};
 use crate::model::{Answer, BuildRecord, OutboundMail};
 use crate::store::{Commit, Store, StoreError};
 
@@ -151,13 +151,20 @@ pub fn forwarded(
 
 /// A mail forwarded intact to the admin: `Resent-From`, `Resent-To`,
 /// `Resent-Date` and `Resent-Message-ID` (RFC 5322 §3.6.6) prepended to the
-/// original bytes, headers and MIME structure untouched.
+/// original bytes, headers and MIME structure untouched. The added lines
+/// end the way the original's do (CRLF or LF), so the forward never mixes
+/// the two.
 pub fn resent(mailer: &Mailer<'_>, raw: &[u8], id: u64, now: i64) -> Vec<u8> {
     let config = mailer.config;
     let date = crate::time::rfc5322(now);
     let domain = domain_of(&config.from_address);
+    let crlf = match memchr::memchr(b'\n', raw) {
+        Some(i) => i > 0 && raw[i - 1] == b'\r',
+        None => true,
+    };
+    let eol = if crlf { "\r\n" } else { "\n" };
     let mut out = format!(
-        "Resent-From: {}\r\nResent-To: {}\r\nResent-Date: {date}\r\nResent-Message-ID: <buildmail.forward.{id}.{now}@{domain}>\r\nX-Buildmail-Forward-Reason: {}\r\n",
+        "Resent-From: {}{eol}Resent-To: {}{eol}Resent-Date: {date}{eol}Resent-Message-ID: <{OWN_MESSAGE_ID_PREFIX}forward.{id}.{now}@{domain}>{eol}X-Buildmail-Forward-Reason: {}{eol}",
         config.from_address,
         config.admin_address,
         forward_reason(&mailer.templates)
