@@ -55,7 +55,14 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
                 );
             }
             for mail in compose::failed_to_upload(config, &templates, &record, 0, now)? {
-                println!("{}", String::from_utf8_lossy(&mail.bytes));
+                print_readable(&mail.bytes);
+            }
+        }
+        Kind::BuildFailure => {
+            // The notice as it would go out for this build alone, with its
+            // real per-architecture section.
+            for mail in compose::build_failure(config, &templates, &[record], 0, now)? {
+                print_readable(&mail.bytes);
             }
         }
         other => {
@@ -78,4 +85,20 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a composed mail for a reader: its header block as sent, then the
+/// text body transfer-decoded (quoted-printable or base64 on the wire).
+fn print_readable(bytes: &[u8]) {
+    let head_end = memchr::memmem::find(bytes, b"\r\n\r\n").unwrap_or(bytes.len());
+    println!(
+        "{}",
+        String::from_utf8_lossy(&bytes[..head_end]).replace("\r\n", "\n")
+    );
+    println!();
+    let body = mail_parser::MessageParser::default()
+        .parse(bytes)
+        .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
+        .unwrap_or_default();
+    println!("{}", body.replace("\r\n", "\n"));
 }

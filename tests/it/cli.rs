@@ -490,6 +490,31 @@ fn render_prints_the_notification_and_a_broken_template_fails_check_config() {
         "{text}"
     );
     assert!(text.contains("To: a1@example.org"), "{text}");
+    // The body is shown decoded: no quoted-printable soft breaks.
+    assert!(
+        text.contains(
+            "(example: this build has no upload log; a real notification is only sent with one)"
+        ),
+        "{text}"
+    );
+    assert!(!text.lines().any(|l| l.ends_with('=')), "{text}");
+    // A build-failure notice is the real one, with the build's section.
+    let (mail, _) = log_mail(
+        "hello",
+        "1.0-2",
+        "amd64",
+        "attempted",
+        "render-failed@buildd",
+    );
+    assert_eq!(code(&env.deliver(&mail)), 0);
+    let out = env.run(&["render", "build-failure", "hello", "--arch", "amd64"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("] amd64 build of hello 1.0-2 in unstable"),
+        "{text}"
+    );
+    assert!(text.contains("amd64: Failed to build"), "{text}");
     // An override changes what is rendered.
     std::fs::write(
         env.path("tpl/failed-to-upload.txt"),
