@@ -99,11 +99,19 @@ fn say(outcome: &Outcome) {
             command,
             applied: true,
             state,
+            queued,
             ..
-        } => eprintln!(
-            "buildmail: {command} for {key}: now {}",
-            state.map_or("-", |s| s.as_str())
-        ),
+        } => match queued {
+            // The state changes when the worker runs the effect, not now.
+            Some(effect) => eprintln!(
+                "buildmail: {command} for {key}: {effect} queued for the worker (state {} until it runs)",
+                state.map_or("-", |s| s.as_str())
+            ),
+            None => eprintln!(
+                "buildmail: {command} for {key}: now {}",
+                state.map_or("-", |s| s.as_str())
+            ),
+        },
         Outcome::Reply {
             key,
             command,

@@ -660,6 +660,11 @@ fn reply_outcome(
             applied: true,
             state: Some(a.record.state),
             reasons: Vec::new(),
+            queued: a.job.as_ref().map(|j| match j {
+                JobKind::Upload => "upload",
+                JobKind::RemoveFromQueue { .. } => "removal from the queue",
+                JobKind::Purge { .. } => "purge",
+            }),
         },
         Decision::Refuse(reasons) => Outcome::Reply {
             key: key.clone(),
@@ -667,6 +672,7 @@ fn reply_outcome(
             applied: false,
             state: record.map(|r| r.state),
             reasons: reasons.clone(),
+            queued: None,
         },
     }
 }

@@ -54,6 +54,9 @@ pub enum Outcome {
         state: Option<State>,
         /// Why it was refused.
         reasons: Vec<String>,
+        /// The effect it queued for the worker (`upload`, `removal from
+        /// the queue`, `purge`), which changes the state only when it runs.
+        queued: Option<&'static str>,
     },
     /// An archive or upload-queue answer about one of buildmail's uploads.
     Archive {

@@ -1069,3 +1069,41 @@ fn a_forward_never_mixes_crlf_and_lf() {
         assert!(raw.starts_with(b"Resent-From: "));
     }
 }
+
+/// `deliver -v` of a signed `.changes` says the upload was queued for the
+/// worker and that the state holds until it runs, not "now Built" (the
+/// upload may still fail and make the build Failed-To-Upload).
+#[test]
+fn deliver_verbose_says_an_upload_was_queued() {
+    use std::io::Write;
+    let farm = Farm::new();
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    let changes = farm.build_files("hello", "1.0-1", "amd64");
+    // The binary runs on the real clock, not the farm's.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let signed = clearsign(shared_ed25519(), changes.as_bytes(), SignSpec::at(now - 60));
+    let mail = reply(
+        &log_subject("successful", "hello", "1.0-1", "amd64"),
+        &signed,
+        None,
+    );
+    let mut child = farm
+        .cli(&["deliver", "-v"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&mail).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("upload queued for the worker (state Built until it runs)"),
+        "{err}"
+    );
+    assert!(!err.contains("now Built"), "{err}");
+}
