@@ -5,37 +5,47 @@ use std::process::ExitCode;
 use crate::config::Config;
 
 /// Reports the resolved configuration and any problems.
-pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
+pub fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    let mut r = Report::new(json);
     match &config.source {
-        Some(p) => println!("configuration: {}", p.display()),
-        None => println!("configuration: built-in defaults (no file)"),
+        Some(p) => r.line(format!("configuration: {}", p.display())),
+        None => r.line("configuration: built-in defaults (no file)".to_string()),
     }
-    println!("data_dir: {}", config.data_dir.display());
-    println!("database.path: {}", config.database.path.display());
-    println!(
+    r.line(format!("data_dir: {}", config.data_dir.display()));
+    r.line(format!("database.path: {}", config.database.path.display()));
+    r.line(format!(
         "database.log_archive: {}",
         config.database.log_archive.display()
-    );
-    println!("database.lock_timeout: {:?}", config.database.lock_timeout);
-    println!("admin_address: {}", config.admin_address);
-    println!("from_address: {}", config.from_address);
-    println!("default_arch: {}", config.default_arch);
-    println!(
+    ));
+    r.line(format!(
+        "database.lock_timeout: {:?}",
+        config.database.lock_timeout
+    ));
+    r.line(format!("admin_address: {}", config.admin_address));
+    r.line(format!("from_address: {}", config.from_address));
+    r.line(format!("default_arch: {}", config.default_arch));
+    r.line(format!(
         "limits.max_message_size: {} bytes",
         config.limits.max_message_size
-    );
-    println!("limits.max_log_size: {} bytes", config.limits.max_log_size);
-    println!(
+    ));
+    r.line(format!(
+        "limits.max_log_size: {} bytes",
+        config.limits.max_log_size
+    ));
+    r.line(format!(
         "signatures.require_signed_commands: {}",
         config.signatures.require_signed_commands
-    );
-    println!("signatures.max_age: {:?}", config.signatures.max_age);
-    println!(
+    ));
+    r.line(format!(
+        "signatures.max_age: {:?}",
+        config.signatures.max_age
+    ));
+    r.line(format!(
         "replies.known_senders (refusals of their unsigned mail are answered): {}",
         config.replies.known_senders.join(", ")
-    );
+    ));
     for b in &config.builders {
-        println!(
+        r.line(format!(
             "builder {}: senders {}; arches {}; hosts {}",
             b.name,
             b.senders.join(", "),
@@ -49,52 +59,51 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
             } else {
                 b.hosts.join(", ")
             }
-        );
+        ));
         if !b.keyrings.is_empty() {
             match crate::inbound::signature::Keyring::load(&b.keyrings) {
-                Ok(k) => println!(
+                Ok(k) => r.line(format!(
                     "builder {}: signs its logs with {} certificate(s): {}",
                     b.name,
                     k.len(),
                     k.fingerprints().join(", ")
-                ),
+                )),
                 Err(e) => {
-                    eprintln!(
+                    return Ok(r.fail(format!(
                         "buildmail: builder {}: keyrings: {e}; its logs would count as unsigned",
                         b.name
-                    );
-                    return Ok(ExitCode::from(crate::config::EX_CONFIG));
+                    )));
                 }
             }
         } else if config.signatures.require_signed_logs {
-            eprintln!(
+            return Ok(r.fail(format!(
                 "buildmail: builder {}: signatures.require_signed_logs is set but the builder has no keyrings, so none of its logs can move a build; add `keyrings = [\"<its key>.asc\"]`",
                 b.name
-            );
-            return Ok(ExitCode::from(crate::config::EX_CONFIG));
+            )));
         }
     }
     if config.signatures.require_signed_logs && config.builders.is_empty() {
-        eprintln!(
+        return Ok(r.fail(
             "buildmail: signatures.require_signed_logs is set but no [[builders]] are configured: no log could move a build; add a [[builders]] entry with keyrings for each buildd"
-        );
-        return Ok(ExitCode::from(crate::config::EX_CONFIG));
+        .to_string()));
     }
     if !config.archive.senders.is_empty() {
-        println!("archive.senders: {}", config.archive.senders.join(", "));
+        r.line(format!(
+            "archive.senders: {}",
+            config.archive.senders.join(", ")
+        ));
     }
     if !config.archive.keyrings.is_empty() {
         match crate::inbound::signature::Keyring::load(&config.archive.keyrings) {
-            Ok(k) => println!(
+            Ok(k) => r.line(format!(
                 "archive.keyrings: {} certificate(s): {}",
                 k.len(),
                 k.fingerprints().join(", ")
-            ),
+            )),
             Err(e) => {
-                eprintln!(
+                return Ok(r.fail(format!(
                     "buildmail: archive.keyrings: {e}; archive answers would count as unsigned"
-                );
-                return Ok(ExitCode::from(crate::config::EX_CONFIG));
+                )));
             }
         }
     }
@@ -111,28 +120,25 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
     }
     if !existing.is_empty() {
         match crate::inbound::signature::Keyring::load(&existing) {
-            Ok(k) => println!(
+            Ok(k) => r.line(format!(
                 "signatures.keyrings: {} certificate(s): {}",
                 k.len(),
                 k.fingerprints().join(", ")
-            ),
+            )),
             Err(e) => {
-                eprintln!("buildmail: signatures.keyrings: {e}");
-                return Ok(ExitCode::from(crate::config::EX_CONFIG));
+                return Ok(r.fail(format!("buildmail: signatures.keyrings: {e}")));
             }
         }
     }
     if let Err(e) = crate::effects::compose::Templates::of(config) {
-        eprintln!("buildmail: notify.templates_dir: {e}");
-        return Ok(ExitCode::from(crate::config::EX_CONFIG));
+        return Ok(r.fail(format!("buildmail: notify.templates_dir: {e}")));
     }
     if let Err(e) =
         crate::effects::transport::Sender::new(&crate::effects::outbox::transport_spec(config))
     {
-        eprintln!("buildmail: outbox: {e}");
-        return Ok(ExitCode::from(crate::config::EX_CONFIG));
+        return Ok(r.fail(format!("buildmail: outbox: {e}")));
     }
-    println!(
+    r.line(format!(
         "outbox: {:?}; notifications to {}{}{}",
         config.outbox.transport,
         config.notify.buildd_admins.join(", "),
@@ -146,22 +152,24 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
         } else {
             ""
         }
-    );
+    ));
     // The effects: where uploads go and how mail leaves. A program that
     // is not there would only show when the first upload or mail fails.
     let up = &config.upload;
-    println!("upload.build_dir: {}", up.build_dir.display());
-    println!("upload.queue_dir: {}", up.queue_dir.display());
+    r.line(format!("upload.build_dir: {}", up.build_dir.display()));
+    r.line(format!("upload.queue_dir: {}", up.queue_dir.display()));
     for (dist, dir) in &up.dist_queue_dirs {
-        println!("upload.dist.{dist}.queue_dir: {}", dir.display());
+        r.line(format!("upload.dist.{dist}.queue_dir: {}", dir.display()));
     }
     match &up.command {
-        Some(cmd) => println!(
+        Some(cmd) => r.line(format!(
             "upload.command: {} (timeout {:?})",
             cmd.join(" "),
             up.timeout
-        ),
-        None => println!("upload.command: none (the files are left in the queue directory)"),
+        )),
+        None => {
+            r.line("upload.command: none (the files are left in the queue directory)".to_string())
+        }
     }
     if !up.build_dir.is_dir() {
         warnings.push(format!(
@@ -175,40 +183,31 @@ pub fn run(config: &Config) -> anyhow::Result<ExitCode> {
     }
     match config.outbox.transport {
         crate::config::Transport::Sendmail => {
-            println!("outbox.sendmail: {}", config.outbox.sendmail.join(" "));
+            r.line(format!(
+                "outbox.sendmail: {}",
+                config.outbox.sendmail.join(" ")
+            ));
             if let Some(program) = config.outbox.sendmail.first() {
                 programs.push(("outbox.sendmail", program));
             }
         }
-        crate::config::Transport::Smtp => println!(
+        crate::config::Transport::Smtp => r.line(format!(
             "outbox.smtp_url: {}",
             crate::effects::transport::redact_url(&config.outbox.smtp_url)
-        ),
+        )),
         crate::config::Transport::File => {
-            println!("outbox.dir: {}", config.outbox.dir.display())
+            r.line(format!("outbox.dir: {}", config.outbox.dir.display()))
         }
     }
     for (key, program) in programs {
         if find_program(program).is_none() {
-            eprintln!(
+            return Ok(r.fail(format!(
                 "buildmail: {key}: {program:?} is not an executable file{}; install it or fix the path",
                 if program.contains('/') { "" } else { " on $PATH" }
-            );
-            return Ok(ExitCode::from(crate::config::EX_CONFIG));
+            )));
         }
     }
-    for w in &warnings {
-        println!("warning: {w}");
-    }
-    println!(
-        "{}",
-        if warnings.is_empty() {
-            "configuration OK"
-        } else {
-            "configuration usable, with warnings"
-        }
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok(r.finish(&warnings))
 }
 
 /// The executable `program` names: a path (with a `/`) as it is, a bare
@@ -225,4 +224,83 @@ fn find_program(program: &str) -> Option<std::path::PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(program))
         .find(|p| executable(p))
+}
+
+/// What `check-config` found: printed as it goes (text), or collected and
+/// printed once as JSON (`--json`).
+struct Report {
+    json: bool,
+    /// `key: value` lines, for JSON.
+    lines: Vec<String>,
+}
+
+impl Report {
+    fn new(json: bool) -> Report {
+        Report {
+            json,
+            lines: Vec::new(),
+        }
+    }
+
+    /// One resolved setting or finding, `key: value`.
+    fn line(&mut self, line: String) {
+        if self.json {
+            self.lines.push(line);
+        } else {
+            println!("{line}");
+        }
+    }
+
+    fn settings(&self) -> Vec<serde_json::Value> {
+        self.lines
+            .iter()
+            .map(|l| {
+                let (key, value) = l.split_once(": ").unwrap_or((l.as_str(), ""));
+                serde_json::json!({ "key": key, "value": value })
+            })
+            .collect()
+    }
+
+    /// A problem that makes the configuration unusable: exit 78.
+    fn fail(&self, message: String) -> ExitCode {
+        let message = message
+            .strip_prefix("buildmail: ")
+            .unwrap_or(&message)
+            .to_string();
+        if self.json {
+            let v = serde_json::json!({
+                "ok": false,
+                "error": message,
+                "settings": self.settings(),
+            });
+            println!("{v:#}");
+        }
+        eprintln!("buildmail: {message}");
+        ExitCode::from(crate::config::EX_CONFIG)
+    }
+
+    /// The end: the warnings and the verdict.
+    fn finish(&self, warnings: &[String]) -> ExitCode {
+        if self.json {
+            let v = serde_json::json!({
+                "ok": true,
+                "warnings": warnings,
+                "settings": self.settings(),
+            });
+            println!("{v:#}");
+        } else {
+            for w in warnings {
+                println!("warning: {w}");
+            }
+            println!(
+                "{}",
+                if warnings.is_empty() {
+                    "configuration OK"
+                } else {
+                    "configuration usable, with warnings"
+                }
+            );
+        }
+        ExitCode::SUCCESS
+    }
 }

@@ -40,6 +40,14 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Options of `check-config`.
+#[derive(Debug, clap::Args)]
+pub struct CheckConfigArgs {
+    /// Print the settings, warnings and verdict as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Options of `states`.
 #[derive(Debug, clap::Args)]
 pub struct StatesArgs {
@@ -72,7 +80,7 @@ pub enum Command {
     /// Print the state diagram (Graphviz dot), generated from the transition table.
     States(StatesArgs),
     /// Check the configuration and report problems in plain words.
-    CheckConfig,
+    CheckConfig(CheckConfigArgs),
     /// Carry out queued uploads, removals and purges, queue due notices and
     /// deliver the outbox (one worker at a time; from cron for retries).
     Work(work::Args),
@@ -123,7 +131,7 @@ pub fn run() -> ExitCode {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig => check_config::run(&config),
+        Command::CheckConfig(a) => check_config::run(&config, a.json),
         Command::Work(a) => work::run(&config, a),
         Command::Outbox(a) => outbox::run(&config, a),
         Command::Render(a) => render::run(&config, a),
@@ -179,7 +187,7 @@ fn only_prints(command: &Command) -> bool {
             | Command::History(_)
             | Command::Log(_)
             | Command::States(_)
-            | Command::CheckConfig
+            | Command::CheckConfig(_)
             | Command::Render(_)
     )
 }

@@ -441,10 +441,30 @@ fn check_config_shows_and_checks_the_upload_and_transport_programs() {
     assert!(text.contains("outbox.sendmail: sh -c"), "{text}");
     assert!(text.contains("upload.build_dir"), "{text}");
 
+    // The same as JSON.
+    let json = env.json(&["check-config", "--json"]);
+    assert_eq!(json["ok"], true);
+    let settings = json["settings"].as_array().unwrap();
+    assert!(settings.iter().any(
+        |s| s["key"] == "upload.command" && s["value"] == "sh -c dput {changes} (timeout 600s)"
+    ));
+    assert!(json["warnings"].is_array());
+
     let env = Env::new("[upload]\ncommand = [\"/nonexistent/dput\", \"{changes}\"]\n");
     let out = env.run(&["check-config"]);
     assert_eq!(code(&out), 78);
     assert!(String::from_utf8_lossy(&out.stderr).contains("upload.command"));
+    let out = env.run(&["check-config", "--json"]);
+    assert_eq!(code(&out), 78);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["ok"], false);
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("upload.command"),
+        "{json}"
+    );
 
     let env = Env::new(
         "[outbox]\ntransport = \"sendmail\"\nsendmail = [\"no-such-sendmail-here\", \"-t\"]\n",
