@@ -37,6 +37,37 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
         .map(|l| l[name.len() + 1..].trim())
 }
 
+/// The value of header `name` in `mail` (as [`Farm::outbox`] shows it),
+/// continuation lines unfolded: a long Subject is folded on the wire.
+fn unfolded_header(mail: &str, name: &str) -> String {
+    let prefix = format!("{name}: ");
+    let mut lines = mail.lines().skip_while(|l| !l.starts_with(&prefix));
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("no {name} in {mail}"));
+    let mut value = first[prefix.len()..].trim().to_string();
+    for more in lines.take_while(|l| l.starts_with([' ', '\t'])) {
+        value.push(' ');
+        value.push_str(more.trim());
+    }
+    value
+}
+
+/// Makes `farm`'s upload command fail and sends it a signed `.changes`
+/// for hello 1.0-1 amd64: the build is Failed-To-Upload. Returns the
+/// FAILEDTOUPLOAD notification.
+fn failed_upload_notice(farm: &mut Farm) -> String {
+    let failing = upload_script(farm, "echo 'queue full' >&2\nexit 1");
+    farm.reconfigure(&failing);
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    farm.send_signed_changes("hello", "1.0-1", "amd64");
+    assert_eq!(farm.state("hello"), State::FailedToUpload);
+    farm.outbox()
+        .into_iter()
+        .find(|m| m.contains("X-Buildd-Build-State: FAILEDTOUPLOAD"))
+        .expect("a notification")
+}
+
 fn notifications(received: &[Received]) -> Vec<&Received> {
     received
         .iter()
@@ -64,21 +95,8 @@ fn seed_config(farm: &Farm, upload: &str, smtp: &SmtpServer) -> String {
 #[test]
 fn a_signed_reply_to_a_failedtoupload_notification_acts_on_its_build() {
     let mut farm = Farm::new();
-    let failing = upload_script(&farm, "echo 'queue full' >&2\nexit 1");
-    farm.reconfigure(&failing);
-    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
-    farm.send_signed_changes("hello", "1.0-1", "amd64");
-    assert_eq!(farm.state("hello"), State::FailedToUpload);
-    let notice = farm
-        .outbox()
-        .into_iter()
-        .find(|m| m.contains("X-Buildd-Build-State: FAILEDTOUPLOAD"))
-        .expect("a notification");
-    let subject = notice
-        .lines()
-        .find_map(|l| l.strip_prefix("Subject: "))
-        .unwrap()
-        .to_string();
+    let notice = failed_upload_notice(&mut farm);
+    let subject = unfolded_header(&notice, "Subject");
     assert!(subject.starts_with("[Build #"), "{subject}");
     let succeeding = upload_script(&farm, "exit 0");
     farm.reconfigure(&succeeding);
@@ -821,13 +839,7 @@ fn a_reply_to_a_several_architecture_notice_acts_on_the_build_it_names() {
         .into_iter()
         .find(|m| m.contains("amd64, arm64, i386 build of hello"))
         .expect("one notice about the three builds");
-    // The Subject header, unfolded.
-    let mut lines = notice.lines().skip_while(|l| !l.starts_with("Subject: "));
-    let mut subject = format!("Re: {}", &lines.next().unwrap()["Subject: ".len()..]);
-    for more in lines.take_while(|l| l.starts_with([' ', '\t'])) {
-        subject.push(' ');
-        subject.push_str(more.trim());
-    }
+    let subject = format!("Re: {}", unfolded_header(&notice, "Subject"));
     assert!(subject.ends_with("in unstable"), "{subject}");
     let state = |arch: &str| farm.record("hello", "unstable", arch).state;
     let send = |text: &str| {
@@ -880,21 +892,8 @@ fn a_reply_to_a_several_architecture_notice_acts_on_the_build_it_names() {
 #[test]
 fn a_reply_under_a_rewritten_subject_is_known_by_its_thread() {
     let mut farm = Farm::new();
-    let failing = upload_script(&farm, "echo 'queue full' >&2\nexit 1");
-    farm.reconfigure(&failing);
-    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
-    farm.send_signed_changes("hello", "1.0-1", "amd64");
-    assert_eq!(farm.state("hello"), State::FailedToUpload);
-    let notice = farm
-        .outbox()
-        .into_iter()
-        .find(|m| m.contains("X-Buildd-Build-State: FAILEDTOUPLOAD"))
-        .expect("a notification");
-    let id = notice
-        .lines()
-        .find_map(|l| l.strip_prefix("Message-ID: "))
-        .unwrap()
-        .trim()
+    let notice = failed_upload_notice(&mut farm);
+    let id = unfolded_header(&notice, "Message-ID")
         .trim_matches(|c| c == '<' || c == '>')
         .to_string();
     assert!(id.starts_with("buildmail."), "{id}");
@@ -951,23 +950,8 @@ fn a_reply_under_a_rewritten_subject_is_known_by_its_thread() {
 #[test]
 fn a_maintainers_question_in_a_notification_thread_reaches_the_admin() {
     let mut farm = Farm::new();
-    let failing = upload_script(&farm, "echo 'queue full' >&2\nexit 1");
-    farm.reconfigure(&failing);
-    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
-    farm.send_signed_changes("hello", "1.0-1", "amd64");
-    assert_eq!(farm.state("hello"), State::FailedToUpload);
-    let notice = farm
-        .outbox()
-        .into_iter()
-        .find(|m| m.contains("X-Buildd-Build-State: FAILEDTOUPLOAD"))
-        .expect("a notification");
-    let subject = format!(
-        "Re: {}",
-        notice
-            .lines()
-            .find_map(|l| l.strip_prefix("Subject: "))
-            .unwrap()
-    );
+    let notice = failed_upload_notice(&mut farm);
+    let subject = format!("Re: {}", unfolded_header(&notice, "Subject"));
     let mut question = TextMail::new(
         "maintainer@example.net",
         "buildd@example.org",
