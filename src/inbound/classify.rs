@@ -338,9 +338,8 @@ pub struct LogFacts {
     /// The builders whose keys signed the log mail (PGP/MIME) — entries
     /// may share a key — when the signed log names its build itself.
     pub signed_by: Vec<String>,
-    /// That signature, for the replay record: (primary fingerprint,
-    /// creation time, SHA-256 of the signed entity).
-    pub signature: Option<(String, i64, String)>,
+    /// That signature, for the replay record.
+    pub signature: Option<crate::inbound::reply::Signer>,
     /// The uncompressed log size.
     pub log_size: u64,
     /// The compressed size (as archived).

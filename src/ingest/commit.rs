@@ -10,7 +10,7 @@ use crate::decide;
 use crate::decide::reply::Decision;
 use crate::effects::compose;
 use crate::inbound::classify::ForwardFacts;
-use crate::inbound::reply::{Reply, Request};
+use crate::inbound::reply::{Reply, Request, Signer};
 use crate::inbound::source::RawMail;
 use crate::model::{
     BuildKey, BuildRecord, HistoryEntry, Job, JobKind, LogRef, MailRecord, QuarantineEntry,
@@ -150,21 +150,13 @@ impl Ingest<'_> {
             .flatten();
         // A builder's signature on a log is spent like an admin's: a
         // replayed signed log (under new outer headers) changes nothing.
+        // A copy sent first by someone who is not the builder (another
+        // From, a host it does not serve) must not use up the genuine
+        // mail's signature.
         let signature = a
             .signature
             .as_ref()
-            .map(|(fingerprint, created, sha)| SignatureUse {
-                fingerprint: fingerprint.clone(),
-                created: *created,
-                signed_sha256: sha.clone(),
-                first_seen: now,
-                message_id: p.message_id.clone(),
-                outcome: outcome.clone(),
-                // A copy sent first by someone who is not the builder
-                // (another From, a host it does not serve) must not use up
-                // the genuine mail's signature.
-                consumed: authorized,
-            });
+            .map(|s| signature_use(s, p, now, outcome.clone(), authorized));
         let c = Commit {
             now,
             notice,
@@ -278,15 +270,7 @@ impl Ingest<'_> {
             signature
                 .as_ref()
                 .ok()
-                .map(|(fingerprint, created, sha)| SignatureUse {
-                    fingerprint: fingerprint.clone(),
-                    created: *created,
-                    signed_sha256: sha.clone(),
-                    first_seen: now,
-                    message_id: p.message_id.clone(),
-                    outcome: outcome.to_string(),
-                    consumed: authority.is_ok(),
-                })
+                .map(|s| signature_use(s, p, now, outcome.to_string(), authority.is_ok()))
         };
         let forwarded = || Commit {
             signature: spend("archive answer about an upload buildmail did not make"),
@@ -409,19 +393,14 @@ impl Ingest<'_> {
         let misaddressed = record
             .as_ref()
             .is_some_and(|rec| decide::reply::check_binding(r, &key, rec, &rules).is_err());
-        let signature = signer.map(|s| SignatureUse {
-            fingerprint: s.fingerprint.clone(),
-            created: s.created,
-            signed_sha256: s.signed_sha256.clone(),
-            first_seen: now,
-            message_id: p.message_id.clone(),
-            outcome: match &decision {
+        let signature = signer.map(|s| {
+            let outcome = match &decision {
                 Decision::Apply(_) => format!("{command} for {key}: accepted"),
                 Decision::Refuse(why) => {
                     format!("{command} for {key}: refused: {}", why.join("; "))
                 }
-            },
-            consumed: !misaddressed,
+            };
+            signature_use(s, p, now, outcome, !misaddressed)
         });
         let c = self.reply_commit(r, p, &key, record.as_ref(), &decision, signature, now)?;
         match self.commit_mail(p, c)? {
@@ -622,6 +601,27 @@ impl Ingest<'_> {
             path: dir.join(format!("{sha}.eml")),
             source,
         })
+    }
+}
+
+/// The record of `signer`'s signature used by the mail `p` at `now`;
+/// `consumed` false leaves it unspent (a copy that must not use up the
+/// genuine mail's signature).
+fn signature_use(
+    signer: &Signer,
+    p: &Prepared,
+    now: i64,
+    outcome: String,
+    consumed: bool,
+) -> SignatureUse {
+    SignatureUse {
+        fingerprint: signer.fingerprint.clone(),
+        created: signer.created,
+        signed_sha256: signer.signed_sha256.clone(),
+        first_seen: now,
+        message_id: p.message_id.clone(),
+        outcome,
+        consumed,
     }
 }
 

@@ -9,7 +9,7 @@ use crate::inbound::classify::{Analysis, ForwardFacts, ARCHIVE_TEXT_LIMIT};
 use crate::inbound::mail;
 use crate::inbound::mail::Inbound;
 use crate::inbound::reply;
-use crate::inbound::reply::Reply;
+use crate::inbound::reply::{Reply, Signer};
 use crate::inbound::signature::Keyring;
 use crate::inbound::signature::{Policy, Verified};
 use crate::inbound::source::{content_sha256, sha256_hex, RawMail};
@@ -103,9 +103,8 @@ struct SignedLog {
     /// Every builder whose keys verify the signature (entries may share a
     /// key).
     builders: Vec<String>,
-    fingerprint: String,
-    created: i64,
-    sha256: String,
+    /// The signature, for the replay record.
+    signer: Signer,
     /// The signed MIME entity (CRLF-canonical), to read the log from.
     entity: Vec<u8>,
 }
@@ -138,9 +137,7 @@ impl Preparer<'_> {
                 None => {
                     found = Some(SignedLog {
                         builders: vec![name.clone()],
-                        fingerprint: v.signer_fingerprint.clone(),
-                        created: v.created,
-                        sha256: v.signed_bytes_sha256.clone(),
+                        signer: Signer::from(&v),
                         entity: p.signed.to_vec(),
                     })
                 }
@@ -211,11 +208,10 @@ pub struct ArchiveAnswer {
     /// How to forward it if no upload of buildmail's matches.
     pub forward: ForwardFacts,
     /// The signature of an answer signed by a key of `archive.keyrings`
-    /// whose signed part says what the Subject does: fingerprint, creation
-    /// time, signed bytes' SHA-256 (spent like any other signature, so a
-    /// replayed answer changes nothing). `Err`: why the answer counts as
-    /// unsigned.
-    pub signature: Result<(String, i64, String), String>,
+    /// whose signed part says what the Subject does (spent like any other
+    /// signature, so a replayed answer changes nothing). `Err`: why the
+    /// answer counts as unsigned.
+    pub signature: Result<Signer, String>,
 }
 
 /// The content hash and the raw hash of a mail.
@@ -376,7 +372,7 @@ impl<'a> Preparer<'a> {
                     if let Some(s) = signed {
                         facts.signed_by = s.builders.clone();
                         facts.signature =
-                            Some((s.fingerprint.clone(), s.created, s.sha256.clone()));
+                            Some(s.signer.clone());
                     }
                     Ok((PreparedBody::Log(Box::new(facts)), Some(gz)))
                 }
@@ -411,9 +407,7 @@ impl<'a> Preparer<'a> {
                             );
                             (
                                 mail::text_prefix(&text, ARCHIVE_TEXT_LIMIT),
-                                bound.map(|()| {
-                                    (v.signer_fingerprint, v.created, v.signed_bytes_sha256)
-                                }),
+                                bound.map(|()| Signer::from(&v)),
                             )
                         }
                         None => (
