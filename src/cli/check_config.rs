@@ -61,13 +61,8 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
             }
         ));
         if !b.keyrings.is_empty() {
-            match crate::inbound::signature::Keyring::load(&b.keyrings) {
-                Ok(k) => r.line(format!(
-                    "builder {}: signs its logs with {} certificate(s): {}",
-                    b.name,
-                    k.len(),
-                    k.fingerprints().join(", ")
-                )),
+            match certificates(&b.keyrings) {
+                Ok(c) => r.line(format!("builder {}: signs its logs with {c}", b.name)),
                 Err(e) => {
                     return Ok(r.fail(format!(
                         "buildmail: builder {}: keyrings: {e}; its logs would count as unsigned",
@@ -94,12 +89,8 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         ));
     }
     if !config.archive.keyrings.is_empty() {
-        match crate::inbound::signature::Keyring::load(&config.archive.keyrings) {
-            Ok(k) => r.line(format!(
-                "archive.keyrings: {} certificate(s): {}",
-                k.len(),
-                k.fingerprints().join(", ")
-            )),
+        match certificates(&config.archive.keyrings) {
+            Ok(c) => r.line(format!("archive.keyrings: {c}")),
             Err(e) => {
                 return Ok(r.fail(format!(
                     "buildmail: archive.keyrings: {e}; archive answers would count as unsigned"
@@ -119,12 +110,8 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     if !existing.is_empty() {
-        match crate::inbound::signature::Keyring::load(&existing) {
-            Ok(k) => r.line(format!(
-                "signatures.keyrings: {} certificate(s): {}",
-                k.len(),
-                k.fingerprints().join(", ")
-            )),
+        match certificates(&existing) {
+            Ok(c) => r.line(format!("signatures.keyrings: {c}")),
             Err(e) => {
                 return Ok(r.fail(format!("buildmail: signatures.keyrings: {e}")));
             }
@@ -208,6 +195,18 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(r.finish(&warnings))
+}
+
+/// `N certificate(s): <fingerprints>` of the keyring files `paths`.
+fn certificates(
+    paths: &[std::path::PathBuf],
+) -> Result<String, crate::inbound::signature::SignatureError> {
+    let k = crate::inbound::signature::Keyring::load(paths)?;
+    Ok(format!(
+        "{} certificate(s): {}",
+        k.len(),
+        k.fingerprints().join(", ")
+    ))
 }
 
 /// The executable `program` names: a path (with a `/`) as it is, a bare
