@@ -214,6 +214,20 @@ pub struct ArchiveAnswer {
     pub signature: Result<Signer, String>,
 }
 
+/// The certificates in the keyring files `paths` (none: an empty
+/// keyring). One that cannot be read is logged, saying `what_then`, and
+/// counts as empty: what it would vouch for is then unsigned (fail closed);
+/// `check-config` exits 78 for it.
+fn load_or_warn(paths: &[std::path::PathBuf], label: &str, what_then: &str) -> Keyring {
+    if paths.is_empty() {
+        return Keyring::default();
+    }
+    Keyring::load(paths).unwrap_or_else(|e| {
+        tracing::warn!("{label}: {e}; {what_then} until it is fixed");
+        Keyring::default()
+    })
+}
+
 /// The content hash and the raw hash of a mail.
 fn identity(raw: &RawMail) -> (String, String) {
     match raw {
@@ -239,10 +253,11 @@ pub struct Preparer<'a> {
 impl<'a> Preparer<'a> {
     /// A preparer with the configured keyring (see [`Ingest::new`]).
     pub fn new(config: &'a Config) -> Preparer<'a> {
-        let keyring = Keyring::load(&config.signatures.existing_keyrings()).unwrap_or_else(|e| {
-            tracing::warn!("{e}; signed replies will be refused until it is fixed");
-            Keyring::default()
-        });
+        let keyring = load_or_warn(
+            &config.signatures.existing_keyrings(),
+            "signatures.keyrings",
+            "signed replies will be refused",
+        );
         Preparer::with_keyring(config, keyring)
     }
 
@@ -253,26 +268,16 @@ impl<'a> Preparer<'a> {
             .iter()
             .filter(|b| !b.keyrings.is_empty())
             .map(|b| {
-                let ring = Keyring::load(&b.keyrings).unwrap_or_else(|e| {
-                    tracing::warn!(
-                        "builder {}: {e}; its logs count as unsigned until it is fixed",
-                        b.name
-                    );
-                    Keyring::default()
-                });
+                let label = format!("builder {}", b.name);
+                let ring = load_or_warn(&b.keyrings, &label, "its logs count as unsigned");
                 (b.name.clone(), ring)
             })
             .collect();
-        let archive_keys = if config.archive.keyrings.is_empty() {
-            Keyring::default()
-        } else {
-            Keyring::load(&config.archive.keyrings).unwrap_or_else(|e| {
-                tracing::warn!(
-                    "archive.keyrings: {e}; archive answers count as unsigned until it is fixed"
-                );
-                Keyring::default()
-            })
-        };
+        let archive_keys = load_or_warn(
+            &config.archive.keyrings,
+            "archive.keyrings",
+            "archive answers count as unsigned",
+        );
         Preparer {
             config,
             archive: LogArchive::new(&config.database.log_archive),
