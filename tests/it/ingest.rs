@@ -365,6 +365,44 @@ fn a_held_database_times_out_with_a_clear_error() {
     assert!(err.to_string().contains("lock_timeout"), "{err}");
 }
 
+/// The race CI hit: while another thread forks children, each child
+/// carries a copy of every open file between fork and exec, sled's lock
+/// file with it. Reopening the database right after closing it must wait
+/// for that copy to go, not fail with "could not acquire lock".
+#[test]
+fn reopening_while_other_threads_fork_waits_for_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let forkers: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = std::process::Command::new("true").status();
+                }
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for _ in 0..300 {
+        match buildmail::store::open(&cfg.database) {
+            Ok(store) => drop(store),
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for f in forkers {
+        f.join().unwrap();
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failed opens: {:?}",
+        failures.len(),
+        failures.first()
+    );
+}
+
 #[test]
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();

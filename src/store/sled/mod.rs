@@ -104,13 +104,31 @@ fn lock_file(path: &Path, timeout: Duration) -> Result<File, StoreError> {
 /// How long a Db of this process may take to let go of sled's lock.
 const SLED_RELEASE: Duration = Duration::from_secs(30);
 
-/// Waits until nobody else holds an exclusive `flock` on `file` (sled's
-/// own lock), up to `timeout`. A missing file is free.
-fn wait_for_sled_lock(file: &Path, timeout: Duration) -> Result<(), StoreError> {
-    match File::open(file) {
-        // Closing the probe releases its lock for sled to take.
-        Ok(f) => wait_flock(&f, file, timeout),
-        Err(_) => Ok(()),
+/// Opens sled at `path`, retrying with a growing pause while sled's own
+/// lock on `<path>/db` is held, up to `timeout`. Only this process can
+/// hold it (we hold `buildmail.lock`): a Db dropped a moment ago whose
+/// background threads have not stopped yet, or a child forked by another
+/// thread that still carries a copy of the file between fork and exec.
+fn open_sled(path: &Path, cache: u64, timeout: Duration) -> Result<sled::Db, StoreError> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match sled::Config::new().path(path).cache_capacity(cache).open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && start.elapsed() < timeout =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                return Err(StoreError::Locked {
+                    path: path.join("db"),
+                    waited: start.elapsed(),
+                })
+            }
+            other => return Ok(other?),
+        }
     }
 }
 
@@ -165,20 +183,13 @@ impl SledStore {
         })?;
         let start = Instant::now();
         let lock = lock_file(&path.join("buildmail.lock"), cfg.lock_timeout)?;
-        // sled takes a lock of its own on `<path>/db`, which a Db dropped a
-        // moment ago in this process may still hold while its background
-        // threads stop (we hold buildmail.lock, so nobody else does): wait
-        // for it, at least SLED_RELEASE on a loaded machine.
-        wait_for_sled_lock(
-            &path.join("db"),
+        let db = open_sled(
+            &path,
+            cfg.cache_size,
             cfg.lock_timeout
                 .saturating_sub(start.elapsed())
                 .max(SLED_RELEASE),
         )?;
-        let db = sled::Config::new()
-            .path(&path)
-            .cache_capacity(cfg.cache_size)
-            .open()?;
         let meta = db.open_tree("meta")?;
         match meta.get("schema_version")? {
             Some(v) => {
