@@ -4,7 +4,8 @@
 //! name, and the directory `fsync`ed. A temporary file is named
 //! `.buildmail-tmp-<name>.<random>`: never taken for a real one, unique
 //! when several threads write at once, and found again by
-//! [`remove_stale_temps`] when a crash left it behind.
+//! [`remove_stale_temps`] when a crash left it behind. Also the one
+//! non-blocking `flock` ([`try_flock`]) behind buildmail's lock files.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -115,6 +116,23 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
 /// Makes the entries of `dir` (a rename, a removal) durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// Tries an exclusive, non-blocking `flock` on `file`: `Ok(false)` when
+/// another open file description holds it.
+pub fn try_flock(file: &File) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a valid, owned file descriptor.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(err)
+    }
 }
 
 #[cfg(test)]

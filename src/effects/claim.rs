@@ -9,9 +9,11 @@ use crate::model::Claim;
 
 /// A claim by this process, now.
 pub fn claim_now(now: i64) -> Claim {
+    let pid = std::process::id();
     Claim {
         host: host_name(),
-        pid: std::process::id(),
+        pid,
+        started: process_start(pid),
         at: now,
     }
 }
@@ -32,7 +34,26 @@ pub fn is_stale(claim: &Claim, now: i64, lease: i64) -> bool {
     if now.saturating_sub(claim.at) > lease {
         return true;
     }
-    claim.host == host_name() && !process_alive(claim.pid)
+    claim.host == host_name()
+        && (!process_alive(claim.pid)
+            || claim
+                .started
+                .zip(process_start(claim.pid))
+                .is_some_and(|(then, now)| then != now))
+}
+
+/// When process `pid` started, in clock ticks after boot (field 22 of
+/// `/proc/<pid>/stat`); `None` where there is no such file.
+fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count
+    // from the last `)`. Field 3 is the first after it; field 22 the 20th.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
 }
 
 /// Whether process `pid` exists on this host (a zombie counts).
@@ -65,10 +86,10 @@ mod tests {
     #[test]
     fn claims_of_gone_processes_and_old_claims_are_stale() {
         let me = Claim {
-            host: host_name(),
-            pid: std::process::id(),
             at: 1000,
+            ..claim_now(1000)
         };
+        assert!(me.started.is_some(), "this host has /proc");
         assert!(!is_stale(&me, 1010, 600), "a live owner keeps its claim");
         assert!(is_stale(&me, 1700, 600), "the lease ran out");
         let mut child = Command::new("true").spawn().unwrap();
@@ -79,9 +100,19 @@ mod tests {
             ..me.clone()
         };
         assert!(is_stale(&dead, 1010, 600), "the owner is gone");
+        // The same process id, given to a later process: not the owner.
+        let reused = Claim {
+            started: me.started.map(|t| t.saturating_sub(1)),
+            ..me.clone()
+        };
+        assert!(
+            is_stale(&reused, 1010, 600),
+            "the id now names another process"
+        );
         let elsewhere = Claim {
             host: "another-host.invalid".into(),
             pid: gone,
+            started: None,
             at: 1000,
         };
         assert!(

@@ -2,10 +2,12 @@
 //! claim → run → finish with the store released while it runs (see the
 //! module documentation of [`crate::effects`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::claim::{self, claim_now};
 use super::compose::{self, Mailer};
+use super::process::RunLease;
 use super::upload::{self, CommandVars};
 use super::{crash_point, StoreAccess};
 use crate::config::Config;
@@ -79,7 +81,7 @@ pub fn run_one(
         return Ok(None);
     };
     crash_point("job-claimed");
-    if record.is_none_or(|r| r.version != job.version) {
+    if record.as_ref().is_none_or(|r| r.version != job.version) {
         // The build moved on (a newer version, or it is gone): moot.
         access.step(|s| {
             s.commit(&Commit {
@@ -99,7 +101,15 @@ pub fn run_one(
     let report = match &job.kind {
         JobKind::Upload => {
             let done = match (&previous, job.started) {
-                (Some(p), Some(started)) => interrupted(p, started),
+                (Some(p), Some(started)) => {
+                    // Whatever the stopped worker's command left running
+                    // is stopped before the outcome is recorded.
+                    let remains = record
+                        .as_ref()
+                        .and_then(|r| r.upload.as_ref())
+                        .map(|u| RunLease::take(&lease_path(config, &u.changes_name), LEASE_WAIT));
+                    interrupted(p, started, remains.and_then(Result::err))
+                }
                 _ => upload(access, config, clock, &job)?,
             };
             crash_point("job-ran");
@@ -148,19 +158,39 @@ pub fn run_one(
 
 /// The outcome of an upload whose worker stopped after starting the upload
 /// command: unknown, so it is not repeated behind the admins' backs.
-fn interrupted(previous: &Claim, started: i64) -> Done {
+/// `still_running` says why what the command left could not be stopped.
+fn interrupted(previous: &Claim, started: i64, still_running: Option<String>) -> Done {
+    let mut log = format!(
+        "the upload was interrupted: the worker (process {} on {}) stopped while the upload \
+         command ran (started {}), so whether the upload reached the archive is unknown; \
+         check the upload queue and the archive, then answer retry-upload to upload again",
+        previous.pid,
+        previous.host,
+        format_time(started)
+    );
+    if let Some(why) = still_running {
+        log.push_str(&format!("\n{why}"));
+    }
     Done {
         started: true,
         success: false,
-        log: format!(
-            "the upload was interrupted: the worker (process {} on {}) stopped while the upload \
-             command ran (started {}), so whether the upload reached the archive is unknown; \
-             check the upload queue and the archive, then answer retry-upload to upload again",
-            previous.pid,
-            previous.host,
-            format_time(started)
-        ),
+        log,
     }
+}
+
+/// How long a worker waits for what a stopped worker's upload command
+/// left running to die once killed.
+const LEASE_WAIT: Duration = Duration::from_secs(10);
+
+/// The lease on running the upload command for the `.changes` named
+/// `changes_name`: one run at a time, whoever starts it (see
+/// [`RunLease`]).
+fn lease_path(config: &Config, changes_name: &str) -> PathBuf {
+    config
+        .database
+        .path
+        .join("runs")
+        .join(format!("{changes_name}.lock"))
 }
 
 /// Safe file names in `dir` that start with `prefix` (none for an empty
@@ -287,6 +317,18 @@ fn upload(
             log: format!("{placed}; no upload command is configured"),
         });
     };
+    // No other run of this upload lives from here on: what a stopped
+    // worker left is killed first.
+    let lease = match RunLease::take(&lease_path(config, &u.changes_name), LEASE_WAIT) {
+        Ok(lease) => lease,
+        Err(why) => {
+            return Ok(Done {
+                started: false,
+                success: false,
+                log: format!("{placed}; the upload command was not started: {why}"),
+            })
+        }
+    };
     // From here on a crash leaves an upload that may have happened, and the
     // archive may answer before the command ends: the build is Uploaded
     // from now on (the command's failure makes it Failed-To-Upload).
@@ -331,7 +373,8 @@ fn upload(
         arch: &record.key.arch,
         dist: &record.key.dist,
     };
-    let run = upload::run_command(argv, &vars, config.upload.timeout);
+    let run = upload::run_command(argv, &vars, config.upload.timeout, Some(&lease));
+    drop(lease);
     Ok(Done {
         started: true,
         success: run.success,

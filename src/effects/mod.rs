@@ -22,7 +22,14 @@
 //!   unknown"), the admins are told, and `retry-upload` repeats it on
 //!   purpose;
 //! * a mail claimed for delivery: delivered again (SMTP cannot tell whether
-//!   a mail accepted just before the crash was recorded).
+//!   a mail accepted just before the crash was recorded); each acceptance
+//!   is committed before its connection sends another, so that is at most
+//!   one mail per connection.
+//!
+//! Child processes die with their runner ([`process::supervised`]), and an
+//! upload runs under a [`process::RunLease`] its command and their children
+//! inherit, so what a killed worker left running is found and stopped
+//! before the upload runs again.
 //!
 //! While an effect runs, other mails are committed: a job's finish applies
 //! its outcome only to a record that still waits for it (same version,

@@ -1,12 +1,12 @@
 //! Delivering the outbox: due mails are claimed in one short step, sent on
 //! several connections with the store released, and each outcome is
-//! recorded within [`RECORD_EVERY`] of it (delivered: removed; failed:
-//! retried with exponential backoff, parked as dead past `outbox.max_age`
-//! or on a permanent refusal; never dropped).
+//! committed before its connection sends another mail (delivered:
+//! removed; failed: retried with exponential backoff, parked as dead past
+//! `outbox.max_age` or on a permanent refusal; never dropped).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::claim::{self, claim_now};
 use super::transport::{SendError, Sender, TransportSpec};
@@ -21,10 +21,6 @@ const DELIVERY_WORKERS: usize = 8;
 
 /// How many mails one step claims.
 const CLAIM_AT_ONCE: usize = 64;
-
-/// Outcomes are recorded at least this often while a batch is sent, so a
-/// crash re-sends at most the mails accepted in the last moment.
-pub const RECORD_EVERY: Duration = Duration::from_millis(200);
 
 /// What a delivery run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -112,8 +108,11 @@ pub fn deliver_due(
     Ok(total)
 }
 
-/// Sends one claimed batch on up to [`DELIVERY_WORKERS`] connections,
-/// recording outcomes as they come.
+/// Sends one claimed batch on up to [`DELIVERY_WORKERS`] connections.
+/// Each outcome is committed before its connection sends the next mail
+/// (the outcomes that arrive together share one commit), so a crash
+/// re-sends at most one accepted mail per connection: the one whose
+/// acceptance had not been committed yet.
 fn send_batch(
     access: StoreAccess<'_>,
     config: &Config,
@@ -121,8 +120,10 @@ fn send_batch(
     sender: &Sender,
     batch: &[(OutboundMail, Vec<u8>)],
 ) -> Result<Delivery, StoreError> {
+    /// One outcome, and where to say that it is committed.
+    type Sent = (usize, Result<(), SendError>, mpsc::SyncSender<bool>);
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, Result<(), SendError>)>();
+    let (tx, rx) = mpsc::channel::<Sent>();
     std::thread::scope(|scope| {
         for _ in 0..DELIVERY_WORKERS.min(batch.len()) {
             let tx = tx.clone();
@@ -138,37 +139,32 @@ fn send_batch(
                     &format!("{:020}", mail.id),
                     bytes,
                 );
-                if tx.send((i, r)).is_err() {
+                let (ack, committed) = mpsc::sync_channel(1);
+                if tx.send((i, r, ack)).is_err() || !committed.recv().unwrap_or(false) {
                     break;
                 }
             });
         }
         drop(tx);
         let mut total = Delivery::default();
-        let mut pending = Vec::new();
-        let mut last = Instant::now();
-        loop {
-            let done = match rx.recv_timeout(RECORD_EVERY) {
-                Ok(result) => {
-                    pending.push(result);
-                    false
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => false,
-                Err(mpsc::RecvTimeoutError::Disconnected) => true,
-            };
-            if !pending.is_empty() && (done || last.elapsed() >= RECORD_EVERY) {
-                crash_point("outbox-sent");
-                let d = access.step(|s| record(s, config, batch, &pending, clock.now()))?;
-                total.delivered += d.delivered;
-                total.failed += d.failed;
-                crash_point("outbox-recorded");
-                pending.clear();
-                last = Instant::now();
+        // Each round takes what has arrived, commits it, then lets those
+        // connections go on.
+        while let Ok(first) = rx.recv() {
+            let mut sent = vec![first];
+            sent.extend(rx.try_iter());
+            crash_point("outbox-sent");
+            let results: Vec<_> = sent.iter().map(|(i, r, _)| (*i, r.clone())).collect();
+            let recorded = access.step(|s| record(s, config, batch, &results, clock.now()));
+            let ok = recorded.is_ok();
+            for (_, _, ack) in &sent {
+                let _ = ack.send(ok);
             }
-            if done {
-                return Ok(total);
-            }
+            let d = recorded?;
+            total.delivered += d.delivered;
+            total.failed += d.failed;
+            crash_point("outbox-recorded");
         }
+        Ok(total)
     })
 }
 

@@ -2,9 +2,15 @@
 //! transport): each runs in its own process group, which is killed whole
 //! when the deadline passes, so no grandchild outlives it.
 
-use std::io;
-use std::process::{Child, ExitStatus};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
+
+use crate::fsutil::try_flock;
 
 /// Waits for `child` until `timeout`; then kills its process group, reaps
 /// it and says it timed out.
@@ -49,4 +55,121 @@ pub(crate) fn kill_group(child: &mut Child) {
         }
     }
     let _ = child.kill();
+}
+
+/// Makes `command` a child that does not outlive its runner: it leads a
+/// process group of its own (so a timeout kills it and its children
+/// whole), and it gets SIGKILL when the thread that started it dies
+/// (`PR_SET_PDEATHSIG`), so a worker killed with `kill -9` leaves no
+/// upload command or sendmail running behind it.
+pub(crate) fn supervised(command: &mut Command) -> &mut Command {
+    // SAFETY: getpid/prctl/getppid are async-signal-safe; nothing else
+    // runs in the child before exec.
+    let parent = unsafe { libc::getpid() };
+    command.process_group(0);
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The runner died between fork and prctl: no signal will come.
+            if libc::getppid() != parent {
+                return Err(io::Error::other("the process that started it is gone"));
+            }
+            Ok(())
+        });
+    }
+    command
+}
+
+/// A lease on running one external command at a time for one resource
+/// (an upload of one `.changes`): an exclusive `flock` on a file that the
+/// command inherits, so the lease is held for as long as the command or
+/// any process it started lives, whether or not its runner does. The file
+/// names the command's process group.
+#[derive(Debug)]
+pub struct RunLease {
+    file: File,
+}
+
+impl RunLease {
+    /// Takes the lease at `path`. When it is held, the holder's runner is
+    /// gone (one worker per database runs commands, one at a time), so
+    /// what is left of that run, the process group the file names, is
+    /// killed, and the lease is waited for up to `wait`. `Err` says why it
+    /// could not be taken.
+    pub fn take(path: &Path, wait: Duration) -> Result<RunLease, String> {
+        let open = || {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(path)
+        };
+        let mut file = open().map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        if try_flock(&file).map_err(|e| format!("cannot lock {}: {e}", path.display()))? {
+            return Ok(RunLease { file });
+        }
+        let mut named = String::new();
+        let _ = file.read_to_string(&mut named);
+        let group = named.trim().parse::<libc::pid_t>().ok().filter(|g| *g > 1);
+        if let Some(group) = group {
+            tracing::warn!(
+                "{}: a command of a stopped worker still runs (process group {group}); killing it",
+                path.display()
+            );
+            // SAFETY: kill(2) takes no pointers. The group is the one the
+            // lease's holder leads: the lease is held, so it lives.
+            unsafe {
+                libc::kill(-group, libc::SIGKILL);
+            }
+        }
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        loop {
+            if try_flock(&file).map_err(|e| format!("cannot lock {}: {e}", path.display()))? {
+                return Ok(RunLease { file });
+            }
+            if start.elapsed() >= wait {
+                return Err(format!(
+                    "an earlier run ({}) still holds {} after {wait:?}; stop it by hand",
+                    group.map_or("process group unknown".into(), |g| format!(
+                        "process group {g}"
+                    )),
+                    path.display()
+                ));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// Lets `command` inherit the lease (its file stays open across exec),
+    /// so the lease lasts as long as the command and its children.
+    pub(crate) fn pass_to(&self, command: &mut Command) {
+        let fd = self.file.as_raw_fd();
+        // SAFETY: fcntl on a descriptor that stays open until the child has
+        // exec'd (the lease outlives spawn()).
+        unsafe {
+            command.pre_exec(move || {
+                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+
+    /// Records the process group of the command holding the lease.
+    pub(crate) fn name_group(&self, group: u32) {
+        let mut f = &self.file;
+        let _ = f
+            .set_len(0)
+            .and_then(|()| f.seek(SeekFrom::Start(0)))
+            .and_then(|_| f.write_all(format!("{group}\n").as_bytes()));
+    }
 }

@@ -128,21 +128,10 @@ pub fn try_lock(db_dir: &Path) -> Result<Option<File>, StoreError> {
         .write(true)
         .open(&path)
         .map_err(io)?;
-    // SAFETY: flock on a valid, owned file descriptor.
-    let rc = unsafe {
-        libc::flock(
-            std::os::fd::AsRawFd::as_raw_fd(&file),
-            libc::LOCK_EX | libc::LOCK_NB,
-        )
-    };
-    if rc == 0 {
-        return Ok(Some(file));
-    }
-    let err = io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(None)
-    } else {
-        Err(io(err))
+    match crate::fsutil::try_flock(&file) {
+        Ok(true) => Ok(Some(file)),
+        Ok(false) => Ok(None),
+        Err(e) => Err(io(e)),
     }
 }
 

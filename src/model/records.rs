@@ -162,6 +162,11 @@ pub struct Claim {
     pub host: String,
     /// Its process id.
     pub pid: u32,
+    /// When that process started (clock ticks after boot, as in
+    /// `/proc/<pid>/stat`), so a later process given the same id is not
+    /// taken for the claimant.
+    #[serde(default)]
+    pub started: Option<u64>,
     /// When it claimed (Unix seconds).
     pub at: i64,
 }

@@ -272,6 +272,82 @@ fn a_worker_killed_mid_upload_with_kill_9_loses_nothing() {
     std::fs::write(root.join("release"), b"").unwrap();
 }
 
+/// Whether process `pid` still runs (a zombie nobody reaped counts as gone).
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|r| !r.trim_start().starts_with('Z'))
+    })
+}
+
+/// The attack on exactly-once uploads: the worker is killed with `kill -9`
+/// while its upload command runs, and that command started a child of its
+/// own (as dput starts scp or ssh). The command must die with its worker,
+/// and no later run of the upload may overlap what is left of the first.
+#[test]
+fn the_upload_command_dies_with_its_worker_and_never_overlaps_a_second_run() {
+    let mut farm = Farm::new();
+    let root = farm.root().display().to_string();
+    // Each run notes an earlier run's child that still lives, then starts
+    // a child of its own that waits for `release`.
+    let script = upload_script(
+        &farm,
+        &format!(
+            "echo run >> {root}/uploads.count\n\
+             if [ -e {root}/child.pid ]; then\n\
+               st=$(awk '{{print $3}}' /proc/$(cat {root}/child.pid)/stat 2>/dev/null)\n\
+               if [ -n \"$st\" ] && [ \"$st\" != Z ]; then echo OVERLAP >> {root}/overlaps; fi\n\
+             fi\n\
+             echo $$ > {root}/command.pid\n\
+             (i=0; while [ ! -e {root}/release ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done) &\n\
+             echo $! > {root}/child.pid\n\
+             touch {root}/started\n\
+             wait\n\
+             echo uploaded"
+        ),
+    );
+    farm.reconfigure(&script);
+    queued_upload(&farm);
+    let mut worker = worker_in_upload(&farm);
+    let command = std::fs::read_to_string(farm.root().join("command.pid")).unwrap();
+    let child = std::fs::read_to_string(farm.root().join("child.pid")).unwrap();
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    wait_until("the upload command to die with its worker", || {
+        !running(&command)
+    });
+    assert!(
+        running(&child),
+        "the command's own child outlives it, as dput's scp would"
+    );
+    // The next worker finds the run's lease still held by that child: it
+    // stops it before it records the outcome.
+    work(&farm);
+    assert!(
+        !running(&child),
+        "a second worker left the first run's child running"
+    );
+    let record = farm.record("hello", "unstable", "amd64");
+    assert_eq!(record.state, State::FailedToUpload);
+    assert!(record
+        .upload_log
+        .unwrap_or_default()
+        .contains("interrupted"));
+    assert_eq!(count(&farm.root().join("uploads.count")), 1);
+    // The admins' retry-upload runs it again, on purpose, alone.
+    let subject = log_subject("successful", "hello", "1.0-1", "amd64");
+    ingest_only(&farm, &signed_reply(&subject, "retry-upload\n"));
+    std::fs::write(farm.root().join("release"), b"").unwrap();
+    work(&farm);
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    assert_eq!(count(&farm.root().join("uploads.count")), 2);
+    assert!(
+        !farm.root().join("overlaps").exists(),
+        "the second run overlapped the first"
+    );
+}
+
 #[test]
 fn a_worker_killed_after_finishing_leaves_nothing_to_redo() {
     let farm = upload_farm(false, "");
@@ -414,6 +490,43 @@ fn a_mail_recorded_by_a_killed_worker_is_not_sent_again() {
     assert_eq!(outbox_len(&farm), 0);
     work(&farm);
     assert_eq!(count(&farm.root().join("sent.log")), 1);
+}
+
+/// The attack on exactly-once mail: `kill -9` of the worker the moment
+/// the first acceptance (SMTP 250) comes back, with 30 mails queued for a
+/// real SMTP listener. Each acceptance is committed before its connection
+/// sends another mail, so the kill re-sends at most one mail per
+/// connection (8), never the whole batch.
+#[test]
+fn a_worker_killed_after_an_acceptance_re_sends_at_most_one_mail_per_connection() {
+    let mut farm = Farm::new();
+    let smtp = crate::support::smtp::SmtpServer::start();
+    farm.reconfigure(&format!(
+        "[outbox]\ntransport = \"smtp\"\nsmtp_url = \"{}\"\ntimeout = \"5s\"\n",
+        smtp.url()
+    ));
+    for _ in 0..30 {
+        queued_forward(&farm);
+    }
+    work_crashing_at(&farm, "outbox-sent");
+    let before_kill = smtp.received().len();
+    assert!(
+        (1..=8).contains(&before_kill),
+        "{before_kill} mails were accepted before the first was committed"
+    );
+    work(&farm);
+    assert_eq!(outbox_len(&farm), 0);
+    // A mail sent twice arrives with the same bytes.
+    let mut ids: Vec<Vec<u8>> = smtp.received().into_iter().map(|m| m.data).collect();
+    let total = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 30, "every mail arrived");
+    assert!(
+        total - 30 <= before_kill,
+        "{} mails were sent twice, more than were in flight at the kill ({before_kill})",
+        total - 30
+    );
 }
 
 #[test]

@@ -542,7 +542,7 @@ fn run(dir: &Path, args: &[&str], timeout: Duration) -> CommandRun {
         arch: "amd64",
         dist: "unstable",
     };
-    run_command(&argv(args), &vars, timeout)
+    run_command(&argv(args), &vars, timeout, None)
 }
 
 #[test]

@@ -8,7 +8,6 @@ use super::*;
 use crate::effects::process::wait_with_timeout;
 
 use std::io::{self, Read, Write};
-use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -90,12 +89,13 @@ pub(super) fn run_sendmail(
             "the sendmail transport has no command; set it in the configuration",
         ));
     };
-    let mut child = Command::new(prog)
+    let mut command = Command::new(prog);
+    command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
+        .stderr(Stdio::piped());
+    let mut child = crate::effects::process::supervised(&mut command)
         .spawn()
         .map_err(|e| {
             SendError::temporary(format!(

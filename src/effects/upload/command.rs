@@ -6,11 +6,11 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::effects::process::wait_with_timeout;
+use crate::effects::process::{supervised, wait_with_timeout, RunLease};
 
 /// Most bytes of upload-command output kept in [`CommandRun::log`].
 pub const MAX_LOG_BYTES: u64 = 1024 * 1024;
@@ -113,7 +113,16 @@ pub struct CommandRun {
 /// The output goes to a file in [`std::env::temp_dir`] while the command
 /// runs, so a command printing without end until its timeout uses that
 /// much disk space there.
-pub fn run_command(argv: &[String], vars: &CommandVars<'_>, timeout: Duration) -> CommandRun {
+///
+/// The command dies with the thread that runs it ([`supervised`]). With a
+/// `lease`, the command inherits it and the lease names its process
+/// group, so a later run finds and stops what a killed worker left.
+pub fn run_command(
+    argv: &[String],
+    vars: &CommandVars<'_>,
+    timeout: Duration,
+    lease: Option<&RunLease>,
+) -> CommandRun {
     let changes = absolute(vars.changes);
     let queue = absolute(vars.queue);
     let vars = CommandVars {
@@ -155,8 +164,11 @@ pub fn run_command(argv: &[String], vars: &CommandVars<'_>, timeout: Duration) -
         .current_dir(&queue)
         .stdin(Stdio::null())
         .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .process_group(0);
+        .stderr(Stdio::from(err));
+    supervised(&mut command);
+    if let Some(lease) = lease {
+        lease.pass_to(&mut command);
+    }
     let spawned = command.spawn();
     drop(command);
     let mut child = match spawned {
@@ -172,6 +184,9 @@ pub fn run_command(argv: &[String], vars: &CommandVars<'_>, timeout: Duration) -
         }
     };
 
+    if let Some(lease) = lease {
+        lease.name_group(child.id());
+    }
     let (status, timed_out) = wait_with_timeout(&mut child, timeout);
 
     match read_capped(&mut capture) {

@@ -29,7 +29,6 @@
 //! file (`buildmail.lock`) for up to `database.lock_timeout`.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -138,7 +137,7 @@ fn wait_flock(file: &File, path: &Path, timeout: Duration) -> Result<(), StoreEr
     let start = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
-        let got = try_flock(file).map_err(|source| StoreError::Io {
+        let got = crate::fsutil::try_flock(file).map_err(|source| StoreError::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -153,22 +152,6 @@ fn wait_flock(file: &File, path: &Path, timeout: Duration) -> Result<(), StoreEr
         }
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(50));
-    }
-}
-
-/// Tries an exclusive, non-blocking `flock`: `Ok(false)` when another open
-/// file holds it.
-fn try_flock(file: &File) -> std::io::Result<bool> {
-    // SAFETY: flock on a valid, owned file descriptor.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        return Ok(true);
-    }
-    let err = std::io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-        Ok(false)
-    } else {
-        Err(err)
     }
 }
 
