@@ -408,7 +408,7 @@ fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
     {
-        let db = sled::open(&cfg.database.path).unwrap();
+        let db = crate::support::open_raw_sled(&cfg.database.path);
         db.open_tree("meta")
             .unwrap()
             .insert("schema_version", "99")
@@ -630,7 +630,7 @@ fn a_corrupt_record_met_in_a_commit_is_an_error_not_a_duplicate() {
     };
     drop(buildmail::store::open(&cfg.database).unwrap());
     {
-        let db = sled::open(&cfg.database.path).unwrap();
+        let db = crate::support::open_raw_sled(&cfg.database.path);
         db.open_tree("signatures")
             .unwrap()
             .insert(sig.key(), b"not json".to_vec())

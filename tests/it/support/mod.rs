@@ -648,3 +648,20 @@ pub fn replace_first(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&haystack[at + needle.len()..]);
     out
 }
+
+/// Opens the sled database at `path` directly (to plant a corrupt
+/// record), waiting while sled's lock is still held: by a store this
+/// process dropped a moment ago, or by a child another test thread forked.
+pub fn open_raw_sled(path: &std::path::Path) -> sled::Db {
+    let start = std::time::Instant::now();
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(e) if start.elapsed() < std::time::Duration::from_secs(30) => {
+                assert!(e.to_string().contains("could not acquire lock"), "{e}");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("cannot open {}: {e}", path.display()),
+        }
+    }
+}
