@@ -26,6 +26,12 @@ pub struct Args {
     /// After the summary, print the table of the builds the import touched.
     #[arg(long)]
     pub list: bool,
+    /// Carry out what the mails ask for, as `deliver` would: send the
+    /// error replies, forwards and notifications, run the uploads. Without
+    /// it an import sends nothing and runs nothing (the history says what
+    /// was left out), and each mail is dated by its own Date: header.
+    #[arg(long)]
+    pub live: bool,
 }
 
 /// Counts for the closing summary.
@@ -116,6 +122,11 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     );
     let start = Instant::now();
     let ingest = Ingest::new(&*store, config);
+    let ingest = if args.live {
+        ingest
+    } else {
+        ingest.importing()
+    };
     let mut tally = Tally::default();
     let result = pipeline::run(&args.paths, config, &ingest, &*store, &mut |c| {
         tally.count(c, &bar)
@@ -155,6 +166,12 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         }
         println!();
         super::list::print_table(&records);
+    }
+    if !args.live {
+        println!(
+            "nothing was sent and no upload was run (imported mail; `import --live` carries out what the mails ask for)"
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     // Uploads and mails the imported replies asked for, with the store
     // released between steps.

@@ -95,6 +95,7 @@ pub fn apply_log(
         message_id: message_id.map(str::to_string),
         signer: None,
         note: (!notes.is_empty()).then(|| notes.join("; ")),
+        imported: None,
     };
     (record, history, moved)
 }

@@ -245,6 +245,7 @@ fn finish(
                 message_id: job.message_id.clone(),
                 signer: job.signer.clone(),
                 note: Some(outcome.to_string()),
+                imported: None,
             });
             c.build = Some(BuildRecord {
                 pending_job,
@@ -353,6 +354,7 @@ fn upload(
                 message_id: job.message_id.clone(),
                 signer: job.signer.clone(),
                 note: Some(format!("{placed}; the upload command runs")),
+                imported: None,
             });
             c.build = Some(BuildRecord {
                 state: to,
@@ -418,6 +420,7 @@ fn commit_upload(
             message_id: job.message_id.clone(),
             signer: job.signer.clone(),
             note: Some(last_line(&done.log).to_string()),
+            imported: None,
         };
         // Another decision took the build over while the job ran (an
         // admin's command, or the archive's answer to the upload): it

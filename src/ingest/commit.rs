@@ -33,7 +33,7 @@ impl Ingest<'_> {
                 seen.outcome
             )));
         }
-        let now = self.prep.clock.now();
+        let now = self.commit_time(p);
         let record = |kind: &str, outcome: String, build: Option<BuildKey>| MailRecord {
             sha256: p.sha256.clone(),
             message_id: p.message_id.clone(),
@@ -301,6 +301,7 @@ impl Ingest<'_> {
                 message_id: p.message_id.clone(),
                 signer: None,
                 note: Some(note.clone()),
+                imported: None,
             }),
             ..Commit::default()
         };
@@ -485,6 +486,7 @@ impl Ingest<'_> {
                     message_id: p.message_id.clone(),
                     signer: signer.clone(),
                     note: Some(note),
+                    imported: None,
                 });
                 let outcome = format!("{command} for {key}: {}", new.state);
                 if record.is_none_or(|r| r.state != new.state) {
@@ -507,6 +509,7 @@ impl Ingest<'_> {
                         message_id: p.message_id.clone(),
                         signer: signer.clone(),
                         note: Some(reasons.join("; ")),
+                        imported: None,
                     });
                 }
                 let answered = match decide::reply::answer_for(r, self.prep.config) {
@@ -569,6 +572,9 @@ impl Ingest<'_> {
     /// that carries one another, different mail carried first is processed
     /// on its own; its dedup record and history say so.
     fn commit_mail(&self, p: &Prepared, mut c: Commit<'_>) -> Result<Committed, StoreError> {
+        if self.importing {
+            leave_out_effects(&mut c, self.prep.clock.now());
+        }
         if let Some(mid) = &p.message_id {
             if let Some(first) = self
                 .store
@@ -594,6 +600,16 @@ impl Ingest<'_> {
         self.store.commit(&c)
     }
 
+    /// The time a mail's commit is stamped with: now; for an imported mail
+    /// its own `Date:` (not later than now).
+    fn commit_time(&self, p: &Prepared) -> i64 {
+        let now = self.prep.clock.now();
+        match p.date {
+            Some(date) if self.importing && (0..=now).contains(&date) => date,
+            _ => now,
+        }
+    }
+
     /// Writes an oversize in-memory mail to the quarantine directory.
     fn spill(&self, sha: &str, raw: &[u8]) -> Result<PathBuf, StoreError> {
         let dir = self.prep.config.quarantine_dir();
@@ -601,6 +617,57 @@ impl Ingest<'_> {
             path: dir.join(format!("{sha}.eml")),
             source,
         })
+    }
+}
+
+/// Leaves the effects out of an imported mail's commit `c` (imported at
+/// `now`): no job, no mail, no notice; its history entry and dedup record
+/// say what was not done.
+fn leave_out_effects(c: &mut Commit<'_>, now: i64) {
+    let mut left_out: Vec<String> = c
+        .jobs
+        .iter()
+        .map(|j| match &j.kind {
+            JobKind::Upload => "the upload".to_string(),
+            JobKind::RemoveFromQueue { .. } => "the removal from the upload queue".into(),
+            JobKind::Purge { .. } => "the purge".into(),
+        })
+        .collect();
+    left_out.extend(
+        c.outbox
+            .iter()
+            .map(|(m, _)| format!("a mail ({}) to {}", m.kind, m.to.join(", "))),
+    );
+    if c.notice.is_some() {
+        left_out.push("the build-failure notice".into());
+    }
+    if let Some(b) = &mut c.build {
+        if c.jobs.iter().any(|j| b.pending_job == Some(j.id)) {
+            b.pending_job = None;
+        }
+    }
+    c.jobs.clear();
+    c.outbox.clear();
+    c.notice = None;
+    c.reply_sent = None;
+    let note = if left_out.is_empty() {
+        format!("imported {}", format_time(now))
+    } else {
+        format!(
+            "imported {}; not sent: imported ({}); `import --live` carries such effects out",
+            format_time(now),
+            left_out.join(", ")
+        )
+    };
+    if let Some(h) = &mut c.history {
+        h.imported = Some(now);
+        h.note = Some(match h.note.take() {
+            Some(n) => format!("{n}; {note}"),
+            None => note.clone(),
+        });
+    }
+    if let Some(m) = &mut c.mail {
+        m.outcome = format!("{}; {note}", m.outcome);
     }
 }
 

@@ -90,6 +90,8 @@ pub struct Ingest<'a> {
     store: &'a dyn Store,
     prep: Preparer<'a>,
     mailer: Mailer<'a>,
+    /// Ingesting an archive of old mail (`import` without `--live`).
+    importing: bool,
 }
 
 impl<'a> Ingest<'a> {
@@ -115,6 +117,20 @@ impl<'a> Ingest<'a> {
             store,
             mailer: Mailer::new(prep.config),
             prep,
+            importing: false,
+        }
+    }
+
+    /// The same ingester for an archive of old mail (`import` without
+    /// `--live`): each mail's state change and history carry the mail's own
+    /// `Date:` (the import time noted beside it), and nothing is done to
+    /// the world: the uploads, removals, purges, notices and mails a mail
+    /// would queue are left out, and its history and dedup record say
+    /// "not sent: imported" and what that was.
+    pub fn importing(self) -> Ingest<'a> {
+        Ingest {
+            importing: true,
+            ..self
         }
     }
 

@@ -28,6 +28,9 @@ pub struct Prepared {
     pub raw_sha256: String,
     /// Message-ID, if the mail has one.
     pub message_id: Option<String>,
+    /// The mail's own `Date:` (Unix seconds), if it has a valid one: an
+    /// imported mail's history carries it.
+    pub date: Option<i64>,
     /// What the mail is.
     pub body: PreparedBody,
 }
@@ -88,6 +91,7 @@ impl Ingest<'_> {
                 sha256,
                 raw_sha256,
                 message_id: None,
+                date: None,
                 body: PreparedBody::Seen(format!(
                     "this mail was ingested before ({})",
                     seen.outcome
@@ -321,6 +325,7 @@ impl<'a> Preparer<'a> {
                 sha256,
                 raw_sha256,
                 message_id: None,
+                date: None,
                 body: PreparedBody::TooLarge { subject, from },
             });
         }
@@ -331,6 +336,7 @@ impl<'a> Preparer<'a> {
                     sha256,
                     raw_sha256,
                     message_id: None,
+                    date: None,
                     body: PreparedBody::Reject {
                         reason: e.to_string(),
                         subject: None,
@@ -340,6 +346,7 @@ impl<'a> Preparer<'a> {
             }
         };
         let message_id = parsed.message_id().map(str::to_string);
+        let date = parsed.date();
         // The parsers must never panic; if one does anyway, the mail is
         // quarantined rather than lost or retried forever.
         let analysis = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -493,6 +500,7 @@ impl<'a> Preparer<'a> {
             sha256,
             raw_sha256,
             message_id,
+            date,
             body,
         })
     }

@@ -299,6 +299,10 @@ pub struct HistoryEntry {
     pub signer: Option<String>,
     /// Why the state did or did not move.
     pub note: Option<String>,
+    /// When the mail was imported, for a mail `import` read from an
+    /// archive of old mail: `time` is then the mail's own date.
+    #[serde(default)]
+    pub imported: Option<i64>,
 }
 
 /// The dedup record of one ingested mail.

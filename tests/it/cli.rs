@@ -1,7 +1,7 @@
 //! The `buildmail` binary, run as an MTA or an admin would run it.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use crate::support::logs::{sbuild_log, LogSpec};
@@ -196,23 +196,6 @@ fn a_bad_config_exits_78_naming_the_key() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("database.path"));
 }
 
-fn write_mbox(path: &Path, mails: &[Vec<u8>]) {
-    let mut f = std::fs::File::create(path).unwrap();
-    for m in mails {
-        f.write_all(b"From buildd@example.org Sat Nov 21 10:00:00 2026\n")
-            .unwrap();
-        // mboxrd escaping of body lines that start with "From ".
-        for line in m.split_inclusive(|&b| b == b'\n') {
-            let gt = line.iter().take_while(|&&b| b == b'>').count();
-            if line[gt..].starts_with(b"From ") {
-                f.write_all(b">").unwrap();
-            }
-            f.write_all(line).unwrap();
-        }
-        f.write_all(b"\n").unwrap();
-    }
-}
-
 #[test]
 fn import_reads_mbox_maildir_and_eml_and_reimport_is_all_duplicates() {
     let env = Env::new("");
@@ -229,7 +212,7 @@ fn import_reads_mbox_maildir_and_eml_and_reimport_is_all_duplicates() {
             .0,
         );
     }
-    write_mbox(&env.path("logs.mbox"), &mails);
+    crate::support::write_mbox(&env.path("logs.mbox"), &mails);
     let maildir = env.path("Maildir");
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(maildir.join(sub)).unwrap();

@@ -559,3 +559,93 @@ fn in_process_steps_commit_each_outcome() {
     assert_eq!((summary.delivered, summary.failed), (1, 0));
     assert!(store.outbox_mails().unwrap().is_empty());
 }
+
+/// The attack of the past: an archive of old mail, imported, must not
+/// send the error replies, forwards and uploads its mails once asked for.
+/// Each history entry carries the mail's own date, the import time beside
+/// it, and what was left out. `--live` carries such effects out.
+#[test]
+fn an_import_sends_nothing_runs_nothing_and_dates_history_by_the_mail() {
+    let farm = upload_farm(false, "");
+    let (log, signed) = built_and_signed(&farm, wall_now() - 60);
+    let subject = log_subject("successful", "hello", "1.0-1", "amd64");
+    let mut unsigned =
+        crate::support::TextMail::new(ADMIN, "buildd@example.org", &subject, "retry\n");
+    unsigned.message_id = crate::support::unique_message_id();
+    let mut question = crate::support::TextMail::new(
+        "jane@example.org",
+        "buildd@example.org",
+        "a question",
+        "Hello admins\n",
+    );
+    question.message_id = crate::support::unique_message_id();
+    let mbox = farm.root().join("old.mbox");
+    crate::support::write_mbox(&mbox, &[log, signed, unsigned.build(), question.build()]);
+    let out = farm.cli(&["import"]).arg(&mbox).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("nothing was sent"), "{said}");
+    assert_eq!(
+        count(&farm.root().join("uploads.count")),
+        0,
+        "an upload ran"
+    );
+    assert!(
+        farm.outbox().is_empty(),
+        "mail went out: {:?}",
+        farm.outbox()
+    );
+    assert_eq!(outbox_len(&farm), 0, "mail was queued");
+    let record = farm.record("hello", "unstable", "amd64");
+    assert_eq!(record.state, State::Built);
+    assert_eq!(record.pending_job, None);
+    assert_eq!(record.state_change, crate::support::DEFAULT_DATE);
+    let history = farm.history("hello", "amd64");
+    assert!(history.len() >= 2, "{history:?}");
+    for h in &history {
+        assert_eq!(h.time, crate::support::DEFAULT_DATE, "{h:?}");
+        assert!(h.imported.is_some_and(|t| t > wall_now() - 600), "{h:?}");
+    }
+    let upload = history
+        .iter()
+        .find(|h| h.event == "cmd:signed .changes")
+        .unwrap_or_else(|| panic!("no signed .changes in {history:#?}"));
+    assert!(
+        upload
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("not sent: imported (the upload)")),
+        "{upload:?}"
+    );
+    // The same mailbox again: all duplicates, still nothing sent.
+    let again = farm.cli(&["import"]).arg(&mbox).output().unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("4 duplicates"));
+    assert!(farm.outbox().is_empty());
+    // --live: a new unknown mail is forwarded as deliver would.
+    let mut live = crate::support::TextMail::new(
+        "jane@example.org",
+        "buildd@example.org",
+        "another question",
+        "Hello again\n",
+    );
+    live.message_id = crate::support::unique_message_id();
+    let mbox2 = farm.root().join("new.mbox");
+    crate::support::write_mbox(&mbox2, &[live.build()]);
+    let out = farm
+        .cli(&["import", "--live"])
+        .arg(&mbox2)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent = farm.outbox();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains("another question"), "{}", sent[0]);
+}

@@ -665,3 +665,21 @@ pub fn open_raw_sled(path: &std::path::Path) -> sled::Db {
         }
     }
 }
+
+/// Writes `mails` as an mboxrd file at `path`.
+pub fn write_mbox(path: &std::path::Path, mails: &[Vec<u8>]) {
+    let mut f = std::fs::File::create(path).unwrap();
+    for m in mails {
+        f.write_all(b"From buildd@example.org Sat Nov 21 10:00:00 2026\n")
+            .unwrap();
+        // mboxrd escaping of body lines that start with "From ".
+        for line in m.split_inclusive(|&b| b == b'\n') {
+            let gt = line.iter().take_while(|&&b| b == b'>').count();
+            if line[gt..].starts_with(b"From ") {
+                f.write_all(b">").unwrap();
+            }
+            f.write_all(line).unwrap();
+        }
+        f.write_all(b"\n").unwrap();
+    }
+}
