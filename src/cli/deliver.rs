@@ -84,52 +84,7 @@ pub fn run(config: &Config, args: Args) -> ExitCode {
 
 /// What happened to the mail, on standard error.
 fn say(outcome: &Outcome) {
-    match outcome {
-        Outcome::Log {
-            key,
-            version,
-            state,
-            moved,
-        } => eprintln!(
-            "buildmail: log for {key} {version}: {}{state}",
-            if *moved { "now " } else { "recorded, still " }
-        ),
-        Outcome::Reply {
-            key,
-            command,
-            applied: true,
-            state,
-            queued,
-            ..
-        } => match queued {
-            // The state changes when the worker runs the effect, not now.
-            Some(effect) => eprintln!(
-                "buildmail: {command} for {key}: {effect} queued for the worker (state {} until it runs)",
-                state.map_or("-", |s| s.as_str())
-            ),
-            None => eprintln!(
-                "buildmail: {command} for {key}: now {}",
-                state.map_or("-", |s| s.as_str())
-            ),
-        },
-        Outcome::Reply {
-            key,
-            command,
-            reasons,
-            ..
-        } => eprintln!(
-            "buildmail: refused {command} for {key}: {}",
-            reasons.join("; ")
-        ),
-        Outcome::Archive { key, event, state } => {
-            eprintln!("buildmail: archive {} for {key}: {state}", event.as_str())
-        }
-        Outcome::Forwarded { note, .. } => eprintln!("buildmail: {note}"),
-        Outcome::Duplicate(d) => eprintln!("buildmail: duplicate: {d}"),
-        Outcome::Quarantined { id, reason } => {
-            eprintln!("buildmail: quarantined as #{id}: {reason}")
-        }
-    }
+    eprintln!("buildmail: {outcome}");
 }
 
 /// The exit status for a store error before the mail was committed: 78

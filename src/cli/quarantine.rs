@@ -1,9 +1,12 @@
-//! `buildmail quarantine list|show ID`.
+//! `buildmail quarantine list|show|delete|reprocess`.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use crate::config::Config;
+use crate::effects::worker;
+use crate::ingest::Ingest;
+use crate::time::SystemClock;
 
 /// Options of `quarantine`.
 #[derive(Debug, clap::Args)]
@@ -32,6 +35,25 @@ pub enum Action {
         /// Print the entry as JSON (without the raw mail).
         #[arg(long)]
         json: bool,
+    },
+    /// Delete quarantined mails for good. The same mail delivered again is
+    /// still recognised as a duplicate.
+    Delete {
+        /// Quarantine ids (from `quarantine list`).
+        #[arg(required = true)]
+        ids: Vec<u64>,
+    },
+    /// Process quarantined mails again, as if they had just arrived (after
+    /// fixing the cause: a keyring, a limit, a newer buildmail). A mail
+    /// that still cannot be processed is quarantined again, under a new
+    /// id; what the mails ask for is carried out.
+    Reprocess {
+        /// Quarantine ids (from `quarantine list`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<u64>,
+        /// Every quarantined mail.
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -88,6 +110,60 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             }
             out.write_all(&bytes)?;
             out.flush()?;
+        }
+        Action::Delete { ids } => {
+            let mut missing = false;
+            let mut files = Vec::new();
+            for id in ids {
+                match store.delete_quarantined(id)? {
+                    Some(e) => {
+                        println!("deleted #{id}");
+                        files.extend(e.raw_file);
+                    }
+                    None => {
+                        eprintln!("buildmail: no quarantined mail #{id} (see `buildmail quarantine list`)");
+                        missing = true;
+                    }
+                }
+            }
+            store.flush()?;
+            for f in files {
+                if let Err(e) = std::fs::remove_file(&f) {
+                    eprintln!("buildmail: could not remove {}: {e}", f.display());
+                }
+            }
+            if missing {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Action::Reprocess { ids, all } => {
+            let ids = if all {
+                store.quarantined()?.iter().map(|e| e.id).collect()
+            } else {
+                ids
+            };
+            let ingest = Ingest::new(&*store, config);
+            let mut missing = false;
+            for id in ids {
+                match ingest.reprocess(id)? {
+                    Some(outcome) => println!("#{id}: {outcome}"),
+                    None => {
+                        eprintln!("buildmail: no quarantined mail #{id} (see `buildmail quarantine list`)");
+                        missing = true;
+                    }
+                }
+            }
+            // What the mails asked for, with the store released.
+            drop(ingest);
+            drop(store);
+            if let Some(work) = worker::run_exclusive(config, &SystemClock)? {
+                for j in &work.jobs {
+                    eprintln!("job {}: {}", j.id, j.outcome);
+                }
+            }
+            if missing {
+                return Ok(ExitCode::FAILURE);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -27,7 +27,10 @@ impl Ingest<'_> {
         if let PreparedBody::Seen(why) = &p.body {
             return Ok(Outcome::Duplicate(why.clone()));
         }
-        if let Some(seen) = self.seen(&p.sha256, &p.raw_sha256)? {
+        if let Some(seen) = self
+            .seen(&p.sha256, &p.raw_sha256)?
+            .filter(|_| p.released.is_none())
+        {
             return Ok(Outcome::Duplicate(format!(
                 "this mail was ingested before ({})",
                 seen.outcome
@@ -65,6 +68,7 @@ impl Ingest<'_> {
                     raw_file: None,
                 };
                 self.commit_quarantine(
+                    p,
                     record("quarantined", format!("quarantined: {reason}"), None),
                     entry,
                     raw.bytes(),
@@ -92,6 +96,7 @@ impl Ingest<'_> {
                     raw_file: Some(file),
                 };
                 self.commit_quarantine(
+                    p,
                     record("quarantined", format!("quarantined: {reason}"), None),
                     entry,
                     &[],
@@ -549,6 +554,7 @@ impl Ingest<'_> {
 
     fn commit_quarantine(
         &self,
+        p: &Prepared,
         mail: MailRecord,
         entry: QuarantineEntry,
         raw: &[u8],
@@ -558,6 +564,7 @@ impl Ingest<'_> {
             now: mail.received,
             mail: Some(mail),
             quarantine: Some((entry, raw)),
+            released_quarantine: p.released,
             ..Commit::default()
         };
         Ok(settled(self.store.commit(&c)?, |quarantine_id| {
@@ -575,6 +582,7 @@ impl Ingest<'_> {
         if self.importing {
             leave_out_effects(&mut c, self.prep.clock.now());
         }
+        c.released_quarantine = p.released;
         if let Some(mid) = &p.message_id {
             if let Some(first) = self
                 .store

@@ -85,6 +85,59 @@ pub enum Outcome {
     },
 }
 
+impl std::fmt::Display for Outcome {
+    /// What happened to the mail, in words (`deliver -v`, `quarantine
+    /// reprocess`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Log {
+                key,
+                version,
+                state,
+                moved,
+            } => write!(
+                f,
+                "log for {key} {version}: {}{state}",
+                if *moved { "now " } else { "recorded, still " }
+            ),
+            Outcome::Reply {
+                key,
+                command,
+                applied: true,
+                state,
+                queued,
+                ..
+            } => match queued {
+                // The state changes when the worker runs the effect, not now.
+                Some(effect) => write!(
+                    f,
+                    "{command} for {key}: {effect} queued for the worker (state {} until it runs)",
+                    state.map_or("-", |s| s.as_str())
+                ),
+                None => write!(
+                    f,
+                    "{command} for {key}: now {}",
+                    state.map_or("-", |s| s.as_str())
+                ),
+            },
+            Outcome::Reply {
+                key,
+                command,
+                reasons,
+                ..
+            } => write!(f, "refused {command} for {key}: {}", reasons.join("; ")),
+            Outcome::Archive { key, event, state } => {
+                write!(f, "archive {} for {key}: {state}", event.as_str())
+            }
+            Outcome::Forwarded { note, .. } => write!(f, "{note}"),
+            Outcome::Duplicate(d) => write!(f, "duplicate: {d}"),
+            Outcome::Quarantined { id, reason } => {
+                write!(f, "quarantined as #{id}: {reason}")
+            }
+        }
+    }
+}
+
 /// Ingests mails into a store.
 pub struct Ingest<'a> {
     store: &'a dyn Store,
@@ -148,6 +201,36 @@ impl<'a> Ingest<'a> {
     pub fn raw(&self, raw: &RawMail) -> Result<Outcome, StoreError> {
         let prepared = self.prepare(raw)?;
         self.commit(raw, &prepared)
+    }
+
+    /// Processes quarantined mail `id` again, as if it had just arrived
+    /// (after the cause was fixed: a keyring, a limit, a newer buildmail).
+    /// Its commit takes it out of the quarantine; a mail that still cannot
+    /// be processed is quarantined again under a new id. `None`: there is
+    /// no quarantined mail `id`.
+    pub fn reprocess(&self, id: u64) -> Result<Option<Outcome>, StoreError> {
+        let Some((entry, bytes)) = self.store.quarantined_mail(id)? else {
+            return Ok(None);
+        };
+        let raw = RawMail::Bytes(bytes);
+        let (sha256, raw_sha256) = prepare::identity(&raw);
+        let mut prepared = self.prep.prepare_identified(&raw, sha256, raw_sha256)?;
+        prepared.released = Some(id);
+        let outcome = self.commit(&raw, &prepared)?;
+        self.store.flush()?;
+        // A mail too large for the database was kept in a file: removed
+        // once the commit is durable, unless its new entry keeps it.
+        if let Some(file) = &entry.raw_file {
+            let kept = self
+                .store
+                .quarantined()?
+                .iter()
+                .any(|q| q.raw_file.as_ref() == Some(file));
+            if !kept {
+                let _ = std::fs::remove_file(file);
+            }
+        }
+        Ok(Some(outcome))
     }
 
     /// Ingests one mail held in memory.

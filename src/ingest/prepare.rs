@@ -31,6 +31,10 @@ pub struct Prepared {
     /// The mail's own `Date:` (Unix seconds), if it has a valid one: an
     /// imported mail's history carries it.
     pub date: Option<i64>,
+    /// The quarantine id this mail is taken out of (`quarantine
+    /// reprocess`): its commit removes that entry, and its dedup record
+    /// replaces the quarantined one.
+    pub released: Option<u64>,
     /// What the mail is.
     pub body: PreparedBody,
 }
@@ -92,6 +96,7 @@ impl Ingest<'_> {
                 raw_sha256,
                 message_id: None,
                 date: None,
+                released: None,
                 body: PreparedBody::Seen(format!(
                     "this mail was ingested before ({})",
                     seen.outcome
@@ -233,7 +238,7 @@ fn load_or_warn(paths: &[std::path::PathBuf], label: &str, what_then: &str) -> K
 }
 
 /// The content hash and the raw hash of a mail.
-fn identity(raw: &RawMail) -> (String, String) {
+pub(super) fn identity(raw: &RawMail) -> (String, String) {
     match raw {
         RawMail::Bytes(b) => (content_sha256(b), sha256_hex(b)),
         RawMail::Oversize { sha256, .. } => (sha256.clone(), sha256.clone()),
@@ -303,7 +308,7 @@ impl<'a> Preparer<'a> {
         self.prepare_identified(raw, sha256, raw_sha256)
     }
 
-    fn prepare_identified(
+    pub(super) fn prepare_identified(
         &self,
         raw: &RawMail,
         sha256: String,
@@ -326,6 +331,7 @@ impl<'a> Preparer<'a> {
                 raw_sha256,
                 message_id: None,
                 date: None,
+                released: None,
                 body: PreparedBody::TooLarge { subject, from },
             });
         }
@@ -337,6 +343,7 @@ impl<'a> Preparer<'a> {
                     raw_sha256,
                     message_id: None,
                     date: None,
+                    released: None,
                     body: PreparedBody::Reject {
                         reason: e.to_string(),
                         subject: None,
@@ -501,6 +508,7 @@ impl<'a> Preparer<'a> {
             raw_sha256,
             message_id,
             date,
+            released: None,
             body,
         })
     }

@@ -155,6 +155,10 @@ pub struct Commit<'a> {
     pub notice: Option<Notice>,
     /// A notice was sent: mark it so (its key, [`Notice::key`]).
     pub notice_sent: Option<Vec<u8>>,
+    /// A quarantined mail processed again (`quarantine reprocess`): its
+    /// entry and raw bytes are removed, and its dedup record (kind
+    /// `quarantined`) gives way to this commit's.
+    pub released_quarantine: Option<u64>,
 }
 
 /// What [`Store::commit`] did.
@@ -236,6 +240,11 @@ pub trait Store: Send + Sync {
 
     /// One quarantined mail and its raw bytes (from the database or its file).
     fn quarantined_mail(&self, id: u64) -> Result<Option<(QuarantineEntry, Vec<u8>)>, StoreError>;
+
+    /// Removes quarantined mail `id` (its entry and the raw bytes kept in
+    /// the database; the caller removes a `raw_file`). Its dedup record
+    /// stays, so the same mail delivered again is still a duplicate.
+    fn delete_quarantined(&self, id: u64) -> Result<Option<QuarantineEntry>, StoreError>;
 
     /// Every recorded signature, ordered by signer and time.
     fn signature_uses(&self) -> Result<Vec<SignatureUse>, StoreError>;

@@ -253,6 +253,105 @@ fn import_reads_mbox_maildir_and_eml_and_reimport_is_all_duplicates() {
     assert_eq!(all.as_array().unwrap().len(), 5);
 }
 
+/// Quarantine ids are 1, 2, 3 whichever process writes them; a mail
+/// quarantined for a cause since fixed is processed again with
+/// `quarantine reprocess`, junk goes with `quarantine delete`.
+#[test]
+fn quarantine_numbers_its_mails_and_reprocesses_or_deletes_them() {
+    let env = Env::new("[limits]\nmax_message_size = \"4KiB\"\n");
+    let mut spec = LogSpec::new("hello", "1.0-1", "amd64", "unstable", "successful");
+    spec.filler_lines = 200;
+    let subject =
+        crate::support::sbuild_subject("successful", "hello", "1.0-1", "amd64", "unstable");
+    let big = crate::support::with_message_id(
+        &crate::support::log_mail_plain(&subject, &sbuild_log(&spec)),
+        "big@example.org",
+    );
+    assert!(big.len() > 4096);
+    assert_eq!(code(&env.deliver(&big)), 0);
+    assert_eq!(code(&env.deliver(b"\x00\x01 not a mail \xff")), 0);
+    let ids = |env: &Env| -> Vec<u64> {
+        env.json(&["quarantine", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(ids(&env), vec![1, 2], "ids people can type");
+    let kept = env.path("data/quarantine");
+    assert_eq!(
+        std::fs::read_dir(&kept).unwrap().count(),
+        1,
+        "the large mail's file"
+    );
+
+    // The cause is fixed: a larger limit.
+    let toml = std::fs::read_to_string(&env.config)
+        .unwrap()
+        .replace("4KiB", "2MiB");
+    std::fs::write(&env.config, toml).unwrap();
+    let out = env.run(&["quarantine", "reprocess", "1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("#1: log for unstable/amd64/hello 1.0-1: now Built"), "{said}");
+    assert_eq!(ids(&env), vec![2]);
+    assert_eq!(
+        std::fs::read_dir(&kept).unwrap().count(),
+        0,
+        "its file is gone"
+    );
+    let list = env.json(&["list", "--json"]);
+    assert_eq!(list[0]["state"], "Built", "{list}");
+    // Delivered once more, the mail is the log it now is: a duplicate.
+    let again = env
+        .cmd(&["deliver", "-v"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut again = again;
+    again.stdin.take().unwrap().write_all(&big).unwrap();
+    let again = again.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&again.stderr).contains("duplicate"));
+
+    // Junk stays junk: quarantined again under a new id, then deleted.
+    let out = env.run(&["quarantine", "reprocess", "2"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("#2: quarantined as #3"));
+    assert_eq!(ids(&env), vec![3]);
+    assert_eq!(code(&env.run(&["quarantine", "delete", "3"])), 0);
+    assert!(ids(&env).is_empty());
+    assert_eq!(
+        code(&env.run(&["quarantine", "delete", "3"])),
+        1,
+        "no such id"
+    );
+    assert_eq!(code(&env.run(&["quarantine", "reprocess", "99"])), 1);
+    // Deleted junk delivered again is still known.
+    let out = env
+        .cmd(&["deliver", "-v"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = out;
+    out.stdin
+        .take()
+        .unwrap()
+        .write_all(b"\x00\x01 not a mail \xff")
+        .unwrap();
+    let out = out.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("duplicate"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn states_prints_the_diagram() {
     let env = Env::new("");

@@ -5,6 +5,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::SledStore;
+use super::LAST_QUARANTINE_ID;
 use crate::model::{Notice, QuarantineEntry, SignatureUse};
 use crate::store::{Commit, Committed, StoreError};
 
@@ -21,7 +22,7 @@ impl SledStore {
     /// tree; the dedup and signature replay checks happen inside it.
     pub(super) fn transact(&self, c: &Commit<'_>) -> Result<Committed, StoreError> {
         // More trees than sled's tuple impls take: the slice form.
-        let trees: [&sled::Tree; 17] = [
+        let trees: [&sled::Tree; 18] = [
             &self.mails,
             &self.msgids,
             &self.builds,
@@ -39,9 +40,10 @@ impl SledStore {
             &self.uploads,
             &self.bounces,
             &self.notices,
+            &self.meta,
         ];
         let result = trees.as_slice().transaction(|t| {
-                let [mails, msgids, builds, history, log_index, log_msgids, quarantine, quarantine_raw, unhandled, signatures, jobs, outbox, outbox_raw, replies_sent, uploads, bounces, notices] =
+                let [mails, msgids, builds, history, log_index, log_msgids, quarantine, quarantine_raw, unhandled, signatures, jobs, outbox, outbox_raw, replies_sent, uploads, bounces, notices, meta] =
                     t.as_slice()
                 else {
                     return Err(ConflictableTransactionError::Abort(Stop::Corrupt {
@@ -74,7 +76,15 @@ impl SledStore {
                     signatures.insert(k, enc(sig)?)?;
                 }
                 if let Some(m) = &c.mail {
-                    if mails.get(m.sha256.as_bytes())?.is_some() {
+                    let seen = mails.get(m.sha256.as_bytes())?;
+                    // A mail taken out of the quarantine replaces its own
+                    // dedup record, and only that kind.
+                    let released = c.released_quarantine.is_some()
+                        && seen.as_ref().is_some_and(|v| {
+                            serde_json::from_slice::<crate::model::MailRecord>(v)
+                                .is_ok_and(|r| r.kind == "quarantined")
+                        });
+                    if seen.is_some() && !released {
                         return Err(ConflictableTransactionError::Abort(Stop::Done(
                             Committed::Duplicate(format!(
                                 "mail with SHA-256 {} was ingested before",
@@ -116,8 +126,18 @@ impl SledStore {
                         log_msgids.insert(mid.as_bytes(), key.to_bytes())?;
                     }
                 }
+                if let Some(id) = c.released_quarantine {
+                    quarantine.remove(&id.to_be_bytes())?;
+                    quarantine_raw.remove(&id.to_be_bytes())?;
+                }
                 if let Some((q, raw)) = &c.quarantine {
-                    let id = quarantine.generate_id()?;
+                    // Numbered 1, 2, 3...: ids people type.
+                    let id = meta
+                        .get(LAST_QUARANTINE_ID)?
+                        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                        .map_or(0, u64::from_be_bytes)
+                        .saturating_add(1);
+                    meta.insert(LAST_QUARANTINE_ID, &id.to_be_bytes())?;
                     let entry = QuarantineEntry { id, ..q.clone() };
                     quarantine.insert(&id.to_be_bytes(), enc(&entry)?)?;
                     if q.raw_file.is_none() {

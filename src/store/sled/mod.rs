@@ -23,7 +23,9 @@
 //! * `uploads` [`.changes` name] → build key
 //! * `bounces` [time \0 id] → empty (forwarding loop protection)
 //! * `notices` [src \0 version \0 dist] → [`Notice`]
-//! * `meta`: `schema_version`
+//! * `meta`: `schema_version`; `last_id` and `last_quarantine_id`, the
+//!   counters behind [`Store::generate_id`] and quarantine ids (small,
+//!   dense numbers that people type)
 //!
 //! sled admits one process at a time; [`SledStore::open`] queues on a lock
 //! file (`buildmail.lock`) for up to `database.lock_timeout`.
@@ -66,6 +68,7 @@ pub struct SledStore {
     uploads: sled::Tree,
     bounces: sled::Tree,
     notices: sled::Tree,
+    meta: sled::Tree,
     _lock: File,
 }
 
@@ -99,6 +102,12 @@ fn lock_file(path: &Path, timeout: Duration) -> Result<File, StoreError> {
     wait_flock(&file, path, timeout)?;
     Ok(file)
 }
+
+/// The `meta` key of the last id [`Store::generate_id`] gave out.
+const LAST_ID: &str = "last_id";
+
+/// The `meta` key of the last quarantine id (assigned in the commit).
+pub(super) const LAST_QUARANTINE_ID: &str = "last_quarantine_id";
 
 /// How long a Db of this process may take to let go of sled's lock.
 const SLED_RELEASE: Duration = Duration::from_secs(30);
@@ -192,6 +201,19 @@ impl SledStore {
                 meta.insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
             }
         }
+        // A database of an earlier release numbered with sled's generator:
+        // the counters start above every id it gave out.
+        let quarantine = db.open_tree("quarantine")?;
+        if meta.get(LAST_ID)?.is_none() {
+            meta.insert(LAST_ID, &db.generate_id()?.to_be_bytes())?;
+        }
+        if meta.get(LAST_QUARANTINE_ID)?.is_none() {
+            let last = quarantine
+                .last()?
+                .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
+                .map_or(0, u64::from_be_bytes);
+            meta.insert(LAST_QUARANTINE_ID, &last.to_be_bytes())?;
+        }
         Ok(SledStore {
             builds: db.open_tree("builds")?,
             history: db.open_tree("history")?,
@@ -199,7 +221,7 @@ impl SledStore {
             msgids: db.open_tree("msgids")?,
             log_index: db.open_tree("log_index")?,
             log_msgids: db.open_tree("log_msgids")?,
-            quarantine: db.open_tree("quarantine")?,
+            quarantine,
             quarantine_raw: db.open_tree("quarantine_raw")?,
             unhandled: db.open_tree("unhandled")?,
             signatures: db.open_tree("signatures")?,
@@ -210,6 +232,7 @@ impl SledStore {
             uploads: db.open_tree("uploads")?,
             bounces: db.open_tree("bounces")?,
             notices: db.open_tree("notices")?,
+            meta,
             db,
             path,
             _lock: lock,
@@ -332,6 +355,23 @@ impl Store for SledStore {
                 })?,
         };
         Ok(Some((entry, raw)))
+    }
+
+    fn delete_quarantined(&self, id: u64) -> Result<Option<QuarantineEntry>, StoreError> {
+        use sled::Transactional;
+        let removed = (&self.quarantine, &self.quarantine_raw)
+            .transaction(|(q, raw)| {
+                let v = q.remove(&id.to_be_bytes())?;
+                raw.remove(&id.to_be_bytes())?;
+                Ok(v)
+            })
+            .map_err(|e: sled::transaction::TransactionError<()>| match e {
+                sled::transaction::TransactionError::Storage(e) => StoreError::from(e),
+                sled::transaction::TransactionError::Abort(()) => {
+                    corrupt("quarantine", "the removal was aborted")
+                }
+            })?;
+        removed.map(|v| from_json("quarantine", &v)).transpose()
     }
 
     /// Every recorded signature, ordered by signer and time.
@@ -520,9 +560,19 @@ impl Store for SledStore {
         })
     }
 
-    /// A fresh id, unique and increasing across the database's life.
+    /// A fresh id, unique and increasing across the database's life, and
+    /// dense: 1, 2, 3... (sled's own generator jumps by a million per
+    /// process). Made durable with the commit that uses it.
     fn generate_id(&self) -> Result<u64, StoreError> {
-        Ok(self.db.generate_id()?)
+        let next = self.meta.update_and_fetch(LAST_ID, |old| {
+            let last = old
+                .and_then(|v| <[u8; 8]>::try_from(v).ok())
+                .map_or(0, u64::from_be_bytes);
+            Some(last.saturating_add(1).to_be_bytes().to_vec())
+        })?;
+        next.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .ok_or_else(|| corrupt("meta", "last_id is not a number"))
     }
 
     fn commit(&self, c: &Commit<'_>) -> Result<Committed, StoreError> {
