@@ -290,6 +290,10 @@ pub struct LimitsConfig {
     pub max_message_size: u64,
     /// `max_log_size`: largest decompressed log, in bytes (default 2 GiB).
     pub max_log_size: u64,
+    /// `max_log_ratio`: largest ratio of a compressed log's inflated size
+    /// to its compressed size, for logs over 64 MiB (default 100; 0: no
+    /// ratio limit).
+    pub max_log_ratio: u64,
 }
 
 /// `[database]`.
@@ -400,6 +404,7 @@ impl Config {
                 512 << 20,
             )?,
             max_log_size: size("limits.max_log_size", raw.limits.max_log_size, 2 << 30)?,
+            max_log_ratio: raw.limits.max_log_ratio.unwrap_or(100),
         };
         let database = DatabaseConfig {
             path: raw

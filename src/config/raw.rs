@@ -125,6 +125,7 @@ pub(super) struct RawSignatures {
 pub(super) struct RawLimits {
     pub(super) max_message_size: Option<SizeValue>,
     pub(super) max_log_size: Option<SizeValue>,
+    pub(super) max_log_ratio: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -42,8 +42,10 @@ pub struct LogAnalysis<'a> {
     pub status: Status,
     /// The parsed log.
     pub log: BuildLog,
-    /// The log bytes.
+    /// The log bytes (of a large compressed log, its start and end).
     pub log_bytes: Cow<'a, [u8]>,
+    /// The whole log's size.
+    pub log_size: u64,
     /// The log as it arrived gzip-compressed, if it did.
     pub log_gz: Option<Cow<'a, [u8]>>,
     /// The unsigned `.changes`, from the part or the Changes section.
@@ -87,6 +89,7 @@ pub fn analyse_with_body<'a>(
         body,
         mail::Limits {
             max_log_size: config.limits.max_log_size,
+            max_log_ratio: config.limits.max_log_ratio,
         },
     ) {
         Ok(p) => p,
@@ -100,7 +103,7 @@ pub fn analyse_with_body<'a>(
     analyse_log(
         subject,
         log,
-        parts.log,
+        (parts.log, parts.log_size),
         parts.gzip,
         parts.changes,
         from,
@@ -168,7 +171,7 @@ fn merge_summary(log: &mut BuildLog, part: BuildLog) {
 fn analyse_log<'a>(
     subject: LogSubject,
     log: BuildLog,
-    log_bytes: Cow<'a, [u8]>,
+    (log_bytes, log_size): (Cow<'a, [u8]>, u64),
     log_gz: Option<Cow<'a, [u8]>>,
     changes_part: Option<Cow<'a, [u8]>>,
     from: Option<String>,
@@ -268,6 +271,7 @@ fn analyse_log<'a>(
         status,
         log,
         log_bytes,
+        log_size,
         log_gz,
         changes,
         archive: subject.archive,
@@ -364,7 +368,7 @@ impl LogAnalysis<'_> {
             from: self.from,
             signed_by: Vec::new(),
             signature: None,
-            log_size: self.log_bytes.len() as u64,
+            log_size: self.log_size,
             compressed_size,
         }
     }

@@ -19,6 +19,10 @@ use crate::model::{
 use crate::store::{Commit, Committed, StoreError};
 use crate::time::format_time;
 
+/// Quarantined mails larger than this are kept as files in the
+/// quarantine directory rather than in the database.
+pub const QUARANTINE_INLINE: usize = 256 << 10;
+
 impl Ingest<'_> {
     /// The committing half: decides the transition against the current
     /// record and writes everything in one transaction. Mails must be
@@ -56,6 +60,14 @@ impl Ingest<'_> {
                 subject,
                 from,
             } => {
+                // A large mail is kept as a file, not in the database
+                // (whose cache would hold it).
+                let bytes = raw.bytes();
+                let raw_file = if bytes.len() > QUARANTINE_INLINE {
+                    Some(self.spill(&p.sha256, bytes)?)
+                } else {
+                    None
+                };
                 let entry = QuarantineEntry {
                     id: 0,
                     time: now,
@@ -63,15 +75,15 @@ impl Ingest<'_> {
                     message_id: p.message_id.clone(),
                     subject: subject.clone(),
                     from: from.clone(),
-                    size: raw.bytes().len() as u64,
+                    size: bytes.len() as u64,
                     sha256: p.sha256.clone(),
-                    raw_file: None,
+                    raw_file: raw_file.clone(),
                 };
                 self.commit_quarantine(
                     p,
                     record("quarantined", format!("quarantined: {reason}"), None),
                     entry,
-                    raw.bytes(),
+                    if raw_file.is_some() { &[] } else { bytes },
                 )
             }
             PreparedBody::TooLarge { subject, from } => {

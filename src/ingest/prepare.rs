@@ -367,12 +367,22 @@ impl<'a> Preparer<'a> {
             match classify::analyse_with_body(&parsed, body, self.config) {
                 Analysis::Log(mut a) => {
                     let gz = match a.log_gz.take() {
-                        Some(g) => g.into_owned(),
-                        None => archive::gzip(&a.log_bytes).map_err(|source| StoreError::Io {
+                        Some(g) => g,
+                        None => std::borrow::Cow::Owned(archive::gzip(&a.log_bytes).map_err(
+                            |source| StoreError::Io {
+                                path: self.archive.dir().to_path_buf(),
+                                source,
+                            },
+                        )?),
+                    };
+                    // The log is durable in the archive before any commit
+                    // refers to it; written from the mail's own bytes.
+                    self.archive
+                        .write(&sha256, &gz)
+                        .map_err(|source| StoreError::Io {
                             path: self.archive.dir().to_path_buf(),
                             source,
-                        })?,
-                    };
+                        })?;
                     // A signed log counts only for the build it names itself:
                     // nothing taken from the unsigned Subject.
                     let signed = match (&entity, &signed_log) {
@@ -393,7 +403,7 @@ impl<'a> Preparer<'a> {
                         facts.signature =
                             Some(s.signer.clone());
                     }
-                    Ok((PreparedBody::Log(Box::new(facts)), Some(gz)))
+                    Ok(PreparedBody::Log(Box::new(facts)))
                 }
                 Analysis::Reply(question) => {
                     let policy = self.signature_policy();
@@ -406,12 +416,9 @@ impl<'a> Preparer<'a> {
                         self.clock.now(),
                     );
                     if crate::decide::reply::is_conversation(&r, self.config) {
-                        return Ok((
-                            PreparedBody::Other(Box::new(ForwardFacts::of(&parsed, self.config))),
-                            None,
-                        ));
+                        return Ok(PreparedBody::Other(Box::new(ForwardFacts::of(&parsed, self.config))));
                     }
-                    Ok((PreparedBody::Reply(Box::new(r)), None))
+                    Ok(PreparedBody::Reply(Box::new(r)))
                 }
                 Analysis::Archive(subject) => {
                     let (text, signature) = match self.archive_signature(&parsed) {
@@ -434,15 +441,12 @@ impl<'a> Preparer<'a> {
                             Err("the answer is not signed by a key of archive.keyrings (PGP/MIME or clearsigned)".to_string()),
                         ),
                     };
-                    Ok((
-                        PreparedBody::Archive(Box::new(ArchiveAnswer {
+                    Ok(PreparedBody::Archive(Box::new(ArchiveAnswer {
                             subject,
                             text,
                             forward: ForwardFacts::of(&parsed, self.config),
                             signature,
-                        })),
-                        None,
-                    ))
+                        })))
                 }
                 Analysis::Other => {
                     // A reply to one of buildmail's own mails under a
@@ -465,44 +469,26 @@ impl<'a> Preparer<'a> {
                         })
                         .flatten();
                     Ok(match reply {
-                        Some(r) => (PreparedBody::Reply(Box::new(r)), None),
-                        None => (
-                            PreparedBody::Other(Box::new(ForwardFacts::of(&parsed, self.config))),
-                            None,
-                        ),
+                        Some(r) => PreparedBody::Reply(Box::new(r)),
+                        None => PreparedBody::Other(Box::new(ForwardFacts::of(&parsed, self.config))),
                     })
                 }
-                Analysis::Reject(reason) => Ok((
-                    PreparedBody::Reject {
+                Analysis::Reject(reason) => Ok(PreparedBody::Reject {
                         reason,
                         subject: subject.clone(),
                         from: from.clone(),
-                    },
-                    None,
-                )),
+                    }),
             }
         }))
         .unwrap_or_else(|_| {
-            Ok::<_, StoreError>((
-                PreparedBody::Reject {
+            Ok::<_, StoreError>(PreparedBody::Reject {
                     reason: "internal error: a parser panicked on this mail (please report it)"
                         .into(),
                     subject,
                     from,
-                },
-                None,
-            ))
+                })
         })?;
-        let (body, gz) = analysis;
-        // The log is durable in the archive before any commit refers to it.
-        if let Some(gz) = gz {
-            self.archive
-                .write(&sha256, &gz)
-                .map_err(|source| StoreError::Io {
-                    path: self.archive.dir().to_path_buf(),
-                    source,
-                })?;
-        }
+        let body = analysis;
         Ok(Prepared {
             sha256,
             raw_sha256,

@@ -298,7 +298,10 @@ fn quarantine_numbers_its_mails_and_reprocesses_or_deletes_them() {
         String::from_utf8_lossy(&out.stderr)
     );
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains("#1: log for unstable/amd64/hello 1.0-1: now Built"), "{said}");
+    assert!(
+        said.contains("#1: log for unstable/amd64/hello 1.0-1: now Built"),
+        "{said}"
+    );
     assert_eq!(ids(&env), vec![2]);
     assert_eq!(
         std::fs::read_dir(&kept).unwrap().count(),

@@ -45,6 +45,7 @@ fn exercise(path: &Path) -> bool {
         &mail,
         Limits {
             max_log_size: 64 * 1024 * 1024,
+            max_log_ratio: 0,
         },
     );
     let outcome = match &result {

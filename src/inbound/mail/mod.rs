@@ -34,6 +34,12 @@ pub enum MailError {
         /// The limit in bytes.
         limit: u64,
     },
+    /// A gzip log part inflates past its ratio limit (a gzip bomb).
+    #[error("the gzip-compressed log inflates to more than {ratio} times its compressed size (and over 64 MiB), as a gzip bomb does; raise `limits.max_log_ratio` if this log is genuine")]
+    LogRatio {
+        /// The ratio limit.
+        ratio: u64,
+    },
     /// A gzip log part is corrupt.
     #[error("the gzip-compressed log part is corrupt: {0}")]
     BadGzip(String),
@@ -274,7 +280,8 @@ pub fn text_prefix(text: &[u8], limit: usize) -> String {
 // ---------------------------------------------------------------------------
 
 /// The log, the compressed bytes when it came gzipped.
-type Log<'a> = (Cow<'a, [u8]>, Option<Cow<'a, [u8]>>);
+/// A log, its compressed form (if it came compressed) and its whole size.
+type Log<'a> = (Cow<'a, [u8]>, Option<Cow<'a, [u8]>>, u64);
 
 #[cfg(test)]
 mod tests;

@@ -13,24 +13,45 @@ pub struct Limits {
     /// Largest decompressed log accepted, in bytes. Applies to gzip log
     /// parts (a plain log is already in memory as part of the mail).
     pub max_log_size: u64,
+    /// Largest ratio of decompressed to compressed size accepted for a
+    /// log over [`RATIO_FREE`] (0: no ratio limit).
+    pub max_log_ratio: u64,
 }
 
 impl Default for Limits {
-    /// 512 MiB: larger than any genuine build log seen on Debian buildds.
+    /// 512 MiB, at most 100 times the compressed size: larger than any
+    /// genuine build log seen on Debian buildds.
     fn default() -> Self {
         Limits {
             max_log_size: 512 * 1024 * 1024,
+            max_log_ratio: 100,
         }
     }
 }
 
+/// A compressed log may always inflate to this size, whatever its ratio.
+pub const RATIO_FREE: u64 = 64 << 20;
+
+/// How much of the start of an inflated log is kept: the sbuild header
+/// (its fields are in the first few kilobytes).
+pub const LOG_HEAD: usize = 1 << 20;
+
+/// How much of the end of an inflated log is kept: the failing step, the
+/// `.changes`, the package contents and the Summary.
+pub const LOG_TAIL: usize = 24 << 20;
+
 /// The parts of an sbuild log mail.
 #[derive(Debug)]
 pub struct LogParts<'a> {
-    /// The log bytes, transfer-decoded and inflated; charset untouched.
+    /// The log bytes, transfer-decoded and inflated; charset untouched. An
+    /// inflated log over [`LOG_HEAD`] + [`LOG_TAIL`] keeps only its start
+    /// and end.
     pub log: Cow<'a, [u8]>,
     /// The log arrived gzip-compressed (the compressed bytes are kept here).
     pub gzip: Option<Cow<'a, [u8]>>,
+    /// The whole log's size: more than `log.len()` when only its start and
+    /// end were kept ([`inflate_log`]).
+    pub log_size: u64,
     /// The `.changes` part, if any.
     pub changes: Option<Cow<'a, [u8]>>,
     /// The `<log>.summary` part, if any.
@@ -175,35 +196,167 @@ pub(super) fn decode_qp_line(mut line: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Inflates a gzip log through a reader capped at `limit + 1` bytes, so a
-/// gzip bomb is refused after reading just past the limit.
-pub fn inflate_log(data: &[u8], limit: u64) -> Result<Vec<u8>, MailError> {
+/// A compressed log, inflated in bounded memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inflated {
+    /// The log; for a log over [`LOG_HEAD`] + [`LOG_TAIL`] bytes, its first
+    /// and last lines up to those sizes, joined by a line that says how
+    /// much was left out (the archive keeps the compressed log whole).
+    pub bytes: Vec<u8>,
+    /// The whole log's size.
+    pub size: u64,
+}
+
+/// Held while a log inflates past [`LOG_HEAD`] + 1 MiB: one large log at
+/// a time per process, so that `import`'s parallel preparers (or a mailbox
+/// of bombs) never hold several windows at once. Smaller logs, nearly all
+/// of them, never wait for it.
+static LARGE_LOG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The last [`LOG_TAIL`] bytes written to it: a ring buffer.
+struct Tail {
+    ring: Vec<u8>,
+    /// Where the oldest byte is, once the ring is full.
+    start: usize,
+}
+
+impl Tail {
+    fn push(&mut self, mut chunk: &[u8]) {
+        if chunk.len() >= LOG_TAIL {
+            chunk = chunk.get(chunk.len() - LOG_TAIL..).unwrap_or_default();
+            self.ring.clear();
+            self.start = 0;
+        }
+        if self.ring.capacity() < LOG_TAIL && self.ring.len() + chunk.len() > (1 << 20) {
+            self.ring.reserve_exact(LOG_TAIL - self.ring.len());
+        }
+        let room = LOG_TAIL - self.ring.len();
+        let (fill, rest) = chunk.split_at(room.min(chunk.len()));
+        self.ring.extend_from_slice(fill);
+        // Full: overwrite the oldest bytes, wrapping around.
+        let mut rest = rest;
+        while !rest.is_empty() {
+            let n = (LOG_TAIL - self.start).min(rest.len());
+            let (now, later) = rest.split_at(n);
+            if let Some(dst) = self.ring.get_mut(self.start..self.start + n) {
+                dst.copy_from_slice(now);
+            }
+            self.start = (self.start + n) % LOG_TAIL;
+            rest = later;
+        }
+    }
+
+    /// The bytes in order.
+    fn into_bytes(mut self) -> Vec<u8> {
+        self.ring.rotate_left(self.start);
+        self.ring
+    }
+}
+
+/// Inflates a gzip log in 64 KiB steps, never holding more than
+/// [`LOG_HEAD`] + [`LOG_TAIL`] bytes of it, and only one such log per
+/// process at a time. A log larger than
+/// `limits.max_log_size`, or over [`RATIO_FREE`] and more than
+/// `limits.max_log_ratio` times its compressed size (a gzip bomb), is
+/// refused as soon as it passes the limit.
+pub fn inflate_log(data: &[u8], limits: Limits) -> Result<Inflated, MailError> {
     if data.is_empty() {
         return Err(MailError::BadGzip("the gzip part is empty".to_string()));
     }
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(data)
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(|e| MailError::BadGzip(e.to_string()))?;
-    if out.len() as u64 > limit {
-        return Err(MailError::LogTooLarge { limit });
+    let ratio_limit = match limits.max_log_ratio {
+        0 => u64::MAX,
+        r => (data.len() as u64).saturating_mul(r).max(RATIO_FREE),
+    };
+    let limit = limits.max_log_size.min(ratio_limit);
+    let mut reader = flate2::read::MultiGzDecoder::new(data);
+    // Grown to their full size in one step each (the pages are touched
+    // only as they fill): no doubling copies of large buffers.
+    let mut head: Vec<u8> = Vec::new();
+    let mut tail = Tail {
+        ring: Vec::new(),
+        start: 0,
+    };
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 64 << 10];
+    let mut large = None;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(MailError::BadGzip(e.to_string())),
+        };
+        size = size.saturating_add(n as u64);
+        if size > limit {
+            return Err(if limit < limits.max_log_size {
+                MailError::LogRatio {
+                    ratio: limits.max_log_ratio,
+                }
+            } else {
+                MailError::LogTooLarge {
+                    limit: limits.max_log_size,
+                }
+            });
+        }
+        if large.is_none() && size > (LOG_HEAD as u64) + (1 << 20) {
+            large = Some(
+                LARGE_LOG
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+        }
+        let mut chunk = buf.get(..n).unwrap_or_default();
+        if head.len() < LOG_HEAD {
+            let (h, rest) = chunk.split_at((LOG_HEAD - head.len()).min(chunk.len()));
+            head.extend_from_slice(h);
+            chunk = rest;
+        }
+        tail.push(chunk);
     }
-    Ok(out)
+    let tail = tail.into_bytes();
+    if size == (head.len() + tail.len()) as u64 {
+        head.reserve_exact(tail.len());
+        head.extend_from_slice(&tail);
+        return Ok(Inflated { bytes: head, size });
+    }
+    // Whole lines only on either side of the gap.
+    let tail = memchr::memchr(b'\n', &tail)
+        .and_then(|i| tail.get(i + 1..))
+        .unwrap_or(&tail);
+    if let Some(i) = memchr::memrchr(b'\n', &head) {
+        head.truncate(i + 1);
+    }
+    let omitted = size - head.len() as u64 - tail.len() as u64;
+    head.reserve_exact(tail.len() + 128);
+    head.extend_from_slice(
+        format!("[... buildmail: {omitted} bytes of the log left out here; the archived log is whole ...]\n")
+            .as_bytes(),
+    );
+    head.extend_from_slice(tail);
+    Ok(Inflated { bytes: head, size })
 }
 
 pub(super) fn extract_log<'a>(
     raw: &'a [u8],
-    part: &MessagePart<'_>,
+    part: &'a MessagePart<'a>,
     role: PartRole,
     limits: Limits,
 ) -> Result<Log<'a>, MailError> {
-    let body = decoded_body(raw, part);
     if role == PartRole::GzipLog {
-        let log = inflate_log(&body, limits.max_log_size)?;
-        Ok((Cow::Owned(log), Some(body)))
+        // mail-parser has decoded a binary part already: no second copy,
+        // unless its decoder gave up on the text (then ours, lenient).
+        let body = match &part.body {
+            PartType::Binary(b) | PartType::InlineBinary(b) if b.starts_with(&[0x1f, 0x8b]) => {
+                Cow::Borrowed(b.as_ref())
+            }
+            _ => decoded_body(raw, part),
+        };
+        let log = inflate_log(&body, limits)?;
+        Ok((Cow::Owned(log.bytes), Some(body), log.size))
     } else {
-        Ok((body, None))
+        let body = decoded_body(raw, part);
+        let size = body.len() as u64;
+        Ok((body, None, size))
     }
 }
 
@@ -230,10 +383,11 @@ pub fn log_parts<'a>(mail: &'a Inbound<'a>, limits: Limits) -> Result<LogParts<'
             PartRole::Other if !root_is_multipart_type(root) => return Err(MailError::NoLog),
             _ => PartRole::TextLog,
         };
-        let (log, gzip) = extract_log(raw, root, role, limits)?;
+        let (log, gzip, log_size) = extract_log(raw, root, role, limits)?;
         return Ok(LogParts {
             log,
             gzip,
+            log_size,
             changes: None,
             summary: None,
             key_id,
@@ -268,10 +422,11 @@ pub fn log_parts<'a>(mail: &'a Inbound<'a>, limits: Limits) -> Result<LogParts<'
     let (part, role) = named_log
         .or(first_text.map(|p| (p, PartRole::TextLog)))
         .ok_or(MailError::NoLog)?;
-    let (log, gzip) = extract_log(raw, part, role, limits)?;
+    let (log, gzip, log_size) = extract_log(raw, part, role, limits)?;
     Ok(LogParts {
         log,
         gzip,
+        log_size,
         changes,
         summary,
         key_id,
