@@ -8,6 +8,7 @@ mod import;
 mod info;
 mod list;
 mod log;
+mod logging;
 mod outbox;
 mod quarantine;
 mod render;
@@ -102,7 +103,6 @@ pub fn run() -> ExitCode {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
-    init_tracing();
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -110,6 +110,7 @@ pub fn run() -> ExitCode {
             return ExitCode::from(EX_CONFIG);
         }
     };
+    logging::init(Some(&config.log));
     let config = match cli.data_dir {
         Some(d) => config.with_data_dir(d),
         None => config,
@@ -143,17 +144,6 @@ pub fn run() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BUILDMAIL_LOG")
-        // buildlog-consultant warns about every line it does not know; its
-        // findings reach the user through the explanation instead.
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,buildlog_consultant=off"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 /// Opens the store for `deliver` or `import`, creating it when it does

@@ -74,6 +74,8 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// Forwarding of mail buildmail does not handle itself.
     pub forward: ForwardConfig,
+    /// `[log]`: where log lines go, and which.
+    pub log: LogConfig,
     /// `[archive]`: who may answer uploads.
     pub archive: ArchiveConfig,
     /// `[[builders]]`: who may report build results. Empty: any sender's
@@ -232,6 +234,38 @@ pub struct NotifyConfig {
     /// other architectures of the same version (default 30m).
     pub quiet_period: Duration,
 }
+
+/// Where log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogTarget {
+    /// Standard error, plain text (colour only on a terminal).
+    Stderr,
+    /// Standard error with the `<N>` priority prefixes journald reads
+    /// (sd-daemon(3)), no timestamps: for a systemd service.
+    Journald,
+    /// syslog(3), with the configured facility.
+    Syslog,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// `target`: `stderr`, `journald`, `syslog`, or `auto` (the default:
+    /// journald when systemd connected standard error to the journal,
+    /// else stderr).
+    pub target: LogTarget,
+    /// `level`: which lines, in `RUST_LOG` syntax (default `info`);
+    /// `BUILDMAIL_LOG` or `RUST_LOG` in the environment win.
+    pub level: String,
+    /// `facility`: the syslog facility (default `mail`).
+    pub facility: String,
+}
+
+/// The syslog facilities `log.facility` may name.
+pub const SYSLOG_FACILITIES: &[&str] = &[
+    "mail", "daemon", "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6",
+    "local7",
+];
 
 /// `[forward]`.
 #[derive(Debug, Clone)]
@@ -616,6 +650,45 @@ impl Config {
                 }
             }
         }
+        let log = LogConfig {
+            target: match raw.log.target.as_deref().unwrap_or("auto") {
+                "stderr" => LogTarget::Stderr,
+                "journald" => LogTarget::Journald,
+                "syslog" => LogTarget::Syslog,
+                "auto" if std::env::var_os("JOURNAL_STREAM").is_some() => LogTarget::Journald,
+                "auto" => LogTarget::Stderr,
+                other => {
+                    return Err(ConfigError::Invalid {
+                        key: "log.target",
+                        message: format!(
+                            "{other:?} is not a log target: write stderr, journald, syslog or auto"
+                        ),
+                    })
+                }
+            },
+            level: raw.log.level.unwrap_or_else(|| "info".into()),
+            facility: raw.log.facility.unwrap_or_else(|| "mail".into()),
+        };
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log.level) {
+            return Err(ConfigError::Invalid {
+                key: "log.level",
+                message: format!(
+                    "{:?} is not a log filter ({e}): write a level such as info or debug, \
+                     or RUST_LOG syntax such as info,buildmail::effects=debug",
+                    log.level
+                ),
+            });
+        }
+        if !SYSLOG_FACILITIES.contains(&log.facility.as_str()) {
+            return Err(ConfigError::Invalid {
+                key: "log.facility",
+                message: format!(
+                    "{:?} is not a syslog facility: write one of {}",
+                    log.facility,
+                    SYSLOG_FACILITIES.join(", ")
+                ),
+            });
+        }
         Ok(Config {
             source: path.map(Path::to_path_buf),
             data_dir,
@@ -632,6 +705,7 @@ impl Config {
             forward,
             archive,
             builders,
+            log,
         })
     }
 

@@ -32,6 +32,16 @@ pub(super) struct RawConfig {
     pub(super) builders: Option<Vec<RawBuilder>>,
     #[serde(default)]
     pub(super) archive: RawArchive,
+    #[serde(default)]
+    pub(super) log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLog {
+    pub(super) target: Option<String>,
+    pub(super) level: Option<String>,
+    pub(super) facility: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -153,6 +153,14 @@ pub fn run_one(
         }
     };
     crash_point("job-finished");
+    tracing::info!(
+        "job {} ({} of {} {}): {}",
+        report.id,
+        job.kind.name(),
+        job.key,
+        job.version,
+        report.outcome
+    );
     Ok(Some(report))
 }
 

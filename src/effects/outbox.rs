@@ -219,6 +219,13 @@ fn record(
         match r {
             Ok(()) => {
                 s.outbox_delivered(mail.id)?;
+                tracing::info!(
+                    "sent mail {} ({}) to {}: {}",
+                    mail.id,
+                    mail.kind,
+                    mail.to.join(", "),
+                    mail.subject
+                );
                 d.delivered += 1;
             }
             Err(e) => {
@@ -240,7 +247,13 @@ fn record_failure(
     let max_age = i64::try_from(config.outbox.max_age.as_secs()).unwrap_or(i64::MAX);
     let dead = e.permanent || now.saturating_sub(mail.queued) >= max_age;
     let next = now.saturating_add(backoff(config.outbox.retry_after, mail.attempts));
-    if dead {
+    if !dead {
+        tracing::warn!(
+            "mail {} to {} not delivered, retried later: {e}",
+            mail.id,
+            mail.to.join(", ")
+        );
+    } else {
         tracing::error!(
             "outbox mail {} to {} parked as dead: {e} (see `buildmail outbox list`)",
             mail.id,

@@ -28,6 +28,17 @@ impl Ingest<'_> {
     /// record and writes everything in one transaction. Mails must be
     /// committed in the order they arrived.
     pub fn commit(&self, raw: &RawMail, p: &Prepared) -> Result<Outcome, StoreError> {
+        let outcome = self.commit_prepared(raw, p)?;
+        let mail = p.message_id.as_deref().unwrap_or("(no Message-ID)");
+        match &outcome {
+            Outcome::Quarantined { .. } => tracing::warn!("mail <{mail}>: {outcome}"),
+            Outcome::Duplicate(_) => tracing::debug!("mail <{mail}>: {outcome}"),
+            _ => tracing::info!("mail <{mail}>: {outcome}"),
+        }
+        Ok(outcome)
+    }
+
+    fn commit_prepared(&self, raw: &RawMail, p: &Prepared) -> Result<Outcome, StoreError> {
         if let PreparedBody::Seen(why) = &p.body {
             return Ok(Outcome::Duplicate(why.clone()));
         }
@@ -647,11 +658,7 @@ fn leave_out_effects(c: &mut Commit<'_>, now: i64) {
     let mut left_out: Vec<String> = c
         .jobs
         .iter()
-        .map(|j| match &j.kind {
-            JobKind::Upload => "the upload".to_string(),
-            JobKind::RemoveFromQueue { .. } => "the removal from the upload queue".into(),
-            JobKind::Purge { .. } => "the purge".into(),
-        })
+        .map(|j| format!("the {}", j.kind.name()))
         .collect();
     left_out.extend(
         c.outbox
@@ -747,11 +754,7 @@ fn reply_outcome(
             applied: true,
             state: Some(a.record.state),
             reasons: Vec::new(),
-            queued: a.job.as_ref().map(|j| match j {
-                JobKind::Upload => "upload",
-                JobKind::RemoveFromQueue { .. } => "removal from the queue",
-                JobKind::Purge { .. } => "purge",
-            }),
+            queued: a.job.as_ref().map(JobKind::name),
         },
         Decision::Refuse(reasons) => Outcome::Reply {
             key: key.clone(),

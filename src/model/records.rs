@@ -198,6 +198,17 @@ pub enum JobKind {
     },
 }
 
+impl JobKind {
+    /// The job in words: `upload`, `removal from the queue`, `purge`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobKind::Upload => "upload",
+            JobKind::RemoveFromQueue { .. } => "removal from the queue",
+            JobKind::Purge { .. } => "purge",
+        }
+    }
+}
+
 /// Where and how to answer a mail (the facts an error reply needs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Answer {

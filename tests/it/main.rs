@@ -13,6 +13,7 @@ mod effects;
 mod fixtures;
 mod ingest;
 mod layers;
+mod logging;
 mod mail_parts;
 mod notify;
 mod pgp_mime;

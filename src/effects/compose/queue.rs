@@ -33,11 +33,21 @@ pub fn queue_error_reply(
     }
     let sent = store.replies_sent_since(&answer.to, now - 3600)?;
     if sent >= config.replies.max_errors_per_hour as usize {
-        tracing::warn!(
-            "not answering {}: {} error replies in the last hour (replies.max_errors_per_hour)",
-            answer.to,
-            sent
-        );
+        if answer.signed {
+            // An admin whose signed replies keep failing is not being
+            // told why any more: someone must look.
+            tracing::error!(
+                "a verified signer, {}, hit the error-reply limit ({sent} in the last hour, \
+                 replies.max_errors_per_hour): their refused commands go unanswered; \
+                 see `buildmail history` for what they sent",
+                answer.to
+            );
+        } else {
+            tracing::warn!(
+                "not answering {}: {sent} error replies in the last hour (replies.max_errors_per_hour)",
+                answer.to
+            );
+        }
         return Ok(false);
     }
     let id = store.generate_id()?;

@@ -1,0 +1,148 @@
+//! Where log lines go (`[log]`): standard error (plain text; colour only
+//! on a terminal), journald (standard error with sd-daemon(3) `<N>`
+//! priority prefixes, which the journal reads as levels) or syslog(3).
+//! `BUILDMAIL_LOG` or `RUST_LOG` (`RUST_LOG` syntax) override
+//! `log.level`.
+
+use std::ffi::CString;
+use std::io::{self, IsTerminal, Write};
+
+use tracing::{Level, Metadata};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogConfig, LogTarget};
+
+/// Always off: buildlog-consultant warns about every line it does not
+/// know; its findings reach the user through the explanation instead.
+const QUIET: &str = "buildlog_consultant=off";
+
+/// Starts logging as `log` says (before the configuration is loaded:
+/// `None`, warnings on standard error). A second call changes nothing.
+pub fn init(log: Option<&LogConfig>) {
+    let level = std::env::var("BUILDMAIL_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .or_else(|| log.map(|l| l.level.clone()))
+        .unwrap_or_else(|| "warn".into());
+    let filter = EnvFilter::try_new(format!("{level},{QUIET}"))
+        .unwrap_or_else(|_| EnvFilter::new(format!("info,{QUIET}")));
+    let target = log.map_or(LogTarget::Stderr, |l| l.target);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match target {
+        LogTarget::Stderr => builder
+            .with_ansi(io::stderr().is_terminal())
+            .with_writer(io::stderr)
+            .try_init(),
+        LogTarget::Journald => builder
+            .without_time()
+            .with_level(false)
+            .with_ansi(false)
+            .with_writer(Prefixed)
+            .try_init(),
+        LogTarget::Syslog => {
+            open_syslog(log.map_or("mail", |l| l.facility.as_str()));
+            builder
+                .without_time()
+                .with_ansi(false)
+                .with_writer(Syslog)
+                .try_init()
+        }
+    };
+}
+
+/// The syslog(3) priority of a level.
+fn priority(level: &Level) -> libc::c_int {
+    match *level {
+        Level::ERROR => libc::LOG_ERR,
+        Level::WARN => libc::LOG_WARNING,
+        Level::INFO => libc::LOG_INFO,
+        _ => libc::LOG_DEBUG,
+    }
+}
+
+/// Standard error, each line prefixed with `<priority>`.
+struct Prefixed;
+
+/// One event's line for [`Prefixed`].
+struct PrefixedLine(libc::c_int);
+
+impl<'a> MakeWriter<'a> for Prefixed {
+    type Writer = PrefixedLine;
+    fn make_writer(&'a self) -> PrefixedLine {
+        PrefixedLine(libc::LOG_INFO)
+    }
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> PrefixedLine {
+        PrefixedLine(priority(meta.level()))
+    }
+}
+
+impl Write for PrefixedLine {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // The formatter writes each event whole, in one call.
+        let mut line = format!("<{}>", self.0).into_bytes();
+        line.extend_from_slice(buf);
+        io::stderr().lock().write_all(&line)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
+/// syslog(3).
+struct Syslog;
+
+/// One event's line for [`Syslog`].
+struct SyslogLine(libc::c_int);
+
+impl<'a> MakeWriter<'a> for Syslog {
+    type Writer = SyslogLine;
+    fn make_writer(&'a self) -> SyslogLine {
+        SyslogLine(libc::LOG_INFO)
+    }
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> SyslogLine {
+        SyslogLine(priority(meta.level()))
+    }
+}
+
+impl Write for SyslogLine {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let Ok(msg) = CString::new(line.replace('\0', " ")) else {
+                continue;
+            };
+            // SAFETY: a constant format string and a NUL-terminated
+            // argument for its one %s.
+            unsafe {
+                libc::syslog(self.0, c"%s".as_ptr(), msg.as_ptr());
+            }
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// openlog(3) as `buildmail`, with the process id, in `facility`.
+fn open_syslog(facility: &str) {
+    let facility = match facility {
+        "daemon" => libc::LOG_DAEMON,
+        "user" => libc::LOG_USER,
+        "local0" => libc::LOG_LOCAL0,
+        "local1" => libc::LOG_LOCAL1,
+        "local2" => libc::LOG_LOCAL2,
+        "local3" => libc::LOG_LOCAL3,
+        "local4" => libc::LOG_LOCAL4,
+        "local5" => libc::LOG_LOCAL5,
+        "local6" => libc::LOG_LOCAL6,
+        "local7" => libc::LOG_LOCAL7,
+        _ => libc::LOG_MAIL,
+    };
+    // SAFETY: openlog keeps the identity pointer: a 'static C string.
+    unsafe {
+        libc::openlog(c"buildmail".as_ptr(), libc::LOG_PID, facility);
+    }
+}

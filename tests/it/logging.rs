@@ -1,0 +1,134 @@
+//! What buildmail logs, and where: every state change at info level, on
+//! standard error without colour codes when it is not a terminal, with
+//! journald's priority prefixes under `log.target = "journald"`, filtered
+//! by `BUILDMAIL_LOG`/`RUST_LOG`; a verified admin who hits the
+//! error-reply limit is logged as an error.
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+use crate::support::farm::*;
+use crate::support::keys::*;
+use crate::support::logs::{sbuild_log, LogSpec};
+
+/// Runs `deliver` of the farm's binary on `raw` with `env` set.
+fn deliver(farm: &Farm, raw: &[u8], env: &[(&str, &str)]) -> Output {
+    let mut cmd = farm.cli(&["deliver"]);
+    cmd.env_remove("RUST_LOG").env_remove("BUILDMAIL_LOG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(raw).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn log_mail(version: &str) -> Vec<u8> {
+    let spec = LogSpec::new("hello", version, "amd64", "unstable", "successful");
+    let subject =
+        crate::support::sbuild_subject("successful", "hello", version, "amd64", "unstable");
+    crate::support::with_message_id(
+        &crate::support::log_mail_plain(&subject, &sbuild_log(&spec)),
+        &crate::support::unique_message_id(),
+    )
+}
+
+#[test]
+fn a_state_change_is_logged_at_info_without_colour_codes() {
+    let farm = Farm::new();
+    let out = deliver(&farm, &log_mail("1.0-1"), &[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    let line = said
+        .lines()
+        .find(|l| l.contains("log for unstable/amd64/hello 1.0-1: now Built"))
+        .unwrap_or_else(|| panic!("no state change in {said:?}"));
+    assert!(line.contains("INFO"), "{line}");
+    assert!(!said.contains('\x1b'), "colour codes on a pipe: {said:?}");
+    // RUST_LOG-style filtering.
+    let quiet = deliver(&farm, &log_mail("1.0-2"), &[("RUST_LOG", "warn")]);
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    let quiet = deliver(
+        &farm,
+        &log_mail("1.0-3"),
+        &[("BUILDMAIL_LOG", "buildmail=warn")],
+    );
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+}
+
+#[test]
+fn under_journald_lines_carry_priority_prefixes() {
+    let mut farm = Farm::new();
+    farm.reconfigure("[log]\ntarget = \"journald\"\n");
+    let out = deliver(&farm, &log_mail("1.0-1"), &[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.lines()
+            .any(|l| l.starts_with("<6>") && l.contains("now Built")),
+        "{said:?}"
+    );
+    // `auto` picks journald when systemd connected standard error to it.
+    let mut farm = Farm::new();
+    farm.reconfigure("[log]\ntarget = \"auto\"\n");
+    let out = deliver(&farm, &log_mail("1.0-1"), &[("JOURNAL_STREAM", "8:12345")]);
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("<6>"));
+}
+
+#[test]
+fn a_bad_log_setting_is_refused_naming_the_key() {
+    for (extra, key) in [
+        ("[log]\ntarget = \"papertape\"\n", "log.target"),
+        ("[log]\nfacility = \"kern\"\n", "log.facility"),
+        ("[log]\nlevel = \"info,=[\"\n", "log.level"),
+    ] {
+        let e = buildmail::config::Config::from_toml(extra, None).unwrap_err();
+        assert!(e.to_string().contains(key), "{extra}: {e}");
+    }
+}
+
+/// The attack on an admin's attention: their signed commands keep being
+/// refused until the error-reply limit silences the answers. That must
+/// not go unnoticed: it is logged as an error.
+#[test]
+fn a_verified_admin_over_the_error_reply_limit_is_logged_loudly() {
+    let mut farm = Farm::new();
+    farm.reconfigure("[replies]\nmax_errors_per_hour = 1\n");
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let subject = log_subject("attempted", "hello", "1.0-1", "amd64");
+    let refused = |n: u32| {
+        // An older version than the known one: refused, with an answer.
+        let text = bind(&subject, "newvers 0.1-1\n");
+        let signed = clearsign(
+            shared_ed25519(),
+            format!("{text}\nattempt {n}\n").as_bytes(),
+            SignSpec::at(wall_now() - 60),
+        );
+        deliver(&farm, &reply(&subject, &signed, None), &[])
+    };
+    let first = String::from_utf8_lossy(&refused(1).stderr).into_owned();
+    assert!(!first.contains("ERROR"), "{first}");
+    let second = String::from_utf8_lossy(&refused(2).stderr).into_owned();
+    let line = second
+        .lines()
+        .find(|l| l.contains("hit the error-reply limit"))
+        .unwrap_or_else(|| panic!("not logged: {second}"));
+    assert!(line.contains("ERROR") && line.contains(ADMIN), "{line}");
+}
