@@ -53,15 +53,14 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let archive = crate::store::archive::LogArchive::new(&config.database.log_archive);
-    let log = archive.read(&newest.id).map_err(|e| {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    archive.copy_to(&newest.id, &mut out).map_err(|e| {
         anyhow::anyhow!(
-            "cannot read the archived log {} from {}: {e}",
+            "cannot print the archived log {} from {}: {e}",
             newest.id,
             archive.dir().display()
         )
     })?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(&log)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

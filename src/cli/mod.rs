@@ -3,6 +3,7 @@
 mod check_config;
 mod deliver;
 mod forget_signature;
+mod fsck;
 mod history;
 mod import;
 mod info;
@@ -78,6 +79,9 @@ pub enum Command {
     Quarantine(quarantine::Args),
     /// Clear a signature's replay record on purpose (or `--list` them).
     ForgetSignature(forget_signature::Args),
+    /// Check the database against the log archive and the quarantine
+    /// files; `--repair` removes what a killed process left behind.
+    Fsck(fsck::Args),
     /// Print the state diagram (Graphviz dot), generated from the transition table.
     States(StatesArgs),
     /// Check the configuration and report problems in plain words.
@@ -124,6 +128,7 @@ pub fn run() -> ExitCode {
         Command::Log(a) => log::run(&config, a),
         Command::Quarantine(a) => quarantine::run(&config, a),
         Command::ForgetSignature(a) => forget_signature::run(&config, a),
+        Command::Fsck(a) => fsck::run(&config, a),
         Command::States(a) => {
             if a.json {
                 println!("{:#}", crate::model::state::diagram_json());

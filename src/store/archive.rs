@@ -74,9 +74,46 @@ impl LogArchive {
 
     /// The log `id`, decompressed, byte-exact.
     pub fn read(&self, id: &str) -> io::Result<Vec<u8>> {
-        let gz = self.read_gz(id)?;
-        let mut out = Vec::with_capacity(gz.len() * 8);
-        io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut out)?;
+        let mut out = Vec::new();
+        self.copy_to(id, &mut out)?;
+        Ok(out)
+    }
+
+    /// Writes the log `id`, decompressed, to `out` as it is inflated (a
+    /// log of gigabytes is never held whole). Returns its size.
+    pub fn copy_to(&self, id: &str, out: &mut dyn Write) -> io::Result<u64> {
+        let file = std::fs::File::open(self.path(id)?)?;
+        let mut log = flate2::read::MultiGzDecoder::new(io::BufReader::new(file));
+        io::copy(&mut log, out)
+    }
+
+    /// Every log id with a file in the archive, and its path (files that
+    /// are not named like a log are skipped).
+    pub fn files(&self) -> io::Result<Vec<(String, PathBuf)>> {
+        let mut out = Vec::new();
+        let shards = match std::fs::read_dir(&self.dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e),
+        };
+        for shard in shards {
+            let shard = shard?.path();
+            if !shard.is_dir() {
+                continue;
+            }
+            for f in std::fs::read_dir(&shard)? {
+                let path = f?.path();
+                let id = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_suffix(".log.gz"))
+                    .filter(|id| valid_id(id))
+                    .map(str::to_string);
+                if let Some(id) = id {
+                    out.push((id, path));
+                }
+            }
+        }
         Ok(out)
     }
 }

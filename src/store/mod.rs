@@ -235,6 +235,9 @@ pub trait Store: Send + Sync {
     /// Archived logs of a source package, oldest first.
     fn logs_of(&self, source: &str) -> Result<Vec<LogRef>, StoreError>;
 
+    /// Every archived log's record (for `fsck`), in no particular order.
+    fn log_refs(&self) -> Result<Vec<LogRef>, StoreError>;
+
     /// Quarantined mails, oldest first.
     fn quarantined(&self) -> Result<Vec<QuarantineEntry>, StoreError>;
 

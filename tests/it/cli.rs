@@ -355,6 +355,78 @@ fn quarantine_numbers_its_mails_and_reprocesses_or_deletes_them() {
     );
 }
 
+/// `fsck` finds what a killed process left (an archived log, a quarantine
+/// file, a temporary file nothing refers to), removes it with `--repair`
+/// only once it is older than `--older-than`, and reports a record whose
+/// file is gone.
+#[test]
+fn fsck_finds_and_repairs_orphans_and_reports_missing_files() {
+    let env = Env::new("");
+    let (mail, _) = log_mail("hello", "1.0-1", "amd64", "successful", "fsck@example.org");
+    assert_eq!(code(&env.deliver(&mail)), 0);
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    let plant = |path: PathBuf, old: bool| {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let f = std::fs::File::create(&path).unwrap();
+        if old {
+            f.set_modified(hour_ago).unwrap();
+        }
+        path
+    };
+    let old_log = plant(
+        env.path(&format!("data/logs/ab/{}.log.gz", "ab".repeat(32))),
+        true,
+    );
+    let new_log = plant(
+        env.path(&format!("data/logs/cd/{}.log.gz", "cd".repeat(32))),
+        false,
+    );
+    let old_mail = plant(env.path("data/quarantine/stray.eml"), true);
+    let old_temp = plant(env.path("data/logs/ab/.buildmail-tmp-x.log.gz.12345"), true);
+    let out = env.run(&["fsck"]);
+    assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stdout));
+    let json: serde_json::Value =
+        serde_json::from_slice(&env.run(&["fsck", "--json"]).stdout).unwrap();
+    assert_eq!(json["orphan_logs"].as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(json["orphan_quarantine_files"].as_array().unwrap().len(), 1);
+    assert_eq!(json["stale_temporary_files"].as_array().unwrap().len(), 1);
+    assert_eq!(json["recent_unreferenced"].as_array().unwrap().len(), 1);
+    let out = env.run(&["fsck", "--repair"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    for gone in [&old_log, &old_mail, &old_temp] {
+        assert!(!gone.exists(), "{}", gone.display());
+    }
+    assert!(new_log.exists(), "a young file may be about to be recorded");
+    let logged = env.run(&["log", "hello"]);
+    assert!(logged.status.success(), "the referenced log stays");
+    // A record whose file is gone: reported, exit 1, even with --repair.
+    std::fs::remove_file(&new_log).unwrap();
+    let archived = walk(&env.path("data/logs"));
+    assert_eq!(archived.len(), 1, "{archived:?}");
+    std::fs::remove_file(&archived[0]).unwrap();
+    let out = env.run(&["fsck", "--repair"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("log records whose file is missing"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// Every plain file under `dir`, recursively.
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 #[test]
 fn states_prints_the_diagram() {
     let env = Env::new("");

@@ -85,6 +85,53 @@ fn sigkill_during_import_then_rerun_gives_each_mail_exactly_once() {
     }
     assert!(killed_midway, "could not kill the import in the middle");
 
+    // What the kill left: log files archived for mails whose commit was
+    // lost. `fsck --repair` removes exactly those.
+    let fsck = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_buildmail"))
+            .arg("--config")
+            .arg(&config)
+            .arg("fsck")
+            .args(args)
+            .env_remove("BUILDMAIL_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let repaired = fsck(&["--repair", "--older-than", "0s"]);
+    assert!(
+        repaired.status.success(),
+        "{}",
+        String::from_utf8_lossy(&repaired.stdout)
+    );
+    let archived = |dir: &std::path::Path| -> usize {
+        std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|shard| {
+                        std::fs::read_dir(shard.path())
+                            .map(|f| {
+                                f.filter_map(Result::ok)
+                                    .filter(|f| {
+                                        f.file_name().to_string_lossy().ends_with(".log.gz")
+                                    })
+                                    .count()
+                            })
+                            .unwrap_or(0)
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    let cfg = Config::load(Some(&config)).unwrap();
+    let store = buildmail::store::open(&cfg.database).unwrap();
+    let recorded = store.log_refs().unwrap().len();
+    drop(store);
+    assert_eq!(
+        archived(&cfg.database.log_archive),
+        recorded,
+        "an orphan is left after fsck --repair"
+    );
+
     let status = import().status().unwrap();
     assert!(status.success());
     let cfg = Config::load(Some(&config)).unwrap();
@@ -102,6 +149,14 @@ fn sigkill_during_import_then_rerun_gives_each_mail_exactly_once() {
         assert_eq!(store.history(key).unwrap().len(), 1, "{name}");
         assert_eq!(store.logs_of(name).unwrap().len(), 1, "{name}");
     }
+    drop(store);
+    assert_eq!(archived(&cfg.database.log_archive), MAILS);
+    let clean = fsck(&["--older-than", "0s"]);
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
 }
 
 fn libc_sigkill() -> i32 {

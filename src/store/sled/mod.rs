@@ -324,6 +324,13 @@ impl Store for SledStore {
         Ok(v)
     }
 
+    fn log_refs(&self) -> Result<Vec<LogRef>, StoreError> {
+        self.log_index
+            .iter()
+            .map(|kv| from_json("log_index", &kv?.1))
+            .collect()
+    }
+
     /// Quarantined mails, oldest first.
     fn quarantined(&self) -> Result<Vec<QuarantineEntry>, StoreError> {
         self.quarantine
