@@ -132,10 +132,14 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
 
+    // Every shard of the archive, also one that holds nothing but a
+    // crashed write's temporary file.
     let mut dirs = vec![qdir, config.outbox.dir.clone()];
-    for (_, path) in archive.files()? {
-        if let Some(d) = path.parent() {
-            dirs.push(d.to_path_buf());
+    if let Ok(shards) = std::fs::read_dir(archive.dir()) {
+        for shard in shards.filter_map(Result::ok) {
+            if shard.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push(shard.path());
+            }
         }
     }
     dirs.sort();

@@ -382,7 +382,7 @@ fn fsck_finds_and_repairs_orphans_and_reports_missing_files() {
         false,
     );
     let old_mail = plant(env.path("data/quarantine/stray.eml"), true);
-    let old_temp = plant(env.path("data/logs/ab/.buildmail-tmp-x.log.gz.12345"), true);
+    let old_temp = plant(env.path("data/logs/ef/.buildmail-tmp-x.log.gz.12345"), true);
     let out = env.run(&["fsck"]);
     assert_eq!(code(&out), 1, "{}", String::from_utf8_lossy(&out.stdout));
     let json: serde_json::Value =
@@ -444,7 +444,37 @@ fn states_prints_the_diagram() {
             .unwrap()
             .iter()
             .any(|n| n == "log:successful")));
-    assert_eq!(edges.len(), dot.matches(" -> ").count());
+    // Every edge between two states is drawn once; events that keep a
+    // state are listed in its box instead of as loops.
+    let moving = edges.iter().filter(|e| e["from"] != e["to"]).count();
+    assert_eq!(moving, dot.matches(" -> ").count());
+    assert!(dot.contains("(kept by "), "{dot}");
+    // The states in groups, each state in exactly one.
+    let groups = json["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), dot.matches("subgraph cluster_").count());
+    let mut grouped: Vec<&str> = groups
+        .iter()
+        .flat_map(|g| {
+            g["states"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap())
+        })
+        .collect();
+    grouped.sort();
+    let mut states: Vec<&str> = json["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    states.sort();
+    assert_eq!(grouped, states);
+    assert!(groups
+        .iter()
+        .any(|g| g["name"] == "building"
+            && g["states"].as_array().unwrap().iter().any(|s| s == "Built")));
 }
 
 #[test]

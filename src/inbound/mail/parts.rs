@@ -215,6 +215,7 @@ static LARGE_LOG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The last [`LOG_TAIL`] bytes written to it: a ring buffer.
 struct Tail {
+    /// At most [`LOG_TAIL`] bytes.
     ring: Vec<u8>,
     /// Where the oldest byte is, once the ring is full.
     start: usize,
@@ -227,14 +228,10 @@ impl Tail {
             self.ring.clear();
             self.start = 0;
         }
-        if self.ring.capacity() < LOG_TAIL && self.ring.len() + chunk.len() > (1 << 20) {
-            self.ring.reserve_exact(LOG_TAIL - self.ring.len());
-        }
-        let room = LOG_TAIL - self.ring.len();
-        let (fill, rest) = chunk.split_at(room.min(chunk.len()));
+        let room = LOG_TAIL.saturating_sub(self.ring.len());
+        let (fill, mut rest) = chunk.split_at(room.min(chunk.len()));
         self.ring.extend_from_slice(fill);
         // Full: overwrite the oldest bytes, wrapping around.
-        let mut rest = rest;
         while !rest.is_empty() {
             let n = (LOG_TAIL - self.start).min(rest.len());
             let (now, later) = rest.split_at(n);
@@ -253,9 +250,10 @@ impl Tail {
     }
 }
 
-/// Inflates a gzip log in 64 KiB steps, never holding more than
-/// [`LOG_HEAD`] + [`LOG_TAIL`] bytes of it, and only one such log per
-/// process at a time. A log larger than
+/// Inflates a gzip log in 64 KiB steps. A log of up to [`LOG_HEAD`] +
+/// [`LOG_TAIL`] bytes is kept whole, in one buffer; of a larger one only
+/// its first [`LOG_HEAD`] and last [`LOG_TAIL`] bytes are ever held, and
+/// only one such log per process at a time. A log larger than
 /// `limits.max_log_size`, or over [`RATIO_FREE`] and more than
 /// `limits.max_log_ratio` times its compressed size (a gzip bomb), is
 /// refused as soon as it passes the limit.
@@ -269,13 +267,9 @@ pub fn inflate_log(data: &[u8], limits: Limits) -> Result<Inflated, MailError> {
     };
     let limit = limits.max_log_size.min(ratio_limit);
     let mut reader = flate2::read::MultiGzDecoder::new(data);
-    // Grown to their full size in one step each (the pages are touched
-    // only as they fill): no doubling copies of large buffers.
-    let mut head: Vec<u8> = Vec::new();
-    let mut tail = Tail {
-        ring: Vec::new(),
-        start: 0,
-    };
+    // The whole log while it fits; then its head, and `tail` the rest.
+    let mut log: Vec<u8> = Vec::new();
+    let mut tail: Option<Tail> = None;
     let mut size = 0u64;
     let mut buf = vec![0u8; 64 << 10];
     let mut large = None;
@@ -305,20 +299,31 @@ pub fn inflate_log(data: &[u8], limits: Limits) -> Result<Inflated, MailError> {
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
             );
         }
-        let mut chunk = buf.get(..n).unwrap_or_default();
-        if head.len() < LOG_HEAD {
-            let (h, rest) = chunk.split_at((LOG_HEAD - head.len()).min(chunk.len()));
-            head.extend_from_slice(h);
-            chunk = rest;
+        let chunk = buf.get(..n).unwrap_or_default();
+        match &mut tail {
+            Some(t) => t.push(chunk),
+            None if log.len() + chunk.len() <= LOG_HEAD + LOG_TAIL => {
+                log.extend_from_slice(chunk);
+            }
+            None => {
+                // Too large to keep whole: the buffer past the head becomes
+                // the tail's ring (moved in place, not copied).
+                let head = log.get(..LOG_HEAD).unwrap_or_default().to_vec();
+                log.drain(..LOG_HEAD.min(log.len()));
+                let mut t = Tail {
+                    ring: std::mem::replace(&mut log, head),
+                    start: 0,
+                };
+                t.push(chunk);
+                tail = Some(t);
+            }
         }
-        tail.push(chunk);
     }
+    let Some(tail) = tail else {
+        return Ok(Inflated { bytes: log, size });
+    };
     let tail = tail.into_bytes();
-    if size == (head.len() + tail.len()) as u64 {
-        head.reserve_exact(tail.len());
-        head.extend_from_slice(&tail);
-        return Ok(Inflated { bytes: head, size });
-    }
+    let mut head = log;
     // Whole lines only on either side of the gap.
     let tail = memchr::memchr(b'\n', &tail)
         .and_then(|i| tail.get(i + 1..))

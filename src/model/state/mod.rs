@@ -101,6 +101,21 @@ impl State {
         }
     }
 
+    /// Which part of the farm moves builds into this state: the groups of
+    /// the state diagram.
+    pub fn group(self) -> Group {
+        match self {
+            State::NeedsBuild | State::Building | State::Built | State::BuildAttempted => {
+                Group::Building
+            }
+            State::Failed | State::NotForUs | State::DepWait | State::BdUninstallable => {
+                Group::Decisions
+            }
+            State::Uploaded | State::FailedToUpload | State::Installed => Group::Upload,
+            State::AutoNotForUs | State::FailedRemoved | State::DepWaitRemoved => Group::Sources,
+        }
+    }
+
     /// A human title, as Launchpad shows it ("Failed to upload").
     pub fn title(self) -> &'static str {
         match self {
@@ -233,6 +248,49 @@ impl ArchiveEvent {
             ArchiveEvent::New => "new",
             ArchiveEvent::QueueOk => "queue-ok",
             ArchiveEvent::QueueFailed => "queue-failed",
+        }
+    }
+}
+
+/// The groups of states in the diagram, by what moves builds into them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Group {
+    /// Building: the builders' log mails.
+    Building,
+    /// The admins' signed decisions (and dependency waits).
+    Decisions,
+    /// Upload and archive: the worker and the archive's answers.
+    Upload,
+    /// The archive's sources: removals and Packages-arch-specific.
+    Sources,
+}
+
+impl Group {
+    /// Every group, in diagram order.
+    pub const ALL: [Group; 4] = [
+        Group::Building,
+        Group::Decisions,
+        Group::Upload,
+        Group::Sources,
+    ];
+
+    /// The group's title in the diagram.
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::Building => "building: the builders' log mails",
+            Group::Decisions => "decisions: the admins' signed commands",
+            Group::Upload => "upload: the worker and the archive's answers",
+            Group::Sources => "the archive's sources: removals, Packages-arch-specific",
+        }
+    }
+
+    /// A short name (`building`, ...), for JSON and dot identifiers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Group::Building => "building",
+            Group::Decisions => "decisions",
+            Group::Upload => "upload",
+            Group::Sources => "sources",
         }
     }
 }
