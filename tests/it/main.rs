@@ -14,6 +14,7 @@ mod fixtures;
 mod ingest;
 mod layers;
 mod mail_parts;
+mod manual;
 mod notify;
 mod pgp_mime;
 mod replies;
