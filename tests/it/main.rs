@@ -16,6 +16,7 @@ mod layers;
 mod mail_parts;
 mod manual;
 mod notify;
+mod packaging;
 mod pgp_mime;
 mod replies;
 mod sbuild_fixtures;
