@@ -1,6 +1,7 @@
 //! The `buildmail` command line: one module per subcommand.
 
 mod check_config;
+mod completions;
 mod deliver;
 mod forget_signature;
 mod fsck;
@@ -10,6 +11,7 @@ mod info;
 mod list;
 mod log;
 mod logging;
+mod man;
 mod outbox;
 mod quarantine;
 mod render;
@@ -93,6 +95,12 @@ pub enum Command {
     Outbox(outbox::Args),
     /// Print a mail as buildmail would send it (for template editors).
     Render(render::Args),
+    /// Print the manual page buildmail(1), or a subcommand's; `--dir`
+    /// writes them all (for packagers; generated from these definitions).
+    Man(man::Args),
+    /// Print a shell completion script (for packagers; generated from
+    /// these definitions).
+    Completions(completions::Args),
 }
 
 /// Parses the command line and runs it.
@@ -107,6 +115,13 @@ pub fn run() -> ExitCode {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
+    // The manual and the completions describe the command line, not a
+    // configuration: a broken or missing one must not stop them.
+    let command = match cli.command {
+        Command::Man(a) => return finish(man::run(a)),
+        Command::Completions(a) => return finish(completions::run(a)),
+        command => command,
+    };
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -119,7 +134,7 @@ pub fn run() -> ExitCode {
         Some(d) => config.with_data_dir(d),
         None => config,
     };
-    let result = match cli.command {
+    let result = match command {
         Command::Deliver(a) => return deliver::run(&config, a),
         Command::Import(a) => import::run(&config, a),
         Command::Info(a) => info::run(&config, a),
@@ -141,7 +156,14 @@ pub fn run() -> ExitCode {
         Command::Work(a) => work::run(&config, a),
         Command::Outbox(a) => outbox::run(&config, a),
         Command::Render(a) => render::run(&config, a),
+        Command::Man(a) => man::run(a),
+        Command::Completions(a) => completions::run(a),
     };
+    finish(result)
+}
+
+/// The exit status of a command's result; an error is printed first.
+fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -184,6 +206,8 @@ fn only_prints(command: &Command) -> bool {
             | Command::States(_)
             | Command::CheckConfig(_)
             | Command::Render(_)
+            | Command::Man(_)
+            | Command::Completions(_)
     )
 }
 
