@@ -132,3 +132,81 @@ fn a_verified_admin_over_the_error_reply_limit_is_logged_loudly() {
         .unwrap_or_else(|| panic!("not logged: {second}"));
     assert!(line.contains("ERROR") && line.contains(ADMIN), "{line}");
 }
+
+/// `log.target = "syslog"` writes to a real syslog socket: the test runs
+/// `deliver` in a private mount namespace (`unshare --mount`) whose `/dev`
+/// holds the test's own datagram socket as `/dev/log`, so nothing of the
+/// host's logging is touched. Needs root (CI runs as root).
+#[test]
+fn under_syslog_lines_reach_dev_log_with_facility_and_priority() {
+    let root = unsafe { libc::geteuid() } == 0;
+    let unshare = std::path::Path::new("/usr/bin/unshare").exists();
+    if !root || !unshare {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the syslog test needs root and unshare(1) (util-linux) under CI"
+        );
+        eprintln!("SKIPPED: the syslog test needs root and unshare(1)");
+        return;
+    }
+    let mut farm = Farm::new();
+    farm.reconfigure("[log]\ntarget = \"syslog\"\nfacility = \"local3\"\n");
+    let dev = farm.root().join("dev");
+    std::fs::create_dir_all(&dev).unwrap();
+    std::fs::write(dev.join("null"), b"").unwrap();
+    let socket = std::os::unix::net::UnixDatagram::bind(dev.join("log")).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let config = farm.root().join("buildmail.toml");
+    std::fs::write(&config, &farm.toml).unwrap();
+    let script = format!(
+        "mount --bind /dev/null {dev}/null && mount --rbind {dev} /dev && exec {exe} --config {config} deliver",
+        dev = dev.display(),
+        exe = env!("CARGO_BIN_EXE_buildmail"),
+        config = config.display()
+    );
+    let mut child = std::process::Command::new("/usr/bin/unshare")
+        .args(["--mount", "sh", "-c", &script])
+        .env_remove("RUST_LOG")
+        .env_remove("BUILDMAIL_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&log_mail("1.0-1"))
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("now Built"),
+        "the line went to stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = socket.recv(&mut buf) {
+        let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let done = line.contains("now Built");
+        got.push(line);
+        if done {
+            break;
+        }
+    }
+    let line = got
+        .iter()
+        .find(|l| l.contains("now Built"))
+        .unwrap_or_else(|| panic!("not in syslog: {got:?}"));
+    // local3 (19) * 8 + info (6) = 158.
+    assert!(line.starts_with("<158>"), "{line}");
+    assert!(line.contains("buildmail["), "{line}");
+}

@@ -293,6 +293,39 @@ Content-Type: message/rfc822\n\n"
     }
 }
 
+/// An xz-compressed log is never inflated (sbuild mails gzip): an xz bomb
+/// costs its compressed size and nothing more, and the mail's text part,
+/// which holds no log, cannot make the build Built.
+#[test]
+fn an_xz_attachment_is_never_inflated() {
+    // The xz stream header of a bomb; what follows is never read.
+    let mut xz = vec![0xfd, b'7', b'z', b'X', b'Z', 0x00, 0x00, 0x04];
+    xz.extend(std::iter::repeat_n(0u8, 4096));
+    let mut raw = b"From: buildd@example.org\n\
+Subject: Log for successful build of x_1.0-1 (dist=unstable)\n\
+Content-Type: multipart/mixed; boundary=\"B\"\n\n\
+--B\n\
+Content-Type: text/plain\n\n\
+The build log is attached.\n\
+--B\n\
+Content-Type: application/x-xz\n\
+Content-Disposition: attachment; filename=\"x_1.0-1_amd64.build.xz\"\n\
+Content-Transfer-Encoding: base64\n\n"
+        .to_vec();
+    raw.extend_from_slice(&crate::support::base64_encode(&xz));
+    raw.extend_from_slice(b"\n--B--\n");
+    let mail = Inbound::parse(&raw).unwrap();
+    let parts = log_parts(&mail, LIMITS).unwrap();
+    assert_eq!(parts.gzip, None);
+    assert_eq!(&parts.log[..], b"The build log is attached.");
+    let farm = crate::support::farm::Farm::new();
+    let out = farm.deliver(&raw);
+    assert!(
+        !matches!(out, buildmail::ingest::Outcome::Log { moved: true, .. }),
+        "{out:?}"
+    );
+}
+
 /// A gzip bomb under the size limit is refused by its ratio: 100 MiB of
 /// zeros from a few hundred kilobytes.
 #[test]
