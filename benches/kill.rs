@@ -110,6 +110,15 @@ fn kill_after(mut child: Child, ms: u64) -> bool {
     killed
 }
 
+/// Starts `buildmail work`.
+fn spawn_work(farm: &Farm) -> Child {
+    farm.cli(&["work"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("work")
+}
+
 /// Runs `buildmail work` to the end.
 fn work(farm: &Farm) {
     let status = farm
@@ -134,13 +143,7 @@ fn upload_trials(trials: u64) {
         let (log, changes) = log_and_changes(&farm);
         commit_only(&farm, &log);
         commit_only(&farm, &changes);
-        let worker = farm
-            .cli(&["work"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("work");
-        if kill_after(worker, random(i, 300)) {
+        if kill_after(spawn_work(&farm), random(i, 300)) {
             killed += 1;
         }
         work(&farm);
@@ -164,23 +167,13 @@ fn mail_trials(trials: u64) {
             "[outbox]\ntransport = \"smtp\"\nsmtp_url = \"{}\"\ntimeout = \"5s\"\n",
             smtp.url()
         ));
-        for n in 0..MAILS {
-            let mut m = support::TextMail::new(
-                "jane@example.org",
-                "buildd@example.org",
-                "a question",
-                "Hello admins\n",
+        for _ in 0..MAILS {
+            commit_only(
+                &farm,
+                &support::question_mail("a question", "Hello admins\n"),
             );
-            m.message_id = format!("q{i}-{n}@example.org");
-            commit_only(&farm, &m.build());
         }
-        let worker = farm
-            .cli(&["work"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("work");
-        if kill_after(worker, random(i, 150)) {
+        if kill_after(spawn_work(&farm), random(i, 150)) {
             killed += 1;
         }
         // Let the server read what was on the wire at the kill.

@@ -38,14 +38,14 @@ pub fn init(log: Option<&LogConfig>) {
             .without_time()
             .with_level(false)
             .with_ansi(false)
-            .with_writer(Prefixed)
+            .with_writer(Sink::Prefixed)
             .try_init(),
         LogTarget::Syslog => {
             open_syslog(log.map_or("mail", |l| l.facility.as_str()));
             builder
                 .without_time()
                 .with_ansi(false)
-                .with_writer(Syslog)
+                .with_writer(Sink::Syslog)
                 .try_init()
         }
     };
@@ -61,68 +61,54 @@ fn priority(level: &Level) -> libc::c_int {
     }
 }
 
-/// Standard error, each line prefixed with `<priority>`.
-struct Prefixed;
+/// Where [`Line`]s go: standard error with `<priority>` prefixes
+/// (journald), or syslog(3).
+#[derive(Clone, Copy)]
+enum Sink {
+    Prefixed,
+    Syslog,
+}
 
-/// One event's line for [`Prefixed`].
-struct PrefixedLine(libc::c_int);
+/// One event's line, with its syslog priority.
+struct Line(Sink, libc::c_int);
 
-impl<'a> MakeWriter<'a> for Prefixed {
-    type Writer = PrefixedLine;
-    fn make_writer(&'a self) -> PrefixedLine {
-        PrefixedLine(libc::LOG_INFO)
+impl<'a> MakeWriter<'a> for Sink {
+    type Writer = Line;
+    fn make_writer(&'a self) -> Line {
+        Line(*self, libc::LOG_INFO)
     }
-    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> PrefixedLine {
-        PrefixedLine(priority(meta.level()))
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Line {
+        Line(*self, priority(meta.level()))
     }
 }
 
-impl Write for PrefixedLine {
+impl Write for Line {
+    /// The formatter writes each event whole, in one call.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // The formatter writes each event whole, in one call.
-        let mut line = format!("<{}>", self.0).into_bytes();
-        line.extend_from_slice(buf);
-        io::stderr().lock().write_all(&line)?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        io::stderr().flush()
-    }
-}
-
-/// syslog(3).
-struct Syslog;
-
-/// One event's line for [`Syslog`].
-struct SyslogLine(libc::c_int);
-
-impl<'a> MakeWriter<'a> for Syslog {
-    type Writer = SyslogLine;
-    fn make_writer(&'a self) -> SyslogLine {
-        SyslogLine(libc::LOG_INFO)
-    }
-    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> SyslogLine {
-        SyslogLine(priority(meta.level()))
-    }
-}
-
-impl Write for SyslogLine {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let text = String::from_utf8_lossy(buf);
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let Ok(msg) = CString::new(line.replace('\0', " ")) else {
-                continue;
-            };
-            // SAFETY: a constant format string and a NUL-terminated
-            // argument for its one %s.
-            unsafe {
-                libc::syslog(self.0, c"%s".as_ptr(), msg.as_ptr());
+        match self.0 {
+            Sink::Prefixed => {
+                let mut line = format!("<{}>", self.1).into_bytes();
+                line.extend_from_slice(buf);
+                io::stderr().lock().write_all(&line)?;
+            }
+            Sink::Syslog => {
+                let text = String::from_utf8_lossy(buf);
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    let Ok(msg) = CString::new(line.replace('\0', " ")) else {
+                        continue;
+                    };
+                    // SAFETY: a constant format string and a NUL-terminated
+                    // argument for its one %s.
+                    unsafe {
+                        libc::syslog(self.1, c"%s".as_ptr(), msg.as_ptr());
+                    }
+                }
             }
         }
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        io::stderr().flush()
     }
 }
 

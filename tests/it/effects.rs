@@ -92,16 +92,7 @@ fn built_and_signed(farm: &Farm, signed_at: i64) -> (Vec<u8>, Vec<u8>) {
 }
 
 fn deliver_cli(farm: &Farm, raw: &[u8]) -> std::process::Output {
-    use std::io::Write;
-    let mut child = farm
-        .cli(&["deliver"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(raw).unwrap();
-    child.wait_with_output().unwrap()
+    farm.deliver_binary(raw, &[])
 }
 
 fn state_via_cli(farm: &Farm) -> String {
@@ -428,14 +419,10 @@ fn sendmail_farm() -> Farm {
 
 /// Queues one forward to the admins (a mail of no known kind).
 fn queued_forward(farm: &Farm) {
-    let mut m = crate::support::TextMail::new(
-        "jane@example.org",
-        "buildd@example.org",
-        "a question",
-        "Hello admins\n",
+    let out = ingest_only(
+        farm,
+        &crate::support::question_mail("a question", "Hello admins\n"),
     );
-    m.message_id = crate::support::unique_message_id();
-    let out = ingest_only(farm, &m.build());
     assert!(
         matches!(
             out,
@@ -582,15 +569,9 @@ fn an_import_sends_nothing_runs_nothing_and_dates_history_by_the_mail() {
     let mut unsigned =
         crate::support::TextMail::new(ADMIN, "buildd@example.org", &subject, "retry\n");
     unsigned.message_id = crate::support::unique_message_id();
-    let mut question = crate::support::TextMail::new(
-        "jane@example.org",
-        "buildd@example.org",
-        "a question",
-        "Hello admins\n",
-    );
-    question.message_id = crate::support::unique_message_id();
+    let question = crate::support::question_mail("a question", "Hello admins\n");
     let mbox = farm.root().join("old.mbox");
-    crate::support::write_mbox(&mbox, &[log, signed, unsigned.build(), question.build()]);
+    crate::support::write_mbox(&mbox, &[log, signed, unsigned.build(), question]);
     let out = farm.cli(&["import"]).arg(&mbox).output().unwrap();
     assert!(
         out.status.success(),
@@ -636,15 +617,9 @@ fn an_import_sends_nothing_runs_nothing_and_dates_history_by_the_mail() {
     assert!(String::from_utf8_lossy(&again.stdout).contains("4 duplicates"));
     assert!(farm.outbox().is_empty());
     // --live: a new unknown mail is forwarded as deliver would.
-    let mut live = crate::support::TextMail::new(
-        "jane@example.org",
-        "buildd@example.org",
-        "another question",
-        "Hello again\n",
-    );
-    live.message_id = crate::support::unique_message_id();
+    let live = crate::support::question_mail("another question", "Hello again\n");
     let mbox2 = farm.root().join("new.mbox");
-    crate::support::write_mbox(&mbox2, &[live.build()]);
+    crate::support::write_mbox(&mbox2, &[live]);
     let out = farm
         .cli(&["import", "--live"])
         .arg(&mbox2)

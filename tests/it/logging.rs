@@ -11,21 +11,10 @@ use crate::support::farm::*;
 use crate::support::keys::*;
 use crate::support::logs::{sbuild_log, LogSpec};
 
-/// Runs `deliver` of the farm's binary on `raw` with `env` set.
+/// Runs `deliver` of the farm's binary on `raw` with `env` set; it must
+/// succeed.
 fn deliver(farm: &Farm, raw: &[u8], env: &[(&str, &str)]) -> Output {
-    let mut cmd = farm.cli(&["deliver"]);
-    cmd.env_remove("RUST_LOG").env_remove("BUILDMAIL_LOG");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(raw).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = farm.deliver_binary(raw, env);
     assert!(
         out.status.success(),
         "{}",

@@ -118,6 +118,27 @@ impl Farm {
         c
     }
 
+    /// Runs the `buildmail deliver` binary on `raw` (environment `env`
+    /// added; `RUST_LOG` and `BUILDMAIL_LOG` removed) and returns its output.
+    pub fn deliver_binary(&self, raw: &[u8], env: &[(&str, &str)]) -> std::process::Output {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut cmd = self.cli(&["deliver"]);
+        cmd.env_remove("RUST_LOG").env_remove("BUILDMAIL_LOG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A deliver that exits early closes its stdin: ignore EPIPE.
+        let _ = child.stdin.take().unwrap().write_all(raw);
+        child.wait_with_output().unwrap()
+    }
+
     pub fn root(&self) -> &Path {
         self.dir.path()
     }

@@ -683,3 +683,11 @@ pub fn write_mbox(path: &std::path::Path, mails: &[Vec<u8>]) {
         f.write_all(b"\n").unwrap();
     }
 }
+
+/// A mail of no known kind (forwarded to the admins) from a stranger,
+/// with a Message-ID of its own.
+pub fn question_mail(subject: &str, body: &str) -> Vec<u8> {
+    let mut m = TextMail::new("jane@example.org", "buildd@example.org", subject, body);
+    m.message_id = unique_message_id();
+    m.build()
+}
