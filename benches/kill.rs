@@ -136,8 +136,27 @@ fn lines(path: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Upload-command runs counted over trials.
+#[derive(Default)]
+struct Uploads {
+    runs: u64,
+    duplicated: u64,
+    overlapping: u64,
+}
+
+impl Uploads {
+    /// Adds what the upload command of `farm` noted.
+    fn count(&mut self, farm: &Farm) {
+        let n = lines(&farm.root().join("runs"));
+        self.runs += n;
+        self.duplicated += n.saturating_sub(1);
+        self.overlapping += lines(&farm.root().join("overlaps"));
+    }
+}
+
 fn upload_trials(trials: u64) {
-    let (mut killed, mut runs, mut duplicated, mut overlapping) = (0, 0, 0, 0);
+    let mut killed = 0;
+    let mut uploads = Uploads::default();
     for i in 0..trials {
         let farm = upload_farm();
         let (log, changes) = log_and_changes(&farm);
@@ -147,13 +166,11 @@ fn upload_trials(trials: u64) {
             killed += 1;
         }
         work(&farm);
-        let n = lines(&farm.root().join("runs"));
-        runs += n;
-        duplicated += n.saturating_sub(1);
-        overlapping += lines(&farm.root().join("overlaps"));
+        uploads.count(&farm);
     }
     println!(
-        "| `work` during an upload (command 150 ms) | {trials} | {killed} | {runs} | {duplicated} | {overlapping} |"
+        "| `work` during an upload (command 150 ms) | {trials} | {killed} | {} | {} | {} |",
+        uploads.runs, uploads.duplicated, uploads.overlapping
     );
 }
 
@@ -193,7 +210,8 @@ fn mail_trials(trials: u64) {
 }
 
 fn deliver_trials(trials: u64) {
-    let (mut killed, mut runs, mut duplicated, mut overlapping) = (0, 0, 0, 0);
+    let mut killed = 0;
+    let mut uploads = Uploads::default();
     for i in 0..trials {
         let farm = upload_farm();
         let (log, changes) = log_and_changes(&farm);
@@ -218,13 +236,11 @@ fn deliver_trials(trials: u64) {
         // Wait for the detached workers, then finish whatever is left.
         wait_for_workers(&farm);
         work(&farm);
-        let n = lines(&farm.root().join("runs"));
-        runs += n;
-        duplicated += n.saturating_sub(1);
-        overlapping += lines(&farm.root().join("overlaps"));
+        uploads.count(&farm);
     }
     println!(
-        "| `deliver` of a signed `.changes`, then redelivered | {trials} | {killed} | {runs} | {duplicated} | {overlapping} |"
+        "| `deliver` of a signed `.changes`, then redelivered | {trials} | {killed} | {} | {} | {} |",
+        uploads.runs, uploads.duplicated, uploads.overlapping
     );
 }
 
