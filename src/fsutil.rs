@@ -22,19 +22,56 @@ pub fn write_with(
     name: &str,
     fill: impl FnOnce(&mut File) -> io::Result<()>,
 ) -> io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
+    write_synced(dir, name, fill, true)
+}
+
+/// [`write_with`], durable only with `durable`; without it the file is
+/// whole once [`sync_filesystem`] of its file system returns (a batch of
+/// writes shares that one sync).
+pub fn write_synced(
+    dir: &Path,
+    name: &str,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+    durable: bool,
+) -> io::Result<PathBuf> {
     // Mode 0666 less the umask, as a plainly created file gets: queue
     // daemons and mail pickups may run as other users.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!("{}.", temp_stem(name)))
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
-        .tempfile_in(dir)?;
+    let temp = || {
+        tempfile::Builder::new()
+            .prefix(&format!("{}.", temp_stem(name)))
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .tempfile_in(dir)
+    };
+    // The directory nearly always exists: created only when it is missing.
+    let mut tmp = match temp() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir)?;
+            temp()?
+        }
+        other => other?,
+    };
     fill(tmp.as_file_mut())?;
-    tmp.as_file().sync_all()?;
+    if durable {
+        tmp.as_file().sync_all()?;
+    }
     let dest = dir.join(name);
     tmp.persist(&dest).map_err(|e| e.error)?;
-    sync_dir(dir)?;
+    if durable {
+        sync_dir(dir)?;
+    }
     Ok(dest)
+}
+
+/// Makes everything written to the file system holding `path` durable
+/// (syncfs(2)): the one sync behind a batch of [`write_synced`] calls.
+pub fn sync_filesystem(path: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let f = File::open(path)?;
+    // SAFETY: syncfs on a valid, owned file descriptor.
+    if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// The longest file name, in bytes (the usual file-system limit).

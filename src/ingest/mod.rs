@@ -174,6 +174,21 @@ impl<'a> Ingest<'a> {
         }
     }
 
+    /// The same ingester archiving logs in batches (`import`): a log is
+    /// durable once [`Ingest::sync_archive`] returns, which must run before
+    /// commits referring to it are flushed.
+    pub fn batched(self) -> Ingest<'a> {
+        Ingest {
+            prep: self.prep.batched(),
+            ..self
+        }
+    }
+
+    /// Makes the logs archived so far durable (see [`Ingest::batched`]).
+    pub fn sync_archive(&self) -> Result<(), StoreError> {
+        self.prep.sync_archive()
+    }
+
     /// The same ingester for an archive of old mail (`import` without
     /// `--live`): each mail's state change and history carry the mail's own
     /// `Date:` (the import time noted beside it), and nothing is done to

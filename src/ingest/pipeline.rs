@@ -223,6 +223,9 @@ pub fn run(
                         });
                         since_flush += job.size;
                         if since_flush >= config.database.import_flush_bytes {
+                            // The logs first: a durable commit never
+                            // refers to a log that is not.
+                            ingest.sync_archive()?;
                             store.flush()?;
                             since_flush = 0;
                         }

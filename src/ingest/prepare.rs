@@ -297,6 +297,24 @@ impl<'a> Preparer<'a> {
         }
     }
 
+    /// The same preparer archiving logs in batches: durable once
+    /// [`Preparer::sync_archive`] returns, which the caller runs before it
+    /// flushes commits that refer to them (`import`).
+    pub fn batched(self) -> Preparer<'a> {
+        Preparer {
+            archive: self.archive.batched(),
+            ..self
+        }
+    }
+
+    /// Makes the logs archived so far durable (see [`Preparer::batched`]).
+    pub fn sync_archive(&self) -> Result<(), StoreError> {
+        self.archive.sync().map_err(|source| StoreError::Io {
+            path: self.archive.dir().to_path_buf(),
+            source,
+        })
+    }
+
     /// The same preparer reading "now" from `clock`.
     pub fn with_clock(self, clock: SharedClock) -> Preparer<'a> {
         Preparer { clock, ..self }

@@ -27,6 +27,9 @@ pub fn gzip(bytes: &[u8]) -> io::Result<Vec<u8>> {
 #[derive(Debug, Clone)]
 pub struct LogArchive {
     dir: PathBuf,
+    /// Writes are made durable together by [`LogArchive::sync`] (an
+    /// import, before each commit batch is flushed), not one by one.
+    batched: bool,
 }
 
 fn valid_id(id: &str) -> bool {
@@ -39,7 +42,29 @@ fn valid_id(id: &str) -> bool {
 impl LogArchive {
     /// The archive in `dir` (created on the first write).
     pub fn new(dir: impl Into<PathBuf>) -> LogArchive {
-        LogArchive { dir: dir.into() }
+        LogArchive {
+            dir: dir.into(),
+            batched: false,
+        }
+    }
+
+    /// The same archive, its writes made durable together by
+    /// [`LogArchive::sync`], which must run before any commit referring to
+    /// them is flushed.
+    pub fn batched(self) -> LogArchive {
+        LogArchive {
+            batched: true,
+            ..self
+        }
+    }
+
+    /// Makes every log written so far durable (one syncfs(2) of the
+    /// archive's file system). Nothing to do when nothing was archived.
+    pub fn sync(&self) -> io::Result<()> {
+        match crate::fsutil::sync_filesystem(&self.dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
     }
 
     /// The archive directory.
@@ -59,12 +84,19 @@ impl LogArchive {
         Ok(self.dir.join(shard).join(format!("{id}.log.gz")))
     }
 
-    /// Durably stores the compressed log `gz` as `id`. Writing the same id
-    /// again replaces the file with the same bytes.
+    /// Durably stores the compressed log `gz` as `id` (for a
+    /// [`LogArchive::batched`] archive: once [`LogArchive::sync`] returns).
+    /// Writing the same id again replaces the file with the same bytes.
     pub fn write(&self, id: &str, gz: &[u8]) -> io::Result<()> {
         let path = self.path(id)?;
         let dir = path.parent().unwrap_or(&self.dir);
-        crate::fsutil::write(dir, &format!("{id}.log.gz"), gz).map(drop)
+        crate::fsutil::write_synced(
+            dir,
+            &format!("{id}.log.gz"),
+            |f| io::Write::write_all(f, gz),
+            !self.batched,
+        )
+        .map(drop)
     }
 
     /// The compressed bytes of log `id`.
@@ -121,6 +153,18 @@ impl LogArchive {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batched_writes_create_their_shard_and_sync_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = LogArchive::new(dir.path().join("missing/logs")).batched();
+        a.sync().unwrap(); // nothing archived yet: nothing to do
+        let id = "ab".repeat(32);
+        a.write(&id, &gzip(b"log\n").unwrap()).unwrap();
+        a.sync().unwrap();
+        assert_eq!(a.read(&id).unwrap(), b"log\n");
+        assert_eq!(a.files().unwrap().len(), 1);
+    }
 
     #[test]
     fn round_trip_and_id_check() {
