@@ -87,7 +87,9 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let refs = store.log_refs()?;
     let referenced: BTreeSet<&str> = refs.iter().map(|r| r.id.as_str()).collect();
     for (id, path) in archive.files()? {
-        if referenced.contains(id.as_str()) {
+        // Referred to by a log record, or kept for a mail that is on record
+        // without one (a log from someone who is not a builder).
+        if referenced.contains(id.as_str()) || store.seen(&id)?.is_some() {
             continue;
         }
         if old(&path) {
@@ -163,6 +165,11 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             .chain(&f.orphan_quarantine_files)
             .chain(&f.stale_temporary_files)
         {
+            // Looked at again just before: a delivery may have rewritten
+            // it since the scan, about to record it.
+            if !old(p) {
+                continue;
+            }
             match std::fs::remove_file(p) {
                 Ok(()) => f.removed.push(p.clone()),
                 Err(e) => eprintln!("buildmail: could not remove {}: {e}", p.display()),

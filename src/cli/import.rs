@@ -151,9 +151,8 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let result = pipeline::run(&args.paths, config, &ingest, &*store, &mut |c| {
         tally.count(c, &bar)
     });
-    // Whatever was committed is made durable, also after an error: the
-    // archived logs first.
-    ingest.sync_archive()?;
+    // Whatever was committed is made durable, also after an error (the
+    // logs it refers to were made durable before it was committed).
     store.flush()?;
     bar.finish_and_clear();
     result?;

@@ -261,6 +261,24 @@ pub struct LogConfig {
     pub facility: String,
 }
 
+/// Whether standard error is the journal stream systemd connected
+/// (`JOURNAL_STREAM` names its device and inode, as sd-daemon(3) checks):
+/// not merely set, since children with standard error redirected (the
+/// detached worker's `worker.log`) inherit the variable.
+fn stderr_is_the_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = stream.to_str().and_then(|s| s.split_once(':')) else {
+        return false;
+    };
+    let (Ok(dev), Ok(ino)) = (dev.parse::<u64>(), ino.parse::<u64>()) else {
+        return false;
+    };
+    std::fs::metadata("/proc/self/fd/2").is_ok_and(|m| m.dev() == dev && m.ino() == ino)
+}
+
 /// The syslog facilities `log.facility` may name.
 pub const SYSLOG_FACILITIES: &[&str] = &[
     "mail", "daemon", "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6",
@@ -655,7 +673,7 @@ impl Config {
                 "stderr" => LogTarget::Stderr,
                 "journald" => LogTarget::Journald,
                 "syslog" => LogTarget::Syslog,
-                "auto" if std::env::var_os("JOURNAL_STREAM").is_some() => LogTarget::Journald,
+                "auto" if stderr_is_the_journal() => LogTarget::Journald,
                 "auto" => LogTarget::Stderr,
                 other => {
                     return Err(ConfigError::Invalid {

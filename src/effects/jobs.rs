@@ -90,12 +90,29 @@ pub fn run_one(
                 ..Commit::default()
             })
         })?;
+        let mut outcome = format!(
+            "dropped: {} is no longer at version {}",
+            job.key, job.version
+        );
+        if matches!(job.kind, JobKind::Upload) && job.started.is_some() && previous.is_some() {
+            // Its command had started when its worker stopped: what is
+            // left of it is stopped all the same.
+            let name = crate::debian::names::changes_file_name(
+                &job.key.source,
+                &job.version,
+                &job.key.arch,
+            );
+            if let Err(why) = RunLease::take(&lease_path(config, &name), LEASE_WAIT) {
+                outcome.push_str(&format!("; {why}"));
+            }
+            outcome.push_str(
+                "; its upload command had started when its worker stopped, so whether it reached the archive is unknown",
+            );
+            tracing::warn!("job {} ({}): {outcome}", job.id, job.key);
+        }
         return Ok(Some(JobReport {
             id: job.id,
-            outcome: format!(
-                "dropped: {} is no longer at version {}",
-                job.key, job.version
-            ),
+            outcome,
         }));
     }
     let report = match &job.kind {

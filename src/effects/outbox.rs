@@ -146,6 +146,9 @@ fn send_batch(
             });
         }
         drop(tx);
+        // Owned here: returning early (a record step failed) drops it,
+        // so every connection still sending gets an error, not a wait.
+        let rx = rx;
         let mut total = Delivery::default();
         // Each round takes what has arrived, commits it, then lets those
         // connections go on.

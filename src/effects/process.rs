@@ -82,6 +82,40 @@ pub(crate) fn supervised(command: &mut Command) -> &mut Command {
     command
 }
 
+/// The processes other than this one that hold `file` open: every
+/// `/proc/<pid>/fd/*` that is the same file (device and inode).
+fn holders_of(file: &File) -> Vec<libc::pid_t> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(me) = file.metadata() else {
+        return Vec::new();
+    };
+    let own = std::process::id();
+    let mut out = Vec::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for p in procs.filter_map(Result::ok) {
+        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == own {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        let holds = fds.filter_map(Result::ok).any(|fd| {
+            std::fs::metadata(fd.path()).is_ok_and(|m| m.dev() == me.dev() && m.ino() == me.ino())
+        });
+        if holds {
+            if let Ok(pid) = libc::pid_t::try_from(pid) {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
 /// A lease on running one external command at a time for one resource
 /// (an upload of one `.changes`): an exclusive `flock` on a file that the
 /// command inherits, so the lease is held for as long as the command or
@@ -95,9 +129,11 @@ pub struct RunLease {
 impl RunLease {
     /// Takes the lease at `path`. When it is held, the holder's runner is
     /// gone (one worker per database runs commands, one at a time), so
-    /// what is left of that run, the process group the file names, is
-    /// killed, and the lease is waited for up to `wait`. `Err` says why it
-    /// could not be taken.
+    /// what is left of that run is killed: every process that holds the
+    /// lease file open (found in `/proc`, never guessed), and the process
+    /// group the file names when one of those holders is in it. Then the
+    /// lease is waited for up to `wait`. `Err` says why it could not be
+    /// taken.
     pub fn take(path: &Path, wait: Duration) -> Result<RunLease, String> {
         let open = || {
             if let Some(dir) = path.parent() {
@@ -110,36 +146,46 @@ impl RunLease {
                 .write(true)
                 .open(path)
         };
+        let lock_err = |e: io::Error| format!("cannot lock {}: {e}", path.display());
         let mut file = open().map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        if try_flock(&file).map_err(|e| format!("cannot lock {}: {e}", path.display()))? {
-            return Ok(RunLease { file });
+        let taken = |file: File| {
+            // A group number from an earlier run is never read again.
+            let _ = file.set_len(0);
+            RunLease { file }
+        };
+        if try_flock(&file).map_err(lock_err)? {
+            return Ok(taken(file));
         }
         let mut named = String::new();
         let _ = file.read_to_string(&mut named);
         let group = named.trim().parse::<libc::pid_t>().ok().filter(|g| *g > 1);
-        if let Some(group) = group {
+        let holders = holders_of(&file);
+        if !holders.is_empty() {
             tracing::warn!(
-                "{}: a command of a stopped worker still runs (process group {group}); killing it",
+                "{}: what a stopped worker's command left still runs (processes {holders:?}); killing it",
                 path.display()
             );
-            // SAFETY: kill(2) takes no pointers. The group is the one the
-            // lease's holder leads: the lease is held, so it lives.
+        }
+        for pid in &holders {
+            // SAFETY: kill(2) and getpgid(2) take no pointers. Each pid
+            // holds the lease file open right now: it is part of the run.
             unsafe {
-                libc::kill(-group, libc::SIGKILL);
+                if group.is_some_and(|g| libc::getpgid(*pid) == g) {
+                    libc::kill(-group.unwrap_or(*pid), libc::SIGKILL);
+                }
+                libc::kill(*pid, libc::SIGKILL);
             }
         }
         let start = Instant::now();
         let mut pause = Duration::from_millis(5);
         loop {
-            if try_flock(&file).map_err(|e| format!("cannot lock {}: {e}", path.display()))? {
-                return Ok(RunLease { file });
+            if try_flock(&file).map_err(lock_err)? {
+                return Ok(taken(file));
             }
             if start.elapsed() >= wait {
                 return Err(format!(
-                    "an earlier run ({}) still holds {} after {wait:?}; stop it by hand",
-                    group.map_or("process group unknown".into(), |g| format!(
-                        "process group {g}"
-                    )),
+                    "an earlier run (processes {:?}) still holds {} after {wait:?}; stop it by hand",
+                    holders_of(&file),
                     path.display()
                 ));
             }

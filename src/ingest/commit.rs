@@ -133,6 +133,10 @@ impl Ingest<'_> {
     fn commit_log(&self, a: &LogFacts, p: &Prepared, now: i64) -> Result<Outcome, StoreError> {
         // One archived log per mail: the mail's own hash names it.
         let log_id = p.sha256.as_str();
+        // Archived before the store was opened: still there? (A `fsck
+        // --repair` meanwhile may have taken an earlier, orphaned copy.)
+        // Not acknowledged then: the MTA's retry archives it again.
+        self.prep.ensure_archived(log_id)?;
         let current = self.store.build(&a.key)?;
         let (record, history, moved) = decide::log::apply_log(
             current.as_ref(),

@@ -176,7 +176,7 @@ impl<'a> Ingest<'a> {
 
     /// The same ingester archiving logs in batches (`import`): a log is
     /// durable once [`Ingest::sync_archive`] returns, which must run before
-    /// commits referring to it are flushed.
+    /// a mail referring to it is committed.
     pub fn batched(self) -> Ingest<'a> {
         Ingest {
             prep: self.prep.batched(),

@@ -198,10 +198,29 @@ pub fn run(
         drop(done_tx);
         let mut pending: BTreeMap<u64, (Item, Result<Prepared, StoreError>)> = BTreeMap::new();
         let mut next = 0u64;
-        for (job, prepared) in done_rx {
-            pending.insert(job.seq, (job, prepared));
-            while let Some((job, prepared)) = pending.remove(&next) {
+        // Wait for one prepared mail, then take every one already waiting:
+        // the in-order run among them is committed together, after one
+        // sync has made the logs they archived durable (sled may write a
+        // commit to disk at any moment; it must never refer to a log that
+        // a crash could lose).
+        while let Ok(first) = done_rx.recv() {
+            for (job, prepared) in std::iter::once(first).chain(done_rx.try_iter()) {
+                pending.insert(job.seq, (job, prepared));
+            }
+            let mut run = Vec::new();
+            while let Some(item) = pending.remove(&next) {
                 next += 1;
+                run.push(item);
+            }
+            if failure.is_none() && !run.is_empty() {
+                if let Err(e) = ingest.sync_archive() {
+                    failure = Some(
+                        anyhow::Error::new(e).context("could not make the archived logs durable"),
+                    );
+                    budget.abort();
+                }
+            }
+            for (job, prepared) in run {
                 budget.release(job.size);
                 if failure.is_some() {
                     // Draining after a failure: commit nothing more.
@@ -223,9 +242,6 @@ pub fn run(
                         });
                         since_flush += job.size;
                         if since_flush >= config.database.import_flush_bytes {
-                            // The logs first: a durable commit never
-                            // refers to a log that is not.
-                            ingest.sync_archive()?;
                             store.flush()?;
                             since_flush = 0;
                         }

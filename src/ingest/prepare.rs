@@ -299,12 +299,31 @@ impl<'a> Preparer<'a> {
 
     /// The same preparer archiving logs in batches: durable once
     /// [`Preparer::sync_archive`] returns, which the caller runs before it
-    /// flushes commits that refer to them (`import`).
+    /// commits mails that refer to them (`import`).
     pub fn batched(self) -> Preparer<'a> {
         Preparer {
             archive: self.archive.batched(),
             ..self
         }
+    }
+
+    /// An error unless log `id` is in the archive.
+    pub(super) fn ensure_archived(&self, id: &str) -> Result<(), StoreError> {
+        let path = self.archive.path(id).map_err(|source| StoreError::Io {
+            path: self.archive.dir().to_path_buf(),
+            source,
+        })?;
+        if path.exists() {
+            return Ok(());
+        }
+        Err(StoreError::Io {
+            path,
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the archived log vanished before its commit (a concurrent `fsck --repair`?); \
+                 the mail is not acknowledged, deliver it again",
+            ),
+        })
     }
 
     /// Makes the logs archived so far durable (see [`Preparer::batched`]).

@@ -50,7 +50,7 @@ impl LogArchive {
 
     /// The same archive, its writes made durable together by
     /// [`LogArchive::sync`], which must run before any commit referring to
-    /// them is flushed.
+    /// them is made (sled may write a commit to disk at any moment).
     pub fn batched(self) -> LogArchive {
         LogArchive {
             batched: true,

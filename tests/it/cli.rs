@@ -413,6 +413,26 @@ fn fsck_finds_and_repairs_orphans_and_reports_missing_files() {
     );
 }
 
+/// A log from someone who is not a builder is kept (its archived file and
+/// dedup record) without being the build's log: `fsck --repair` keeps it.
+#[test]
+fn fsck_keeps_the_log_of_a_mail_on_record_without_a_log_record() {
+    let env = Env::new("[[builders]]\nname = \"other\"\nsenders = [\"other@example.org\"]\n");
+    let (mail, _) = log_mail(
+        "hello",
+        "1.0-1",
+        "amd64",
+        "successful",
+        "nonbuilder@example.org",
+    );
+    assert_eq!(code(&env.deliver(&mail)), 0);
+    let kept = walk(&env.path("data/logs"));
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let out = env.run(&["fsck", "--repair", "--older-than", "0s"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(kept[0].exists(), "fsck removed a kept log");
+}
+
 /// Every plain file under `dir`, recursively.
 fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

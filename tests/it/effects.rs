@@ -339,6 +339,60 @@ fn the_upload_command_dies_with_its_worker_and_never_overlaps_a_second_run() {
     );
 }
 
+/// The attack on the lease: it is held by a process outside the group the
+/// file names (a daemon that called setsid), and that group number now
+/// belongs to an unrelated process. Taking the lease kills the holder,
+/// never the unrelated group.
+#[test]
+fn taking_a_lease_kills_its_holders_never_a_group_it_only_names() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs/x.changes.lock");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut victim = std::process::Command::new("sleep")
+        .arg("60")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    // The file names the victim's group, as if a reused group number.
+    std::fs::write(&path, format!("{}\n", victim.id())).unwrap();
+    let lease = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    // SAFETY: flock on a valid descriptor.
+    assert_eq!(unsafe { libc::flock(lease.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let fd = lease.as_raw_fd();
+    let mut holder = std::process::Command::new("sleep");
+    holder.arg("60").process_group(0);
+    // SAFETY: fcntl on a descriptor that stays open until exec.
+    unsafe {
+        holder.pre_exec(move || {
+            if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut holder = holder.spawn().unwrap();
+    drop(lease);
+    let taken = buildmail::effects::process::RunLease::take(&path, Duration::from_secs(10));
+    assert!(taken.is_ok(), "{taken:?}");
+    assert_eq!(
+        holder.wait().unwrap().signal(),
+        Some(9),
+        "the holder is killed"
+    );
+    assert!(
+        victim.try_wait().unwrap().is_none(),
+        "the group the file only named was killed"
+    );
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+}
+
 #[test]
 fn a_worker_killed_after_finishing_leaves_nothing_to_redo() {
     let farm = upload_farm(false, "");
@@ -524,6 +578,53 @@ fn a_worker_killed_after_an_acceptance_re_sends_at_most_one_mail_per_connection(
         "{} mails were sent twice, more than one per connection",
         total - 30
     );
+}
+
+/// A record step that fails (another process holds the database past
+/// `lock_timeout`) must end the delivery run with an error, not leave the
+/// connections waiting for a commit that never comes, the worker lock held
+/// for good.
+#[test]
+fn a_failed_record_step_ends_the_run_instead_of_hanging() {
+    let mut farm = Farm::new();
+    let root = farm.root().display().to_string();
+    let path = farm.root().join("sendmail.sh");
+    std::fs::write(
+        &path,
+        format!("#!/bin/sh\ncat > /dev/null\ntouch {root}/sending\nsleep 1\n"),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    farm.reconfigure(&format!(
+        "[outbox]\ntransport = \"sendmail\"\nsendmail = [{path:?}, \"-oi\"]\n"
+    ));
+    for _ in 0..3 {
+        queued_forward(&farm);
+    }
+    let cfg = farm.cfg.clone();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let r = buildmail::effects::outbox::deliver_due(
+            StoreAccess::Open(&cfg.database),
+            &cfg,
+            &buildmail::time::SystemClock,
+            true,
+        );
+        let _ = done_tx.send(r.is_err());
+    });
+    wait_until("a mail to be handed to sendmail", || {
+        farm.root().join("sending").exists()
+    });
+    // Hold the database while the outcomes want to be recorded.
+    let held = buildmail::store::open(&farm.cfg.database).unwrap();
+    let failed = done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the delivery run hung after its record step failed");
+    drop(held);
+    assert!(failed, "the run should report the failed record step");
+    // Nothing is lost: the mails are still queued, and the next run sends them.
+    assert!(outbox_len(&farm) >= 1);
 }
 
 #[test]

@@ -403,6 +403,35 @@ fn reopening_while_other_threads_fork_waits_for_the_lock() {
     );
 }
 
+/// A log archived before the store was opened, and gone by the time of
+/// the commit (a concurrent `fsck --repair` took an orphaned copy), is not
+/// committed: the commit fails, the mail is not acknowledged, and its
+/// re-delivery archives and commits it.
+#[test]
+fn a_log_that_vanished_before_its_commit_is_not_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let store = buildmail::store::open(&cfg.database).unwrap();
+    let ing = Ingest::new(&*store, &cfg);
+    let spec = LogSpec::new("hello", "2.10-3", "amd64", "unstable", "successful");
+    let raw = buildmail::inbound::source::RawMail::Bytes(mail(&spec, "vanish@example.org"));
+    let prepared = ing.prepare(&raw).unwrap();
+    let archive = buildmail::store::archive::LogArchive::new(&cfg.database.log_archive);
+    let (_, file) = archive.files().unwrap().pop().expect("archived");
+    std::fs::remove_file(&file).unwrap();
+    let err = ing
+        .commit(&raw, &prepared)
+        .expect_err("committed a log that is gone");
+    assert!(err.to_string().contains("vanished"), "{err}");
+    assert!(store.builds_of("hello").unwrap().is_empty());
+    let again = ing.raw(&raw).unwrap();
+    assert!(
+        matches!(again, Outcome::Log { moved: true, .. }),
+        "{again:?}"
+    );
+    assert!(file.exists());
+}
+
 #[test]
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -74,11 +74,46 @@ fn under_journald_lines_carry_priority_prefixes() {
             .any(|l| l.starts_with("<6>") && l.contains("now Built")),
         "{said:?}"
     );
-    // `auto` picks journald when systemd connected standard error to it.
+    // `auto` picks journald when systemd connected standard error to it:
+    // JOURNAL_STREAM names stderr's device and inode (here: a file the
+    // test gives as stderr). A JOURNAL_STREAM naming another file, as a
+    // child with redirected stderr inherits it, means plain stderr.
+    use std::os::unix::fs::MetadataExt;
     let mut farm = Farm::new();
     farm.reconfigure("[log]\ntarget = \"auto\"\n");
-    let out = deliver(&farm, &log_mail("1.0-1"), &[("JOURNAL_STREAM", "8:12345")]);
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("<6>"));
+    let err_path = farm.root().join("stderr");
+    for (journal, prefixed) in [(true, true), (false, false)] {
+        let err = std::fs::File::create(&err_path).unwrap();
+        let m = err.metadata().unwrap();
+        let stream = if journal {
+            format!("{}:{}", m.dev(), m.ino())
+        } else {
+            format!("{}:{}", m.dev(), m.ino() + 1)
+        };
+        let mut child = farm
+            .cli(&["deliver"])
+            .env_remove("RUST_LOG")
+            .env_remove("BUILDMAIL_LOG")
+            .env("JOURNAL_STREAM", &stream)
+            .stdin(Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .unwrap();
+        let version = if journal { "2.0-1" } else { "2.0-2" };
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&log_mail(version))
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+        let said = std::fs::read_to_string(&err_path).unwrap();
+        assert_eq!(
+            said.starts_with("<6>"),
+            prefixed,
+            "journal {journal}: {said}"
+        );
+    }
 }
 
 #[test]

@@ -78,8 +78,15 @@ impl SledStore {
                 if let Some(m) = &c.mail {
                     let seen = mails.get(m.sha256.as_bytes())?;
                     // A mail taken out of the quarantine replaces its own
-                    // dedup record, and only that kind.
-                    let released = c.released_quarantine.is_some()
+                    // dedup record: the entry it leaves is this mail's.
+                    let own_entry = match c.released_quarantine {
+                        Some(id) => quarantine.get(id.to_be_bytes())?.is_some_and(|v| {
+                            serde_json::from_slice::<QuarantineEntry>(&v)
+                                .is_ok_and(|q| q.sha256 == m.sha256)
+                        }),
+                        None => false,
+                    };
+                    let released = own_entry
                         && seen.as_ref().is_some_and(|v| {
                             serde_json::from_slice::<crate::model::MailRecord>(v)
                                 .is_ok_and(|r| r.kind == "quarantined")
