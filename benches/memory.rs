@@ -44,6 +44,42 @@ fn main() {
     write_bomb_mail(&bomb, 10 << 30);
     run_case("10 GiB gzip bomb", &bomb, dir.path());
     hostile_mbox(dir.path());
+    inflating_mbox(dir.path());
+}
+
+/// `import` of eight small mails whose gzip logs each inflate to 24 MiB
+/// (under every limit): the parallel preparers must not hold several.
+fn inflating_mbox(scratch: &Path) {
+    let one = scratch.join("inflating.eml");
+    let mut log = Vec::new();
+    sbuild_log(24 << 20, &mut log);
+    let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+    gz.write_all(&log).expect("gzip");
+    drop(log);
+    write_gzip_attachment_mail(&one, &gz.finish().expect("gzip"));
+    let mbox = scratch.join("inflating.mbox");
+    let mut f = std::io::BufWriter::new(File::create(&mbox).expect("mbox"));
+    for i in 0..8 {
+        f.write_all(b"From buildd@example.org Mon Jan 15 10:00:00 2024\n")
+            .expect("write");
+        f.write_all(format!("X-Bench: {i}\r\n").as_bytes())
+            .expect("write");
+        std::io::copy(&mut File::open(&one).expect("mail"), &mut f).expect("write");
+        f.write_all(b"\n").expect("write");
+    }
+    f.flush().expect("write");
+    drop(f);
+    let size = std::fs::metadata(&one).expect("mail").len();
+    let (rss, took) = peak_rss(scratch, |c| {
+        c.arg("import").arg(&mbox);
+    });
+    println!(
+        "| mbox: 8 × gzip logs inflating to 24 MiB each ({:.2} MB mails) | {:.1} MB | – | {:.1} MB | {:.1} MB | {took:.2} s (import) | |",
+        size as f64 / 1e6,
+        std::fs::metadata(&mbox).expect("mbox").len() as f64 / 1e6,
+        rss as f64 / 1e6,
+        (64 * 1_000_000 + 2 * size) as f64 / 1e6,
+    );
 }
 
 /// `import` of a hostile mailbox: twelve 2 GiB gzip bombs among genuine

@@ -46,6 +46,8 @@ pub struct LogAnalysis<'a> {
     pub log_bytes: Cow<'a, [u8]>,
     /// The whole log's size.
     pub log_size: u64,
+    /// The process's large-log turn, held as long as `log_bytes`.
+    pub large: Option<crate::inbound::mail::LargeLog>,
     /// The log as it arrived gzip-compressed, if it did.
     pub log_gz: Option<Cow<'a, [u8]>>,
     /// The unsigned `.changes`, from the part or the Changes section.
@@ -103,7 +105,7 @@ pub fn analyse_with_body<'a>(
     analyse_log(
         subject,
         log,
-        (parts.log, parts.log_size),
+        (parts.log, parts.log_size, parts.large),
         parts.gzip,
         parts.changes,
         from,
@@ -171,7 +173,7 @@ fn merge_summary(log: &mut BuildLog, part: BuildLog) {
 fn analyse_log<'a>(
     subject: LogSubject,
     log: BuildLog,
-    (log_bytes, log_size): (Cow<'a, [u8]>, u64),
+    (log_bytes, log_size, large): (Cow<'a, [u8]>, u64, Option<crate::inbound::mail::LargeLog>),
     log_gz: Option<Cow<'a, [u8]>>,
     changes_part: Option<Cow<'a, [u8]>>,
     from: Option<String>,
@@ -272,6 +274,7 @@ fn analyse_log<'a>(
         log,
         log_bytes,
         log_size,
+        large,
         log_gz,
         changes,
         archive: subject.archive,

@@ -280,8 +280,9 @@ pub fn text_prefix(text: &[u8], limit: usize) -> String {
 // ---------------------------------------------------------------------------
 
 /// The log, the compressed bytes when it came gzipped.
-/// A log, its compressed form (if it came compressed) and its whole size.
-type Log<'a> = (Cow<'a, [u8]>, Option<Cow<'a, [u8]>>, u64);
+/// A log, its compressed form (if it came compressed), its whole size and
+/// its large-log turn.
+type Log<'a> = (Cow<'a, [u8]>, Option<Cow<'a, [u8]>>, u64, Option<LargeLog>);
 
 #[cfg(test)]
 mod tests;

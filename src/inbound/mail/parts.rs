@@ -52,6 +52,9 @@ pub struct LogParts<'a> {
     /// The whole log's size: more than `log.len()` when only its start and
     /// end were kept ([`inflate_log`]).
     pub log_size: u64,
+    /// The process's large-log turn, for a large inflated log: keep it as
+    /// long as the log.
+    pub large: Option<LargeLog>,
     /// The `.changes` part, if any.
     pub changes: Option<Cow<'a, [u8]>>,
     /// The `<log>.summary` part, if any.
@@ -197,7 +200,7 @@ pub(super) fn decode_qp_line(mut line: &[u8], out: &mut Vec<u8>) {
 }
 
 /// A compressed log, inflated in bounded memory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Inflated {
     /// The log; for a log over [`LOG_HEAD`] + [`LOG_TAIL`] bytes, its first
     /// and last lines up to those sizes, joined by a line that says how
@@ -205,6 +208,22 @@ pub struct Inflated {
     pub bytes: Vec<u8>,
     /// The whole log's size.
     pub size: u64,
+    /// For a log over [`LOG_HEAD`] + 1 MiB: the process's one large-log
+    /// turn, held for as long as the caller keeps the log.
+    pub large: Option<LargeLog>,
+}
+
+/// The one large log a process may hold at a time ([`inflate_log`]): kept
+/// beside the log until the log is dropped, so that `import`'s parallel
+/// preparers never hold several large logs at once.
+pub struct LargeLog {
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+impl std::fmt::Debug for LargeLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LargeLog")
+    }
 }
 
 /// Held while a log inflates past [`LOG_HEAD`] + 1 MiB: one large log at
@@ -293,11 +312,11 @@ pub fn inflate_log(data: &[u8], limits: Limits) -> Result<Inflated, MailError> {
             });
         }
         if large.is_none() && size > (LOG_HEAD as u64) + (1 << 20) {
-            large = Some(
-                LARGE_LOG
+            large = Some(LargeLog {
+                _turn: LARGE_LOG
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
-            );
+            });
         }
         let chunk = buf.get(..n).unwrap_or_default();
         match &mut tail {
@@ -320,7 +339,11 @@ pub fn inflate_log(data: &[u8], limits: Limits) -> Result<Inflated, MailError> {
         }
     }
     let Some(tail) = tail else {
-        return Ok(Inflated { bytes: log, size });
+        return Ok(Inflated {
+            bytes: log,
+            size,
+            large,
+        });
     };
     let tail = tail.into_bytes();
     let mut head = log;
@@ -338,7 +361,11 @@ pub fn inflate_log(data: &[u8], limits: Limits) -> Result<Inflated, MailError> {
             .as_bytes(),
     );
     head.extend_from_slice(tail);
-    Ok(Inflated { bytes: head, size })
+    Ok(Inflated {
+        bytes: head,
+        size,
+        large,
+    })
 }
 
 pub(super) fn extract_log<'a>(
@@ -357,11 +384,11 @@ pub(super) fn extract_log<'a>(
             _ => decoded_body(raw, part),
         };
         let log = inflate_log(&body, limits)?;
-        Ok((Cow::Owned(log.bytes), Some(body), log.size))
+        Ok((Cow::Owned(log.bytes), Some(body), log.size, log.large))
     } else {
         let body = decoded_body(raw, part);
         let size = body.len() as u64;
-        Ok((body, None, size))
+        Ok((body, None, size, None))
     }
 }
 
@@ -388,11 +415,12 @@ pub fn log_parts<'a>(mail: &'a Inbound<'a>, limits: Limits) -> Result<LogParts<'
             PartRole::Other if !root_is_multipart_type(root) => return Err(MailError::NoLog),
             _ => PartRole::TextLog,
         };
-        let (log, gzip, log_size) = extract_log(raw, root, role, limits)?;
+        let (log, gzip, log_size, large) = extract_log(raw, root, role, limits)?;
         return Ok(LogParts {
             log,
             gzip,
             log_size,
+            large,
             changes: None,
             summary: None,
             key_id,
@@ -427,11 +455,12 @@ pub fn log_parts<'a>(mail: &'a Inbound<'a>, limits: Limits) -> Result<LogParts<'
     let (part, role) = named_log
         .or(first_text.map(|p| (p, PartRole::TextLog)))
         .ok_or(MailError::NoLog)?;
-    let (log, gzip, log_size) = extract_log(raw, part, role, limits)?;
+    let (log, gzip, log_size, large) = extract_log(raw, part, role, limits)?;
     Ok(LogParts {
         log,
         gzip,
         log_size,
+        large,
         changes,
         summary,
         key_id,
