@@ -218,8 +218,9 @@ impl Status {
     /// Log sizes, KB.
     fn sizes(self) -> (usize, usize) {
         match self {
-            Status::Successful => (40, 200),
-            Status::Attempted => (30, 200),
+            // Targets: the last lines of a build can overshoot them a little.
+            Status::Successful => (40, 196),
+            Status::Attempted => (30, 190),
             Status::GivenBack => (30, 80),
             Status::Skipped => (30, 45),
         }
@@ -678,7 +679,7 @@ impl Log {
         // Skipped and given-back logs are short but for a large chroot
         // upgrade: let it fill them.
         let fill_to = match self.c.status {
-            Status::Skipped => self.c.target.saturating_sub(4_000),
+            Status::Skipped => self.c.target.saturating_sub(2_000),
             Status::GivenBack => self.c.target.saturating_sub(8_000),
             _ => 0,
         };
@@ -3152,15 +3153,22 @@ fn generate(dir: &Path, target: u64, seed: u64) -> (Generated, [(PathBuf, usize,
 // ---------------------------------------------------------------------------
 // Measuring.
 
-/// Lines of the file by memchr, and the seconds that took (reading
-/// included; the file is in the page cache, as for the runs after it).
+/// Lines of the file by memchr, and the seconds that took, reading
+/// included: the best of three runs (the file in the page cache, as for
+/// the runs after it; the first run may find some of it evicted).
 fn line_count(path: &Path) -> (usize, f64) {
-    let start = Instant::now();
-    let bytes = std::fs::read(path).expect("read mbox");
-    let n = memchr::memchr_iter(b'\n', &bytes).count();
-    let secs = start.elapsed().as_secs_f64();
-    drop(bytes);
-    (n, secs)
+    let mut best = (0, f64::MAX);
+    for _ in 0..3 {
+        let start = Instant::now();
+        let bytes = std::fs::read(path).expect("read mbox");
+        let n = memchr::memchr_iter(b'\n', &bytes).count();
+        let secs = start.elapsed().as_secs_f64();
+        drop(bytes);
+        if secs < best.1 {
+            best = (n, secs);
+        }
+    }
+    best
 }
 
 /// Runs `c` to the end; its wall time and peak RSS (bytes).
