@@ -220,7 +220,7 @@ impl Status {
         match self {
             // Targets: the last lines of a build can overshoot them a little.
             Status::Successful => (40, 196),
-            Status::Attempted => (30, 185),
+            Status::Attempted => (30, 190),
             Status::GivenBack => (30, 80),
             Status::Skipped => (30, 45),
         }
@@ -1697,6 +1697,10 @@ impl Log {
                     self.c_warning(&format!("{m}.c"), false);
                 }
                 objs.push(m);
+                // Link what there is once the log is long enough.
+                if self.len() >= limit {
+                    break;
+                }
             }
             let lib = format!(
                 "lib{stem}{}",
@@ -1807,6 +1811,9 @@ impl Log {
                     self.c_warning(&file, true);
                 }
                 objs.push(format!("CMakeFiles/{target}.dir/{m}.cpp.o"));
+                if self.len() >= limit {
+                    break;
+                }
             }
             let so = self.c.soname;
             w!(
@@ -2198,7 +2205,8 @@ impl Log {
         let t = self.c.arch.triplet;
         w!(self, "   dh_auto_test -a\n\tcd obj-{t} && make -j2 test ARGS\\+=--verbose ARGS\\+=-j2\nmake[1]: Entering directory '/<<PKGBUILDDIR>>/obj-{t}'\nRunning tests...\n/usr/bin/ctest --force-new-ctest-process --verbose -j2\nUpdateCTestConfiguration  from :/<<PKGBUILDDIR>>/obj-{t}/DartConfiguration.tcl\nTest project /<<PKGBUILDDIR>>/obj-{t}");
         let mut names = Vec::new();
-        while self.len() < limit.saturating_sub(600) || names.len() < 3 {
+        // The summary after the runs takes a line of about 90 bytes a test.
+        while self.len() + names.len() * 90 < limit.saturating_sub(600) || names.len() < 3 {
             let n = names.len() + 1;
             let name = format!("test_{}", self.pick_mod().replace('-', "_"));
             w!(self, "test {n}\n      Start {n:>2}: {name}\n\n{n}: Test command: /<<PKGBUILDDIR>>/obj-{t}/tests/{name}\n{n}: Working Directory: /<<PKGBUILDDIR>>/obj-{t}/tests\n{n}: Test timeout computed to be: 1500");
@@ -2262,7 +2270,7 @@ impl Log {
         let stem = self.c.stem.clone();
         w!(self, "   dh_auto_test -a\n\tcd obj-{t} && LC_ALL=C.UTF-8 MESON_TESTTHREADS=2 meson test --verbose\nninja: Entering directory `/<<PKGBUILDDIR>>/obj-{t}'\nninja: no work to do.");
         let mut names = Vec::new();
-        while self.len() < limit.saturating_sub(500) || names.len() < 3 {
+        while self.len() + names.len() * 80 < limit.saturating_sub(500) || names.len() < 3 {
             let name = self.pick_mod();
             let n = names.len() + 1;
             for k in 0..self.r.range(1, 15) {
