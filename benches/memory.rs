@@ -12,7 +12,9 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+
+#[path = "common/measure.rs"]
+mod measure;
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -166,28 +168,8 @@ fn peak_rss(scratch: &Path, args: impl FnOnce(&mut Command)) -> (u64, f64) {
         .stderr(Stdio::null());
     // Set last: a case may send standard error to a file.
     args(&mut c);
-    // The child starts in this process's memory (vfork), and exec keeps
-    // that memory's high-water mark as the child's ru_maxrss: give the
-    // generators' heap back and reset this process's peak first.
-    // SAFETY: malloc_trim only returns free memory to the system.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-    std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak RSS (Linux 4.0 or later)");
-    let start = Instant::now();
-    // Reaped by wait4 below, which also reports the child's peak RSS.
-    #[allow(clippy::zombie_processes)]
-    let child = c.spawn().expect("buildmail");
-    let pid = libc::pid_t::try_from(child.id()).expect("pid");
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value to be filled in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: wait4 on our own child, writing into the locals above.
-    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(rc, pid, "wait4");
-    let took = start.elapsed().as_secs_f64();
-    // ru_maxrss is in kilobytes on Linux.
-    (u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024, took)
+    let (_, took, rss) = measure::run_measured(c);
+    (rss, took)
 }
 
 fn headers(subject: &str) -> String {

@@ -38,7 +38,7 @@ pub const LOG_HEAD: usize = 1 << 20;
 
 /// How much of the end of an inflated log is kept: the failing step, the
 /// `.changes`, the package contents and the Summary.
-pub const LOG_TAIL: usize = 24 << 20;
+pub const LOG_TAIL: usize = 16 << 20;
 
 /// The parts of an sbuild log mail.
 #[derive(Debug)]
