@@ -345,24 +345,23 @@ pub fn inflate_log(data: &[u8], limits: Limits) -> Result<Inflated, MailError> {
             large,
         });
     };
-    let tail = tail.into_bytes();
+    let mut tail = tail.into_bytes();
     let mut head = log;
     // Whole lines only on either side of the gap.
-    let tail = memchr::memchr(b'\n', &tail)
-        .and_then(|i| tail.get(i + 1..))
-        .unwrap_or(&tail);
+    let cut = memchr::memchr(b'\n', &tail).map_or(0, |i| i + 1);
     if let Some(i) = memchr::memrchr(b'\n', &head) {
         head.truncate(i + 1);
     }
-    let omitted = size - head.len() as u64 - tail.len() as u64;
-    head.reserve_exact(tail.len() + 128);
+    let omitted = size - head.len() as u64 - (tail.len() - cut) as u64;
     head.extend_from_slice(
         format!("[... buildmail: {omitted} bytes of the log left out here; the archived log is whole ...]\n")
             .as_bytes(),
     );
-    head.extend_from_slice(tail);
+    // The head goes in front of the tail in the tail's own buffer (moved
+    // in place), not both copied into a third.
+    tail.splice(..cut, head);
     Ok(Inflated {
-        bytes: head,
+        bytes: tail,
         size,
         large,
     })
