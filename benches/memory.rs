@@ -60,17 +60,7 @@ fn inflating_mbox(scratch: &Path) {
     drop(log);
     write_gzip_attachment_mail(&one, &gz.finish().expect("gzip"));
     let mbox = scratch.join("inflating.mbox");
-    let mut f = std::io::BufWriter::new(File::create(&mbox).expect("mbox"));
-    for i in 0..8 {
-        f.write_all(b"From buildd@example.org Mon Jan 15 10:00:00 2024\n")
-            .expect("write");
-        f.write_all(format!("X-Bench: {i}\r\n").as_bytes())
-            .expect("write");
-        std::io::copy(&mut File::open(&one).expect("mail"), &mut f).expect("write");
-        f.write_all(b"\n").expect("write");
-    }
-    f.flush().expect("write");
-    drop(f);
+    write_mbox(&mbox, (0..8).map(|_| one.as_path()));
     let size = std::fs::metadata(&one).expect("mail").len();
     let (rss, took) = peak_rss(scratch, |c| {
         c.arg("import").arg(&mbox);
@@ -84,6 +74,22 @@ fn inflating_mbox(scratch: &Path) {
     );
 }
 
+/// Writes an mbox of the mail files `mails`, each made distinct by a
+/// header line of its own, streamed from the files so that this process
+/// stays small (see `peak_rss`).
+fn write_mbox<'a>(mbox: &Path, mails: impl Iterator<Item = &'a Path>) {
+    let mut f = std::io::BufWriter::new(File::create(mbox).expect("mbox"));
+    for (i, mail) in mails.enumerate() {
+        f.write_all(b"From buildd@example.org Mon Jan 15 10:00:00 2024\n")
+            .expect("write");
+        f.write_all(format!("X-Bench: {i}\r\n").as_bytes())
+            .expect("write");
+        std::io::copy(&mut File::open(mail).expect("mail"), &mut f).expect("write");
+        f.write_all(b"\n").expect("write");
+    }
+    f.flush().expect("write");
+}
+
 /// `import` of a hostile mailbox: twelve 2 GiB gzip bombs among genuine
 /// 1 MB log mails, read by the parallel preparers at once.
 fn hostile_mbox(scratch: &Path) {
@@ -92,20 +98,16 @@ fn hostile_mbox(scratch: &Path) {
     let log = scratch.join("genuine.eml");
     write_plain_log_mail(&log, 1 << 20);
     let mbox = scratch.join("hostile.mbox");
-    let mut f = std::io::BufWriter::new(File::create(&mbox).expect("mbox"));
-    // Streamed from the files: this process stays small (see `peak_rss`).
-    for i in 0..24 {
-        f.write_all(b"From buildd@example.org Mon Jan 15 10:00:00 2024\n")
-            .expect("write");
-        let mail = if i % 2 == 0 { &bomb } else { &log };
-        // Distinct mails: a header line of their own.
-        f.write_all(format!("X-Bench: {i}\r\n").as_bytes())
-            .expect("write");
-        std::io::copy(&mut File::open(mail).expect("mail"), &mut f).expect("write");
-        f.write_all(b"\n").expect("write");
-    }
-    f.flush().expect("write");
-    drop(f);
+    write_mbox(
+        &mbox,
+        (0..24).map(|i| {
+            if i % 2 == 0 {
+                bomb.as_path()
+            } else {
+                log.as_path()
+            }
+        }),
+    );
     let bomb_size = std::fs::metadata(&bomb).expect("bomb").len();
     let largest = bomb_size.max(std::fs::metadata(&log).expect("log").len());
     let (rss, took) = peak_rss(scratch, |c| {

@@ -454,12 +454,21 @@ fn a_finished_job_is_not_run_again() {
 /// A farm whose mail leaves through a sendmail script that appends every
 /// mail it is given to `sent.log` (one line `MAIL` per mail).
 fn sendmail_farm() -> Farm {
+    sendmail_script_farm("echo MAIL >> {root}/sent.log")
+}
+
+/// A farm whose mail leaves through a sendmail script that reads the mail,
+/// then runs `body` (`{root}` stands for the farm's directory).
+fn sendmail_script_farm(body: &str) -> Farm {
     let mut farm = Farm::new();
     let root = farm.root().display().to_string();
     let path = farm.root().join("sendmail.sh");
     std::fs::write(
         &path,
-        format!("#!/bin/sh\ncat > /dev/null\necho MAIL >> {root}/sent.log\n"),
+        format!(
+            "#!/bin/sh\ncat > /dev/null\n{}\n",
+            body.replace("{root}", &root)
+        ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -586,19 +595,7 @@ fn a_worker_killed_after_an_acceptance_re_sends_at_most_one_mail_per_connection(
 /// for good.
 #[test]
 fn a_failed_record_step_ends_the_run_instead_of_hanging() {
-    let mut farm = Farm::new();
-    let root = farm.root().display().to_string();
-    let path = farm.root().join("sendmail.sh");
-    std::fs::write(
-        &path,
-        format!("#!/bin/sh\ncat > /dev/null\ntouch {root}/sending\nsleep 1\n"),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    farm.reconfigure(&format!(
-        "[outbox]\ntransport = \"sendmail\"\nsendmail = [{path:?}, \"-oi\"]\n"
-    ));
+    let farm = sendmail_script_farm("touch {root}/sending\nsleep 1");
     for _ in 0..3 {
         queued_forward(&farm);
     }
