@@ -20,9 +20,11 @@
 //!
 //! Three mbox files are written: the mix, its successful mails, and its
 //! other (failed: attempted, given-back, skipped) mails. For each: its
-//! memchr line count, `buildmail import` into a fresh data directory
-//! (default configuration; wall time, MB/s, mails/s and peak RSS from
-//! `wait4`), and the Python baseline. `cargo bench --bench import_mix`.
+//! memchr line count, `buildmail import --explain=later` into a fresh data
+//! directory (default configuration; wall time, MB/s, mails/s and peak RSS
+//! from `wait4`), then `buildmail work --explanations` (the explanations of
+//! the failed builds, which buildmail makes off the critical path; its wall
+//! time and peak RSS), and the Python baseline (which explains nothing). `cargo bench --bench import_mix`.
 //! `BUILDMAIL_BENCH_MIX_DIR=dir` writes the mbox files there and keeps
 //! them (for profiling); `BUILDMAIL_BENCH_MIX_PYTHON=0` skips Python.
 
@@ -3186,6 +3188,10 @@ fn line_count(path: &Path) -> (usize, f64) {
 struct Import {
     secs: f64,
     rss: u64,
+    /// Failed builds explained afterwards by `work --explanations`.
+    explained: usize,
+    explain_secs: f64,
+    explain_rss: u64,
 }
 
 fn import(path: &Path, scratch: &Path, mails: usize) -> Import {
@@ -3199,6 +3205,7 @@ fn import(path: &Path, scratch: &Path, mails: usize) -> Import {
     c.arg("--config")
         .arg(&config)
         .arg("import")
+        .arg("--explain=later")
         .arg(path)
         .stdout(File::create(&out).expect("stdout file"))
         .stderr(File::create(&err).expect("stderr file"));
@@ -3224,7 +3231,29 @@ fn import(path: &Path, scratch: &Path, mails: usize) -> Import {
     assert_eq!(numbers[0], mails, "mails imported: {line}");
     assert_eq!(numbers[1], mails, "log mails: {line}");
     assert_eq!(numbers[6], 0, "quarantined: {line}");
-    Import { secs, rss }
+    // Then the explanations the import left to the worker.
+    let mut c = Command::new(env!("CARGO_BIN_EXE_buildmail"));
+    c.arg("--config")
+        .arg(&config)
+        .args(["work", "--explanations"])
+        .stdout(File::create(&out).expect("stdout file"))
+        .stderr(File::create(&err).expect("stderr file"));
+    let (status, explain_secs, explain_rss) = run_measured(c);
+    let said = std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(status.success(), "work --explanations failed: {said}");
+    // `N failed log(s) explained`
+    let explained = said
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {said:?}"));
+    Import {
+        secs,
+        rss,
+        explained,
+        explain_secs,
+        explain_rss,
+    }
 }
 
 fn python_available() -> bool {
@@ -3335,8 +3364,8 @@ fn main() {
     );
 
     let py = python_available();
-    println!("| mbox | mails | size | memchr line count | `buildmail import` | MB/s | mails/s | peak RSS | Python baseline | Python MB/s | buildmail ÷ Python |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| mbox | mails | size | memchr line count | `buildmail import` | MB/s | mails/s | peak RSS | then `work --explanations` | import + explanations | Python baseline | Python MB/s | buildmail import ÷ Python |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let labels = ["mix", "successful only", "failed only"];
     for ((path, mails, bytes), label) in files.iter().zip(labels) {
         let (lines, lc_secs) = line_count(path);
@@ -3352,7 +3381,7 @@ fn main() {
             ("skipped (no python3)".into(), "–".into(), "–".into())
         };
         println!(
-            "| {label} | {mails} | {:.1} MB | {lines} lines, {:.3} s ({:.0} MB/s) | {:.2} s | {:.1} | {:.0} | {:.1} MB | {py_cell} | {py_rate} | {ratio} |",
+            "| {label} | {mails} | {:.1} MB | {lines} lines, {:.3} s ({:.0} MB/s) | {:.2} s | {:.1} | {:.0} | {:.1} MB | {} failed builds, {:.2} s, peak RSS {:.1} MB | {:.2} s ({:.1} MB/s) | {py_cell} | {py_rate} | {ratio} |",
             mb(*bytes),
             lc_secs,
             mb(*bytes) / lc_secs,
@@ -3360,6 +3389,11 @@ fn main() {
             mb(*bytes) / imp.secs,
             *mails as f64 / imp.secs,
             mb(imp.rss),
+            imp.explained,
+            imp.explain_secs,
+            mb(imp.explain_rss),
+            imp.secs + imp.explain_secs,
+            mb(*bytes) / (imp.secs + imp.explain_secs),
         );
     }
     if !py {

@@ -172,6 +172,21 @@ pub fn try_flock(file: &File) -> io::Result<bool> {
     }
 }
 
+/// Opens (creating it and its directory) the lock file at `path` and tries
+/// [`try_flock`] on it: `Some(file)` while held by us, `None` when another
+/// process holds it. The lock is released when the file is dropped.
+pub fn try_lock_file(path: &Path) -> io::Result<Option<File>> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    Ok(try_flock(&file)?.then_some(file))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,7 +36,7 @@ pub fn run(config: &Config, args: Args) -> ExitCode {
             return ExitCode::from(EX_TEMPFAIL);
         }
     };
-    // Parsing, explaining, checking signatures and archiving the log need
+    // Parsing, checking signatures and archiving the log need
     // no database: done before the store is opened, so the lock is held
     // only for the commit.
     let preparer = Preparer::new(config);
@@ -66,7 +66,7 @@ pub fn run(config: &Config, args: Args) -> ExitCode {
     match due {
         Ok(true) => {
             if let Err(e) =
-                worker::spawn_detached(&super::global_args(config), &config.database.path)
+                worker::spawn_detached(&super::global_args(config), &config.database.path, &[])
             {
                 eprintln!(
                     "buildmail deliver: could not start the worker ({e}); the queued work waits for `buildmail work`"

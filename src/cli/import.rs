@@ -32,6 +32,23 @@ pub struct Args {
     /// was left out), and each mail is dated by its own Date: header.
     #[arg(long)]
     pub live: bool,
+    /// When the failed builds are explained: by a worker started in the
+    /// background (the import returns as soon as every mail is committed),
+    /// here before returning (`wait`), or by the next `buildmail work`
+    /// (`later`).
+    #[arg(long, value_enum, default_value_t = Explain::Background)]
+    pub explain: Explain,
+}
+
+/// When an import's failed builds are explained (`--explain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Explain {
+    /// By `buildmail work --explanations`, started detached.
+    Background,
+    /// By the import itself, after the last commit.
+    Wait,
+    /// By the next `buildmail work`.
+    Later,
 }
 
 /// Counts for the closing summary.
@@ -113,6 +130,39 @@ fn return_large_buffers() {
     }
 }
 
+/// Has the `waiting` failed builds of an import explained as `--explain`
+/// asks, and says so.
+fn explain_failures(config: &Config, when: Explain, waiting: usize) -> anyhow::Result<()> {
+    match when {
+        Explain::Wait => {
+            let access = crate::effects::StoreAccess::Open(&config.database);
+            let n = crate::effects::explain::run_pending(access, config, &crate::time::SystemClock)?;
+            if n == 0 {
+                println!("{waiting} failed build(s) are being explained by another buildmail process");
+            } else {
+                println!("{n} failed build(s) explained");
+            }
+        }
+        Explain::Later => println!(
+            "{waiting} failed build(s) wait to be explained by the next `buildmail work`"
+        ),
+        Explain::Background => match worker::spawn_detached(
+            &super::global_args(config),
+            &config.database.path,
+            &["--explanations"],
+        ) {
+            Ok(()) => println!(
+                "{waiting} failed build(s) are being explained in the background (`buildmail work --explanations`, output in {}); `info` shows each explanation once made",
+                worker::log_path(&config.database.path).display()
+            ),
+            Err(e) => println!(
+                "{waiting} failed build(s) wait to be explained: could not start `buildmail work --explanations` ({e}); run it, or `buildmail work`"
+            ),
+        },
+    }
+    Ok(())
+}
+
 fn total_size(path: &Path) -> u64 {
     match source::kind_of(path) {
         Ok(k @ (SourceKind::Maildir | SourceKind::Directory)) => source::mail_files(path, &k)
@@ -192,6 +242,13 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         println!(
             "nothing was sent and no upload was run (imported mail; `import --live` carries out what the mails ask for)"
         );
+        // Failed logs are explained off the critical path (by a worker
+        // which sends nothing), or here.
+        let waiting = store.explain_queue(usize::MAX)?.len();
+        drop(store);
+        if waiting > 0 {
+            explain_failures(config, args.explain, waiting)?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     // Uploads and mails the imported replies asked for, with the store

@@ -79,6 +79,11 @@ pub fn print_record(r: &BuildRecord) {
         if let Some(l) = &e.matched_line {
             field("Matched-Line", l);
         }
+    } else if r.explanation_pending {
+        field(
+            "Explanation",
+            "being made (`buildmail work` explains failed logs after they are recorded)",
+        );
     }
     if let Some(m) = &r.last_log_message_id {
         field("Log-Message-Id", format!("<{m}>"));

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::effects::worker;
+use crate::effects::{explain, worker, StoreAccess};
 use crate::time::SystemClock;
 
 /// Options of `work`.
@@ -13,6 +13,10 @@ pub struct Args {
     /// starts).
     #[arg(short, long)]
     pub quiet: bool,
+    /// Only explain the failed logs waiting for it (what `import` starts in
+    /// the background: no job runs, no mail is sent).
+    #[arg(long)]
+    pub explanations: bool,
 }
 
 /// Runs every queued job (uploads, queue removals, purges), queues due
@@ -20,6 +24,13 @@ pub struct Args {
 /// effect runs; prints what each did. When another worker is running, it
 /// leaves the work to it.
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    if args.explanations {
+        let n = explain::run_pending(StoreAccess::Open(&config.database), config, &SystemClock)?;
+        if !args.quiet {
+            println!("{n} failed log(s) explained");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let Some(summary) = worker::run_exclusive(config, &SystemClock)? else {
         if !args.quiet {
             println!("another buildmail worker is running; it carries out the queued work");
@@ -31,7 +42,8 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     }
     if !args.quiet || summary.failed > 0 {
         println!(
-            "{} job(s) done; {} notice(s) queued; {} mail(s) delivered, {} left in the outbox after a failed delivery",
+            "{} failed log(s) explained; {} job(s) done; {} notice(s) queued; {} mail(s) delivered, {} left in the outbox after a failed delivery",
+            summary.explained,
             summary.jobs.len(),
             summary.notices,
             summary.delivered,

@@ -53,7 +53,9 @@ pub fn apply_log(
         builder: a.builder.clone(),
         last_log_message_id: message_id.map(str::to_string),
         last_log: Some(log_id.to_string()),
-        explanation: a.explanation.clone(),
+        // Explained off the critical path (`crate::effects::explain`).
+        explanation: None,
+        explanation_pending: a.status != Status::Successful,
         build_duration: a.build_needed_secs,
         changes: (a.status == Status::Successful)
             .then(|| a.changes.clone())

@@ -39,6 +39,7 @@
 
 pub mod claim;
 pub mod compose;
+pub mod explain;
 pub mod jobs;
 pub mod notices;
 pub mod outbox;

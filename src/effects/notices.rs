@@ -1,9 +1,15 @@
 //! Build-failure notices whose quiet period is over: composed from the
 //! builds' records and queued in the outbox (one commit; no external I/O).
+//! A notice waits for its builds' explanations ([`crate::effects::explain`]),
+//! at most [`EXPLANATION_WAIT`] seconds past its due time.
 
 use super::compose::{self, Mailer};
 use crate::model::{BuildKey, Notice};
 use crate::store::{Commit, Store, StoreError};
+
+/// How long past its due time a notice waits for an explanation still
+/// being made before it goes without it.
+pub const EXPLANATION_WAIT: i64 = 3600;
 
 /// Queues the build-failure notices due at `now`: one mail per recipient
 /// for each version, listing every architecture that failed. Returns how
@@ -25,6 +31,11 @@ pub fn queue_due(store: &dyn Store, mailer: &Mailer<'_>, now: i64) -> Result<usi
             if let Some(r) = store.build(&key)?.filter(|r| r.version == notice.version) {
                 records.push(r);
             }
+        }
+        if records.iter().any(|r| r.explanation_pending)
+            && now < notice.due.saturating_add(EXPLANATION_WAIT)
+        {
+            continue;
         }
         let mut c = Commit {
             now,

@@ -1,5 +1,6 @@
-//! The effects worker: runs what commits queued — jobs, due build-failure
-//! notices, the outbox — one at a time per database on a host.
+//! The effects worker: runs what commits queued — explanations of failed
+//! logs, jobs, due build-failure notices, the outbox — one at a time per
+//! database on a host.
 //!
 //! `deliver` commits a mail, releases the store and, when the mail queued
 //! an effect, starts `buildmail work` detached ([`spawn_detached`]) instead
@@ -20,7 +21,7 @@ use std::process::{Command, Stdio};
 use super::claim::{is_stale, lease};
 use super::compose::Mailer;
 use super::jobs::{self, JobReport};
-use super::{notices, outbox, StoreAccess};
+use super::{explain, notices, outbox, StoreAccess};
 use crate::config::Config;
 use crate::store::{Store, StoreError};
 use crate::time::Clock;
@@ -28,6 +29,8 @@ use crate::time::Clock;
 /// What [`run_pending`] did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {
+    /// Failed logs explained.
+    pub explained: usize,
     /// Jobs carried out.
     pub jobs: Vec<JobReport>,
     /// Build-failure notices queued.
@@ -40,6 +43,7 @@ pub struct Summary {
 
 impl Summary {
     fn add(&mut self, other: Summary) {
+        self.explained += other.explained;
         self.jobs.extend(other.jobs);
         self.notices += other.notices;
         self.delivered += other.delivered;
@@ -47,18 +51,22 @@ impl Summary {
     }
 }
 
-/// Runs every job that is waiting, queues the due notices, then delivers
-/// the outbox; each step claims, runs with the store released, finishes.
+/// Explains the failed logs waiting for it (so that the notices below
+/// carry their explanations), runs every job that is waiting, queues the
+/// due notices, then delivers the outbox; each step claims, runs with the
+/// store released, finishes.
 pub fn run_pending(
     access: StoreAccess<'_>,
     config: &Config,
     clock: &dyn Clock,
 ) -> Result<Summary, StoreError> {
+    let explained = explain::run_pending(access, config, clock)?;
     let mailer = Mailer::new(config);
     let jobs = jobs::run_all(access, &mailer, clock)?;
     let notices = access.step(|s| notices::queue_due(s, &mailer, clock.now()))?;
     let d = outbox::deliver_due(access, config, clock, false)?;
     Ok(Summary {
+        explained,
         jobs,
         notices,
         delivered: d.delivered,
@@ -66,9 +74,13 @@ pub fn run_pending(
     })
 }
 
-/// Whether anything is due at `now`: a job that is waiting (or whose owner
-/// stopped), a notice past its quiet period, an outbox mail due.
+/// Whether anything is due at `now`: a failed log to explain, a job that
+/// is waiting (or whose owner stopped), a notice past its quiet period, an
+/// outbox mail due.
 pub fn has_due_work(store: &dyn Store, config: &Config, now: i64) -> Result<bool, StoreError> {
+    if explain::waiting(store, config)? {
+        return Ok(true);
+    }
     let lease = lease(config);
     if store
         .jobs()?
@@ -117,28 +129,18 @@ pub fn run_exclusive(config: &Config, clock: &dyn Clock) -> Result<Option<Summar
 /// `None` when another process holds it.
 pub fn try_lock(db_dir: &Path) -> Result<Option<File>, StoreError> {
     let path = db_dir.join("worker.lock");
-    let io = |source| StoreError::Io {
-        path: path.clone(),
-        source,
-    };
-    std::fs::create_dir_all(db_dir).map_err(io)?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io)?;
-    match crate::fsutil::try_flock(&file) {
-        Ok(true) => Ok(Some(file)),
-        Ok(false) => Ok(None),
-        Err(e) => Err(io(e)),
-    }
+    crate::fsutil::try_lock_file(&path).map_err(|source| StoreError::Io { path, source })
 }
 
-/// Starts `buildmail <global_args> work` detached from the caller: its own
-/// session (the MTA may kill `deliver`'s process group), no terminal, its
-/// output appended to `worker.log` beside the database. Not waited for.
-pub fn spawn_detached(global_args: &[OsString], db_dir: &Path) -> io::Result<()> {
+/// Starts `buildmail <global_args> work --quiet <work_args>` detached from
+/// the caller: its own session (the MTA may kill `deliver`'s process
+/// group), no terminal, its output appended to `worker.log` beside the
+/// database. Not waited for.
+pub fn spawn_detached(
+    global_args: &[OsString],
+    db_dir: &Path,
+    work_args: &[&str],
+) -> io::Result<()> {
     let exe = std::env::current_exe()?;
     std::fs::create_dir_all(db_dir)?;
     let log = std::fs::OpenOptions::new()
@@ -149,6 +151,7 @@ pub fn spawn_detached(global_args: &[OsString], db_dir: &Path) -> io::Result<()>
     cmd.args(global_args)
         .arg("work")
         .arg("--quiet")
+        .args(work_args)
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);

@@ -7,14 +7,13 @@ use std::borrow::Cow;
 use crate::config::Config;
 use crate::debian::names::{is_dist_name, is_package_name, is_version};
 use crate::debian::Status;
-use crate::inbound::explain;
 use crate::inbound::mail;
 use crate::inbound::mail::{Inbound, LogSubject};
 use crate::inbound::reply;
 use crate::inbound::reply::Question;
 use crate::inbound::sbuild;
 use crate::inbound::sbuild::BuildLog;
-use crate::model::{BuildKey, Explanation};
+use crate::model::BuildKey;
 
 /// What the pure analysis of a mail decided.
 #[derive(Debug)]
@@ -56,8 +55,6 @@ pub struct LogAnalysis<'a> {
     pub archive: Option<String>,
     /// Disagreements between the subject and the log.
     pub notes: Vec<String>,
-    /// The explanation of a failure.
-    pub explanation: Option<Explanation>,
     /// Why the log cannot prove a success (no Summary, cut off, status
     /// contradicting the subject); `None` for a whole log.
     pub incomplete: Option<String>,
@@ -259,11 +256,6 @@ fn analyse_log<'a>(
             "{dist:?}/{arch:?} is not a distribution/architecture pair"
         ));
     }
-    let explanation = if status == Status::Successful {
-        None
-    } else {
-        explain::explain(&log_bytes, &log)
-    };
     let changes = changes_part
         .map(|c| String::from_utf8_lossy(&c).into_owned())
         .or_else(|| log.changes.clone());
@@ -279,7 +271,6 @@ fn analyse_log<'a>(
         changes,
         archive: subject.archive,
         notes,
-        explanation,
         incomplete,
         from,
     }))
@@ -336,8 +327,9 @@ pub struct LogFacts {
     pub archive: Option<String>,
     /// Disagreements between subject and log.
     pub notes: Vec<String>,
-    /// Why it failed.
-    pub explanation: Option<Explanation>,
+    /// The status the log itself states (its Summary or `.summary` part),
+    /// which the explanation starts from.
+    pub log_status: Option<Status>,
     /// Why the log cannot prove a success, if it cannot.
     pub incomplete: Option<String>,
     /// The `From:` address of the log mail.
@@ -360,13 +352,13 @@ impl LogAnalysis<'_> {
             key: self.key,
             version: self.version,
             status: self.status,
+            log_status: self.log.status,
             fail_stage: self.log.fail_stage,
             builder: self.log.builder,
             build_needed_secs: self.log.build_needed_secs,
             changes: self.changes,
             archive: self.archive,
             notes: self.notes,
-            explanation: self.explanation,
             incomplete: self.incomplete,
             from: self.from,
             signed_by: Vec::new(),

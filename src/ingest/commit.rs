@@ -13,8 +13,8 @@ use crate::inbound::classify::ForwardFacts;
 use crate::inbound::reply::{Reply, Request, Signer};
 use crate::inbound::source::RawMail;
 use crate::model::{
-    BuildKey, BuildRecord, HistoryEntry, Job, JobKind, LogRef, MailRecord, QuarantineEntry,
-    SignatureUse,
+    BuildKey, BuildRecord, ExplainTask, HistoryEntry, Job, JobKind, LogRef, MailRecord,
+    QuarantineEntry, SignatureUse,
 };
 use crate::store::{Commit, Committed, StoreError};
 use crate::time::format_time;
@@ -200,6 +200,18 @@ impl Ingest<'_> {
                 kind: "log".into(),
                 outcome,
                 build: Some(a.key.clone()),
+            }),
+            // A failed log is explained after this commit, off the
+            // critical path (`crate::effects::explain`).
+            explain: (keep_record
+                && record.explanation_pending
+                && record.last_log.as_deref() == Some(log_id))
+            .then(|| ExplainTask {
+                key: a.key.clone(),
+                version: a.version.clone(),
+                log: log_id.to_string(),
+                status: a.log_status,
+                fail_stage: a.fail_stage.clone(),
             }),
             build: keep_record.then(|| record.clone()),
             history: keep_record.then_some(history),

@@ -1,5 +1,5 @@
 //! The CPU-heavy, store-independent half of ingestion: hashing, MIME and
-//! log parsing, explaining, compressing, signature checks, and writing the
+//! log parsing, compressing, signature checks, and writing the
 //! compressed log to the archive. Many threads may prepare at once.
 
 use super::{Ingest, LogFacts};
@@ -246,7 +246,7 @@ pub(super) fn identity(raw: &RawMail) -> (String, String) {
 }
 
 /// The store-free half of ingestion: hashing, MIME and log parsing,
-/// explaining, compressing, signature checks, archiving the log. It needs
+/// compressing, signature checks, archiving the log. It needs
 /// no database, so `deliver` runs it before it opens (and locks) the store.
 pub struct Preparer<'a> {
     pub(super) config: &'a Config,

@@ -17,3 +17,21 @@ pub struct Explanation {
     /// Up to `MAX_EXCERPT_LINES` (see [`crate::inbound::explain`]) lines around the failure.
     pub excerpt: Vec<String>,
 }
+
+/// A failed build's log waiting to be explained: explanations are made off
+/// the critical path ([`crate::effects::explain`]), after the log's state
+/// is committed, and fill in the record whose last log this still is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExplainTask {
+    /// Which build.
+    pub key: super::BuildKey,
+    /// The version the log is for.
+    pub version: String,
+    /// The archived log (its id in the log archive).
+    pub log: String,
+    /// The status the log itself states (its Summary, or the mail's
+    /// `.summary` part); `None` when it states none.
+    pub status: Option<crate::debian::Status>,
+    /// The fail-stage the log states.
+    pub fail_stage: Option<String>,
+}

@@ -7,6 +7,6 @@ pub mod explanation;
 pub mod records;
 pub mod state;
 
-pub use explanation::Explanation;
+pub use explanation::{ExplainTask, Explanation};
 pub use records::*;
 pub use state::State;

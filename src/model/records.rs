@@ -76,6 +76,10 @@ pub struct BuildRecord {
     pub last_log: Option<String>,
     /// Why the last build failed.
     pub explanation: Option<Explanation>,
+    /// The last log failed and its explanation is still being made
+    /// ([`crate::effects::explain`]).
+    #[serde(default)]
+    pub explanation_pending: bool,
     /// `Build needed` of the last log, seconds.
     pub build_duration: Option<u64>,
     /// The unsigned `.changes` of the last successful build.

@@ -32,8 +32,8 @@ use std::time::Duration;
 
 use crate::config::DatabaseConfig;
 use crate::model::{
-    BuildKey, BuildRecord, Claim, HistoryEntry, Job, LogRef, MailRecord, Notice, OutboundMail,
-    QuarantineEntry, SignatureUse,
+    BuildKey, BuildRecord, Claim, ExplainTask, Explanation, HistoryEntry, Job, LogRef, MailRecord,
+    Notice, OutboundMail, QuarantineEntry, SignatureUse,
 };
 
 /// The "address" under which [`Store::replies_sent_since`] counts the error
@@ -155,6 +155,12 @@ pub struct Commit<'a> {
     pub notice: Option<Notice>,
     /// A notice was sent: mark it so (its key, [`Notice::key`]).
     pub notice_sent: Option<Vec<u8>>,
+    /// A failed log to explain after this commit (queued under its build:
+    /// a later one for the same build replaces it).
+    pub explain: Option<ExplainTask>,
+    /// Explanations made: each fills in its build's record while the
+    /// record still waits for that log's explanation, and leaves the queue.
+    pub explained: Vec<(ExplainTask, Option<Explanation>)>,
     /// A quarantined mail processed again (`quarantine reprocess`): its
     /// entry and raw bytes are removed, and its dedup record (kind
     /// `quarantined`) gives way to this commit's.
@@ -318,6 +324,10 @@ pub trait Store: Send + Sync {
 
     /// Build-failure notices not sent yet.
     fn pending_notices(&self) -> Result<Vec<Notice>, StoreError>;
+
+    /// Up to `limit` failed logs waiting to be explained, oldest build key
+    /// first.
+    fn explain_queue(&self, limit: usize) -> Result<Vec<ExplainTask>, StoreError>;
 
     /// Counts of what the store holds.
     fn stats(&self) -> Result<Stats, StoreError>;

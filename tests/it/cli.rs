@@ -786,3 +786,49 @@ fn outbox_list_shows_queued_mail() {
     let json = env.json(&["outbox", "list", "--json"]);
     assert_eq!(json.as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn import_leaves_explanations_to_the_worker_or_waits_for_them() {
+    let mails = vec![
+        log_mail("alpha", "1.0-1", "amd64", "attempted", "x1@example.org").0,
+        log_mail("beta", "1.0-1", "amd64", "successful", "x2@example.org").0,
+    ];
+    let explanation = |env: &Env| {
+        let v = env.json(&["info", "alpha", "--json"]);
+        (
+            v[0]["explanation"]["matched_line"].as_str().map(str::to_string),
+            v[0]["explanation_pending"].as_bool(),
+        )
+    };
+    let line = "src/main.c:42:5: error: 'frobnicate' undeclared (first use in this function)";
+
+    // `later`: recorded at once, explained by the next `work`.
+    let env = Env::new("");
+    crate::support::write_mbox(&env.path("logs.mbox"), &mails);
+    let out = env.run(&["import", "--explain=later", &env.path("logs.mbox").to_string_lossy()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 0, "{said}");
+    assert!(
+        said.contains("1 failed build(s) wait to be explained by the next `buildmail work`"),
+        "{said}"
+    );
+    assert_eq!(explanation(&env), (None, Some(true)));
+    let text = String::from_utf8_lossy(&env.run(&["info", "alpha"]).stdout).into_owned();
+    assert!(text.contains(": being made"), "{text}");
+    let out = env.run(&["work", "--explanations"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1 failed log(s) explained\n"
+    );
+    assert_eq!(explanation(&env), (Some(line.to_string()), Some(false)));
+    let text = String::from_utf8_lossy(&env.run(&["info", "alpha"]).stdout).into_owned();
+    assert!(text.contains(line), "{text}");
+
+    // `wait`: explained before the import returns.
+    let env = Env::new("");
+    crate::support::write_mbox(&env.path("logs.mbox"), &mails);
+    let out = env.run(&["import", "--explain=wait", &env.path("logs.mbox").to_string_lossy()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("1 failed build(s) explained"), "{said}");
+    assert_eq!(explanation(&env), (Some(line.to_string()), Some(false)));
+}

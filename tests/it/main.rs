@@ -10,6 +10,7 @@ mod conformance_logs;
 mod conformance_mails;
 mod crash;
 mod effects;
+mod explain_later;
 mod fixtures;
 mod ingest;
 mod layers;

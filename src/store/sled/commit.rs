@@ -6,7 +6,7 @@ use sled::Transactional;
 
 use super::SledStore;
 use super::LAST_QUARANTINE_ID;
-use crate::model::{Notice, QuarantineEntry, SignatureUse};
+use crate::model::{BuildRecord, ExplainTask, Notice, QuarantineEntry, SignatureUse};
 use crate::store::{Commit, Committed, StoreError};
 
 /// Why the commit transaction stopped without writing anything.
@@ -22,7 +22,7 @@ impl SledStore {
     /// tree; the dedup and signature replay checks happen inside it.
     pub(super) fn transact(&self, c: &Commit<'_>) -> Result<Committed, StoreError> {
         // More trees than sled's tuple impls take: the slice form.
-        let trees: [&sled::Tree; 18] = [
+        let trees: [&sled::Tree; 19] = [
             &self.mails,
             &self.msgids,
             &self.builds,
@@ -41,9 +41,10 @@ impl SledStore {
             &self.bounces,
             &self.notices,
             &self.meta,
+            &self.explain,
         ];
         let result = trees.as_slice().transaction(|t| {
-                let [mails, msgids, builds, history, log_index, log_msgids, quarantine, quarantine_raw, unhandled, signatures, jobs, outbox, outbox_raw, replies_sent, uploads, bounces, notices, meta] =
+                let [mails, msgids, builds, history, log_index, log_msgids, quarantine, quarantine_raw, unhandled, signatures, jobs, outbox, outbox_raw, replies_sent, uploads, bounces, notices, meta, explain] =
                     t.as_slice()
                 else {
                     return Err(ConflictableTransactionError::Abort(Stop::Corrupt {
@@ -207,6 +208,39 @@ impl SledStore {
                         })?;
                         n.sent = true;
                         notices.insert(k.as_slice(), enc(&n)?)?;
+                    }
+                }
+                if let Some(task) = &c.explain {
+                    explain.insert(task.key.to_bytes(), enc(task)?)?;
+                }
+                for (task, explanation) in &c.explained {
+                    let key = task.key.to_bytes();
+                    // Only this log's entry leaves the queue: a later
+                    // failed log of the build waits for its own turn.
+                    let queued = match explain.get(&key)? {
+                        Some(v) => Some(serde_json::from_slice::<ExplainTask>(&v).map_err(|_| {
+                            ConflictableTransactionError::Abort(Stop::Corrupt {
+                                tree: "explain",
+                                message: "an explain task does not decode".into(),
+                            })
+                        })?),
+                        None => None,
+                    };
+                    if queued.is_some_and(|q| q.log == task.log) {
+                        explain.remove(key.as_slice())?;
+                    }
+                    if let Some(v) = builds.get(&key)? {
+                        let mut b: BuildRecord = serde_json::from_slice(&v).map_err(|_| {
+                            ConflictableTransactionError::Abort(Stop::Corrupt {
+                                tree: "builds",
+                                message: "a build record does not decode".into(),
+                            })
+                        })?;
+                        if b.explanation_pending && b.last_log.as_deref() == Some(task.log.as_str()) {
+                            b.explanation = explanation.clone();
+                            b.explanation_pending = false;
+                            builds.insert(key.as_slice(), enc(&b)?)?;
+                        }
                     }
                 }
                 if c.bounce {

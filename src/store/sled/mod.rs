@@ -23,6 +23,7 @@
 //! * `uploads` [`.changes` name] → build key
 //! * `bounces` [time \0 id] → empty (forwarding loop protection)
 //! * `notices` [src \0 version \0 dist] → [`Notice`]
+//! * `explain` [`BuildKey`] → [`ExplainTask`]: failed logs to explain
 //! * `meta`: `schema_version`; `last_id` and `last_quarantine_id`, the
 //!   counters behind [`Store::generate_id`] and quarantine ids (small,
 //!   dense numbers that people type)
@@ -42,8 +43,8 @@ mod commit;
 
 use crate::config::DatabaseConfig;
 use crate::model::{
-    BuildKey, BuildRecord, Claim, HistoryEntry, Job, LogRef, MailRecord, Notice, OutboundMail,
-    QuarantineEntry, SignatureUse,
+    BuildKey, BuildRecord, Claim, ExplainTask, HistoryEntry, Job, LogRef, MailRecord, Notice,
+    OutboundMail, QuarantineEntry, SignatureUse,
 };
 use crate::store::{Claimed, Commit, Committed, Stats, Store, StoreError, SCHEMA_VERSION};
 
@@ -68,6 +69,7 @@ pub struct SledStore {
     uploads: sled::Tree,
     bounces: sled::Tree,
     notices: sled::Tree,
+    explain: sled::Tree,
     meta: sled::Tree,
     _lock: File,
 }
@@ -232,6 +234,7 @@ impl SledStore {
             uploads: db.open_tree("uploads")?,
             bounces: db.open_tree("bounces")?,
             notices: db.open_tree("notices")?,
+            explain: db.open_tree("explain")?,
             meta,
             db,
             path,
@@ -505,6 +508,15 @@ impl Store for SledStore {
             if !n.sent {
                 out.push(n);
             }
+        }
+        Ok(out)
+    }
+
+    /// Failed logs waiting to be explained.
+    fn explain_queue(&self, limit: usize) -> Result<Vec<ExplainTask>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.explain.iter().take(limit) {
+            out.push(from_json("explain", &kv?.1)?);
         }
         Ok(out)
     }
