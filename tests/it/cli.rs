@@ -796,7 +796,9 @@ fn import_leaves_explanations_to_the_worker_or_waits_for_them() {
     let explanation = |env: &Env| {
         let v = env.json(&["info", "alpha", "--json"]);
         (
-            v[0]["explanation"]["matched_line"].as_str().map(str::to_string),
+            v[0]["explanation"]["matched_line"]
+                .as_str()
+                .map(str::to_string),
             v[0]["explanation_pending"].as_bool(),
         )
     };
@@ -805,7 +807,11 @@ fn import_leaves_explanations_to_the_worker_or_waits_for_them() {
     // `later`: recorded at once, explained by the next `work`.
     let env = Env::new("");
     crate::support::write_mbox(&env.path("logs.mbox"), &mails);
-    let out = env.run(&["import", "--explain=later", &env.path("logs.mbox").to_string_lossy()]);
+    let out = env.run(&[
+        "import",
+        "--explain=later",
+        &env.path("logs.mbox").to_string_lossy(),
+    ]);
     let said = String::from_utf8_lossy(&out.stdout);
     assert_eq!(code(&out), 0, "{said}");
     assert!(
@@ -827,7 +833,11 @@ fn import_leaves_explanations_to_the_worker_or_waits_for_them() {
     // `wait`: explained before the import returns.
     let env = Env::new("");
     crate::support::write_mbox(&env.path("logs.mbox"), &mails);
-    let out = env.run(&["import", "--explain=wait", &env.path("logs.mbox").to_string_lossy()]);
+    let out = env.run(&[
+        "import",
+        "--explain=wait",
+        &env.path("logs.mbox").to_string_lossy(),
+    ]);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("1 failed build(s) explained"), "{said}");
     assert_eq!(explanation(&env), (Some(line.to_string()), Some(false)));
