@@ -52,4 +52,6 @@ pub mod effects;
 
 pub mod ingest;
 
+pub mod sync;
+
 pub mod cli;

@@ -15,6 +15,7 @@ mod man;
 mod outbox;
 mod quarantine;
 mod render;
+mod sync;
 mod work;
 
 use std::path::PathBuf;
@@ -95,6 +96,14 @@ pub enum Command {
     Outbox(outbox::Args),
     /// Print a mail as buildmail would send it (for template editors).
     Render(render::Args),
+    /// Read the archive (InRelease verified, every index checked against
+    /// it) and merge it into the builds' states.
+    Sync(sync::SyncArgs),
+    /// Print the needs-build queue of a suite and architecture, in order.
+    Queue(sync::QueueArgs),
+    /// Hand the top of the needs-build queue (or a named source) to a
+    /// builder: Needs-Build → Building, atomically.
+    Take(sync::TakeArgs),
     /// Print the manual page buildmail(1), or a subcommand's; `--dir`
     /// writes them all (for packagers; generated from these definitions).
     Man(man::Args),
@@ -156,6 +165,9 @@ pub fn run() -> ExitCode {
         Command::Work(a) => work::run(&config, a),
         Command::Outbox(a) => outbox::run(&config, a),
         Command::Render(a) => render::run(&config, a),
+        Command::Sync(a) => sync::run_sync(&config, a),
+        Command::Queue(a) => sync::run_queue(&config, a),
+        Command::Take(a) => sync::run_take(&config, a),
         Command::Man(a) => man::run(a),
         Command::Completions(a) => completions::run(a),
     };
@@ -206,6 +218,7 @@ fn only_prints(command: &Command) -> bool {
             | Command::States(_)
             | Command::CheckConfig(_)
             | Command::Render(_)
+            | Command::Queue(_)
             | Command::Man(_)
             | Command::Completions(_)
     )

@@ -95,6 +95,24 @@ pub struct ArchiveConfig {
     /// moves a build only when it is signed (PGP/MIME or a clearsigned
     /// body) by one of them, and its text is read from the signed part.
     pub keyrings: Vec<PathBuf>,
+    /// `root`: the archive `sync` follows, in the standard Debian layout
+    /// (`dists/<suite>/InRelease`, ...): a local directory (relative paths
+    /// resolve against the configuration file's directory) or `file://`.
+    /// `None`: no archive side.
+    pub root: Option<PathBuf>,
+    /// `suites` to follow (default `["unstable"]`).
+    pub suites: Vec<String>,
+    /// `components` (default `["main"]`).
+    pub components: Vec<String>,
+    /// `architectures` the farm builds (default: the configured
+    /// `default_arch`).
+    pub architectures: Vec<String>,
+    /// `arch_all`: the architecture that builds `Architecture: all`
+    /// packages (default: the first of `architectures`).
+    pub arch_all: String,
+    /// `release_keyrings`: the keys that sign the archive's Release files
+    /// (Debian: `/usr/share/keyrings/debian-archive-keyring.gpg`).
+    pub release_keyrings: Vec<PathBuf>,
 }
 
 /// One `[[builders]]` entry: a buildd whose log mails move builds.
@@ -607,6 +625,20 @@ impl Config {
             bounce_window: duration("forward.bounce_window", raw.forward.bounce_window, 8 * 3600)?,
             blacklist: raw.forward.blacklist.unwrap_or_default(),
         };
+        let architectures = raw
+            .archive
+            .architectures
+            .unwrap_or_else(|| vec![default_arch.clone()]);
+        let root = match raw.archive.root {
+            None => None,
+            Some(r) if r.starts_with("http://") || r.starts_with("https://") => {
+                return Err(ConfigError::Invalid {
+                    key: "archive.root",
+                    message: format!("{r:?}: fetching over HTTP is not supported yet; mirror the archive to a local directory (debmirror, apt-mirror) and name the directory"),
+                })
+            }
+            Some(r) => Some(resolve(PathBuf::from(r.strip_prefix("file://").unwrap_or(&r)))),
+        };
         let archive = ArchiveConfig {
             senders: raw.archive.senders.unwrap_or_default(),
             keyrings: raw
@@ -616,7 +648,52 @@ impl Config {
                 .into_iter()
                 .map(&resolve)
                 .collect(),
+            root,
+            suites: raw
+                .archive
+                .suites
+                .unwrap_or_else(|| vec!["unstable".into()]),
+            components: raw
+                .archive
+                .components
+                .unwrap_or_else(|| vec!["main".into()]),
+            arch_all: raw
+                .archive
+                .arch_all
+                .unwrap_or_else(|| architectures.first().cloned().unwrap_or_default()),
+            architectures,
+            release_keyrings: raw
+                .archive
+                .release_keyrings
+                .unwrap_or_default()
+                .into_iter()
+                .map(&resolve)
+                .collect(),
         };
+        for (key, names) in [
+            ("archive.suites", &archive.suites),
+            ("archive.components", &archive.components),
+            ("archive.architectures", &archive.architectures),
+        ] {
+            for n in names {
+                if n.is_empty()
+                    || n.contains('/')
+                    || n.contains("..")
+                    || n.contains(char::is_whitespace)
+                {
+                    return Err(ConfigError::Invalid {
+                        key,
+                        message: format!("{n:?} is not a suite, component or architecture name"),
+                    });
+                }
+            }
+        }
+        if archive.root.is_some() && archive.release_keyrings.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "archive.release_keyrings",
+                message: "archive.root is set but no keyring to verify its Release files; name the archive keyring (Debian: /usr/share/keyrings/debian-archive-keyring.gpg)".into(),
+            });
+        }
         for s in &archive.senders {
             check_address("archive.senders", s)?;
         }

@@ -49,6 +49,12 @@ pub(super) struct RawLog {
 pub(super) struct RawArchive {
     pub(super) senders: Option<Vec<String>>,
     pub(super) keyrings: Option<Vec<PathBuf>>,
+    pub(super) root: Option<String>,
+    pub(super) suites: Option<Vec<String>>,
+    pub(super) components: Option<Vec<String>>,
+    pub(super) architectures: Option<Vec<String>>,
+    pub(super) arch_all: Option<String>,
+    pub(super) release_keyrings: Option<Vec<PathBuf>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,9 +4,11 @@
 //! relations) is written here once. Nothing here does I/O or knows about
 //! mail, the store or the configuration.
 
+pub mod archs;
 pub mod changes;
 pub mod names;
 pub mod relations;
+pub mod release;
 pub mod status;
 pub mod version;
 

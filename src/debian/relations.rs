@@ -102,3 +102,144 @@ mod tests {
         }
     }
 }
+
+/// The packages an architecture's `Packages` offers, for the question "can
+/// this relation be satisfied": each name with the versions it is available
+/// in, real packages and `Provides` (a versionless provide satisfies only
+/// unversioned relations, as in apt).
+#[derive(Debug, Default, Clone)]
+pub struct Available {
+    by_name: std::collections::HashMap<String, Vec<Option<debversion::Version>>>,
+}
+
+impl Available {
+    /// Adds a real package.
+    pub fn add_package(&mut self, name: &str, version: &str) {
+        let v = version.parse().ok();
+        self.by_name.entry(name.to_string()).or_default().push(v);
+    }
+
+    /// Adds the `Provides` field of a package.
+    pub fn add_provides(&mut self, field: &str) {
+        let Ok(rels) = field.parse::<debian_control::lossy::Relations>() else {
+            return;
+        };
+        for group in &rels.0 {
+            for r in group {
+                let v = r.version.as_ref().map(|(_, v)| v.clone());
+                self.by_name.entry(r.name.clone()).or_default().push(v);
+            }
+        }
+    }
+
+    /// How many names are known.
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// Whether no name is known.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    fn satisfies(&self, r: &Relation) -> bool {
+        use debian_control::relations::VersionConstraint as C;
+        let Some(versions) = self.by_name.get(&r.name) else {
+            return false;
+        };
+        let Some((c, want)) = &r.version else {
+            return true;
+        };
+        versions.iter().flatten().any(|have| match c {
+            C::GreaterThanEqual => have >= want,
+            C::LessThanEqual => have <= want,
+            C::Equal => have == want,
+            C::GreaterThan => have > want,
+            C::LessThan => have < want,
+        })
+    }
+
+    /// The first group of `list` (a Build-Depends or Dep-Wait list) that
+    /// nothing available satisfies on `arch`, as written (`libfoo-dev (>=
+    /// 2) | libfoo2-dev`); `None` when every group can be satisfied.
+    /// Relations restricted to other architectures (`[!amd64]`) or to build
+    /// profiles not active by default (`<nocheck>`) are skipped. `Err` when
+    /// the list does not parse.
+    pub fn first_unsatisfied(&self, list: &str, arch: &str) -> Result<Option<String>, String> {
+        let rels: debian_control::lossy::Relations = list
+            .parse()
+            .map_err(|e| format!("{list:?} does not parse as relations: {e}"))?;
+        for group in &rels.0 {
+            let live: Vec<&Relation> = group.iter().filter(|r| applies(r, arch)).collect();
+            if live.is_empty() {
+                continue;
+            }
+            if !live.iter().any(|r| self.satisfies(r)) {
+                let text: Vec<String> = live.iter().map(|r| plain(r)).collect();
+                return Ok(Some(text.join(" | ")));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Whether a relation applies on `arch` with no build profile active.
+fn applies(r: &Relation, arch: &str) -> bool {
+    if let Some(archs) = &r.architectures {
+        let negated = archs.iter().all(|a| a.starts_with('!'));
+        let listed = archs
+            .iter()
+            .any(|a| crate::debian::archs::token_matches(a.trim_start_matches('!'), arch));
+        if negated == listed {
+            return false;
+        }
+    }
+    // A restriction list holds when all its terms do; a relation applies
+    // when any of its lists holds (no profile is active by default).
+    r.profiles.is_empty()
+        || r.profiles.iter().any(|list| {
+            list.iter()
+                .all(|p| matches!(p, debian_control::relations::BuildProfile::Disabled(_)))
+        })
+}
+
+/// A relation without architecture lists and profiles, as apt prints it.
+fn plain(r: &Relation) -> String {
+    match &r.version {
+        Some((c, v)) => format!("{} ({} {v})", r.name, c),
+        None => r.name.clone(),
+    }
+}
+
+#[cfg(test)]
+mod available_tests {
+    use super::*;
+
+    #[test]
+    fn relations_against_what_is_available() {
+        let mut a = Available::default();
+        a.add_package("libfoo-dev", "1.5-1");
+        a.add_package("debhelper", "13.11");
+        a.add_provides("libbar-dev (= 2.0), mail-transport-agent");
+        let ok = |l: &str| a.first_unsatisfied(l, "amd64").unwrap();
+        assert_eq!(ok("libfoo-dev (>= 1.0), debhelper (>= 13)"), None);
+        assert_eq!(
+            ok("libfoo-dev (>= 2.0)"),
+            Some("libfoo-dev (>= 2.0)".into())
+        );
+        assert_eq!(ok("libnone-dev | libfoo-dev"), None);
+        assert_eq!(ok("libbar-dev (>= 1.9)"), None, "versioned provide");
+        assert_eq!(
+            ok("mail-transport-agent (>= 1)"),
+            Some("mail-transport-agent (>= 1)".into()),
+            "an unversioned provide does not satisfy a versioned relation"
+        );
+        assert_eq!(ok("mail-transport-agent"), None);
+        assert_eq!(ok("libwin-dev [!amd64]"), None, "not on amd64");
+        assert_eq!(ok("libwin-dev [i386]"), None);
+        assert_eq!(ok("libamd-dev [amd64]"), Some("libamd-dev".into()));
+        assert_eq!(ok("libcheck-dev <!nocheck>"), Some("libcheck-dev".into()));
+        assert_eq!(ok("libdoc-dev <doc>"), None, "profile not active");
+        assert_eq!(ok("libfoo-dev:any (>= 1)"), None, "arch qualifier");
+    }
+}

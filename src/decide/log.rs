@@ -74,6 +74,8 @@ pub fn apply_log(
         pending_job: same_version
             .then(|| current.and_then(|c| c.pending_job))
             .flatten(),
+        // What the archive says of the source stays.
+        source: current.and_then(|c| c.source.clone()),
     };
     let (record, moved) = match (&decision, current) {
         (LogDecision::Record(reason), Some(cur)) => {

@@ -7,10 +7,13 @@
 //!   guard, the transition table);
 //! * [`archive`]: what an archive or upload-queue answer does;
 //! * [`forward`]: whether a mail of no known kind is forwarded or kept;
-//! * [`notice`]: whether a failure gets a build-failure notice.
+//! * [`notice`]: whether a failure gets a build-failure notice;
+//! * [`sync`]: what the archive's indices do to a build.
 
 pub mod archive;
 pub mod forward;
 pub mod log;
 pub mod notice;
+pub mod queue;
 pub mod reply;
+pub mod sync;

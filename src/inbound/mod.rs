@@ -12,6 +12,7 @@
 //!   question, the signed text, the request);
 //! * [`classify`]: which kind of mail it is, and the facts of a log mail.
 
+pub mod archive;
 pub mod classify;
 pub mod command;
 pub mod explain;

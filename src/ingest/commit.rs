@@ -644,7 +644,14 @@ impl Ingest<'_> {
                 }
             }
         }
-        self.store.commit(&c)
+        match self.store.commit(&c)? {
+            // A mail's commit sets no expectation: never acknowledged as if
+            // written.
+            Committed::Stale(why) => Err(StoreError::Engine(format!(
+                "internal error: a mail's commit was refused as stale ({why})"
+            ))),
+            done => Ok(done),
+        }
     }
 
     /// The time a mail's commit is stamped with: now; for an imported mail
@@ -744,6 +751,8 @@ fn settled(committed: Committed, written: impl FnOnce(Option<u64>) -> Outcome) -
             "signature already seen at {}",
             format_time(u.first_seen)
         )),
+        // `commit_mail` turns it into an error.
+        Committed::Stale(why) => Outcome::Duplicate(format!("not written: {why}")),
     }
 }
 

@@ -105,6 +105,30 @@ pub struct BuildRecord {
     /// A queued effect (a [`Job`] id) not carried out yet.
     #[serde(default)]
     pub pending_job: Option<u64>,
+    /// What `sync` knows of the source from the archive.
+    #[serde(default)]
+    pub source: Option<ArchiveSource>,
+}
+
+/// A build's source as the archive's `Sources` describes it (`sync`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchiveSource {
+    /// The version in the archive.
+    pub version: String,
+    /// `Section`, for the queue order.
+    pub section: Option<String>,
+    /// `Priority`, for the queue order.
+    pub priority: Option<String>,
+    /// `Build-Depends` (and `-Arch`).
+    pub build_depends: Option<String>,
+    /// The source is no longer in the archive: the build is out of the
+    /// queue (a Failed or Dep-Wait one is Failed-Removed / Dep-Wait-Removed).
+    pub removed: bool,
+    /// Why the build-dependencies cannot be installed (BD-Uninstallable).
+    pub uninstallable: Option<String>,
+    /// An earlier version of the package was built on this architecture
+    /// (the queue serves those first).
+    pub built_before: bool,
 }
 
 /// The upload a verified signed `.changes` asked for.
@@ -440,4 +464,18 @@ mod tests {
         .unwrap();
         assert_eq!((mail.next_attempt, mail.dead, mail.claim), (0, false, None));
     }
+}
+
+/// The last Release of a suite that `sync` merged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseSeen {
+    /// The suite (as configured).
+    pub suite: String,
+    /// Its `Date:`, Unix seconds: an older Release is refused (a replay).
+    pub date: i64,
+    /// SHA-256 of the InRelease (or Release) bytes: the same file again
+    /// means nothing changed.
+    pub sha256: String,
+    /// When it was merged (Unix seconds).
+    pub synced: i64,
 }

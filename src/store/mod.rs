@@ -31,9 +31,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::DatabaseConfig;
+use crate::model::state::State;
 use crate::model::{
     BuildKey, BuildRecord, Claim, ExplainTask, Explanation, HistoryEntry, Job, LogRef, MailRecord,
-    Notice, OutboundMail, QuarantineEntry, SignatureUse,
+    Notice, OutboundMail, QuarantineEntry, ReleaseSeen, SignatureUse,
 };
 
 /// The "address" under which [`Store::replies_sent_since`] counts the error
@@ -161,6 +162,14 @@ pub struct Commit<'a> {
     /// Explanations made: each fills in its build's record while the
     /// record still waits for that log's explanation, and leaves the queue.
     pub explained: Vec<(ExplainTask, Option<Explanation>)>,
+    /// Builds `sync` changed, each with its history line.
+    pub synced: Vec<(BuildRecord, HistoryEntry)>,
+    /// The Release `sync` merged (written last, after every batch).
+    pub release_seen: Option<ReleaseSeen>,
+    /// The commit applies only while this build is in this state at this
+    /// version (`take`); otherwise nothing is written and the answer is
+    /// [`Committed::Stale`].
+    pub expect: Option<(BuildKey, State, String)>,
     /// A quarantined mail processed again (`quarantine reprocess`): its
     /// entry and raw bytes are removed, and its dedup record (kind
     /// `quarantined`) gives way to this commit's.
@@ -180,6 +189,9 @@ pub enum Committed {
     Duplicate(String),
     /// The mail's signature was used before: nothing was written.
     Replay(SignatureUse),
+    /// [`Commit::expect`] did not hold: nothing was written; what the
+    /// build is now.
+    Stale(String),
 }
 
 /// Counts of what the store holds (for `check-config`, status pages, tests).
@@ -324,6 +336,9 @@ pub trait Store: Send + Sync {
 
     /// Build-failure notices not sent yet.
     fn pending_notices(&self) -> Result<Vec<Notice>, StoreError>;
+
+    /// The last Release of `suite` that `sync` merged.
+    fn release_seen(&self, suite: &str) -> Result<Option<ReleaseSeen>, StoreError>;
 
     /// Up to `limit` failed logs waiting to be explained, oldest build key
     /// first.

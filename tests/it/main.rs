@@ -4,6 +4,7 @@
 
 mod support;
 
+mod archive_sync;
 mod changes_parse;
 mod cli;
 mod conformance_logs;

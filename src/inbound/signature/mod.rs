@@ -45,10 +45,12 @@ use crate::time::format_time;
 
 mod framing;
 mod keyring;
+mod release;
 mod rules;
 mod verify;
 use framing::*;
 pub use keyring::*;
+pub use release::{verify_inrelease, verify_release_gpg, ReleaseSignatureError};
 use rules::*;
 use verify::*;
 

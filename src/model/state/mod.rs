@@ -221,6 +221,58 @@ pub enum EventKind {
     Command(CommandKind),
     /// The archive or the upload queue answered an upload.
     Archive(ArchiveEvent),
+    /// `sync` found this in the archive's indices.
+    Sync(SyncEvent),
+}
+
+/// What `sync` finds in the archive's signed indices for one build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SyncEvent {
+    /// A newer source version, to be built on this architecture.
+    NewVersion,
+    /// The source is not for this architecture (its `Architecture:`).
+    NotForArch,
+    /// A source that was not for this architecture now is.
+    ForArchAgain,
+    /// The binaries of the build's version are in the architecture's
+    /// Packages.
+    Installed,
+    /// The source of a Failed build left the archive.
+    FailedRemoved,
+    /// The source of a Dep-Wait build left the archive.
+    DepWaitRemoved,
+    /// The source of a Failed-Removed build is back.
+    FailedBack,
+    /// The source of a Dep-Wait-Removed build is back.
+    DepWaitBack,
+    /// Every dependency a Dep-Wait waits for is available.
+    DependenciesAvailable,
+    /// A build-dependency cannot be installed.
+    BdUninstallable,
+    /// The build-dependencies can be installed again.
+    BdInstallable,
+    /// A builder took it from the queue (`take`).
+    Taken,
+}
+
+impl SyncEvent {
+    /// A short name (`new-version`, `installed`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncEvent::NewVersion => "new-version",
+            SyncEvent::NotForArch => "not-for-arch",
+            SyncEvent::ForArchAgain => "for-arch",
+            SyncEvent::Installed => "installed",
+            SyncEvent::FailedRemoved => "failed-removed",
+            SyncEvent::DepWaitRemoved => "dep-wait-removed",
+            SyncEvent::FailedBack => "failed-back",
+            SyncEvent::DepWaitBack => "dep-wait-back",
+            SyncEvent::DependenciesAvailable => "dependencies-available",
+            SyncEvent::BdUninstallable => "bd-uninstallable",
+            SyncEvent::BdInstallable => "bd-installable",
+            SyncEvent::Taken => "taken",
+        }
+    }
 }
 
 /// What the archive (dak) or the upload-queue daemon said about an upload.
@@ -302,6 +354,7 @@ impl EventKind {
             EventKind::Log(s) => format!("log:{}", s.as_str()),
             EventKind::Command(c) => format!("cmd:{}", c.keyword()),
             EventKind::Archive(a) => format!("archive:{}", a.as_str()),
+            EventKind::Sync(e) => format!("sync:{}", e.as_str()),
         }
     }
 }

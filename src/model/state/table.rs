@@ -75,6 +75,37 @@ pub(super) const STICKY_FOR_NEW_VERSIONS: &[State] = &[State::NotForUs, State::A
 /// States an upload answer from the archive applies to.
 pub(super) const UPLOAD_ANSWERABLE: &[State] = &[State::Uploaded, State::FailedToUpload];
 
+/// States a new source version in the archive moves to Needs-Build (or to
+/// Auto-Not-For-Us): every one but an admin's Not-For-Us.
+pub(super) const SYNC_NEW: &[State] = &[
+    State::NeedsBuild,
+    State::Building,
+    State::Built,
+    State::BuildAttempted,
+    State::Uploaded,
+    State::FailedToUpload,
+    State::Installed,
+    State::DepWait,
+    State::BdUninstallable,
+    State::Failed,
+    State::AutoNotForUs,
+    State::FailedRemoved,
+    State::DepWaitRemoved,
+];
+
+/// States the archive's binaries make Installed.
+pub(super) const SYNC_INSTALLABLE: &[State] = &[
+    State::NeedsBuild,
+    State::Building,
+    State::Built,
+    State::BuildAttempted,
+    State::Uploaded,
+    State::FailedToUpload,
+    State::DepWait,
+    State::BdUninstallable,
+    State::Failed,
+];
+
 /// The transition table: every state change buildmail makes is a row here.
 /// The state diagram (`buildmail states`) is generated from it.
 pub const TRANSITIONS: &[Transition] = &[
@@ -208,7 +239,77 @@ pub const TRANSITIONS: &[Transition] = &[
         from: SHOULD_BUILD,
         to: Target::To(State::NeedsBuild),
     },
+    Transition {
+        event: EventKind::Sync(SyncEvent::NewVersion),
+        from: SYNC_NEW,
+        to: Target::To(State::NeedsBuild),
+    },
+    Transition {
+        event: EventKind::Sync(SyncEvent::NotForArch),
+        from: SYNC_NEW,
+        to: Target::To(State::AutoNotForUs),
+    },
+    Transition {
+        event: EventKind::Sync(SyncEvent::ForArchAgain),
+        from: &[State::AutoNotForUs],
+        to: Target::To(State::NeedsBuild),
+    },
+    Transition {
+        event: EventKind::Sync(SyncEvent::Installed),
+        from: SYNC_INSTALLABLE,
+        to: Target::To(State::Installed),
+    },
+    Transition {
+        event: EventKind::Sync(SyncEvent::FailedRemoved),
+        from: &[State::Failed],
+        to: Target::To(State::FailedRemoved),
+    },
+    Transition {
+        event: EventKind::Sync(SyncEvent::DepWaitRemoved),
+        from: &[State::DepWait],
+        to: Target::To(State::DepWaitRemoved),
+    },
+    Transition {
+        event: EventKind::Sync(SyncEvent::FailedBack),
+        from: &[State::FailedRemoved],
+        to: Target::To(State::Failed),
+    },
+    Transition {
+        event: EventKind::Sync(SyncEvent::DepWaitBack),
+        from: &[State::DepWaitRemoved],
+        to: Target::To(State::DepWait),
+    },
+    Transition {
+        event: EventKind::Sync(SyncEvent::DependenciesAvailable),
+        from: &[State::DepWait],
+        to: Target::To(State::NeedsBuild),
+    },
+    Transition {
+        event: EventKind::Sync(SyncEvent::BdUninstallable),
+        from: &[State::NeedsBuild],
+        to: Target::To(State::BdUninstallable),
+    },
+    Transition {
+        event: EventKind::Sync(SyncEvent::BdInstallable),
+        from: &[State::BdUninstallable],
+        to: Target::To(State::NeedsBuild),
+    },
+    Transition {
+        event: EventKind::Sync(SyncEvent::Taken),
+        from: &[State::NeedsBuild],
+        to: Target::To(State::Building),
+    },
 ];
+
+/// Decides what `sync` finding `event` does to a build in `current`: where
+/// it goes, or `None` when the table has no such move from there.
+pub fn decide_sync(current: State, event: SyncEvent) -> Option<State> {
+    let row = transition_for(EventKind::Sync(event))?;
+    match row.to {
+        Target::To(to) if row.from.contains(&current) => Some(to),
+        _ => None,
+    }
+}
 
 /// Decides what an archive answer does to a build in `current`: where it
 /// goes, or why it changes nothing.

@@ -22,7 +22,7 @@ impl SledStore {
     /// tree; the dedup and signature replay checks happen inside it.
     pub(super) fn transact(&self, c: &Commit<'_>) -> Result<Committed, StoreError> {
         // More trees than sled's tuple impls take: the slice form.
-        let trees: [&sled::Tree; 19] = [
+        let trees: [&sled::Tree; 20] = [
             &self.mails,
             &self.msgids,
             &self.builds,
@@ -42,9 +42,10 @@ impl SledStore {
             &self.notices,
             &self.meta,
             &self.explain,
+            &self.releases,
         ];
         let result = trees.as_slice().transaction(|t| {
-                let [mails, msgids, builds, history, log_index, log_msgids, quarantine, quarantine_raw, unhandled, signatures, jobs, outbox, outbox_raw, replies_sent, uploads, bounces, notices, meta, explain] =
+                let [mails, msgids, builds, history, log_index, log_msgids, quarantine, quarantine_raw, unhandled, signatures, jobs, outbox, outbox_raw, replies_sent, uploads, bounces, notices, meta, explain, releases] =
                     t.as_slice()
                 else {
                     return Err(ConflictableTransactionError::Abort(Stop::Corrupt {
@@ -209,6 +210,34 @@ impl SledStore {
                         n.sent = true;
                         notices.insert(k.as_slice(), enc(&n)?)?;
                     }
+                }
+                if let Some((key, state, version)) = &c.expect {
+                    let now_is = match builds.get(key.to_bytes())? {
+                        Some(v) => serde_json::from_slice::<BuildRecord>(&v)
+                            .map(|b| (b.state == *state && b.version == *version, format!("{} {}", b.version, b.state)))
+                            .map_err(|_| {
+                                ConflictableTransactionError::Abort(Stop::Corrupt {
+                                    tree: "builds",
+                                    message: "a build record does not decode".into(),
+                                })
+                            })?,
+                        None => (false, "unknown".to_string()),
+                    };
+                    if !now_is.0 {
+                        return Err(ConflictableTransactionError::Abort(Stop::Done(
+                            Committed::Stale(now_is.1),
+                        )));
+                    }
+                }
+                for (b, h) in &c.synced {
+                    builds.insert(b.key.to_bytes(), enc(b)?)?;
+                    let mut k = b.key.to_bytes();
+                    k.push(0);
+                    k.extend_from_slice(&history.generate_id()?.to_be_bytes());
+                    history.insert(k, enc(h)?)?;
+                }
+                if let Some(r) = &c.release_seen {
+                    releases.insert(r.suite.as_bytes(), enc(r)?)?;
                 }
                 if let Some(task) = &c.explain {
                     explain.insert(task.key.to_bytes(), enc(task)?)?;

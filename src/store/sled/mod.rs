@@ -24,6 +24,7 @@
 //! * `bounces` [time \0 id] → empty (forwarding loop protection)
 //! * `notices` [src \0 version \0 dist] → [`Notice`]
 //! * `explain` [`BuildKey`] → [`ExplainTask`]: failed logs to explain
+//! * `releases` suite → [`ReleaseSeen`]: the last Release `sync` merged
 //! * `meta`: `schema_version`; `last_id` and `last_quarantine_id`, the
 //!   counters behind [`Store::generate_id`] and quarantine ids (small,
 //!   dense numbers that people type)
@@ -44,7 +45,7 @@ mod commit;
 use crate::config::DatabaseConfig;
 use crate::model::{
     BuildKey, BuildRecord, Claim, ExplainTask, HistoryEntry, Job, LogRef, MailRecord, Notice,
-    OutboundMail, QuarantineEntry, SignatureUse,
+    OutboundMail, QuarantineEntry, ReleaseSeen, SignatureUse,
 };
 use crate::store::{Claimed, Commit, Committed, Stats, Store, StoreError, SCHEMA_VERSION};
 
@@ -70,6 +71,7 @@ pub struct SledStore {
     bounces: sled::Tree,
     notices: sled::Tree,
     explain: sled::Tree,
+    releases: sled::Tree,
     meta: sled::Tree,
     _lock: File,
 }
@@ -235,6 +237,7 @@ impl SledStore {
             bounces: db.open_tree("bounces")?,
             notices: db.open_tree("notices")?,
             explain: db.open_tree("explain")?,
+            releases: db.open_tree("releases")?,
             meta,
             db,
             path,
@@ -510,6 +513,14 @@ impl Store for SledStore {
             }
         }
         Ok(out)
+    }
+
+    /// The last Release of `suite` that `sync` merged.
+    fn release_seen(&self, suite: &str) -> Result<Option<ReleaseSeen>, StoreError> {
+        match self.releases.get(suite.as_bytes())? {
+            Some(v) => Ok(Some(from_json("releases", &v)?)),
+            None => Ok(None),
+        }
     }
 
     /// Failed logs waiting to be explained.

@@ -1,0 +1,406 @@
+//! What the archive's indices do to one build (wanna-build's merge): the
+//! new record and history line for a (source, suite, architecture), from
+//! the current record, the source's `Sources` entry and what the
+//! architecture's `Packages` offers. Every state change goes through the
+//! transition table ([`crate::model::state::decide_sync`]).
+
+use std::collections::HashSet;
+
+use crate::debian::archs;
+use crate::debian::relations::Available;
+use crate::debian::version;
+use crate::inbound::archive::SourceEntry;
+use crate::model::state::{decide_sync, SyncEvent};
+use crate::model::{ArchiveSource, BuildKey, BuildRecord, HistoryEntry, State};
+
+/// One architecture of one suite, as the archive's indices show it.
+#[derive(Debug, Default)]
+pub struct ArchView {
+    /// The suite.
+    pub suite: String,
+    /// The architecture.
+    pub arch: String,
+    /// It builds the `Architecture: all` packages.
+    pub arch_all: bool,
+    /// What can satisfy relations on it (packages and provides).
+    pub available: Available,
+    /// (source, source version) with architecture-specific binaries in its
+    /// Packages.
+    pub built: HashSet<(String, String)>,
+    /// (source, source version) with `Architecture: all` binaries.
+    pub built_all: HashSet<(String, String)>,
+}
+
+impl ArchView {
+    /// Whether the binaries of `src` `ver` built on this architecture are
+    /// in the archive (for an `all`-only source on the arch-all builder:
+    /// its `all` binaries).
+    fn has_binaries(&self, e: &SourceEntry) -> bool {
+        let key = (e.package.clone(), e.version.clone());
+        let arch_specific = e
+            .architecture
+            .split_whitespace()
+            .any(|t| t != "all" && archs::token_matches(t, &self.arch));
+        if arch_specific {
+            self.built.contains(&key)
+        } else {
+            self.arch_all && self.built_all.contains(&key)
+        }
+    }
+}
+
+/// The record and history line after the merge, or `None` when nothing
+/// changes.
+pub fn merge(
+    current: Option<&BuildRecord>,
+    entry: Option<&SourceEntry>,
+    view: &ArchView,
+    now: i64,
+) -> Option<(BuildRecord, HistoryEntry)> {
+    match (current, entry) {
+        (None, None) => None,
+        (Some(r), None) => gone(r, now),
+        (None, Some(e)) => create(e, view, now),
+        (Some(r), Some(e)) => update(r, e, view, now),
+    }
+}
+
+fn history(
+    from: Option<State>,
+    to: State,
+    version: &str,
+    event: &str,
+    note: String,
+    now: i64,
+) -> HistoryEntry {
+    HistoryEntry {
+        time: now,
+        from,
+        to: Some(to),
+        version: version.to_string(),
+        event: event.to_string(),
+        message_id: None,
+        signer: None,
+        note: Some(note),
+        imported: None,
+    }
+}
+
+fn source_of(e: &SourceEntry, old: Option<&ArchiveSource>) -> ArchiveSource {
+    ArchiveSource {
+        version: e.version.clone(),
+        section: e.section.clone(),
+        priority: e.priority.clone(),
+        build_depends: e.build_depends.clone(),
+        removed: false,
+        uninstallable: old.and_then(|o| o.uninstallable.clone()),
+        built_before: old.is_some_and(|o| o.built_before),
+    }
+}
+
+/// A source the archive no longer has.
+fn gone(r: &BuildRecord, now: i64) -> Option<(BuildRecord, HistoryEntry)> {
+    if r.source.as_ref().is_none_or(|s| s.removed) {
+        // Never synced (known from mail only), or already out.
+        return None;
+    }
+    let mut n = r.clone();
+    if let Some(s) = n.source.as_mut() {
+        s.removed = true;
+    }
+    let event = match r.state {
+        State::Failed => Some(SyncEvent::FailedRemoved),
+        State::DepWait => Some(SyncEvent::DepWaitRemoved),
+        _ => None,
+    };
+    let to = event.and_then(|e| decide_sync(r.state, e));
+    let (name, note) = match (event, to) {
+        (Some(e), Some(to)) => {
+            n.state = to;
+            n.previous_state = Some(r.state);
+            n.state_change = now;
+            (
+                format!("sync:{}", e.as_str()),
+                "the source left the archive; the failure and wait information is kept".to_string(),
+            )
+        }
+        _ => (
+            "sync:removed".to_string(),
+            format!(
+                "the source left the archive; the build ({}) leaves the queue",
+                r.state
+            ),
+        ),
+    };
+    let h = history(Some(r.state), n.state, &r.version, &name, note, now);
+    Some((n, h))
+}
+
+/// A source the farm has no record of on this architecture.
+fn create(e: &SourceEntry, view: &ArchView, now: i64) -> Option<(BuildRecord, HistoryEntry)> {
+    if !archs::builds_on(&e.architecture, &view.arch, view.arch_all) {
+        // Not built here: no record (the archive lists it; nothing to do).
+        return None;
+    }
+    let (state, event, note) = if view.has_binaries(e) {
+        (
+            State::Installed,
+            SyncEvent::Installed,
+            "its binaries are in the archive".to_string(),
+        )
+    } else {
+        (
+            State::NeedsBuild,
+            SyncEvent::NewVersion,
+            format!("new source in the archive, to be built on {}", view.arch),
+        )
+    };
+    let mut source = source_of(e, None);
+    let (state, event, note) = bd_check(state, event, note, &mut source, view);
+    let record = BuildRecord {
+        key: BuildKey {
+            dist: view.suite.clone(),
+            arch: view.arch.clone(),
+            source: e.package.clone(),
+        },
+        version: e.version.clone(),
+        state,
+        previous_state: None,
+        state_change: now,
+        archive: None,
+        last_status: None,
+        fail_stage: None,
+        builder: None,
+        last_log_message_id: None,
+        last_log: None,
+        explanation: None,
+        explanation_pending: false,
+        build_duration: None,
+        changes: None,
+        notes: Vec::new(),
+        failed_reason: None,
+        depends: None,
+        priority: None,
+        upload: None,
+        upload_log: None,
+        pending_job: None,
+        source: Some(source),
+    };
+    let h = history(
+        None,
+        state,
+        &e.version,
+        &format!("sync:{}", event.as_str()),
+        note,
+        now,
+    );
+    Some((record, h))
+}
+
+/// A Needs-Build build whose build-dependencies cannot be installed goes
+/// BD-Uninstallable (naming the relation); a BD-Uninstallable one whose
+/// can goes back. Returns the (possibly changed) state, event and note.
+fn bd_check(
+    state: State,
+    event: SyncEvent,
+    note: String,
+    source: &mut ArchiveSource,
+    view: &ArchView,
+) -> (State, SyncEvent, String) {
+    let problem = match &source.build_depends {
+        None => None,
+        Some(bd) => match view.available.first_unsatisfied(bd, &view.arch) {
+            Ok(p) => p.map(|p| format!("{p} is not available on {}", view.arch)),
+            Err(e) => Some(format!("Build-Depends {e}")),
+        },
+    };
+    source.uninstallable.clone_from(&problem);
+    match (state, problem) {
+        (State::NeedsBuild, Some(p)) => match decide_sync(state, SyncEvent::BdUninstallable) {
+            Some(to) => (
+                to,
+                SyncEvent::BdUninstallable,
+                format!("{note}; build-dependency not installable: {p}"),
+            ),
+            None => (state, event, note),
+        },
+        (State::BdUninstallable, None) => match decide_sync(state, SyncEvent::BdInstallable) {
+            Some(to) => (
+                to,
+                SyncEvent::BdInstallable,
+                format!("{note}; the build-dependencies can be installed now"),
+            ),
+            None => (state, event, note),
+        },
+        _ => (state, event, note),
+    }
+}
+
+/// A known build whose source the archive has.
+fn update(
+    r: &BuildRecord,
+    e: &SourceEntry,
+    view: &ArchView,
+    now: i64,
+) -> Option<(BuildRecord, HistoryEntry)> {
+    let mut n = r.clone();
+    let mut source = source_of(e, r.source.as_ref());
+    let on_arch = archs::builds_on(&e.architecture, &view.arch, view.arch_all);
+    let cmp = version::compare(&e.version, &r.version);
+    let mut moves: Vec<(SyncEvent, String)> = Vec::new();
+    let back = r.source.as_ref().is_some_and(|s| s.removed);
+    match cmp {
+        std::cmp::Ordering::Less => {
+            // The farm knows a newer version than the archive (an upload
+            // not yet installed): the archive says nothing new about it.
+            return None;
+        }
+        std::cmp::Ordering::Greater => {
+            // Built before: the old version got as far as the archive.
+            source.built_before = r.source.as_ref().is_some_and(|s| s.built_before)
+                || matches!(r.state, State::Installed | State::Uploaded | State::Built);
+            n.version = e.version.clone();
+            // What belonged to the old version goes.
+            n.failed_reason = None;
+            n.depends = None;
+            n.explanation = None;
+            n.explanation_pending = false;
+            n.upload = None;
+            n.upload_log = None;
+            if !on_arch {
+                moves.push((
+                    SyncEvent::NotForArch,
+                    format!(
+                        "{} is not built on {} (Architecture: {})",
+                        e.version, view.arch, e.architecture
+                    ),
+                ));
+            } else if view.has_binaries(e) {
+                moves.push((
+                    SyncEvent::NewVersion,
+                    format!("new version {} in the archive", e.version),
+                ));
+                moves.push((
+                    SyncEvent::Installed,
+                    "its binaries are in the archive".into(),
+                ));
+            } else {
+                moves.push((
+                    SyncEvent::NewVersion,
+                    format!(
+                        "new version {} in the archive (was {})",
+                        e.version, r.version
+                    ),
+                ));
+            }
+        }
+        std::cmp::Ordering::Equal => {
+            if back {
+                match r.state {
+                    State::FailedRemoved => moves.push((
+                        SyncEvent::FailedBack,
+                        "the source is back in the archive".into(),
+                    )),
+                    State::DepWaitRemoved => moves.push((
+                        SyncEvent::DepWaitBack,
+                        "the source is back in the archive".into(),
+                    )),
+                    _ => {}
+                }
+            }
+            if r.state == State::AutoNotForUs && on_arch {
+                moves.push((
+                    SyncEvent::ForArchAgain,
+                    format!("{} is built on {} again", e.version, view.arch),
+                ));
+            } else if !on_arch && r.state != State::AutoNotForUs {
+                moves.push((
+                    SyncEvent::NotForArch,
+                    format!(
+                        "not built on {} (Architecture: {})",
+                        view.arch, e.architecture
+                    ),
+                ));
+            } else if on_arch && view.has_binaries(e) {
+                moves.push((
+                    SyncEvent::Installed,
+                    "its binaries are in the archive".into(),
+                ));
+            }
+            if r.state == State::DepWait {
+                if let Some(d) = &r.depends {
+                    if let Ok(None) = view.available.first_unsatisfied(d, &view.arch) {
+                        moves.push((
+                            SyncEvent::DependenciesAvailable,
+                            format!("what it waited for is available on {}: {d}", view.arch),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let from = r.state;
+    let mut state = r.state;
+    let mut notes = Vec::new();
+    let mut events = Vec::new();
+    for (event, note) in moves {
+        if let Some(to) = decide_sync(state, event) {
+            state = to;
+            events.push(event);
+            notes.push(note);
+        } else if event == SyncEvent::NewVersion || event == SyncEvent::NotForArch {
+            // An admin's Not-For-Us stays, for the new version too.
+            notes.push(format!("{note}; the build stays {state}"));
+            events.push(event);
+        }
+    }
+    let last = events.last().copied();
+    let (state, last, note) = if matches!(state, State::NeedsBuild | State::BdUninstallable) {
+        let (s, ev, note) = bd_check(
+            state,
+            last.unwrap_or(SyncEvent::BdInstallable),
+            notes.join("; "),
+            &mut source,
+            view,
+        );
+        (s, Some(ev).filter(|_| s != state || last.is_some()), note)
+    } else {
+        (state, last, notes.join("; "))
+    };
+    if state != from {
+        n.previous_state = Some(from);
+        n.state_change = now;
+    }
+    n.state = state;
+    let source_changed = r.source.as_ref() != Some(&source);
+    n.source = Some(source);
+    let Some(event) = last else {
+        // Nothing moved: keep what the archive says (section, Build-Depends)
+        // without a history line.
+        return source_changed.then(|| {
+            let h = history(
+                Some(from),
+                state,
+                &n.version,
+                "sync:source",
+                "the archive's description of the source changed".into(),
+                now,
+            );
+            (n, h)
+        });
+    };
+    let note = if back && !note.contains("back in the archive") {
+        format!("the source is back in the archive; {note}")
+    } else {
+        note
+    };
+    let h = history(
+        Some(from),
+        state,
+        &n.version,
+        &format!("sync:{}", event.as_str()),
+        note,
+        now,
+    );
+    Some((n, h))
+}

@@ -1,0 +1,531 @@
+//! `buildmail sync`: the archive side of wanna-build. Reads a suite of an
+//! archive in the standard Debian layout, trusting it as apt does, and
+//! merges it into the builds' states through the transition table.
+//!
+//! Two steps, so that the store is held only for the second:
+//! * [`read_suite`] (no store): `InRelease` (or `Release` + `Release.gpg`)
+//!   verified against `archive.release_keyrings` ([`verify_inrelease`]);
+//!   refused when its `Valid-Until` has passed or its `Date` is older than
+//!   the Release merged last (a replay); every index (`Sources`,
+//!   `Packages`, plain, `.gz` or `.xz`) checked against the size and
+//!   SHA256 the Release lists before a byte of it is used, then read as a
+//!   stream of paragraphs. Anything wrong refuses the whole suite, before
+//!   anything is changed.
+//! * [`merge`]: every (source, architecture) through
+//!   [`crate::decide::sync::merge`], committed in batches with its history
+//!   lines, and the Release recorded last, so an interrupted sync is
+//!   simply run again.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::debian::release::{self, Release};
+use crate::debian::version;
+use crate::decide::sync::{merge as merge_one, ArchView};
+use crate::inbound::archive::{
+    for_each_paragraph, BinaryEntry, Compression, IndexError, SourceEntry,
+};
+use crate::inbound::signature::{
+    verify_inrelease, verify_release_gpg, Keyring, ReleaseSignatureError,
+};
+use crate::model::{BuildRecord, ReleaseSeen};
+use crate::store::{Commit, Store, StoreError};
+
+/// Records committed per transaction during a merge.
+pub const BATCH: usize = 2000;
+
+/// Why a suite was not synced. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// `archive.root` is not configured.
+    #[error("no archive configured: set archive.root (a local mirror in the Debian layout) and archive.release_keyrings")]
+    NoArchive,
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The keyring could not be loaded.
+    #[error("archive.release_keyrings: {0}")]
+    Keyring(String),
+    /// The Release signature is not good.
+    #[error("{path}: {source}")]
+    Signature {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: ReleaseSignatureError,
+    },
+    /// The Release does not parse.
+    #[error("{path}: {source}")]
+    Release {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: release::ReleaseError,
+    },
+    /// `Valid-Until` has passed.
+    #[error("{path}: the Release expired at {until} (Valid-Until); the mirror is stale or the file replayed: refresh the mirror")]
+    Expired {
+        /// The file.
+        path: PathBuf,
+        /// Valid-Until, formatted.
+        until: String,
+    },
+    /// Older than the Release merged last.
+    #[error("{path}: the Release is dated {got}, older than the one merged before ({seen}): refused as a replay of an old archive state")]
+    Replay {
+        /// The file.
+        path: PathBuf,
+        /// Its date.
+        got: String,
+        /// The date merged before.
+        seen: String,
+    },
+    /// An index is not listed or not present.
+    #[error("{0}")]
+    MissingIndex(String),
+    /// An index does not match the Release.
+    #[error("{path}: {what} does not match the Release ({expected}, found {found}); the mirror is inconsistent or tampered with")]
+    Mismatch {
+        /// The file.
+        path: PathBuf,
+        /// `size` or `SHA256`.
+        what: &'static str,
+        /// Listed.
+        expected: String,
+        /// Found.
+        found: String,
+    },
+    /// An index does not decompress or parse.
+    #[error("{path}: {source}")]
+    Index {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: IndexError,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A suite read and verified, ready to merge.
+pub struct SuiteData {
+    /// The suite.
+    pub suite: String,
+    /// The verified Release.
+    pub release: Release,
+    /// SHA-256 of the signed Release file.
+    pub sha256: String,
+    /// The newest version of each source (`Extra-Source-Only` left out).
+    pub sources: HashMap<String, SourceEntry>,
+    /// Each configured architecture.
+    pub views: Vec<ArchView>,
+}
+
+/// What [`read_suite`] found.
+pub enum Read {
+    /// The signed Release is the one merged last: nothing to do.
+    Unchanged(String),
+    /// A new Release.
+    New(Box<SuiteData>),
+}
+
+/// What a suite's merge did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SuiteReport {
+    /// The suite.
+    pub suite: String,
+    /// Nothing changed since the last sync (same signed Release).
+    pub unchanged: bool,
+    /// Sources in the archive.
+    pub sources: usize,
+    /// Records created.
+    pub created: usize,
+    /// Records changed.
+    pub changed: usize,
+    /// How many builds each event moved (`sync:new-version` ...).
+    pub events: BTreeMap<String, usize>,
+}
+
+fn hex_sha256(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, SyncError> {
+    std::fs::read(path).map_err(|source| SyncError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads and verifies `suite` of the configured archive (see the module
+/// documentation). `seen` is the Release merged last.
+pub fn read_suite(
+    config: &Config,
+    suite: &str,
+    seen: Option<&ReleaseSeen>,
+    now: i64,
+) -> Result<Read, SyncError> {
+    let a = &config.archive;
+    let root = a.root.as_ref().ok_or(SyncError::NoArchive)?;
+    let dist = root.join("dists").join(suite);
+    let keyring =
+        Keyring::load(&a.release_keyrings).map_err(|e| SyncError::Keyring(e.to_string()))?;
+    let inrelease = dist.join("InRelease");
+    let (path, signed, text) = if inrelease.exists() {
+        let bytes = read(&inrelease)?;
+        let (text, _) =
+            verify_inrelease(&bytes, &keyring, now).map_err(|source| SyncError::Signature {
+                path: inrelease.clone(),
+                source,
+            })?;
+        (inrelease, bytes, text)
+    } else {
+        let path = dist.join("Release");
+        let bytes = read(&path)?;
+        let sig = read(&dist.join("Release.gpg"))?;
+        verify_release_gpg(&bytes, &sig, &keyring, now).map_err(|source| SyncError::Signature {
+            path: path.clone(),
+            source,
+        })?;
+        (path, bytes.clone(), bytes)
+    };
+    let sha256 = hex_sha256(&signed);
+    if seen.is_some_and(|s| s.sha256 == sha256) {
+        return Ok(Read::Unchanged(suite.to_string()));
+    }
+    let release =
+        release::parse(&String::from_utf8_lossy(&text)).map_err(|source| SyncError::Release {
+            path: path.clone(),
+            source,
+        })?;
+    if let Some(until) = release.valid_until.filter(|u| *u < now) {
+        return Err(SyncError::Expired {
+            path,
+            until: crate::time::format_time(until),
+        });
+    }
+    if let Some(s) = seen.filter(|s| s.date > release.date) {
+        return Err(SyncError::Replay {
+            path,
+            got: crate::time::format_time(release.date),
+            seen: crate::time::format_time(s.date),
+        });
+    }
+    // Sources of every component.
+    let mut sources: HashMap<String, SourceEntry> = HashMap::new();
+    for c in &a.components {
+        let (file, data) = index(&dist, &release, &format!("{c}/source/Sources"), true)?;
+        let Some(data) = data else { continue };
+        for_each_paragraph(&data, Compression::of(&file), &mut |p| {
+            if let Some(e) = SourceEntry::from_paragraph(p) {
+                match sources.get(&e.package) {
+                    Some(old) if version::compare(&old.version, &e.version).is_ge() => {}
+                    _ => {
+                        sources.insert(e.package.clone(), e);
+                    }
+                }
+            }
+            Ok(())
+        })
+        .map_err(|source| SyncError::Index {
+            path: dist.join(&file),
+            source,
+        })?;
+    }
+    // What each architecture offers.
+    let mut views = Vec::new();
+    for arch in &a.architectures {
+        let mut view = ArchView {
+            suite: suite.to_string(),
+            arch: arch.clone(),
+            arch_all: *arch == a.arch_all,
+            ..ArchView::default()
+        };
+        for c in &a.components {
+            let lists = [
+                (format!("{c}/binary-{arch}/Packages"), true),
+                (format!("{c}/binary-all/Packages"), false),
+                (
+                    format!("{c}/debian-installer/binary-{arch}/Packages"),
+                    false,
+                ),
+            ];
+            for (base, required) in lists {
+                let (file, data) = index(&dist, &release, &base, required)?;
+                let Some(data) = data else { continue };
+                for_each_paragraph(&data, Compression::of(&file), &mut |p| {
+                    if let Some(b) = BinaryEntry::from_paragraph(p) {
+                        view.available.add_package(&b.package, &b.version);
+                        if let Some(pr) = &b.provides {
+                            view.available.add_provides(pr);
+                        }
+                        let key = (b.source, b.source_version);
+                        if b.architecture == "all" {
+                            view.built_all.insert(key);
+                        } else if b.architecture == *arch {
+                            view.built.insert(key);
+                        }
+                    }
+                    Ok(())
+                })
+                .map_err(|source| SyncError::Index {
+                    path: dist.join(&file),
+                    source,
+                })?;
+            }
+        }
+        views.push(view);
+    }
+    Ok(Read::New(Box::new(SuiteData {
+        suite: suite.to_string(),
+        release,
+        sha256,
+        sources,
+        views,
+    })))
+}
+
+/// The first of `<base>.xz`, `<base>.gz`, `<base>` that the Release lists
+/// and the mirror has, checked against the Release: (its path relative to
+/// the suite, its bytes). `None` when the Release lists none of them and
+/// the index is optional.
+fn index(
+    dist: &Path,
+    release: &Release,
+    base: &str,
+    required: bool,
+) -> Result<(String, Option<Vec<u8>>), SyncError> {
+    let mut listed = false;
+    for name in [format!("{base}.xz"), format!("{base}.gz"), base.to_string()] {
+        let Some(expect) = release.sha256.get(&name) else {
+            continue;
+        };
+        listed = true;
+        let path = dist.join(&name);
+        let Ok(data) = std::fs::read(&path) else {
+            continue;
+        };
+        if data.len() as u64 != expect.size {
+            return Err(SyncError::Mismatch {
+                path,
+                what: "size",
+                expected: expect.size.to_string(),
+                found: data.len().to_string(),
+            });
+        }
+        let found = hex_sha256(&data);
+        if found != expect.sha256 {
+            return Err(SyncError::Mismatch {
+                path,
+                what: "SHA256",
+                expected: expect.sha256.clone(),
+                found,
+            });
+        }
+        return Ok((name, Some(data)));
+    }
+    if required {
+        return Err(SyncError::MissingIndex(format!(
+            "{}: {}",
+            dist.join(base).display(),
+            if listed {
+                "listed in the Release but missing from the mirror (as .xz, .gz and plain)"
+            } else {
+                "not listed in the Release (as .xz, .gz or plain): check archive.components and archive.architectures"
+            }
+        )));
+    }
+    Ok((base.to_string(), None))
+}
+
+/// Merges a suite read by [`read_suite`] into the store.
+pub fn merge(store: &dyn Store, data: &SuiteData, now: i64) -> Result<SuiteReport, SyncError> {
+    let mut report = SuiteReport {
+        suite: data.suite.clone(),
+        sources: data.sources.len(),
+        ..SuiteReport::default()
+    };
+    // The suite's records, by architecture and source.
+    let mut existing: HashMap<String, HashMap<String, BuildRecord>> = HashMap::new();
+    for r in store.all_builds() {
+        let r = r?;
+        if r.key.dist == data.suite {
+            existing
+                .entry(r.key.arch.clone())
+                .or_default()
+                .insert(r.key.source.clone(), r);
+        }
+    }
+    let mut batch = Vec::new();
+    for view in &data.views {
+        let known = existing.remove(&view.arch).unwrap_or_default();
+        let mut names: Vec<&String> = data.sources.keys().chain(known.keys()).collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let current = known.get(name);
+            let Some((record, history)) = merge_one(current, data.sources.get(name), view, now)
+            else {
+                continue;
+            };
+            if current.is_some() {
+                report.changed += 1;
+            } else {
+                report.created += 1;
+            }
+            *report.events.entry(history.event.clone()).or_default() += 1;
+            batch.push((record, history));
+            if batch.len() >= BATCH {
+                store.commit(&Commit {
+                    now,
+                    synced: std::mem::take(&mut batch),
+                    ..Commit::default()
+                })?;
+            }
+        }
+    }
+    store.commit(&Commit {
+        now,
+        synced: batch,
+        release_seen: Some(ReleaseSeen {
+            suite: data.suite.clone(),
+            date: data.release.date,
+            sha256: data.sha256.clone(),
+            synced: now,
+        }),
+        ..Commit::default()
+    })?;
+    store.flush()?;
+    Ok(report)
+}
+
+/// The queue of `suite`/`arch`, in order ([`crate::decide::queue`]).
+pub fn queue(store: &dyn Store, suite: &str, arch: &str) -> Result<Vec<BuildRecord>, StoreError> {
+    let mut records = Vec::new();
+    for r in store.all_builds() {
+        let r = r?;
+        if r.key.dist == suite && r.key.arch == arch && crate::decide::queue::queued(&r) {
+            records.push(r);
+        }
+    }
+    Ok(crate::decide::queue::order(records))
+}
+
+/// Why `take` handed out nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum TakeError {
+    /// The queue is empty.
+    #[error("nothing to build: the needs-build queue of {suite}/{arch} is empty")]
+    Empty {
+        /// The suite.
+        suite: String,
+        /// The architecture.
+        arch: String,
+    },
+    /// The named source is not in the queue.
+    #[error("{source_name} is not in the queue of {suite}/{arch}: {why}")]
+    NotQueued {
+        /// The source asked for.
+        source_name: String,
+        /// The suite.
+        suite: String,
+        /// The architecture.
+        arch: String,
+        /// Its state, or that it is unknown.
+        why: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Hands the top of the queue (or `source`) to `builder`: Needs-Build →
+/// Building in one compare-and-set commit, so two builders never take the
+/// same build (the loser takes the next one, or is told the named source
+/// went).
+pub fn take(
+    store: &dyn Store,
+    suite: &str,
+    arch: &str,
+    builder: &str,
+    source: Option<&str>,
+    now: i64,
+) -> Result<BuildRecord, TakeError> {
+    loop {
+        let q = queue(store, suite, arch)?;
+        let candidate = match source {
+            Some(name) => match q.into_iter().find(|r| r.key.source == name) {
+                Some(r) => r,
+                None => {
+                    let key = crate::model::BuildKey {
+                        dist: suite.into(),
+                        arch: arch.into(),
+                        source: name.into(),
+                    };
+                    let why = match store.build(&key)? {
+                        Some(r) => format!("it is {} ({})", r.state, r.version),
+                        None => "no such build".to_string(),
+                    };
+                    return Err(TakeError::NotQueued {
+                        source_name: name.into(),
+                        suite: suite.into(),
+                        arch: arch.into(),
+                        why,
+                    });
+                }
+            },
+            None => q.into_iter().next().ok_or_else(|| TakeError::Empty {
+                suite: suite.into(),
+                arch: arch.into(),
+            })?,
+        };
+        let Some(to) = crate::model::state::decide_sync(
+            candidate.state,
+            crate::model::state::SyncEvent::Taken,
+        ) else {
+            continue;
+        };
+        let mut record = candidate.clone();
+        record.state = to;
+        record.previous_state = Some(candidate.state);
+        record.state_change = now;
+        record.builder = Some(builder.to_string());
+        let history = crate::model::HistoryEntry {
+            time: now,
+            from: Some(candidate.state),
+            to: Some(to),
+            version: record.version.clone(),
+            event: "sync:taken".into(),
+            message_id: None,
+            signer: None,
+            note: Some(format!("taken by {builder}")),
+            imported: None,
+        };
+        let c = Commit {
+            now,
+            expect: Some((
+                candidate.key.clone(),
+                candidate.state,
+                candidate.version.clone(),
+            )),
+            synced: vec![(record.clone(), history)],
+            ..Commit::default()
+        };
+        match store.commit(&c)? {
+            crate::store::Committed::Stale(_) => continue,
+            _ => {
+                store.flush()?;
+                return Ok(record);
+            }
+        }
+    }
+}

@@ -1,0 +1,563 @@
+//! The archive side: a test archive (Sources, Packages, InRelease signed by
+//! a test key) that changes between syncs, driving every archive-driven
+//! transition; hostile archives refused with nothing changed; the queue
+//! order and `take`.
+
+use std::io::Write;
+use std::path::Path;
+
+use buildmail::model::{BuildRecord, State};
+use buildmail::store::Commit;
+use buildmail::sync::{self, Read, SyncError};
+use sha2::{Digest, Sha256};
+
+use crate::support::farm::*;
+use crate::support::keys::*;
+
+const DAY: i64 = 86400;
+
+fn archive_key() -> &'static TestKey {
+    static K: std::sync::OnceLock<TestKey> = std::sync::OnceLock::new();
+    K.get_or_init(|| {
+        make_key(KeySpec {
+            uid: "Test Archive Signing Key <ftpmaster@example.org>".into(),
+            ..KeySpec::default()
+        })
+    })
+}
+
+/// One state of the test archive.
+struct Snapshot<'a> {
+    date: i64,
+    valid_until: Option<i64>,
+    sources: &'a str,
+    /// (arch, Packages text)
+    packages: &'a [(&'a str, &'a str)],
+    signer: &'a TestKey,
+}
+
+fn xz(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    lzma_rs::xz_compress(&mut &data[..], &mut out).unwrap();
+    out
+}
+
+fn gz(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fn rfc2822(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap()
+        .format("%a, %d %b %Y %H:%M:%S UTC")
+        .to_string()
+}
+
+/// Writes `s` as `dists/unstable` of the archive at `root`: Sources.xz,
+/// Packages.gz per architecture, and an InRelease listing them.
+fn publish(root: &Path, s: &Snapshot<'_>) {
+    let dist = root.join("dists/unstable");
+    let _ = std::fs::remove_dir_all(&dist);
+    let mut files: Vec<(String, Vec<u8>)> =
+        vec![("main/source/Sources.xz".into(), xz(s.sources.as_bytes()))];
+    for (arch, text) in s.packages {
+        files.push((
+            format!("main/binary-{arch}/Packages.gz"),
+            gz(text.as_bytes()),
+        ));
+    }
+    let mut release = format!(
+        "Origin: Test\nSuite: unstable\nCodename: sid\nDate: {}\n",
+        rfc2822(s.date)
+    );
+    if let Some(v) = s.valid_until {
+        release.push_str(&format!("Valid-Until: {}\n", rfc2822(v)));
+    }
+    release.push_str("Architectures: amd64 arm64\nComponents: main\nSHA256:\n");
+    for (name, data) in &files {
+        let p = dist.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, data).unwrap();
+        release.push_str(&format!(
+            " {} {} {name}\n",
+            hex::encode(Sha256::digest(data)),
+            data.len()
+        ));
+    }
+    let signed = clearsign(s.signer, release.as_bytes(), SignSpec::at(s.date));
+    std::fs::write(dist.join("InRelease"), signed).unwrap();
+}
+
+fn farm(root: &Path) -> Farm {
+    let keyring = root.join("archive-key.asc");
+    std::fs::create_dir_all(root).unwrap();
+    std::fs::write(&keyring, archive_key().armored_public()).unwrap();
+    Farm::with(&format!(
+        "[archive]\nroot = {root:?}\nsuites = [\"unstable\"]\narchitectures = [\"amd64\", \"arm64\"]\narch_all = \"amd64\"\nrelease_keyrings = [{keyring:?}]\n"
+    ))
+}
+
+/// Runs a sync at `now` as `buildmail sync` does.
+fn sync_at(farm: &Farm, now: i64) -> Result<sync::SuiteReport, SyncError> {
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let seen = store.release_seen("unstable").unwrap();
+    match sync::read_suite(&farm.cfg, "unstable", seen.as_ref(), now)? {
+        Read::Unchanged(suite) => Ok(sync::SuiteReport {
+            suite,
+            unchanged: true,
+            ..Default::default()
+        }),
+        Read::New(data) => sync::merge(&*store, &data, now),
+    }
+}
+
+fn all(farm: &Farm) -> Vec<BuildRecord> {
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let mut v: Vec<BuildRecord> = store.all_builds().map(Result::unwrap).collect();
+    v.sort_by(|a, b| a.key.cmp(&b.key));
+    v
+}
+
+fn state(farm: &Farm, src: &str, arch: &str) -> Option<State> {
+    all(farm)
+        .into_iter()
+        .find(|r| r.key.source == src && r.key.arch == arch)
+        .map(|r| r.state)
+}
+
+/// Sets a build's state (and Dep-Wait dependencies) as an admin's command
+/// would have.
+fn set_state(farm: &Farm, src: &str, arch: &str, to: State, depends: Option<&str>) {
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let mut r = store
+        .build(&key(src, "unstable", arch))
+        .unwrap()
+        .expect("record");
+    r.state = to;
+    r.depends = depends.map(str::to_string);
+    store
+        .commit(&Commit {
+            now: FARM_NOW,
+            build: Some(r),
+            ..Commit::default()
+        })
+        .unwrap();
+    store.flush().unwrap();
+}
+
+const SOURCES_V1: &str = "\
+Package: hello\nVersion: 1.0-1\nArchitecture: any\nBuild-Depends: debhelper-compat (= 13), libfoo-dev (>= 2.0)\nSection: devel\nPriority: optional\n\n\
+Package: data\nVersion: 1-1\nArchitecture: all\nSection: misc\nPriority: optional\n\n\
+Package: hurdonly\nVersion: 1-1\nArchitecture: hurd-any\nSection: admin\nPriority: optional\n\n\
+Package: base\nVersion: 1-1\nArchitecture: any\nSection: admin\nPriority: required\n\n\
+Package: lib\nVersion: 1-1\nArchitecture: linux-any\nSection: libs\nPriority: optional\n\n\
+Package: game\nVersion: 1-1\nArchitecture: any-amd64 any-arm64\nSection: games\nPriority: optional\n\n\
+Package: done\nVersion: 1-1\nArchitecture: any all\nSection: utils\nPriority: optional\n";
+
+const PACKAGES_AMD64_V1: &str = "\
+Package: debhelper-compat\nVersion: 13\nArchitecture: all\n\n\
+Package: libfoo-dev\nVersion: 1.9-1\nArchitecture: amd64\nSource: foo (1.9-1)\n\n\
+Package: data-files\nVersion: 1-1\nArchitecture: all\nSource: data\n\n\
+Package: done-bin\nVersion: 1-1+b1\nArchitecture: amd64\nSource: done (1-1)\n";
+
+const PACKAGES_ARM64_V1: &str = "\
+Package: debhelper-compat\nVersion: 13\nArchitecture: all\n\n\
+Package: data-files\nVersion: 1-1\nArchitecture: all\nSource: data\n";
+
+fn v1(signer: &TestKey) -> Snapshot<'_> {
+    Snapshot {
+        date: FARM_NOW - DAY,
+        valid_until: Some(FARM_NOW + 6 * DAY),
+        sources: SOURCES_V1,
+        packages: &[("amd64", PACKAGES_AMD64_V1), ("arm64", PACKAGES_ARM64_V1)],
+        signer,
+    }
+}
+
+#[test]
+fn sync_creates_builds_from_the_archive_and_the_queue_serves_them_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mirror");
+    let farm = farm(&root);
+    publish(&root, &v1(archive_key()));
+    let r = sync_at(&farm, FARM_NOW).unwrap();
+    assert_eq!(r.sources, 7);
+
+    // Build-dependency not installable: BD-Uninstallable, naming it.
+    assert_eq!(state(&farm, "hello", "amd64"), Some(State::BdUninstallable));
+    let hello = farm.record("hello", "unstable", "amd64");
+    assert_eq!(
+        hello.source.unwrap().uninstallable.as_deref(),
+        Some("libfoo-dev (>= 2.0) is not available on amd64")
+    );
+    // Architecture: all is built on the arch-all builder only, and its
+    // binaries are there.
+    assert_eq!(state(&farm, "data", "amd64"), Some(State::Installed));
+    assert_eq!(state(&farm, "data", "arm64"), None);
+    // Not for Linux architectures at all.
+    assert_eq!(state(&farm, "hurdonly", "amd64"), None);
+    // Binaries (of a binNMU of that source version) are in the archive.
+    assert_eq!(state(&farm, "done", "amd64"), Some(State::Installed));
+    assert_eq!(state(&farm, "done", "arm64"), Some(State::NeedsBuild));
+    // Wildcards.
+    assert_eq!(state(&farm, "game", "arm64"), Some(State::NeedsBuild));
+    assert_eq!(state(&farm, "lib", "arm64"), Some(State::NeedsBuild));
+    let h = farm.history("base", "amd64");
+    assert_eq!(h[0].event, "sync:new-version");
+
+    // The queue: required first, then libs, utils, games.
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let q: Vec<String> = sync::queue(&*store, "unstable", "amd64")
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key.source)
+        .collect();
+    assert_eq!(q, ["base", "lib", "game"]);
+    // Two builders take in turn: never the same build.
+    let a = sync::take(&*store, "unstable", "amd64", "buildd-a", None, FARM_NOW).unwrap();
+    let b = sync::take(&*store, "unstable", "amd64", "buildd-b", None, FARM_NOW).unwrap();
+    assert_eq!(
+        (a.key.source.as_str(), b.key.source.as_str()),
+        ("base", "lib")
+    );
+    assert_eq!(a.state, State::Building);
+    assert_eq!(a.builder.as_deref(), Some("buildd-a"));
+    // Asking for a build another builder took names who has it.
+    let e = sync::take(
+        &*store,
+        "unstable",
+        "amd64",
+        "buildd-b",
+        Some("base"),
+        FARM_NOW,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("it is Building"), "{e}");
+    sync::take(&*store, "unstable", "amd64", "buildd-b", None, FARM_NOW).unwrap();
+    let e = sync::take(&*store, "unstable", "amd64", "buildd-a", None, FARM_NOW).unwrap_err();
+    assert!(
+        e.to_string().contains("queue of unstable/amd64 is empty"),
+        "{e}"
+    );
+    drop(store);
+
+    // The same signed Release again: nothing to do.
+    assert!(sync_at(&farm, FARM_NOW + 60).unwrap().unchanged);
+}
+
+#[test]
+fn the_archive_resolves_waits_and_removals_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mirror");
+    let farm = farm(&root);
+    publish(&root, &v1(archive_key()));
+    sync_at(&farm, FARM_NOW).unwrap();
+    set_state(
+        &farm,
+        "done",
+        "arm64",
+        State::DepWait,
+        Some("libbar-dev (>= 1.5)"),
+    );
+    set_state(&farm, "lib", "arm64", State::Failed, None);
+    set_state(&farm, "game", "arm64", State::DepWait, Some("libnever-dev"));
+
+    // The next day: libfoo-dev 2.1 on amd64; libbar-dev provided (versioned)
+    // on arm64; lib gone from the archive; lib's amd64 binaries in.
+    let sources_v2 = SOURCES_V1.replace(
+        "Package: lib\nVersion: 1-1\nArchitecture: linux-any\nSection: libs\nPriority: optional\n\n",
+        "",
+    );
+    let amd64 = format!(
+        "{PACKAGES_AMD64_V1}\nPackage: libfoo-dev\nVersion: 2.1-1\nArchitecture: amd64\nSource: foo (2.1-1)\n"
+    );
+    let arm64 = format!(
+        "{PACKAGES_ARM64_V1}\nPackage: libbar2-dev\nVersion: 3-1\nArchitecture: arm64\nSource: bar\nProvides: libbar-dev (= 1.6)\n"
+    );
+    publish(
+        &root,
+        &Snapshot {
+            date: FARM_NOW,
+            valid_until: Some(FARM_NOW + 7 * DAY),
+            sources: &sources_v2,
+            packages: &[("amd64", &amd64), ("arm64", &arm64)],
+            signer: archive_key(),
+        },
+    );
+    let r = sync_at(&farm, FARM_NOW + 60).unwrap();
+    // BD-Uninstallable resolves by itself once installable.
+    assert_eq!(state(&farm, "hello", "amd64"), Some(State::NeedsBuild));
+    assert_eq!(state(&farm, "hello", "arm64"), Some(State::BdUninstallable));
+    // Dep-Wait leaves by itself, through a versioned Provides, naming it.
+    assert_eq!(state(&farm, "done", "arm64"), Some(State::NeedsBuild));
+    let h = farm.history("done", "arm64");
+    let last = h.last().unwrap();
+    assert_eq!(last.event, "sync:dependencies-available");
+    assert!(last
+        .note
+        .as_deref()
+        .unwrap()
+        .contains("libbar-dev (>= 1.5)"));
+    // A wait for what never comes stays.
+    assert_eq!(state(&farm, "game", "arm64"), Some(State::DepWait));
+    // The removed source: Failed keeps its information as Failed-Removed;
+    // the Needs-Build one leaves the queue.
+    assert_eq!(state(&farm, "lib", "arm64"), Some(State::FailedRemoved));
+    assert_eq!(state(&farm, "lib", "amd64"), Some(State::NeedsBuild));
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let q: Vec<String> = sync::queue(&*store, "unstable", "amd64")
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key.source)
+        .collect();
+    assert!(!q.contains(&"lib".to_string()), "{q:?}");
+    drop(store);
+    assert!(r.events.contains_key("sync:failed-removed"), "{r:?}");
+
+    // It comes back: Failed again, with its history.
+    let sources_v3 = format!("{sources_v2}\nPackage: lib\nVersion: 1-1\nArchitecture: linux-any\nSection: libs\nPriority: optional\n");
+    publish(
+        &root,
+        &Snapshot {
+            date: FARM_NOW + DAY,
+            valid_until: Some(FARM_NOW + 8 * DAY),
+            sources: &sources_v3,
+            packages: &[("amd64", &amd64), ("arm64", &arm64)],
+            signer: archive_key(),
+        },
+    );
+    sync_at(&farm, FARM_NOW + DAY + 60).unwrap();
+    assert_eq!(state(&farm, "lib", "arm64"), Some(State::Failed));
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let q: Vec<String> = sync::queue(&*store, "unstable", "amd64")
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key.source)
+        .collect();
+    assert!(q.contains(&"lib".to_string()), "back in the queue: {q:?}");
+    drop(store);
+
+    // A new version: Needs-Build again, the old failure gone.
+    let sources_v4 = sources_v3.replace("Package: lib\nVersion: 1-1", "Package: lib\nVersion: 1-2");
+    publish(
+        &root,
+        &Snapshot {
+            date: FARM_NOW + 2 * DAY,
+            valid_until: Some(FARM_NOW + 9 * DAY),
+            sources: &sources_v4,
+            packages: &[("amd64", &amd64), ("arm64", &arm64)],
+            signer: archive_key(),
+        },
+    );
+    sync_at(&farm, FARM_NOW + 2 * DAY + 60).unwrap();
+    let lib = farm.record("lib", "unstable", "arm64");
+    assert_eq!(
+        (lib.state, lib.version.as_str()),
+        (State::NeedsBuild, "1-2")
+    );
+    assert_eq!(lib.previous_state, Some(State::Failed));
+}
+
+/// Runs a sync that must be refused with `why`, and checks that nothing
+/// changed.
+fn refused(farm: &Farm, now: i64, why: &str) {
+    let before = all(farm);
+    let e = sync_at(farm, now).unwrap_err().to_string();
+    assert!(e.contains(why), "{e}");
+    assert_eq!(all(farm), before, "nothing changed");
+}
+
+#[test]
+fn hostile_archives_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mirror");
+    let farm = farm(&root);
+    publish(&root, &v1(archive_key()));
+    sync_at(&farm, FARM_NOW).unwrap();
+    let inrelease = root.join("dists/unstable/InRelease");
+    let good = std::fs::read(&inrelease).unwrap();
+
+    // Signed by a key the archive keyring does not hold.
+    let stranger = make_key(KeySpec {
+        uid: "Mallory <mallory@attacker.example>".into(),
+        ..KeySpec::default()
+    });
+    let next = |signer| Snapshot {
+        date: FARM_NOW + DAY,
+        valid_until: Some(FARM_NOW + 8 * DAY),
+        sources: "Package: evil\nVersion: 1-1\nArchitecture: any\n",
+        packages: &[("amd64", ""), ("arm64", "")],
+        signer,
+    };
+    publish(&root, &next(&stranger));
+    refused(&farm, FARM_NOW + DAY, "no good signature");
+
+    // The genuine InRelease with one byte of its text changed.
+    publish(&root, &v1(archive_key()));
+    let tampered = String::from_utf8(good.clone())
+        .unwrap()
+        .replace("Suite: unstable", "Suite: unstablE");
+    std::fs::write(&inrelease, tampered).unwrap();
+    refused(&farm, FARM_NOW + DAY, "no good signature");
+
+    // An index that does not match what the Release lists.
+    publish(&root, &next(archive_key()));
+    std::fs::write(
+        root.join("dists/unstable/main/source/Sources.xz"),
+        xz(b"Package: evil\nVersion: 2-1\nArchitecture: any\n"),
+    )
+    .unwrap();
+    refused(&farm, FARM_NOW + DAY, "does not match the Release");
+
+    // Valid-Until in the past.
+    publish(
+        &root,
+        &Snapshot {
+            valid_until: Some(FARM_NOW + DAY - 1),
+            ..next(archive_key())
+        },
+    );
+    refused(&farm, FARM_NOW + DAY, "expired");
+
+    // A replay of a Release older than the one merged.
+    publish(
+        &root,
+        &Snapshot {
+            date: FARM_NOW - 2 * DAY,
+            ..next(archive_key())
+        },
+    );
+    refused(&farm, FARM_NOW + DAY, "older than the one merged before");
+
+    // A truncated xz, signed as it is (a broken mirror run).
+    publish(&root, &next(archive_key()));
+    let sources = root.join("dists/unstable/main/source/Sources.xz");
+    let data = std::fs::read(&sources).unwrap();
+    let cut = &data[..data.len() / 2];
+    let mut release = String::new();
+    release.push_str(&format!(
+        "Origin: Test\nSuite: unstable\nDate: {}\nValid-Until: {}\nSHA256:\n {} {} main/source/Sources.xz\n",
+        rfc2822(FARM_NOW + DAY),
+        rfc2822(FARM_NOW + 8 * DAY),
+        hex::encode(Sha256::digest(cut)),
+        cut.len()
+    ));
+    for arch in ["amd64", "arm64"] {
+        let p = root.join(format!("dists/unstable/main/binary-{arch}/Packages.gz"));
+        let d = std::fs::read(&p).unwrap();
+        release.push_str(&format!(
+            " {} {} main/binary-{arch}/Packages.gz\n",
+            hex::encode(Sha256::digest(&d)),
+            d.len()
+        ));
+    }
+    std::fs::write(&sources, cut).unwrap();
+    std::fs::write(
+        &inrelease,
+        clearsign(
+            archive_key(),
+            release.as_bytes(),
+            SignSpec::at(FARM_NOW + DAY),
+        ),
+    )
+    .unwrap();
+    refused(&farm, FARM_NOW + DAY, "cannot decompress");
+
+    // An expired archive key (it signed while it was valid).
+    let old = make_key(KeySpec {
+        uid: "Old Archive Key <ftpmaster@example.org>".into(),
+        created: T0 - 30 * DAY,
+        validity: Some(std::time::Duration::from_secs(10 * DAY as u64)),
+        ..KeySpec::default()
+    });
+    let dir2 = tempfile::tempdir().unwrap();
+    let root2 = dir2.path().join("mirror");
+    let keyring = root2.join("old.asc");
+    std::fs::create_dir_all(&root2).unwrap();
+    std::fs::write(&keyring, old.armored_public()).unwrap();
+    let farm2 = Farm::with(&format!(
+        "[archive]\nroot = {root2:?}\narchitectures = [\"amd64\", \"arm64\"]\nrelease_keyrings = [{keyring:?}]\n"
+    ));
+    publish(
+        &root2,
+        &Snapshot {
+            date: T0 - 25 * DAY,
+            valid_until: None,
+            ..v1(&old)
+        },
+    );
+    refused(&farm2, FARM_NOW, "expired or revoked");
+    assert!(all(&farm2).is_empty());
+}
+
+#[test]
+fn the_cli_syncs_queues_and_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mirror");
+    let farm = farm(&root);
+    let now = wall_now();
+    publish(
+        &root,
+        &Snapshot {
+            date: now - 3600,
+            valid_until: Some(now + 7 * DAY),
+            ..v1(archive_key())
+        },
+    );
+    let out = farm.cli(&["sync"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("unstable: 7 sources"), "{text}");
+    let out = farm.cli(&["sync"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unstable: unchanged"));
+
+    let out = farm
+        .cli(&["queue", "--suite", "unstable", "--arch", "amd64", "--json"])
+        .output()
+        .unwrap();
+    let q: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(q[0]["source"], "base");
+    assert_eq!(q[0]["why"], "new package, priority required, section admin");
+
+    // Two builders race for the same build: exactly one gets it.
+    let take = |who: &str| {
+        farm.cli(&[
+            "take",
+            "--suite",
+            "unstable",
+            "--arch",
+            "amd64",
+            "--builder",
+            who,
+            "game",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    let (a, b) = (take("buildd-a"), take("buildd-b"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!(
+        [a.status.success(), b.status.success()]
+            .iter()
+            .filter(|s| **s)
+            .count(),
+        1,
+        "exactly one builder takes game"
+    );
+    let r = farm.record("game", "unstable", "amd64");
+    assert_eq!(r.state, State::Building);
+    let out = farm
+        .cli(&["info", "game", "--arch", "amd64"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Building"));
+}
