@@ -117,33 +117,13 @@ mod tests {
     use crate::model::{ArchiveSource, BuildKey};
 
     fn rec(name: &str, prio: &str, section: &str, built: bool, admin: Option<i64>) -> BuildRecord {
+        let key = BuildKey {
+            dist: "unstable".into(),
+            arch: "amd64".into(),
+            source: name.into(),
+        };
         BuildRecord {
-            key: BuildKey {
-                dist: "unstable".into(),
-                arch: "amd64".into(),
-                source: name.into(),
-            },
-            version: "1-1".into(),
-            state: State::NeedsBuild,
-            previous_state: None,
-            state_change: 0,
-            archive: None,
-            last_status: None,
-            fail_stage: None,
-            builder: None,
-            last_log_message_id: None,
-            last_log: None,
-            explanation: None,
-            explanation_pending: false,
-            build_duration: None,
-            changes: None,
-            notes: vec![],
-            failed_reason: None,
-            depends: None,
             priority: admin,
-            upload: None,
-            upload_log: None,
-            pending_job: None,
             source: Some(ArchiveSource {
                 version: "1-1".into(),
                 section: Some(section.into()),
@@ -151,6 +131,7 @@ mod tests {
                 built_before: built,
                 ..ArchiveSource::default()
             }),
+            ..BuildRecord::new(key, "1-1", State::NeedsBuild, 0)
         }
     }
 

@@ -157,34 +157,14 @@ fn create(e: &SourceEntry, view: &ArchView, now: i64) -> Option<(BuildRecord, Hi
     };
     let mut source = source_of(e, None);
     let (state, event, note) = bd_check(state, event, note, &mut source, view);
+    let key = BuildKey {
+        dist: view.suite.clone(),
+        arch: view.arch.clone(),
+        source: e.package.clone(),
+    };
     let record = BuildRecord {
-        key: BuildKey {
-            dist: view.suite.clone(),
-            arch: view.arch.clone(),
-            source: e.package.clone(),
-        },
-        version: e.version.clone(),
-        state,
-        previous_state: None,
-        state_change: now,
-        archive: None,
-        last_status: None,
-        fail_stage: None,
-        builder: None,
-        last_log_message_id: None,
-        last_log: None,
-        explanation: None,
-        explanation_pending: false,
-        build_duration: None,
-        changes: None,
-        notes: Vec::new(),
-        failed_reason: None,
-        depends: None,
-        priority: None,
-        upload: None,
-        upload_log: None,
-        pending_job: None,
         source: Some(source),
+        ..BuildRecord::new(key, &e.version, state, now)
     };
     let h = history(
         None,

@@ -110,6 +110,38 @@ pub struct BuildRecord {
     pub source: Option<ArchiveSource>,
 }
 
+impl BuildRecord {
+    /// A new record: `key` at `version`, in `state` since `now`; nothing
+    /// else known yet.
+    pub fn new(key: BuildKey, version: &str, state: State, now: i64) -> BuildRecord {
+        BuildRecord {
+            key,
+            version: version.to_string(),
+            state,
+            previous_state: None,
+            state_change: now,
+            archive: None,
+            last_status: None,
+            fail_stage: None,
+            builder: None,
+            last_log_message_id: None,
+            last_log: None,
+            explanation: None,
+            explanation_pending: false,
+            build_duration: None,
+            changes: None,
+            notes: Vec::new(),
+            failed_reason: None,
+            depends: None,
+            priority: None,
+            upload: None,
+            upload_log: None,
+            pending_job: None,
+            source: None,
+        }
+    }
+}
+
 /// A build's source as the archive's `Sources` describes it (`sync`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArchiveSource {

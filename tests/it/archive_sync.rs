@@ -120,6 +120,16 @@ fn all(farm: &Farm) -> Vec<BuildRecord> {
     v
 }
 
+/// The sources in the queue of unstable/`arch`, in order.
+fn queue_names(farm: &Farm, arch: &str) -> Vec<String> {
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    sync::queue(&*store, "unstable", arch)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key.source)
+        .collect()
+}
+
 fn state(farm: &Farm, src: &str, arch: &str) -> Option<State> {
     all(farm)
         .into_iter()
@@ -208,13 +218,8 @@ fn sync_creates_builds_from_the_archive_and_the_queue_serves_them_in_order() {
     assert_eq!(h[0].event, "sync:new-version");
 
     // The queue: required first, then libs, utils, games.
+    assert_eq!(queue_names(&farm, "amd64"), ["base", "lib", "game"]);
     let store = buildmail::store::open(&farm.cfg.database).unwrap();
-    let q: Vec<String> = sync::queue(&*store, "unstable", "amd64")
-        .unwrap()
-        .into_iter()
-        .map(|r| r.key.source)
-        .collect();
-    assert_eq!(q, ["base", "lib", "game"]);
     // Two builders take in turn: never the same build.
     let a = sync::take(&*store, "unstable", "amd64", "buildd-a", None, FARM_NOW).unwrap();
     let b = sync::take(&*store, "unstable", "amd64", "buildd-b", None, FARM_NOW).unwrap();
@@ -306,14 +311,8 @@ fn the_archive_resolves_waits_and_removals_by_itself() {
     // the Needs-Build one leaves the queue.
     assert_eq!(state(&farm, "lib", "arm64"), Some(State::FailedRemoved));
     assert_eq!(state(&farm, "lib", "amd64"), Some(State::NeedsBuild));
-    let store = buildmail::store::open(&farm.cfg.database).unwrap();
-    let q: Vec<String> = sync::queue(&*store, "unstable", "amd64")
-        .unwrap()
-        .into_iter()
-        .map(|r| r.key.source)
-        .collect();
+    let q = queue_names(&farm, "amd64");
     assert!(!q.contains(&"lib".to_string()), "{q:?}");
-    drop(store);
     assert!(r.events.contains_key("sync:failed-removed"), "{r:?}");
 
     // It comes back: Failed again, with its history.
@@ -330,14 +329,8 @@ fn the_archive_resolves_waits_and_removals_by_itself() {
     );
     sync_at(&farm, FARM_NOW + DAY + 60).unwrap();
     assert_eq!(state(&farm, "lib", "arm64"), Some(State::Failed));
-    let store = buildmail::store::open(&farm.cfg.database).unwrap();
-    let q: Vec<String> = sync::queue(&*store, "unstable", "amd64")
-        .unwrap()
-        .into_iter()
-        .map(|r| r.key.source)
-        .collect();
+    let q = queue_names(&farm, "amd64");
     assert!(q.contains(&"lib".to_string()), "back in the queue: {q:?}");
-    drop(store);
 
     // A new version: Needs-Build again, the old failure gone.
     let sources_v4 = sources_v3.replace("Package: lib\nVersion: 1-1", "Package: lib\nVersion: 1-2");

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use buildmail::effects::StoreAccess;
-use buildmail::ingest::{Ingest, Outcome};
+use buildmail::ingest::Outcome;
 use buildmail::model::state::State;
 
 use crate::support::farm::*;
@@ -27,17 +27,6 @@ fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// Commits a mail as `deliver` does, without running any effect.
-fn ingest_only(farm: &Farm, raw: &[u8]) -> Outcome {
-    let store = buildmail::store::open(&farm.cfg.database).unwrap();
-    let out = Ingest::new(&*store, &farm.cfg)
-        .with_clock(farm.clock.clone())
-        .mail(raw)
-        .unwrap();
-    store.flush().unwrap();
-    out
 }
 
 /// A farm whose upload command counts its runs in `uploads.count`, says
@@ -167,8 +156,8 @@ fn work(farm: &Farm) -> String {
 /// Queues an upload job (the signed `.changes` committed, nothing run).
 fn queued_upload(farm: &Farm) {
     let (log, reply) = built_and_signed(farm, now() - 60);
-    ingest_only(farm, &log);
-    let out = ingest_only(farm, &reply);
+    farm.ingest_only(&log);
+    let out = farm.ingest_only(&reply);
     assert!(
         matches!(out, Outcome::Reply { applied: true, .. }),
         "{out:?}"
@@ -328,7 +317,7 @@ fn the_upload_command_dies_with_its_worker_and_never_overlaps_a_second_run() {
     assert_eq!(count(&farm.root().join("uploads.count")), 1);
     // The admins' retry-upload runs it again, on purpose, alone.
     let subject = log_subject("successful", "hello", "1.0-1", "amd64");
-    ingest_only(&farm, &signed_reply(&subject, "retry-upload\n"));
+    farm.ingest_only(&signed_reply(&subject, "retry-upload\n"));
     std::fs::write(farm.root().join("release"), b"").unwrap();
     work(&farm);
     assert_eq!(farm.state("hello"), State::Uploaded);
@@ -416,7 +405,7 @@ fn the_archive_answering_while_the_upload_command_runs_is_not_lost() {
         "hello_1.0-1_amd64.changes ACCEPTED into unstable",
         "Accepted:\nhello_1.0-1_amd64.deb\n",
     );
-    let out = ingest_only(&farm, &accepted);
+    let out = farm.ingest_only(&accepted);
     assert!(
         matches!(
             out,
@@ -482,10 +471,10 @@ fn sendmail_script_farm(body: &str) -> Farm {
 
 /// Queues one forward to the admins (a mail of no known kind).
 fn queued_forward(farm: &Farm) {
-    let out = ingest_only(
-        farm,
-        &crate::support::question_mail("a question", "Hello admins\n"),
-    );
+    let out = farm.ingest_only(&crate::support::question_mail(
+        "a question",
+        "Hello admins\n",
+    ));
     assert!(
         matches!(
             out,

@@ -2,7 +2,7 @@
 //! committed at once, the explanation follows from the worker and fills in
 //! only the record still waiting for that very log.
 
-use buildmail::ingest::{Ingest, Outcome};
+use buildmail::ingest::Outcome;
 use buildmail::model::{ExplainTask, Explanation, State};
 use buildmail::store::Commit;
 
@@ -23,17 +23,6 @@ fn log_mail(status: &str, ver: &str) -> Vec<u8> {
     )
 }
 
-/// Commits `raw` as `deliver` does, without running the worker.
-fn commit_only(farm: &Farm, raw: &[u8]) -> Outcome {
-    let store = buildmail::store::open(&farm.cfg.database).unwrap();
-    let out = Ingest::new(&*store, &farm.cfg)
-        .with_clock(farm.clock.clone())
-        .mail(raw)
-        .unwrap();
-    store.flush().unwrap();
-    out
-}
-
 fn queue(farm: &Farm) -> Vec<ExplainTask> {
     let store = buildmail::store::open(&farm.cfg.database).unwrap();
     store.explain_queue(usize::MAX).unwrap()
@@ -42,7 +31,7 @@ fn queue(farm: &Farm) -> Vec<ExplainTask> {
 #[test]
 fn a_failed_log_is_recorded_at_once_and_explained_by_the_worker() {
     let farm = Farm::new();
-    let out = commit_only(&farm, &log_mail("attempted", "1.0-1"));
+    let out = farm.ingest_only(&log_mail("attempted", "1.0-1"));
     assert!(matches!(out, Outcome::Log { moved: true, .. }), "{out:?}");
     let r = farm.record("hello", "unstable", "amd64");
     assert_eq!(r.state, State::BuildAttempted);
@@ -79,7 +68,7 @@ fn a_failed_log_is_recorded_at_once_and_explained_by_the_worker() {
 #[test]
 fn a_successful_log_queues_no_explanation() {
     let farm = Farm::new();
-    commit_only(&farm, &log_mail("successful", "1.0-1"));
+    farm.ingest_only(&log_mail("successful", "1.0-1"));
     let r = farm.record("hello", "unstable", "amd64");
     assert_eq!(r.state, State::Built);
     assert!(!r.explanation_pending);
@@ -89,11 +78,11 @@ fn a_successful_log_queues_no_explanation() {
 #[test]
 fn an_explanation_of_an_older_log_never_lands_on_a_newer_one() {
     let farm = Farm::new();
-    commit_only(&farm, &log_mail("attempted", "1.0-1"));
+    farm.ingest_only(&log_mail("attempted", "1.0-1"));
     let first = queue(&farm).remove(0);
     // A newer failed log of the same build arrives before the worker ran:
     // its task replaces the first one in the queue.
-    commit_only(&farm, &log_mail("given-back", "1.0-1"));
+    farm.ingest_only(&log_mail("given-back", "1.0-1"));
     let q = queue(&farm);
     assert_eq!(q.len(), 1);
     assert_ne!(q[0].log, first.log);
@@ -130,10 +119,10 @@ fn an_explanation_of_an_older_log_never_lands_on_a_newer_one() {
 #[test]
 fn an_admins_decision_meanwhile_keeps_its_state_and_gains_the_explanation() {
     let farm = Farm::new();
-    commit_only(&farm, &log_mail("attempted", "1.0-1"));
+    farm.ingest_only(&log_mail("attempted", "1.0-1"));
     // The log's explanation is still being made when a successful log of
     // the next version arrives: the old explanation must not land on it.
-    commit_only(&farm, &log_mail("successful", "1.0-2"));
+    farm.ingest_only(&log_mail("successful", "1.0-2"));
     let r = farm.record("hello", "unstable", "amd64");
     assert_eq!(r.state, State::Built);
     assert!(!r.explanation_pending);
@@ -149,7 +138,7 @@ fn a_notice_waits_for_its_explanation() {
     let farm = Farm::with(
         "[notify]\nnotify_on = [\"build-attempted\"]\nquiet_period = \"2s\"\nbuildd_admins = [\"admin@example.org\"]\n",
     );
-    commit_only(&farm, &log_mail("attempted", "1.0-1"));
+    farm.ingest_only(&log_mail("attempted", "1.0-1"));
     farm.clock.advance(3);
     // The notice is due; a worker that explains first sends it with the
     // explanation and the excerpt.
@@ -165,7 +154,7 @@ fn a_notice_due_while_the_explanation_is_missing_waits_then_goes_without() {
     let farm = Farm::with(
         "[notify]\nnotify_on = [\"build-attempted\"]\nquiet_period = \"2s\"\nbuildd_admins = [\"admin@example.org\"]\n",
     );
-    commit_only(&farm, &log_mail("attempted", "1.0-1"));
+    farm.ingest_only(&log_mail("attempted", "1.0-1"));
     // Another process explains (it holds the explainer's lock): this
     // worker leaves the explanations to it, and the notice waits.
     let lock = buildmail::fsutil::try_lock_file(&farm.cfg.database.path.join("explain.lock"))
@@ -189,7 +178,7 @@ fn a_notice_due_while_the_explanation_is_missing_waits_then_goes_without() {
 #[test]
 fn a_log_gone_from_the_archive_leaves_the_queue_unexplained() {
     let farm = Farm::new();
-    commit_only(&farm, &log_mail("attempted", "1.0-1"));
+    farm.ingest_only(&log_mail("attempted", "1.0-1"));
     let task = queue(&farm).remove(0);
     let archive = buildmail::store::archive::LogArchive::new(&farm.cfg.database.log_archive);
     std::fs::remove_file(archive.path(&task.log).unwrap()).unwrap();

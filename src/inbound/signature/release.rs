@@ -126,12 +126,13 @@ fn settle(
     }
 }
 
-/// Verifies a clearsigned `InRelease`; returns its signed text (the
-/// Release) and the primary fingerprint of a key that signed it well.
-pub fn verify_inrelease(
-    data: &[u8],
+/// Runs sequoia over the Release with a fresh [`Helper`] (`verify` builds
+/// the verifier and reads it), turning a panic inside the parser into a
+/// refusal.
+fn run(
     keyring: &Keyring,
     now: i64,
+    verify: impl FnOnce(&StandardPolicy, Helper<'_>, std::time::SystemTime) -> openpgp::Result<Vec<u8>>,
 ) -> Result<(Vec<u8>, String), ReleaseSignatureError> {
     let policy = StandardPolicy::new();
     let found = std::cell::RefCell::new(Found::default());
@@ -140,19 +141,27 @@ pub fn verify_inrelease(
         now,
         found: &found,
     };
-    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut v = VerifierBuilder::from_bytes(data)?.with_policy(
-            &policy,
-            Some(to_system_time(now + MAX_FUTURE)),
-            helper,
-        )?;
-        let mut text = Vec::new();
-        v.read_to_end(&mut text)?;
-        Ok::<_, anyhow::Error>(text)
-    }))
-    .unwrap_or_else(|_| Err(anyhow::anyhow!("the OpenPGP parser panicked")));
+    let at = to_system_time(now + MAX_FUTURE);
+    let run =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| verify(&policy, helper, at)))
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the OpenPGP parser panicked")));
     let found = found.into_inner();
     settle(run, found.good, found.problems)
+}
+
+/// Verifies a clearsigned `InRelease`; returns its signed text (the
+/// Release) and the primary fingerprint of a key that signed it well.
+pub fn verify_inrelease(
+    data: &[u8],
+    keyring: &Keyring,
+    now: i64,
+) -> Result<(Vec<u8>, String), ReleaseSignatureError> {
+    run(keyring, now, |policy, helper, at| {
+        let mut v = VerifierBuilder::from_bytes(data)?.with_policy(policy, Some(at), helper)?;
+        let mut text = Vec::new();
+        v.read_to_end(&mut text)?;
+        Ok(text)
+    })
 }
 
 /// Verifies `Release` with its detached `Release.gpg`.
@@ -162,23 +171,14 @@ pub fn verify_release_gpg(
     keyring: &Keyring,
     now: i64,
 ) -> Result<String, ReleaseSignatureError> {
-    let policy = StandardPolicy::new();
-    let found = std::cell::RefCell::new(Found::default());
-    let helper = Helper {
-        keyring,
-        now,
-        found: &found,
-    };
-    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    run(keyring, now, |policy, helper, at| {
         let mut v = DetachedVerifierBuilder::from_bytes(signature)?.with_policy(
-            &policy,
-            Some(to_system_time(now + MAX_FUTURE)),
+            policy,
+            Some(at),
             helper,
         )?;
         v.verify_bytes(release)?;
-        Ok::<_, anyhow::Error>(Vec::new())
-    }))
-    .unwrap_or_else(|_| Err(anyhow::anyhow!("the OpenPGP parser panicked")));
-    let found = found.into_inner();
-    settle(run, found.good, found.problems).map(|(_, f)| f)
+        Ok(Vec::new())
+    })
+    .map(|(_, f)| f)
 }

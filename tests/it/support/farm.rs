@@ -161,6 +161,17 @@ impl Farm {
         out
     }
 
+    /// Commits one mail as `deliver` does, without running the worker.
+    pub fn ingest_only(&self, raw: &[u8]) -> Outcome {
+        let store = buildmail::store::open(&self.cfg.database).unwrap();
+        let out = Ingest::new(&*store, &self.cfg)
+            .with_clock(self.clock.clone())
+            .mail(raw)
+            .unwrap();
+        store.flush().unwrap();
+        out
+    }
+
     /// Runs the queued effects as the worker does: each step opens the
     /// store and closes it again.
     pub fn work(&self) -> buildmail::effects::worker::Summary {
