@@ -113,6 +113,9 @@ pub struct ArchiveConfig {
     /// `release_keyrings`: the keys that sign the archive's Release files
     /// (Debian: `/usr/share/keyrings/debian-archive-keyring.gpg`).
     pub release_keyrings: Vec<PathBuf>,
+    /// `packages_arch_specific`: a Packages-arch-specific file (sources
+    /// not to be built on some architectures), read at each sync.
+    pub packages_arch_specific: Option<PathBuf>,
 }
 
 /// One `[[builders]]` entry: a buildd whose log mails move builds.
@@ -669,6 +672,7 @@ impl Config {
                 .into_iter()
                 .map(&resolve)
                 .collect(),
+            packages_arch_specific: raw.archive.packages_arch_specific.map(&resolve),
         };
         for (key, names) in [
             ("archive.suites", &archive.suites),

@@ -55,6 +55,7 @@ pub(super) struct RawArchive {
     pub(super) architectures: Option<Vec<String>>,
     pub(super) arch_all: Option<String>,
     pub(super) release_keyrings: Option<Vec<PathBuf>>,
+    pub(super) packages_arch_specific: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]

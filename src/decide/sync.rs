@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 
 use crate::debian::archs;
+use crate::debian::pas::Pas;
 use crate::debian::relations::Available;
 use crate::debian::version;
 use crate::inbound::archive::SourceEntry;
@@ -29,9 +30,27 @@ pub struct ArchView {
     pub built: HashSet<(String, String)>,
     /// (source, source version) with `Architecture: all` binaries.
     pub built_all: HashSet<(String, String)>,
+    /// Packages-arch-specific.
+    pub pas: Pas,
 }
 
 impl ArchView {
+    /// Why `e` is not built on this architecture: its `Architecture:`
+    /// field (`Err(None)`: no record is made) or Packages-arch-specific
+    /// (`Err(Some(why))`: the build is Auto-Not-For-Us).
+    fn builds(&self, e: &SourceEntry) -> Result<(), Option<String>> {
+        if !archs::builds_on(&e.architecture, &self.arch, self.arch_all) {
+            return Err(None);
+        }
+        if self.pas.allows(&e.package, &self.arch) == Some(false) {
+            return Err(Some(format!(
+                "Packages-arch-specific excludes {} from {}",
+                e.package, self.arch
+            )));
+        }
+        Ok(())
+    }
+
     /// Whether the binaries of `src` `ver` built on this architecture are
     /// in the archive (for an `all`-only source on the arch-all builder:
     /// its `all` binaries).
@@ -138,11 +157,11 @@ fn gone(r: &BuildRecord, now: i64) -> Option<(BuildRecord, HistoryEntry)> {
 
 /// A source the farm has no record of on this architecture.
 fn create(e: &SourceEntry, view: &ArchView, now: i64) -> Option<(BuildRecord, HistoryEntry)> {
-    if !archs::builds_on(&e.architecture, &view.arch, view.arch_all) {
-        // Not built here: no record (the archive lists it; nothing to do).
-        return None;
-    }
-    let (state, event, note) = if view.has_binaries(e) {
+    let (state, event, note) = if let Err(why) = view.builds(e) {
+        // Not built here by its Architecture field: no record (nothing to
+        // do); excluded by P-a-s: Auto-Not-For-Us, saying so.
+        (State::AutoNotForUs, SyncEvent::NotForArch, why?)
+    } else if view.has_binaries(e) {
         (
             State::Installed,
             SyncEvent::Installed,
@@ -225,7 +244,15 @@ fn update(
 ) -> Option<(BuildRecord, HistoryEntry)> {
     let mut n = r.clone();
     let mut source = source_of(e, r.source.as_ref());
-    let on_arch = archs::builds_on(&e.architecture, &view.arch, view.arch_all);
+    let excluded = view.builds(e).err();
+    let on_arch = excluded.is_none();
+    let why_not = |v: &str| match &excluded {
+        Some(Some(pas)) => pas.clone(),
+        _ => format!(
+            "{v} is not built on {} (Architecture: {})",
+            view.arch, e.architecture
+        ),
+    };
     let cmp = version::compare(&e.version, &r.version);
     let mut moves: Vec<(SyncEvent, String)> = Vec::new();
     let back = r.source.as_ref().is_some_and(|s| s.removed);
@@ -248,13 +275,7 @@ fn update(
             n.upload = None;
             n.upload_log = None;
             if !on_arch {
-                moves.push((
-                    SyncEvent::NotForArch,
-                    format!(
-                        "{} is not built on {} (Architecture: {})",
-                        e.version, view.arch, e.architecture
-                    ),
-                ));
+                moves.push((SyncEvent::NotForArch, why_not(&e.version)));
             } else if view.has_binaries(e) {
                 moves.push((
                     SyncEvent::NewVersion,
@@ -294,13 +315,7 @@ fn update(
                     format!("{} is built on {} again", e.version, view.arch),
                 ));
             } else if !on_arch && r.state != State::AutoNotForUs {
-                moves.push((
-                    SyncEvent::NotForArch,
-                    format!(
-                        "not built on {} (Architecture: {})",
-                        view.arch, e.architecture
-                    ),
-                ));
+                moves.push((SyncEvent::NotForArch, why_not(&e.version)));
             } else if on_arch && view.has_binaries(e) {
                 moves.push((
                     SyncEvent::Installed,

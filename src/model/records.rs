@@ -505,7 +505,8 @@ pub struct ReleaseSeen {
     pub suite: String,
     /// Its `Date:`, Unix seconds: an older Release is refused (a replay).
     pub date: i64,
-    /// SHA-256 of the InRelease (or Release) bytes: the same file again
+    /// SHA-256 of the InRelease (or Release) bytes, and of the
+    /// Packages-arch-specific file if one is configured: the same again
     /// means nothing changed.
     pub sha256: String,
     /// When it was merged (Unix seconds).

@@ -111,6 +111,14 @@ pub enum SyncError {
         /// Why.
         source: IndexError,
     },
+    /// The Packages-arch-specific file does not parse.
+    #[error("{path}: {source}")]
+    Pas {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: crate::debian::pas::PasError,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -198,7 +206,24 @@ pub fn read_suite(
         })?;
         (path, bytes.clone(), bytes)
     };
-    let sha256 = hex_sha256(&signed);
+    // The Packages-arch-specific list counts as part of what was merged:
+    // a change of it alone is merged too.
+    let (pas, sha256) = match &a.packages_arch_specific {
+        None => (crate::debian::pas::Pas::default(), hex_sha256(&signed)),
+        Some(path) => {
+            let text = read(path)?;
+            let pas = crate::debian::pas::Pas::parse(&String::from_utf8_lossy(&text)).map_err(
+                |source| SyncError::Pas {
+                    path: path.clone(),
+                    source,
+                },
+            )?;
+            (
+                pas,
+                format!("{}+pas:{}", hex_sha256(&signed), hex_sha256(&text)),
+            )
+        }
+    };
     if seen.is_some_and(|s| s.sha256 == sha256) {
         return Ok(Read::Unchanged(suite.to_string()));
     }
@@ -248,6 +273,7 @@ pub fn read_suite(
             suite: suite.to_string(),
             arch: arch.clone(),
             arch_all: *arch == a.arch_all,
+            pas: pas.clone(),
             ..ArchView::default()
         };
         for c in &a.components {

@@ -91,11 +91,15 @@ fn publish(root: &Path, s: &Snapshot<'_>) {
 }
 
 fn farm(root: &Path) -> Farm {
+    farm_with(root, "")
+}
+
+fn farm_with(root: &Path, extra: &str) -> Farm {
     let keyring = root.join("archive-key.asc");
     std::fs::create_dir_all(root).unwrap();
     std::fs::write(&keyring, archive_key().armored_public()).unwrap();
     Farm::with(&format!(
-        "[archive]\nroot = {root:?}\nsuites = [\"unstable\"]\narchitectures = [\"amd64\", \"arm64\"]\narch_all = \"amd64\"\nrelease_keyrings = [{keyring:?}]\n"
+        "[archive]\nroot = {root:?}\nsuites = [\"unstable\"]\narchitectures = [\"amd64\", \"arm64\"]\narch_all = \"amd64\"\nrelease_keyrings = [{keyring:?}]\n{extra}"
     ))
 }
 
@@ -553,4 +557,40 @@ fn the_cli_syncs_queues_and_takes() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("Building"));
+}
+
+#[test]
+fn packages_arch_specific_keeps_a_source_off_an_architecture() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mirror");
+    let pas = dir.path().join("Packages-arch-specific");
+    std::fs::write(
+        &pas,
+        "# buildd list\n%game: !arm64 # needs a GPU\n%base: amd64\n",
+    )
+    .unwrap();
+    let farm = farm_with(&root, &format!("packages_arch_specific = {pas:?}\n"));
+    publish(&root, &v1(archive_key()));
+    sync_at(&farm, FARM_NOW).unwrap();
+    assert_eq!(state(&farm, "game", "amd64"), Some(State::NeedsBuild));
+    assert_eq!(state(&farm, "game", "arm64"), Some(State::AutoNotForUs));
+    assert_eq!(state(&farm, "base", "arm64"), Some(State::AutoNotForUs));
+    let h = farm.history("game", "arm64");
+    assert_eq!(
+        h[0].note.as_deref(),
+        Some("Packages-arch-specific excludes game from arm64")
+    );
+    // The list changes (the archive does not): merged, and game is built
+    // on arm64 again.
+    std::fs::write(&pas, "%base: amd64\n").unwrap();
+    let r = sync_at(&farm, FARM_NOW + 60).unwrap();
+    assert!(!r.unchanged);
+    assert_eq!(state(&farm, "game", "arm64"), Some(State::NeedsBuild));
+    assert_eq!(
+        farm.history("game", "arm64").last().unwrap().event,
+        "sync:for-arch"
+    );
+    // A broken list refuses the sync.
+    std::fs::write(&pas, "%base amd64\n").unwrap();
+    refused(&farm, FARM_NOW + 120, "Packages-arch-specific line 1");
 }
