@@ -104,6 +104,8 @@ pub enum Command {
     /// Hand the top of the needs-build queue (or a named source) to a
     /// builder: Needs-Build → Building, atomically.
     Take(sync::TakeArgs),
+    /// Schedule a binary-only rebuild (+bN) of an Installed build.
+    Binnmu(sync::BinNmuArgs),
     /// Print the manual page buildmail(1), or a subcommand's; `--dir`
     /// writes them all (for packagers; generated from these definitions).
     Man(man::Args),
@@ -168,6 +170,7 @@ pub fn run() -> ExitCode {
         Command::Sync(a) => sync::run_sync(&config, a),
         Command::Queue(a) => sync::run_queue(&config, a),
         Command::Take(a) => sync::run_take(&config, a),
+        Command::Binnmu(a) => sync::run_binnmu(&config, a),
         Command::Man(a) => man::run(a),
         Command::Completions(a) => completions::run(a),
     };

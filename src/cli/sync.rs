@@ -52,6 +52,48 @@ pub struct TakeArgs {
     pub json: bool,
 }
 
+/// Options of `binnmu`.
+#[derive(Debug, clap::Args)]
+pub struct BinNmuArgs {
+    /// `<source>_<version>` (the source version, without `+bN`).
+    pub build: String,
+    /// The suite.
+    #[arg(long)]
+    pub suite: String,
+    /// The architecture.
+    #[arg(long)]
+    pub arch: String,
+    /// The changelog entry of the rebuild (why it is needed).
+    #[arg(long, short)]
+    pub message: String,
+}
+
+/// Schedules a binNMU.
+pub fn run_binnmu(config: &Config, args: BinNmuArgs) -> anyhow::Result<ExitCode> {
+    let Some((src, version)) = args.build.split_once('_') else {
+        anyhow::bail!(
+            "{:?}: write <source>_<version>, e.g. hello_2.10-3",
+            args.build
+        );
+    };
+    let store = super::open_existing_store(config)?;
+    let key = crate::model::BuildKey {
+        dist: args.suite,
+        arch: args.arch,
+        source: src.to_string(),
+    };
+    match sync::binnmu(&*store, &key, version, &args.message, SystemClock.now()) {
+        Ok(r) => {
+            println!("{key}: {} is {} (binNMU)", r.version, r.state);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(why) => {
+            eprintln!("buildmail binnmu: {why}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
 /// Syncs every configured suite (or one): reads and verifies it with the
 /// database released, then merges it.
 pub fn run_sync(config: &Config, args: SyncArgs) -> anyhow::Result<ExitCode> {

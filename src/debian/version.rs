@@ -20,9 +20,31 @@ pub fn strip_epoch(version: &str) -> &str {
     version.split_once(':').map_or(version, |(_, rest)| rest)
 }
 
+/// A build version split into its source version and binNMU number:
+/// `1.0-1+b2` → (`1.0-1`, `Some(2)`); a version without a `+bN` suffix
+/// is its own source version.
+pub fn split_binnmu(version: &str) -> (&str, Option<u32>) {
+    if let Some((base, n)) = version.rsplit_once("+b") {
+        if !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(n) = n.parse() {
+                return (base, Some(n));
+            }
+        }
+    }
+    (version, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binnmu_versions() {
+        assert_eq!(split_binnmu("1.0-1+b2"), ("1.0-1", Some(2)));
+        assert_eq!(split_binnmu("1:2.3+dfsg-1+b12"), ("1:2.3+dfsg-1", Some(12)));
+        assert_eq!(split_binnmu("1.0+build1"), ("1.0+build1", None));
+        assert_eq!(split_binnmu("1.0-1"), ("1.0-1", None));
+    }
 
     #[test]
     fn dpkg_order() {

@@ -76,6 +76,9 @@ pub fn apply_log(
             .flatten(),
         // What the archive says of the source stays.
         source: current.and_then(|c| c.source.clone()),
+        binnmu: same_version
+            .then(|| current.and_then(|c| c.binnmu.clone()))
+            .flatten(),
     };
     let (record, moved) = match (&decision, current) {
         (LogDecision::Record(reason), Some(cur)) => {

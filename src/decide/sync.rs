@@ -4,7 +4,7 @@
 //! architecture's `Packages` offers. Every state change goes through the
 //! transition table ([`crate::model::state::decide_sync`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::debian::archs;
 use crate::debian::pas::Pas;
@@ -32,9 +32,34 @@ pub struct ArchView {
     pub built_all: HashSet<(String, String)>,
     /// Packages-arch-specific.
     pub pas: Pas,
+    /// (source, binary version) of binNMU binaries (`+bN`) for the
+    /// architecture.
+    pub binnmu_built: HashSet<(String, String)>,
+    /// The highest binNMU number seen per (source, source version).
+    pub binnmu_max: HashMap<(String, String), u32>,
 }
 
 impl ArchView {
+    /// Notes an architecture-specific binary of `source` `source_version`
+    /// whose own version is `version` (a binNMU when it ends in `+bN`).
+    pub fn add_built(&mut self, source: &str, source_version: &str, version: &str) {
+        self.built
+            .insert((source.to_string(), source_version.to_string()));
+        if version != source_version {
+            if let (base, Some(n)) = version::split_binnmu(version) {
+                if base == source_version {
+                    self.binnmu_built
+                        .insert((source.to_string(), version.to_string()));
+                    let max = self
+                        .binnmu_max
+                        .entry((source.to_string(), source_version.to_string()))
+                        .or_default();
+                    *max = (*max).max(n);
+                }
+            }
+        }
+    }
+
     /// Why `e` is not built on this architecture: its `Architecture:`
     /// field (`Err(None)`: no record is made) or Packages-arch-specific
     /// (`Err(Some(why))`: the build is Auto-Not-For-Us).
@@ -105,8 +130,12 @@ fn history(
     }
 }
 
-fn source_of(e: &SourceEntry, old: Option<&ArchiveSource>) -> ArchiveSource {
+fn source_of(e: &SourceEntry, old: Option<&ArchiveSource>, view: &ArchView) -> ArchiveSource {
     ArchiveSource {
+        archive_binnmu: view
+            .binnmu_max
+            .get(&(e.package.clone(), e.version.clone()))
+            .copied(),
         version: e.version.clone(),
         section: e.section.clone(),
         priority: e.priority.clone(),
@@ -174,7 +203,7 @@ fn create(e: &SourceEntry, view: &ArchView, now: i64) -> Option<(BuildRecord, Hi
             format!("new source in the archive, to be built on {}", view.arch),
         )
     };
-    let mut source = source_of(e, None);
+    let mut source = source_of(e, None, view);
     let (state, event, note) = bd_check(state, event, note, &mut source, view);
     let key = BuildKey {
         dist: view.suite.clone(),
@@ -243,7 +272,7 @@ fn update(
     now: i64,
 ) -> Option<(BuildRecord, HistoryEntry)> {
     let mut n = r.clone();
-    let mut source = source_of(e, r.source.as_ref());
+    let mut source = source_of(e, r.source.as_ref(), view);
     let excluded = view.builds(e).err();
     let on_arch = excluded.is_none();
     let why_not = |v: &str| match &excluded {
@@ -253,7 +282,15 @@ fn update(
             view.arch, e.architecture
         ),
     };
-    let cmp = version::compare(&e.version, &r.version);
+    // A binNMU (`+bN`) is a build of the source version before it.
+    let (base, binnmu) = version::split_binnmu(&r.version);
+    let cmp = version::compare(&e.version, base);
+    let installed = match binnmu {
+        Some(_) => view
+            .binnmu_built
+            .contains(&(e.package.clone(), r.version.clone())),
+        None => view.has_binaries(e),
+    };
     let mut moves: Vec<(SyncEvent, String)> = Vec::new();
     let back = r.source.as_ref().is_some_and(|s| s.removed);
     match cmp {
@@ -268,6 +305,7 @@ fn update(
                 || matches!(r.state, State::Installed | State::Uploaded | State::Built);
             n.version = e.version.clone();
             // What belonged to the old version goes.
+            n.binnmu = None;
             n.failed_reason = None;
             n.depends = None;
             n.explanation = None;
@@ -316,10 +354,10 @@ fn update(
                 ));
             } else if !on_arch && r.state != State::AutoNotForUs {
                 moves.push((SyncEvent::NotForArch, why_not(&e.version)));
-            } else if on_arch && view.has_binaries(e) {
+            } else if on_arch && installed {
                 moves.push((
                     SyncEvent::Installed,
-                    "its binaries are in the archive".into(),
+                    format!("the binaries of {} are in the archive", r.version),
                 ));
             }
             if r.state == State::DepWait {

@@ -108,6 +108,18 @@ pub struct BuildRecord {
     /// What `sync` knows of the source from the archive.
     #[serde(default)]
     pub source: Option<ArchiveSource>,
+    /// The binNMU this build is (its version ends in `+b<number>`).
+    #[serde(default)]
+    pub binnmu: Option<BinNmu>,
+}
+
+/// A scheduled binary-only rebuild (`buildmail binnmu`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BinNmu {
+    /// N of `+bN`.
+    pub number: u32,
+    /// The changelog entry sbuild writes (`--make-binNMU`).
+    pub message: String,
 }
 
 impl BuildRecord {
@@ -138,6 +150,7 @@ impl BuildRecord {
             upload_log: None,
             pending_job: None,
             source: None,
+            binnmu: None,
         }
     }
 }
@@ -161,6 +174,10 @@ pub struct ArchiveSource {
     /// An earlier version of the package was built on this architecture
     /// (the queue serves those first).
     pub built_before: bool,
+    /// The highest binNMU of this version whose binaries the architecture
+    /// has (`+bN`), so that `binnmu` counts on from it.
+    #[serde(default)]
+    pub archive_binnmu: Option<u32>,
 }
 
 /// The upload a verified signed `.changes` asked for.

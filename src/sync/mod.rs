@@ -298,7 +298,7 @@ pub fn read_suite(
                         if b.architecture == "all" {
                             view.built_all.insert(key);
                         } else if b.architecture == *arch {
-                            view.built.insert(key);
+                            view.add_built(&key.0, &key.1, &b.version);
                         }
                     }
                     Ok(())
@@ -552,6 +552,86 @@ pub fn take(
                 store.flush()?;
                 return Ok(record);
             }
+        }
+    }
+}
+
+/// Schedules a binary-only rebuild of `src` `version` on `suite`/`arch`:
+/// an Installed build becomes Needs-Build as `<version>+b<N>`, N one more
+/// than the highest binNMU of that version the farm or the archive knows.
+/// `Err` says why not, in words.
+pub fn binnmu(
+    store: &dyn Store,
+    key: &crate::model::BuildKey,
+    version: &str,
+    message: &str,
+    now: i64,
+) -> Result<BuildRecord, String> {
+    use crate::model::state::{decide_command, CommandKind, Target};
+    let message = message.trim();
+    if message.is_empty() || message.contains('\n') {
+        return Err("the changelog message must be one line of text (--message)".into());
+    }
+    let r = store
+        .build(key)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no build {key} is known"))?;
+    let (base, current) = version::split_binnmu(&r.version);
+    if base != version {
+        return Err(format!(
+            "{key} is at version {} (source version {base}), not {version}",
+            r.version
+        ));
+    }
+    let to = match decide_command(r.state, CommandKind::BinNmu) {
+        Ok(Target::To(to)) => to,
+        Ok(_) => return Err("binnmu has no target state".into()),
+        Err(why) => return Err(why),
+    };
+    let archive = r.source.as_ref().and_then(|s| s.archive_binnmu);
+    let number = current.max(archive).unwrap_or(0) + 1;
+    let new_version = format!("{base}+b{number}");
+    let mut n = r.clone();
+    n.version = new_version.clone();
+    n.previous_state = Some(r.state);
+    n.state = to;
+    n.state_change = now;
+    n.builder = None;
+    n.binnmu = Some(crate::model::BinNmu {
+        number,
+        message: message.to_string(),
+    });
+    n.last_status = None;
+    n.fail_stage = None;
+    n.explanation = None;
+    n.explanation_pending = false;
+    n.changes = None;
+    n.upload = None;
+    n.upload_log = None;
+    let h = crate::model::HistoryEntry {
+        time: now,
+        from: Some(r.state),
+        to: Some(to),
+        version: new_version,
+        event: "cmd:binnmu".into(),
+        message_id: None,
+        signer: None,
+        note: Some(format!("binNMU {number} of {base}: {message}")),
+        imported: None,
+    };
+    let c = Commit {
+        now,
+        expect: Some((r.key.clone(), r.state, r.version.clone())),
+        synced: vec![(n.clone(), h)],
+        ..Commit::default()
+    };
+    match store.commit(&c).map_err(|e| e.to_string())? {
+        crate::store::Committed::Stale(now_is) => {
+            Err(format!("{key} changed meanwhile (now {now_is}); try again"))
+        }
+        _ => {
+            store.flush().map_err(|e| e.to_string())?;
+            Ok(n)
         }
     }
 }

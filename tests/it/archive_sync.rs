@@ -594,3 +594,83 @@ fn packages_arch_specific_keeps_a_source_off_an_architecture() {
     std::fs::write(&pas, "%base amd64\n").unwrap();
     refused(&farm, FARM_NOW + 120, "Packages-arch-specific line 1");
 }
+
+#[test]
+fn a_binnmu_is_scheduled_taken_logged_and_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mirror");
+    let farm = farm(&root);
+    publish(&root, &v1(archive_key()));
+    sync_at(&farm, FARM_NOW).unwrap();
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let done = key("done", "unstable", "amd64");
+    // Refused: not Installed, or another version.
+    let e = sync::binnmu(
+        &*store,
+        &key("base", "unstable", "amd64"),
+        "1-1",
+        "x",
+        FARM_NOW,
+    )
+    .unwrap_err();
+    assert!(e.contains("the build is Needs-Build"), "{e}");
+    let e = sync::binnmu(&*store, &done, "1-0", "x", FARM_NOW).unwrap_err();
+    assert!(e.contains("not 1-0"), "{e}");
+    // The archive has +b1 binaries of done 1-1 already: this is +b2.
+    let r = sync::binnmu(
+        &*store,
+        &done,
+        "1-1",
+        "Rebuild against libfoo 2.1",
+        FARM_NOW,
+    )
+    .unwrap();
+    assert_eq!((r.version.as_str(), r.state), ("1-1+b2", State::NeedsBuild));
+    let t = sync::take(
+        &*store,
+        "unstable",
+        "amd64",
+        "buildd-a",
+        Some("done"),
+        FARM_NOW,
+    )
+    .unwrap();
+    assert_eq!(t.binnmu.as_ref().unwrap().number, 2);
+    assert_eq!(t.binnmu.unwrap().message, "Rebuild against libfoo 2.1");
+    drop(store);
+    // The archive (still without +b2) does not undo it.
+    publish(
+        &root,
+        &Snapshot {
+            date: FARM_NOW + 60,
+            ..v1(archive_key())
+        },
+    );
+    sync_at(&farm, FARM_NOW + 120).unwrap();
+    assert_eq!(state(&farm, "done", "amd64"), Some(State::Building));
+    // The binNMU's log is matched to it.
+    farm.log("successful", "done", "1-1+b2", "amd64", "unstable");
+    let r = farm.record("done", "unstable", "amd64");
+    assert_eq!((r.version.as_str(), r.state), ("1-1+b2", State::Built));
+    // Its binaries reach the archive: Installed.
+    let amd64 = format!(
+        "{PACKAGES_AMD64_V1}\nPackage: done-bin\nVersion: 1-1+b2\nArchitecture: amd64\nSource: done (1-1)\n"
+    );
+    publish(
+        &root,
+        &Snapshot {
+            date: FARM_NOW + 180,
+            valid_until: Some(FARM_NOW + 7 * DAY),
+            sources: SOURCES_V1,
+            packages: &[("amd64", &amd64), ("arm64", PACKAGES_ARM64_V1)],
+            signer: archive_key(),
+        },
+    );
+    sync_at(&farm, FARM_NOW + 240).unwrap();
+    let r = farm.record("done", "unstable", "amd64");
+    assert_eq!((r.version.as_str(), r.state), ("1-1+b2", State::Installed));
+    // The next one is +b3.
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let r = sync::binnmu(&*store, &done, "1-1", "Again", FARM_NOW + 300).unwrap();
+    assert_eq!(r.version, "1-1+b3");
+}

@@ -186,6 +186,8 @@ pub enum CommandKind {
     ShouldBuildNot,
     /// "Should I build" answered `give-back`.
     ShouldBuildGiveBack,
+    /// `buildmail binnmu`: a binary-only rebuild of an Installed build.
+    BinNmu,
 }
 
 impl CommandKind {
@@ -208,6 +210,7 @@ impl CommandKind {
             CommandKind::ShouldBuildFail => "should-build: fail",
             CommandKind::ShouldBuildNot => "should-build: not",
             CommandKind::ShouldBuildGiveBack => "should-build: give-back",
+            CommandKind::BinNmu => "binnmu",
         }
     }
 }

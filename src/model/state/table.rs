@@ -240,6 +240,11 @@ pub const TRANSITIONS: &[Transition] = &[
         to: Target::To(State::NeedsBuild),
     },
     Transition {
+        event: EventKind::Command(CommandKind::BinNmu),
+        from: &[State::Installed],
+        to: Target::To(State::NeedsBuild),
+    },
+    Transition {
         event: EventKind::Sync(SyncEvent::NewVersion),
         from: SYNC_NEW,
         to: Target::To(State::NeedsBuild),
