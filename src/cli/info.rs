@@ -45,6 +45,34 @@ pub fn print_record(r: &BuildRecord) {
     if let Some(deps) = &r.depends {
         field("Dep-Wait-On", deps);
     }
+    if let Some(b) = &r.binnmu {
+        field("BinNMU", format!("{}: {}", b.number, b.message));
+    }
+    if let Some(s) = &r.source {
+        if let Some(section) = &s.section {
+            field("Section", section);
+        }
+        if let Some(priority) = &s.priority {
+            field("Priority", priority);
+        }
+        if let Some(why) = &s.uninstallable {
+            field("BD-Problem", why);
+        }
+        if let Some(a) = &s.ask_first {
+            field(
+                "Should-I-Build",
+                format!(
+                    "{} (previous version {} failed: {}); not handed out until an admin answers",
+                    if a.asked { "asked" } else { "to be asked" },
+                    a.old_version,
+                    a.old_reason
+                ),
+            );
+        }
+        if s.removed {
+            field("Archive", "the source is no longer in the archive");
+        }
+    }
     if let Some(u) = &r.upload {
         field(
             "Upload",

@@ -119,7 +119,19 @@ pub fn run_sync(config: &Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
             },
             Read::New(data) => {
                 let store = super::open_store(config)?;
-                sync::merge(&*store, &data, now)?
+                let report = sync::merge(&*store, config, &data, now)?;
+                // The questions it queued go out by the worker.
+                if crate::effects::worker::has_due_work(&*store, config, now)? {
+                    drop(store);
+                    if let Err(e) = crate::effects::worker::spawn_detached(
+                        &super::global_args(config),
+                        &config.database.path,
+                        &[],
+                    ) {
+                        eprintln!("buildmail sync: could not start the worker ({e}); run `buildmail work`");
+                    }
+                }
+                report
             }
         };
         for (event, n) in &report.events {

@@ -61,9 +61,13 @@ fn section_rank(s: Option<&str>) -> usize {
 }
 
 /// Whether a record is in the queue: Needs-Build, its source in the
-/// archive.
+/// archive, not waiting for an answer to "Should I build".
 pub fn queued(r: &BuildRecord) -> bool {
-    r.state == State::NeedsBuild && !r.source.as_ref().is_some_and(|s| s.removed)
+    r.state == State::NeedsBuild
+        && !r
+            .source
+            .as_ref()
+            .is_some_and(|s| s.removed || s.ask_first.is_some())
 }
 
 /// The queue order of two queued records.

@@ -342,6 +342,14 @@ pub fn decide(
     }
     let mut job = None;
     let mut note = kind.keyword().to_string();
+    // An answer to the question `sync` asked: the build may be handed
+    // out now (or is settled otherwise); a `fail` keeps the old reason.
+    if let Request::ShouldBuild(answer) = &reply.request {
+        let asked = new.source.as_mut().and_then(|s| s.ask_first.take());
+        if let (ShouldBuildAnswer::Fail, Some(a)) = (answer, asked) {
+            new.failed_reason = Some(a.old_reason);
+        }
+    }
     match (&reply.request, kind) {
         (Request::Command(Command::Fail { reason, .. }), CommandKind::FailSeeBug) => {
             let mut text = new.failed_reason.take().unwrap_or_default();

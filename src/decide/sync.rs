@@ -132,6 +132,7 @@ fn history(
 
 fn source_of(e: &SourceEntry, old: Option<&ArchiveSource>, view: &ArchView) -> ArchiveSource {
     ArchiveSource {
+        ask_first: old.and_then(|o| o.ask_first.clone()),
         archive_binnmu: view
             .binnmu_max
             .get(&(e.package.clone(), e.version.clone()))
@@ -323,7 +324,27 @@ fn update(
                     SyncEvent::Installed,
                     "its binaries are in the archive".into(),
                 ));
+            } else if matches!(r.state, State::Failed | State::FailedRemoved) {
+                // The old version Failed: ask before building this one.
+                let old_reason = r
+                    .failed_reason
+                    .clone()
+                    .or_else(|| r.explanation.as_ref().map(|e| e.summary.clone()))
+                    .unwrap_or_else(|| "failed".into());
+                source.ask_first = Some(crate::model::AskFirst {
+                    old_version: r.version.clone(),
+                    old_reason,
+                    asked: false,
+                });
+                moves.push((
+                    SyncEvent::NewVersion,
+                    format!(
+                        "new version {} in the archive; {} Failed, so the admins are asked \"Should I build\" first",
+                        e.version, r.version
+                    ),
+                ));
             } else {
+                source.ask_first = None;
                 moves.push((
                     SyncEvent::NewVersion,
                     format!(

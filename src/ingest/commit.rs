@@ -369,9 +369,10 @@ impl Ingest<'_> {
         }))
     }
 
-    /// The build a reply answers: the subject's arch, else the build of the
-    /// log mail it answers (`In-Reply-To`/`References`), else the default
-    /// architecture.
+    /// The build a reply answers: the subject's arch, else (a "Should I
+    /// build" answer) the arch its signed binding names, else the build of
+    /// the log mail it answers (`In-Reply-To`/`References`), else the
+    /// default architecture.
     fn reply_key(&self, r: &Reply) -> Result<BuildKey, StoreError> {
         let q = &r.question;
         let arch = match q.arch() {
@@ -393,8 +394,15 @@ impl Ingest<'_> {
                     .to_string()
             }
             None => {
-                let mut found = None;
-                for mid in &r.thread {
+                // A "Should I build" question names no architecture (as
+                // buildd's never did): the answer's signed binding does.
+                let mut found = match (q, &r.binding) {
+                    (crate::inbound::reply::Question::ShouldBuild { .. }, Ok(Some(b))) => {
+                        b.arch.clone()
+                    }
+                    _ => None,
+                };
+                for mid in r.thread.iter().filter(|_| found.is_none()) {
                     if let Some(k) = self.store.build_for_log_message(mid)? {
                         if k.source == q.source() && k.dist == q.dist() {
                             found = Some(k.arch);

@@ -178,6 +178,21 @@ pub struct ArchiveSource {
     /// has (`+bN`), so that `binnmu` counts on from it.
     #[serde(default)]
     pub archive_binnmu: Option<u32>,
+    /// The previous version Failed: the admins are asked "Should I build"
+    /// first, and the build is not handed out until they answer.
+    #[serde(default)]
+    pub ask_first: Option<AskFirst>,
+}
+
+/// A "Should I build" question about a build (see [`ArchiveSource::ask_first`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AskFirst {
+    /// The version that failed.
+    pub old_version: String,
+    /// Why it failed.
+    pub old_reason: String,
+    /// The question went out (it is asked once).
+    pub asked: bool,
 }
 
 /// The upload a verified signed `.changes` asked for.

@@ -374,7 +374,12 @@ fn index(
 }
 
 /// Merges a suite read by [`read_suite`] into the store.
-pub fn merge(store: &dyn Store, data: &SuiteData, now: i64) -> Result<SuiteReport, SyncError> {
+pub fn merge(
+    store: &dyn Store,
+    config: &Config,
+    data: &SuiteData,
+    now: i64,
+) -> Result<SuiteReport, SyncError> {
     let mut report = SuiteReport {
         suite: data.suite.clone(),
         sources: data.sources.len(),
@@ -391,6 +396,8 @@ pub fn merge(store: &dyn Store, data: &SuiteData, now: i64) -> Result<SuiteRepor
                 .insert(r.key.source.clone(), r);
         }
     }
+    let mailer = crate::effects::compose::Mailer::new(config);
+    let mut questions = Vec::new();
     let mut batch = Vec::new();
     for view in &data.views {
         let known = existing.remove(&view.arch).unwrap_or_default();
@@ -399,10 +406,33 @@ pub fn merge(store: &dyn Store, data: &SuiteData, now: i64) -> Result<SuiteRepor
         names.dedup();
         for name in names {
             let current = known.get(name);
-            let Some((record, history)) = merge_one(current, data.sources.get(name), view, now)
+            let Some((mut record, history)) = merge_one(current, data.sources.get(name), view, now)
             else {
                 continue;
             };
+            // "Should I build": asked once, in the commit that records it.
+            if let Some(a) = record
+                .source
+                .as_mut()
+                .and_then(|s| s.ask_first.as_mut())
+                .filter(|a| !a.asked)
+            {
+                a.asked = true;
+                let (old_version, old_reason) = (a.old_version.clone(), a.old_reason.clone());
+                let id = store.generate_id()?;
+                match crate::effects::compose::should_build(
+                    config,
+                    &mailer.templates,
+                    &record,
+                    &old_version,
+                    &old_reason,
+                    id,
+                    now,
+                ) {
+                    Ok(m) => questions.push(crate::effects::compose::outbound(m, id, now)),
+                    Err(e) => tracing::error!("Should I build {}: {e}", record.key),
+                }
+            }
             if current.is_some() {
                 report.changed += 1;
             } else {
@@ -414,6 +444,7 @@ pub fn merge(store: &dyn Store, data: &SuiteData, now: i64) -> Result<SuiteRepor
                 store.commit(&Commit {
                     now,
                     synced: std::mem::take(&mut batch),
+                    outbox: std::mem::take(&mut questions),
                     ..Commit::default()
                 })?;
             }
@@ -422,6 +453,7 @@ pub fn merge(store: &dyn Store, data: &SuiteData, now: i64) -> Result<SuiteRepor
     store.commit(&Commit {
         now,
         synced: batch,
+        outbox: questions,
         release_seen: Some(ReleaseSeen {
             suite: data.suite.clone(),
             date: data.release.date,

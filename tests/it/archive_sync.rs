@@ -113,7 +113,7 @@ fn sync_at(farm: &Farm, now: i64) -> Result<sync::SuiteReport, SyncError> {
             unchanged: true,
             ..Default::default()
         }),
-        Read::New(data) => sync::merge(&*store, &data, now),
+        Read::New(data) => sync::merge(&*store, &farm.cfg, &data, now),
     }
 }
 
@@ -673,4 +673,125 @@ fn a_binnmu_is_scheduled_taken_logged_and_installed() {
     let store = buildmail::store::open(&farm.cfg.database).unwrap();
     let r = sync::binnmu(&*store, &done, "1-1", "Again", FARM_NOW + 300).unwrap();
     assert_eq!(r.version, "1-1+b3");
+}
+
+#[test]
+fn a_new_version_of_a_failed_package_waits_for_should_i_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mirror");
+    let farm = farm(&root);
+    publish(&root, &v1(archive_key()));
+    sync_at(&farm, FARM_NOW).unwrap();
+    for src in ["lib", "game"] {
+        set_state(&farm, src, "arm64", State::Failed, None);
+        let store = buildmail::store::open(&farm.cfg.database).unwrap();
+        let mut r = store
+            .build(&key(src, "unstable", "arm64"))
+            .unwrap()
+            .unwrap();
+        r.failed_reason = Some(format!("{src}: test suite segfaults on arm64"));
+        store
+            .commit(&Commit {
+                now: FARM_NOW,
+                build: Some(r),
+                ..Commit::default()
+            })
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let sources = SOURCES_V1
+        .replace("Package: lib\nVersion: 1-1", "Package: lib\nVersion: 1-2")
+        .replace("Package: game\nVersion: 1-1", "Package: game\nVersion: 1-2");
+    let snapshot = |date| Snapshot {
+        date,
+        valid_until: Some(FARM_NOW + 7 * DAY),
+        sources: &sources,
+        packages: &[("amd64", PACKAGES_AMD64_V1), ("arm64", PACKAGES_ARM64_V1)],
+        signer: archive_key(),
+    };
+    publish(&root, &snapshot(FARM_NOW));
+    sync_at(&farm, FARM_NOW + 60).unwrap();
+    let lib = farm.record("lib", "unstable", "arm64");
+    assert_eq!(
+        (lib.state, lib.version.as_str()),
+        (State::NeedsBuild, "1-2")
+    );
+    // Not handed out: not in the queue, `take` refuses it by name.
+    let q = queue_names(&farm, "arm64");
+    assert!(
+        !q.contains(&"lib".to_string()) && !q.contains(&"game".to_string()),
+        "{q:?}"
+    );
+    // The amd64 build of lib never failed: it is built without asking.
+    assert!(queue_names(&farm, "amd64").contains(&"lib".to_string()));
+    // One question per build, to the admins, with the old reason and the
+    // exact answers.
+    farm.clock.advance(60);
+    farm.work();
+    let mails = farm.outbox();
+    let questions: Vec<&String> = mails
+        .iter()
+        .filter(|m| m.contains("Subject: Should I build"))
+        .collect();
+    assert_eq!(questions.len(), 2, "{mails:#?}");
+    let q = questions
+        .iter()
+        .find(|m| m.contains("Should I build lib_1-2 (dist=unstable)?"))
+        .unwrap();
+    assert!(q.contains("lib: test suite segfaults on arm64"), "{q}");
+    assert!(q.contains("build lib_1-2 dist=unstable arch=arm64"), "{q}");
+    // A later sync does not ask again.
+    publish(&root, &snapshot(FARM_NOW + 3600));
+    sync_at(&farm, FARM_NOW + 3660).unwrap();
+    farm.clock.advance(3600);
+    farm.work();
+    assert_eq!(
+        farm.outbox()
+            .iter()
+            .filter(|m| m.contains("Subject: Should I build"))
+            .count(),
+        2
+    );
+
+    // An unsigned "build" from a stranger changes nothing.
+    let subject = "Re: Should I build lib_1-2 (dist=unstable)?";
+    farm.deliver(
+        &crate::support::TextMail::new(
+            "mallory@attacker.example",
+            "buildd@example.org",
+            subject,
+            "build\n",
+        )
+        .build(),
+    );
+    assert!(!queue_names(&farm, "arm64").contains(&"lib".to_string()));
+    // The admin's signed answers: build → takeable; fail → Failed with the
+    // old reason.
+    let answer = |subject: &str, word: &str| {
+        reply(
+            subject,
+            &clearsign(
+                shared_ed25519(),
+                bind_arch(subject, Some("arm64"), word).as_bytes(),
+                fresh(),
+            ),
+            None,
+        )
+    };
+    let out = farm.deliver(&answer(subject, "build\n"));
+    assert!(
+        matches!(out, buildmail::ingest::Outcome::Reply { applied: true, .. }),
+        "{out:?}"
+    );
+    assert!(queue_names(&farm, "arm64").contains(&"lib".to_string()));
+    farm.deliver(&answer(
+        "Re: Should I build game_1-2 (dist=unstable)?",
+        "fail\n",
+    ));
+    let game = farm.record("game", "unstable", "arm64");
+    assert_eq!(game.state, State::Failed);
+    assert_eq!(
+        game.failed_reason.as_deref(),
+        Some("game: test suite segfaults on arm64")
+    );
 }

@@ -82,15 +82,19 @@ pub enum Kind {
     ErrorReply,
     /// The note added to a forwarded mail.
     ForwardNotice,
+    /// "Should I build" asked before a package whose previous version
+    /// Failed is built again.
+    ShouldBuild,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 4] = [
+    pub const ALL: [Kind; 5] = [
         Kind::FailedToUpload,
         Kind::BuildFailure,
         Kind::ErrorReply,
         Kind::ForwardNotice,
+        Kind::ShouldBuild,
     ];
 
     /// The template's file name.
@@ -100,6 +104,7 @@ impl Kind {
             Kind::BuildFailure => "build-failure.txt",
             Kind::ErrorReply => "error-reply.txt",
             Kind::ForwardNotice => "forward-notice.txt",
+            Kind::ShouldBuild => "should-build.txt",
         }
     }
 
@@ -120,6 +125,7 @@ impl Kind {
             Kind::BuildFailure => include_str!("../../../templates/build-failure.txt"),
             Kind::ErrorReply => include_str!("../../../templates/error-reply.txt"),
             Kind::ForwardNotice => include_str!("../../../templates/forward-notice.txt"),
+            Kind::ShouldBuild => include_str!("../../../templates/should-build.txt"),
         }
     }
 }
@@ -268,6 +274,61 @@ pub fn error_reply(
     Ok(Composed {
         kind: Kind::ErrorReply.name().into(),
         to: vec![answer.to.clone()],
+        message_id,
+        subject,
+        bytes: message.formatted(),
+    })
+}
+
+/// Composes the "Should I build <src>_<ver> (dist=<dist>)?" question to
+/// the admins about `record` (Needs-Build at the new version), whose
+/// previous version `old_version` failed for `old_reason`. `id` makes the
+/// Message-ID unique.
+pub fn should_build(
+    config: &Config,
+    templates: &Templates,
+    record: &crate::model::BuildRecord,
+    old_version: &str,
+    old_reason: &str,
+    id: u64,
+    now: i64,
+) -> Result<Composed, ComposeError> {
+    let from = &config.from_address;
+    let key = &record.key;
+    let subject = format!(
+        "Should I build {}_{} (dist={})?",
+        key.source, record.version, key.dist
+    );
+    let message_id = format!(
+        "{OWN_MESSAGE_ID_PREFIX}should-build.{id}.{now}@{}",
+        domain_of(from)
+    );
+    let body = templates.render(
+        Kind::ShouldBuild,
+        context! {
+            source => key.source,
+            version => record.version,
+            dist => key.dist,
+            arch => key.arch,
+            old_version => old_version,
+            old_reason => old_reason,
+        },
+    )?;
+    let message = Message::builder()
+        .from(mailbox("from_address", from)?)
+        .to(mailbox("admin_address", &config.admin_address)?)
+        .subject(subject.clone())
+        .message_id(Some(format!("<{message_id}>")))
+        .date(crate::time::system_time(now))
+        .raw_header(raw_header("Auto-Submitted", "auto-generated"))
+        .raw_header(raw_header("X-Buildmail-Kind", Kind::ShouldBuild.name()))
+        .raw_header(raw_header("X-Buildd-Arch", &key.arch))
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .map_err(|e| ComposeError::Build(e.to_string()))?;
+    Ok(Composed {
+        kind: Kind::ShouldBuild.name().into(),
+        to: vec![config.admin_address.clone()],
         message_id,
         subject,
         bytes: message.formatted(),
