@@ -38,6 +38,9 @@ pub fn print_record(r: &BuildRecord) {
     );
     field("State-Change", super::format_time(r.state_change));
     field("Builder", opt(&r.builder));
+    if let Some(t) = &r.taken_by {
+        field("Taken-By", t);
+    }
     field("Fail-Stage", opt(&r.fail_stage));
     if let Some(reason) = &r.failed_reason {
         field("Failed-Reason", reason);

@@ -105,13 +105,16 @@ pub fn signed_text_binds(
 
 /// Decides what the answer `subject` with body `text` does to `record`.
 /// An answer without `authority` (see [`authority`]) is recorded and moves
-/// nothing (no Failed-To-Upload, no notification).
+/// nothing (no Failed-To-Upload, no notification). With `synced` (the farm
+/// follows the archive's signed indices, `archive.root`), an ACCEPTED mail
+/// is only a hint: Installed comes from `sync` finding the binaries.
 pub fn decide(
     record: &BuildRecord,
     subject: &ArchiveSubject,
     text: &str,
     now: i64,
     authority: Result<(), String>,
+    synced: bool,
 ) -> ArchiveDecision {
     let event = event_of(subject, text);
     if let Err(why) = authority {
@@ -119,6 +122,17 @@ pub fn decide(
             event,
             record: record.clone(),
             note: format!("archive answer received, state kept: {why}"),
+            failed_to_upload: false,
+        };
+    }
+    if synced && event == ArchiveEvent::Accepted {
+        return ArchiveDecision {
+            event,
+            record: record.clone(),
+            note: format!(
+                "{}: accepted; the build becomes Installed when sync finds its binaries in the archive's signed indices",
+                subject.changes()
+            ),
             failed_to_upload: false,
         };
     }

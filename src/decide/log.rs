@@ -22,6 +22,13 @@ pub fn apply_log(
     let decision = match (&a.incomplete, authority(a, builders, require_signed)) {
         // Only a configured builder's report moves a build.
         (_, Err(why)) => LogDecision::Record(format!("log received, state kept: {why}")),
+        // A build a builder took is reported by that builder only.
+        (_, Ok(())) if taken_by_another(current, a, builders).is_some() => {
+            LogDecision::Record(format!(
+                "log received, state kept: {}",
+                taken_by_another(current, a, builders).unwrap_or_default()
+            ))
+        }
         // An empty or truncated log never makes a build Built.
         (Some(why), _) if a.status == Status::Successful => LogDecision::Record(format!(
             "log received, state kept: {why}, and only a whole log makes a build Built"
@@ -79,6 +86,9 @@ pub fn apply_log(
         binnmu: same_version
             .then(|| current.and_then(|c| c.binnmu.clone()))
             .flatten(),
+        taken_by: same_version
+            .then(|| current.and_then(|c| c.taken_by.clone()))
+            .flatten(),
     };
     let (record, moved) = match (&decision, current) {
         (LogDecision::Record(reason), Some(cur)) => {
@@ -105,6 +115,37 @@ pub fn apply_log(
         imported: None,
     };
     (record, history, moved)
+}
+
+/// Why the log may not report `current`: it is Building at the log's
+/// version, taken (`take`) by a builder the log does not come from. Only
+/// with `[[builders]]` configured (otherwise no sender has a name).
+fn taken_by_another(
+    current: Option<&BuildRecord>,
+    a: &LogFacts,
+    builders: &[Builder],
+) -> Option<String> {
+    let c = current?;
+    let taker = c.taken_by.as_deref()?;
+    if builders.is_empty() || c.state != State::Building || c.version != a.version {
+        return None;
+    }
+    let from = a.from.as_deref().unwrap_or("");
+    let senders: Vec<&str> = builders
+        .iter()
+        .filter(|b| b.vouches(from, &a.key.arch, a.builder.as_deref()))
+        .map(|b| b.name.as_str())
+        .collect();
+    (!senders.contains(&taker)).then(|| {
+        format!(
+            "{taker} took this build; the log comes from {}",
+            if senders.is_empty() {
+                format!("{from:?}")
+            } else {
+                senders.join(", ")
+            }
+        )
+    })
 }
 
 /// Whether the log mail comes from a builder that may report this build:

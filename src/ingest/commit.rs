@@ -331,7 +331,14 @@ impl Ingest<'_> {
             record: new,
             note,
             failed_to_upload,
-        } = decide::archive::decide(&record, subject, text, now, authority.clone());
+        } = decide::archive::decide(
+            &record,
+            subject,
+            text,
+            now,
+            authority.clone(),
+            self.prep.config.archive.root.is_some(),
+        );
         let signature = spend(&note);
         let mut c = Commit {
             now,

@@ -111,6 +111,10 @@ pub struct BuildRecord {
     /// The binNMU this build is (its version ends in `+b<number>`).
     #[serde(default)]
     pub binnmu: Option<BinNmu>,
+    /// The builder (a `[[builders]]` name) that took it with `take`: while
+    /// it is Building, only that builder's log moves it.
+    #[serde(default)]
+    pub taken_by: Option<String>,
 }
 
 /// A scheduled binary-only rebuild (`buildmail binnmu`).
@@ -151,6 +155,7 @@ impl BuildRecord {
             pending_job: None,
             source: None,
             binnmu: None,
+            taken_by: None,
         }
     }
 }

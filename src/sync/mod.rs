@@ -556,7 +556,7 @@ pub fn take(
         record.state = to;
         record.previous_state = Some(candidate.state);
         record.state_change = now;
-        record.builder = Some(builder.to_string());
+        record.taken_by = Some(builder.to_string());
         let history = crate::model::HistoryEntry {
             time: now,
             from: Some(candidate.state),

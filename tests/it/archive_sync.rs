@@ -232,7 +232,7 @@ fn sync_creates_builds_from_the_archive_and_the_queue_serves_them_in_order() {
         ("base", "lib")
     );
     assert_eq!(a.state, State::Building);
-    assert_eq!(a.builder.as_deref(), Some("buildd-a"));
+    assert_eq!(a.taken_by.as_deref(), Some("buildd-a"));
     // Asking for a build another builder took names who has it.
     let e = sync::take(
         &*store,
@@ -794,4 +794,97 @@ fn a_new_version_of_a_failed_package_waits_for_should_i_build() {
         game.failed_reason.as_deref(),
         Some("game: test suite segfaults on arm64")
     );
+}
+
+#[test]
+fn a_builder_that_did_not_take_a_build_cannot_report_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mirror");
+    let farm = farm_with(
+        &root,
+        "\n[[builders]]\nname = \"buildd-a\"\nsenders = [\"a@buildd.example.org\"]\narches = [\"amd64\"]\n\n[[builders]]\nname = \"buildd-b\"\nsenders = [\"b@buildd.example.org\"]\narches = [\"amd64\"]\n",
+    );
+    publish(&root, &v1(archive_key()));
+    sync_at(&farm, FARM_NOW).unwrap();
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    sync::take(
+        &*store,
+        "unstable",
+        "amd64",
+        "buildd-a",
+        Some("base"),
+        FARM_NOW,
+    )
+    .unwrap();
+    drop(store);
+    let log_from = |from: &str, status: &str| {
+        let spec = crate::support::logs::LogSpec::new("base", "1-1", "amd64", "unstable", status);
+        let log = crate::support::logs::sbuild_log(&spec);
+        let subject = crate::support::sbuild_subject(status, "base", "1-1", "amd64", "unstable");
+        let mut m = crate::support::LogMail::new(
+            &subject,
+            &log,
+            crate::support::LogForm::Plain(crate::support::Encoding::EightBit),
+        );
+        m.from = from;
+        m.build()
+    };
+    // buildd-b, a configured builder for amd64, reports a build buildd-a
+    // took: recorded, the build stays Building.
+    farm.deliver(&log_from("b@buildd.example.org", "successful"));
+    let r = farm.record("base", "unstable", "amd64");
+    assert_eq!(r.state, State::Building);
+    let last = farm.history("base", "amd64").pop().unwrap();
+    assert!(
+        last.note
+            .as_deref()
+            .unwrap()
+            .contains("buildd-a took this build; the log comes from buildd-b"),
+        "{last:?}"
+    );
+    // The builder that took it reports it.
+    farm.deliver(&log_from("a@buildd.example.org", "successful"));
+    assert_eq!(farm.record("base", "unstable", "amd64").state, State::Built);
+}
+
+#[test]
+fn with_the_archive_followed_accepted_is_a_hint_and_installed_comes_from_the_indices() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mirror");
+    let farm = farm(&root);
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    farm.send_signed_changes("hello", "1.0-1", "amd64");
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    // An ACCEPTED mail (from anyone: archive.senders is not set here, and
+    // a forged one must not matter) does not make it Installed.
+    farm.deliver(&crate::support::archive_mail(
+        "hello_1.0-1_amd64.changes ACCEPTED into unstable",
+        "Accepted:\n hello_1.0-1_amd64.deb\n",
+    ));
+    assert_eq!(farm.state("hello"), State::Uploaded);
+    let last = farm.history("hello", "amd64").pop().unwrap();
+    assert!(last
+        .note
+        .unwrap()
+        .contains("Installed when sync finds its binaries"));
+    // The signed indices do.
+    let sources = "Package: hello\nVersion: 1.0-1\nArchitecture: any\n";
+    publish(
+        &root,
+        &Snapshot {
+            date: FARM_NOW,
+            valid_until: None,
+            sources,
+            packages: &[
+                (
+                    "amd64",
+                    "Package: hello\nVersion: 1.0-1\nArchitecture: amd64\n",
+                ),
+                ("arm64", ""),
+            ],
+            signer: archive_key(),
+        },
+    );
+    sync_at(&farm, FARM_NOW + 60).unwrap();
+    assert_eq!(farm.state("hello"), State::Installed);
 }
