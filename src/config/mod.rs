@@ -97,9 +97,9 @@ pub struct ArchiveConfig {
     pub keyrings: Vec<PathBuf>,
     /// `root`: the archive `sync` follows, in the standard Debian layout
     /// (`dists/<suite>/InRelease`, ...): a local directory (relative paths
-    /// resolve against the configuration file's directory) or `file://`.
-    /// `None`: no archive side.
-    pub root: Option<PathBuf>,
+    /// resolve against the configuration file's directory), `file://`, or
+    /// an `http://`/`https://` URL. `None`: no archive side.
+    pub root: Option<ArchiveRoot>,
     /// `suites` to follow (default `["unstable"]`).
     pub suites: Vec<String>,
     /// `components` (default `["main"]`).
@@ -116,6 +116,24 @@ pub struct ArchiveConfig {
     /// `packages_arch_specific`: a Packages-arch-specific file (sources
     /// not to be built on some architectures), read at each sync.
     pub packages_arch_specific: Option<PathBuf>,
+}
+
+/// Where the archive is (`archive.root`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArchiveRoot {
+    /// A local mirror.
+    Dir(PathBuf),
+    /// An `http://` or `https://` URL, without a trailing `/`.
+    Url(String),
+}
+
+impl std::fmt::Display for ArchiveRoot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArchiveRoot::Dir(d) => write!(f, "{}", d.display()),
+            ArchiveRoot::Url(u) => f.write_str(u),
+        }
+    }
 }
 
 /// One `[[builders]]` entry: a buildd whose log mails move builds.
@@ -635,12 +653,17 @@ impl Config {
         let root = match raw.archive.root {
             None => None,
             Some(r) if r.starts_with("http://") || r.starts_with("https://") => {
+                Some(ArchiveRoot::Url(r.trim_end_matches('/').to_string()))
+            }
+            Some(r) if r.contains("://") && !r.starts_with("file://") => {
                 return Err(ConfigError::Invalid {
                     key: "archive.root",
-                    message: format!("{r:?}: fetching over HTTP is not supported yet; mirror the archive to a local directory (debmirror, apt-mirror) and name the directory"),
+                    message: format!("{r:?}: write a directory, file://, http:// or https://"),
                 })
             }
-            Some(r) => Some(resolve(PathBuf::from(r.strip_prefix("file://").unwrap_or(&r)))),
+            Some(r) => Some(ArchiveRoot::Dir(resolve(PathBuf::from(
+                r.strip_prefix("file://").unwrap_or(&r),
+            )))),
         };
         let archive = ArchiveConfig {
             senders: raw.archive.senders.unwrap_or_default(),

@@ -184,12 +184,11 @@ pub fn read_suite(
 ) -> Result<Read, SyncError> {
     let a = &config.archive;
     let root = a.root.as_ref().ok_or(SyncError::NoArchive)?;
-    let dist = root.join("dists").join(suite);
+    let dist = Dist::new(root, suite);
     let keyring =
         Keyring::load(&a.release_keyrings).map_err(|e| SyncError::Keyring(e.to_string()))?;
-    let inrelease = dist.join("InRelease");
-    let (path, signed, text) = if inrelease.exists() {
-        let bytes = read(&inrelease)?;
+    let inrelease = dist.path("InRelease");
+    let (path, signed, text) = if let Some(bytes) = dist.get("InRelease")? {
         let (text, _) =
             verify_inrelease(&bytes, &keyring, now).map_err(|source| SyncError::Signature {
                 path: inrelease.clone(),
@@ -197,9 +196,18 @@ pub fn read_suite(
             })?;
         (inrelease, bytes, text)
     } else {
-        let path = dist.join("Release");
-        let bytes = read(&path)?;
-        let sig = read(&dist.join("Release.gpg"))?;
+        let path = dist.path("Release");
+        let missing = |name: &str| SyncError::Read {
+            path: dist.path(name),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "not found (and no InRelease either)",
+            ),
+        };
+        let bytes = dist.get("Release")?.ok_or_else(|| missing("Release"))?;
+        let sig = dist
+            .get("Release.gpg")?
+            .ok_or_else(|| missing("Release.gpg"))?;
         verify_release_gpg(&bytes, &sig, &keyring, now).map_err(|source| SyncError::Signature {
             path: path.clone(),
             source,
@@ -262,7 +270,7 @@ pub fn read_suite(
             Ok(())
         })
         .map_err(|source| SyncError::Index {
-            path: dist.join(&file),
+            path: dist.path(&file),
             source,
         })?;
     }
@@ -304,7 +312,7 @@ pub fn read_suite(
                     Ok(())
                 })
                 .map_err(|source| SyncError::Index {
-                    path: dist.join(&file),
+                    path: dist.path(&file),
                     source,
                 })?;
             }
@@ -320,12 +328,84 @@ pub fn read_suite(
     })))
 }
 
+/// The largest file `sync` downloads (an index of a big suite is a few
+/// hundred MB uncompressed; compressed far less).
+pub const MAX_DOWNLOAD: u64 = 1 << 30;
+
+/// How long one download may take.
+pub const DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A suite's directory of the archive: local or over HTTP(S).
+struct Dist {
+    /// `<root>/dists/<suite>`, a directory or a URL.
+    base: String,
+    /// The HTTP agent, for a URL.
+    agent: Option<ureq::Agent>,
+}
+
+impl Dist {
+    fn new(root: &crate::config::ArchiveRoot, suite: &str) -> Dist {
+        match root {
+            crate::config::ArchiveRoot::Dir(d) => Dist {
+                base: d.join("dists").join(suite).to_string_lossy().into_owned(),
+                agent: None,
+            },
+            crate::config::ArchiveRoot::Url(u) => Dist {
+                base: format!("{u}/dists/{suite}"),
+                agent: Some(
+                    ureq::Agent::config_builder()
+                        .timeout_global(Some(DOWNLOAD_TIMEOUT))
+                        .user_agent(concat!("buildmail/", env!("CARGO_PKG_VERSION")))
+                        .build()
+                        .into(),
+                ),
+            },
+        }
+    }
+
+    /// Where `name` is, for messages.
+    fn path(&self, name: &str) -> PathBuf {
+        PathBuf::from(format!("{}/{name}", self.base))
+    }
+
+    /// The bytes of `name`; `None` when the archive does not have it
+    /// (ENOENT, HTTP 404/410).
+    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, SyncError> {
+        let path = self.path(name);
+        let Some(agent) = &self.agent else {
+            return match std::fs::read(&path) {
+                Ok(d) => Ok(Some(d)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(source) => Err(SyncError::Read { path, source }),
+            };
+        };
+        let url = path.to_string_lossy().into_owned();
+        match agent.get(&url).call() {
+            Ok(mut resp) => resp
+                .body_mut()
+                .with_config()
+                .limit(MAX_DOWNLOAD)
+                .read_to_vec()
+                .map(Some)
+                .map_err(|e| SyncError::Read {
+                    path,
+                    source: std::io::Error::other(e.to_string()),
+                }),
+            Err(ureq::Error::StatusCode(404 | 410)) => Ok(None),
+            Err(e) => Err(SyncError::Read {
+                path,
+                source: std::io::Error::other(e.to_string()),
+            }),
+        }
+    }
+}
+
 /// The first of `<base>.xz`, `<base>.gz`, `<base>` that the Release lists
 /// and the mirror has, checked against the Release: (its path relative to
 /// the suite, its bytes). `None` when the Release lists none of them and
 /// the index is optional.
 fn index(
-    dist: &Path,
+    dist: &Dist,
     release: &Release,
     base: &str,
     required: bool,
@@ -336,8 +416,8 @@ fn index(
             continue;
         };
         listed = true;
-        let path = dist.join(&name);
-        let Ok(data) = std::fs::read(&path) else {
+        let path = dist.path(&name);
+        let Some(data) = dist.get(&name)? else {
             continue;
         };
         if data.len() as u64 != expect.size {
@@ -362,7 +442,7 @@ fn index(
     if required {
         return Err(SyncError::MissingIndex(format!(
             "{}: {}",
-            dist.join(base).display(),
+            dist.path(base).display(),
             if listed {
                 "listed in the Release but missing from the mirror (as .xz, .gz and plain)"
             } else {

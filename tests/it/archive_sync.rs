@@ -888,3 +888,43 @@ fn with_the_archive_followed_accepted_is_a_hint_and_installed_comes_from_the_ind
     sync_at(&farm, FARM_NOW + 60).unwrap();
     assert_eq!(farm.state("hello"), State::Installed);
 }
+
+#[test]
+fn sync_reads_an_archive_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mirror");
+    std::fs::create_dir_all(&root).unwrap();
+    let server = crate::support::http::FileServer::start(root.clone());
+    let keyring = dir.path().join("archive-key.asc");
+    std::fs::write(&keyring, archive_key().armored_public()).unwrap();
+    let farm = Farm::with(&format!(
+        "[archive]\nroot = \"{}/\"\narchitectures = [\"amd64\", \"arm64\"]\nrelease_keyrings = [{keyring:?}]\n",
+        server.url
+    ));
+    // Nothing published yet: a clear error naming the URL.
+    let e = sync_at(&farm, FARM_NOW).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("{}/dists/unstable/Release", server.url)) && e.contains("not found"),
+        "{e}"
+    );
+    publish(&root, &v1(archive_key()));
+    let r = sync_at(&farm, FARM_NOW).unwrap();
+    assert_eq!(r.sources, 7);
+    assert_eq!(state(&farm, "base", "amd64"), Some(State::NeedsBuild));
+    assert_eq!(state(&farm, "data", "amd64"), Some(State::Installed));
+    assert!(server.requests.load(std::sync::atomic::Ordering::SeqCst) >= 4);
+    // Tampered in transit (or on the server): refused.
+    publish(
+        &root,
+        &Snapshot {
+            date: FARM_NOW + 60,
+            ..v1(archive_key())
+        },
+    );
+    std::fs::write(
+        root.join("dists/unstable/main/binary-arm64/Packages.gz"),
+        gz(b"Package: evil\nVersion: 1\nArchitecture: arm64\n"),
+    )
+    .unwrap();
+    refused(&farm, FARM_NOW + 120, "does not match the Release");
+}

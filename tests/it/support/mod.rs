@@ -16,6 +16,7 @@
 #![allow(unused)] // each test binary uses a subset of these helpers
 
 pub mod farm;
+pub mod http;
 pub mod logs;
 pub mod smtp;
 
