@@ -116,6 +116,10 @@ pub struct ArchiveConfig {
     /// `packages_arch_specific`: a Packages-arch-specific file (sources
     /// not to be built on some architectures), read at each sync.
     pub packages_arch_specific: Option<PathBuf>,
+    /// `dose_builddebcheck`: the program that decides installability
+    /// (`/usr/bin/dose-builddebcheck`); `None`, or not installed: the
+    /// built-in direct check.
+    pub dose_builddebcheck: Option<PathBuf>,
 }
 
 /// Where the archive is (`archive.root`).
@@ -696,6 +700,7 @@ impl Config {
                 .map(&resolve)
                 .collect(),
             packages_arch_specific: raw.archive.packages_arch_specific.map(&resolve),
+            dose_builddebcheck: raw.archive.dose_builddebcheck,
         };
         for (key, names) in [
             ("archive.suites", &archive.suites),

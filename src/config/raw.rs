@@ -56,6 +56,7 @@ pub(super) struct RawArchive {
     pub(super) arch_all: Option<String>,
     pub(super) release_keyrings: Option<Vec<PathBuf>>,
     pub(super) packages_arch_specific: Option<PathBuf>,
+    pub(super) dose_builddebcheck: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]

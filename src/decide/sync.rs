@@ -37,6 +37,9 @@ pub struct ArchView {
     pub binnmu_built: HashSet<(String, String)>,
     /// The highest binNMU number seen per (source, source version).
     pub binnmu_max: HashMap<(String, String), u32>,
+    /// dose-builddebcheck's verdict, when it ran: the uninstallable
+    /// sources, each with why (instead of the built-in check).
+    pub dose: Option<HashMap<String, String>>,
 }
 
 impl ArchView {
@@ -205,7 +208,7 @@ fn create(e: &SourceEntry, view: &ArchView, now: i64) -> Option<(BuildRecord, Hi
         )
     };
     let mut source = source_of(e, None, view);
-    let (state, event, note) = bd_check(state, event, note, &mut source, view);
+    let (state, event, note) = bd_check(&e.package, state, event, note, &mut source, view);
     let key = BuildKey {
         dist: view.suite.clone(),
         arch: view.arch.clone(),
@@ -230,15 +233,19 @@ fn create(e: &SourceEntry, view: &ArchView, now: i64) -> Option<(BuildRecord, Hi
 /// BD-Uninstallable (naming the relation); a BD-Uninstallable one whose
 /// can goes back. Returns the (possibly changed) state, event and note.
 fn bd_check(
+    package: &str,
     state: State,
     event: SyncEvent,
     note: String,
     source: &mut ArchiveSource,
     view: &ArchView,
 ) -> (State, SyncEvent, String) {
-    let problem = match &source.build_depends {
-        None => None,
-        Some(bd) => match view.available.first_unsatisfied(bd, &view.arch) {
+    let problem = match (&view.dose, &source.build_depends) {
+        (Some(verdict), _) => verdict
+            .get(package)
+            .map(|why| format!("{why} on {} (dose-builddebcheck)", view.arch)),
+        (None, None) => None,
+        (None, Some(bd)) => match view.available.first_unsatisfied(bd, &view.arch) {
             Ok(p) => p.map(|p| format!("{p} is not available on {}", view.arch)),
             Err(e) => Some(format!("Build-Depends {e}")),
         },
@@ -411,6 +418,7 @@ fn update(
     let last = events.last().copied();
     let (state, last, note) = if matches!(state, State::NeedsBuild | State::BdUninstallable) {
         let (s, ev, note) = bd_check(
+            &e.package,
             state,
             last.unwrap_or(SyncEvent::BdInstallable),
             notes.join("; "),

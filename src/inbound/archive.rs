@@ -137,6 +137,26 @@ pub fn for_each_paragraph(
     Ok(sink.n)
 }
 
+/// Decompresses an index (`data`, compressed as `compression`) into `out`
+/// (for tools that read plain files, such as dose-builddebcheck).
+pub fn decompress_to(
+    data: &[u8],
+    compression: Compression,
+    out: &mut dyn Write,
+) -> Result<(), IndexError> {
+    let r = match compression {
+        Compression::Plain => out.write_all(data),
+        Compression::Gzip => io::copy(&mut flate2::read::MultiGzDecoder::new(data), out).map(drop),
+        Compression::Xz => lzma_rs::xz_decompress(&mut io::BufReader::new(data), &mut &mut *out)
+            .map_err(|e| match e {
+                lzma_rs::error::Error::IoError(io) => io,
+                other => io::Error::other(other.to_string()),
+            }),
+    };
+    r.and_then(|()| out.write_all(b"\n"))
+        .map_err(|e| IndexError::Decompress(e.to_string()))
+}
+
 /// A `Sources` paragraph, the fields `sync` uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceEntry {

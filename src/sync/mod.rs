@@ -16,6 +16,8 @@
 //!   lines, and the Release recorded last, so an interrupted sync is
 //!   simply run again.
 
+pub mod dose;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -119,6 +121,9 @@ pub enum SyncError {
         /// Why.
         source: crate::debian::pas::PasError,
     },
+    /// dose-builddebcheck failed.
+    #[error("dose-builddebcheck: {0}; fix it or remove archive.dose_builddebcheck to use the built-in check")]
+    Dose(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -253,11 +258,15 @@ pub fn read_suite(
             seen: crate::time::format_time(s.date),
         });
     }
+    // dose-builddebcheck, when configured and installed, reads plain
+    // copies of the indices.
+    let dose = DoseFiles::new(a.dose_builddebcheck.as_deref())?;
     // Sources of every component.
     let mut sources: HashMap<String, SourceEntry> = HashMap::new();
     for c in &a.components {
         let (file, data) = index(&dist, &release, &format!("{c}/source/Sources"), true)?;
         let Some(data) = data else { continue };
+        dose.append(&dose.sources(), &data, &file, &dist)?;
         for_each_paragraph(&data, Compression::of(&file), &mut |p| {
             if let Some(e) = SourceEntry::from_paragraph(p) {
                 match sources.get(&e.package) {
@@ -296,6 +305,7 @@ pub fn read_suite(
             for (base, required) in lists {
                 let (file, data) = index(&dist, &release, &base, required)?;
                 let Some(data) = data else { continue };
+                dose.append(&dose.packages(arch), &data, &file, &dist)?;
                 for_each_paragraph(&data, Compression::of(&file), &mut |p| {
                     if let Some(b) = BinaryEntry::from_paragraph(p) {
                         view.available.add_package(&b.package, &b.version);
@@ -317,6 +327,7 @@ pub fn read_suite(
                 })?;
             }
         }
+        view.dose = dose.check(arch, view.arch_all)?;
         views.push(view);
     }
     Ok(Read::New(Box::new(SuiteData {
@@ -326,6 +337,93 @@ pub fn read_suite(
         sources,
         views,
     })))
+}
+
+/// The plain index files dose-builddebcheck reads, in a temporary
+/// directory (none when it is not configured or not installed).
+struct DoseFiles {
+    program: Option<PathBuf>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl DoseFiles {
+    fn new(program: Option<&Path>) -> Result<DoseFiles, SyncError> {
+        let program = program.filter(|p| {
+            let present = p.is_file();
+            if !present {
+                tracing::warn!(
+                    "archive.dose_builddebcheck {} is not installed (apt-get install dose-builddebcheck); using the built-in installability check",
+                    p.display()
+                );
+            }
+            present
+        });
+        let dir = match program {
+            None => None,
+            Some(_) => Some(tempfile::tempdir().map_err(|source| SyncError::Read {
+                path: std::env::temp_dir(),
+                source,
+            })?),
+        };
+        Ok(DoseFiles {
+            program: program.map(Path::to_path_buf),
+            dir,
+        })
+    }
+
+    fn sources(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.path().join("Sources"))
+    }
+
+    fn packages(&self, arch: &str) -> Option<PathBuf> {
+        self.dir
+            .as_ref()
+            .map(|d| d.path().join(format!("Packages_{arch}")))
+    }
+
+    /// Appends the decompressed index `data` (`file`) to `to`.
+    fn append(
+        &self,
+        to: &Option<PathBuf>,
+        data: &[u8],
+        file: &str,
+        dist: &Dist,
+    ) -> Result<(), SyncError> {
+        let Some(to) = to else { return Ok(()) };
+        let io = |source| SyncError::Read {
+            path: to.clone(),
+            source,
+        };
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(to)
+            .map_err(io)?;
+        let mut w = std::io::BufWriter::new(f);
+        crate::inbound::archive::decompress_to(data, Compression::of(file), &mut w).map_err(
+            |source| SyncError::Index {
+                path: dist.path(file),
+                source,
+            },
+        )?;
+        std::io::Write::flush(&mut w).map_err(io)
+    }
+
+    /// Runs dose-builddebcheck for `arch`; `None` when it is not used.
+    fn check(
+        &self,
+        arch: &str,
+        arch_all: bool,
+    ) -> Result<Option<HashMap<String, String>>, SyncError> {
+        let (Some(program), Some(sources), Some(packages)) =
+            (&self.program, self.sources(), self.packages(arch))
+        else {
+            return Ok(None);
+        };
+        dose::check(program, arch, arch_all, &[&packages], &sources)
+            .map(Some)
+            .map_err(SyncError::Dose)
+    }
 }
 
 /// The largest file `sync` downloads (an index of a big suite is a few

@@ -928,3 +928,92 @@ fn sync_reads_an_archive_over_http() {
     .unwrap();
     refused(&farm, FARM_NOW + 120, "does not match the Release");
 }
+
+/// dose-builddebcheck's path, installing Debian's package when running
+/// as root without it; `None` (and the test skips, saying so) when it
+/// cannot be had outside CI.
+fn dose_builddebcheck() -> Option<std::path::PathBuf> {
+    let find = || {
+        std::env::var_os("PATH").and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("dose-builddebcheck"))
+                .find(|f| f.is_file())
+        })
+    };
+    if find().is_none() && unsafe { libc::geteuid() } == 0 {
+        let _ = std::process::Command::new("apt-get")
+            .args(["install", "-y", "-q", "dose-builddebcheck"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+    let found = find();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "dose-builddebcheck is needed (apt-get install dose-builddebcheck)"
+        );
+        eprintln!("skipped: dose-builddebcheck is not installed and could not be installed");
+    }
+    found
+}
+
+#[test]
+fn dose_builddebcheck_follows_the_dependency_tree() {
+    let Some(dose) = dose_builddebcheck() else {
+        return;
+    };
+    let sources =
+        "Package: hello\nVersion: 1.0-1\nArchitecture: any\nBuild-Depends: libfoo-dev (>= 2.0)\n\n\
+Package: deep\nVersion: 1-1\nArchitecture: any\nBuild-Depends: libbar-dev\n\n\
+Package: fine\nVersion: 1-1\nArchitecture: any\nBuild-Depends: libfoo-dev\n";
+    let packages =
+        "Package: libfoo-dev\nVersion: 1.9-1\nArchitecture: amd64\nDepends: libfoo1 (= 1.9-1)\n\n\
+Package: libfoo1\nVersion: 1.9-1\nArchitecture: amd64\n\n\
+Package: libbar-dev\nVersion: 2.0-1\nArchitecture: amd64\nDepends: libmissing1\n\n\
+Package: build-essential\nVersion: 12.10\nArchitecture: amd64\n";
+    let snapshot = Snapshot {
+        date: FARM_NOW,
+        valid_until: None,
+        sources,
+        packages: &[("amd64", packages), ("arm64", "")],
+        signer: archive_key(),
+    };
+    let states = |extra: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("mirror");
+        let farm = farm_with(&root, extra);
+        publish(&root, &snapshot);
+        sync_at(&farm, FARM_NOW + 60).unwrap();
+        ["hello", "deep", "fine"].map(|s| {
+            let r = farm.record(s, "unstable", "amd64");
+            (r.state, r.source.unwrap().uninstallable)
+        })
+    };
+    // The built-in check: every relation has a candidate, so deep looks
+    // installable.
+    let builtin = states("");
+    assert_eq!(builtin[0].0, State::BdUninstallable);
+    assert_eq!(builtin[1], (State::NeedsBuild, None));
+    // dose-builddebcheck follows libbar-dev to its missing dependency.
+    let with_dose = states(&format!("dose_builddebcheck = {dose:?}\n"));
+    assert_eq!(
+        with_dose[0],
+        (
+            State::BdUninstallable,
+            Some("libfoo-dev (>= 2.0) is not available on amd64 (dose-builddebcheck)".into())
+        )
+    );
+    assert_eq!(
+        with_dose[1],
+        (
+            State::BdUninstallable,
+            Some(
+                "libmissing1 (needed by libbar-dev) is not available on amd64 (dose-builddebcheck)"
+                    .into()
+            )
+        )
+    );
+    assert_eq!(with_dose[2], (State::NeedsBuild, None));
+}
