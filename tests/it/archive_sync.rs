@@ -1017,3 +1017,54 @@ Package: build-essential\nVersion: 12.10\nArchitecture: amd64\n";
     );
     assert_eq!(with_dose[2], (State::NeedsBuild, None));
 }
+
+#[test]
+fn a_release_with_a_detached_release_gpg_is_verified_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mirror");
+    let farm = farm(&root);
+    publish(&root, &v1(archive_key()));
+    // An archive without InRelease: Release and Release.gpg.
+    let dist = root.join("dists/unstable");
+    let inrelease = std::fs::read_to_string(dist.join("InRelease")).unwrap();
+    std::fs::remove_file(dist.join("InRelease")).unwrap();
+    let start = inrelease.find("\n\n").unwrap() + 2;
+    let end = inrelease.find("\n-----BEGIN PGP SIGNATURE-----").unwrap();
+    let release = format!("{}\n", &inrelease[start..end]);
+    std::fs::write(dist.join("Release"), &release).unwrap();
+    // Signed by a stranger: refused.
+    let stranger = make_key(KeySpec {
+        uid: "Mallory <mallory@attacker.example>".into(),
+        ..KeySpec::default()
+    });
+    std::fs::write(
+        dist.join("Release.gpg"),
+        detach_sign(
+            &stranger,
+            release.as_bytes(),
+            SignSpec::at(FARM_NOW - DAY),
+            true,
+        ),
+    )
+    .unwrap();
+    refused(&farm, FARM_NOW, "no good signature");
+    std::fs::write(
+        dist.join("Release.gpg"),
+        detach_sign(
+            archive_key(),
+            release.as_bytes(),
+            SignSpec::at(FARM_NOW - DAY),
+            true,
+        ),
+    )
+    .unwrap();
+    let r = sync_at(&farm, FARM_NOW).unwrap();
+    assert_eq!(r.sources, 7);
+    // A Release changed after signing: refused.
+    std::fs::write(
+        dist.join("Release"),
+        release.replace("Codename: sid", "Codename: evil"),
+    )
+    .unwrap();
+    refused(&farm, FARM_NOW + 60, "no good signature");
+}
