@@ -66,7 +66,7 @@ impl ArchView {
     /// Why `e` is not built on this architecture: its `Architecture:`
     /// field (`Err(None)`: no record is made) or Packages-arch-specific
     /// (`Err(Some(why))`: the build is Auto-Not-For-Us).
-    fn builds(&self, e: &SourceEntry) -> Result<(), Option<String>> {
+    pub fn builds(&self, e: &SourceEntry) -> Result<(), Option<String>> {
         if !archs::builds_on(&e.architecture, &self.arch, self.arch_all) {
             return Err(None);
         }
@@ -82,7 +82,7 @@ impl ArchView {
     /// Whether the binaries of `src` `ver` built on this architecture are
     /// in the archive (for an `all`-only source on the arch-all builder:
     /// its `all` binaries).
-    fn has_binaries(&self, e: &SourceEntry) -> bool {
+    pub fn has_binaries(&self, e: &SourceEntry) -> bool {
         let key = (e.package.clone(), e.version.clone());
         let arch_specific = e
             .architecture

@@ -48,41 +48,50 @@ pub enum IndexError {
 struct Paragraphs<'f> {
     buf: Vec<u8>,
     n: usize,
-    f: &'f mut dyn FnMut(&BorrowedParagraph<'_>) -> Result<(), String>,
+    f: &'f mut dyn FnMut(&str, &BorrowedParagraph<'_>) -> Result<(), String>,
     error: Option<IndexError>,
 }
 
 impl Paragraphs<'_> {
-    fn emit(&mut self, end: usize) -> Result<(), IndexError> {
-        let chunk = &self.buf[..end];
+    /// Hands the paragraph `chunk` (its text, blank lines around it
+    /// allowed) to the callback.
+    fn emit(
+        n: &mut usize,
+        f: &mut dyn FnMut(&str, &BorrowedParagraph<'_>) -> Result<(), String>,
+        chunk: &[u8],
+    ) -> Result<(), IndexError> {
         if chunk.iter().all(u8::is_ascii_whitespace) {
             return Ok(());
         }
-        self.n += 1;
+        *n += 1;
         let text = String::from_utf8_lossy(chunk);
         for p in iter_paragraphs_borrowed(&text) {
-            let p = p.map_err(|e| IndexError::Paragraph(self.n, e.to_string()))?;
-            (self.f)(&p).map_err(IndexError::Stop)?;
+            let p = p.map_err(|e| IndexError::Paragraph(*n, e.to_string()))?;
+            f(&text, &p).map_err(IndexError::Stop)?;
         }
         Ok(())
     }
 
-    /// Emits every paragraph that ends in the buffer.
+    /// Emits every paragraph that ends in the buffer, then drops them from
+    /// it in one move (the buffer may hold a whole plain index).
     fn drain(&mut self) -> Result<(), IndexError> {
         let mut start = 0;
         while let Some(pos) = memchr::memmem::find(&self.buf[start..], b"\n\n") {
             let end = start + pos + 1;
-            // Emit [0, end) without copying: temporarily split.
-            let rest = self.buf.split_off(end);
-            let r = self.emit(self.buf.len());
-            self.buf = rest;
-            r?;
-            start = 0;
-            // Skip the blank lines.
-            let blank = self.buf.iter().take_while(|&&b| b == b'\n').count();
-            self.buf.drain(..blank);
+            Self::emit(&mut self.n, self.f, &self.buf[start..end])?;
+            start = end;
+            while self.buf.get(start) == Some(&b'\n') {
+                start += 1;
+            }
         }
+        self.buf.drain(..start);
         Ok(())
+    }
+
+    /// Emits what is left at the end of the stream.
+    fn finish(&mut self) -> Result<(), IndexError> {
+        let rest = std::mem::take(&mut self.buf);
+        Self::emit(&mut self.n, self.f, &rest)
     }
 }
 
@@ -108,6 +117,16 @@ pub fn for_each_paragraph(
     compression: Compression,
     f: &mut dyn FnMut(&BorrowedParagraph<'_>) -> Result<(), String>,
 ) -> Result<usize, IndexError> {
+    for_each_raw_paragraph(data, compression, &mut |_, p| f(p))
+}
+
+/// [`for_each_paragraph`], with each paragraph's text as it is in the
+/// index (to copy chosen paragraphs into a file of their own).
+pub fn for_each_raw_paragraph(
+    data: &[u8],
+    compression: Compression,
+    f: &mut dyn FnMut(&str, &BorrowedParagraph<'_>) -> Result<(), String>,
+) -> Result<usize, IndexError> {
     let mut sink = Paragraphs {
         buf: Vec::with_capacity(64 << 10),
         n: 0,
@@ -132,8 +151,7 @@ pub fn for_each_paragraph(
         return Err(e);
     }
     copied.map_err(|e| IndexError::Decompress(e.to_string()))?;
-    let len = sink.buf.len();
-    sink.emit(len)?;
+    sink.finish()?;
     Ok(sink.n)
 }
 

@@ -337,6 +337,10 @@ pub trait Store: Send + Sync {
     /// Build-failure notices not sent yet.
     fn pending_notices(&self) -> Result<Vec<Notice>, StoreError>;
 
+    /// The builds of `dist`/`arch` in the needs-build queue, unordered
+    /// ([`crate::decide::queue::order`] orders them).
+    fn queued(&self, dist: &str, arch: &str) -> Result<Vec<BuildRecord>, StoreError>;
+
     /// The last Release of `suite` that `sync` merged.
     fn release_seen(&self, suite: &str) -> Result<Option<ReleaseSeen>, StoreError>;
 

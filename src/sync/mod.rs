@@ -260,13 +260,13 @@ pub fn read_suite(
     }
     // dose-builddebcheck, when configured and installed, reads plain
     // copies of the indices.
-    let dose = DoseFiles::new(a.dose_builddebcheck.as_deref())?;
+    let mut dose = DoseFiles::new(a.dose_builddebcheck.as_deref())?;
     // Sources of every component.
     let mut sources: HashMap<String, SourceEntry> = HashMap::new();
     for c in &a.components {
         let (file, data) = index(&dist, &release, &format!("{c}/source/Sources"), true)?;
         let Some(data) = data else { continue };
-        dose.append(&dose.sources(), &data, &file, &dist)?;
+        dose.keep_sources(&file, &data);
         for_each_paragraph(&data, Compression::of(&file), &mut |p| {
             if let Some(e) = SourceEntry::from_paragraph(p) {
                 match sources.get(&e.package) {
@@ -327,7 +327,7 @@ pub fn read_suite(
                 })?;
             }
         }
-        view.dose = dose.check(arch, view.arch_all)?;
+        view.dose = dose.check(&view, &sources, &dist)?;
         views.push(view);
     }
     Ok(Read::New(Box::new(SuiteData {
@@ -339,11 +339,17 @@ pub fn read_suite(
     })))
 }
 
-/// The plain index files dose-builddebcheck reads, in a temporary
-/// directory (none when it is not configured or not installed).
+/// What dose-builddebcheck reads, in a temporary directory: each
+/// architecture's Packages, decompressed, and a Sources holding only the
+/// sources that may need building there (not yet built, not excluded), as
+/// wanna-build does: the rest needs no verdict, and checking all of a
+/// suite costs minutes and gigabytes. None of it when it is not configured
+/// or not installed.
 struct DoseFiles {
     program: Option<PathBuf>,
     dir: Option<tempfile::TempDir>,
+    /// The Sources indices as fetched (checked), to copy paragraphs from.
+    sources: Vec<(String, Vec<u8>)>,
 }
 
 impl DoseFiles {
@@ -368,17 +374,21 @@ impl DoseFiles {
         Ok(DoseFiles {
             program: program.map(Path::to_path_buf),
             dir,
+            sources: Vec::new(),
         })
-    }
-
-    fn sources(&self) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.path().join("Sources"))
     }
 
     fn packages(&self, arch: &str) -> Option<PathBuf> {
         self.dir
             .as_ref()
             .map(|d| d.path().join(format!("Packages_{arch}")))
+    }
+
+    /// Keeps a Sources index for [`DoseFiles::check`].
+    fn keep_sources(&mut self, file: &str, data: &[u8]) {
+        if self.dir.is_some() {
+            self.sources.push((file.to_string(), data.to_vec()));
+        }
     }
 
     /// Appends the decompressed index `data` (`file`) to `to`.
@@ -409,18 +419,56 @@ impl DoseFiles {
         std::io::Write::flush(&mut w).map_err(io)
     }
 
-    /// Runs dose-builddebcheck for `arch`; `None` when it is not used.
+    /// Runs dose-builddebcheck for `view`'s architecture over the sources
+    /// that may need building there; `None` when it is not used.
     fn check(
         &self,
-        arch: &str,
-        arch_all: bool,
+        view: &ArchView,
+        sources: &HashMap<String, SourceEntry>,
+        dist: &Dist,
     ) -> Result<Option<HashMap<String, String>>, SyncError> {
-        let (Some(program), Some(sources), Some(packages)) =
-            (&self.program, self.sources(), self.packages(arch))
+        let (Some(program), Some(dir), Some(packages)) =
+            (&self.program, &self.dir, self.packages(&view.arch))
         else {
             return Ok(None);
         };
-        dose::check(program, arch, arch_all, &[&packages], &sources)
+        let wanted: std::collections::HashSet<(&str, &str)> = sources
+            .values()
+            .filter(|e| view.builds(e).is_ok() && !view.has_binaries(e))
+            .map(|e| (e.package.as_str(), e.version.as_str()))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Some(HashMap::new()));
+        }
+        let path = dir.path().join(format!("Sources_{}", view.arch));
+        let io = |source| SyncError::Read {
+            path: path.clone(),
+            source,
+        };
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
+        for (file, data) in &self.sources {
+            crate::inbound::archive::for_each_raw_paragraph(
+                data,
+                Compression::of(file),
+                &mut |raw, p| {
+                    let name = p.get_single("Package").unwrap_or("").trim();
+                    let version = p.get_single("Version").unwrap_or("").trim();
+                    if wanted.contains(&(name, version)) {
+                        std::io::Write::write_all(&mut w, raw.trim_end().as_bytes())
+                            .and_then(|()| std::io::Write::write_all(&mut w, b"\n\n"))
+                            .map_err(|e| e.to_string())?;
+                    }
+                    Ok(())
+                },
+            )
+            .map_err(|source| SyncError::Index {
+                path: dist.path(file),
+                source,
+            })?;
+        }
+        std::io::Write::flush(&mut w).map_err(io)?;
+        drop(w);
+        dose::check(program, &view.arch, view.arch_all, &[&packages], &path)
             .map(Some)
             .map_err(SyncError::Dose)
     }
@@ -646,14 +694,7 @@ pub fn merge(
 
 /// The queue of `suite`/`arch`, in order ([`crate::decide::queue`]).
 pub fn queue(store: &dyn Store, suite: &str, arch: &str) -> Result<Vec<BuildRecord>, StoreError> {
-    let mut records = Vec::new();
-    for r in store.all_builds() {
-        let r = r?;
-        if r.key.dist == suite && r.key.arch == arch && crate::decide::queue::queued(&r) {
-            records.push(r);
-        }
-    }
-    Ok(crate::decide::queue::order(records))
+    Ok(crate::decide::queue::order(store.queued(suite, arch)?))
 }
 
 /// Why `take` handed out nothing.

@@ -22,7 +22,7 @@ impl SledStore {
     /// tree; the dedup and signature replay checks happen inside it.
     pub(super) fn transact(&self, c: &Commit<'_>) -> Result<Committed, StoreError> {
         // More trees than sled's tuple impls take: the slice form.
-        let trees: [&sled::Tree; 20] = [
+        let trees: [&sled::Tree; 21] = [
             &self.mails,
             &self.msgids,
             &self.builds,
@@ -43,9 +43,10 @@ impl SledStore {
             &self.meta,
             &self.explain,
             &self.releases,
+            &self.queue,
         ];
         let result = trees.as_slice().transaction(|t| {
-                let [mails, msgids, builds, history, log_index, log_msgids, quarantine, quarantine_raw, unhandled, signatures, jobs, outbox, outbox_raw, replies_sent, uploads, bounces, notices, meta, explain, releases] =
+                let [mails, msgids, builds, history, log_index, log_msgids, quarantine, quarantine_raw, unhandled, signatures, jobs, outbox, outbox_raw, replies_sent, uploads, bounces, notices, meta, explain, releases, queue] =
                     t.as_slice()
                 else {
                     return Err(ConflictableTransactionError::Abort(Stop::Corrupt {
@@ -112,6 +113,7 @@ impl SledStore {
                 }
                 if let Some(b) = &c.build {
                     builds.insert(b.key.to_bytes(), enc(b)?)?;
+                    index_queue(queue, b)?;
                 }
                 if let (Some(h), Some(b)) = (&c.history, &c.build) {
                     let mut k = b.key.to_bytes();
@@ -231,6 +233,7 @@ impl SledStore {
                 }
                 for (b, h) in &c.synced {
                     builds.insert(b.key.to_bytes(), enc(b)?)?;
+                    index_queue(queue, b)?;
                     let mut k = b.key.to_bytes();
                     k.push(0);
                     k.extend_from_slice(&history.generate_id()?.to_be_bytes());
@@ -269,6 +272,7 @@ impl SledStore {
                             b.explanation = explanation.clone();
                             b.explanation_pending = false;
                             builds.insert(key.as_slice(), enc(&b)?)?;
+                            index_queue(queue, &b)?;
                         }
                     }
                 }
@@ -292,6 +296,20 @@ impl SledStore {
             Err(TransactionError::Storage(e)) => Err(StoreError::from(e)),
         }
     }
+}
+
+/// Keeps the `queue` index of `b` (written in the same transaction).
+fn index_queue(
+    queue: &sled::transaction::TransactionalTree,
+    b: &BuildRecord,
+) -> Result<(), ConflictableTransactionError<Stop>> {
+    let k = super::queue_key(&b.key);
+    if crate::decide::queue::queued(b) {
+        queue.insert(k, b.key.to_bytes())?;
+    } else {
+        queue.remove(k)?;
+    }
+    Ok(())
 }
 
 /// The `replies_sent` key: lower-cased address, time, a unique id.

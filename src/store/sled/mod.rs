@@ -25,6 +25,9 @@
 //! * `notices` [src \0 version \0 dist] → [`Notice`]
 //! * `explain` [`BuildKey`] → [`ExplainTask`]: failed logs to explain
 //! * `releases` suite → [`ReleaseSeen`]: the last Release `sync` merged
+//! * `queue` [`BuildKey`] → (): the builds in the needs-build queue
+//!   ([`crate::decide::queue::queued`]), kept by every commit that writes a
+//!   build
 //! * `meta`: `schema_version`; `last_id` and `last_quarantine_id`, the
 //!   counters behind [`Store::generate_id`] and quarantine ids (small,
 //!   dense numbers that people type)
@@ -72,6 +75,7 @@ pub struct SledStore {
     notices: sled::Tree,
     explain: sled::Tree,
     releases: sled::Tree,
+    queue: sled::Tree,
     meta: sled::Tree,
     _lock: File,
 }
@@ -112,6 +116,21 @@ const LAST_ID: &str = "last_id";
 
 /// The `meta` key of the last quarantine id (assigned in the commit).
 pub(super) const LAST_QUARANTINE_ID: &str = "last_quarantine_id";
+
+/// `meta` key: the `queue` index has been built.
+const QUEUE_INDEXED: &str = "queue_indexed";
+
+/// The `queue` index key of a build: dist, arch, source (so that one
+/// prefix scan lists one queue).
+pub(super) fn queue_key(key: &BuildKey) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.source.len() + key.dist.len() + key.arch.len() + 2);
+    k.extend_from_slice(key.dist.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key.arch.as_bytes());
+    k.push(0);
+    k.extend_from_slice(key.source.as_bytes());
+    k
+}
 
 /// How long a Db of this process may take to let go of sled's lock.
 const SLED_RELEASE: Duration = Duration::from_secs(30);
@@ -218,8 +237,23 @@ impl SledStore {
                 .map_or(0, u64::from_be_bytes);
             meta.insert(LAST_QUARANTINE_ID, &last.to_be_bytes())?;
         }
+        // The needs-build queue index (`queue`), built once for a database
+        // of an earlier release.
+        let builds = db.open_tree("builds")?;
+        let queue = db.open_tree("queue")?;
+        if meta.get(QUEUE_INDEXED)?.is_none() {
+            for kv in builds.iter() {
+                let (k, v) = kv?;
+                let r: BuildRecord = from_json("builds", &v)?;
+                if crate::decide::queue::queued(&r) {
+                    queue.insert(queue_key(&r.key), k)?;
+                }
+            }
+            meta.insert(QUEUE_INDEXED, &[1])?;
+        }
         Ok(SledStore {
-            builds: db.open_tree("builds")?,
+            builds,
+            queue,
             history: db.open_tree("history")?,
             mails: db.open_tree("mails")?,
             msgids: db.open_tree("msgids")?,
@@ -510,6 +544,27 @@ impl Store for SledStore {
             let n: Notice = from_json("notices", &kv?.1)?;
             if !n.sent {
                 out.push(n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The builds of `dist`/`arch` in the needs-build queue (unordered).
+    fn queued(&self, dist: &str, arch: &str) -> Result<Vec<BuildRecord>, StoreError> {
+        let mut prefix = Vec::new();
+        prefix.extend_from_slice(dist.as_bytes());
+        prefix.push(0);
+        prefix.extend_from_slice(arch.as_bytes());
+        prefix.push(0);
+        let mut out = Vec::new();
+        for kv in self.queue.scan_prefix(&prefix) {
+            let (_, build) = kv?;
+            if let Some(v) = self.builds.get(&build)? {
+                let r: BuildRecord = from_json("builds", &v)?;
+                // The index is kept in the same commits; checked anyway.
+                if crate::decide::queue::queued(&r) {
+                    out.push(r);
+                }
             }
         }
         Ok(out)
