@@ -283,53 +283,31 @@ pub fn read_suite(
             source,
         })?;
     }
-    // What each architecture offers.
-    let mut views = Vec::new();
-    for arch in &a.architectures {
-        let mut view = ArchView {
-            suite: suite.to_string(),
-            arch: arch.clone(),
-            arch_all: *arch == a.arch_all,
-            pas: pas.clone(),
-            ..ArchView::default()
-        };
-        for c in &a.components {
-            let lists = [
-                (format!("{c}/binary-{arch}/Packages"), true),
-                (format!("{c}/binary-all/Packages"), false),
-                (
-                    format!("{c}/debian-installer/binary-{arch}/Packages"),
-                    false,
-                ),
-            ];
-            for (base, required) in lists {
-                let (file, data) = index(&dist, &release, &base, required)?;
-                let Some(data) = data else { continue };
-                dose.append(&dose.packages(arch), &data, &file, &dist)?;
-                for_each_paragraph(&data, Compression::of(&file), &mut |p| {
-                    if let Some(b) = BinaryEntry::from_paragraph(p) {
-                        view.available.add_package(&b.package, &b.version);
-                        if let Some(pr) = &b.provides {
-                            view.available.add_provides(pr);
-                        }
-                        let key = (b.source, b.source_version);
-                        if b.architecture == "all" {
-                            view.built_all.insert(key);
-                        } else if b.architecture == *arch {
-                            view.add_built(&key.0, &key.1, &b.version);
-                        }
-                    }
-                    Ok(())
+    // What each architecture offers: one thread each (the indices are
+    // independent; decompressing and parsing them is most of the work).
+    let views: Vec<Result<ArchView, SyncError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = a
+            .architectures
+            .iter()
+            .map(|arch| {
+                let (dist, release, pas, dose, sources) = (&dist, &release, &pas, &dose, &sources);
+                scope.spawn(move || {
+                    read_arch(config, suite, arch, dist, release, pas, dose, sources)
                 })
-                .map_err(|source| SyncError::Index {
-                    path: dist.path(&file),
-                    source,
-                })?;
-            }
-        }
-        view.dose = dose.check(&view, &sources, &dist)?;
-        views.push(view);
-    }
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(SyncError::MissingIndex(
+                        "internal error: reading an architecture's indices panicked".into(),
+                    ))
+                })
+            })
+            .collect()
+    });
+    let views = views.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(Read::New(Box::new(SuiteData {
         suite: suite.to_string(),
         release,
@@ -337,6 +315,66 @@ pub fn read_suite(
         sources,
         views,
     })))
+}
+
+/// Reads what `arch` offers: its Packages (and `binary-all`, and the
+/// debian-installer ones when listed), checked against the Release, and
+/// dose-builddebcheck's verdict when it is used.
+#[allow(clippy::too_many_arguments)]
+fn read_arch(
+    config: &Config,
+    suite: &str,
+    arch: &str,
+    dist: &Dist,
+    release: &Release,
+    pas: &crate::debian::pas::Pas,
+    dose: &DoseFiles,
+    sources: &HashMap<String, SourceEntry>,
+) -> Result<ArchView, SyncError> {
+    let a = &config.archive;
+    let mut view = ArchView {
+        suite: suite.to_string(),
+        arch: arch.to_string(),
+        arch_all: arch == a.arch_all,
+        pas: pas.clone(),
+        ..ArchView::default()
+    };
+    for c in &a.components {
+        let lists = [
+            (format!("{c}/binary-{arch}/Packages"), true),
+            (format!("{c}/binary-all/Packages"), false),
+            (
+                format!("{c}/debian-installer/binary-{arch}/Packages"),
+                false,
+            ),
+        ];
+        for (base, required) in lists {
+            let (file, data) = index(dist, release, &base, required)?;
+            let Some(data) = data else { continue };
+            dose.append(&dose.packages(arch), &data, &file, dist)?;
+            for_each_paragraph(&data, Compression::of(&file), &mut |p| {
+                if let Some(b) = BinaryEntry::from_paragraph(p) {
+                    view.available.add_package(&b.package, &b.version);
+                    if let Some(pr) = &b.provides {
+                        view.available.add_provides(pr);
+                    }
+                    let key = (b.source, b.source_version);
+                    if b.architecture == "all" {
+                        view.built_all.insert(key);
+                    } else if b.architecture == arch {
+                        view.add_built(&key.0, &key.1, &b.version);
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|source| SyncError::Index {
+                path: dist.path(&file),
+                source,
+            })?;
+        }
+    }
+    view.dose = dose.check(&view, sources, dist)?;
+    Ok(view)
 }
 
 /// What dose-builddebcheck reads, in a temporary directory: each

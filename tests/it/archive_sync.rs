@@ -1068,3 +1068,26 @@ fn a_release_with_a_detached_release_gpg_is_verified_too() {
     .unwrap();
     refused(&farm, FARM_NOW + 60, "no good signature");
 }
+
+#[test]
+fn the_queue_index_of_an_earlier_database_is_built_on_open() {
+    let farm = Farm::new();
+    farm.log("given-back", "hello", "1.0-1", "amd64", "unstable");
+    assert_eq!(queue_names(&farm, "amd64"), ["hello"]);
+    // A database of the release before the index: no index, no marker.
+    {
+        let db = crate::support::open_raw_sled(&farm.cfg.database.path);
+        db.open_tree("queue").unwrap().clear().unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .remove("queue_indexed")
+            .unwrap();
+        db.flush().unwrap();
+    }
+    assert_eq!(queue_names(&farm, "amd64"), ["hello"], "rebuilt on open");
+    // Kept by every commit afterwards: taken, it leaves the queue.
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    sync::take(&*store, "unstable", "amd64", "buildd-a", None, FARM_NOW).unwrap();
+    drop(store);
+    assert!(queue_names(&farm, "amd64").is_empty());
+}
