@@ -179,7 +179,7 @@ pub fn run_sync(config: &Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
 /// where it does.
 pub fn run_queue(config: &Config, args: QueueArgs) -> anyhow::Result<ExitCode> {
     let store = super::open_existing_store(config)?;
-    let q = sync::queue(&*store, &args.suite, &args.arch)?;
+    let q = sync::queue(&*store, &config.archive.order, &args.suite, &args.arch)?;
     if args.json {
         let v: Vec<_> = q
             .iter()
@@ -216,6 +216,7 @@ pub fn run_take(config: &Config, args: TakeArgs) -> anyhow::Result<ExitCode> {
     let store = super::open_existing_store(config)?;
     let r = match sync::take(
         &*store,
+        &config.archive.order,
         &args.suite,
         &args.arch,
         &args.builder,

@@ -99,7 +99,7 @@ pub struct ArchiveConfig {
     /// (`dists/<suite>/InRelease`, ...): a local directory (relative paths
     /// resolve against the configuration file's directory), `file://`, or
     /// an `http://`/`https://` URL. `None`: no archive side.
-    pub root: Option<ArchiveRoot>,
+    pub root: Option<Location>,
     /// `suites` to follow (default `["unstable"]`).
     pub suites: Vec<String>,
     /// `components` (default `["main"]`).
@@ -114,28 +114,33 @@ pub struct ArchiveConfig {
     /// (Debian: `/usr/share/keyrings/debian-archive-keyring.gpg`).
     pub release_keyrings: Vec<PathBuf>,
     /// `packages_arch_specific`: a Packages-arch-specific file (sources
-    /// not to be built on some architectures), read at each sync.
-    pub packages_arch_specific: Option<PathBuf>,
+    /// not to be built on some architectures), a path or an `http(s)://`
+    /// URL, read at each sync.
+    pub packages_arch_specific: Option<Location>,
     /// `dose_builddebcheck`: the program that decides installability
     /// (`/usr/bin/dose-builddebcheck`); `None`, or not installed: the
     /// built-in direct check.
     pub dose_builddebcheck: Option<PathBuf>,
+    /// `priority_order` and `section_order`: the needs-build queue's order
+    /// (wanna-build's by default).
+    pub order: crate::debian::order::QueueOrder,
 }
 
-/// Where the archive is (`archive.root`).
+/// Where something `sync` reads is (`archive.root`,
+/// `archive.packages_arch_specific`): a local path or a URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ArchiveRoot {
-    /// A local mirror.
-    Dir(PathBuf),
+pub enum Location {
+    /// A local directory or file.
+    Local(PathBuf),
     /// An `http://` or `https://` URL, without a trailing `/`.
     Url(String),
 }
 
-impl std::fmt::Display for ArchiveRoot {
+impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ArchiveRoot::Dir(d) => write!(f, "{}", d.display()),
-            ArchiveRoot::Url(u) => f.write_str(u),
+            Location::Local(d) => write!(f, "{}", d.display()),
+            Location::Url(u) => f.write_str(u),
         }
     }
 }
@@ -657,7 +662,7 @@ impl Config {
         let root = match raw.archive.root {
             None => None,
             Some(r) if r.starts_with("http://") || r.starts_with("https://") => {
-                Some(ArchiveRoot::Url(r.trim_end_matches('/').to_string()))
+                Some(Location::Url(r.trim_end_matches('/').to_string()))
             }
             Some(r) if r.contains("://") && !r.starts_with("file://") => {
                 return Err(ConfigError::Invalid {
@@ -665,7 +670,7 @@ impl Config {
                     message: format!("{r:?}: write a directory, file://, http:// or https://"),
                 })
             }
-            Some(r) => Some(ArchiveRoot::Dir(resolve(PathBuf::from(
+            Some(r) => Some(Location::Local(resolve(PathBuf::from(
                 r.strip_prefix("file://").unwrap_or(&r),
             )))),
         };
@@ -699,8 +704,22 @@ impl Config {
                 .into_iter()
                 .map(&resolve)
                 .collect(),
-            packages_arch_specific: raw.archive.packages_arch_specific.map(&resolve),
+            packages_arch_specific: raw.archive.packages_arch_specific.map(|p| {
+                let s = p.to_string_lossy();
+                if s.starts_with("http://") || s.starts_with("https://") {
+                    Location::Url(s.into_owned())
+                } else {
+                    Location::Local(resolve(p))
+                }
+            }),
             dose_builddebcheck: raw.archive.dose_builddebcheck,
+            order: {
+                let d = crate::debian::order::QueueOrder::default();
+                crate::debian::order::QueueOrder {
+                    priorities: raw.archive.priority_order.unwrap_or(d.priorities),
+                    sections: raw.archive.section_order.unwrap_or(d.sections),
+                }
+            },
         };
         for (key, names) in [
             ("archive.suites", &archive.suites),

@@ -57,6 +57,8 @@ pub(super) struct RawArchive {
     pub(super) release_keyrings: Option<Vec<PathBuf>>,
     pub(super) packages_arch_specific: Option<PathBuf>,
     pub(super) dose_builddebcheck: Option<PathBuf>,
+    pub(super) priority_order: Option<Vec<String>>,
+    pub(super) section_order: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,6 +7,7 @@
 pub mod archs;
 pub mod changes;
 pub mod names;
+pub mod order;
 pub mod pas;
 pub mod relations;
 pub mod release;

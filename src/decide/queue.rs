@@ -3,62 +3,13 @@
 //! come first, highest first; then packages built before on this
 //! architecture before new ones; then by `Priority` (required, important,
 //! standard, optional, extra); then by section (base and libraries early,
-//! games late; [`SECTION_ORDER`]); then by name.
+//! games late); then by name. The priority and section orders are
+//! [`QueueOrder`]'s (wanna-build's by default, `archive.*_order`).
 
 use std::cmp::Ordering;
 
+pub use crate::debian::order::QueueOrder;
 use crate::model::{BuildRecord, State};
-
-/// Priorities, first served first.
-pub const PRIORITY_ORDER: &[&str] = &["required", "important", "standard", "optional", "extra"];
-
-/// Sections, first served first; a section not listed comes after `misc`
-/// and before `oldlibs` and `games`.
-pub const SECTION_ORDER: &[&str] = &[
-    "base",
-    "libs",
-    "devel",
-    "shells",
-    "perl",
-    "python",
-    "interpreters",
-    "admin",
-    "utils",
-    "net",
-    "mail",
-    "web",
-    "graphics",
-    "x11",
-    "gnome",
-    "kde",
-    "text",
-    "tex",
-    "doc",
-    "editors",
-    "sound",
-    "video",
-    "science",
-    "math",
-    "misc",
-    "oldlibs",
-    "games",
-];
-
-fn priority_rank(p: Option<&str>) -> usize {
-    p.and_then(|p| PRIORITY_ORDER.iter().position(|x| *x == p))
-        .unwrap_or(PRIORITY_ORDER.len())
-}
-
-fn section_rank(s: Option<&str>) -> usize {
-    // `contrib/libs` ranks as `libs`.
-    let s = s.map(|s| s.rsplit('/').next().unwrap_or(s));
-    let misc = SECTION_ORDER.iter().position(|x| *x == "misc").unwrap_or(0);
-    match s.and_then(|s| SECTION_ORDER.iter().position(|x| *x == s)) {
-        Some(i) if i > misc => i + 1,
-        Some(i) => i,
-        None => misc + 1,
-    }
-}
 
 /// Whether a record is in the queue: Needs-Build, its source in the
 /// archive, not waiting for an answer to "Should I build".
@@ -71,11 +22,13 @@ pub fn queued(r: &BuildRecord) -> bool {
 }
 
 /// The queue order of two queued records.
-pub fn compare(a: &BuildRecord, b: &BuildRecord) -> Ordering {
+pub fn compare(order: &QueueOrder, a: &BuildRecord, b: &BuildRecord) -> Ordering {
     let built = |r: &BuildRecord| r.source.as_ref().is_some_and(|s| s.built_before);
-    let prio =
-        |r: &BuildRecord| priority_rank(r.source.as_ref().and_then(|s| s.priority.as_deref()));
-    let sect = |r: &BuildRecord| section_rank(r.source.as_ref().and_then(|s| s.section.as_deref()));
+    let prio = |r: &BuildRecord| {
+        order.priority_rank(r.source.as_ref().and_then(|s| s.priority.as_deref()))
+    };
+    let sect =
+        |r: &BuildRecord| order.section_rank(r.source.as_ref().and_then(|s| s.section.as_deref()));
     b.priority
         .unwrap_or(0)
         .cmp(&a.priority.unwrap_or(0))
@@ -109,9 +62,9 @@ pub fn why(r: &BuildRecord) -> String {
 }
 
 /// The queue: the queued records of `records`, in order.
-pub fn order(mut records: Vec<BuildRecord>) -> Vec<BuildRecord> {
+pub fn order(by: &QueueOrder, mut records: Vec<BuildRecord>) -> Vec<BuildRecord> {
     records.retain(queued);
-    records.sort_by(compare);
+    records.sort_by(|a, b| compare(by, a, b));
     records
 }
 
@@ -141,20 +94,37 @@ mod tests {
 
     #[test]
     fn wanna_build_order() {
-        let q = order(vec![
-            rec("zgame", "optional", "games", true, None),
-            rec("newlib", "optional", "libs", false, None),
-            rec("oldtool", "optional", "devel", true, None),
-            rec("base1", "required", "admin", true, None),
-            rec("alib", "optional", "libs", true, None),
-            rec("urgent", "extra", "games", false, Some(10)),
-            rec("odd", "optional", "weird", true, None),
-        ]);
+        let q = order(
+            &QueueOrder::default(),
+            vec![
+                rec("zgame", "optional", "games", true, None),
+                rec("newlib", "optional", "libs", false, None),
+                rec("oldtool", "optional", "devel", true, None),
+                rec("base1", "required", "admin", true, None),
+                rec("alib", "optional", "libs", true, None),
+                rec("urgent", "extra", "games", false, Some(10)),
+                rec("odd", "optional", "weird", true, None),
+            ],
+        );
         let names: Vec<&str> = q.iter().map(|r| r.key.source.as_str()).collect();
         assert_eq!(
             names,
             ["urgent", "base1", "alib", "oldtool", "odd", "zgame", "newlib"]
         );
+        let custom = QueueOrder {
+            priorities: vec!["optional".into(), "required".into()],
+            sections: vec!["games".into()],
+        };
+        let q2 = order(
+            &custom,
+            vec![
+                rec("alib", "optional", "libs", true, None),
+                rec("zgame", "optional", "games", true, None),
+                rec("base1", "required", "admin", true, None),
+            ],
+        );
+        let names2: Vec<&str> = q2.iter().map(|r| r.key.source.as_str()).collect();
+        assert_eq!(names2, ["zgame", "alib", "base1"]);
         assert_eq!(
             why(&q[0]),
             "admin priority 10, new package, priority extra, section games"

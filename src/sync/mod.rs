@@ -223,14 +223,19 @@ pub fn read_suite(
     // a change of it alone is merged too.
     let (pas, sha256) = match &a.packages_arch_specific {
         None => (crate::debian::pas::Pas::default(), hex_sha256(&signed)),
-        Some(path) => {
-            let text = read(path)?;
-            let pas = crate::debian::pas::Pas::parse(&String::from_utf8_lossy(&text)).map_err(
-                |source| SyncError::Pas {
-                    path: path.clone(),
-                    source,
-                },
-            )?;
+        Some(location) => {
+            let path = PathBuf::from(location.to_string());
+            let text = match location {
+                crate::config::Location::Local(p) => read(p)?,
+                crate::config::Location::Url(u) => {
+                    http_get(&agent(), u)?.ok_or_else(|| SyncError::Read {
+                        path: path.clone(),
+                        source: std::io::Error::new(std::io::ErrorKind::NotFound, "not found"),
+                    })?
+                }
+            };
+            let pas = crate::debian::pas::Pas::parse(&String::from_utf8_lossy(&text))
+                .map_err(|source| SyncError::Pas { path, source })?;
             (
                 pas,
                 format!("{}+pas:{}", hex_sha256(&signed), hex_sha256(&text)),
@@ -528,21 +533,15 @@ struct Dist {
 }
 
 impl Dist {
-    fn new(root: &crate::config::ArchiveRoot, suite: &str) -> Dist {
+    fn new(root: &crate::config::Location, suite: &str) -> Dist {
         match root {
-            crate::config::ArchiveRoot::Dir(d) => Dist {
+            crate::config::Location::Local(d) => Dist {
                 base: d.join("dists").join(suite).to_string_lossy().into_owned(),
                 agent: None,
             },
-            crate::config::ArchiveRoot::Url(u) => Dist {
+            crate::config::Location::Url(u) => Dist {
                 base: format!("{u}/dists/{suite}"),
-                agent: Some(
-                    ureq::Agent::config_builder()
-                        .timeout_global(Some(DOWNLOAD_TIMEOUT))
-                        .user_agent(concat!("buildmail/", env!("CARGO_PKG_VERSION")))
-                        .build()
-                        .into(),
-                ),
+                agent: Some(agent()),
             },
         }
     }
@@ -563,24 +562,35 @@ impl Dist {
                 Err(source) => Err(SyncError::Read { path, source }),
             };
         };
-        let url = path.to_string_lossy().into_owned();
-        match agent.get(&url).call() {
-            Ok(mut resp) => resp
-                .body_mut()
-                .with_config()
-                .limit(MAX_DOWNLOAD)
-                .read_to_vec()
-                .map(Some)
-                .map_err(|e| SyncError::Read {
-                    path,
-                    source: std::io::Error::other(e.to_string()),
-                }),
-            Err(ureq::Error::StatusCode(404 | 410)) => Ok(None),
-            Err(e) => Err(SyncError::Read {
-                path,
-                source: std::io::Error::other(e.to_string()),
-            }),
-        }
+        http_get(agent, &path.to_string_lossy())
+    }
+}
+
+/// The HTTP agent `sync` downloads with: a deadline per file, its name.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(DOWNLOAD_TIMEOUT))
+        .user_agent(concat!("buildmail/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+/// GETs `url` (at most [`MAX_DOWNLOAD`] bytes); `None` for 404 and 410.
+fn http_get(agent: &ureq::Agent, url: &str) -> Result<Option<Vec<u8>>, SyncError> {
+    let err = |e: ureq::Error| SyncError::Read {
+        path: PathBuf::from(url),
+        source: std::io::Error::other(e.to_string()),
+    };
+    match agent.get(url).call() {
+        Ok(mut resp) => resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_DOWNLOAD)
+            .read_to_vec()
+            .map(Some)
+            .map_err(err),
+        Err(ureq::Error::StatusCode(404 | 410)) => Ok(None),
+        Err(e) => Err(err(e)),
     }
 }
 
@@ -731,8 +741,16 @@ pub fn merge(
 }
 
 /// The queue of `suite`/`arch`, in order ([`crate::decide::queue`]).
-pub fn queue(store: &dyn Store, suite: &str, arch: &str) -> Result<Vec<BuildRecord>, StoreError> {
-    Ok(crate::decide::queue::order(store.queued(suite, arch)?))
+pub fn queue(
+    store: &dyn Store,
+    order: &crate::debian::order::QueueOrder,
+    suite: &str,
+    arch: &str,
+) -> Result<Vec<BuildRecord>, StoreError> {
+    Ok(crate::decide::queue::order(
+        order,
+        store.queued(suite, arch)?,
+    ))
 }
 
 /// Why `take` handed out nothing.
@@ -769,6 +787,7 @@ pub enum TakeError {
 /// went).
 pub fn take(
     store: &dyn Store,
+    order: &crate::debian::order::QueueOrder,
     suite: &str,
     arch: &str,
     builder: &str,
@@ -776,7 +795,7 @@ pub fn take(
     now: i64,
 ) -> Result<BuildRecord, TakeError> {
     loop {
-        let q = queue(store, suite, arch)?;
+        let q = queue(store, order, suite, arch)?;
         let candidate = match source {
             Some(name) => match q.into_iter().find(|r| r.key.source == name) {
                 Some(r) => r,

@@ -127,7 +127,7 @@ fn all(farm: &Farm) -> Vec<BuildRecord> {
 /// The sources in the queue of unstable/`arch`, in order.
 fn queue_names(farm: &Farm, arch: &str) -> Vec<String> {
     let store = buildmail::store::open(&farm.cfg.database).unwrap();
-    sync::queue(&*store, "unstable", arch)
+    sync::queue(&*store, &farm.cfg.archive.order, "unstable", arch)
         .unwrap()
         .into_iter()
         .map(|r| r.key.source)
@@ -225,8 +225,26 @@ fn sync_creates_builds_from_the_archive_and_the_queue_serves_them_in_order() {
     assert_eq!(queue_names(&farm, "amd64"), ["base", "lib", "game"]);
     let store = buildmail::store::open(&farm.cfg.database).unwrap();
     // Two builders take in turn: never the same build.
-    let a = sync::take(&*store, "unstable", "amd64", "buildd-a", None, FARM_NOW).unwrap();
-    let b = sync::take(&*store, "unstable", "amd64", "buildd-b", None, FARM_NOW).unwrap();
+    let a = sync::take(
+        &*store,
+        &farm.cfg.archive.order,
+        "unstable",
+        "amd64",
+        "buildd-a",
+        None,
+        FARM_NOW,
+    )
+    .unwrap();
+    let b = sync::take(
+        &*store,
+        &farm.cfg.archive.order,
+        "unstable",
+        "amd64",
+        "buildd-b",
+        None,
+        FARM_NOW,
+    )
+    .unwrap();
     assert_eq!(
         (a.key.source.as_str(), b.key.source.as_str()),
         ("base", "lib")
@@ -236,6 +254,7 @@ fn sync_creates_builds_from_the_archive_and_the_queue_serves_them_in_order() {
     // Asking for a build another builder took names who has it.
     let e = sync::take(
         &*store,
+        &farm.cfg.archive.order,
         "unstable",
         "amd64",
         "buildd-b",
@@ -244,8 +263,26 @@ fn sync_creates_builds_from_the_archive_and_the_queue_serves_them_in_order() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("it is Building"), "{e}");
-    sync::take(&*store, "unstable", "amd64", "buildd-b", None, FARM_NOW).unwrap();
-    let e = sync::take(&*store, "unstable", "amd64", "buildd-a", None, FARM_NOW).unwrap_err();
+    sync::take(
+        &*store,
+        &farm.cfg.archive.order,
+        "unstable",
+        "amd64",
+        "buildd-b",
+        None,
+        FARM_NOW,
+    )
+    .unwrap();
+    let e = sync::take(
+        &*store,
+        &farm.cfg.archive.order,
+        "unstable",
+        "amd64",
+        "buildd-a",
+        None,
+        FARM_NOW,
+    )
+    .unwrap_err();
     assert!(
         e.to_string().contains("queue of unstable/amd64 is empty"),
         "{e}"
@@ -628,6 +665,7 @@ fn a_binnmu_is_scheduled_taken_logged_and_installed() {
     assert_eq!((r.version.as_str(), r.state), ("1-1+b2", State::NeedsBuild));
     let t = sync::take(
         &*store,
+        &farm.cfg.archive.order,
         "unstable",
         "amd64",
         "buildd-a",
@@ -809,6 +847,7 @@ fn a_builder_that_did_not_take_a_build_cannot_report_it() {
     let store = buildmail::store::open(&farm.cfg.database).unwrap();
     sync::take(
         &*store,
+        &farm.cfg.archive.order,
         "unstable",
         "amd64",
         "buildd-a",
@@ -897,8 +936,9 @@ fn sync_reads_an_archive_over_http() {
     let server = crate::support::http::FileServer::start(root.clone());
     let keyring = dir.path().join("archive-key.asc");
     std::fs::write(&keyring, archive_key().armored_public()).unwrap();
+    std::fs::write(root.join("Packages-arch-specific"), "%game: !arm64\n").unwrap();
     let farm = Farm::with(&format!(
-        "[archive]\nroot = \"{}/\"\narchitectures = [\"amd64\", \"arm64\"]\nrelease_keyrings = [{keyring:?}]\n",
+        "[archive]\nroot = \"{0}/\"\narchitectures = [\"amd64\", \"arm64\"]\nrelease_keyrings = [{keyring:?}]\npackages_arch_specific = \"{0}/Packages-arch-specific\"\n",
         server.url
     ));
     // Nothing published yet: a clear error naming the URL.
@@ -912,6 +952,11 @@ fn sync_reads_an_archive_over_http() {
     assert_eq!(r.sources, 7);
     assert_eq!(state(&farm, "base", "amd64"), Some(State::NeedsBuild));
     assert_eq!(state(&farm, "data", "amd64"), Some(State::Installed));
+    assert_eq!(
+        state(&farm, "game", "arm64"),
+        Some(State::AutoNotForUs),
+        "P-a-s over HTTP"
+    );
     assert!(server.requests.load(std::sync::atomic::Ordering::SeqCst) >= 4);
     // Tampered in transit (or on the server): refused.
     publish(
@@ -1087,7 +1132,16 @@ fn the_queue_index_of_an_earlier_database_is_built_on_open() {
     assert_eq!(queue_names(&farm, "amd64"), ["hello"], "rebuilt on open");
     // Kept by every commit afterwards: taken, it leaves the queue.
     let store = buildmail::store::open(&farm.cfg.database).unwrap();
-    sync::take(&*store, "unstable", "amd64", "buildd-a", None, FARM_NOW).unwrap();
+    sync::take(
+        &*store,
+        &farm.cfg.archive.order,
+        "unstable",
+        "amd64",
+        "buildd-a",
+        None,
+        FARM_NOW,
+    )
+    .unwrap();
     drop(store);
     assert!(queue_names(&farm, "amd64").is_empty());
 }
