@@ -141,6 +141,26 @@ fn state(farm: &Farm, src: &str, arch: &str) -> Option<State> {
         .map(|r| r.state)
 }
 
+/// `take` on unstable/`arch` with the farm's queue order.
+fn take(
+    store: &dyn buildmail::store::Store,
+    farm: &Farm,
+    arch: &str,
+    builder: &str,
+    source: Option<&str>,
+    now: i64,
+) -> Result<BuildRecord, sync::TakeError> {
+    sync::take(
+        store,
+        &farm.cfg.archive.order,
+        "unstable",
+        arch,
+        builder,
+        source,
+        now,
+    )
+}
+
 /// Sets a build's state (and Dep-Wait dependencies) as an admin's command
 /// would have.
 fn set_state(farm: &Farm, src: &str, arch: &str, to: State, depends: Option<&str>) {
@@ -225,26 +245,8 @@ fn sync_creates_builds_from_the_archive_and_the_queue_serves_them_in_order() {
     assert_eq!(queue_names(&farm, "amd64"), ["base", "lib", "game"]);
     let store = buildmail::store::open(&farm.cfg.database).unwrap();
     // Two builders take in turn: never the same build.
-    let a = sync::take(
-        &*store,
-        &farm.cfg.archive.order,
-        "unstable",
-        "amd64",
-        "buildd-a",
-        None,
-        FARM_NOW,
-    )
-    .unwrap();
-    let b = sync::take(
-        &*store,
-        &farm.cfg.archive.order,
-        "unstable",
-        "amd64",
-        "buildd-b",
-        None,
-        FARM_NOW,
-    )
-    .unwrap();
+    let a = take(&*store, &farm, "amd64", "buildd-a", None, FARM_NOW).unwrap();
+    let b = take(&*store, &farm, "amd64", "buildd-b", None, FARM_NOW).unwrap();
     assert_eq!(
         (a.key.source.as_str(), b.key.source.as_str()),
         ("base", "lib")
@@ -252,37 +254,10 @@ fn sync_creates_builds_from_the_archive_and_the_queue_serves_them_in_order() {
     assert_eq!(a.state, State::Building);
     assert_eq!(a.taken_by.as_deref(), Some("buildd-a"));
     // Asking for a build another builder took names who has it.
-    let e = sync::take(
-        &*store,
-        &farm.cfg.archive.order,
-        "unstable",
-        "amd64",
-        "buildd-b",
-        Some("base"),
-        FARM_NOW,
-    )
-    .unwrap_err();
+    let e = take(&*store, &farm, "amd64", "buildd-b", Some("base"), FARM_NOW).unwrap_err();
     assert!(e.to_string().contains("it is Building"), "{e}");
-    sync::take(
-        &*store,
-        &farm.cfg.archive.order,
-        "unstable",
-        "amd64",
-        "buildd-b",
-        None,
-        FARM_NOW,
-    )
-    .unwrap();
-    let e = sync::take(
-        &*store,
-        &farm.cfg.archive.order,
-        "unstable",
-        "amd64",
-        "buildd-a",
-        None,
-        FARM_NOW,
-    )
-    .unwrap_err();
+    take(&*store, &farm, "amd64", "buildd-b", None, FARM_NOW).unwrap();
+    let e = take(&*store, &farm, "amd64", "buildd-a", None, FARM_NOW).unwrap_err();
     assert!(
         e.to_string().contains("queue of unstable/amd64 is empty"),
         "{e}"
@@ -663,16 +638,7 @@ fn a_binnmu_is_scheduled_taken_logged_and_installed() {
     )
     .unwrap();
     assert_eq!((r.version.as_str(), r.state), ("1-1+b2", State::NeedsBuild));
-    let t = sync::take(
-        &*store,
-        &farm.cfg.archive.order,
-        "unstable",
-        "amd64",
-        "buildd-a",
-        Some("done"),
-        FARM_NOW,
-    )
-    .unwrap();
+    let t = take(&*store, &farm, "amd64", "buildd-a", Some("done"), FARM_NOW).unwrap();
     assert_eq!(t.binnmu.as_ref().unwrap().number, 2);
     assert_eq!(t.binnmu.unwrap().message, "Rebuild against libfoo 2.1");
     drop(store);
@@ -845,16 +811,7 @@ fn a_builder_that_did_not_take_a_build_cannot_report_it() {
     publish(&root, &v1(archive_key()));
     sync_at(&farm, FARM_NOW).unwrap();
     let store = buildmail::store::open(&farm.cfg.database).unwrap();
-    sync::take(
-        &*store,
-        &farm.cfg.archive.order,
-        "unstable",
-        "amd64",
-        "buildd-a",
-        Some("base"),
-        FARM_NOW,
-    )
-    .unwrap();
+    take(&*store, &farm, "amd64", "buildd-a", Some("base"), FARM_NOW).unwrap();
     drop(store);
     let log_from = |from: &str, status: &str| {
         let spec = crate::support::logs::LogSpec::new("base", "1-1", "amd64", "unstable", status);
@@ -1132,16 +1089,7 @@ fn the_queue_index_of_an_earlier_database_is_built_on_open() {
     assert_eq!(queue_names(&farm, "amd64"), ["hello"], "rebuilt on open");
     // Kept by every commit afterwards: taken, it leaves the queue.
     let store = buildmail::store::open(&farm.cfg.database).unwrap();
-    sync::take(
-        &*store,
-        &farm.cfg.archive.order,
-        "unstable",
-        "amd64",
-        "buildd-a",
-        None,
-        FARM_NOW,
-    )
-    .unwrap();
+    take(&*store, &farm, "amd64", "buildd-a", None, FARM_NOW).unwrap();
     drop(store);
     assert!(queue_names(&farm, "amd64").is_empty());
 }

@@ -150,13 +150,7 @@ impl Farm {
     /// Ingests one mail like `deliver` does: commit, flush, run the queued
     /// work. The store is closed afterwards (as between two deliveries).
     pub fn deliver(&self, raw: &[u8]) -> Outcome {
-        let store = buildmail::store::open(&self.cfg.database).unwrap();
-        let out = Ingest::new(&*store, &self.cfg)
-            .with_clock(self.clock.clone())
-            .mail(raw)
-            .unwrap();
-        store.flush().unwrap();
-        drop(store);
+        let out = self.ingest_only(raw);
         self.work();
         out
     }
