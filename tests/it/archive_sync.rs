@@ -161,16 +161,14 @@ fn take(
     )
 }
 
-/// Sets a build's state (and Dep-Wait dependencies) as an admin's command
-/// would have.
-fn set_state(farm: &Farm, src: &str, arch: &str, to: State, depends: Option<&str>) {
+/// Changes a build's record as an admin's command would have.
+fn update(farm: &Farm, src: &str, arch: &str, change: impl FnOnce(&mut BuildRecord)) {
     let store = buildmail::store::open(&farm.cfg.database).unwrap();
     let mut r = store
         .build(&key(src, "unstable", arch))
         .unwrap()
         .expect("record");
-    r.state = to;
-    r.depends = depends.map(str::to_string);
+    change(&mut r);
     store
         .commit(&Commit {
             now: FARM_NOW,
@@ -179,6 +177,14 @@ fn set_state(farm: &Farm, src: &str, arch: &str, to: State, depends: Option<&str
         })
         .unwrap();
     store.flush().unwrap();
+}
+
+/// Sets a build's state (and Dep-Wait dependencies).
+fn set_state(farm: &Farm, src: &str, arch: &str, to: State, depends: Option<&str>) {
+    update(farm, src, arch, |r| {
+        r.state = to;
+        r.depends = depends.map(str::to_string);
+    });
 }
 
 const SOURCES_V1: &str = "\
@@ -687,21 +693,10 @@ fn a_new_version_of_a_failed_package_waits_for_should_i_build() {
     publish(&root, &v1(archive_key()));
     sync_at(&farm, FARM_NOW).unwrap();
     for src in ["lib", "game"] {
-        set_state(&farm, src, "arm64", State::Failed, None);
-        let store = buildmail::store::open(&farm.cfg.database).unwrap();
-        let mut r = store
-            .build(&key(src, "unstable", "arm64"))
-            .unwrap()
-            .unwrap();
-        r.failed_reason = Some(format!("{src}: test suite segfaults on arm64"));
-        store
-            .commit(&Commit {
-                now: FARM_NOW,
-                build: Some(r),
-                ..Commit::default()
-            })
-            .unwrap();
-        store.flush().unwrap();
+        update(&farm, src, "arm64", |r| {
+            r.state = State::Failed;
+            r.failed_reason = Some(format!("{src}: test suite segfaults on arm64"));
+        });
     }
     let sources = SOURCES_V1
         .replace("Package: lib\nVersion: 1-1", "Package: lib\nVersion: 1-2")
