@@ -98,6 +98,47 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    if let Some(root) = &config.archive.root {
+        let a = &config.archive;
+        r.line(format!(
+            "archive.root: {root} (suites {}; components {}; architectures {}; Architecture: all on {})",
+            a.suites.join(", "),
+            a.components.join(", "),
+            a.architectures.join(", "),
+            a.arch_all
+        ));
+        if !a.architectures.contains(&a.arch_all) {
+            return Ok(r.fail(format!(
+                "buildmail: archive.arch_all {} is not one of archive.architectures: no architecture would build Architecture: all packages",
+                a.arch_all
+            )));
+        }
+        match certificates(&a.release_keyrings) {
+            Ok(c) => r.line(format!("archive.release_keyrings: {c}")),
+            Err(e) => {
+                return Ok(r.fail(format!(
+                    "buildmail: archive.release_keyrings: {e}; sync would refuse every Release"
+                )));
+            }
+        }
+        if let Some(p) = &a.packages_arch_specific {
+            r.line(format!("archive.packages_arch_specific: {p}"));
+        }
+        match &a.dose_builddebcheck {
+            Some(d) if d.is_file() => r.line(format!(
+                "archive.dose_builddebcheck: {} (installability by dose-builddebcheck)",
+                d.display()
+            )),
+            Some(d) => r.line(format!(
+                "buildmail: warning: archive.dose_builddebcheck {} is not installed (apt-get install dose-builddebcheck); sync uses the built-in check",
+                d.display()
+            )),
+            None => r.line(
+                "installability: the built-in direct check (set archive.dose_builddebcheck to follow dependency trees)"
+                    .to_string(),
+            ),
+        }
+    }
     let mut warnings = config.warnings();
     let existing = config.signatures.existing_keyrings();
     for p in &config.signatures.keyrings {

@@ -1088,3 +1088,44 @@ fn the_queue_index_of_an_earlier_database_is_built_on_open() {
     drop(store);
     assert!(queue_names(&farm, "amd64").is_empty());
 }
+
+#[test]
+fn check_config_shows_and_checks_the_archive_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mirror");
+    let farm = farm(&root);
+    let out = farm.cli(&["check-config"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("archive.root: "), "{text}");
+    assert!(
+        text.contains("architectures amd64, arm64; Architecture: all on amd64"),
+        "{text}"
+    );
+    assert!(
+        text.contains("archive.release_keyrings: 1 certificate(s)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("installability: the built-in direct check"),
+        "{text}"
+    );
+    // arch_all that no architecture is: refused.
+    let bad = farm_with(&root, "")
+        .toml
+        .replace("arch_all = \"amd64\"", "arch_all = \"riscv64\"");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, bad).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_buildmail"))
+        .arg("--config")
+        .arg(&path)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("archive.arch_all riscv64"));
+}
