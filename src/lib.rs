@@ -54,4 +54,6 @@ pub mod ingest;
 
 pub mod sync;
 
+pub mod serve;
+
 pub mod cli;

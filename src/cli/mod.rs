@@ -15,6 +15,7 @@ mod man;
 mod outbox;
 mod quarantine;
 mod render;
+mod serve;
 mod sync;
 mod work;
 
@@ -106,6 +107,8 @@ pub enum Command {
     Take(sync::TakeArgs),
     /// Schedule a binary-only rebuild (+bN) of an Installed build.
     Binnmu(sync::BinNmuArgs),
+    /// Run the daemon: take mail over LMTP, run the effects beside it.
+    Serve(serve::Args),
     /// Print the manual page buildmail(1), or a subcommand's; `--dir`
     /// writes them all (for packagers; generated from these definitions).
     Man(man::Args),
@@ -171,6 +174,7 @@ pub fn run() -> ExitCode {
         Command::Queue(a) => sync::run_queue(&config, a),
         Command::Take(a) => sync::run_take(&config, a),
         Command::Binnmu(a) => sync::run_binnmu(&config, a),
+        Command::Serve(a) => serve::run(&config, a),
         Command::Man(a) => man::run(a),
         Command::Completions(a) => completions::run(a),
     };

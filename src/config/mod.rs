@@ -78,6 +78,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[archive]`: who may answer uploads.
     pub archive: ArchiveConfig,
+    /// `[serve]`: the daemon.
+    pub serve: ServeConfig,
     /// `[[builders]]`: who may report build results. Empty: any sender's
     /// log moves builds (an open farm; `check-config` warns).
     pub builders: Vec<Builder>,
@@ -124,6 +126,14 @@ pub struct ArchiveConfig {
     /// `priority_order` and `section_order`: the needs-build queue's order
     /// (wanna-build's by default).
     pub order: crate::debian::order::QueueOrder,
+}
+
+/// `[serve]`.
+#[derive(Debug, Clone, Default)]
+pub struct ServeConfig {
+    /// `lmtp`: where `serve` listens for LMTP: `unix:/path` or
+    /// `tcp:host:port` (checked when `serve` starts).
+    pub lmtp: Vec<String>,
 }
 
 /// Where something `sync` reads is (`archive.root`,
@@ -852,6 +862,9 @@ impl Config {
             archive,
             builders,
             log,
+            serve: ServeConfig {
+                lmtp: raw.serve.lmtp.unwrap_or_default(),
+            },
         })
     }
 

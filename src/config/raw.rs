@@ -34,6 +34,14 @@ pub(super) struct RawConfig {
     pub(super) archive: RawArchive,
     #[serde(default)]
     pub(super) log: RawLog,
+    #[serde(default)]
+    pub(super) serve: RawServe,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServe {
+    pub(super) lmtp: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

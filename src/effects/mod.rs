@@ -63,6 +63,15 @@ pub enum StoreAccess<'a> {
     /// the store, and the in-process test suite); each step is still its
     /// own commit, and no transaction is open while an effect runs.
     Held(&'a dyn Store),
+    /// Held by a daemon that also commits mail: each step holds the lock
+    /// the mail commits hold, so a step's reads and its commit see no
+    /// other commit in between (as the database lock gives `Open`).
+    Guarded(&'a dyn Store, &'a std::sync::Mutex<()>),
+}
+
+/// Locks `m`, also when a holder panicked (the guarded data is `()`).
+fn lock(m: &std::sync::Mutex<()>) -> std::sync::MutexGuard<'_, ()> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl StoreAccess<'_> {
@@ -76,6 +85,10 @@ impl StoreAccess<'_> {
         match self {
             StoreAccess::Open(cfg) => f(&*store::open(cfg)?),
             StoreAccess::Held(s) => f(*s),
+            StoreAccess::Guarded(s, m) => {
+                let _g = lock(m);
+                f(*s)
+            }
         }
     }
 
@@ -92,6 +105,12 @@ impl StoreAccess<'_> {
                 Ok(r)
             }
             StoreAccess::Held(s) => {
+                let r = f(*s)?;
+                s.flush()?;
+                Ok(r)
+            }
+            StoreAccess::Guarded(s, m) => {
+                let _g = lock(m);
                 let r = f(*s)?;
                 s.flush()?;
                 Ok(r)

@@ -23,6 +23,7 @@ mod packaging;
 mod pgp_mime;
 mod replies;
 mod sbuild_fixtures;
+mod serve;
 mod signature;
 mod transport;
 mod upload;

@@ -1,0 +1,30 @@
+//! `buildmail serve`: the daemon (see [`crate::serve`]).
+
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::serve::{self, Listen};
+
+/// Options of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where to take LMTP: `unix:/path/to/socket` or `tcp:host:port`
+    /// (repeatable; default: `[serve] lmtp` of the configuration).
+    #[arg(long, value_name = "ADDRESS")]
+    pub lmtp: Vec<String>,
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    let addresses = if args.lmtp.is_empty() {
+        config.serve.lmtp.clone()
+    } else {
+        args.lmtp
+    };
+    let listen = addresses
+        .iter()
+        .map(|a| Listen::parse(a).map_err(anyhow::Error::msg))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    serve::run(config.clone(), listen)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,262 @@
+//! `buildmail serve` over LMTP, driven by a plain LMTP client written here
+//! (RFC 2033 by hand, not buildmail's own code): pipelined sessions with
+//! several recipients, the size limit, a mail cut off inside DATA, and
+//! SIGTERM.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use buildmail::model::state::State;
+
+use crate::support::farm::*;
+use crate::support::logs::{sbuild_log, LogSpec};
+use crate::support::{log_mail_plain, sbuild_subject, unique_message_id, with_message_id};
+
+/// A running `buildmail serve` on a unix socket in the farm.
+struct Server {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Server {
+    fn start(farm: &Farm) -> Server {
+        let socket = farm.root().join("lmtp.sock");
+        let child = farm
+            .cli(&["serve", "--lmtp", &format!("unix:{}", socket.display())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while UnixStream::connect(&socket).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "serve did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Server { child, socket }
+    }
+
+    /// SIGTERM, and the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        self.child.wait().unwrap()
+    }
+}
+
+/// An LMTP client.
+struct Client {
+    r: BufReader<UnixStream>,
+    w: UnixStream,
+}
+
+impl Client {
+    fn connect(socket: &Path) -> Client {
+        let w = UnixStream::connect(socket).unwrap();
+        w.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let r = BufReader::new(w.try_clone().unwrap());
+        let mut c = Client { r, w };
+        assert!(c.reply().starts_with("220 "));
+        c
+    }
+
+    fn send(&mut self, text: &str) {
+        self.w.write_all(text.as_bytes()).unwrap();
+    }
+
+    /// One reply (all its lines).
+    fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(
+                self.r.read_line(&mut line).unwrap() > 0,
+                "connection closed"
+            );
+            all.push_str(&line);
+            if line.as_bytes().get(3) == Some(&b' ') {
+                return all;
+            }
+        }
+    }
+
+    /// The mail as DATA: CRLF line ends, dot-stuffed, with the end line.
+    fn data(mail: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for line in String::from_utf8_lossy(mail).lines() {
+            if line.starts_with('.') {
+                out.push(b'.');
+            }
+            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+        out
+    }
+}
+
+fn log_mail(src: &str, status: &str) -> Vec<u8> {
+    let spec = LogSpec::new(src, "1.0-1", "amd64", "unstable", status);
+    let subject = sbuild_subject(status, src, "1.0-1", "amd64", "unstable");
+    with_message_id(
+        &log_mail_plain(&subject, &sbuild_log(&spec)),
+        &unique_message_id(),
+    )
+}
+
+#[test]
+fn a_pipelined_session_commits_each_mail_before_its_replies() {
+    let farm = Farm::new();
+    let server = Server::start(&farm);
+    let mut c = Client::connect(&server.socket);
+    // Pipelined: everything up to DATA in one write.
+    c.send("LHLO client.example\r\nMAIL FROM:<buildd@example.org> SIZE=2000\r\nRCPT TO:<logs@example.org>\r\nRCPT TO:<archive@example.org>\r\nDATA\r\n");
+    let lhlo = c.reply();
+    assert!(
+        lhlo.contains("PIPELINING") && lhlo.contains("ENHANCEDSTATUSCODES"),
+        "{lhlo}"
+    );
+    assert!(
+        lhlo.contains("SIZE ") && lhlo.contains("8BITMIME"),
+        "{lhlo}"
+    );
+    assert!(c.reply().starts_with("250 2.1.0"));
+    assert!(c.reply().starts_with("250 2.1.5"));
+    assert!(c.reply().starts_with("250 2.1.5"));
+    assert!(c.reply().starts_with("354 "));
+    c.w.write_all(&Client::data(&log_mail("hello", "successful")))
+        .unwrap();
+    // One reply per recipient, after the commit.
+    let (a, b) = (c.reply(), c.reply());
+    assert!(
+        a.starts_with("250 2.0.0 <logs@example.org> committed"),
+        "{a}"
+    );
+    assert!(
+        b.starts_with("250 2.0.0 <archive@example.org> committed"),
+        "{b}"
+    );
+    // The same mail again is a duplicate, still 250 (it is committed).
+    c.send("MAIL FROM:<buildd@example.org>\r\nRCPT TO:<logs@example.org>\r\nDATA\r\n");
+    for _ in 0..3 {
+        c.reply();
+    }
+    let mail = log_mail("other", "attempted");
+    c.w.write_all(&Client::data(&mail)).unwrap();
+    assert!(c.reply().starts_with("250 2.0.0"));
+    c.send("RSET\r\nNOOP\r\nQUIT\r\n");
+    assert!(c.reply().starts_with("250"));
+    assert!(c.reply().starts_with("250"));
+    assert!(c.reply().starts_with("221"));
+    assert!(server.stop().success(), "SIGTERM ends serve cleanly");
+    // Committed, and durable after the daemon stopped.
+    assert_eq!(
+        farm.record("hello", "unstable", "amd64").state,
+        State::Built
+    );
+    let other = farm.record("other", "unstable", "amd64");
+    assert_eq!(other.state, State::BuildAttempted);
+}
+
+#[test]
+fn the_daemon_runs_the_effects_beside_the_listener() {
+    let farm = Farm::new();
+    let server = Server::start(&farm);
+    let mut c = Client::connect(&server.socket);
+    // An unsigned command from a known admin address: refused, and the
+    // error reply goes out through the outbox (a file here), sent by the
+    // daemon's effects task while it keeps listening.
+    let reply = crate::support::farm::reply(
+        &log_subject("attempted", "hello", "1.0-1", "amd64"),
+        b"retry\n",
+        None,
+    );
+    c.send("LHLO client.example\r\nMAIL FROM:<admin@example.org>\r\nRCPT TO:<logs@example.org>\r\nDATA\r\n");
+    for _ in 0..4 {
+        c.reply();
+    }
+    c.w.write_all(&Client::data(&reply)).unwrap();
+    assert!(c.reply().starts_with("250 2.0.0"));
+    let start = Instant::now();
+    while farm.outbox().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no error reply went out"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mails = farm.outbox();
+    assert!(mails[0].contains("To: admin@example.org"), "{}", mails[0]);
+    c.send("QUIT\r\n");
+    c.reply();
+    assert!(server.stop().success());
+}
+
+#[test]
+fn the_size_limit_is_the_only_permanent_refusal() {
+    let farm = Farm::with("[limits]\nmax_message_size = \"4KiB\"\n");
+    let server = Server::start(&farm);
+    let mut c = Client::connect(&server.socket);
+    c.send("LHLO client.example\r\n");
+    assert!(c.reply().contains("SIZE 4096"));
+    c.send("MAIL FROM:<buildd@example.org> SIZE=100000\r\n");
+    assert!(c.reply().starts_with("552 5.3.4"));
+    // Without SIZE, the mail is read and refused at its end.
+    c.send("MAIL FROM:<buildd@example.org>\r\nRCPT TO:<logs@example.org>\r\nDATA\r\n");
+    for _ in 0..3 {
+        c.reply();
+    }
+    let big = log_mail("hello", "successful");
+    assert!(big.len() > 4096);
+    c.w.write_all(&Client::data(&big)).unwrap();
+    assert!(c.reply().starts_with("552 5.3.4"));
+    // Commands out of order.
+    c.send("RCPT TO:<x@example.org>\r\nDATA\r\nHELO x\r\nBOGUS\r\n");
+    assert!(c.reply().starts_with("503"));
+    assert!(c.reply().starts_with("503"));
+    assert!(c.reply().starts_with("500"));
+    assert!(c.reply().starts_with("500"));
+    drop(c);
+    assert!(server.stop().success());
+    assert!(farm
+        .cli(&["list", "--json"])
+        .output()
+        .unwrap()
+        .stdout
+        .starts_with(b"[]"));
+}
+
+#[test]
+fn a_mail_cut_off_inside_data_is_not_committed() {
+    let farm = Farm::new();
+    let server = Server::start(&farm);
+    let mut c = Client::connect(&server.socket);
+    c.send("LHLO client.example\r\nMAIL FROM:<buildd@example.org>\r\nRCPT TO:<logs@example.org>\r\nDATA\r\n");
+    for _ in 0..4 {
+        c.reply();
+    }
+    let data = Client::data(&log_mail("hello", "successful"));
+    // Everything but the end line, then the connection drops.
+    c.w.write_all(&data[..data.len() - 3]).unwrap();
+    drop(c);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(server.stop().success());
+    let out = farm.cli(&["info", "hello"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).trim().is_empty()
+            || !String::from_utf8_lossy(&out.stdout).contains("Built"),
+        "nothing committed"
+    );
+    let list = farm.cli(&["list", "--json"]).output().unwrap();
+    assert!(
+        list.stdout.starts_with(b"[]"),
+        "{}",
+        String::from_utf8_lossy(&list.stdout)
+    );
+}
