@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use crate::config::Config;
 use crate::effects::worker;
 use crate::inbound::source;
+use crate::inbound::source::RawMail;
 use crate::ingest::{Ingest, Outcome, Preparer};
 use crate::time::{Clock, SystemClock};
 
@@ -36,6 +37,27 @@ pub fn run(config: &Config, args: Args) -> ExitCode {
             return ExitCode::from(EX_TEMPFAIL);
         }
     };
+    // A running daemon owns the database: hand the mail to it.
+    if let RawMail::Bytes(bytes) = &raw {
+        for socket in crate::serve::handover::sockets(&config.serve.lmtp) {
+            match crate::serve::handover::hand_over(socket, bytes) {
+                Ok(crate::serve::handover::Answer::Committed(said)) => {
+                    if args.verbose {
+                        println!("handed to buildmail serve: {said}");
+                    }
+                    return ExitCode::SUCCESS;
+                }
+                Ok(crate::serve::handover::Answer::NotCommitted(said)) => {
+                    eprintln!(
+                        "buildmail deliver: buildmail serve did not commit the mail, the MTA should retry: {said}"
+                    );
+                    return ExitCode::from(EX_TEMPFAIL);
+                }
+                // No daemon there: deliver it here.
+                Err(_) => {}
+            }
+        }
+    }
     // Parsing, checking signatures and archiving the log need
     // no database: done before the store is opened, so the lock is held
     // only for the commit.

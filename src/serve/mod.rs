@@ -14,9 +14,11 @@
 //! * SIGTERM or SIGINT: stop accepting, let the sessions in progress finish
 //!   their current mail (at most [`SHUTDOWN_GRACE`]), flush, exit 0.
 //!
-//! Not yet: `deliver` handing its mail over, group commit, the scheduled
-//! `sync`, systemd notify (issue 13 continues).
+//! `deliver` hands its mail over the daemon's unix socket when one answers
+//! ([`handover`]). Not yet: group commit, the scheduled `sync`, systemd
+//! notify (issue 13 continues).
 
+pub mod handover;
 mod lmtp;
 
 use std::path::PathBuf;

@@ -23,7 +23,10 @@ struct Server {
 
 impl Server {
     fn start(farm: &Farm) -> Server {
-        let socket = farm.root().join("lmtp.sock");
+        Server::start_at(farm, farm.root().join("lmtp.sock"))
+    }
+
+    fn start_at(farm: &Farm, socket: PathBuf) -> Server {
         let child = farm
             .cli(&["serve", "--lmtp", &format!("unix:{}", socket.display())])
             .stdout(Stdio::null())
@@ -258,5 +261,66 @@ fn a_mail_cut_off_inside_data_is_not_committed() {
         list.stdout.starts_with(b"[]"),
         "{}",
         String::from_utf8_lossy(&list.stdout)
+    );
+}
+
+#[test]
+fn deliver_hands_over_to_a_running_daemon_and_falls_back_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("lmtp.sock");
+    let farm = Farm::with(&format!(
+        "[serve]\nlmtp = [\"unix:{}\"]\n",
+        socket.display()
+    ));
+    let server = Server::start_at(&farm, socket.clone());
+    // The daemon holds the database; deliver never opens it, and exits 0
+    // once the daemon committed the mail.
+    let out = farm.deliver_binary(&log_mail("hello", "successful"), &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = farm.deliver_binary(&log_mail("other", "attempted"), &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(server.stop().success());
+    assert_eq!(
+        farm.record("hello", "unstable", "amd64").state,
+        State::Built
+    );
+    assert_eq!(
+        farm.record("other", "unstable", "amd64").state,
+        State::BuildAttempted
+    );
+    // No daemon (the socket is gone): deliver does it itself.
+    assert!(!socket.exists());
+    let out = farm.deliver_binary(&log_mail("third", "successful"), &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        farm.record("third", "unstable", "amd64").state,
+        State::Built
+    );
+    // A daemon killed with SIGKILL leaves its socket behind: refused
+    // connections fall back too.
+    let mut server = Server::start_at(&farm, socket.clone());
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    assert!(socket.exists());
+    let out = farm.deliver_binary(&log_mail("fourth", "successful"), &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        farm.record("fourth", "unstable", "amd64").state,
+        State::Built
     );
 }
