@@ -48,7 +48,11 @@ fn path_and_params(arg: &str) -> Option<(&str, &str)> {
 /// Serves one connection until QUIT, the end of the stream, an idle
 /// timeout, or an I/O error. A mail cut off inside DATA is dropped
 /// unanswered (nothing is committed).
-pub(crate) async fn session<S>(shared: &Arc<Shared>, stream: S) -> Io
+pub(crate) async fn session<S>(
+    shared: &Arc<Shared>,
+    stream: S,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Io
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -65,7 +69,18 @@ where
     let mut rcpts: Vec<String> = Vec::new();
     let mut line = Vec::new();
     loop {
-        if !read_line(&mut r, &mut line, COMMAND_MAX).await? {
+        // Between mails a shutdown ends the session at once (421: the
+        // client delivers the rest later); inside DATA it does not.
+        if *stop.borrow() {
+            return reply(&mut w, "421 4.3.2 Shutting down, try again later").await;
+        }
+        let got = tokio::select! {
+            got = read_line(&mut r, &mut line, COMMAND_MAX) => got?,
+            _ = stop.changed() => {
+                return reply(&mut w, "421 4.3.2 Shutting down, try again later").await;
+            }
+        };
+        if !got {
             return Ok(());
         }
         if !line.ends_with(b"\n") {

@@ -11,8 +11,9 @@
 //!   the daemon after commits and every minute, with the store held by the
 //!   daemon but no transaction open while an effect runs
 //!   ([`crate::effects::StoreAccess::Held`]).
-//! * SIGTERM or SIGINT: stop accepting, let the sessions in progress finish
-//!   their current mail (at most [`SHUTDOWN_GRACE`]), flush, exit 0.
+//! * SIGTERM or SIGINT: stop accepting, end idle sessions with 421, let a
+//!   session inside DATA finish its mail (at most [`SHUTDOWN_GRACE`]),
+//!   finish the effects round, flush, exit 0.
 //!
 //! `deliver` hands its mail over the daemon's unix socket when one answers
 //! ([`handover`]). Not yet: group commit, the scheduled `sync`, systemd
@@ -121,45 +122,20 @@ async fn serve(shared: Arc<Shared>, listen: Vec<Listen>) -> anyhow::Result<()> {
     let slots = Arc::new(Semaphore::new(MAX_SESSIONS));
     let mut acceptors = Vec::new();
     for l in listen {
-        match l {
-            Listen::Unix(path) => {
-                let _ = std::fs::remove_file(&path);
-                let listener = UnixListener::bind(&path)
-                    .with_context(|| format!("listening on {}", path.display()))?;
-                tracing::info!("serve: LMTP on unix:{}", path.display());
-                let (sh, mut st, sl) = (shared.clone(), stop.clone(), slots.clone());
-                acceptors.push(tokio::spawn(async move {
-                    loop {
-                        tokio::select! {
-                            _ = st.changed() => break,
-                            conn = listener.accept() => match conn {
-                                Ok((stream, _)) => spawn_session(&sh, &sl, stream),
-                                Err(e) => tracing::warn!("serve: accept: {e}"),
-                            },
-                        }
-                    }
-                    let _ = std::fs::remove_file(&path);
-                }));
+        let listener = Listener::bind(&l).await?;
+        let (sh, mut st, sl) = (shared.clone(), stop.clone(), slots.clone());
+        acceptors.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = st.changed() => break,
+                    conn = listener.accept() => match conn {
+                        Ok(stream) => spawn_session(&sh, &sl, stream, st.clone()),
+                        Err(e) => tracing::warn!("serve: accept: {e}"),
+                    },
+                }
             }
-            Listen::Tcp(addr) => {
-                let listener = TcpListener::bind(&addr)
-                    .await
-                    .with_context(|| format!("listening on {addr}"))?;
-                tracing::info!("serve: LMTP on tcp:{}", listener.local_addr()?);
-                let (sh, mut st, sl) = (shared.clone(), stop.clone(), slots.clone());
-                acceptors.push(tokio::spawn(async move {
-                    loop {
-                        tokio::select! {
-                            _ = st.changed() => break,
-                            conn = listener.accept() => match conn {
-                                Ok((stream, _)) => spawn_session(&sh, &sl, stream),
-                                Err(e) => tracing::warn!("serve: accept: {e}"),
-                            },
-                        }
-                    }
-                }));
-            }
-        }
+            listener.close();
+        }));
     }
     let effects = tokio::spawn(effects_task(shared.clone(), stop.clone()));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -188,8 +164,58 @@ async fn serve(shared: Arc<Shared>, listen: Vec<Listen>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn spawn_session<S>(shared: &Arc<Shared>, slots: &Arc<Semaphore>, stream: S)
-where
+/// A connection of either kind.
+trait Conn: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Conn for T {}
+
+/// A bound LMTP socket.
+enum Listener {
+    Unix(UnixListener, PathBuf),
+    Tcp(TcpListener),
+}
+
+impl Listener {
+    /// Binds `l` (a stale unix socket is replaced).
+    async fn bind(l: &Listen) -> anyhow::Result<Listener> {
+        Ok(match l {
+            Listen::Unix(path) => {
+                let _ = std::fs::remove_file(path);
+                let listener = UnixListener::bind(path)
+                    .with_context(|| format!("listening on {}", path.display()))?;
+                tracing::info!("serve: LMTP on unix:{}", path.display());
+                Listener::Unix(listener, path.clone())
+            }
+            Listen::Tcp(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("listening on {addr}"))?;
+                tracing::info!("serve: LMTP on tcp:{}", listener.local_addr()?);
+                Listener::Tcp(listener)
+            }
+        })
+    }
+
+    async fn accept(&self) -> std::io::Result<Box<dyn Conn>> {
+        Ok(match self {
+            Listener::Unix(l, _) => Box::new(l.accept().await?.0),
+            Listener::Tcp(l) => Box::new(l.accept().await?.0),
+        })
+    }
+
+    /// Stops listening; a unix socket's file goes.
+    fn close(self) {
+        if let Listener::Unix(_, path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn spawn_session<S>(
+    shared: &Arc<Shared>,
+    slots: &Arc<Semaphore>,
+    stream: S,
+    stop: tokio::sync::watch::Receiver<bool>,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (shared, slots) = (shared.clone(), slots.clone());
@@ -197,7 +223,7 @@ where
         let Ok(_slot) = slots.acquire_owned().await else {
             return;
         };
-        if let Err(e) = lmtp::session(&shared, stream).await {
+        if let Err(e) = lmtp::session(&shared, stream, stop).await {
             tracing::debug!("serve: session ended: {e}");
         }
     });

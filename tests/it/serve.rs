@@ -324,3 +324,67 @@ fn deliver_hands_over_to_a_running_daemon_and_falls_back_without_one() {
         State::Built
     );
 }
+
+#[test]
+fn serve_listens_on_tcp_too() {
+    let farm = Farm::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = farm
+        .cli(&["serve", "--lmtp", &format!("tcp:127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let stream = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => break s,
+            Err(_) => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "serve did not start"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut r = BufReader::new(stream.try_clone().unwrap());
+    let mut w = stream;
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("220 "), "{line}");
+    w.write_all(b"LHLO client.example\r\nMAIL FROM:<buildd@example.org>\r\nRCPT TO:<logs@example.org>\r\nDATA\r\n").unwrap();
+    let mut replies = Vec::new();
+    while replies.len() < 4 {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        if line.as_bytes().get(3) == Some(&b' ') {
+            replies.push(line.clone());
+        }
+    }
+    assert!(replies[3].starts_with("354"), "{replies:?}");
+    w.write_all(&Client::data(&log_mail("hello", "successful")))
+        .unwrap();
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("250 2.0.0"), "{line}");
+    // SIGTERM ends the idle session at once with 421.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("421 4.3.2"), "{line}");
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        farm.record("hello", "unstable", "amd64").state,
+        State::Built
+    );
+}
