@@ -9,7 +9,7 @@
 //!
 //! `cargo bench --bench ingest` runs both. `BUILDMAIL_BENCH_MBOX_MB` sets
 //! the mbox size in MB, `BUILDMAIL_BENCH_FAIL_PERCENT` the share of failed
-//! builds (default 15; failures cost an explanation each),
+//! builds (default 15; their explanations are left to the worker),
 //! `BUILDMAIL_BENCH_DELIVERIES` the number of deliveries.
 
 #[path = "../tests/it/support/mod.rs"]
