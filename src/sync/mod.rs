@@ -228,7 +228,7 @@ pub fn read_suite(
             let text = match location {
                 crate::config::Location::Local(p) => read(p)?,
                 crate::config::Location::Url(u) => {
-                    http_get(&agent(), u)?.ok_or_else(|| SyncError::Read {
+                    http_get(&agent(), u, MAX_RELEASE)?.ok_or_else(|| SyncError::Read {
                         path: path.clone(),
                         source: std::io::Error::new(std::io::ErrorKind::NotFound, "not found"),
                     })?
@@ -521,6 +521,10 @@ impl DoseFiles {
 /// hundred MB uncompressed; compressed far less).
 pub const MAX_DOWNLOAD: u64 = 1 << 30;
 
+/// The largest Release, InRelease, Release.gpg or Packages-arch-specific
+/// file read (Debian's InRelease is about 150 KB).
+pub const MAX_RELEASE: u64 = 16 << 20;
+
 /// How long one download may take.
 pub const DOWNLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
@@ -554,15 +558,28 @@ impl Dist {
     /// The bytes of `name`; `None` when the archive does not have it
     /// (ENOENT, HTTP 404/410).
     fn get(&self, name: &str) -> Result<Option<Vec<u8>>, SyncError> {
+        self.get_at_most(name, MAX_RELEASE)
+    }
+
+    /// [`Dist::get`], reading at most `limit` bytes (and one more, so that
+    /// a longer file shows as longer): a hostile mirror cannot make `sync`
+    /// read more than the Release lists.
+    fn get_at_most(&self, name: &str, limit: u64) -> Result<Option<Vec<u8>>, SyncError> {
+        use std::io::Read;
         let path = self.path(name);
         let Some(agent) = &self.agent else {
-            return match std::fs::read(&path) {
-                Ok(d) => Ok(Some(d)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            let file = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(source) => return Err(SyncError::Read { path, source }),
+            };
+            let mut data = Vec::new();
+            return match file.take(limit.saturating_add(1)).read_to_end(&mut data) {
+                Ok(_) => Ok(Some(data)),
                 Err(source) => Err(SyncError::Read { path, source }),
             };
         };
-        http_get(agent, &path.to_string_lossy())
+        http_get(agent, &path.to_string_lossy(), limit.saturating_add(1))
     }
 }
 
@@ -575,8 +592,9 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-/// GETs `url` (at most [`MAX_DOWNLOAD`] bytes); `None` for 404 and 410.
-fn http_get(agent: &ureq::Agent, url: &str) -> Result<Option<Vec<u8>>, SyncError> {
+/// GETs `url` (at most `limit` bytes, and never more than
+/// [`MAX_DOWNLOAD`]); `None` for 404 and 410.
+fn http_get(agent: &ureq::Agent, url: &str, limit: u64) -> Result<Option<Vec<u8>>, SyncError> {
     let err = |e: ureq::Error| SyncError::Read {
         path: PathBuf::from(url),
         source: std::io::Error::other(e.to_string()),
@@ -585,7 +603,7 @@ fn http_get(agent: &ureq::Agent, url: &str) -> Result<Option<Vec<u8>>, SyncError
         Ok(mut resp) => resp
             .body_mut()
             .with_config()
-            .limit(MAX_DOWNLOAD)
+            .limit(limit.min(MAX_DOWNLOAD))
             .read_to_vec()
             .map(Some)
             .map_err(err),
@@ -611,7 +629,7 @@ fn index(
         };
         listed = true;
         let path = dist.path(&name);
-        let Some(data) = dist.get(&name)? else {
+        let Some(data) = dist.get_at_most(&name, expect.size)? else {
             continue;
         };
         if data.len() as u64 != expect.size {
