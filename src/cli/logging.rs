@@ -28,7 +28,12 @@ pub fn init(log: Option<&LogConfig>) {
     let filter = EnvFilter::try_new(format!("{level},{QUIET}"))
         .unwrap_or_else(|_| EnvFilter::new(format!("info,{QUIET}")));
     let target = log.map_or(LogTarget::Stderr, |l| l.target);
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // A log line that cannot be written (stderr closed by whoever started
+    // us) is dropped: tracing-subscriber would otherwise report it with
+    // eprintln!, which panics on that same closed stderr.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .log_internal_errors(false);
     let _ = match target {
         LogTarget::Stderr => builder
             .with_ansi(io::stderr().is_terminal())

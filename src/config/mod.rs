@@ -134,6 +134,9 @@ pub struct ServeConfig {
     /// `lmtp`: where `serve` listens for LMTP: `unix:/path` or
     /// `tcp:host:port` (checked when `serve` starts).
     pub lmtp: Vec<String>,
+    /// `sync_every`: how often `serve` syncs the archive (at start, then
+    /// at this interval); `None` (the default): it does not.
+    pub sync_every: Option<std::time::Duration>,
 }
 
 /// Where something `sync` reads is (`archive.root`,
@@ -864,6 +867,10 @@ impl Config {
             log,
             serve: ServeConfig {
                 lmtp: raw.serve.lmtp.unwrap_or_default(),
+                sync_every: match raw.serve.sync_every {
+                    None => None,
+                    Some(v) => Some(duration("serve.sync_every", Some(v), 0)?),
+                },
             },
         })
     }

@@ -42,6 +42,7 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawServe {
     pub(super) lmtp: Option<Vec<String>>,
+    pub(super) sync_every: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -45,7 +45,7 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// How often the effects run without a new mail (retries, notices whose
-/// quiet period ended).
+/// quiet period ended) — and how often a due sync is noticed.
 pub const EFFECTS_EVERY: Duration = Duration::from_secs(60);
 
 /// Where to listen.
@@ -229,16 +229,75 @@ fn spawn_session<S>(
     });
 }
 
-/// Runs the effects after commits and every [`EFFECTS_EVERY`].
+/// Syncs every configured suite: the archive read with the store free,
+/// each merge under the commit lock.
+fn sync_all(shared: &Shared) {
+    let config = &shared.config;
+    for suite in &config.archive.suites {
+        let seen = match shared.store.release_seen(suite) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("serve: sync {suite}: {e}");
+                continue;
+            }
+        };
+        let now = crate::time::Clock::now(&SystemClock);
+        let result = match crate::sync::read_suite(config, suite, seen.as_ref(), now) {
+            Ok(crate::sync::Read::Unchanged(_)) => {
+                tracing::info!("serve: sync {suite}: unchanged");
+                continue;
+            }
+            Ok(crate::sync::Read::New(data)) => {
+                let _g = shared
+                    .commit
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                crate::sync::merge(&*shared.store, config, &data, now)
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(r) => tracing::info!(
+                "serve: sync {suite}: {} sources; {} builds created, {} changed",
+                r.sources,
+                r.created,
+                r.changed
+            ),
+            Err(e) => tracing::error!("serve: sync {suite}: {e}"),
+        }
+    }
+}
+
+/// Runs the effects at start, after commits and every [`EFFECTS_EVERY`];
+/// syncs the archive at start and every `serve.sync_every`.
 async fn effects_task(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut first = true;
+    let mut last_sync: Option<tokio::time::Instant> = None;
     loop {
         if *stop.borrow() {
             return;
         }
-        tokio::select! {
-            _ = stop.changed() => return,
-            _ = shared.effects.notified() => {}
-            _ = tokio::time::sleep(EFFECTS_EVERY) => {}
+        if !first {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = shared.effects.notified() => {}
+                _ = tokio::time::sleep(EFFECTS_EVERY) => {}
+            }
+        }
+        first = false;
+        let sync_due = match (
+            shared.config.serve.sync_every,
+            shared.config.archive.root.is_some(),
+        ) {
+            (Some(every), true) => last_sync.is_none_or(|t| t.elapsed() >= every),
+            _ => false,
+        };
+        if sync_due {
+            last_sync = Some(tokio::time::Instant::now());
+            let sh = shared.clone();
+            if let Err(e) = tokio::task::spawn_blocking(move || sync_all(&sh)).await {
+                tracing::error!("serve: sync task: {e}");
+            }
         }
         let sh = shared.clone();
         let r = tokio::task::spawn_blocking(move || {

@@ -1129,3 +1129,60 @@ fn check_config_shows_and_checks_the_archive_settings() {
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("archive.arch_all riscv64"));
 }
+
+#[test]
+fn serve_syncs_the_archive_on_its_schedule() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mirror");
+    let socket = dir.path().join("lmtp.sock");
+    let farm = farm_with(
+        &root,
+        &format!(
+            "\n[serve]\nlmtp = [\"unix:{}\"]\nsync_every = \"15m\"\n",
+            socket.display()
+        ),
+    );
+    let now = wall_now();
+    publish(
+        &root,
+        &Snapshot {
+            date: now - 3600,
+            valid_until: Some(now + 7 * DAY),
+            ..v1(archive_key())
+        },
+    );
+    let mut child = farm
+        .cli(&["serve"])
+        .env("BUILDMAIL_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The daemon syncs when it starts; its log says so.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = Vec::new();
+    for line in stderr.by_ref() {
+        let line = line.unwrap();
+        let done = line.contains("serve: sync unstable:");
+        said.push(line);
+        if done {
+            break;
+        }
+    }
+    // The rest of its log is read on (the daemon's stderr stays open).
+    let rest = std::thread::spawn(move || stderr.map_while(Result::ok).collect::<Vec<_>>());
+    assert!(
+        said.last()
+            .unwrap()
+            .contains("7 sources; 11 builds created"),
+        "{said:#?}"
+    );
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = child.wait().unwrap();
+    let rest = rest.join().unwrap();
+    assert!(status.success(), "{status:?}: {rest:#?}");
+    assert_eq!(state(&farm, "base", "amd64"), Some(State::NeedsBuild));
+}

@@ -388,3 +388,42 @@ fn serve_listens_on_tcp_too() {
         State::Built
     );
 }
+
+#[test]
+fn a_closed_stderr_does_not_bring_the_daemon_down() {
+    let farm = Farm::new();
+    let socket = farm.root().join("lmtp.sock");
+    let mut child = farm
+        .cli(&["serve", "--lmtp", &format!("unix:{}", socket.display())])
+        .env("BUILDMAIL_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read its first log line, then close the pipe: later log lines fail
+    // with EPIPE.
+    let mut first = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("LMTP on unix:"), "{first}");
+    let mut c = Client::connect(&socket);
+    c.send("LHLO client.example\r\nMAIL FROM:<buildd@example.org>\r\nRCPT TO:<logs@example.org>\r\nDATA\r\n");
+    for _ in 0..4 {
+        c.reply();
+    }
+    c.w.write_all(&Client::data(&log_mail("hello", "successful")))
+        .unwrap();
+    assert!(c.reply().starts_with("250 2.0.0"));
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    assert!(
+        child.wait().unwrap().success(),
+        "exit 0, not a panic on EPIPE"
+    );
+    assert_eq!(
+        farm.record("hello", "unstable", "amd64").state,
+        State::Built
+    );
+}
