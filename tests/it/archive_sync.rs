@@ -124,6 +124,18 @@ fn all(farm: &Farm) -> Vec<BuildRecord> {
     v
 }
 
+/// Runs the CLI; its standard output, after checking it succeeded.
+fn cli_ok(farm: &Farm, args: &[&str]) -> String {
+    let out = farm.cli(args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
 /// The sources in the queue of unstable/`arch`, in order.
 fn queue_names(farm: &Farm, arch: &str) -> Vec<String> {
     let store = buildmail::store::open(&farm.cfg.database).unwrap();
@@ -521,13 +533,7 @@ fn the_cli_syncs_queues_and_takes() {
             ..v1(archive_key())
         },
     );
-    let out = farm.cli(&["sync"]).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = cli_ok(&farm, &["sync"]);
     assert!(text.contains("unstable: 7 sources"), "{text}");
     let out = farm.cli(&["sync"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("unstable: unchanged"));
@@ -1094,13 +1100,7 @@ fn check_config_shows_and_checks_the_archive_settings() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("mirror");
     let farm = farm(&root);
-    let out = farm.cli(&["check-config"]).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = cli_ok(&farm, &["check-config"]);
     assert!(text.contains("archive.root: "), "{text}");
     assert!(
         text.contains("architectures amd64, arm64; Architecture: all on amd64"),
