@@ -45,7 +45,9 @@ pub fn token_matches(token: &str, arch: &str) -> bool {
     if let Some(t_cpu) = token.strip_prefix("any-") {
         return cpu_of(t_cpu) == cpu;
     }
-    false
+    // A full `<os>-<cpu>` name (`linux-amd64`, `kfreebsd-i386`): the same
+    // pair as the architecture.
+    token.contains('-') && os_cpu(token) == (os, cpu)
 }
 
 /// Whether a source package whose `Architecture:` field is `field` builds
@@ -83,6 +85,11 @@ mod tests {
         assert!(token_matches("linux-any", "musl-linux-amd64"));
         assert!(token_matches("any-amd64", "musl-linux-amd64"));
         assert!(token_matches("armhf", "armhf"));
+        assert!(token_matches("linux-amd64", "amd64"));
+        assert!(token_matches("linux-arm64", "arm64"));
+        assert!(!token_matches("linux-amd64", "arm64"));
+        assert!(!token_matches("linux-amd64", "hurd-amd64"));
+        assert!(token_matches("hurd-i386", "hurd-i386"));
         assert!(!token_matches("armhf", "armel"));
     }
 
@@ -95,5 +102,6 @@ mod tests {
         assert!(!builds_on("amd64 i386", "arm64", false));
         assert!(builds_on("linux-any", "riscv64", false));
         assert!(!builds_on("kfreebsd-any hurd-any", "amd64", false));
+        assert!(builds_on("linux-amd64 linux-arm64", "arm64", false));
     }
 }
