@@ -271,7 +271,6 @@ pub fn read_suite(
     for c in &a.components {
         let (file, data) = index(&dist, &release, &format!("{c}/source/Sources"), true)?;
         let Some(data) = data else { continue };
-        dose.keep_sources(&file, &data);
         for_each_paragraph(&data, Compression::of(&file), &mut |p| {
             if let Some(e) = SourceEntry::from_paragraph(p) {
                 match sources.get(&e.package) {
@@ -287,6 +286,7 @@ pub fn read_suite(
             path: dist.path(&file),
             source,
         })?;
+        dose.keep_sources(file, data);
     }
     // What each architecture offers: one thread each (the indices are
     // independent; decompressing and parsing them is most of the work).
@@ -427,10 +427,11 @@ impl DoseFiles {
             .map(|d| d.path().join(format!("Packages_{arch}")))
     }
 
-    /// Keeps a Sources index for [`DoseFiles::check`].
-    fn keep_sources(&mut self, file: &str, data: &[u8]) {
+    /// Keeps a Sources index for [`DoseFiles::check`] (dropped when dose
+    /// is not used).
+    fn keep_sources(&mut self, file: String, data: Vec<u8>) {
         if self.dir.is_some() {
-            self.sources.push((file.to_string(), data.to_vec()));
+            self.sources.push((file, data));
         }
     }
 
