@@ -98,6 +98,33 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let dkim = &config.archive.dkim;
+    if !dkim.domains.is_empty() {
+        if let Err(e) = crate::inbound::dkim::DkimVerifier::new(dkim) {
+            return Ok(r.fail(format!(
+                "buildmail: {e}; DKIM-signed archive answers would count as unauthenticated"
+            )));
+        }
+        r.line(format!(
+            "archive.dkim_domains: {} ({} pinned key(s); {})",
+            dkim.domains.join(", "),
+            dkim.keys.len(),
+            match (dkim.dns, dkim.nameservers.is_empty()) {
+                (false, _) => "no DNS lookups".to_string(),
+                (true, true) => "other keys from the system's DNS".to_string(),
+                (true, false) => format!(
+                    "other keys from DNS at {}",
+                    dkim.nameservers
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        ));
+    } else if !dkim.keys.is_empty() {
+        r.line("archive.dkim_keys is set but archive.dkim_domains is empty: DKIM authenticates nothing".to_string());
+    }
     if let Some(root) = &config.archive.root {
         let a = &config.archive;
         r.line(format!(

@@ -97,6 +97,11 @@ pub struct ArchiveConfig {
     /// moves a build only when it is signed (PGP/MIME or a clearsigned
     /// body) by one of them, and its text is read from the signed part.
     pub keyrings: Vec<PathBuf>,
+    /// `dkim_domains`, `dkim_keys`, `dkim_dns`, `dkim_nameservers`: when
+    /// a signing domain is set, an answer DKIM-signed by it (the From and
+    /// Subject signed, the whole body) counts like one signed by
+    /// `keyrings` (see `inbound::dkim`).
+    pub dkim: DkimRules,
     /// `root`: the archive `sync` follows, in the standard Debian layout
     /// (`dists/<suite>/InRelease`, ...): a local directory (relative paths
     /// resolve against the configuration file's directory), `file://`, or
@@ -126,6 +131,24 @@ pub struct ArchiveConfig {
     /// `priority_order` and `section_order`: the needs-build queue's order
     /// (wanna-build's by default).
     pub order: crate::debian::order::QueueOrder,
+}
+
+/// What may DKIM-authenticate the archive's mail (`[archive]` `dkim_*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DkimRules {
+    /// `dkim_domains`: the signing domains (`d=`) whose signature counts.
+    /// Empty: DKIM authenticates nothing.
+    pub domains: Vec<String>,
+    /// `dkim_keys`: pinned key records, by DNS name
+    /// (`<selector>._domainkey.<domain>`), each the TXT record's text
+    /// (`v=DKIM1; k=rsa; p=...`).
+    pub keys: Vec<(String, String)>,
+    /// `dkim_dns`: whether keys that are not pinned are looked up in DNS
+    /// (default true).
+    pub dns: bool,
+    /// `dkim_nameservers`: the DNS servers to ask (`ip:port`); empty: the
+    /// system's (`/etc/resolv.conf`).
+    pub nameservers: Vec<std::net::SocketAddr>,
 }
 
 /// `[serve]`.
@@ -672,6 +695,30 @@ impl Config {
             .archive
             .architectures
             .unwrap_or_else(|| vec![default_arch.clone()]);
+        let dkim = DkimRules {
+            domains: raw.archive.dkim_domains.unwrap_or_default(),
+            keys: raw
+                .archive
+                .dkim_keys
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            dns: raw.archive.dkim_dns.unwrap_or(true),
+            nameservers: raw
+                .archive
+                .dkim_nameservers
+                .unwrap_or_default()
+                .iter()
+                .map(|s| {
+                    s.parse().map_err(|_| ConfigError::Invalid {
+                        key: "archive.dkim_nameservers",
+                        message: format!(
+                            "{s:?} is not an address and port; write e.g. \"192.0.2.53:53\""
+                        ),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
         let root = match raw.archive.root {
             None => None,
             Some(r) if r.starts_with("http://") || r.starts_with("https://") => {
@@ -696,6 +743,7 @@ impl Config {
                 .into_iter()
                 .map(&resolve)
                 .collect(),
+            dkim,
             root,
             suites: raw
                 .archive

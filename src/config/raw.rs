@@ -58,6 +58,10 @@ pub(super) struct RawLog {
 pub(super) struct RawArchive {
     pub(super) senders: Option<Vec<String>>,
     pub(super) keyrings: Option<Vec<PathBuf>>,
+    pub(super) dkim_domains: Option<Vec<String>>,
+    pub(super) dkim_keys: Option<BTreeMap<String, String>>,
+    pub(super) dkim_dns: Option<bool>,
+    pub(super) dkim_nameservers: Option<Vec<String>>,
     pub(super) root: Option<String>,
     pub(super) suites: Option<Vec<String>>,
     pub(super) components: Option<Vec<String>>,

@@ -7,7 +7,8 @@
 //! * [`sbuild`]: the sbuild log parser (every generation), and
 //!   [`explain`]: why a failed build failed;
 //! * [`signature`]: OpenPGP verification with sequoia (keyring, cleartext
-//!   framing, policy);
+//!   framing, policy); [`dkim`]: DKIM verification of the archive's mail
+//!   (mail-auth; pinned keys or DNS);
 //! * [`command`]: admin commands; [`reply`]: reading an admin reply (the
 //!   question, the signed text, the request);
 //! * [`classify`]: which kind of mail it is, and the facts of a log mail.
@@ -15,6 +16,7 @@
 pub mod archive;
 pub mod classify;
 pub mod command;
+pub mod dkim;
 pub mod explain;
 pub mod mail;
 pub mod reply;

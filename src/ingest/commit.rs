@@ -302,7 +302,8 @@ impl Ingest<'_> {
         let authority = decide::archive::authority(
             forward.from.as_deref(),
             &self.prep.config.archive.senders,
-            !self.prep.config.archive.keyrings.is_empty(),
+            !self.prep.config.archive.keyrings.is_empty()
+                || !self.prep.config.archive.dkim.domains.is_empty(),
             signature.as_ref().map(|_| ()).map_err(String::as_str),
         );
         // The archive's signature is spent like an admin's: a replayed

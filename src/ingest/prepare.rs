@@ -6,6 +6,7 @@ use super::{Ingest, LogFacts};
 use crate::config::Config;
 use crate::inbound::classify;
 use crate::inbound::classify::{Analysis, ForwardFacts, ARCHIVE_TEXT_LIMIT};
+use crate::inbound::dkim::{DkimVerdict, DkimVerifier};
 use crate::inbound::mail;
 use crate::inbound::mail::Inbound;
 use crate::inbound::reply;
@@ -206,6 +207,49 @@ impl Preparer<'_> {
     }
 }
 
+impl Preparer<'_> {
+    /// The DKIM signature of an archive answer (`raw`, from `from`) that
+    /// the OpenPGP check did not authenticate: `Ok(Err(why))` when it
+    /// counts as unsigned, `Err` when a key lookup failed for now (the
+    /// mail is deferred, not decided).
+    fn archive_dkim(
+        &self,
+        raw: &[u8],
+        from: Option<&str>,
+    ) -> Result<Result<Signer, String>, StoreError> {
+        let openpgp =
+            "the answer is not signed by a key of archive.keyrings (PGP/MIME or clearsigned)";
+        let configured = &self.config.archive.dkim;
+        if configured.domains.is_empty() {
+            return Ok(Err(openpgp.to_string()));
+        }
+        let why_not = |why: String| {
+            if self.config.archive.keyrings.is_empty() {
+                why
+            } else {
+                format!("{openpgp}, and {why}")
+            }
+        };
+        let Some(dkim) = &self.archive_dkim else {
+            return Ok(Err(why_not(
+                "archive.dkim_keys cannot be used (see check-config)".to_string(),
+            )));
+        };
+        match dkim.verify(raw, from, self.clock.now()) {
+            DkimVerdict::Pass(p) => Ok(Ok(Signer {
+                fingerprint: format!("dkim:{}:{}", p.domain, p.selector),
+                uid: Some(format!("DKIM d={} s={}", p.domain, p.selector)),
+                created: p.timestamp,
+                signed_sha256: p.signature_sha256,
+            })),
+            DkimVerdict::Refused(why) => Ok(Err(why_not(why))),
+            DkimVerdict::Temporary(why) => Err(StoreError::Deferred(format!(
+                "the archive answer's DKIM key could not be looked up: {why}"
+            ))),
+        }
+    }
+}
+
 /// An archive or upload-queue answer, read.
 #[derive(Debug)]
 pub struct ArchiveAnswer {
@@ -256,6 +300,10 @@ pub struct Preparer<'a> {
     builder_keys: Vec<(String, Keyring)>,
     /// The archive's keyring (`archive.keyrings`), empty when none.
     archive_keys: Keyring,
+    /// The archive's DKIM rules (`archive.dkim_*`), when a signing domain
+    /// is configured; `None` also when they cannot be used (logged: the
+    /// answers then count as unauthenticated).
+    archive_dkim: Option<DkimVerifier>,
     pub(super) clock: SharedClock,
 }
 
@@ -287,12 +335,22 @@ impl<'a> Preparer<'a> {
             "archive.keyrings",
             "archive answers count as unsigned",
         );
+        let archive_dkim = if config.archive.dkim.domains.is_empty() {
+            None
+        } else {
+            DkimVerifier::new(&config.archive.dkim)
+                .map_err(|e| {
+                    tracing::warn!("{e}; DKIM-signed archive answers count as unauthenticated until it is fixed")
+                })
+                .ok()
+        };
         Preparer {
             config,
             archive: LogArchive::new(&config.database.log_archive),
             keyring,
             builder_keys,
             archive_keys,
+            archive_dkim,
             clock: time::system(),
         }
     }
@@ -426,9 +484,8 @@ impl<'a> Preparer<'a> {
                         (Some(_), Some(s)) => match classify::names_itself(&a) {
                             Ok(()) => Some(s),
                             Err(why) => {
-                                a.notes.push(format!(
-                                    "the builder's signature does not count: {why}"
-                                ));
+                                a.notes
+                                    .push(format!("the builder's signature does not count: {why}"));
                                 None
                             }
                         },
@@ -437,8 +494,7 @@ impl<'a> Preparer<'a> {
                     let mut facts = a.facts(gz.len() as u64);
                     if let Some(s) = signed {
                         facts.signed_by = s.builders.clone();
-                        facts.signature =
-                            Some(s.signer.clone());
+                        facts.signature = Some(s.signer.clone());
                     }
                     Ok(PreparedBody::Log(Box::new(facts)))
                 }
@@ -453,7 +509,10 @@ impl<'a> Preparer<'a> {
                         self.clock.now(),
                     );
                     if crate::decide::reply::is_conversation(&r, self.config) {
-                        return Ok(PreparedBody::Other(Box::new(ForwardFacts::of(&parsed, self.config))));
+                        return Ok(PreparedBody::Other(Box::new(ForwardFacts::of(
+                            &parsed,
+                            self.config,
+                        ))));
                     }
                     Ok(PreparedBody::Reply(Box::new(r)))
                 }
@@ -475,15 +534,15 @@ impl<'a> Preparer<'a> {
                         }
                         None => (
                             mail::body_text(&parsed, ARCHIVE_TEXT_LIMIT),
-                            Err("the answer is not signed by a key of archive.keyrings (PGP/MIME or clearsigned)".to_string()),
+                            self.archive_dkim(bytes, from.as_deref())?,
                         ),
                     };
                     Ok(PreparedBody::Archive(Box::new(ArchiveAnswer {
-                            subject,
-                            text,
-                            forward: ForwardFacts::of(&parsed, self.config),
-                            signature,
-                        })))
+                        subject,
+                        text,
+                        forward: ForwardFacts::of(&parsed, self.config),
+                        signature,
+                    })))
                 }
                 Analysis::Other => {
                     // A reply to one of buildmail's own mails under a
@@ -507,23 +566,24 @@ impl<'a> Preparer<'a> {
                         .flatten();
                     Ok(match reply {
                         Some(r) => PreparedBody::Reply(Box::new(r)),
-                        None => PreparedBody::Other(Box::new(ForwardFacts::of(&parsed, self.config))),
+                        None => {
+                            PreparedBody::Other(Box::new(ForwardFacts::of(&parsed, self.config)))
+                        }
                     })
                 }
                 Analysis::Reject(reason) => Ok(PreparedBody::Reject {
-                        reason,
-                        subject: subject.clone(),
-                        from: from.clone(),
-                    }),
+                    reason,
+                    subject: subject.clone(),
+                    from: from.clone(),
+                }),
             }
         }))
         .unwrap_or_else(|_| {
             Ok::<_, StoreError>(PreparedBody::Reject {
-                    reason: "internal error: a parser panicked on this mail (please report it)"
-                        .into(),
-                    subject,
-                    from,
-                })
+                reason: "internal error: a parser panicked on this mail (please report it)".into(),
+                subject,
+                from,
+            })
         })?;
         let body = analysis;
         Ok(Prepared {

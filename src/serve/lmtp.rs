@@ -259,16 +259,23 @@ async fn read_data<R: AsyncRead + Unpin>(
     }
 }
 
-/// Commits one mail (the commit lock held, the store flushed); what
-/// happened to it, in a few words, or why it could not be committed.
+/// Prepares one mail, then commits it (the commit lock held, the store
+/// flushed); what happened to it, in a few words, or why it could not be
+/// committed.
 async fn commit(shared: &Arc<Shared>, raw: Vec<u8>) -> Result<String, String> {
     let sh = shared.clone();
     let done = tokio::task::spawn_blocking(move || {
+        // Parsing, signature and DKIM checks (which may ask DNS) and
+        // archiving the log run outside the commit lock, beside other
+        // sessions; only the commit and its flush hold it.
+        let ingest = Ingest::new(&*sh.store, &sh.config);
+        let raw = crate::inbound::source::RawMail::Bytes(raw);
+        let prepared = ingest.prepare(&raw)?;
         let _g = sh
             .commit
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let out = Ingest::new(&*sh.store, &sh.config).mail(&raw)?;
+        let out = ingest.commit(&raw, &prepared)?;
         sh.store.flush()?;
         Ok::<Outcome, crate::store::StoreError>(out)
     })

@@ -76,6 +76,11 @@ pub enum StoreError {
         /// What failed.
         message: String,
     },
+    /// A check the mail needs could not be made now (a DKIM key's DNS
+    /// lookup timed out): the mail is not acknowledged, so the MTA
+    /// delivers it again later.
+    #[error("{0}; the mail is not acknowledged: deliver it again later")]
+    Deferred(String),
     /// A file next to the database could not be used.
     #[error("{path}: {source}")]
     Io {

@@ -10,6 +10,7 @@ mod cli;
 mod conformance_logs;
 mod conformance_mails;
 mod crash;
+mod dkim;
 mod effects;
 mod explain_later;
 mod fixtures;
