@@ -661,7 +661,8 @@ impl Config {
         for a in &notify.buildd_admins {
             check_address("notify.buildd_admins", a)?;
         }
-        let replies = RepliesConfig {
+        let known_by_default = known_senders.is_none();
+        let mut replies = RepliesConfig {
             max_errors_per_hour: raw.replies.max_errors_per_hour.unwrap_or(10),
             max_errors_per_hour_total: raw.replies.max_errors_per_hour_total.unwrap_or(60),
             known_senders: known_senders.unwrap_or_else(|| {
@@ -856,6 +857,15 @@ impl Config {
                     });
                 }
             }
+        }
+        // A builder's address is answered like an admin's when a reply it
+        // sent is refused.
+        if known_by_default {
+            replies
+                .known_senders
+                .extend(builders.iter().flat_map(|b| b.senders.iter().cloned()));
+            replies.known_senders.sort();
+            replies.known_senders.dedup();
         }
         let log = LogConfig {
             target: match raw.log.target.as_deref().unwrap_or("auto") {

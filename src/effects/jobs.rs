@@ -308,8 +308,7 @@ fn upload(
                 started: false,
                 success: false,
                 log: format!(
-                    "the files in {} no longer match the signed .changes:\n{}",
-                    config.upload.build_dir.display(),
+                    "the files in the build directory no longer match the signed .changes:\n{}",
                     problems.join("\n")
                 ),
             })
@@ -324,17 +323,15 @@ fn upload(
         return Ok(Done {
             started: false,
             success: false,
-            log: format!(
-                "could not write the upload into {}: {e}",
-                u.queue_dir.display()
-            ),
+            log: format!("could not write the upload into the upload queue: {e}"),
         });
     }
+    // The upload log reaches the package's creator (FAILEDTOUPLOAD):
+    // it names files, never the farm's directories.
     let placed = format!(
-        "{} file(s) and {} written to {}",
+        "{} file(s) and {} written to the upload queue",
         files.len(),
-        u.changes_name,
-        u.queue_dir.display()
+        u.changes_name
     );
     let Some(argv) = &config.upload.command else {
         return Ok(Done {

@@ -574,7 +574,7 @@ impl Ingest<'_> {
                 }
                 let answered = match decide::reply::answer_for(r, self.prep.config) {
                     Ok(answer) => {
-                        compose::queue_error_reply(
+                        let sent = compose::queue_error_reply(
                             self.store,
                             &self.mailer,
                             &mut c,
@@ -583,10 +583,12 @@ impl Ingest<'_> {
                             &r.ignored,
                             now,
                         )?;
+                        c.unanswered = !sent;
                         String::new()
                     }
                     Err(why) => {
                         tracing::info!("not answering the refused reply: {why}");
+                        c.unanswered = true;
                         format!(" (not answered: {why})")
                     }
                 };

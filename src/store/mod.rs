@@ -179,6 +179,10 @@ pub struct Commit<'a> {
     /// entry and raw bytes are removed, and its dedup record (kind
     /// `quarantined`) gives way to this commit's.
     pub released_quarantine: Option<u64>,
+    /// A refusal that was not answered (its sender had no reason to hear
+    /// of it, or the error-reply limits were reached): counted in
+    /// [`Stats::unanswered`].
+    pub unanswered: bool,
 }
 
 /// What [`Store::commit`] did.
@@ -214,6 +218,9 @@ pub struct Stats {
     pub jobs: usize,
     /// Mails in the outbox.
     pub outbox: usize,
+    /// Refused replies that were not answered (a stranger's, or past the
+    /// error-reply limits): counted, never mailed.
+    pub unanswered: u64,
 }
 
 /// The operations the rest of buildmail needs from a database. Every

@@ -37,21 +37,7 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
         .map(|l| l[name.len() + 1..].trim())
 }
 
-/// The value of header `name` in `mail` (as [`Farm::outbox`] shows it),
-/// continuation lines unfolded: a long Subject is folded on the wire.
-fn unfolded_header(mail: &str, name: &str) -> String {
-    let prefix = format!("{name}: ");
-    let mut lines = mail.lines().skip_while(|l| !l.starts_with(&prefix));
-    let first = lines
-        .next()
-        .unwrap_or_else(|| panic!("no {name} in {mail}"));
-    let mut value = first[prefix.len()..].trim().to_string();
-    for more in lines.take_while(|l| l.starts_with([' ', '\t'])) {
-        value.push(' ');
-        value.push_str(more.trim());
-    }
-    value
-}
+use crate::support::unfolded_header;
 
 /// Makes `farm`'s upload command fail and sends it a signed `.changes`
 /// for hello 1.0-1 amd64: the build is Failed-To-Upload. Returns the

@@ -249,21 +249,35 @@ fn forged_senders_get_no_error_replies() {
     let farm = Farm::new();
     farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
     let subject = log_subject("attempted", "hello", "1.0-1", "amd64");
-    for i in 0..50 {
-        let victim = format!("victim{i}@example.net");
-        let mut m = TextMail::new(
-            &victim,
-            "buildd@example.org",
-            &subject,
-            "retry\nBuy cheap watches at http://spam.example/\n",
-        );
-        m.message_id = crate::support::unique_message_id();
-        let out = farm.deliver(&m.build());
-        assert!(
-            matches!(out, Outcome::Reply { applied: false, .. }),
-            "{out:?}"
+    // The storm: 500 unsigned commands from 500 forged senders, through
+    // one open store (as `serve` or an `import --live` takes them).
+    {
+        let store = buildmail::store::open(&farm.cfg.database).unwrap();
+        let ingest =
+            buildmail::ingest::Ingest::new(&*store, &farm.cfg).with_clock(farm.clock.clone());
+        for i in 0..500 {
+            let victim = format!("victim{i}@example.net");
+            let mut m = TextMail::new(
+                &victim,
+                "buildd@example.org",
+                &subject,
+                "retry\nBuy cheap watches at http://spam.example/\n",
+            );
+            m.message_id = crate::support::unique_message_id();
+            let out = ingest.mail(&m.build()).unwrap();
+            assert!(
+                matches!(out, Outcome::Reply { applied: false, .. }),
+                "{out:?}"
+            );
+        }
+        store.flush().unwrap();
+        assert_eq!(
+            store.stats().unwrap().unanswered,
+            500,
+            "each refusal counted"
         );
     }
+    farm.work();
     assert!(
         farm.outbox().is_empty(),
         "mail went out: {:?}",
@@ -1409,4 +1423,100 @@ fn info_filters_and_shows_the_failed_reason() {
         text.contains("Failed-Reason") && text.contains("needs a newer toolchain"),
         "{text}"
     );
+}
+
+/// The attack: signed prose whose first words look like commands
+/// ("Retrying …", "Failing that …", "Purged …", "Manually …") moves no
+/// build and removes no file, also where unbound commands are allowed.
+#[test]
+fn signed_prose_is_not_a_command() {
+    for bound in [true, false] {
+        let mut farm = Farm::new();
+        farm.cfg.signatures.require_bound_commands = bound;
+        farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+        farm.build_files("hello", "1.0-1", "amd64");
+        let files = Farm::files_in(&farm.build_dir());
+        let subject = log_subject("attempted", "hello", "1.0-1", "amd64");
+        for prose in [
+            "Retrying builds is pointless until the toolchain is fixed.\n",
+            "Failing that, please ask on IRC.\n",
+            "Purged old chroots yesterday.\n",
+            "Manually checked, looks fine.\n",
+        ] {
+            let text = clearsign(shared_ed25519(), prose.as_bytes(), fresh());
+            let out = farm.deliver(&reply(&subject, &text, None));
+            assert!(
+                !matches!(out, Outcome::Reply { applied: true, .. }),
+                "{prose}: {out:?}"
+            );
+            assert_eq!(farm.state("hello"), State::BuildAttempted, "{prose}");
+            assert_eq!(Farm::files_in(&farm.build_dir()), files, "{prose}");
+            assert!(farm.queue().is_empty(), "{prose}: a job was queued");
+        }
+    }
+}
+
+/// The attack: once an admin failed a build, a successful log from a
+/// stranger (or from a builder for another architecture) does not make it
+/// Built, and the history says why.
+#[test]
+fn a_strangers_log_does_not_undo_an_admins_fail() {
+    let farm = Farm::with(
+        "[[builders]]\nname = \"x86\"\nsenders = [\"buildd@x86.example.org\"]\narches = [\"amd64\"]\n\
+         [[builders]]\nname = \"arm\"\nsenders = [\"buildd@arm.example.org\"]\narches = [\"arm64\"]\n",
+    );
+    farm.deliver(&log_from("buildd@x86.example.org", "attempted", "amd64"));
+    let subject = log_subject("attempted", "hello", "1.0-1", "amd64");
+    let out = farm.deliver(&signed_reply(&subject, "fail compiler bug, see #1234\n"));
+    assert_eq!(applied_state(&out), State::Failed);
+    for stranger in ["mallory@evil.test", "buildd@arm.example.org"] {
+        farm.deliver(&log_from(stranger, "successful", "amd64"));
+        assert_eq!(farm.state("hello"), State::Failed, "{stranger}");
+        let note = farm
+            .history("hello", "amd64")
+            .pop()
+            .unwrap()
+            .note
+            .unwrap_or_default();
+        assert!(
+            note.contains("not a configured builder for amd64"),
+            "{stranger}: {note}"
+        );
+    }
+    // Not even the builder's own log of the same version moves it.
+    farm.deliver(&log_from("buildd@x86.example.org", "successful", "amd64"));
+    assert_eq!(farm.state("hello"), State::Failed);
+}
+
+/// A reply to buildmail's error reply (under any Subject, known by its
+/// In-Reply-To) is read like a reply to the log: the corrected, signed
+/// command acts on the build it names.
+#[test]
+fn a_reply_to_an_error_reply_is_understood() {
+    let farm = Farm::new();
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let subject = log_subject("attempted", "hello", "1.0-1", "amd64");
+    let text = clearsign(shared_ed25519(), b"give-back\n", fresh());
+    let out = farm.deliver(&reply(&subject, &text, None));
+    assert!(
+        matches!(out, Outcome::Reply { applied: false, .. }),
+        "{out:?}"
+    );
+    let outbox = farm.outbox();
+    let answer = outbox.last().expect("the error reply");
+    let id = crate::support::unfolded_header(answer, "Message-ID")
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_string();
+    assert!(id.starts_with("buildmail."), "{id}");
+    let text = clearsign(
+        shared_ed25519(),
+        b"give-back hello_1.0-1 dist=unstable arch=amd64\n",
+        fresh(),
+    );
+    let out = farm.deliver(&reply(
+        "Re: your mail could not be processed",
+        &text,
+        Some(&id),
+    ));
+    assert_eq!(applied_state(&out), State::NeedsBuild);
 }

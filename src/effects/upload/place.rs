@@ -50,10 +50,7 @@ pub fn place(
     fs::create_dir_all(queue_dir).map_err(|e| {
         with_context(
             e,
-            format!(
-                "could not create the upload queue directory {}",
-                queue_dir.display()
-            ),
+            "could not create the upload queue directory".to_string(),
             "create it (or fix the queue directory in the configuration) and retry the upload",
         )
     })?;
@@ -68,10 +65,7 @@ pub fn place(
         out.write_all(changes_text).map_err(|e| {
             with_context(
                 e,
-                format!(
-                    "could not write {changes_name} into {}",
-                    queue_dir.display()
-                ),
+                format!("could not write {changes_name} into the upload queue"),
                 "check that the disk is not full, then retry the upload",
             )
         })
@@ -92,7 +86,7 @@ fn write_atomically(
     crate::fsutil::replace_with(dir, name, fill).map_err(|e| {
         with_context(
             e,
-            format!("could not write {name} into {}", dir.display()),
+            format!("could not write {name} into the upload queue"),
             "check that the upload queue directory is writable and the disk is not full, \
              then retry the upload",
         )
@@ -101,7 +95,8 @@ fn write_atomically(
 
 /// Copies a verified file into `out`, checking its size and SHA-256 again.
 fn copy_verified(file: &VerifiedFile, out: &mut File) -> io::Result<()> {
-    let src = file.path.display();
+    // Named as in the .changes: the message reaches the package's creator.
+    let src = &file.name;
     let mut input = open_regular(&file.path).map_err(|e| {
         with_context(
             e,

@@ -5,7 +5,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::SledStore;
-use super::LAST_QUARANTINE_ID;
+use super::{LAST_QUARANTINE_ID, UNANSWERED};
 use crate::model::{BuildRecord, ExplainTask, Notice, QuarantineEntry, SignatureUse};
 use crate::store::{Commit, Committed, StoreError};
 
@@ -140,6 +140,14 @@ impl SledStore {
                 if let Some(id) = c.released_quarantine {
                     quarantine.remove(&id.to_be_bytes())?;
                     quarantine_raw.remove(&id.to_be_bytes())?;
+                }
+                if c.unanswered {
+                    let n = meta
+                        .get(UNANSWERED)?
+                        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                        .map_or(0, u64::from_be_bytes)
+                        .saturating_add(1);
+                    meta.insert(UNANSWERED, &n.to_be_bytes())?;
                 }
                 if let Some((q, raw)) = &c.quarantine {
                     // Numbered 1, 2, 3...: ids people type.

@@ -30,7 +30,8 @@
 //!   build
 //! * `meta`: `schema_version`; `last_id` and `last_quarantine_id`, the
 //!   counters behind [`Store::generate_id`] and quarantine ids (small,
-//!   dense numbers that people type)
+//!   dense numbers that people type); `unanswered`, the refusals nobody
+//!   was told of
 //!
 //! sled admits one process at a time; [`SledStore::open`] queues on a lock
 //! file (`buildmail.lock`) for up to `database.lock_timeout`.
@@ -113,6 +114,10 @@ fn lock_file(path: &Path, timeout: Duration) -> Result<File, StoreError> {
 
 /// The `meta` key of the last id [`Store::generate_id`] gave out.
 const LAST_ID: &str = "last_id";
+
+/// The `meta` key of the count of refusals not answered
+/// ([`Stats::unanswered`]).
+const UNANSWERED: &str = "unanswered";
 
 /// The `meta` key of the last quarantine id (assigned in the commit).
 pub(super) const LAST_QUARANTINE_ID: &str = "last_quarantine_id";
@@ -642,6 +647,11 @@ impl Store for SledStore {
             unhandled: self.unhandled.len(),
             jobs: self.jobs.len(),
             outbox: self.outbox.len(),
+            unanswered: self
+                .meta
+                .get(UNANSWERED)?
+                .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                .map_or(0, u64::from_be_bytes),
         })
     }
 

@@ -692,3 +692,19 @@ pub fn question_mail(subject: &str, body: &str) -> Vec<u8> {
     m.message_id = unique_message_id();
     m.build()
 }
+
+/// The value of header `name` in `mail` (as `Farm::outbox` shows it),
+/// continuation lines unfolded: a long Subject is folded on the wire.
+pub fn unfolded_header(mail: &str, name: &str) -> String {
+    let prefix = format!("{name}: ");
+    let mut lines = mail.lines().skip_while(|l| !l.starts_with(&prefix));
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("no {name} in {mail}"));
+    let mut value = first[prefix.len()..].trim().to_string();
+    for more in lines.take_while(|l| l.starts_with([' ', '\t'])) {
+        value.push(' ');
+        value.push_str(more.trim());
+    }
+    value
+}
