@@ -174,7 +174,7 @@ pub fn run() -> ExitCode {
         Command::Queue(a) => sync::run_queue(&config, a),
         Command::Take(a) => sync::run_take(&config, a),
         Command::Binnmu(a) => sync::run_binnmu(&config, a),
-        Command::Serve(a) => serve::run(&config, a),
+        Command::Serve(a) => serve::run(&config, cli.config.as_deref(), a),
         Command::Man(a) => man::run(a),
         Command::Completions(a) => completions::run(a),
     };

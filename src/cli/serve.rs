@@ -14,8 +14,13 @@ pub struct Args {
     pub lmtp: Vec<String>,
 }
 
-/// Runs the daemon until SIGTERM or SIGINT.
-pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+/// Runs the daemon until SIGTERM or SIGINT; SIGHUP reloads the
+/// configuration from `config_path` (`--config`).
+pub fn run(
+    config: &Config,
+    config_path: Option<&std::path::Path>,
+    args: Args,
+) -> anyhow::Result<ExitCode> {
     let addresses = if args.lmtp.is_empty() {
         config.serve.lmtp.clone()
     } else {
@@ -25,6 +30,10 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|a| Listen::parse(a).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    serve::run(config.clone(), listen)?;
+    serve::run(
+        config.clone(),
+        config_path.map(std::path::Path::to_path_buf),
+        listen,
+    )?;
     Ok(ExitCode::SUCCESS)
 }

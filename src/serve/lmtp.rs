@@ -58,7 +58,7 @@ where
 {
     let (rd, mut w) = tokio::io::split(stream);
     let mut r = BufReader::new(rd);
-    let max = shared.config.limits.max_message_size;
+    let max = shared.config().limits.max_message_size;
     reply(
         &mut w,
         &format!("220 {} buildmail LMTP ready", shared.hostname),
@@ -184,6 +184,9 @@ where
                             reply(&mut w, &text).await?;
                         }
                         if answer.is_ok() {
+                            // The crash tests kill the daemon here: what
+                            // was answered 250 must survive it.
+                            crate::effects::crash_point("serve-answered");
                             shared.effects.notify_one();
                         }
                     }
@@ -259,24 +262,30 @@ async fn read_data<R: AsyncRead + Unpin>(
     }
 }
 
-/// Prepares one mail, then commits it (the commit lock held, the store
-/// flushed); what happened to it, in a few words, or why it could not be
-/// committed.
+/// Prepares one mail, commits it (the commit lock held), and waits until a
+/// flush made that commit durable ([`super::GroupCommit`]); what happened
+/// to it, in a few words, or why it could not be committed.
 async fn commit(shared: &Arc<Shared>, raw: Vec<u8>) -> Result<String, String> {
     let sh = shared.clone();
     let done = tokio::task::spawn_blocking(move || {
         // Parsing, signature and DKIM checks (which may ask DNS) and
         // archiving the log run outside the commit lock, beside other
         // sessions; only the commit and its flush hold it.
-        let ingest = Ingest::new(&*sh.store, &sh.config);
+        let config = sh.config();
+        let ingest = Ingest::new(&*sh.store, &config);
         let raw = crate::inbound::source::RawMail::Bytes(raw);
         let prepared = ingest.prepare(&raw)?;
-        let _g = sh
-            .commit
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let out = ingest.commit(&raw, &prepared)?;
-        sh.store.flush()?;
+        let (out, seq) = {
+            let _g = sh
+                .commit
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let out = ingest.commit(&raw, &prepared)?;
+            (out, sh.durable.committed())
+        };
+        // Group commit: one flush makes every commit before it durable,
+        // so sessions that committed meanwhile share it.
+        sh.durable.flush_through(seq, &*sh.store)?;
         Ok::<Outcome, crate::store::StoreError>(out)
     })
     .await;

@@ -5,8 +5,10 @@
 //!   their 250 (the same durability as `deliver`'s exit 0); a mail that
 //!   cannot be committed gets 451 per recipient, so the MTA keeps it; only
 //!   a mail over `limits.max_message_size` gets a 5xx.
-//! * Commits run on tokio's blocking pool, one at a time against the one
-//!   store; sessions read and parse in parallel.
+//! * Sessions read, parse and check their mails in parallel (tokio's
+//!   blocking pool); commits run one at a time against the one store, and
+//!   a flush makes every commit before it durable: group commit
+//!   ([`GroupCommit`]).
 //! * The effects (explanations, jobs, notices, the outbox) run in a task of
 //!   the daemon after commits and every minute, with the store held by the
 //!   daemon but no transaction open while an effect runs
@@ -14,13 +16,17 @@
 //! * SIGTERM or SIGINT: stop accepting, end idle sessions with 421, let a
 //!   session inside DATA finish its mail (at most [`SHUTDOWN_GRACE`]),
 //!   finish the effects round, flush, exit 0.
+//! * SIGHUP: read the configuration again ([`Shared::reload`]); one that
+//!   does not load is refused and the running one kept.
+//! * systemd ([`systemd`]): readiness, reloading and stopping notices, the
+//!   watchdog, and socket activation.
 //!
 //! `deliver` hands its mail over the daemon's unix socket when one answers
-//! ([`handover`]). Not yet: group commit, the scheduled `sync`, systemd
-//! notify (issue 13 continues).
+//! ([`handover`]).
 
 pub mod handover;
 mod lmtp;
+pub mod systemd;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -79,7 +85,11 @@ impl Listen {
 
 /// What the sessions share.
 pub(crate) struct Shared {
-    pub(crate) config: Arc<Config>,
+    /// The configuration; replaced by SIGHUP ([`Shared::reload`]).
+    config: std::sync::RwLock<Arc<Config>>,
+    /// Where the configuration was read from (`--config`; `None`: the
+    /// environment or the default place, looked up again on reload).
+    config_path: Option<PathBuf>,
     pub(crate) store: Arc<dyn Store>,
     /// Wakes the effects task after a commit.
     pub(crate) effects: Notify,
@@ -88,12 +98,105 @@ pub(crate) struct Shared {
     pub(crate) commit: std::sync::Mutex<()>,
     /// The host name in the greeting.
     pub(crate) hostname: String,
+    /// Which commits are durable.
+    pub(crate) durable: GroupCommit,
+}
+
+impl Shared {
+    /// The configuration now (a mail or an effects round keeps the one it
+    /// started with).
+    pub(crate) fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the configuration again (SIGHUP): a configuration that does
+    /// not load is refused and the running one kept. What only a restart
+    /// can change (the database, the listeners) is kept, with a warning.
+    /// The keyrings are read by every mail, so a changed keyring file
+    /// counts from the next mail on.
+    pub(crate) fn reload(&self) -> Result<(), String> {
+        let new = Config::load(self.config_path.as_deref()).map_err(|e| e.to_string())?;
+        let old = self.config();
+        if new.database.path != old.database.path {
+            tracing::warn!(
+                "serve: reload: database.path changed ({} → {}); the daemon keeps {} until it is restarted",
+                old.database.path.display(),
+                new.database.path.display(),
+                old.database.path.display()
+            );
+        }
+        if new.serve.lmtp != old.serve.lmtp {
+            tracing::warn!("serve: reload: serve.lmtp changed; the listeners change when the daemon is restarted");
+        }
+        let mut new = new;
+        new.database = old.database.clone();
+        *self
+            .config
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(new);
+        Ok(())
+    }
+}
+
+/// Group commit: mail commits are numbered as they happen (under the
+/// commit lock), and a session waits only until a flush that started
+/// after its commit has ended. While one flush runs, the sessions that
+/// commit meanwhile queue behind it and the next flush covers them all:
+/// throughput grows with the number of connections while each reply
+/// still waits for its own mail to be on disk.
+#[derive(Default)]
+pub(crate) struct GroupCommit {
+    /// Commits so far (taken under the commit lock, after each commit).
+    committed: std::sync::atomic::AtomicU64,
+    /// The commits known durable; held while a flush runs.
+    flushed: std::sync::Mutex<u64>,
+}
+
+impl GroupCommit {
+    /// Counts a commit that just happened; its number. Call under the
+    /// commit lock, after the commit.
+    pub(crate) fn committed(&self) -> u64 {
+        self.committed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1
+    }
+
+    /// Returns once commit `seq` is durable: at once when a flush since
+    /// covered it, else after flushing `store` (which covers every commit
+    /// counted before the flush began).
+    pub(crate) fn flush_through(
+        &self,
+        seq: u64,
+        store: &dyn Store,
+    ) -> Result<(), crate::store::StoreError> {
+        let mut flushed = self
+            .flushed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *flushed >= seq {
+            return Ok(());
+        }
+        let target = self.committed.load(std::sync::atomic::Ordering::SeqCst);
+        store.flush()?;
+        *flushed = target;
+        Ok(())
+    }
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
-pub fn run(config: Config, listen: Vec<Listen>) -> anyhow::Result<()> {
-    if listen.is_empty() {
-        anyhow::bail!("nothing to listen on: give --lmtp unix:/path or --lmtp tcp:host:port");
+/// `config_path` is where the configuration came from (`--config`), read
+/// again on SIGHUP.
+pub fn run(
+    config: Config,
+    config_path: Option<PathBuf>,
+    listen: Vec<Listen>,
+) -> anyhow::Result<()> {
+    let inherited = systemd::inherited().context("taking the sockets systemd passed")?;
+    if listen.is_empty() && inherited.is_empty() {
+        anyhow::bail!("nothing to listen on: give --lmtp unix:/path or --lmtp tcp:host:port, set [serve] lmtp, or start serve from buildmail.socket");
     }
     let store: Arc<dyn Store> =
         Arc::from(crate::store::open(&config.database).context("opening the database")?);
@@ -105,24 +208,43 @@ pub fn run(config: Config, listen: Vec<Listen>) -> anyhow::Result<()> {
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into());
     let shared = Arc::new(Shared {
-        config: Arc::new(config),
+        config: std::sync::RwLock::new(Arc::new(config)),
+        config_path,
         store,
         effects: Notify::new(),
         commit: std::sync::Mutex::new(()),
         hostname,
+        durable: GroupCommit::default(),
     });
-    let result = rt.block_on(serve(shared.clone(), listen));
+    let result = rt.block_on(serve(shared.clone(), listen, inherited));
     // Whatever happened, what was committed is made durable.
     shared.store.flush().context("flushing the database")?;
     result
 }
 
-async fn serve(shared: Arc<Shared>, listen: Vec<Listen>) -> anyhow::Result<()> {
+async fn serve(
+    shared: Arc<Shared>,
+    listen: Vec<Listen>,
+    inherited: Vec<systemd::Inherited>,
+) -> anyhow::Result<()> {
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let slots = Arc::new(Semaphore::new(MAX_SESSIONS));
     let mut acceptors = Vec::new();
-    for l in listen {
-        let listener = Listener::bind(&l).await?;
+    // Socket activation: the sockets systemd passed replace the
+    // configured addresses.
+    let listeners = if inherited.is_empty() {
+        let mut bound = Vec::new();
+        for l in &listen {
+            bound.push(Listener::bind(l).await?);
+        }
+        bound
+    } else {
+        inherited
+            .into_iter()
+            .map(Listener::adopt)
+            .collect::<anyhow::Result<Vec<_>>>()?
+    };
+    for listener in listeners {
         let (sh, mut st, sl) = (shared.clone(), stop.clone(), slots.clone());
         acceptors.push(tokio::spawn(async move {
             loop {
@@ -138,11 +260,33 @@ async fn serve(shared: Arc<Shared>, listen: Vec<Listen>) -> anyhow::Result<()> {
         }));
     }
     let effects = tokio::spawn(effects_task(shared.clone(), stop.clone()));
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!("serve: SIGTERM, finishing"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("serve: SIGINT, finishing"),
+    if let Some(every) = systemd::watchdog() {
+        tokio::spawn(watchdog_task(shared.clone(), every / 2, stop.clone()));
     }
+    systemd::ready("accepting mail over LMTP");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => {
+                tracing::info!("serve: SIGTERM, finishing");
+                break;
+            }
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("serve: SIGINT, finishing");
+                break;
+            }
+            _ = hup.recv() => {
+                systemd::reloading();
+                match shared.reload() {
+                    Ok(()) => tracing::info!("serve: SIGHUP: configuration reloaded"),
+                    Err(e) => tracing::error!("serve: SIGHUP: the configuration was not reloaded, the running one is kept: {e}"),
+                }
+                systemd::ready("accepting mail over LMTP");
+            }
+        }
+    }
+    systemd::stopping();
     let _ = stop_tx.send(true);
     for a in acceptors {
         let _ = a.await;
@@ -170,7 +314,9 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Conn for T 
 
 /// A bound LMTP socket.
 enum Listener {
-    Unix(UnixListener, PathBuf),
+    /// A unix socket, and its file when buildmail made it (removed on
+    /// close; a socket systemd passed is systemd's).
+    Unix(UnixListener, Option<PathBuf>),
     Tcp(TcpListener),
 }
 
@@ -183,7 +329,7 @@ impl Listener {
                 let listener = UnixListener::bind(path)
                     .with_context(|| format!("listening on {}", path.display()))?;
                 tracing::info!("serve: LMTP on unix:{}", path.display());
-                Listener::Unix(listener, path.clone())
+                Listener::Unix(listener, Some(path.clone()))
             }
             Listen::Tcp(addr) => {
                 let listener = TcpListener::bind(addr)
@@ -191,6 +337,25 @@ impl Listener {
                     .with_context(|| format!("listening on {addr}"))?;
                 tracing::info!("serve: LMTP on tcp:{}", listener.local_addr()?);
                 Listener::Tcp(listener)
+            }
+        })
+    }
+
+    /// A socket systemd passed, on the runtime.
+    fn adopt(s: systemd::Inherited) -> anyhow::Result<Listener> {
+        Ok(match s {
+            systemd::Inherited::Unix(l) => {
+                let l = UnixListener::from_std(l).context("a socket systemd passed")?;
+                tracing::info!(
+                    "serve: LMTP on a unix socket systemd passed ({:?})",
+                    l.local_addr().ok()
+                );
+                Listener::Unix(l, None)
+            }
+            systemd::Inherited::Tcp(l) => {
+                let l = TcpListener::from_std(l).context("a socket systemd passed")?;
+                tracing::info!("serve: LMTP on tcp:{} (from systemd)", l.local_addr()?);
+                Listener::Tcp(l)
             }
         })
     }
@@ -204,7 +369,7 @@ impl Listener {
 
     /// Stops listening; a unix socket's file goes.
     fn close(self) {
-        if let Listener::Unix(_, path) = self {
+        if let Listener::Unix(_, Some(path)) = self {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -229,10 +394,32 @@ fn spawn_session<S>(
     });
 }
 
+/// Pings systemd's watchdog every `every` while the store answers a read
+/// (a daemon whose store hangs is restarted by systemd).
+async fn watchdog_task(
+    shared: Arc<Shared>,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let sh = shared.clone();
+        match tokio::task::spawn_blocking(move || sh.store.seen("watchdog")).await {
+            Ok(Ok(_)) => systemd::ping(),
+            Ok(Err(e)) => tracing::error!("serve: watchdog: the store does not answer: {e}"),
+            Err(e) => tracing::error!("serve: watchdog: {e}"),
+        }
+    }
+}
+
 /// Syncs every configured suite: the archive read with the store free,
 /// each merge under the commit lock.
 fn sync_all(shared: &Shared) {
-    let config = &shared.config;
+    let config = shared.config();
+    let config = &*config;
     for suite in &config.archive.suites {
         let seen = match shared.store.release_seen(suite) {
             Ok(s) => s,
@@ -285,10 +472,8 @@ async fn effects_task(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receive
             }
         }
         first = false;
-        let sync_due = match (
-            shared.config.serve.sync_every,
-            shared.config.archive.root.is_some(),
-        ) {
+        let config = shared.config();
+        let sync_due = match (config.serve.sync_every, config.archive.root.is_some()) {
             (Some(every), true) => last_sync.is_none_or(|t| t.elapsed() >= every),
             _ => false,
         };
@@ -303,7 +488,7 @@ async fn effects_task(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receive
         let r = tokio::task::spawn_blocking(move || {
             worker::run_pending(
                 StoreAccess::Guarded(&*sh.store, &sh.commit),
-                &sh.config,
+                &config,
                 &SystemClock,
             )
         })

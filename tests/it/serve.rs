@@ -427,3 +427,314 @@ fn a_closed_stderr_does_not_bring_the_daemon_down() {
         State::Built
     );
 }
+
+/// A datagram socket standing in for systemd's notify socket.
+struct NotifySocket {
+    socket: std::os::unix::net::UnixDatagram,
+    path: PathBuf,
+}
+
+impl NotifySocket {
+    fn new(dir: &Path) -> NotifySocket {
+        let path = dir.join("notify.sock");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        NotifySocket { socket, path }
+    }
+
+    /// The next notice that is not a watchdog ping, or a ping when `ping`.
+    fn next(&self, ping: bool) -> String {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = self.socket.recv(&mut buf).expect("a notice from serve");
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if ping || text.trim() != "WATCHDOG=1" {
+                return text;
+            }
+        }
+    }
+}
+
+/// SIGHUP reloads the configuration: a new size limit counts from the
+/// next mail on; a configuration that does not load is refused and the
+/// running one kept. systemd hears READY, RELOADING, READY and STOPPING,
+/// and watchdog pings (a real notify socket).
+#[test]
+fn sighup_reloads_the_configuration_and_systemd_is_told() {
+    let farm = Farm::new();
+    let notify = NotifySocket::new(farm.root());
+    let socket = farm.root().join("lmtp.sock");
+    let config = farm.root().join("buildmail.toml");
+    let mut child = farm
+        .cli(&["serve", "--lmtp", &format!("unix:{}", socket.display())])
+        .env("NOTIFY_SOCKET", &notify.path)
+        .env("WATCHDOG_USEC", "200000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(notify.next(false).contains("READY=1"));
+    assert_eq!(
+        notify.next(true).trim(),
+        "WATCHDOG=1",
+        "the watchdog is pinged"
+    );
+    let size_of = |c: &mut Client| {
+        c.send("LHLO client.example\r\n");
+        c.reply()
+    };
+    let mut c = Client::connect(&socket);
+    assert!(!size_of(&mut c).contains("SIZE 4096"));
+    drop(c);
+
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[limits]\nmax_message_size = \"4KiB\"\n"),
+    )
+    .unwrap();
+    let hup = |child: &Child| unsafe {
+        libc::kill(child.id() as i32, libc::SIGHUP);
+    };
+    hup(&child);
+    let reloading = notify.next(false);
+    assert!(reloading.contains("RELOADING=1"), "{reloading}");
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    assert!(notify.next(false).contains("READY=1"));
+    let mut c = Client::connect(&socket);
+    assert!(
+        size_of(&mut c).contains("SIZE 4096"),
+        "the new limit counts"
+    );
+    drop(c);
+
+    // A broken configuration: refused, the running one kept.
+    std::fs::write(&config, "this is = = not toml\n").unwrap();
+    hup(&child);
+    assert!(notify.next(false).contains("RELOADING=1"));
+    assert!(notify.next(false).contains("READY=1"));
+    let mut c = Client::connect(&socket);
+    assert!(size_of(&mut c).contains("SIZE 4096"), "the old one is kept");
+    drop(c);
+
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    assert!(notify.next(false).contains("STOPPING=1"));
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("the configuration was not reloaded, the running one is kept"),
+        "{stderr}"
+    );
+}
+
+/// Socket activation: serve takes the listening socket systemd passes as
+/// fd 3 (LISTEN_FDS, LISTEN_PID), commits mail from it, and leaves the
+/// socket file (systemd's) in place when it stops.
+#[test]
+fn serve_takes_the_socket_systemd_passes() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let farm = Farm::new();
+    let socket = farm.root().join("activated.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let fd = listener.as_raw_fd();
+    // sh sets LISTEN_PID to its own pid, which exec hands to buildmail.
+    let mut cmd = std::process::Command::new("sh");
+    let config = farm.root().join("buildmail.toml");
+    drop(farm.cli(&[])); // writes buildmail.toml
+    cmd.arg("-c")
+        .arg(format!(
+            "LISTEN_PID=$$ LISTEN_FDS=1 exec {} --config {} serve",
+            env!("CARGO_BIN_EXE_buildmail"),
+            config.display()
+        ))
+        .env_remove("BUILDMAIL_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: dup2 is async-signal-safe; fd 3 becomes the listener.
+    unsafe {
+        cmd.pre_exec(move || {
+            let rc = if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, 3)
+            };
+            if rc < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    drop(listener);
+    let mut c = Client::connect(&socket);
+    c.send("LHLO client.example\r\nMAIL FROM:<buildd@example.org>\r\nRCPT TO:<logs@example.org>\r\nDATA\r\n");
+    for _ in 0..4 {
+        c.reply();
+    }
+    c.w.write_all(&Client::data(&log_mail("hello", "successful")))
+        .unwrap();
+    assert!(c.reply().starts_with("250 2.0.0"));
+    drop(c);
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(socket.exists(), "the socket is systemd's to remove");
+    assert_eq!(
+        farm.record("hello", "unstable", "amd64").state,
+        State::Built
+    );
+}
+
+/// One mail in its own LMTP session, not panicking on a daemon that went
+/// away: whether it was answered 250.
+fn try_deliver(socket: &Path, mail: &[u8]) -> bool {
+    let attempt = || -> std::io::Result<bool> {
+        let mut w = UnixStream::connect(socket)?;
+        w.set_read_timeout(Some(Duration::from_secs(60)))?;
+        let mut r = BufReader::new(w.try_clone()?);
+        let mut reply = || -> std::io::Result<String> {
+            let mut all = String::new();
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line)? == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                all.push_str(&line);
+                if line.as_bytes().get(3) != Some(&b'-') {
+                    return Ok(all);
+                }
+            }
+        };
+        if !reply()?.starts_with("220") {
+            return Ok(false);
+        }
+        w.write_all(b"LHLO burst.example\r\nMAIL FROM:<buildd@example.org>\r\nRCPT TO:<logs@example.org>\r\nDATA\r\n")?;
+        for expect in ["250", "250", "250", "354"] {
+            if !reply()?.starts_with(expect) {
+                return Ok(false);
+            }
+        }
+        w.write_all(&Client::data(mail))?;
+        Ok(reply()?.starts_with("250"))
+    };
+    attempt().unwrap_or(false)
+}
+
+/// 50 connections at once, the daemon stopped by `signal` in the middle
+/// of the burst: every mail answered 250 is committed; the clients send
+/// the others again to a new daemon; in the end each mail is committed
+/// exactly once (one dedup record and one history line each).
+fn burst_survives(signal: i32) {
+    let farm = Farm::new();
+    let socket = farm.root().join("lmtp.sock");
+    let server = Server::start_at(&farm, socket.clone());
+    const CONNS: usize = 50;
+    const EACH: usize = 4;
+    let mails: Vec<Vec<u8>> = (0..CONNS * EACH)
+        .map(|i| log_mail(&format!("burst{i:03}"), "successful"))
+        .collect();
+    let mails = std::sync::Arc::new(mails);
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(vec![false; CONNS * EACH]));
+    let threads: Vec<_> = (0..CONNS)
+        .map(|t| {
+            let (mails, answered, socket) = (mails.clone(), answered.clone(), socket.clone());
+            std::thread::spawn(move || {
+                for k in 0..EACH {
+                    let i = t * EACH + k;
+                    if try_deliver(&socket, &mails[i]) {
+                        answered.lock().unwrap()[i] = true;
+                    }
+                }
+            })
+        })
+        .collect();
+    // Stop it once some mails are in.
+    let start = Instant::now();
+    while answered.lock().unwrap().iter().filter(|a| **a).count() < CONNS / 2 {
+        assert!(start.elapsed() < Duration::from_secs(60), "no mail went in");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut child = server.child;
+    unsafe {
+        libc::kill(child.id() as i32, signal);
+    }
+    child.wait().unwrap();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let first: Vec<bool> = answered.lock().unwrap().clone();
+    let acknowledged = first.iter().filter(|a| **a).count();
+    assert!(acknowledged > 0 && acknowledged < CONNS * EACH || signal == libc::SIGTERM);
+    // What was answered 250 is there after the stop.
+    for (i, ok) in first.iter().enumerate() {
+        if *ok {
+            assert_eq!(
+                farm.record(&format!("burst{i:03}"), "unstable", "amd64")
+                    .state,
+                State::Built,
+                "mail {i} was answered 250 but is not committed"
+            );
+        }
+    }
+    // The MTA retries the rest with a new daemon.
+    let server = Server::start_at(&farm, socket.clone());
+    for (i, ok) in first.iter().enumerate() {
+        if !ok {
+            assert!(try_deliver(&socket, &mails[i]), "retry of mail {i}");
+        }
+    }
+    assert!(server.stop().success());
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let stats = store.stats().unwrap();
+    assert_eq!(stats.mails, CONNS * EACH, "one dedup record per mail");
+    assert_eq!(stats.builds, CONNS * EACH);
+    assert_eq!(stats.history, CONNS * EACH, "each mail committed once");
+}
+
+#[test]
+fn sigkill_during_a_burst_loses_no_acknowledged_mail() {
+    burst_survives(libc::SIGKILL);
+}
+
+#[test]
+fn sigterm_during_a_burst_loses_no_acknowledged_mail() {
+    burst_survives(libc::SIGTERM);
+}
+
+/// The daemon killed (SIGKILL) the moment after its 250: the mail is
+/// committed all the same (each answer waits for its flush).
+#[test]
+fn a_mail_answered_250_survives_a_kill_right_after() {
+    let farm = Farm::new();
+    let socket = farm.root().join("lmtp.sock");
+    let mut child = farm
+        .cli(&["serve", "--lmtp", &format!("unix:{}", socket.display())])
+        .env("BUILDMAIL_CRASH_AT", "serve-answered")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while UnixStream::connect(&socket).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "serve did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(try_deliver(&socket, &log_mail("hello", "successful")));
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the crash point killed it");
+    assert_eq!(
+        farm.record("hello", "unstable", "amd64").state,
+        State::Built
+    );
+}
