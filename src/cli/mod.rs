@@ -16,6 +16,7 @@ mod outbox;
 mod quarantine;
 mod render;
 mod serve;
+mod status;
 mod sync;
 mod work;
 
@@ -109,6 +110,9 @@ pub enum Command {
     Binnmu(sync::BinNmuArgs),
     /// Run the daemon: take mail over LMTP, run the effects beside it.
     Serve(serve::Args),
+    /// Whether the daemon runs, what waits in the queues, the last sync
+    /// (exit 0 when the daemon answered, 3 when none runs).
+    Status(status::Args),
     /// Print the manual page buildmail(1), or a subcommand's; `--dir`
     /// writes them all (for packagers; generated from these definitions).
     Man(man::Args),
@@ -175,6 +179,7 @@ pub fn run() -> ExitCode {
         Command::Take(a) => sync::run_take(&config, a),
         Command::Binnmu(a) => sync::run_binnmu(&config, a),
         Command::Serve(a) => serve::run(&config, cli.config.as_deref(), a),
+        Command::Status(a) => status::run(&config, a),
         Command::Man(a) => man::run(a),
         Command::Completions(a) => completions::run(a),
     };
@@ -226,6 +231,7 @@ fn only_prints(command: &Command) -> bool {
             | Command::CheckConfig(_)
             | Command::Render(_)
             | Command::Queue(_)
+            | Command::Status(_)
             | Command::Man(_)
             | Command::Completions(_)
     )

@@ -200,6 +200,20 @@ where
                 reply(&mut w, "250 2.0.0 OK").await?;
             }
             "NOOP" => reply(&mut w, "250 2.0.0 OK").await?,
+            // buildmail's own (RFC 5321 §4.1.5 leaves X-verbs to private
+            // use): `buildmail status` asks the running daemon.
+            "XSTATUS" => {
+                let sh = shared.clone();
+                let text = match tokio::task::spawn_blocking(move || sh.status()).await {
+                    Ok(Ok(status)) => match serde_json::to_string(&status) {
+                        Ok(json) => format!("250 {json}"),
+                        Err(e) => format!("451 4.3.0 status: {e}"),
+                    },
+                    Ok(Err(e)) => format!("451 4.3.0 status: {e}"),
+                    Err(e) => format!("451 4.3.0 status: {e}"),
+                };
+                reply(&mut w, &text).await?;
+            }
             "VRFY" => reply(&mut w, "252 2.1.5 Cannot VRFY; send the mail").await?,
             "QUIT" => {
                 reply(&mut w, "221 2.0.0 Bye").await?;

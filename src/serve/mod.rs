@@ -26,6 +26,7 @@
 
 pub mod handover;
 mod lmtp;
+pub mod status;
 pub mod systemd;
 
 use std::path::PathBuf;
@@ -100,9 +101,29 @@ pub(crate) struct Shared {
     pub(crate) hostname: String,
     /// Which commits are durable.
     pub(crate) durable: GroupCommit,
+    /// When the daemon started (Unix seconds).
+    started: i64,
+    /// Where it listens (for `status`).
+    listening: std::sync::Mutex<Vec<String>>,
 }
 
 impl Shared {
+    /// The status `buildmail status` shows, this daemon's part included.
+    pub(crate) fn status(&self) -> Result<status::Status, crate::store::StoreError> {
+        let mut s = status::gather(&*self.store, &self.config())?;
+        s.daemon = Some(status::Daemon {
+            pid: std::process::id(),
+            started: self.started,
+            committed: self.durable.count(),
+            listening: self
+                .listening
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+        });
+        Ok(s)
+    }
+
     /// The configuration now (a mail or an effects round keeps the one it
     /// started with).
     pub(crate) fn config(&self) -> Arc<Config> {
@@ -164,6 +185,11 @@ impl GroupCommit {
             + 1
     }
 
+    /// Mail commits so far.
+    pub(crate) fn count(&self) -> u64 {
+        self.committed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Returns once commit `seq` is durable: at once when a flush since
     /// covered it, else after flushing `store` (which covers every commit
     /// counted before the flush began).
@@ -215,6 +241,8 @@ pub fn run(
         commit: std::sync::Mutex::new(()),
         hostname,
         durable: GroupCommit::default(),
+        started: crate::time::Clock::now(&SystemClock),
+        listening: std::sync::Mutex::new(Vec::new()),
     });
     let result = rt.block_on(serve(shared.clone(), listen, inherited));
     // Whatever happened, what was committed is made durable.
@@ -244,6 +272,11 @@ async fn serve(
             .map(Listener::adopt)
             .collect::<anyhow::Result<Vec<_>>>()?
     };
+    *shared
+        .listening
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) =
+        listeners.iter().map(Listener::describe).collect();
     for listener in listeners {
         let (sh, mut st, sl) = (shared.clone(), stop.clone(), slots.clone());
         acceptors.push(tokio::spawn(async move {
@@ -339,6 +372,25 @@ impl Listener {
                 Listener::Tcp(listener)
             }
         })
+    }
+
+    /// Where it listens, in words.
+    fn describe(&self) -> String {
+        match self {
+            Listener::Unix(_, Some(path)) => format!("unix:{}", path.display()),
+            Listener::Unix(l, None) => match l
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+            {
+                Some(p) => format!("unix:{p} (from systemd)"),
+                None => "a unix socket from systemd".to_string(),
+            },
+            Listener::Tcp(l) => match l.local_addr() {
+                Ok(a) => format!("tcp:{a}"),
+                Err(_) => "tcp".to_string(),
+            },
+        }
     }
 
     /// A socket systemd passed, on the runtime.

@@ -738,3 +738,38 @@ fn a_mail_answered_250_survives_a_kill_right_after() {
         State::Built
     );
 }
+
+/// `status` asks the running daemon (exit 0: its pid, what it committed,
+/// the queues); with the daemon stopped it reads the database (exit 3).
+#[test]
+fn status_shows_the_daemon_and_its_queues() {
+    let socket = tempfile::tempdir().unwrap();
+    let socket = socket.path().join("lmtp.sock");
+    let farm = Farm::with(&format!(
+        "[serve]\nlmtp = [\"unix:{}\"]\n",
+        socket.display()
+    ));
+    let server = Server::start_at(&farm, socket.clone());
+    assert!(try_deliver(&socket, &log_mail("hello", "successful")));
+    let out = farm.cli(&["status", "--json"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["daemon"]["pid"], server.child.id());
+    assert_eq!(s["daemon"]["committed"], 1);
+    assert_eq!(s["mails"], 1);
+    assert_eq!(s["builds"], 1);
+    let text = farm.cli(&["status"]).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("daemon:        running (pid"), "{text}");
+    assert!(server.stop().success());
+    let out = farm.cli(&["status", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "no daemon");
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(s["daemon"].is_null());
+    assert_eq!(s["mails"], 1);
+}
