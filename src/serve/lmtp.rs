@@ -286,7 +286,7 @@ async fn commit(shared: &Arc<Shared>, raw: Vec<u8>) -> Result<String, String> {
         // archiving the log run outside the commit lock, beside other
         // sessions; only the commit and its flush hold it.
         let config = sh.config();
-        let ingest = Ingest::new(&*sh.store, &config);
+        let ingest = Ingest::new(&*sh.store, &config).with_clock(sh.clock.clone());
         let raw = crate::inbound::source::RawMail::Bytes(raw);
         let prepared = ingest.prepare(&raw)?;
         let (out, seq) = {

@@ -40,7 +40,7 @@ use tokio::sync::{Notify, Semaphore};
 use crate::config::Config;
 use crate::effects::{worker, StoreAccess};
 use crate::store::Store;
-use crate::time::SystemClock;
+use crate::time::SharedClock;
 
 /// Sessions at once; further connections wait for a free slot.
 pub const MAX_SESSIONS: usize = 64;
@@ -105,9 +105,38 @@ pub(crate) struct Shared {
     started: i64,
     /// Where it listens (for `status`).
     listening: std::sync::Mutex<Vec<String>>,
+    /// The clock every commit, effect and sync reads "now" from.
+    pub(crate) clock: SharedClock,
+    /// How often the effects run without a new mail ([`EFFECTS_EVERY`]).
+    tick: Duration,
 }
 
 impl Shared {
+    fn new(
+        config: Config,
+        config_path: Option<PathBuf>,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        tick: Duration,
+    ) -> Shared {
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "localhost".into());
+        Shared {
+            config: std::sync::RwLock::new(Arc::new(config)),
+            config_path,
+            store,
+            effects: Notify::new(),
+            commit: std::sync::Mutex::new(()),
+            hostname,
+            durable: GroupCommit::default(),
+            started: clock.now(),
+            listening: std::sync::Mutex::new(Vec::new()),
+            clock,
+            tick,
+        }
+    }
+
     /// The status `buildmail status` shows, this daemon's part included.
     pub(crate) fn status(&self) -> Result<status::Status, crate::store::StoreError> {
         let mut s = status::gather(&*self.store, &self.config())?;
@@ -230,20 +259,13 @@ pub fn run(
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
-    let shared = Arc::new(Shared {
-        config: std::sync::RwLock::new(Arc::new(config)),
+    let shared = Arc::new(Shared::new(
+        config,
         config_path,
         store,
-        effects: Notify::new(),
-        commit: std::sync::Mutex::new(()),
-        hostname,
-        durable: GroupCommit::default(),
-        started: crate::time::Clock::now(&SystemClock),
-        listening: std::sync::Mutex::new(Vec::new()),
-    });
+        crate::time::system(),
+        EFFECTS_EVERY,
+    ));
     let result = rt.block_on(serve(shared.clone(), listen, inherited));
     // Whatever happened, what was committed is made durable.
     shared.store.flush().context("flushing the database")?;
@@ -361,6 +383,11 @@ impl Listener {
                 let _ = std::fs::remove_file(path);
                 let listener = UnixListener::bind(path)
                     .with_context(|| format!("listening on {}", path.display()))?;
+                // Owner and group may connect (the MTA: put its user in
+                // the daemon's group), whatever the umask.
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+                    .with_context(|| format!("setting the mode of {}", path.display()))?;
                 tracing::info!("serve: LMTP on unix:{}", path.display());
                 Listener::Unix(listener, Some(path.clone()))
             }
@@ -480,7 +507,7 @@ fn sync_all(shared: &Shared) {
                 continue;
             }
         };
-        let now = crate::time::Clock::now(&SystemClock);
+        let now = shared.clock.now();
         let result = match crate::sync::read_suite(config, suite, seen.as_ref(), now) {
             Ok(crate::sync::Read::Unchanged(_)) => {
                 tracing::info!("serve: sync {suite}: unchanged");
@@ -507,7 +534,36 @@ fn sync_all(shared: &Shared) {
     }
 }
 
-/// Runs the effects at start, after commits and every [`EFFECTS_EVERY`];
+/// The daemon's scheduled work — the effects after each commit and every
+/// tick, the archive sync every `serve.sync_every` — on a clock and tick
+/// the caller chooses: what `serve` runs beside its listeners, and what
+/// the tests drive with an injected clock.
+pub struct Scheduler {
+    shared: Arc<Shared>,
+}
+
+impl Scheduler {
+    /// The scheduled work over `store`, reading "now" from `clock`, the
+    /// effects running at least every `tick`.
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        tick: Duration,
+    ) -> Scheduler {
+        Scheduler {
+            shared: Arc::new(Shared::new(config, None, store, clock, tick)),
+        }
+    }
+
+    /// Runs until `stop` turns true (an effects round in progress ends
+    /// first).
+    pub async fn run(&self, stop: tokio::sync::watch::Receiver<bool>) {
+        effects_task(self.shared.clone(), stop).await;
+    }
+}
+
+/// Runs the effects at start, after commits and every tick;
 /// syncs the archive at start and every `serve.sync_every`.
 async fn effects_task(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut first = true;
@@ -520,7 +576,7 @@ async fn effects_task(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receive
             tokio::select! {
                 _ = stop.changed() => return,
                 _ = shared.effects.notified() => {}
-                _ = tokio::time::sleep(EFFECTS_EVERY) => {}
+                _ = tokio::time::sleep(shared.tick) => {}
             }
         }
         first = false;
@@ -541,7 +597,7 @@ async fn effects_task(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receive
             worker::run_pending(
                 StoreAccess::Guarded(&*sh.store, &sh.commit),
                 &config,
-                &SystemClock,
+                &*sh.clock,
             )
         })
         .await;

@@ -773,3 +773,51 @@ fn status_shows_the_daemon_and_its_queues() {
     assert!(s["daemon"].is_null());
     assert_eq!(s["mails"], 1);
 }
+
+/// The daemon's scheduled work runs on its injected clock: a
+/// build-failure notice waits out its quiet period on that clock and then
+/// goes out without another mail arriving.
+#[test]
+fn scheduled_notices_fire_on_the_daemons_clock() {
+    let farm = Farm::with(&format!(
+        "[notify]\nnotify_on = [\"build-attempted\"]\nquiet_period = \"30m\"\nbuildd_admins = [\"{ADMIN}\"]\n"
+    ));
+    farm.log("attempted", "hello", "1.0-1", "amd64", "unstable");
+    assert!(farm.outbox().is_empty());
+    let store: std::sync::Arc<dyn buildmail::store::Store> =
+        std::sync::Arc::from(buildmail::store::open(&farm.cfg.database).unwrap());
+    let scheduler = buildmail::serve::Scheduler::new(
+        farm.cfg.clone(),
+        store,
+        farm.clock.clone(),
+        Duration::from_millis(50),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = rt.spawn(async move { scheduler.run(stopped).await });
+    // Several rounds run; the daemon's clock has not passed the quiet
+    // period, so nothing goes out.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(farm.outbox().is_empty(), "nothing before the quiet period");
+    farm.clock.advance(31 * 60);
+    let start = Instant::now();
+    while farm.outbox().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the notice did not go out"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.send(true).unwrap();
+    rt.block_on(task).unwrap();
+    let mails = farm.outbox();
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert!(
+        mails[0].contains("X-Buildd-Build-State: FAILEDTOBUILD"),
+        "{}",
+        mails[0]
+    );
+}
