@@ -27,8 +27,16 @@ impl Server {
     }
 
     fn start_at(farm: &Farm, socket: PathBuf) -> Server {
-        let child = farm
-            .cli(&["serve", "--lmtp", &format!("unix:{}", socket.display())])
+        Server::start_with(farm, socket, &[])
+    }
+
+    /// [`Server::start_at`] with `env` added to its environment.
+    fn start_with(farm: &Farm, socket: PathBuf, env: &[(&str, &str)]) -> Server {
+        let mut cmd = farm.cli(&["serve", "--lmtp", &format!("unix:{}", socket.display())]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -715,21 +723,12 @@ fn sigterm_during_a_burst_loses_no_acknowledged_mail() {
 fn a_mail_answered_250_survives_a_kill_right_after() {
     let farm = Farm::new();
     let socket = farm.root().join("lmtp.sock");
-    let mut child = farm
-        .cli(&["serve", "--lmtp", &format!("unix:{}", socket.display())])
-        .env("BUILDMAIL_CRASH_AT", "serve-answered")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while UnixStream::connect(&socket).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "serve did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut server = Server::start_with(
+        &farm,
+        socket.clone(),
+        &[("BUILDMAIL_CRASH_AT", "serve-answered")],
+    );
+    let child = &mut server.child;
     assert!(try_deliver(&socket, &log_mail("hello", "successful")));
     let status = child.wait().unwrap();
     assert!(!status.success(), "the crash point killed it");
