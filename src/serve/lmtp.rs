@@ -284,7 +284,8 @@ async fn commit(shared: &Arc<Shared>, raw: Vec<u8>) -> Result<String, String> {
     let done = tokio::task::spawn_blocking(move || {
         // Parsing, signature and DKIM checks (which may ask DNS) and
         // archiving the log run outside the commit lock, beside other
-        // sessions; only the commit and its flush hold it.
+        // sessions; only the commit holds it, and the flush that makes
+        // it durable is shared (group commit).
         let config = sh.config();
         let ingest = Ingest::new(&*sh.store, &config).with_clock(sh.clock.clone());
         let raw = crate::inbound::source::RawMail::Bytes(raw);
