@@ -12,7 +12,12 @@
 //! 5. [`store`]: the storage interface and its implementations;
 //! 6. [`effects`]: uploads, mail delivery, composing mails, the worker;
 //! 7. [`ingest`]: one mail in, one commit out; the import pipeline;
-//! 8. [`cli`]: the command line.
+//! 8. [`sync`]: the archive side (read, merge, take, binNMU);
+//! 9. [`query`]: the views commands and pages show;
+//! 10. [`hub`]: the doors every command goes through (submit, apply,
+//!     query), the daemon's core and its scheduled work;
+//! 11. [`serve`]: the daemon's listeners (LMTP, HTTP) and its client;
+//! 12. [`cli`]: the command line.
 
 /// Defines `fn $name() -> &'static regex::Regex`, compiled on first use.
 /// The patterns are constants: a module that defines regexes has a test
@@ -53,6 +58,10 @@ pub mod effects;
 pub mod ingest;
 
 pub mod sync;
+
+pub mod query;
+
+pub mod hub;
 
 pub mod serve;
 

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use crate::config::Config;
+use crate::hub::{Answer, Done, ErrorKind, Op, Query};
 
 /// Options of `forget-signature`.
 #[derive(Debug, clap::Args)]
@@ -22,9 +23,12 @@ pub struct Args {
 
 /// Lists or forgets recorded signatures.
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
-    let store = super::open_existing_store(config)?;
+    let hub = super::hub(config)?;
     if args.list {
-        let uses = store.signature_uses()?;
+        let uses = match hub.query(Query::Signatures)? {
+            Answer::Signatures(u) => u,
+            other => return Err(super::unexpected("forget-signature --list", &other)),
+        };
         if args.json {
             super::print_json(&uses)?;
         } else if uses.is_empty() {
@@ -43,17 +47,16 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let sha = args.sha256.unwrap_or_default();
-    if sha.len() < 8 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        eprintln!("buildmail: give at least 8 hex digits of the signed bytes' SHA-256 (see `buildmail forget-signature --list`)");
-        return Ok(ExitCode::FAILURE);
-    }
-    let removed = store.forget_signature(&sha)?;
-    store.flush()?;
-    if removed.is_empty() {
-        eprintln!("buildmail: no recorded signature matches {sha}");
-        return Ok(ExitCode::FAILURE);
-    }
+    let sha256 = args.sha256.unwrap_or_default();
+    let removed = match hub.apply(Op::ForgetSignature { sha256 }) {
+        Ok(Done::Forgot(r)) => r,
+        Ok(other) => return Err(super::unexpected("forget-signature", &other)),
+        Err(e) if e.kind == ErrorKind::Refused => {
+            eprintln!("buildmail: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => return Err(e.into()),
+    };
     for u in removed {
         println!(
             "forgot the signature by {} made {} (first seen {})",

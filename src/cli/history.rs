@@ -2,10 +2,8 @@
 
 use std::process::ExitCode;
 
-use serde::Serialize;
-
 use crate::config::Config;
-use crate::model::{BuildKey, HistoryEntry};
+use crate::hub::{Answer, Query};
 
 /// Options of `history`.
 #[derive(Debug, clap::Args)]
@@ -20,26 +18,16 @@ pub struct Args {
     pub json: bool,
 }
 
-#[derive(Serialize)]
-struct BuildHistory {
-    key: BuildKey,
-    history: Vec<HistoryEntry>,
-}
-
 /// Prints the history of every matching build of a source package.
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
-    let store = super::open_existing_store(config)?;
-    let mut out = Vec::new();
-    for r in store.builds_of(&args.source)? {
-        if !args.filter.matches(&r.key) {
-            continue;
-        }
-        let history = store.history(&r.key)?;
-        out.push(BuildHistory {
-            key: r.key,
-            history,
-        });
-    }
+    let q = Query::History {
+        source: args.source.clone(),
+        filter: args.filter.to_query(),
+    };
+    let out = match super::hub(config)?.query(q)? {
+        Answer::Histories(h) => h,
+        other => return Err(super::unexpected("history", &other)),
+    };
     if args.json {
         super::print_json(&out)?;
         return Ok(ExitCode::SUCCESS);

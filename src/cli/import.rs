@@ -10,12 +10,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::Config;
 use crate::effects::worker;
+use crate::hub::{Answer, Done, Hub, MailMode, Op, Query};
 use crate::inbound::source;
 use crate::inbound::source::SourceKind;
 use crate::ingest::pipeline;
 use crate::ingest::pipeline::Committed;
 use crate::ingest::{Ingest, Outcome};
 use crate::model::BuildKey;
+use crate::serve::client::{self, Connect};
 
 /// Options of `import`.
 #[derive(Debug, clap::Args)]
@@ -177,19 +179,19 @@ fn total_size(path: &Path) -> u64 {
     }
 }
 
-/// Imports every path, committing each mail and flushing in batches.
+/// Imports every path, committing each mail and flushing in batches —
+/// through the daemon when one runs (one mail at a time, in order).
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    match client::connect(&config.serve.control, client::HELLO_TIMEOUT) {
+        Connect::Daemon(remote) => return through_daemon(config, &args, &*remote),
+        Connect::Unusable(why) => anyhow::bail!(why),
+        Connect::NoDaemon => {}
+    }
     return_large_buffers();
-    let store = super::open_store(config)?;
+    let store = crate::store::open(&config.database)?;
     let total: u64 = args.paths.iter().map(|p| total_size(p)).sum();
     // indicatif draws nothing when standard error is not a terminal.
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = progress_bar(total);
     let start = Instant::now();
     let ingest = Ingest::new(&*store, config).batched();
     let ingest = if args.live {
@@ -206,31 +208,10 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     store.flush()?;
     bar.finish_and_clear();
     result?;
-    let t = &tally;
-    let secs = start.elapsed().as_secs_f64();
-    let mb = t.bytes as f64 / 1e6;
-    println!(
-        "imported {} mails: {} log mails, {} replies, {} archive mails, {} other mails, {} duplicates, {} quarantined",
-        t.mails(),
-        t.logs,
-        t.replies,
-        t.archive,
-        t.other,
-        t.duplicates,
-        t.quarantined
-    );
-    println!(
-        "{mb:.1} MB in {secs:.2} s ({:.1} MB/s, {:.0} mails/s)",
-        if secs > 0.0 { mb / secs } else { 0.0 },
-        if secs > 0.0 {
-            t.mails() as f64 / secs
-        } else {
-            0.0
-        }
-    );
-    if args.list && !t.touched.is_empty() {
+    summarise(&tally, start);
+    if args.list && !tally.touched.is_empty() {
         let mut records = Vec::new();
-        for k in &t.touched {
+        for k in &tally.touched {
             if let Some(r) = store.build(k)? {
                 records.push(r);
             }
@@ -261,4 +242,123 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Imports through the running daemon: each mail submitted in order (a
+/// reply after the log it answers), committed and made durable by the
+/// daemon; its effects (with `--live`) and the explanations run in the
+/// daemon's effects task.
+fn through_daemon(config: &Config, args: &Args, hub: &dyn Hub) -> anyhow::Result<ExitCode> {
+    let total: u64 = args.paths.iter().map(|p| total_size(p)).sum();
+    let bar = progress_bar(total);
+    let start = Instant::now();
+    let mode = if args.live {
+        MailMode::Deliver
+    } else {
+        MailMode::Import
+    };
+    let mut tally = Tally::default();
+    let mut failure = None;
+    pipeline::read_paths(&args.paths, config, &mut |raw, origin| {
+        let size = raw.size();
+        match hub.submit(raw, mode) {
+            Ok(a) => {
+                tally.count(
+                    &Committed {
+                        origin: &origin,
+                        size,
+                        outcome: &a.outcome,
+                    },
+                    &bar,
+                );
+                true
+            }
+            Err(e) => {
+                failure = Some(anyhow::anyhow!(
+                    "could not commit {origin}; it and the mails after it were not imported: {e}"
+                ));
+                false
+            }
+        }
+    })?;
+    bar.finish_and_clear();
+    if let Some(e) = failure {
+        summarise(&tally, start);
+        return Err(e);
+    }
+    summarise(&tally, start);
+    if args.list && !tally.touched.is_empty() {
+        let mut records = Vec::new();
+        for k in &tally.touched {
+            let q = Query::Info {
+                source: k.source.clone(),
+                filter: crate::query::Filter {
+                    dist: Some(k.dist.clone()),
+                    arch: Some(k.arch.clone()),
+                },
+            };
+            match hub.query(q)? {
+                Answer::Builds(b) => records.extend(b),
+                other => return Err(super::unexpected("info", &other)),
+            }
+        }
+        println!();
+        super::list::print_table(&records);
+    }
+    if args.live {
+        println!("{} carries out what the mails ask for", hub.describe());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "nothing was sent and no upload was run (imported mail; `import --live` carries out what the mails ask for)"
+    );
+    if args.explain == Explain::Wait {
+        if let Done::Worked(Some(s)) = hub.apply(Op::Work { explanations: true })? {
+            println!("{} failed build(s) explained", s.explained);
+        }
+    } else if tally.logs > 0 {
+        println!(
+            "failed builds are explained by {} (`info` shows each explanation once made)",
+            hub.describe()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The progress bar of an import of `total` bytes (drawn only on a
+/// terminal).
+fn progress_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// The closing summary of an import.
+fn summarise(t: &Tally, start: Instant) {
+    let secs = start.elapsed().as_secs_f64();
+    let mb = t.bytes as f64 / 1e6;
+    println!(
+        "imported {} mails: {} log mails, {} replies, {} archive mails, {} other mails, {} duplicates, {} quarantined",
+        t.mails(),
+        t.logs,
+        t.replies,
+        t.archive,
+        t.other,
+        t.duplicates,
+        t.quarantined
+    );
+    println!(
+        "{mb:.1} MB in {secs:.2} s ({:.1} MB/s, {:.0} mails/s)",
+        if secs > 0.0 { mb / secs } else { 0.0 },
+        if secs > 0.0 {
+            t.mails() as f64 / secs
+        } else {
+            0.0
+        }
+    );
 }

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use crate::config::Config;
+use crate::hub::{Answer, Query};
 use crate::model::BuildRecord;
 
 /// Options of `info`.
@@ -126,12 +127,14 @@ pub fn print_record(r: &BuildRecord) {
 
 /// Shows every dist/arch record of a source package.
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
-    let store = super::open_existing_store(config)?;
-    let records: Vec<BuildRecord> = store
-        .builds_of(&args.source)?
-        .into_iter()
-        .filter(|r| args.filter.matches(&r.key))
-        .collect();
+    let q = Query::Info {
+        source: args.source.clone(),
+        filter: args.filter.to_query(),
+    };
+    let records: Vec<BuildRecord> = match super::hub(config)?.query(q)? {
+        Answer::Builds(b) => b,
+        other => return Err(super::unexpected("info", &other)),
+    };
     if args.json {
         super::print_json(&records)?;
         return Ok(ExitCode::SUCCESS);

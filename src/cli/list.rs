@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use crate::config::Config;
+use crate::hub::{Answer, Query};
 use crate::model::state::State;
 use crate::model::BuildRecord;
 
@@ -60,15 +61,14 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             )
         })?),
     };
-    let store = super::open_existing_store(config)?;
-    let mut records = Vec::new();
-    for r in store.all_builds() {
-        let r = r?;
-        if state.is_some_and(|s| s != r.state) || !args.filter.matches(&r.key) {
-            continue;
-        }
-        records.push(r);
-    }
+    let q = Query::List {
+        state,
+        filter: args.filter.to_query(),
+    };
+    let records = match super::hub(config)?.query(q)? {
+        Answer::Builds(b) => b,
+        other => return Err(super::unexpected("list", &other)),
+    };
     if args.json {
         super::print_json(&records)?;
     } else if records.is_empty() {

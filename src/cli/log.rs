@@ -4,6 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use crate::config::Config;
+use crate::hub::{Answer, Query};
 
 /// Options of `log`.
 #[derive(Debug, clap::Args)]
@@ -25,12 +26,16 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         Some((s, v)) => (s, Some(v)),
         None => (args.package.as_str(), None),
     };
-    let store = super::open_existing_store(config)?;
-    let logs: Vec<_> = store
-        .logs_of(source)?
-        .into_iter()
-        .filter(|l| version.is_none_or(|v| v == l.version) && args.filter.matches(&l.key))
-        .collect();
+    let hub = super::hub(config)?;
+    let q = Query::Logs {
+        source: source.to_string(),
+        version: version.map(str::to_string),
+        filter: args.filter.to_query(),
+    };
+    let logs = match hub.query(q)? {
+        Answer::Logs(l) => l,
+        other => return Err(super::unexpected("log", &other)),
+    };
     if args.json {
         super::print_json(&logs)?;
         return Ok(ExitCode::SUCCESS);
@@ -52,15 +57,8 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             others.into_iter().collect::<Vec<_>>().join(", ")
         );
     }
-    let archive = crate::store::archive::LogArchive::new(&config.database.log_archive);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    archive.copy_to(&newest.id, &mut out).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot print the archived log {} from {}: {e}",
-            newest.id,
-            archive.dir().display()
-        )
-    })?;
+    hub.copy_log(&newest.id, &mut out)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

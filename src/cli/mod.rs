@@ -26,7 +26,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, EX_CONFIG};
-use crate::store::{Store, StoreError};
+use crate::hub::{Hub, HubError, Local};
+use crate::serve::client::{self, Connect};
 
 /// sysexits.h `EX_TEMPFAIL`: the MTA should retry later.
 pub const EX_TEMPFAIL: u8 = 75;
@@ -197,24 +198,28 @@ fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
     }
 }
 
-/// Opens the store for `deliver` or `import`, creating it when it does
-/// not exist yet.
-pub(crate) fn open_store(config: &Config) -> Result<Box<dyn Store>, StoreError> {
-    crate::store::open(&config.database)
+/// The hub a command goes through: the running daemon, asked over its
+/// control socket (`[serve] control`), or — when none runs — the
+/// command's own, opening the database itself. A daemon that accepts the
+/// connection but does not answer its `hello` within
+/// [`client::HELLO_TIMEOUT`] is an error at once: it holds the database,
+/// so waiting for it would only wait out `database.lock_timeout`.
+pub(crate) fn hub(config: &Config) -> Result<Box<dyn Hub + '_>, HubError> {
+    match client::connect(&config.serve.control, client::HELLO_TIMEOUT) {
+        Connect::Daemon(remote) => Ok(remote),
+        Connect::NoDaemon => Ok(Box::new(Local::new(
+            config,
+            crate::time::system(),
+            global_args(config),
+        ))),
+        Connect::Unusable(why) => Err(HubError::unavailable(why)),
+    }
 }
 
-/// Opens the store for a query or a maintenance command: one that must
-/// never create a database (a mistyped `--data-dir` would otherwise
-/// answer from a new, empty one).
-pub(crate) fn open_existing_store(config: &Config) -> anyhow::Result<Box<dyn Store>> {
-    let path = &config.database.path;
-    if !path.exists() {
-        anyhow::bail!(
-            "no database at {}: check --data-dir, --config or database.path (queries never create one; `buildmail deliver` or `import` does)",
-            path.display()
-        );
-    }
-    Ok(crate::store::open(&config.database)?)
+/// The answer a query was not expected to give (a daemon of another
+/// version).
+pub(crate) fn unexpected(what: &str, answer: &impl std::fmt::Debug) -> anyhow::Error {
+    anyhow::anyhow!("unexpected answer to {what}: {answer:?} (is the daemon the same version as this buildmail?)")
 }
 
 /// Whether `command` only reads and prints: such a command ends quietly
@@ -265,10 +270,12 @@ pub struct BuildFilter {
 }
 
 impl BuildFilter {
-    /// Whether the build `key` passes the filter.
-    pub fn matches(&self, key: &crate::model::BuildKey) -> bool {
-        self.dist.as_ref().is_none_or(|d| *d == key.dist)
-            && self.arch.as_ref().is_none_or(|a| *a == key.arch)
+    /// The filter as the hub takes it.
+    pub fn to_query(&self) -> crate::query::Filter {
+        crate::query::Filter {
+            dist: self.dist.clone(),
+            arch: self.arch.clone(),
+        }
     }
 }
 

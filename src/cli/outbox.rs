@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::effects::{outbox, StoreAccess};
-use crate::time::{Clock, SystemClock};
+use crate::effects::outbox::Delivery;
+use crate::hub::{Answer, Done, Op, Query};
 
 /// Options of `outbox`.
 #[derive(Debug, clap::Args)]
@@ -39,10 +39,13 @@ pub enum Action {
 
 /// Runs an `outbox` action.
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
-    let store = super::open_existing_store(config)?;
+    let hub = super::hub(config)?;
     match args.action {
         Action::List { json } => {
-            let mails = store.outbox_mails()?;
+            let mails = match hub.query(Query::Outbox)? {
+                Answer::Outbox(m) => m,
+                other => return Err(super::unexpected("outbox list", &other)),
+            };
             if json {
                 super::print_json(&mails)?;
             } else if mails.is_empty() {
@@ -68,48 +71,32 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Action::Flush => {
-            drop(store);
-            flush(config)?;
-        }
-        Action::Retry { ids, all } => {
-            let now = SystemClock.now();
-            let targets: Vec<u64> = if all {
-                store.outbox_mails()?.into_iter().map(|m| m.id).collect()
-            } else {
-                ids
-            };
-            let mut unknown = 0;
-            for id in &targets {
-                if !store.outbox_retry(*id, now)? {
+        Action::Flush => match hub.apply(Op::OutboxFlush)? {
+            Done::Delivered { delivery, .. } => report(&delivery),
+            other => return Err(super::unexpected("outbox flush", &other)),
+        },
+        Action::Retry { ids, all } => match hub.apply(Op::OutboxRetry { ids, all })? {
+            Done::Delivered { unknown, delivery } => {
+                for id in &unknown {
                     eprintln!(
                         "buildmail: no mail {id} in the outbox (`buildmail outbox list` shows the ids)"
                     );
-                    unknown += 1;
+                }
+                report(&delivery);
+                if !unknown.is_empty() {
+                    return Ok(ExitCode::FAILURE);
                 }
             }
-            store.flush()?;
-            drop(store);
-            flush(config)?;
-            if unknown > 0 {
-                return Ok(ExitCode::FAILURE);
-            }
-        }
+            other => return Err(super::unexpected("outbox retry", &other)),
+        },
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Delivers every live mail now, the database released while mail is sent.
-fn flush(config: &Config) -> anyhow::Result<()> {
-    let d = outbox::deliver_due(
-        StoreAccess::Open(&config.database),
-        config,
-        &SystemClock,
-        true,
-    )?;
+/// What a delivery run did, in words.
+fn report(d: &Delivery) {
     println!(
         "{} delivered, {} failed (kept, retried later)",
         d.delivered, d.failed
     );
-    Ok(())
 }

@@ -4,9 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::effects::worker;
-use crate::ingest::Ingest;
-use crate::time::SystemClock;
+use crate::hub::{Answer, Done, Op, Query};
 
 /// Options of `quarantine`.
 #[derive(Debug, clap::Args)]
@@ -59,10 +57,16 @@ pub enum Action {
 
 /// Runs a quarantine action.
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
-    let store = super::open_existing_store(config)?;
+    let hub = super::hub(config)?;
+    let missing = |id: u64| {
+        eprintln!("buildmail: no quarantined mail #{id} (see `buildmail quarantine list`)");
+    };
     match args.action {
         Action::List { json } => {
-            let entries = store.quarantined()?;
+            let entries = match hub.query(Query::Quarantine)? {
+                Answer::Quarantine(e) => e,
+                other => return Err(super::unexpected("quarantine list", &other)),
+            };
             if json {
                 super::print_json(&entries)?;
             } else if entries.is_empty() {
@@ -81,15 +85,19 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             }
         }
         Action::Show { id, raw, json } => {
-            let Some((entry, bytes)) = store.quarantined_mail(id)? else {
-                eprintln!("buildmail: no quarantined mail #{id} (see `buildmail quarantine list`)");
-                return Ok(ExitCode::FAILURE);
+            let entry = match hub.query(Query::Quarantined { id })? {
+                Answer::Quarantined(Some(e)) => e,
+                Answer::Quarantined(None) => {
+                    missing(id);
+                    return Ok(ExitCode::FAILURE);
+                }
+                other => return Err(super::unexpected("quarantine show", &other)),
             };
             if json {
                 super::print_json(&entry)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            let mut out = std::io::stdout().lock();
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             if !raw {
                 writeln!(out, "Id: {}", entry.id)?;
                 writeln!(out, "Time: {}", super::format_time(entry.time))?;
@@ -108,63 +116,50 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
                 }
                 writeln!(out)?;
             }
-            out.write_all(&bytes)?;
+            if !hub.copy_quarantined(id, &mut out)? {
+                missing(id);
+                return Ok(ExitCode::FAILURE);
+            }
             out.flush()?;
         }
-        Action::Delete { ids } => {
-            let mut missing = false;
-            let mut files = Vec::new();
-            for id in ids {
-                match store.delete_quarantined(id)? {
-                    Some(e) => {
-                        println!("deleted #{id}");
-                        files.extend(e.raw_file);
-                    }
-                    None => {
-                        eprintln!("buildmail: no quarantined mail #{id} (see `buildmail quarantine list`)");
-                        missing = true;
-                    }
+        Action::Delete { ids } => match hub.apply(Op::QuarantineDelete { ids })? {
+            Done::Deleted {
+                deleted,
+                missing: gone,
+            } => {
+                for id in deleted {
+                    println!("deleted #{id}");
+                }
+                for &id in &gone {
+                    missing(id);
+                }
+                if !gone.is_empty() {
+                    return Ok(ExitCode::FAILURE);
                 }
             }
-            store.flush()?;
-            for f in files {
-                if let Err(e) = std::fs::remove_file(&f) {
-                    eprintln!("buildmail: could not remove {}: {e}", f.display());
-                }
-            }
-            if missing {
-                return Ok(ExitCode::FAILURE);
-            }
-        }
-        Action::Reprocess { ids, all } => {
-            let ids = if all {
-                store.quarantined()?.iter().map(|e| e.id).collect()
-            } else {
-                ids
-            };
-            let ingest = Ingest::new(&*store, config);
-            let mut missing = false;
-            for id in ids {
-                match ingest.reprocess(id)? {
-                    Some(outcome) => println!("#{id}: {outcome}"),
-                    None => {
-                        eprintln!("buildmail: no quarantined mail #{id} (see `buildmail quarantine list`)");
-                        missing = true;
+            other => return Err(super::unexpected("quarantine delete", &other)),
+        },
+        Action::Reprocess { ids, all } => match hub.apply(Op::QuarantineReprocess { ids, all })? {
+            Done::Reprocessed { mails, work } => {
+                let mut any_missing = false;
+                for (id, outcome) in mails {
+                    match outcome {
+                        Some(outcome) => println!("#{id}: {outcome}"),
+                        None => {
+                            missing(id);
+                            any_missing = true;
+                        }
                     }
                 }
-            }
-            // What the mails asked for, with the store released.
-            drop(ingest);
-            drop(store);
-            if let Some(work) = worker::run_exclusive(config, &SystemClock)? {
-                for j in &work.jobs {
+                for j in work.iter().flat_map(|w| &w.jobs) {
                     eprintln!("job {}: {}", j.id, j.outcome);
                 }
+                if any_missing {
+                    return Ok(ExitCode::FAILURE);
+                }
             }
-            if missing {
-                return Ok(ExitCode::FAILURE);
-            }
-        }
+            other => return Err(super::unexpected("quarantine reprocess", &other)),
+        },
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@ use anyhow::Context;
 use crate::config::Config;
 use crate::effects::compose;
 use crate::effects::compose::Kind;
+use crate::hub::{Answer, Query};
 use crate::model::BuildKey;
 
 /// Options of `render`.
@@ -36,15 +37,23 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         )
     })?;
     let templates = compose::Templates::of(config)?;
-    let store = super::open_existing_store(config)?;
     let key = BuildKey {
         dist: args.dist,
         arch: args.arch.unwrap_or_else(|| config.default_arch.clone()),
         source: args.source,
     };
-    let mut record = store
-        .build(&key)?
-        .with_context(|| format!("no build {key} is known (see `buildmail list`)"))?;
+    let q = Query::Info {
+        source: key.source.clone(),
+        filter: crate::query::Filter {
+            dist: Some(key.dist.clone()),
+            arch: Some(key.arch.clone()),
+        },
+    };
+    let mut record = match super::hub(config)?.query(q)? {
+        Answer::Builds(b) => b.into_iter().next(),
+        other => return Err(super::unexpected("render", &other)),
+    }
+    .with_context(|| format!("no build {key} is known (see `buildmail list`)"))?;
     let now = crate::time::Clock::now(&crate::time::SystemClock);
     match kind {
         Kind::FailedToUpload => {

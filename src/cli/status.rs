@@ -1,18 +1,13 @@
 //! `buildmail status`: whether the daemon runs, its queues, the last sync
-//! (see [`crate::serve::status`]). Exits 0 when a daemon answered, 3 when
+//! (see [`crate::query::status`]). Exits 0 when a daemon answered, 3 when
 //! none runs (as `systemctl status` does), the rest shown from the
-//! database.
+//! database (which it never creates).
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
-
-use anyhow::Context;
 
 use crate::config::Config;
-use crate::serve::status::{self, Status};
+use crate::hub::{Answer, Query};
+use crate::query::status::Status;
 use crate::time::format_time;
 
 /// Options of `status`.
@@ -26,37 +21,11 @@ pub struct Args {
 /// Exit status when no daemon runs (LSB: "program is not running").
 const NOT_RUNNING: u8 = 3;
 
-/// Asks the daemon on `socket` (`XSTATUS`); `None` when none answers.
-fn ask(socket: &Path) -> Option<Status> {
-    let stream = UnixStream::connect(socket).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .ok()?;
-    let mut r = BufReader::new(stream.try_clone().ok()?);
-    let mut w = stream;
-    let mut line = String::new();
-    r.read_line(&mut line).ok()?;
-    if !line.starts_with("220") {
-        return None;
-    }
-    w.write_all(b"XSTATUS\r\n").ok()?;
-    line.clear();
-    r.read_line(&mut line).ok()?;
-    let _ = w.write_all(b"QUIT\r\n");
-    serde_json::from_str(line.strip_prefix("250 ")?.trim_end()).ok()
-}
-
 /// Runs `status`.
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
-    let from_daemon = crate::serve::handover::sockets(&config.serve.lmtp)
-        .into_iter()
-        .find_map(ask);
-    let status = match from_daemon {
-        Some(s) => s,
-        None => {
-            let store = crate::store::open(&config.database).context("opening the database")?;
-            status::gather(&*store, config)?
-        }
+    let status = match super::hub(config)?.query(Query::Status)? {
+        Answer::Status(s) => s,
+        other => return Err(super::unexpected("status", &other)),
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&status)?);
@@ -79,13 +48,20 @@ fn print(s: &Status, config: &Config) {
             d.committed,
             d.listening.join(", ")
         ),
-        None if config.serve.lmtp.is_empty() => {
-            println!("daemon:        not configured ([serve] lmtp is empty)")
-        }
         None => println!(
             "daemon:        not running (nothing answers on {})",
-            config.serve.lmtp.join(", ")
+            config.serve.control.display()
         ),
+    }
+    if let Some(p) = s.daemon.as_ref().and_then(|d| d.sync.as_ref()) {
+        println!(
+            "syncing:       {} ({:?}, {}/{} merged, since {})",
+            p.suite,
+            p.phase,
+            p.done,
+            p.total,
+            format_time(p.started)
+        );
     }
     println!("database:      {}", s.database);
     println!(

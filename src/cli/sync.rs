@@ -1,12 +1,13 @@
-//! `buildmail sync`, `queue` and `take`: the archive side of wanna-build.
+//! `buildmail sync`, `queue`, `take` and `binnmu`: the archive side of
+//! wanna-build.
 
 use std::process::ExitCode;
 
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::sync::{self, Read};
-use crate::time::{Clock, SystemClock};
+use crate::hub::{Answer, Done, ErrorKind, Op, Query, SyncPhase, Taken};
 
 /// Options of `sync`.
 #[derive(Debug, clap::Args)]
@@ -76,86 +77,83 @@ pub fn run_binnmu(config: &Config, args: BinNmuArgs) -> anyhow::Result<ExitCode>
             args.build
         );
     };
-    let store = super::open_existing_store(config)?;
-    let key = crate::model::BuildKey {
-        dist: args.suite,
-        arch: args.arch,
+    let op = Op::Binnmu {
         source: src.to_string(),
+        version: version.to_string(),
+        suite: args.suite,
+        arch: args.arch,
+        message: args.message,
     };
-    match sync::binnmu(&*store, &key, version, &args.message, SystemClock.now()) {
-        Ok(r) => {
-            println!("{key}: {} is {} (binNMU)", r.version, r.state);
+    match super::hub(config)?.apply(op)? {
+        Done::Binnmu(r) => {
+            println!("{}: {} is {} (binNMU)", r.key, r.version, r.state);
             Ok(ExitCode::SUCCESS)
         }
-        Err(why) => {
-            eprintln!("buildmail binnmu: {why}");
-            Ok(ExitCode::FAILURE)
-        }
+        other => Err(super::unexpected("binnmu", &other)),
     }
 }
 
 /// Syncs every configured suite (or one): reads and verifies it with the
-/// database released, then merges it.
+/// database released, then merges it — in the daemon when one runs (its
+/// progress shown here), else here.
 pub fn run_sync(config: &Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
-    let suites: Vec<String> = match args.suite {
-        Some(s) => vec![s],
-        None => config.archive.suites.clone(),
-    };
     if config.archive.root.is_none() {
-        return Err(sync::SyncError::NoArchive.into());
+        return Err(crate::sync::SyncError::NoArchive.into());
     }
-    let mut reports = Vec::new();
-    for suite in suites {
-        let seen = {
-            let store = super::open_store(config)?;
-            store.release_seen(&suite)?
-        };
-        let now = SystemClock.now();
-        let report = match sync::read_suite(config, &suite, seen.as_ref(), now)? {
-            Read::Unchanged(s) => sync::SuiteReport {
-                suite: s,
-                unchanged: true,
-                ..Default::default()
-            },
-            Read::New(data) => {
-                let store = super::open_store(config)?;
-                let report = sync::merge(&*store, config, &data, now)?;
-                // The questions it queued go out by the worker.
-                if crate::effects::worker::has_due_work(&*store, config, now)? {
-                    drop(store);
-                    if let Err(e) = crate::effects::worker::spawn_detached(
-                        &super::global_args(config),
-                        &config.database.path,
-                        &[],
-                    ) {
-                        eprintln!("buildmail sync: could not start the worker ({e}); run `buildmail work`");
-                    }
-                }
-                report
+    let hub = super::hub(config)?;
+    // indicatif draws nothing when standard error is not a terminal.
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {wide_bar} {pos}/{len}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let run = hub.sync(args.suite, &mut |p| {
+        match p.phase {
+            SyncPhase::Waiting => bar.set_message(format!("sync {}: waiting", p.suite)),
+            SyncPhase::Reading => bar.set_message(format!("{}: reading the archive", p.suite)),
+            SyncPhase::Merging => {
+                bar.set_message(format!("{}: merging", p.suite));
+                bar.set_length(p.total as u64);
+                bar.set_position(p.done as u64);
             }
-        };
-        for (event, n) in &report.events {
-            tracing::info!("sync {}: {event}: {n} build(s)", report.suite);
         }
-        reports.push(report);
+        bar.tick();
+    })?;
+    bar.finish_and_clear();
+    let mut failed = false;
+    for s in &run.suites {
+        if let Some(r) = &s.report {
+            for (event, n) in &r.events {
+                tracing::info!("sync {}: {event}: {n} build(s)", r.suite);
+            }
+        }
+        if let Some(e) = &s.error {
+            eprintln!("buildmail: sync {}: {e}", s.suite);
+            failed = true;
+        }
     }
     if args.json {
-        let v: Vec<_> = reports
+        let v: Vec<_> = run
+            .suites
             .iter()
-            .map(|r| {
-                json!({
+            .map(|s| match &s.report {
+                Some(r) => json!({
                     "suite": r.suite,
                     "unchanged": r.unchanged,
                     "sources": r.sources,
                     "created": r.created,
                     "changed": r.changed,
                     "events": r.events,
-                })
+                }),
+                None => json!({
+                    "suite": s.suite,
+                    "error": s.error,
+                }),
             })
             .collect();
         super::print_json(&v)?;
     } else {
-        for r in &reports {
+        for r in run.suites.iter().filter_map(|s| s.report.as_ref()) {
             if r.unchanged {
                 println!(
                     "{}: unchanged (the same signed Release as at the last sync)",
@@ -172,39 +170,29 @@ pub fn run_sync(config: &Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Prints the needs-build queue in order, with why each build stands
 /// where it does.
 pub fn run_queue(config: &Config, args: QueueArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_existing_store(config)?;
-    let q = sync::queue(&*store, &config.archive.order, &args.suite, &args.arch)?;
+    let q = Query::Queue {
+        suite: args.suite,
+        arch: args.arch,
+    };
+    let queue = match super::hub(config)?.query(q)? {
+        Answer::Queue(q) => q,
+        other => return Err(super::unexpected("queue", &other)),
+    };
     if args.json {
-        let v: Vec<_> = q
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                json!({
-                    "position": i + 1,
-                    "source": r.key.source,
-                    "version": r.version,
-                    "suite": r.key.dist,
-                    "arch": r.key.arch,
-                    "why": crate::decide::queue::why(r),
-                })
-            })
-            .collect();
-        super::print_json(&v)?;
+        super::print_json(&queue)?;
     } else {
-        for (i, r) in q.iter().enumerate() {
-            println!(
-                "{:>5}  {}_{}  ({})",
-                i + 1,
-                r.key.source,
-                r.version,
-                crate::decide::queue::why(r)
-            );
+        for e in &queue {
+            println!("{:>5}  {}_{}  ({})", e.position, e.source, e.version, e.why);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -213,40 +201,36 @@ pub fn run_queue(config: &Config, args: QueueArgs) -> anyhow::Result<ExitCode> {
 /// Hands the top of the queue (or the named source) to a builder and
 /// prints the job for sbuild. Exits 1 when there is nothing to take.
 pub fn run_take(config: &Config, args: TakeArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_existing_store(config)?;
-    let r = match sync::take(
-        &*store,
-        &config.archive.order,
-        &args.suite,
-        &args.arch,
-        &args.builder,
-        args.source.as_deref(),
-        SystemClock.now(),
-    ) {
-        Ok(r) => r,
-        Err(e) => {
+    let op = Op::Take {
+        suite: args.suite,
+        arch: args.arch,
+        builder: args.builder,
+        source: args.source,
+    };
+    let taken = match super::hub(config)?.apply(op) {
+        Ok(Done::Taken(t)) => t,
+        Ok(other) => return Err(super::unexpected("take", &other)),
+        Err(e) if e.kind == ErrorKind::Refused => {
             eprintln!("buildmail take: {e}");
             return Ok(ExitCode::FAILURE);
         }
+        Err(e) => return Err(e.into()),
     };
-    if args.json {
-        super::print_json(&json!({
-            "source": r.key.source,
-            "version": r.version,
-            "suite": r.key.dist,
-            "arch": r.key.arch,
-            "builder": args.builder,
-            "binnmu": serde_json::Value::Null,
-        }))?;
+    print_taken(&taken, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a taken build: the build and the sbuild command line (quoted
+/// for a POSIX shell), or the whole job as JSON.
+pub fn print_taken(t: &Taken, json: bool) -> anyhow::Result<()> {
+    if json {
+        super::print_json(t)?;
     } else {
         println!(
             "{}_{} dist={} arch={}",
-            r.key.source, r.version, r.key.dist, r.key.arch
+            t.source, t.version, t.suite, t.arch
         );
-        println!(
-            "sbuild --dist={} --arch={} {}_{}",
-            r.key.dist, r.key.arch, r.key.source, r.version
-        );
+        println!("{}", shell_words::join(&t.sbuild));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -3,8 +3,7 @@
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::effects::{explain, worker, StoreAccess};
-use crate::time::SystemClock;
+use crate::hub::{Done, Op};
 
 /// Options of `work`.
 #[derive(Debug, clap::Args)]
@@ -22,16 +21,28 @@ pub struct Args {
 /// Runs every queued job (uploads, queue removals, purges), queues due
 /// notices and delivers the outbox, with the database released while each
 /// effect runs; prints what each did. When another worker is running, it
-/// leaves the work to it.
+/// leaves the work to it. With a daemon running, the daemon runs the
+/// round now (its effects task runs them anyway after every commit and
+/// every minute).
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    let hub = super::hub(config)?;
+    let op = Op::Work {
+        explanations: args.explanations,
+    };
+    let summary = match hub.apply(op)? {
+        Done::Worked(s) => s,
+        other => return Err(super::unexpected("work", &other)),
+    };
     if args.explanations {
-        let n = explain::run_pending(StoreAccess::Open(&config.database), config, &SystemClock)?;
         if !args.quiet {
-            println!("{n} failed log(s) explained");
+            println!(
+                "{} failed log(s) explained",
+                summary.map_or(0, |s| s.explained)
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let Some(summary) = worker::run_exclusive(config, &SystemClock)? else {
+    let Some(summary) = summary else {
         if !args.quiet {
             println!("another buildmail worker is running; it carries out the queued work");
         }

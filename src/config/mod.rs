@@ -131,6 +131,9 @@ pub struct ArchiveConfig {
     /// `priority_order` and `section_order`: the needs-build queue's order
     /// (wanna-build's by default).
     pub order: crate::debian::order::QueueOrder,
+    /// `binnmu_maintainer`: who signs a binNMU's changelog entry, as
+    /// sbuild's `--maintainer` (default `buildmail <from_address>`).
+    pub binnmu_maintainer: String,
 }
 
 /// What may DKIM-authenticate the archive's mail (`[archive]` `dkim_*`).
@@ -160,6 +163,14 @@ pub struct ServeConfig {
     /// `sync_every`: how often `serve` syncs the archive (at start, then
     /// at this interval); `None` (the default): it does not.
     pub sync_every: Option<std::time::Duration>,
+    /// `control`: the daemon's control socket (HTTP/1.1 + JSON on a unix
+    /// socket, mode 0660): every command asks the daemon there first
+    /// (default `<data_dir>/control.sock`).
+    pub control: PathBuf,
+    /// `http`: a TCP address (`127.0.0.1:8080`) where the daemon answers
+    /// read-only queries (the builds, their histories and logs, the
+    /// queue, the status); `None` (the default): none.
+    pub http: Option<String>,
 }
 
 /// Where something `sync` reads is (`archive.root`,
@@ -782,6 +793,10 @@ impl Config {
                     sections: raw.archive.section_order.unwrap_or(d.sections),
                 }
             },
+            binnmu_maintainer: raw
+                .archive
+                .binnmu_maintainer
+                .unwrap_or_else(|| format!("buildmail <{from_address}>")),
         };
         for (key, names) in [
             ("archive.suites", &archive.suites),
@@ -906,6 +921,12 @@ impl Config {
                 ),
             });
         }
+        let control = raw
+            .serve
+            .control
+            .clone()
+            .map(&resolve)
+            .unwrap_or_else(|| data_dir.join("control.sock"));
         Ok(Config {
             source: path.map(Path::to_path_buf),
             data_dir,
@@ -929,6 +950,8 @@ impl Config {
                     None => None,
                     Some(v) => Some(duration("serve.sync_every", Some(v), 0)?),
                 },
+                control,
+                http: raw.serve.http,
             },
         })
     }
@@ -946,6 +969,9 @@ impl Config {
         }
         if self.database.log_archive == self.data_dir.join("logs") {
             self.database.log_archive = dir.join("logs");
+        }
+        if self.serve.control == self.data_dir.join("control.sock") {
+            self.serve.control = dir.join("control.sock");
         }
         for (path, name) in [
             (&mut self.upload.build_dir, "build"),

@@ -43,6 +43,8 @@ pub(super) struct RawConfig {
 pub(super) struct RawServe {
     pub(super) lmtp: Option<Vec<String>>,
     pub(super) sync_every: Option<String>,
+    pub(super) control: Option<PathBuf>,
+    pub(super) http: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -72,6 +74,7 @@ pub(super) struct RawArchive {
     pub(super) dose_builddebcheck: Option<PathBuf>,
     pub(super) priority_order: Option<Vec<String>>,
     pub(super) section_order: Option<Vec<String>>,
+    pub(super) binnmu_maintainer: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

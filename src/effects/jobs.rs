@@ -17,7 +17,7 @@ use crate::store::{Claimed, Commit, Store, StoreError};
 use crate::time::{format_time, Clock};
 
 /// What one job did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct JobReport {
     /// The job.
     pub id: u64,

@@ -50,6 +50,7 @@ pub mod worker;
 
 use crate::config::DatabaseConfig;
 use crate::store;
+use crate::store::gate::CommitGate;
 use crate::store::{Store, StoreError};
 
 /// How an effect runner reaches the store for each short step.
@@ -63,18 +64,27 @@ pub enum StoreAccess<'a> {
     /// the store, and the in-process test suite); each step is still its
     /// own commit, and no transaction is open while an effect runs.
     Held(&'a dyn Store),
-    /// Held by a daemon that also commits mail: each step holds the lock
-    /// the mail commits hold, so a step's reads and its commit see no
-    /// other commit in between (as the database lock gives `Open`).
-    Guarded(&'a dyn Store, &'a std::sync::Mutex<()>),
-}
-
-/// Locks `m`, also when a holder panicked (the guarded data is `()`).
-fn lock(m: &std::sync::Mutex<()>) -> std::sync::MutexGuard<'_, ()> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Held by a daemon that also commits mail: each step goes through
+    /// the gate the mail commits go through, so a step's reads and its
+    /// commit see no other commit in between (as the database lock gives
+    /// `Open`), and its flush is shared with theirs (group commit).
+    Guarded(&'a dyn Store, &'a CommitGate),
 }
 
 impl StoreAccess<'_> {
+    /// Runs reads that need no consistency with the commits around them
+    /// (a scan for names, a count): a daemon's gate is not taken, so its
+    /// mail commits go on meanwhile.
+    pub fn read<R>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        match self {
+            StoreAccess::Open(cfg) => f(&*store::open(cfg)?),
+            StoreAccess::Held(s) | StoreAccess::Guarded(s, _) => f(*s),
+        }
+    }
+
     /// Runs one short step that needs no durability of its own: a read, or
     /// a claim (a claim lost in a crash is the same as a claim whose owner
     /// died: the item is simply taken again). Saves an fsync per step.
@@ -85,8 +95,8 @@ impl StoreAccess<'_> {
         match self {
             StoreAccess::Open(cfg) => f(&*store::open(cfg)?),
             StoreAccess::Held(s) => f(*s),
-            StoreAccess::Guarded(s, m) => {
-                let _g = lock(m);
+            StoreAccess::Guarded(s, gate) => {
+                let _g = gate.hold();
                 f(*s)
             }
         }
@@ -109,12 +119,7 @@ impl StoreAccess<'_> {
                 s.flush()?;
                 Ok(r)
             }
-            StoreAccess::Guarded(s, m) => {
-                let _g = lock(m);
-                let r = f(*s)?;
-                s.flush()?;
-                Ok(r)
-            }
+            StoreAccess::Guarded(s, gate) => gate.step(*s, || f(*s)),
         }
     }
 }

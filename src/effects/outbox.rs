@@ -23,7 +23,7 @@ const DELIVERY_WORKERS: usize = 8;
 const CLAIM_AT_ONCE: usize = 64;
 
 /// What a delivery run did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Delivery {
     /// Mails delivered (and removed from the outbox).
     pub delivered: usize,

@@ -27,7 +27,7 @@ use crate::store::{Store, StoreError};
 use crate::time::Clock;
 
 /// What [`run_pending`] did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     /// Failed logs explained.
     pub explained: usize,

@@ -128,18 +128,22 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Accumulates one mail, spilling it to a file once it passes the limit.
-struct Sink<'a> {
+/// Accumulates one mail as it arrives (in pieces of any size), spilling
+/// it to a file in the quarantine directory once it passes the limit:
+/// memory stays bounded by the limit whatever the mail's size.
+pub struct Sink<'a> {
     buf: Vec<u8>,
     limit: u64,
     spill_dir: &'a Path,
-    spilled: Option<(PathBuf, File)>,
+    spilled: Option<tempfile::NamedTempFile>,
     hasher: Sha256,
     size: u64,
 }
 
 impl<'a> Sink<'a> {
-    fn new(limit: u64, spill_dir: &'a Path) -> Sink<'a> {
+    /// A sink keeping up to `limit` bytes in memory, spilling to
+    /// `spill_dir` past it.
+    pub fn new(limit: u64, spill_dir: &'a Path) -> Sink<'a> {
         Sink {
             buf: Vec::new(),
             limit,
@@ -150,42 +154,51 @@ impl<'a> Sink<'a> {
         }
     }
 
-    fn write(&mut self, data: &[u8]) -> io::Result<()> {
+    /// Adds the next piece of the mail.
+    pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
         self.size += data.len() as u64;
-        if let Some((_, f)) = &mut self.spilled {
+        if let Some(f) = &mut self.spilled {
             self.hasher.update(data);
             return f.write_all(data);
         }
         self.buf.extend_from_slice(data);
         if self.buf.len() as u64 > self.limit {
             std::fs::create_dir_all(self.spill_dir)?;
-            let path = self.spill_dir.join(format!(
-                "incoming-{}-{}.eml",
-                std::process::id(),
-                crate::time::Clock::now(&crate::time::SystemClock)
-            ));
-            let mut f = File::create(&path)?;
+            // A temporary name (`fsck` removes one a crash left), renamed
+            // to the mail's hash once it is whole.
+            let mut f = tempfile::Builder::new()
+                .prefix(".buildmail-tmp-incoming-")
+                .suffix(".eml")
+                .tempfile_in(self.spill_dir)?;
             f.write_all(&self.buf)?;
             self.hasher.update(&self.buf);
             self.buf.truncate(65536);
             self.buf.shrink_to_fit();
-            self.spilled = Some((path, f));
+            self.spilled = Some(f);
         }
         Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
     }
 
     fn is_empty(&self) -> bool {
         self.size == 0
     }
 
-    fn finish(self) -> io::Result<RawMail> {
+    /// The whole mail: in memory, or durably in its file
+    /// (`<sha256>.eml` in the spill directory).
+    pub fn finish(self) -> io::Result<RawMail> {
         match self.spilled {
             None => Ok(RawMail::Bytes(self.buf)),
-            Some((tmp, f)) => {
-                f.sync_all()?;
+            Some(f) => {
+                f.as_file().sync_all()?;
                 let sha256 = hex::encode(self.hasher.finalize());
-                let file = tmp.with_file_name(format!("{sha256}.eml"));
-                std::fs::rename(&tmp, &file)?;
+                let file = self.spill_dir.join(format!("{sha256}.eml"));
+                f.persist(&file).map_err(|e| e.error)?;
+                crate::fsutil::sync_dir(self.spill_dir)?;
                 Ok(RawMail::Oversize {
                     file,
                     size: self.size,

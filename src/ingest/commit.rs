@@ -797,7 +797,7 @@ fn reply_outcome(
             applied: true,
             state: Some(a.record.state),
             reasons: Vec::new(),
-            queued: a.job.as_ref().map(JobKind::name),
+            queued: a.job.as_ref().map(|j| j.name().to_string()),
         },
         Decision::Refuse(reasons) => Outcome::Reply {
             key: key.clone(),

@@ -17,10 +17,10 @@ pub mod pipeline;
 mod prepare;
 
 pub use crate::inbound::classify::LogFacts;
-pub use prepare::{ArchiveAnswer, Prepared, PreparedBody, Preparer};
+pub use prepare::{ArchiveAnswer, Prepared, PreparedBody, Preparer, Trust};
 
 use crate::config::Config;
-use crate::effects::compose::Mailer;
+use crate::effects::compose::{Mailer, Templates};
 use crate::inbound::signature::Keyring;
 use crate::inbound::source::RawMail;
 use crate::model::state::ArchiveEvent;
@@ -29,7 +29,7 @@ use crate::store::{Store, StoreError};
 use crate::time::SharedClock;
 
 /// What happened to one mail.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Outcome {
     /// A build log was recorded.
     Log {
@@ -56,7 +56,7 @@ pub enum Outcome {
         reasons: Vec<String>,
         /// The effect it queued for the worker (`upload`, `removal from
         /// the queue`, `purge`), which changes the state only when it runs.
-        queued: Option<&'static str>,
+        queued: Option<String>,
     },
     /// An archive or upload-queue answer about one of buildmail's uploads.
     Archive {
@@ -138,6 +138,33 @@ impl std::fmt::Display for Outcome {
     }
 }
 
+/// What ingesting needs beyond the configuration, read from files: the
+/// keyrings and DKIM rules ([`Trust`]) and the mail templates. A
+/// long-running process loads it once, and again when the configuration
+/// is reloaded or a keyring file changed ([`Setup::is_stale`]).
+#[derive(Clone)]
+pub struct Setup {
+    /// The keyrings and DKIM rules.
+    pub trust: std::sync::Arc<Trust>,
+    /// The mail templates.
+    pub templates: Templates,
+}
+
+impl Setup {
+    /// Loads the keyrings and templates `config` names.
+    pub fn load(config: &Config) -> Setup {
+        Setup {
+            trust: std::sync::Arc::new(Trust::load(config)),
+            templates: Templates::configured(config),
+        }
+    }
+
+    /// Whether a keyring file changed since it was loaded.
+    pub fn is_stale(&self) -> bool {
+        self.trust.is_stale()
+    }
+}
+
 /// Ingests mails into a store.
 pub struct Ingest<'a> {
     store: &'a dyn Store,
@@ -161,6 +188,17 @@ impl<'a> Ingest<'a> {
     /// An ingester that checks signatures against `keyring`.
     pub fn with_keyring(store: &'a dyn Store, config: &'a Config, keyring: Keyring) -> Ingest<'a> {
         Ingest::with_preparer(store, Preparer::with_keyring(config, keyring))
+    }
+
+    /// An ingester using keyrings and templates loaded before
+    /// ([`Setup::load`]).
+    pub fn with_setup(store: &'a dyn Store, config: &'a Config, setup: &Setup) -> Ingest<'a> {
+        Ingest {
+            store,
+            mailer: Mailer::with_templates(config, setup.templates.clone()),
+            prep: Preparer::with_trust(config, setup.trust.clone()),
+            importing: false,
+        }
     }
 
     /// An ingester that prepares with `prep` (its configuration, keyring

@@ -132,6 +132,22 @@ fn read_path(
     Ok(true)
 }
 
+/// Reads every mail of `paths` in order, handing each (with where it
+/// came from) to `emit`; stops early when `emit` returns `false`. A mail
+/// over `limits.max_message_size` is spilled to a file as it is read.
+pub fn read_paths(
+    paths: &[PathBuf],
+    config: &Config,
+    emit: &mut dyn FnMut(RawMail, String) -> bool,
+) -> anyhow::Result<()> {
+    for p in paths {
+        if !read_path(p, config, emit)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Reads, prepares (in parallel) and commits (in order) every mail of
 /// `paths`, reporting each to `observe`. Commits are flushed in batches;
 /// the caller flushes at the end (also after an error).

@@ -123,7 +123,7 @@ impl Preparer<'_> {
     /// The builder whose key made the PGP/MIME signature of `mail`, if a
     /// builder with keys did.
     fn builder_signature(&self, mail: &Inbound<'_>) -> Option<SignedLog> {
-        if self.builder_keys.is_empty()
+        if self.trust.builder_keys.is_empty()
             || crate::inbound::mail::parse_log_subject(mail.subject()).is_none()
         {
             return None;
@@ -132,7 +132,7 @@ impl Preparer<'_> {
         let policy = self.signature_policy();
         let now = self.clock.now();
         let mut found: Option<SignedLog> = None;
-        for (name, ring) in &self.builder_keys {
+        for (name, ring) in &self.trust.builder_keys {
             let Ok(v) = crate::inbound::signature::verify_detached(
                 &p.signed,
                 &p.signature,
@@ -171,7 +171,7 @@ impl Preparer<'_> {
     /// `archive.keyrings` is set and a key of it signed the mail (PGP/MIME,
     /// or a clearsigned body). Anything else: `None`.
     fn archive_signature(&self, msg: &Inbound<'_>) -> Option<(Vec<u8>, Option<String>, Verified)> {
-        if self.archive_keys.is_empty() {
+        if self.trust.archive_keys.is_empty() {
             return None;
         }
         let policy = self.signature_policy();
@@ -181,7 +181,7 @@ impl Preparer<'_> {
                 let v = crate::inbound::signature::verify_detached(
                     &p.signed,
                     &p.signature,
-                    &self.archive_keys,
+                    &self.trust.archive_keys,
                     &policy,
                     now,
                 )
@@ -196,7 +196,7 @@ impl Preparer<'_> {
             mail::ReplyBody::Inline { text, .. } => {
                 let v = crate::inbound::signature::verify_cleartext(
                     &text?,
-                    &self.archive_keys,
+                    &self.trust.archive_keys,
                     &policy,
                     now,
                 )
@@ -230,7 +230,7 @@ impl Preparer<'_> {
                 format!("{openpgp}, and {why}")
             }
         };
-        let Some(dkim) = &self.archive_dkim else {
+        let Some(dkim) = &self.trust.archive_dkim else {
             return Ok(Err(why_not(
                 "archive.dkim_keys cannot be used (see check-config)".to_string(),
             )));
@@ -289,12 +289,14 @@ pub(super) fn identity(raw: &RawMail) -> (String, String) {
     }
 }
 
-/// The store-free half of ingestion: hashing, MIME and log parsing,
-/// compressing, signature checks, archiving the log. It needs
-/// no database, so `deliver` runs it before it opens (and locks) the store.
-pub struct Preparer<'a> {
-    pub(super) config: &'a Config,
-    archive: LogArchive,
+/// What checking signatures needs, read from the files the configuration
+/// names: the admins', the builders' and the archive's keyrings, and the
+/// archive's DKIM rules. Loading it parses every certificate, so a
+/// long-running process loads it once ([`Trust::load`]) and again only
+/// when the configuration is reloaded or one of its files changed
+/// ([`Trust::is_stale`]).
+pub struct Trust {
+    /// The admins' keyring (`signatures.keyrings`).
     keyring: Keyring,
     /// The builders' keyrings, by builder name (those that have one).
     builder_keys: Vec<(String, Keyring)>,
@@ -304,22 +306,48 @@ pub struct Preparer<'a> {
     /// is configured; `None` also when they cannot be used (logged: the
     /// answers then count as unauthenticated).
     archive_dkim: Option<DkimVerifier>,
-    pub(super) clock: SharedClock,
+    /// The files read, with what they looked like then.
+    files: Vec<(std::path::PathBuf, Option<FileStamp>)>,
 }
 
-impl<'a> Preparer<'a> {
-    /// A preparer with the configured keyring (see [`Ingest::new`]).
-    pub fn new(config: &'a Config) -> Preparer<'a> {
+/// What a file looked like when it was read: a change of any of these
+/// means it was written since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+impl FileStamp {
+    /// The stamp of `path` now; `None` when it does not exist.
+    fn of(path: &std::path::Path) -> Option<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(FileStamp {
+            modified: m.modified().ok(),
+            len: m.len(),
+            inode: m.ino(),
+        })
+    }
+}
+
+impl Trust {
+    /// Reads every keyring the configuration names. Keyring files that are
+    /// missing or broken are reported (`check-config` names the problem)
+    /// and leave the keyring without those certificates, so that signed
+    /// mail is refused rather than lost.
+    pub fn load(config: &Config) -> Trust {
         let keyring = load_or_warn(
             &config.signatures.existing_keyrings(),
             "signatures.keyrings",
             "signed replies will be refused",
         );
-        Preparer::with_keyring(config, keyring)
+        Trust::with_keyring(config, keyring)
     }
 
-    /// A preparer that checks signatures against `keyring`.
-    pub fn with_keyring(config: &'a Config, keyring: Keyring) -> Preparer<'a> {
+    /// [`Trust::load`] with `keyring` as the admins' keyring.
+    pub fn with_keyring(config: &Config, keyring: Keyring) -> Trust {
         let builder_keys = config
             .builders
             .iter()
@@ -344,13 +372,73 @@ impl<'a> Preparer<'a> {
                 })
                 .ok()
         };
-        Preparer {
-            config,
-            archive: LogArchive::new(&config.database.log_archive),
+        let files = Trust::files_of(config)
+            .into_iter()
+            .map(|p| {
+                let stamp = FileStamp::of(&p);
+                (p, stamp)
+            })
+            .collect();
+        Trust {
             keyring,
             builder_keys,
             archive_keys,
             archive_dkim,
+            files,
+        }
+    }
+
+    /// Every file [`Trust::load`] reads for `config`.
+    fn files_of(config: &Config) -> Vec<std::path::PathBuf> {
+        let mut files: Vec<std::path::PathBuf> = config.signatures.keyrings.clone();
+        for b in &config.builders {
+            files.extend(b.keyrings.iter().cloned());
+        }
+        files.extend(config.archive.keyrings.iter().cloned());
+        files
+    }
+
+    /// Whether a file this was read from changed since (written, replaced,
+    /// created or removed): the caller then loads it again.
+    pub fn is_stale(&self) -> bool {
+        self.files
+            .iter()
+            .any(|(path, stamp)| FileStamp::of(path) != *stamp)
+    }
+}
+
+/// The store-free half of ingestion: hashing, MIME and log parsing,
+/// compressing, signature checks, archiving the log. It needs
+/// no database, so `deliver` runs it before it opens (and locks) the store.
+pub struct Preparer<'a> {
+    pub(super) config: &'a Config,
+    archive: LogArchive,
+    /// The keyrings and DKIM rules.
+    trust: std::sync::Arc<Trust>,
+    pub(super) clock: SharedClock,
+}
+
+impl<'a> Preparer<'a> {
+    /// A preparer with the configured keyrings (see [`Ingest::new`]).
+    pub fn new(config: &'a Config) -> Preparer<'a> {
+        Preparer::with_trust(config, std::sync::Arc::new(Trust::load(config)))
+    }
+
+    /// A preparer that checks the admins' signatures against `keyring`.
+    pub fn with_keyring(config: &'a Config, keyring: Keyring) -> Preparer<'a> {
+        Preparer::with_trust(
+            config,
+            std::sync::Arc::new(Trust::with_keyring(config, keyring)),
+        )
+    }
+
+    /// A preparer using keyrings loaded before ([`Trust::load`]): a daemon
+    /// loads them once, not for every mail.
+    pub fn with_trust(config: &'a Config, trust: std::sync::Arc<Trust>) -> Preparer<'a> {
+        Preparer {
+            config,
+            archive: LogArchive::new(&config.database.log_archive),
+            trust,
             clock: time::system(),
         }
     }
@@ -503,7 +591,7 @@ impl<'a> Preparer<'a> {
                     let r = reply::read(
                         &parsed,
                         question,
-                        &self.keyring,
+                        &self.trust.keyring,
                         &policy,
                         &self.config.from_address,
                         self.clock.now(),
@@ -557,7 +645,7 @@ impl<'a> Preparer<'a> {
                         .then(|| {
                             reply::read_threaded(
                                 &parsed,
-                                &self.keyring,
+                                &self.trust.keyring,
                                 &policy,
                                 &self.config.from_address,
                                 self.clock.now(),

@@ -124,6 +124,10 @@ pub struct BinNmu {
     pub number: u32,
     /// The changelog entry sbuild writes (`--make-binNMU`).
     pub message: String,
+    /// When it was scheduled (Unix seconds): the changelog entry's date
+    /// (`--binNMU-timestamp`), the same on every builder.
+    #[serde(default)]
+    pub scheduled: Option<i64>,
 }
 
 impl BuildRecord {

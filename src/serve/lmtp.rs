@@ -8,7 +8,9 @@ use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use super::{Shared, IDLE_TIMEOUT};
-use crate::ingest::{Ingest, Outcome};
+use crate::hub::{Hub, MailMode};
+use crate::inbound::source::{RawMail, Sink};
+use crate::ingest::Outcome;
 
 /// The longest command line read (RFC 5321 allows 512 octets).
 const COMMAND_MAX: u64 = 4096;
@@ -100,7 +102,7 @@ where
                 reply(
                     &mut w,
                     &format!(
-                        "250-{}\r\n250-PIPELINING\r\n250-SIZE {max}\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES",
+                        "250-{}\r\n250-PIPELINING\r\n250-SIZE\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES",
                         shared.hostname
                     ),
                 )
@@ -128,14 +130,10 @@ where
                             .map(|(_, v)| v.parse::<u64>().unwrap_or(u64::MAX))
                     })
                     .unwrap_or(0);
-                if size > max {
-                    reply(
-                        &mut w,
-                        &format!("552 5.3.4 The mail is larger than the {max}-byte limit"),
-                    )
-                    .await?;
-                    continue;
-                }
+                // A mail over `limits.max_message_size` is taken and kept
+                // in the quarantine, as by every other way in: its SIZE
+                // refuses nothing.
+                let _ = size;
                 mail = true;
                 rcpts.clear();
                 reply(&mut w, "250 2.1.0 OK").await?;
@@ -158,20 +156,12 @@ where
             }
             "DATA" => {
                 reply(&mut w, "354 Start mail input; end with <CRLF>.<CRLF>").await?;
-                let Some(data) = read_data(&mut r, max).await? else {
+                let spill = shared.config().quarantine_dir();
+                let Some(data) = read_data(&mut r, max, &spill).await? else {
                     // Cut off: nothing committed, nothing answered.
                     return Ok(());
                 };
                 match data {
-                    Data::TooLarge => {
-                        for _ in &rcpts {
-                            reply(
-                                &mut w,
-                                &format!("552 5.3.4 The mail is larger than the {max}-byte limit"),
-                            )
-                            .await?;
-                        }
-                    }
                     Data::Mail(raw) => {
                         let answer = commit(shared, raw).await;
                         for rcpt in &rcpts {
@@ -187,7 +177,6 @@ where
                             // The crash tests kill the daemon here: what
                             // was answered 250 must survive it.
                             crate::effects::crash_point("serve-answered");
-                            shared.effects.notify_one();
                         }
                     }
                 }
@@ -200,20 +189,6 @@ where
                 reply(&mut w, "250 2.0.0 OK").await?;
             }
             "NOOP" => reply(&mut w, "250 2.0.0 OK").await?,
-            // buildmail's own (RFC 5321 §4.1.5 leaves X-verbs to private
-            // use): `buildmail status` asks the running daemon.
-            "XSTATUS" => {
-                let sh = shared.clone();
-                let text = match tokio::task::spawn_blocking(move || sh.status()).await {
-                    Ok(Ok(status)) => match serde_json::to_string(&status) {
-                        Ok(json) => format!("250 {json}"),
-                        Err(e) => format!("451 4.3.0 status: {e}"),
-                    },
-                    Ok(Err(e)) => format!("451 4.3.0 status: {e}"),
-                    Err(e) => format!("451 4.3.0 status: {e}"),
-                };
-                reply(&mut w, &text).await?;
-            }
             "VRFY" => reply(&mut w, "252 2.1.5 Cannot VRFY; send the mail").await?,
             "QUIT" => {
                 reply(&mut w, "221 2.0.0 Bye").await?;
@@ -225,18 +200,18 @@ where
 }
 
 enum Data {
-    Mail(Vec<u8>),
-    TooLarge,
+    Mail(RawMail),
 }
 
 /// Reads DATA up to the `.` line, dot-unstuffed, CRLF turned into LF (as
-/// a pipe delivers); `None` when the stream ends first.
+/// a pipe delivers); a mail over `max` bytes goes to a file in `spill` as
+/// it arrives. `None` when the stream ends first.
 async fn read_data<R: AsyncRead + Unpin>(
     r: &mut BufReader<R>,
     max: u64,
+    spill: &std::path::Path,
 ) -> std::io::Result<Option<Data>> {
-    let mut out: Vec<u8> = Vec::new();
-    let mut too_large = false;
+    let mut out = Sink::new(max, spill);
     let mut line = Vec::new();
     let mut at_start = true;
     loop {
@@ -247,11 +222,7 @@ async fn read_data<R: AsyncRead + Unpin>(
         let mut piece: &[u8] = &line;
         if at_start {
             if piece == b".\r\n" || piece == b".\n" {
-                return Ok(Some(if too_large {
-                    Data::TooLarge
-                } else {
-                    Data::Mail(out)
-                }));
+                return Ok(Some(Data::Mail(out.finish()?)));
             }
             if piece.first() == Some(&b'.') {
                 piece = &piece[1..];
@@ -262,52 +233,24 @@ async fn read_data<R: AsyncRead + Unpin>(
         } else if complete {
             piece = &piece[..piece.len() - 1];
         }
-        if !too_large {
-            out.extend_from_slice(piece);
-            if complete {
-                out.push(b'\n');
-            }
-            if out.len() as u64 > max {
-                too_large = true;
-                out = Vec::new();
-            }
+        out.write(piece)?;
+        if complete {
+            out.write(b"\n")?;
         }
         at_start = complete;
     }
 }
 
-/// Prepares one mail, commits it (the commit lock held), and waits until a
-/// flush made that commit durable ([`super::GroupCommit`]); what happened
-/// to it, in a few words, or why it could not be committed.
-async fn commit(shared: &Arc<Shared>, raw: Vec<u8>) -> Result<String, String> {
-    let sh = shared.clone();
-    let done = tokio::task::spawn_blocking(move || {
-        // Parsing, signature and DKIM checks (which may ask DNS) and
-        // archiving the log run outside the commit lock, beside other
-        // sessions; only the commit holds it, and the flush that makes
-        // it durable is shared (group commit).
-        let config = sh.config();
-        let ingest = Ingest::new(&*sh.store, &config).with_clock(sh.clock.clone());
-        let raw = crate::inbound::source::RawMail::Bytes(raw);
-        let prepared = ingest.prepare(&raw)?;
-        let (out, seq) = {
-            let _g = sh
-                .commit
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let out = ingest.commit(&raw, &prepared)?;
-            (out, sh.durable.committed())
-        };
-        // Group commit: one flush makes every commit before it durable,
-        // so sessions that committed meanwhile share it.
-        sh.durable.flush_through(seq, &*sh.store)?;
-        Ok::<Outcome, crate::store::StoreError>(out)
-    })
-    .await;
+/// Submits one mail to the hub: prepared beside other sessions, committed
+/// through the gate, and durable (group commit) when this returns; what
+/// happened to it, in a few words, or why it could not be committed.
+async fn commit(shared: &Arc<Shared>, raw: RawMail) -> Result<String, String> {
+    let core = shared.core.clone();
+    let done = tokio::task::spawn_blocking(move || core.submit(raw, MailMode::Deliver)).await;
     match done {
-        Ok(Ok(outcome)) => {
-            tracing::info!("serve: {outcome}");
-            Ok(match outcome {
+        Ok(Ok(answer)) => {
+            tracing::info!("serve: {}", answer.said);
+            Ok(match answer.outcome {
                 Outcome::Duplicate(_) => "duplicate: already committed".to_string(),
                 Outcome::Quarantined { .. } => "quarantined".to_string(),
                 _ => "committed".to_string(),

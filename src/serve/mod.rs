@@ -1,51 +1,54 @@
-//! `buildmail serve`: one process that owns the store and takes mail over
-//! LMTP (RFC 2033), on tokio.
+//! `buildmail serve`: one process that owns the store ([`Core`]) and
+//! answers on three kinds of listener, on tokio:
 //!
-//! * Each accepted mail is committed and flushed before its recipients get
+//! * LMTP (RFC 2033, [`lmtp`]) on unix and TCP sockets, for the MTA: each
+//!   accepted mail is committed and flushed before its recipients get
 //!   their 250 (the same durability as `deliver`'s exit 0); a mail that
-//!   cannot be committed gets 451 per recipient, so the MTA keeps it; only
-//!   a mail over `limits.max_message_size` gets a 5xx.
-//! * Sessions read, parse and check their mails in parallel (tokio's
-//!   blocking pool); commits run one at a time against the one store, and
-//!   a flush makes every commit before it durable: group commit
-//!   ([`GroupCommit`]).
-//! * The effects (explanations, jobs, notices, the outbox) run in a task of
-//!   the daemon after commits and every minute, with the store held by the
-//!   daemon but no transaction open while an effect runs
-//!   ([`crate::effects::StoreAccess::Held`]).
-//! * SIGTERM or SIGINT: stop accepting, end idle sessions with 421, let a
-//!   session inside DATA finish its mail (at most [`SHUTDOWN_GRACE`]),
-//!   finish the effects round, flush, exit 0.
-//! * SIGHUP: read the configuration again ([`Shared::reload`]); one that
-//!   does not load is refused and the running one kept.
+//!   cannot be committed gets 451 per recipient, so the MTA keeps it.
+//! * The control socket ([`http`], `[serve] control`): HTTP/1.1 + JSON on
+//!   a unix socket (mode 0660: its owner and group are who may use it),
+//!   the way every command reaches the daemon — `deliver` hands its mail
+//!   over, queries and writes go through the hub's doors ([`client`] is
+//!   the other end).
+//! * Optionally a TCP listener for read-only queries (`[serve] http`).
+//!
+//! Sessions and requests prepare their mails in parallel (tokio's
+//! blocking pool); writes go through the hub's commit gate, one at a time,
+//! and a flush makes every commit before it durable (group commit). The
+//! effects and the archive sync run in tasks of their own
+//! ([`crate::hub::tasks`]).
+//!
+//! * SIGTERM or SIGINT: stop accepting, end idle LMTP sessions with 421,
+//!   let a session inside DATA finish its mail (at most
+//!   [`SHUTDOWN_GRACE`]), stop a merge after its batch, finish the effects
+//!   round, flush, exit 0.
+//! * SIGHUP: read the configuration, keyrings and templates again
+//!   ([`Core::reload`]); one that does not load is refused and the
+//!   running one kept.
 //! * systemd ([`systemd`]): readiness, reloading and stopping notices, the
 //!   watchdog, and socket activation.
-//!
-//! `deliver` hands its mail over the daemon's unix socket when one answers
-//! ([`handover`]).
 
-pub mod handover;
+pub mod client;
+mod http;
 mod lmtp;
-pub mod status;
 pub mod systemd;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::config::Config;
-use crate::effects::{worker, StoreAccess};
+use crate::hub::{tasks, Core};
 use crate::store::Store;
-use crate::time::SharedClock;
 
-/// Sessions at once; further connections wait for a free slot.
+/// LMTP sessions at once; further connections wait for a free slot.
 pub const MAX_SESSIONS: usize = 64;
 
-/// How long a session may stay silent before it is closed.
+/// How long an LMTP session may stay silent before it is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How long SIGTERM waits for the sessions in progress.
@@ -55,7 +58,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// quiet period ended) — and how often a due sync is noticed.
 pub const EFFECTS_EVERY: Duration = Duration::from_secs(60);
 
-/// Where to listen.
+/// Where to take LMTP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Listen {
     /// A unix socket (created; a stale one is replaced).
@@ -84,161 +87,29 @@ impl Listen {
     }
 }
 
-/// What the sessions share.
+/// What the LMTP sessions share.
 pub(crate) struct Shared {
-    /// The configuration; replaced by SIGHUP ([`Shared::reload`]).
-    config: std::sync::RwLock<Arc<Config>>,
-    /// Where the configuration was read from (`--config`; `None`: the
-    /// environment or the default place, looked up again on reload).
-    config_path: Option<PathBuf>,
-    pub(crate) store: Arc<dyn Store>,
-    /// Wakes the effects task after a commit.
-    pub(crate) effects: Notify,
-    /// One commit (with the reads it depends on) at a time: mail commits
-    /// and the effects' steps.
-    pub(crate) commit: std::sync::Mutex<()>,
+    /// The hub every mail goes through.
+    pub(crate) core: Arc<Core>,
     /// The host name in the greeting.
     pub(crate) hostname: String,
-    /// Which commits are durable.
-    pub(crate) durable: GroupCommit,
-    /// When the daemon started (Unix seconds).
-    started: i64,
-    /// Where it listens (for `status`).
-    listening: std::sync::Mutex<Vec<String>>,
-    /// The clock every commit, effect and sync reads "now" from.
-    pub(crate) clock: SharedClock,
-    /// How often the effects run without a new mail ([`EFFECTS_EVERY`]).
-    tick: Duration,
 }
 
 impl Shared {
-    fn new(
-        config: Config,
-        config_path: Option<PathBuf>,
-        store: Arc<dyn Store>,
-        clock: SharedClock,
-        tick: Duration,
-    ) -> Shared {
-        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "localhost".into());
-        Shared {
-            config: std::sync::RwLock::new(Arc::new(config)),
-            config_path,
-            store,
-            effects: Notify::new(),
-            commit: std::sync::Mutex::new(()),
-            hostname,
-            durable: GroupCommit::default(),
-            started: clock.now(),
-            listening: std::sync::Mutex::new(Vec::new()),
-            clock,
-            tick,
-        }
-    }
-
-    /// The status `buildmail status` shows, this daemon's part included.
-    pub(crate) fn status(&self) -> Result<status::Status, crate::store::StoreError> {
-        let mut s = status::gather(&*self.store, &self.config())?;
-        s.daemon = Some(status::Daemon {
-            pid: std::process::id(),
-            started: self.started,
-            committed: self.durable.count(),
-            listening: self
-                .listening
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone(),
-        });
-        Ok(s)
-    }
-
-    /// The configuration now (a mail or an effects round keeps the one it
-    /// started with).
+    /// The configuration now.
     pub(crate) fn config(&self) -> Arc<Config> {
-        self.config
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Reads the configuration again (SIGHUP): a configuration that does
-    /// not load is refused and the running one kept. What only a restart
-    /// can change (the database, the listeners) is kept, with a warning.
-    /// The keyrings are read by every mail, so a changed keyring file
-    /// counts from the next mail on.
-    pub(crate) fn reload(&self) -> Result<(), String> {
-        let new = Config::load(self.config_path.as_deref()).map_err(|e| e.to_string())?;
-        let old = self.config();
-        if new.database.path != old.database.path {
-            tracing::warn!(
-                "serve: reload: database.path changed ({} → {}); the daemon keeps {} until it is restarted",
-                old.database.path.display(),
-                new.database.path.display(),
-                old.database.path.display()
-            );
-        }
-        if new.serve.lmtp != old.serve.lmtp {
-            tracing::warn!("serve: reload: serve.lmtp changed; the listeners change when the daemon is restarted");
-        }
-        let mut new = new;
-        new.database = old.database.clone();
-        *self
-            .config
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(new);
-        Ok(())
+        self.core.config()
     }
 }
 
-/// Group commit: mail commits are numbered as they happen (under the
-/// commit lock), and a session waits only until a flush that started
-/// after its commit has ended. While one flush runs, the sessions that
-/// commit meanwhile queue behind it and the next flush covers them all:
-/// throughput grows with the number of connections while each reply
-/// still waits for its own mail to be on disk.
-#[derive(Default)]
-pub(crate) struct GroupCommit {
-    /// Commits so far (taken under the commit lock, after each commit).
-    committed: std::sync::atomic::AtomicU64,
-    /// The commits known durable; held while a flush runs.
-    flushed: std::sync::Mutex<u64>,
-}
-
-impl GroupCommit {
-    /// Counts a commit that just happened; its number. Call under the
-    /// commit lock, after the commit.
-    pub(crate) fn committed(&self) -> u64 {
-        self.committed
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1
-    }
-
-    /// Mail commits so far.
-    pub(crate) fn count(&self) -> u64 {
-        self.committed.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Returns once commit `seq` is durable: at once when a flush since
-    /// covered it, else after flushing `store` (which covers every commit
-    /// counted before the flush began).
-    pub(crate) fn flush_through(
-        &self,
-        seq: u64,
-        store: &dyn Store,
-    ) -> Result<(), crate::store::StoreError> {
-        let mut flushed = self
-            .flushed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *flushed >= seq {
-            return Ok(());
-        }
-        let target = self.committed.load(std::sync::atomic::Ordering::SeqCst);
-        store.flush()?;
-        *flushed = target;
-        Ok(())
-    }
+/// This host's name (for greetings and claims), `localhost` when it has
+/// none that is valid UTF-8.
+pub fn hostname() -> String {
+    hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
@@ -250,56 +121,94 @@ pub fn run(
     listen: Vec<Listen>,
 ) -> anyhow::Result<()> {
     let inherited = systemd::inherited().context("taking the sockets systemd passed")?;
-    if listen.is_empty() && inherited.is_empty() {
-        anyhow::bail!("nothing to listen on: give --lmtp unix:/path or --lmtp tcp:host:port, set [serve] lmtp, or start serve from buildmail.socket");
-    }
     let store: Arc<dyn Store> =
         Arc::from(crate::store::open(&config.database).context("opening the database")?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    let shared = Arc::new(Shared::new(
+    let core = Arc::new(Core::new(
         config,
         config_path,
         store,
         crate::time::system(),
         EFFECTS_EVERY,
     ));
-    let result = rt.block_on(serve(shared.clone(), listen, inherited));
+    let result = rt.block_on(serve(core.clone(), listen, inherited));
     // Whatever happened, what was committed is made durable.
-    shared.store.flush().context("flushing the database")?;
+    core.store().flush().context("flushing the database")?;
+    // A download the sync task abandoned is not waited for.
+    rt.shutdown_timeout(Duration::from_secs(1));
     result
 }
 
+/// The sockets of each kind, bound or taken from systemd.
+struct Sockets {
+    lmtp: Vec<Listener>,
+    control: Listener,
+    http: Option<Listener>,
+}
+
+impl Sockets {
+    /// The sockets systemd passed replace the configured ones of their
+    /// kind (by `FileDescriptorName=`); the rest are bound as configured.
+    async fn open(
+        config: &Config,
+        listen: &[Listen],
+        inherited: Vec<(systemd::Inherited, String)>,
+    ) -> anyhow::Result<Sockets> {
+        let (mut lmtp, mut control, mut http) = (Vec::new(), None, None);
+        let from_systemd = !inherited.is_empty();
+        for (socket, name) in inherited {
+            let l = Listener::adopt(socket)?;
+            match name.as_str() {
+                "control" => control = Some(l),
+                "http" => http = Some(l),
+                _ => lmtp.push(l),
+            }
+        }
+        if !from_systemd {
+            for l in listen {
+                lmtp.push(Listener::bind(l).await?);
+            }
+        }
+        let control = match control {
+            Some(c) => c,
+            None => Listener::bind(&Listen::Unix(config.serve.control.clone())).await?,
+        };
+        if http.is_none() {
+            if let Some(addr) = &config.serve.http {
+                http = Some(Listener::bind(&Listen::Tcp(addr.clone())).await?);
+            }
+        }
+        Ok(Sockets {
+            lmtp,
+            control,
+            http,
+        })
+    }
+}
+
 async fn serve(
-    shared: Arc<Shared>,
+    core: Arc<Core>,
     listen: Vec<Listen>,
-    inherited: Vec<systemd::Inherited>,
+    inherited: Vec<(systemd::Inherited, String)>,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let slots = Arc::new(Semaphore::new(MAX_SESSIONS));
+    let sockets = Sockets::open(&core.config(), &listen, inherited).await?;
+    let mut listening: Vec<String> = sockets.lmtp.iter().map(Listener::describe).collect();
+    listening.push(format!("control {}", sockets.control.describe()));
+    if let Some(h) = &sockets.http {
+        listening.push(format!("http {}", h.describe()));
+    }
+    core.set_listening(listening);
+    let shared = Arc::new(Shared {
+        core: core.clone(),
+        hostname: hostname(),
+    });
     let mut acceptors = Vec::new();
-    // Socket activation: the sockets systemd passed replace the
-    // configured addresses.
-    let listeners = if inherited.is_empty() {
-        let mut bound = Vec::new();
-        for l in &listen {
-            bound.push(Listener::bind(l).await?);
-        }
-        bound
-    } else {
-        inherited
-            .into_iter()
-            .map(Listener::adopt)
-            .collect::<anyhow::Result<Vec<_>>>()?
-    };
-    *shared
-        .listening
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) =
-        listeners.iter().map(Listener::describe).collect();
-    for listener in listeners {
+    for listener in sockets.lmtp {
         let (sh, mut st, sl) = (shared.clone(), stop.clone(), slots.clone());
         acceptors.push(tokio::spawn(async move {
             loop {
@@ -314,11 +223,24 @@ async fn serve(
             listener.close();
         }));
     }
-    let effects = tokio::spawn(effects_task(shared.clone(), stop.clone()));
-    if let Some(every) = systemd::watchdog() {
-        tokio::spawn(watchdog_task(shared.clone(), every / 2, stop.clone()));
+    let mut servers = vec![tokio::spawn(http::serve(
+        http::control(core.clone()),
+        sockets.control,
+        stop.clone(),
+    ))];
+    if let Some(h) = sockets.http {
+        servers.push(tokio::spawn(http::serve(
+            http::public(core.clone()),
+            h,
+            stop.clone(),
+        )));
     }
-    systemd::ready("accepting mail over LMTP");
+    let effects = tokio::spawn(tasks::effects_task(core.clone(), stop.clone()));
+    let sync = tokio::spawn(tasks::sync_task(core.clone(), stop.clone()));
+    if let Some(every) = systemd::watchdog() {
+        tokio::spawn(watchdog_task(core.clone(), every / 2, stop.clone()));
+    }
+    systemd::ready("accepting mail");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     loop {
@@ -333,15 +255,16 @@ async fn serve(
             }
             _ = hup.recv() => {
                 systemd::reloading();
-                match shared.reload() {
+                match core.reload() {
                     Ok(()) => tracing::info!("serve: SIGHUP: configuration reloaded"),
                     Err(e) => tracing::error!("serve: SIGHUP: the configuration was not reloaded, the running one is kept: {e}"),
                 }
-                systemd::ready("accepting mail over LMTP");
+                systemd::ready("accepting mail");
             }
         }
     }
     systemd::stopping();
+    core.stop();
     let _ = stop_tx.send(true);
     for a in acceptors {
         let _ = a.await;
@@ -354,7 +277,14 @@ async fn serve(
     {
         tracing::warn!("serve: sessions still open after {SHUTDOWN_GRACE:?}; their unanswered mails stay with the MTA");
     }
-    // An effects round in progress ends (the next one would not start).
+    for s in servers {
+        if tokio::time::timeout(SHUTDOWN_GRACE, s).await.is_err() {
+            tracing::warn!("serve: requests still running after {SHUTDOWN_GRACE:?}");
+        }
+    }
+    // A merge stops after its batch; an effects round in progress ends
+    // (the next one would not start).
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, sync).await;
     if tokio::time::timeout(SHUTDOWN_GRACE, effects).await.is_err() {
         tracing::warn!(
             "serve: an effect still runs after {SHUTDOWN_GRACE:?}; the next worker takes it over"
@@ -367,7 +297,7 @@ async fn serve(
 trait Conn: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Conn for T {}
 
-/// A bound LMTP socket.
+/// A bound socket.
 enum Listener {
     /// A unix socket, and its file when buildmail made it (removed on
     /// close; a socket systemd passed is systemd's).
@@ -375,27 +305,41 @@ enum Listener {
     Tcp(TcpListener),
 }
 
+/// Makes the unix socket `path` connectable by its owner and group (the
+/// MTA, the admins: put them in the daemon's group), whatever the umask.
+fn owner_and_group_only(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("setting the mode of {}", path.display()))
+}
+
 impl Listener {
-    /// Binds `l` (a stale unix socket is replaced).
+    /// Binds `l` (a stale unix socket is replaced; a live one is refused:
+    /// another daemon answers there).
     async fn bind(l: &Listen) -> anyhow::Result<Listener> {
         Ok(match l {
             Listen::Unix(path) => {
+                if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                    anyhow::bail!(
+                        "{}: another process answers on this socket (is buildmail serve running already?)",
+                        path.display()
+                    );
+                }
                 let _ = std::fs::remove_file(path);
+                if let Some(dir) = path.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
                 let listener = UnixListener::bind(path)
                     .with_context(|| format!("listening on {}", path.display()))?;
-                // Owner and group may connect (the MTA: put its user in
-                // the daemon's group), whatever the umask.
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
-                    .with_context(|| format!("setting the mode of {}", path.display()))?;
-                tracing::info!("serve: LMTP on unix:{}", path.display());
+                owner_and_group_only(path)?;
+                tracing::info!("serve: listening on unix:{}", path.display());
                 Listener::Unix(listener, Some(path.clone()))
             }
             Listen::Tcp(addr) => {
                 let listener = TcpListener::bind(addr)
                     .await
                     .with_context(|| format!("listening on {addr}"))?;
-                tracing::info!("serve: LMTP on tcp:{}", listener.local_addr()?);
+                tracing::info!("serve: listening on tcp:{}", listener.local_addr()?);
                 Listener::Tcp(listener)
             }
         })
@@ -426,14 +370,14 @@ impl Listener {
             systemd::Inherited::Unix(l) => {
                 let l = UnixListener::from_std(l).context("a socket systemd passed")?;
                 tracing::info!(
-                    "serve: LMTP on a unix socket systemd passed ({:?})",
+                    "serve: listening on a unix socket systemd passed ({:?})",
                     l.local_addr().ok()
                 );
                 Listener::Unix(l, None)
             }
             systemd::Inherited::Tcp(l) => {
                 let l = TcpListener::from_std(l).context("a socket systemd passed")?;
-                tracing::info!("serve: LMTP on tcp:{} (from systemd)", l.local_addr()?);
+                tracing::info!("serve: listening on tcp:{} (from systemd)", l.local_addr()?);
                 Listener::Tcp(l)
             }
         })
@@ -476,7 +420,7 @@ fn spawn_session<S>(
 /// Pings systemd's watchdog every `every` while the store answers a read
 /// (a daemon whose store hangs is restarted by systemd).
 async fn watchdog_task(
-    shared: Arc<Shared>,
+    core: Arc<Core>,
     every: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -485,136 +429,11 @@ async fn watchdog_task(
             _ = stop.changed() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        let sh = shared.clone();
-        match tokio::task::spawn_blocking(move || sh.store.seen("watchdog")).await {
+        let c = core.clone();
+        match tokio::task::spawn_blocking(move || c.store().seen("watchdog")).await {
             Ok(Ok(_)) => systemd::ping(),
             Ok(Err(e)) => tracing::error!("serve: watchdog: the store does not answer: {e}"),
             Err(e) => tracing::error!("serve: watchdog: {e}"),
-        }
-    }
-}
-
-/// Syncs every configured suite: the archive read with the store free,
-/// each merge under the commit lock.
-fn sync_all(shared: &Shared) {
-    let config = shared.config();
-    let config = &*config;
-    for suite in &config.archive.suites {
-        let seen = match shared.store.release_seen(suite) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!("serve: sync {suite}: {e}");
-                continue;
-            }
-        };
-        let now = shared.clock.now();
-        let result = match crate::sync::read_suite(config, suite, seen.as_ref(), now) {
-            Ok(crate::sync::Read::Unchanged(_)) => {
-                tracing::info!("serve: sync {suite}: unchanged");
-                continue;
-            }
-            Ok(crate::sync::Read::New(data)) => {
-                let _g = shared
-                    .commit
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                crate::sync::merge(&*shared.store, config, &data, now)
-            }
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(r) => tracing::info!(
-                "serve: sync {suite}: {} sources; {} builds created, {} changed",
-                r.sources,
-                r.created,
-                r.changed
-            ),
-            Err(e) => tracing::error!("serve: sync {suite}: {e}"),
-        }
-    }
-}
-
-/// The daemon's scheduled work — the effects after each commit and every
-/// tick, the archive sync every `serve.sync_every` — on a clock and tick
-/// the caller chooses: what `serve` runs beside its listeners, and what
-/// the tests drive with an injected clock.
-pub struct Scheduler {
-    shared: Arc<Shared>,
-}
-
-impl Scheduler {
-    /// The scheduled work over `store`, reading "now" from `clock`, the
-    /// effects running at least every `tick`.
-    pub fn new(
-        config: Config,
-        store: Arc<dyn Store>,
-        clock: SharedClock,
-        tick: Duration,
-    ) -> Scheduler {
-        Scheduler {
-            shared: Arc::new(Shared::new(config, None, store, clock, tick)),
-        }
-    }
-
-    /// Runs until `stop` turns true (an effects round in progress ends
-    /// first).
-    pub async fn run(&self, stop: tokio::sync::watch::Receiver<bool>) {
-        effects_task(self.shared.clone(), stop).await;
-    }
-}
-
-/// Runs the effects at start, after commits and every tick;
-/// syncs the archive at start and every `serve.sync_every`.
-async fn effects_task(shared: Arc<Shared>, mut stop: tokio::sync::watch::Receiver<bool>) {
-    let mut first = true;
-    let mut last_sync: Option<tokio::time::Instant> = None;
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        if !first {
-            tokio::select! {
-                _ = stop.changed() => return,
-                _ = shared.effects.notified() => {}
-                _ = tokio::time::sleep(shared.tick) => {}
-            }
-        }
-        first = false;
-        let config = shared.config();
-        let sync_due = match (config.serve.sync_every, config.archive.root.is_some()) {
-            (Some(every), true) => last_sync.is_none_or(|t| t.elapsed() >= every),
-            _ => false,
-        };
-        if sync_due {
-            last_sync = Some(tokio::time::Instant::now());
-            let sh = shared.clone();
-            if let Err(e) = tokio::task::spawn_blocking(move || sync_all(&sh)).await {
-                tracing::error!("serve: sync task: {e}");
-            }
-        }
-        let sh = shared.clone();
-        let r = tokio::task::spawn_blocking(move || {
-            worker::run_pending(
-                StoreAccess::Guarded(&*sh.store, &sh.commit),
-                &config,
-                &*sh.clock,
-            )
-        })
-        .await;
-        match r {
-            Ok(Ok(s)) => {
-                if s.explained + s.jobs.len() + s.notices + s.delivered > 0 {
-                    tracing::info!(
-                        "serve: effects: {} explained, {} job(s), {} notice(s), {} mail(s) delivered",
-                        s.explained,
-                        s.jobs.len(),
-                        s.notices,
-                        s.delivered
-                    );
-                }
-            }
-            Ok(Err(e)) => tracing::error!("serve: effects: {e}"),
-            Err(e) => tracing::error!("serve: effects task: {e}"),
         }
     }
 }

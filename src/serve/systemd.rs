@@ -53,12 +53,16 @@ pub enum Inherited {
     Tcp(std::net::TcpListener),
 }
 
-/// The listening sockets systemd passed in (socket activation); none when
-/// not started that way. `Err`: a passed descriptor that is not a stream
+/// The listening sockets systemd passed in (socket activation), each with
+/// its `FileDescriptorName=` (`control` for the control socket, `http`
+/// for the read-only HTTP listener, anything else LMTP); none when not
+/// started that way. `Err`: a passed descriptor that is not a stream
 /// socket of a kind buildmail takes.
-pub fn inherited() -> std::io::Result<Vec<Inherited>> {
-    let fds: Vec<RawFd> = sd_notify::listen_fds()?.collect();
-    fds.into_iter().map(adopt).collect()
+pub fn inherited() -> std::io::Result<Vec<(Inherited, String)>> {
+    let fds: Vec<(RawFd, String)> = sd_notify::listen_fds_with_names()?.collect();
+    fds.into_iter()
+        .map(|(fd, name)| adopt(fd).map(|l| (l, name)))
+        .collect()
 }
 
 /// Takes `fd` over as a listener of its address family.

@@ -25,6 +25,7 @@
 //!   an effect runs (see `crate::effects`).
 
 pub mod archive;
+pub mod gate;
 pub mod sled;
 
 use std::path::PathBuf;

@@ -113,7 +113,16 @@ fn sync_at(farm: &Farm, now: i64) -> Result<sync::SuiteReport, SyncError> {
             unchanged: true,
             ..Default::default()
         }),
-        Read::New(data) => sync::merge(&*store, &farm.cfg, &data, now),
+        Read::New(data) => {
+            let mailer = buildmail::effects::compose::Mailer::new(&farm.cfg);
+            sync::merge(
+                buildmail::effects::StoreAccess::Held(&*store),
+                &mailer,
+                &data,
+                now,
+                &mut |_| true,
+            )
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// before it.
 const LAYERS: &[&str] = &[
     "debian", "time", "fsutil", "model", "config", "inbound", "decide", "store", "effects",
-    "ingest", "sync", "serve", "cli",
+    "ingest", "sync", "query", "hub", "serve", "cli",
 ];
 
 fn rank(top: &str) -> Option<usize> {

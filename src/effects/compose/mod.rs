@@ -131,8 +131,10 @@ impl Kind {
 }
 
 /// The mail templates: built in, overridden file by file from a directory.
+/// Cloning shares them (a daemon loads them once).
+#[derive(Clone)]
 pub struct Templates {
-    env: Environment<'static>,
+    env: std::sync::Arc<Environment<'static>>,
 }
 
 impl Templates {
@@ -157,15 +159,28 @@ impl Templates {
                     message: e.to_string(),
                 })?;
         }
-        Ok(Templates { env })
+        Ok(Templates {
+            env: std::sync::Arc::new(env),
+        })
     }
 
     /// Templates that render nothing: the last resort when even the
     /// built-in ones fail to load, which a unit test rules out.
     pub fn empty() -> Templates {
         Templates {
-            env: Environment::new(),
+            env: std::sync::Arc::new(Environment::new()),
         }
+    }
+
+    /// The templates a configuration names; when an override is broken,
+    /// the built-in ones (a mail is never lost to a template typo;
+    /// `check-config` reports it). The built-in ones always parse (a unit
+    /// test checks it); [`Templates::empty`] only keeps this total.
+    pub fn configured(config: &Config) -> Templates {
+        Templates::of(config).unwrap_or_else(|e| {
+            tracing::warn!("{e}; using the built-in templates");
+            Templates::load(None).unwrap_or_else(|_| Templates::empty())
+        })
     }
 
     /// The templates a configuration names.

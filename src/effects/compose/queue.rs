@@ -87,10 +87,12 @@ impl<'a> Mailer<'a> {
     /// `check-config` reports it). The built-in ones always parse (a unit
     /// test checks it); `Templates::empty` only keeps this total.
     pub fn new(config: &'a Config) -> Mailer<'a> {
-        let templates = Templates::of(config).unwrap_or_else(|e| {
-            tracing::warn!("{e}; using the built-in templates");
-            Templates::load(None).unwrap_or_else(|_| Templates::empty())
-        });
+        Mailer::with_templates(config, Templates::configured(config))
+    }
+
+    /// A mailer with templates loaded before ([`Templates::configured`]):
+    /// a daemon loads them once, not for every mail.
+    pub fn with_templates(config: &'a Config, templates: Templates) -> Mailer<'a> {
         Mailer { config, templates }
     }
 }

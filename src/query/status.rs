@@ -1,7 +1,6 @@
 //! `buildmail status`: whether the daemon runs, what waits in its queues,
 //! and when the archive was last synced. A running daemon gathers it
-//! itself when asked over its LMTP socket (the private command
-//! `XSTATUS`, answered with one line of JSON); without a daemon the CLI
+//! itself and adds its own part ([`Daemon`]); without a daemon the CLI
 //! gathers it from the database.
 
 use serde::{Deserialize, Serialize};
@@ -53,6 +52,9 @@ pub struct Daemon {
     pub committed: u64,
     /// Where it listens.
     pub listening: Vec<String>,
+    /// The archive sync it is running.
+    #[serde(default)]
+    pub sync: Option<crate::sync::SyncProgress>,
 }
 
 /// The length of one needs-build queue.

@@ -1,0 +1,450 @@
+//! The hub: every command's way into the farm's state, with three doors —
+//! [`Hub::submit`] (a mail in), [`Hub::apply`] (a write a command makes:
+//! `take`, `binnmu`, `forget-signature`, `outbox retry`, `quarantine
+//! reprocess`, ...) and [`Hub::query`] (a view: [`crate::query`]) — plus
+//! [`Hub::sync`] and the byte streams of an archived log or a quarantined
+//! mail.
+//!
+//! Three implementations, one contract:
+//!
+//! * [`Core`] — the daemon's: it owns the store for its whole life, runs
+//!   every write through one [`crate::store::gate::CommitGate`] (one read → decide → commit
+//!   at a time, one flush shared by every commit before it), keeps the
+//!   keyrings, DKIM rules and templates loaded ([`crate::ingest::Setup`],
+//!   reloaded on SIGHUP and when a keyring file changes), and runs the
+//!   effects and the archive sync beside its doors ([`tasks`]).
+//! * [`Local`] — a command's own, when no daemon runs: it opens the store
+//!   for what it does and releases it at once (effects run with the store
+//!   released between their steps).
+//! * `serve::client::Remote` — the CLI's way to a running daemon over its
+//!   control socket (HTTP/1.1 + JSON).
+//!
+//! The types that cross the doors ([`Query`], [`Answer`], [`Op`],
+//! [`Done`], [`HubError`]) are serde values: the CLI renders the same
+//! value whichever implementation answered, so a command prints the same
+//! with a daemon running and without.
+
+mod core;
+mod local;
+pub mod ops;
+pub mod tasks;
+
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+
+pub use self::core::Core;
+pub use crate::sync::{SuiteOutcome, SyncPhase, SyncProgress, SyncRun, SyncState};
+pub use local::Local;
+pub use ops::{Taken, SBUILD};
+pub use tasks::Scheduler;
+
+use crate::effects::outbox::Delivery;
+use crate::effects::worker::Summary;
+use crate::ingest::Outcome;
+use crate::model::state::State;
+use crate::model::{BuildRecord, LogRef, OutboundMail, QuarantineEntry, SignatureUse};
+use crate::query::fsck::Findings;
+use crate::query::status::Status;
+use crate::query::{BuildHistory, Filter, QueueEntry};
+use crate::store::StoreError;
+
+/// A view to read ([`Hub::query`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "view", rename_all = "kebab-case")]
+pub enum Query {
+    /// Every record of a source (`info`).
+    Info {
+        /// The source package.
+        source: String,
+        /// Which dists and arches.
+        #[serde(default)]
+        filter: Filter,
+    },
+    /// Builds, optionally in one state (`list`).
+    List {
+        /// Only this state.
+        state: Option<State>,
+        /// Which dists and arches.
+        #[serde(default)]
+        filter: Filter,
+    },
+    /// Every transition of a source's builds (`history`).
+    History {
+        /// The source package.
+        source: String,
+        /// Which dists and arches.
+        #[serde(default)]
+        filter: Filter,
+    },
+    /// The archived logs of a source (`log`).
+    Logs {
+        /// The source package.
+        source: String,
+        /// Only this version.
+        version: Option<String>,
+        /// Which dists and arches.
+        #[serde(default)]
+        filter: Filter,
+    },
+    /// The needs-build queue of a suite and architecture (`queue`).
+    Queue {
+        /// The suite.
+        suite: String,
+        /// The architecture.
+        arch: String,
+    },
+    /// The outbox (`outbox list`).
+    Outbox,
+    /// The quarantine (`quarantine list`).
+    Quarantine,
+    /// One quarantined mail's entry (`quarantine show`).
+    Quarantined {
+        /// Its id.
+        id: u64,
+    },
+    /// The recorded signatures (`forget-signature --list`).
+    Signatures,
+    /// The farm's status (`status`).
+    Status,
+    /// The database against its files (`fsck` without `--repair`).
+    Fsck {
+        /// Seconds an unreferenced file must be old to be an orphan.
+        older_than: u64,
+    },
+    /// The archive sync: the one in progress and the last ones.
+    Sync,
+}
+
+impl Query {
+    /// Whether anyone who can reach a read-only listener may ask this: the
+    /// builds, their histories and logs, the queue and the status. The
+    /// quarantine, the outbox and the signatures hold other people's mail
+    /// and addresses: only the control socket answers them.
+    pub fn is_public(&self) -> bool {
+        matches!(
+            self,
+            Query::Info { .. }
+                | Query::List { .. }
+                | Query::History { .. }
+                | Query::Logs { .. }
+                | Query::Queue { .. }
+                | Query::Status
+                | Query::Sync
+        )
+    }
+}
+
+/// What a [`Query`] answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "answer", content = "value", rename_all = "kebab-case")]
+pub enum Answer {
+    /// Build records (`Info`, `List`).
+    Builds(Vec<BuildRecord>),
+    /// Histories (`History`).
+    Histories(Vec<BuildHistory>),
+    /// Archived logs (`Logs`).
+    Logs(Vec<LogRef>),
+    /// The queue (`Queue`).
+    Queue(Vec<QueueEntry>),
+    /// The outbox (`Outbox`).
+    Outbox(Vec<OutboundMail>),
+    /// The quarantine (`Quarantine`).
+    Quarantine(Vec<QuarantineEntry>),
+    /// One quarantined mail (`Quarantined`); `None`: no such id.
+    Quarantined(Option<QuarantineEntry>),
+    /// The signatures (`Signatures`).
+    Signatures(Vec<SignatureUse>),
+    /// The status (`Status`).
+    Status(Box<Status>),
+    /// What `fsck` found (`Fsck`).
+    Fsck(Box<Findings>),
+    /// The sync (`Sync`).
+    Sync(Box<SyncState>),
+}
+
+/// A write a command makes ([`Hub::apply`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Op {
+    /// Hand the top of the queue (or `source`) to `builder`.
+    Take {
+        /// The suite.
+        suite: String,
+        /// The architecture.
+        arch: String,
+        /// The builder taking it.
+        builder: String,
+        /// This source instead of the top of the queue.
+        source: Option<String>,
+    },
+    /// Schedule a binNMU of an Installed build.
+    Binnmu {
+        /// The source package.
+        source: String,
+        /// Its source version (without `+bN`).
+        version: String,
+        /// The suite.
+        suite: String,
+        /// The architecture.
+        arch: String,
+        /// The changelog entry.
+        message: String,
+    },
+    /// Start a sync of one suite (`None`: every configured one); the
+    /// answer names the run, [`Query::Sync`] shows how it goes.
+    Sync {
+        /// Only this suite.
+        suite: Option<String>,
+    },
+    /// Clear the replay records of a signature.
+    ForgetSignature {
+        /// At least 8 hex digits of the signed bytes' SHA-256.
+        sha256: String,
+    },
+    /// Make outbox mails due again (dead ones too) and deliver them.
+    OutboxRetry {
+        /// These ids (ignored with `all`).
+        ids: Vec<u64>,
+        /// Every queued mail.
+        all: bool,
+    },
+    /// Deliver every live outbox mail now, whatever its backoff.
+    OutboxFlush,
+    /// Delete quarantined mails.
+    QuarantineDelete {
+        /// Their ids.
+        ids: Vec<u64>,
+    },
+    /// Process quarantined mails again.
+    QuarantineReprocess {
+        /// These ids (ignored with `all`).
+        ids: Vec<u64>,
+        /// Every quarantined mail.
+        all: bool,
+    },
+    /// Run the effects now (`work`); only the explanations with
+    /// `explanations`.
+    Work {
+        /// Only explain failed logs.
+        explanations: bool,
+    },
+    /// Remove what `fsck` finds orphaned.
+    FsckRepair {
+        /// Seconds an unreferenced file must be old to be an orphan.
+        older_than: u64,
+    },
+}
+
+/// What an [`Op`] did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "done", content = "value", rename_all = "kebab-case")]
+pub enum Done {
+    /// A build was handed out.
+    Taken(Box<Taken>),
+    /// A binNMU was scheduled: the build as it is now.
+    Binnmu(Box<BuildRecord>),
+    /// A sync ran here, to its end (a command without a daemon).
+    Synced(Box<SyncRun>),
+    /// A sync runs (`already`: one was running or waiting, and this is it).
+    SyncStarted {
+        /// The run to follow in [`Query::Sync`].
+        run: u64,
+        /// Whether it had been started before.
+        already: bool,
+    },
+    /// Replay records removed.
+    Forgot(Vec<SignatureUse>),
+    /// Outbox mails made due and delivered.
+    Delivered {
+        /// Ids asked for that are not in the outbox.
+        unknown: Vec<u64>,
+        /// The delivery run.
+        delivery: Delivery,
+    },
+    /// Quarantined mails deleted.
+    Deleted {
+        /// Deleted.
+        deleted: Vec<u64>,
+        /// Not in the quarantine.
+        missing: Vec<u64>,
+    },
+    /// Quarantined mails processed again: each id with what happened
+    /// (`None`: no such id), then the effects they asked for.
+    Reprocessed {
+        /// Per id.
+        mails: Vec<(u64, Option<Outcome>)>,
+        /// The effects run afterwards.
+        work: Option<Summary>,
+    },
+    /// The effects ran (`None`: another worker is running them).
+    Worked(Option<Summary>),
+    /// Orphans removed.
+    Repaired(Box<Findings>),
+}
+
+/// How a submitted mail is ingested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum MailMode {
+    /// As it arrives (`deliver`, LMTP): dated now, its effects carried out.
+    #[default]
+    Deliver,
+    /// From an archive of old mail (`import`): dated by its own `Date:`,
+    /// nothing sent or run.
+    Import,
+}
+
+/// Why the hub could not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct HubError {
+    /// What kind of failure (the exit status follows from it).
+    pub kind: ErrorKind,
+    /// What happened and what to do, in words.
+    pub message: String,
+}
+
+/// The kinds of [`HubError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The request was understood and refused (nothing to take, no such
+    /// build, a bad argument): nothing changed.
+    Refused,
+    /// It could not be done now (the database is busy or failed, a DKIM
+    /// lookup failed): nothing changed, try again later.
+    Unavailable,
+    /// It cannot be done until an operator acts (the data directory
+    /// cannot be used, a database of a newer buildmail).
+    Permanent,
+    /// The daemon does not answer this on this listener.
+    Forbidden,
+}
+
+impl HubError {
+    /// A refusal, in words.
+    pub fn refused(message: impl Into<String>) -> HubError {
+        HubError {
+            kind: ErrorKind::Refused,
+            message: message.into(),
+        }
+    }
+
+    /// A temporary failure, in words.
+    pub fn unavailable(message: impl Into<String>) -> HubError {
+        HubError {
+            kind: ErrorKind::Unavailable,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for HubError {
+    fn from(e: StoreError) -> HubError {
+        HubError {
+            kind: if e.is_permanent() {
+                ErrorKind::Permanent
+            } else {
+                ErrorKind::Unavailable
+            },
+            message: e.to_string(),
+        }
+    }
+}
+
+/// What became of a submitted mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailAnswer {
+    /// What happened to it.
+    pub outcome: Outcome,
+    /// The same in words (`deliver -v`, LMTP's 250 text).
+    pub said: String,
+}
+
+impl MailAnswer {
+    /// The answer for `outcome`.
+    pub fn of(outcome: Outcome) -> MailAnswer {
+        MailAnswer {
+            said: outcome.to_string(),
+            outcome,
+        }
+    }
+}
+
+/// The doors every command goes through: the daemon's [`Core`], a
+/// command's [`Local`] when no daemon runs, or the client of a running
+/// daemon. All block; none holds a lock while an effect runs.
+pub trait Hub {
+    /// Where the answers come from, in words (`buildmail serve (pid 12)`,
+    /// `the database <path>`).
+    fn describe(&self) -> String;
+
+    /// Ingests one mail; `Ok` once it is durably committed (a duplicate or
+    /// a quarantined mail too), `Err` when it could not be (the mail must
+    /// not be acknowledged).
+    fn submit(
+        &self,
+        raw: crate::inbound::source::RawMail,
+        mode: MailMode,
+    ) -> Result<MailAnswer, HubError>;
+
+    /// Reads a view.
+    fn query(&self, q: Query) -> Result<Answer, HubError>;
+
+    /// Makes a write.
+    fn apply(&self, op: Op) -> Result<Done, HubError>;
+
+    /// Syncs the archive (one suite, or every configured one) and returns
+    /// once the sync is done, telling `progress` how it goes meanwhile;
+    /// a daemon runs it in its own task (one sync at a time: a sync
+    /// already running is followed instead of started twice).
+    fn sync(
+        &self,
+        suite: Option<String>,
+        progress: &mut dyn FnMut(&SyncProgress),
+    ) -> Result<SyncRun, HubError>;
+
+    /// Writes the archived log `id`, decompressed, byte-exact, to `out`.
+    fn copy_log(&self, id: &str, out: &mut dyn Write) -> Result<(), HubError>;
+
+    /// Writes quarantined mail `id`, byte-exact, to `out`; `Ok(false)`:
+    /// no such mail.
+    fn copy_quarantined(&self, id: u64, out: &mut dyn Write) -> Result<bool, HubError>;
+}
+
+/// Answers `q` from `store`: every view but the daemon's own part of
+/// `Status` and `Sync`.
+fn view(
+    store: &dyn crate::store::Store,
+    config: &crate::config::Config,
+    q: Query,
+) -> Result<Answer, HubError> {
+    use crate::query;
+    Ok(match q {
+        Query::Info { source, filter } => Answer::Builds(query::info(store, &source, &filter)?),
+        Query::List { state, filter } => Answer::Builds(query::list(store, state, &filter)?),
+        Query::History { source, filter } => {
+            Answer::Histories(query::history(store, &source, &filter)?)
+        }
+        Query::Logs {
+            source,
+            version,
+            filter,
+        } => Answer::Logs(query::logs(store, &source, version.as_deref(), &filter)?),
+        Query::Queue { suite, arch } => {
+            Answer::Queue(query::queue(store, &config.archive.order, &suite, &arch)?)
+        }
+        Query::Outbox => Answer::Outbox(query::outbox(store)?),
+        Query::Quarantine => Answer::Quarantine(query::quarantine(store)?),
+        Query::Quarantined { id } => Answer::Quarantined(query::quarantined(store, id)?),
+        Query::Signatures => Answer::Signatures(query::signatures(store)?),
+        Query::Status => Answer::Status(Box::new(query::status(store, config)?)),
+        Query::Fsck { older_than } => Answer::Fsck(Box::new(query::fsck::scan(
+            store,
+            config,
+            std::time::Duration::from_secs(older_than),
+        )?)),
+        Query::Sync => Answer::Sync(Box::default()),
+    })
+}
