@@ -3,105 +3,15 @@
 //! transition; hostile archives refused with nothing changed; the queue
 //! order and `take`.
 
-use std::io::Write;
-use std::path::Path;
-
+use crate::support::archive::*;
+use crate::support::farm::*;
+use crate::support::keys::*;
 use buildmail::model::{BuildRecord, State};
 use buildmail::store::Commit;
 use buildmail::sync::{self, Read, SyncError};
 use sha2::{Digest, Sha256};
 
-use crate::support::farm::*;
-use crate::support::keys::*;
-
 const DAY: i64 = 86400;
-
-fn archive_key() -> &'static TestKey {
-    static K: std::sync::OnceLock<TestKey> = std::sync::OnceLock::new();
-    K.get_or_init(|| {
-        make_key(KeySpec {
-            uid: "Test Archive Signing Key <ftpmaster@example.org>".into(),
-            ..KeySpec::default()
-        })
-    })
-}
-
-/// One state of the test archive.
-struct Snapshot<'a> {
-    date: i64,
-    valid_until: Option<i64>,
-    sources: &'a str,
-    /// (arch, Packages text)
-    packages: &'a [(&'a str, &'a str)],
-    signer: &'a TestKey,
-}
-
-fn xz(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    lzma_rs::xz_compress(&mut &data[..], &mut out).unwrap();
-    out
-}
-
-fn gz(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-fn rfc2822(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .unwrap()
-        .format("%a, %d %b %Y %H:%M:%S UTC")
-        .to_string()
-}
-
-/// Writes `s` as `dists/unstable` of the archive at `root`: Sources.xz,
-/// Packages.gz per architecture, and an InRelease listing them.
-fn publish(root: &Path, s: &Snapshot<'_>) {
-    let dist = root.join("dists/unstable");
-    let _ = std::fs::remove_dir_all(&dist);
-    let mut files: Vec<(String, Vec<u8>)> =
-        vec![("main/source/Sources.xz".into(), xz(s.sources.as_bytes()))];
-    for (arch, text) in s.packages {
-        files.push((
-            format!("main/binary-{arch}/Packages.gz"),
-            gz(text.as_bytes()),
-        ));
-    }
-    let mut release = format!(
-        "Origin: Test\nSuite: unstable\nCodename: sid\nDate: {}\n",
-        rfc2822(s.date)
-    );
-    if let Some(v) = s.valid_until {
-        release.push_str(&format!("Valid-Until: {}\n", rfc2822(v)));
-    }
-    release.push_str("Architectures: amd64 arm64\nComponents: main\nSHA256:\n");
-    for (name, data) in &files {
-        let p = dist.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, data).unwrap();
-        release.push_str(&format!(
-            " {} {} {name}\n",
-            hex::encode(Sha256::digest(data)),
-            data.len()
-        ));
-    }
-    let signed = clearsign(s.signer, release.as_bytes(), SignSpec::at(s.date));
-    std::fs::write(dist.join("InRelease"), signed).unwrap();
-}
-
-fn farm(root: &Path) -> Farm {
-    farm_with(root, "")
-}
-
-fn farm_with(root: &Path, extra: &str) -> Farm {
-    let keyring = root.join("archive-key.asc");
-    std::fs::create_dir_all(root).unwrap();
-    std::fs::write(&keyring, archive_key().armored_public()).unwrap();
-    Farm::with(&format!(
-        "[archive]\nroot = {root:?}\nsuites = [\"unstable\"]\narchitectures = [\"amd64\", \"arm64\"]\narch_all = \"amd64\"\nrelease_keyrings = [{keyring:?}]\n{extra}"
-    ))
-}
 
 /// Runs a sync at `now` as `buildmail sync` does.
 fn sync_at(farm: &Farm, now: i64) -> Result<sync::SuiteReport, SyncError> {

@@ -14,6 +14,7 @@ mod dkim;
 mod effects;
 mod explain_later;
 mod fixtures;
+mod hub;
 mod ingest;
 mod layers;
 mod logging;

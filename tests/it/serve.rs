@@ -133,10 +133,7 @@ fn a_pipelined_session_commits_each_mail_before_its_replies() {
         lhlo.contains("PIPELINING") && lhlo.contains("ENHANCEDSTATUSCODES"),
         "{lhlo}"
     );
-    assert!(
-        lhlo.contains("SIZE") && lhlo.contains("8BITMIME"),
-        "{lhlo}"
-    );
+    assert!(lhlo.contains("SIZE") && lhlo.contains("8BITMIME"), "{lhlo}");
     assert!(c.reply().starts_with("250 2.1.0"));
     assert!(c.reply().starts_with("250 2.1.5"));
     assert!(c.reply().starts_with("250 2.1.5"));
@@ -248,7 +245,10 @@ fn a_mail_over_the_size_limit_is_quarantined_not_refused() {
         .starts_with(b"[]"));
     let q = farm.cli(&["quarantine", "list"]).output().unwrap();
     let q = String::from_utf8_lossy(&q.stdout);
-    assert!(q.contains("limits.max_message_size") || q.contains("size limit"), "{q}");
+    assert!(
+        q.contains("limits.max_message_size") || q.contains("size limit"),
+        "{q}"
+    );
 }
 
 #[test]

@@ -110,7 +110,13 @@ impl Farm {
     /// `buildmail.toml` in the farm), running on the system clock.
     pub fn cli(&self, args: &[&str]) -> std::process::Command {
         let path = self.root().join("buildmail.toml");
-        std::fs::write(&path, &self.toml).unwrap();
+        // Written whole before it is seen (several commands start at
+        // once), and only when it changed.
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(self.toml.as_str()) {
+            let tmp = tempfile::NamedTempFile::new_in(self.root()).unwrap();
+            std::fs::write(tmp.path(), &self.toml).unwrap();
+            tmp.persist(&path).unwrap();
+        }
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_buildmail"));
         c.arg("--config").arg(&path).args(args);
         c.env_remove("BUILDMAIL_CONFIG")

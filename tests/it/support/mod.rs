@@ -15,6 +15,8 @@
 
 #![allow(unused)] // each test binary uses a subset of these helpers
 
+pub mod archive;
+pub mod daemon;
 pub mod farm;
 pub mod http;
 pub mod logs;
@@ -707,4 +709,14 @@ pub fn unfolded_header(mail: &str, name: &str) -> String {
         value.push_str(more.trim());
     }
     value
+}
+
+/// Says a check was skipped because `what` is missing on this machine;
+/// under CI (`CI` set) a skip fails the test instead.
+pub fn skip(what: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what}, and CI is set: install it (the test must not pass by skipping)"
+    );
+    eprintln!("skipped: {what} (CI would fail)");
 }

@@ -1,0 +1,942 @@
+//! The daemon as the hub: every command works while `serve` runs, through
+//! its control socket, and prints what it prints without a daemon; the
+//! archive sync runs beside the mail; one outcome for a mail over the
+//! size limit by every route; a stopped daemon makes `deliver` give up at
+//! once; `take` prints what sbuild needs for a binNMU.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use buildmail::model::State;
+
+use crate::support::archive::*;
+use crate::support::daemon::Daemon;
+use crate::support::farm::*;
+use crate::support::keys::*;
+use crate::support::logs::{sbuild_log, LogSpec};
+use crate::support::{log_mail_mime_gzip_raw, log_mail_plain, sbuild_subject, with_message_id};
+
+const DAY: i64 = 86400;
+
+const SOURCES: &str = "\
+Package: hello\nVersion: 1.0-1\nArchitecture: any\nSection: devel\nPriority: optional\n\n\
+Package: base\nVersion: 1-1\nArchitecture: any\nSection: admin\nPriority: required\n\n\
+Package: lib\nVersion: 1-1\nArchitecture: linux-any\nSection: libs\nPriority: optional\n\n\
+Package: game\nVersion: 1-1\nArchitecture: any\nSection: games\nPriority: optional\n\n\
+Package: done\nVersion: 1-1\nArchitecture: any\nSection: utils\nPriority: optional\n";
+
+const PACKAGES_AMD64: &str = "\
+Package: done-bin\nVersion: 1-1+b3\nArchitecture: amd64\nSource: done (1-1)\n";
+
+/// A farm following a mirror under `root`, synced once, with a log of
+/// every kind of outcome: a build, a failed log explained, a signed
+/// command (a signature on record), a quarantined mail, an error reply
+/// waiting in the outbox.
+fn populated(root: &Path, now: i64, extra: &str) -> Farm {
+    let mirror = root.join("mirror");
+    let farm = farm_with(&mirror, extra);
+    publish(
+        &mirror,
+        &Snapshot {
+            date: now - 3600,
+            valid_until: Some(now + 7 * DAY),
+            sources: SOURCES,
+            packages: &[("amd64", PACKAGES_AMD64), ("arm64", "")],
+            signer: archive_key(),
+        },
+    );
+    run_ok(&farm, &["sync"]);
+    let log = |status: &str, src: &str, mid: &str| {
+        let spec = LogSpec::new(src, "1.0-1", "amd64", "unstable", status);
+        let subject = sbuild_subject(status, src, "1.0-1", "amd64", "unstable");
+        with_message_id(&log_mail_plain(&subject, &sbuild_log(&spec)), mid)
+    };
+    farm.deliver(&log("successful", "hello", "<hello-log@example.org>"));
+    farm.deliver(&log("attempted", "other", "<other-log@example.org>"));
+    // A signed give-back: applied, its signature on record.
+    farm.deliver(&signed_reply(
+        &log_subject("attempted", "other", "1.0-1", "amd64"),
+        "give-back",
+    ));
+    // A log mail whose gzip part is corrupt: quarantined.
+    let subject = sbuild_subject("successful", "broken", "1-1", "amd64", "unstable");
+    farm.ingest_only(&log_mail_mime_gzip_raw(
+        &subject,
+        b"\x1f\x8b\x08\x00garbage-not-deflate",
+    ));
+    // An unsigned command from the admin: refused, the error reply left
+    // in the outbox.
+    farm.ingest_only(&reply(
+        &log_subject("successful", "hello", "1.0-1", "amd64"),
+        b"retry\n",
+        None,
+    ));
+    farm
+}
+
+/// A build's record, read through the CLI (`info --json`): the daemon
+/// holds the database while it runs.
+fn record(farm: &Farm, src: &str, arch: &str) -> buildmail::model::BuildRecord {
+    let out = run_ok(
+        farm,
+        &["info", src, "--dist", "unstable", "--arch", arch, "--json"],
+    );
+    let mut v: Vec<buildmail::model::BuildRecord> = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.len(), 1, "{out}");
+    v.remove(0)
+}
+
+/// Runs the CLI; its output.
+fn run(farm: &Farm, args: &[&str]) -> Output {
+    farm.cli(args)
+        .env_remove("RUST_LOG")
+        .env_remove("BUILDMAIL_LOG")
+        .output()
+        .unwrap()
+}
+
+/// Runs the CLI; its standard output, after checking it succeeded.
+fn run_ok(farm: &Farm, args: &[&str]) -> String {
+    let out = run(farm, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Standard output and exit status, the farm's root and the times of day
+/// written as placeholders (two farms compare equal).
+fn normalised(farm: &Farm, out: &Output) -> (String, Option<i32>) {
+    let text =
+        String::from_utf8_lossy(&out.stdout).replace(&farm.root().display().to_string(), "<root>");
+    let time = regex::Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC").unwrap();
+    (
+        time.replace_all(&text, "<time>").into_owned(),
+        out.status.code(),
+    )
+}
+
+/// The commands that only read, each run without a daemon and then with
+/// one: the same output.
+const READS: &[&[&str]] = &[
+    &["info", "other"],
+    &["info", "other", "--json"],
+    &["info", "nosuch"],
+    &["list"],
+    &["list", "--json"],
+    &["list", "--state", "Needs-Build", "--arch", "arm64"],
+    &["history", "other"],
+    &["history", "other", "--json"],
+    &["log", "other"],
+    &["log", "hello_1.0-1", "--json"],
+    &["queue", "--suite", "unstable", "--arch", "amd64"],
+    &["queue", "--suite", "unstable", "--arch", "arm64", "--json"],
+    &["outbox", "list"],
+    &["outbox", "list", "--json"],
+    &["quarantine", "list"],
+    &["quarantine", "list", "--json"],
+    &["quarantine", "show", "1"],
+    &["quarantine", "show", "1", "--raw"],
+    &["quarantine", "show", "99"],
+    &["forget-signature", "--list"],
+    &["forget-signature", "--list", "--json"],
+    &["fsck", "--older-than", "0s"],
+    &["fsck", "--json"],
+    &["render", "failed-to-upload", "hello"],
+];
+
+#[test]
+fn every_query_prints_the_same_with_and_without_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    // A transport that fails: the error reply stays in the outbox.
+    let farm = populated(
+        dir.path(),
+        wall_now(),
+        "[outbox]\ntransport = \"sendmail\"\nsendmail = [\"/bin/false\"]\n",
+    );
+    // Its first attempt made (the daemon would make it at once).
+    run_ok(&farm, &["work"]);
+    let alone: Vec<_> = READS.iter().map(|a| run(&farm, a)).collect();
+    let status_alone = run(&farm, &["status", "--json"]);
+    assert_eq!(status_alone.status.code(), Some(3), "no daemon: exit 3");
+    let daemon = Daemon::start(&farm, &[]);
+    for (args, before) in READS.iter().zip(&alone) {
+        let with = run(&farm, args);
+        assert_eq!(
+            normalised(&farm, before),
+            normalised(&farm, &with),
+            "{args:?} differs with the daemon running (stderr: {})",
+            String::from_utf8_lossy(&with.stderr)
+        );
+    }
+    // The status is the same but for the daemon's own part.
+    let status_with = run(&farm, &["status", "--json"]);
+    assert_eq!(status_with.status.code(), Some(0), "a daemon answered");
+    let mut a: serde_json::Value = serde_json::from_slice(&status_alone.stdout).unwrap();
+    let mut b: serde_json::Value = serde_json::from_slice(&status_with.stdout).unwrap();
+    assert!(a["daemon"].is_null());
+    assert_eq!(b["daemon"]["pid"], daemon.pid());
+    a["daemon"] = serde_json::Value::Null;
+    b["daemon"] = serde_json::Value::Null;
+    assert_eq!(a, b);
+    // The answers are real: spot checks of what the reads said.
+    let info = run_ok(&farm, &["info", "other"]);
+    assert!(info.contains("Needs-Build"), "{info}");
+    let q = run_ok(&farm, &["quarantine", "list"]);
+    assert!(q.contains("gzip"), "{q}");
+    let outbox = run_ok(&farm, &["outbox", "list"]);
+    assert!(outbox.contains("error-reply"), "{outbox}");
+    let log = run(&farm, &["log", "other"]);
+    assert!(String::from_utf8_lossy(&log.stdout).contains("Status: attempted"));
+    assert!(daemon.stop().success());
+}
+
+/// The commands that write, run on two farms made alike: one with a
+/// daemon running, one without. Each prints the same and leaves the
+/// same builds.
+#[test]
+fn every_write_prints_the_same_with_and_without_the_daemon() {
+    let now = wall_now();
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let alone = populated(da.path(), now, "");
+    let served = populated(db.path(), now, "");
+    // What waits is done first on both: the daemon does it at once.
+    run_ok(&alone, &["work"]);
+    let daemon = Daemon::start(&served, &[]);
+    let start = Instant::now();
+    while !run_ok(&served, &["outbox", "list", "--json"]).starts_with("[]") {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the daemon's effects did not run"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Arguments that name what only each farm knows (a signature's hash,
+    // a quarantine id) are looked up in that farm.
+    let sha = |farm: &Farm| {
+        let out = run_ok(farm, &["forget-signature", "--list", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v[0]["signed_sha256"].as_str().unwrap()[..16].to_string()
+    };
+    let quarantined = |farm: &Farm| {
+        let out = run_ok(farm, &["quarantine", "list", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v[0]["id"].to_string()
+    };
+    let fixed = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let writes: Vec<Vec<String>> = vec![
+        fixed(&[
+            "take",
+            "--suite",
+            "unstable",
+            "--arch",
+            "amd64",
+            "--builder",
+            "b1",
+        ]),
+        fixed(&[
+            "take",
+            "--suite",
+            "unstable",
+            "--arch",
+            "arm64",
+            "--builder",
+            "b2",
+            "game",
+            "--json",
+        ]),
+        fixed(&[
+            "take",
+            "--suite",
+            "unstable",
+            "--arch",
+            "arm64",
+            "--builder",
+            "b3",
+            "game",
+        ]),
+        fixed(&[
+            "take",
+            "--suite",
+            "unstable",
+            "--arch",
+            "arm64",
+            "--builder",
+            "b3",
+            "nosuch",
+        ]),
+        fixed(&[
+            "binnmu",
+            "done_1-1",
+            "--suite",
+            "unstable",
+            "--arch",
+            "amd64",
+            "--message",
+            "Rebuild against libfoo 2",
+        ]),
+        fixed(&[
+            "binnmu",
+            "done_1-1",
+            "--suite",
+            "unstable",
+            "--arch",
+            "amd64",
+            "--message",
+            "again",
+        ]),
+        fixed(&["forget-signature", "SHA"]),
+        fixed(&["forget-signature", "0000000000000000"]),
+        fixed(&["outbox", "retry", "--all"]),
+        fixed(&["outbox", "retry", "77"]),
+        fixed(&["outbox", "flush"]),
+        fixed(&["quarantine", "reprocess", "QID"]),
+        fixed(&["quarantine", "delete", "QID", "999"]),
+        fixed(&["quarantine", "delete", "999"]),
+        fixed(&["work"]),
+        fixed(&["work", "--quiet"]),
+        fixed(&["work", "--explanations"]),
+        fixed(&["fsck", "--repair", "--older-than", "0s"]),
+        fixed(&["sync"]),
+        fixed(&["queue", "--suite", "unstable", "--arch", "amd64", "--json"]),
+        fixed(&["list"]),
+    ];
+    for w in &writes {
+        let args_for = |farm: &Farm| -> Vec<String> {
+            w.iter()
+                .map(|a| match a.as_str() {
+                    "SHA" => sha(farm),
+                    "QID" => quarantined(farm),
+                    a => a.to_string(),
+                })
+                .collect()
+        };
+        let (a_args, b_args) = (args_for(&alone), args_for(&served));
+        let a = run(
+            &alone,
+            &a_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        let b = run(
+            &served,
+            &b_args.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        assert_eq!(
+            normalised(&alone, &a),
+            normalised(&served, &b),
+            "{w:?} differs with the daemon running (stderr without: {}; with: {})",
+            String::from_utf8_lossy(&a.stderr),
+            String::from_utf8_lossy(&b.stderr)
+        );
+    }
+    // The writes happened, through the daemon.
+    let game = record(&served, "game", "arm64");
+    assert_eq!(game.state, State::Building);
+    assert_eq!(game.taken_by.as_deref(), Some("b2"));
+    let done = record(&served, "done", "amd64");
+    assert_eq!(
+        (done.state, done.version.as_str()),
+        (State::NeedsBuild, "1-1+b4")
+    );
+    let q = run_ok(&served, &["quarantine", "list", "--json"]);
+    assert_eq!(q.trim(), "[]", "reprocessed and deleted");
+    let sigs = run_ok(&served, &["forget-signature", "--list", "--json"]);
+    assert_eq!(sigs.trim(), "[]", "forgotten");
+    assert!(daemon.stop().success());
+}
+
+/// 20 builders take at once from the daemon: 20 different builds.
+#[test]
+fn twenty_builders_take_twenty_different_builds_through_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let mirror = dir.path().join("mirror");
+    let farm = farm_with(&mirror, "");
+    let now = wall_now();
+    let (sources, packages) = generated(40);
+    publish(
+        &mirror,
+        &Snapshot {
+            date: now - 3600,
+            valid_until: Some(now + 7 * DAY),
+            sources: &sources,
+            packages: &[("amd64", &packages), ("arm64", "")],
+            signer: archive_key(),
+        },
+    );
+    let daemon = Daemon::start(&farm, &[]);
+    let text = run_ok(&farm, &["sync"]);
+    assert!(text.contains("unstable: 40 sources"), "{text}");
+    let takers: Vec<_> = (0..20)
+        .map(|i| {
+            farm.cli(&[
+                "take",
+                "--suite",
+                "unstable",
+                "--arch",
+                "amd64",
+                "--builder",
+                &format!("buildd-{i:02}"),
+                "--json",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let mut taken = std::collections::BTreeMap::new();
+    for t in takers {
+        let out = t.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let src = v["source"].as_str().unwrap().to_string();
+        let builder = v["builder"].as_str().unwrap().to_string();
+        assert!(taken.insert(src, builder).is_none(), "a build taken twice");
+    }
+    assert_eq!(taken.len(), 20);
+    for (src, builder) in &taken {
+        let r = record(&farm, src, "amd64");
+        assert_eq!(r.state, State::Building);
+        assert_eq!(r.taken_by.as_ref(), Some(builder));
+    }
+    assert!(daemon.stop().success());
+}
+
+/// An LMTP client (by hand, not buildmail's code).
+struct Lmtp {
+    r: BufReader<std::os::unix::net::UnixStream>,
+    w: std::os::unix::net::UnixStream,
+}
+
+impl Lmtp {
+    fn connect(socket: &Path) -> Lmtp {
+        let w = std::os::unix::net::UnixStream::connect(socket).unwrap();
+        w.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+        let r = BufReader::new(w.try_clone().unwrap());
+        let mut c = Lmtp { r, w };
+        assert!(c.reply().starts_with("220 "));
+        c.w.write_all(b"LHLO test\r\n").unwrap();
+        c.reply();
+        c
+    }
+
+    fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(
+                self.r.read_line(&mut line).unwrap() > 0,
+                "connection closed"
+            );
+            all.push_str(&line);
+            if line.as_bytes().get(3) == Some(&b' ') {
+                return all;
+            }
+        }
+    }
+
+    /// Sends one mail; the reply to its one recipient.
+    fn send(&mut self, mail: &[u8]) -> String {
+        self.w
+            .write_all(b"MAIL FROM:<buildd@example.org>\r\nRCPT TO:<logs@example.org>\r\nDATA\r\n")
+            .unwrap();
+        for _ in 0..3 {
+            self.reply();
+        }
+        let mut data = Vec::new();
+        for line in mail.split(|&b| b == b'\n') {
+            if line.first() == Some(&b'.') {
+                data.push(b'.');
+            }
+            data.extend_from_slice(line);
+            data.extend_from_slice(b"\r\n");
+        }
+        data.extend_from_slice(b".\r\n");
+        self.w.write_all(&data).unwrap();
+        self.reply()
+    }
+}
+
+fn log_of(src: &str, n: usize) -> Vec<u8> {
+    let spec = LogSpec::new(src, "1.0-1", "amd64", "unstable", "successful");
+    let subject = sbuild_subject("successful", src, "1.0-1", "amd64", "unstable");
+    with_message_id(
+        &log_mail_plain(&subject, &sbuild_log(&spec)),
+        &format!("<{src}-{n}@lmtp.example.org>"),
+    )
+}
+
+/// The daemon's sync state, read from `status --json`.
+fn syncing(farm: &Farm) -> Option<serde_json::Value> {
+    let out = run(farm, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let s = &v["daemon"]["sync"];
+    (!s.is_null()).then(|| s.clone())
+}
+
+/// A sync of 30,000 sources runs while 8 LMTP connections deliver: the
+/// merge goes batch by batch, mails are committed between its batches
+/// (it never holds the commit gate for the suite), every mail is
+/// answered 250 and none is lost.
+#[test]
+fn a_sync_of_30000_sources_runs_beside_eight_lmtp_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let mirror = dir.path().join("mirror");
+    let farm = farm_with(&mirror, "");
+    let now = wall_now();
+    let (sources, packages) = generated(30_000);
+    publish(
+        &mirror,
+        &Snapshot {
+            date: now - 3600,
+            valid_until: Some(now + 7 * DAY),
+            sources: &sources,
+            packages: &[("amd64", &packages), ("arm64", "")],
+            signer: archive_key(),
+        },
+    );
+    let lmtp = farm.root().join("lmtp.sock");
+    let daemon = Daemon::start(&farm, &["--lmtp", &format!("unix:{}", lmtp.display())]);
+    let sync = farm
+        .cli(&["sync", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the merge to begin.
+    let start = Instant::now();
+    while !syncing(&farm).is_some_and(|s| s["phase"] == "merging") {
+        assert!(start.elapsed() < Duration::from_secs(120), "no merge began");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let merging = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let during = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let senders: Vec<_> = (0..8)
+        .map(|t| {
+            let (lmtp, merging, during) = (lmtp.clone(), merging.clone(), during.clone());
+            std::thread::spawn(move || {
+                let mut c = Lmtp::connect(&lmtp);
+                let mut sent = Vec::new();
+                for n in 0..25 {
+                    let src = format!("lmtp{t}x{n}");
+                    let answer = c.send(&log_of(&src, n));
+                    assert!(answer.starts_with("250 2.0.0"), "{answer}");
+                    if merging.load(std::sync::atomic::Ordering::SeqCst) {
+                        during.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    sent.push(src);
+                }
+                sent
+            })
+        })
+        .collect();
+    let sent: Vec<String> = senders
+        .into_iter()
+        .flat_map(|s| s.join().unwrap())
+        .collect();
+    // Still merging after the first mails were answered: they were
+    // committed between batches.
+    let still = syncing(&farm).is_some_and(|s| s["phase"] == "merging");
+    merging.store(false, std::sync::atomic::Ordering::SeqCst);
+    let out = sync.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report[0]["sources"], 30_000);
+    assert!(
+        still || during.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "no mail was committed while the merge ran"
+    );
+    assert!(daemon.stop().success());
+    // None lost: every mail's build, and the suite.
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    for src in &sent {
+        let r = store.build(&key(src, "unstable", "amd64")).unwrap();
+        assert_eq!(r.map(|r| r.state), Some(State::Built), "{src}");
+    }
+    let q = buildmail::sync::queue(&*store, &farm.cfg.archive.order, "unstable", "amd64").unwrap();
+    assert_eq!(
+        q.len(),
+        20_000,
+        "two thirds of the suite need building on amd64"
+    );
+}
+
+/// SIGTERM during a sync: the merge stops after its batch, the daemon
+/// exits 0, the Release is not recorded (the next sync merges the suite
+/// again), and the next sync completes it.
+#[test]
+fn sigterm_during_a_sync_stops_after_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mirror = dir.path().join("mirror");
+    let farm = farm_with(&mirror, "");
+    let now = wall_now();
+    let (sources, packages) = generated(30_000);
+    publish(
+        &mirror,
+        &Snapshot {
+            date: now - 3600,
+            valid_until: Some(now + 7 * DAY),
+            sources: &sources,
+            packages: &[("amd64", &packages), ("arm64", "")],
+            signer: archive_key(),
+        },
+    );
+    let daemon = Daemon::start(&farm, &[]);
+    let mut sync = farm
+        .cli(&["sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !syncing(&farm).is_some_and(|s| s["phase"] == "merging" && s["done"].as_u64() > Some(0)) {
+        assert!(start.elapsed() < Duration::from_secs(120), "no merge began");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let status = daemon.stop();
+    assert!(status.success(), "{status:?}");
+    // The CLI that asked for the sync is told it did not finish.
+    let out = sync.wait().unwrap();
+    assert!(!out.success());
+    let mut err = String::new();
+    sync.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = run(&farm, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(v["releases"][0]["synced"].is_null(), "{v}");
+    let partial = v["builds"].as_u64().unwrap();
+    assert!(
+        partial > 0 && partial < 60_000,
+        "{partial} builds after a stopped merge"
+    );
+    // The next sync (no daemon) merges the whole suite.
+    let text = run_ok(&farm, &["sync"]);
+    assert!(text.contains("unstable: 30000 sources"), "{text}");
+    let status = run(&farm, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert!(!v["releases"][0]["synced"].is_null());
+    assert_eq!(v["builds"], 60_000);
+}
+
+/// A new admin key counts from the next mail: when the keyring file
+/// changes (no signal needed) and after SIGHUP.
+#[test]
+fn a_changed_keyring_counts_from_the_next_mail() {
+    let farm = Farm::new();
+    let keyring = farm.root().join("data/gpg.asc");
+    let _ = std::fs::remove_file(&keyring);
+    let daemon = Daemon::start(&farm, &[]);
+    let second = make_key(KeySpec {
+        uid: "Second Admin <admin2@example.org>".into(),
+        ..KeySpec::default()
+    });
+    let signed_by = |key: &TestKey, src: &str| {
+        let subject = log_subject("attempted", src, "1.0-1", "amd64");
+        reply(
+            &subject,
+            &clearsign(
+                key,
+                bind(&subject, "give-back").as_bytes(),
+                SignSpec::at(wall_now() - 60),
+            ),
+            None,
+        )
+    };
+    let deliver = |raw: &[u8]| {
+        let out = farm.deliver_binary(raw, &[("BUILDMAIL_LOG", "off")]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for src in ["one", "two", "three"] {
+        let spec = LogSpec::new(src, "1.0-1", "amd64", "unstable", "attempted");
+        deliver(&log_mail_plain(
+            &sbuild_subject("attempted", src, "1.0-1", "amd64", "unstable"),
+            &sbuild_log(&spec),
+        ));
+    }
+    let state = |src: &str| record(&farm, src, "amd64").state;
+    deliver(&signed_by(&second, "one"));
+    assert_eq!(state("one"), State::BuildAttempted, "an unknown key");
+    std::fs::write(&keyring, second.armored_public()).unwrap();
+    deliver(&signed_by(&second, "two"));
+    assert_eq!(state("two"), State::NeedsBuild, "the new key counts");
+    daemon.signal(libc::SIGHUP);
+    deliver(&signed_by(&second, "three"));
+    assert_eq!(state("three"), State::NeedsBuild, "and after SIGHUP");
+    assert!(daemon.stop().success());
+}
+
+/// A mail over `limits.max_message_size` has one outcome whichever way it
+/// comes: `deliver` without a daemon, `deliver` handing it to one, and
+/// LMTP all keep it in the quarantine and acknowledge it.
+#[test]
+fn a_mail_over_the_size_limit_has_one_outcome_by_every_route() {
+    let farm = Farm::with("[limits]\nmax_message_size = \"4KiB\"\n");
+    let big = |n: usize| log_of(&format!("big{n}"), n);
+    assert!(big(0).len() > 4096);
+    let alone = farm.deliver_binary(&big(1), &[]);
+    assert_eq!(alone.status.code(), Some(0));
+    let lmtp = farm.root().join("lmtp.sock");
+    let daemon = Daemon::start(&farm, &["--lmtp", &format!("unix:{}", lmtp.display())]);
+    let handed = farm.deliver_binary(&big(2), &[]);
+    assert_eq!(
+        handed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&handed.stderr)
+    );
+    let answer = Lmtp::connect(&lmtp).send(&big(3));
+    assert!(
+        answer.starts_with("250 2.0.0 <logs@example.org> quarantined"),
+        "{answer}"
+    );
+    assert!(daemon.stop().success());
+    let q: serde_json::Value =
+        serde_json::from_str(&run_ok(&farm, &["quarantine", "list", "--json"])).unwrap();
+    let q = q.as_array().unwrap();
+    assert_eq!(q.len(), 3, "{q:?}");
+    for e in q {
+        let reason = e["reason"].as_str().unwrap();
+        assert!(reason.contains("limits.max_message_size"), "{reason}");
+        let file = e["raw_file"].as_str().expect("kept in a file");
+        assert!(std::fs::metadata(file).unwrap().len() > 4096);
+    }
+    assert!(run_ok(&farm, &["list", "--json"]).starts_with("[]"));
+}
+
+/// A query never creates a database: a mistyped `--data-dir` is an
+/// error naming the path, and nothing appears there.
+#[test]
+fn queries_never_create_a_database() {
+    let farm = Farm::new();
+    let typo = farm.root().join("typo");
+    for args in [
+        &["status"][..],
+        &["info", "hello"],
+        &["list"],
+        &["queue", "--suite", "unstable", "--arch", "amd64"],
+        &["fsck"],
+    ] {
+        let mut all = vec!["--data-dir", typo.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = run(&farm, &all);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("no database at") && err.contains(typo.to_str().unwrap()),
+            "{args:?}: {err}"
+        );
+        assert!(!typo.exists(), "{args:?} created {}", typo.display());
+    }
+}
+
+/// A daemon that accepts connections but does not answer (stopped) makes
+/// `deliver` exit 75 at once, without waiting for the database it holds;
+/// once it runs again the mail goes through.
+#[test]
+fn deliver_gives_up_at_once_on_a_stopped_daemon() {
+    let farm = Farm::new();
+    let daemon = Daemon::start(&farm, &[]);
+    daemon.signal(libc::SIGSTOP);
+    let start = Instant::now();
+    let out = farm.deliver_binary(&log_of("stopped", 0), &[]);
+    let took = start.elapsed();
+    daemon.signal(libc::SIGCONT);
+    assert_eq!(out.status.code(), Some(75));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not answer"), "{err}");
+    assert!(took < Duration::from_secs(30), "waited {took:?}");
+    let out = farm.deliver_binary(&log_of("stopped", 0), &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(daemon.stop().success());
+    assert_eq!(farm.state("stopped"), State::Built);
+}
+
+/// `[serve] http`: read-only queries over TCP; the quarantine, the
+/// outbox, writes and mail are not answered there.
+#[test]
+fn the_tcp_listener_answers_public_views_only() {
+    let farm = Farm::with("[serve]\nhttp = \"127.0.0.1:0\"\n");
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    let daemon = Daemon::start(&farm, &[]);
+    let status: serde_json::Value =
+        serde_json::from_str(&run_ok(&farm, &["status", "--json"])).unwrap();
+    let http = status["daemon"]["listening"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str()?.strip_prefix("http tcp:"))
+        .next()
+        .expect("an http listener")
+        .to_string();
+    let post = |path: &str, body: &str| -> (u16, String) {
+        let mut s = std::net::TcpStream::connect(&http).unwrap();
+        write!(
+            s,
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let code = out[9..12].parse().unwrap();
+        (code, out)
+    };
+    let (code, body) = post("/v1/query", r#"{"view":"info","source":"hello"}"#);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"Built\""), "{body}");
+    let (code, body) = post("/v1/query", r#"{"view":"quarantine"}"#);
+    assert_eq!(code, 403, "{body}");
+    let (code, _) = post("/v1/apply", r#"{"op":"work","explanations":false}"#);
+    assert!(code == 404 || code == 405, "{code}");
+    let (code, _) = post("/v1/mail", "From: x\n\nhello\n");
+    assert!(code == 404 || code == 405, "{code}");
+    assert!(daemon.stop().success());
+}
+
+/// `take` prints what sbuild needs to make a binNMU: the source version,
+/// `--binNMU=N`, `--make-binNMU=<message>`, the maintainer and the
+/// timestamp; its JSON has the binNMU. With Debian's sbuild installed,
+/// sbuild's own option parser reads the printed line.
+#[test]
+fn take_prints_what_sbuild_needs_for_a_binnmu() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = wall_now();
+    let farm = populated(
+        dir.path(),
+        now,
+        "binnmu_maintainer = \"Farm Buildd <buildd@example.org>\"\n",
+    );
+    let daemon = Daemon::start(&farm, &[]);
+    let out = run_ok(
+        &farm,
+        &[
+            "binnmu",
+            "done_1-1",
+            "--suite",
+            "unstable",
+            "--arch",
+            "amd64",
+            "--message",
+            "Rebuild against libfoo 2 (it's \"new\")",
+        ],
+    );
+    assert!(out.contains("1-1+b4"), "the archive has +b3: {out}");
+    let text = run_ok(
+        &farm,
+        &[
+            "take",
+            "--suite",
+            "unstable",
+            "--arch",
+            "amd64",
+            "--builder",
+            "b1",
+            "done",
+        ],
+    );
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("done_1-1+b4 dist=unstable arch=amd64"));
+    let line = lines.next().unwrap();
+    let args = shell_words::split(line).unwrap();
+    let scheduled = record(&farm, "done", "amd64")
+        .binnmu
+        .unwrap()
+        .scheduled
+        .unwrap();
+    assert_eq!(
+        args,
+        [
+            "sbuild".to_string(),
+            "--dist=unstable".into(),
+            "--arch=amd64".into(),
+            "--binNMU=4".into(),
+            "--make-binNMU=Rebuild against libfoo 2 (it's \"new\")".into(),
+            "--maintainer=Farm Buildd <buildd@example.org>".into(),
+            format!("--binNMU-timestamp={scheduled}"),
+            "done_1-1".into(),
+        ]
+    );
+    assert!(daemon.stop().success());
+    sbuild_parses(&args);
+}
+
+/// Runs `args` (an sbuild command line) through sbuild's own option
+/// parser (Debian's sbuild package, Sbuild::Options), checking what it
+/// understood; says it skipped when sbuild is not installed.
+fn sbuild_parses(args: &[String]) {
+    if !Path::new("/usr/share/perl5/Sbuild/Options.pm").exists() {
+        crate::support::skip("sbuild's option parser (the sbuild package) is not installed");
+        return;
+    }
+    let script = r#"
+use strict; use warnings;
+use Sbuild::Conf; use Sbuild::Options;
+my $conf = Sbuild::Conf::new();
+my $options = Sbuild::Options->new($conf, "sbuild", "1");
+die "sbuild rejected the arguments\n" unless defined $options;
+print join("\n", "dist=" . $conf->get('DISTRIBUTION'), "arch=" . $conf->get('HOST_ARCH'),
+  "binnmu=" . $conf->get('BIN_NMU_VERSION'), "message=" . $conf->get('BIN_NMU'),
+  "maintainer=" . $conf->get('MAINTAINER_NAME'), "timestamp=" . $conf->get('BIN_NMU_TIMESTAMP'),
+  "package=" . join(",", @ARGV)), "\n";
+"#;
+    let out = std::process::Command::new("perl")
+        .arg("-e")
+        .arg(script)
+        .arg("--")
+        .args(&args[1..])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let binnmu = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--binNMU="))
+        .unwrap();
+    assert!(text.contains(&format!("binnmu={binnmu}\n")), "{text}");
+    let message = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--make-binNMU="))
+        .unwrap();
+    assert!(text.contains(&format!("message={message}\n")), "{text}");
+    assert!(
+        text.contains("dist=unstable\n") && text.contains("arch=amd64\n"),
+        "{text}"
+    );
+    assert!(text.contains("package=done_1-1\n"), "{text}");
+    let maintainer = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--maintainer="))
+        .unwrap();
+    assert!(
+        text.contains(&format!("maintainer={maintainer}\n")),
+        "{text}"
+    );
+    let stamp = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--binNMU-timestamp="))
+        .unwrap();
+    assert!(text.contains(&format!("timestamp={stamp}\n")), "{text}");
+}
