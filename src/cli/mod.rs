@@ -1,5 +1,6 @@
 //! The `buildmail` command line: one module per subcommand.
 
+mod builder_ssh;
 mod check_config;
 mod completions;
 mod deliver;
@@ -109,6 +110,9 @@ pub enum Command {
     Take(sync::TakeArgs),
     /// Schedule a binary-only rebuild (+bN) of an Installed build.
     Binnmu(sync::BinNmuArgs),
+    /// The command a builder's ssh key is forced to: runs the `take`,
+    /// `queue` or `info` in SSH_ORIGINAL_COMMAND, `take` as --builder.
+    BuilderSsh(builder_ssh::Args),
     /// Run the daemon: take mail over LMTP, run the effects beside it.
     Serve(serve::Args),
     /// Whether the daemon runs, what waits in the queues, the last sync
@@ -179,6 +183,7 @@ pub fn run() -> ExitCode {
         Command::Queue(a) => sync::run_queue(&config, a),
         Command::Take(a) => sync::run_take(&config, a),
         Command::Binnmu(a) => sync::run_binnmu(&config, a),
+        Command::BuilderSsh(a) => builder_ssh::run(&config, a),
         Command::Serve(a) => serve::run(&config, cli.config.as_deref(), a),
         Command::Status(a) => status::run(&config, a),
         Command::Man(a) => man::run(a),

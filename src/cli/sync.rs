@@ -220,6 +220,17 @@ pub fn run_take(config: &Config, args: TakeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `word` as a POSIX shell reads it back: as it is when it holds nothing
+/// the shell treats specially, else in single quotes.
+fn quoted(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 /// Prints a taken build: the build and the sbuild command line (quoted
 /// for a POSIX shell), or the whole job as JSON.
 pub fn print_taken(t: &Taken, json: bool) -> anyhow::Result<()> {
@@ -230,7 +241,8 @@ pub fn print_taken(t: &Taken, json: bool) -> anyhow::Result<()> {
             "{}_{} dist={} arch={}",
             t.source, t.version, t.suite, t.arch
         );
-        println!("{}", shell_words::join(&t.sbuild));
+        let line: Vec<String> = t.sbuild.iter().map(|w| quoted(w)).collect();
+        println!("{}", line.join(" "));
     }
     Ok(())
 }

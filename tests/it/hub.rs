@@ -856,7 +856,7 @@ fn take_prints_what_sbuild_needs_for_a_binnmu() {
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("done_1-1+b4 dist=unstable arch=amd64"));
     let line = lines.next().unwrap();
-    let args = shell_words::split(line).unwrap();
+    let args = shlex::split(line).unwrap();
     let scheduled = record(&farm, "done", "amd64")
         .binnmu
         .unwrap()
@@ -939,4 +939,205 @@ print join("\n", "dist=" . $conf->get('DISTRIBUTION'), "arch=" . $conf->get('HOS
         .find_map(|a| a.strip_prefix("--binNMU-timestamp="))
         .unwrap();
     assert!(text.contains(&format!("timestamp={stamp}\n")), "{text}");
+}
+
+/// A farm with a synced suite of `n` generated sources.
+fn synced_farm(root: &Path, n: usize, extra: &str) -> Farm {
+    let mirror = root.join("mirror");
+    let farm = farm_with(&mirror, extra);
+    let now = wall_now();
+    let (sources, packages) = generated(n);
+    publish(
+        &mirror,
+        &Snapshot {
+            date: now - 3600,
+            valid_until: Some(now + 7 * DAY),
+            sources: &sources,
+            packages: &[("amd64", &packages), ("arm64", "")],
+            signer: archive_key(),
+        },
+    );
+    run_ok(&farm, &["sync"]);
+    farm
+}
+
+/// `builder-ssh` runs only what a builder may ask, `take` as the key's
+/// own builder: the forced command of its ssh key.
+#[test]
+fn a_builders_ssh_key_takes_as_that_builder_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let farm = synced_farm(dir.path(), 10, "");
+    let daemon = Daemon::start(&farm, &[]);
+    let asks = |line: &str| {
+        farm.cli(&["builder-ssh", "--builder", "b1"])
+            .env("SSH_ORIGINAL_COMMAND", line)
+            .output()
+            .unwrap()
+    };
+    let out = asks("take --suite unstable --arch amd64 --json");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(t["builder"], "b1");
+    let out = asks("buildmail queue --suite unstable --arch amd64 --json");
+    assert!(out.status.success());
+    // The attacks: taking as another builder, anything but take, queue
+    // and info, shell tricks.
+    for line in [
+        "take --suite unstable --arch amd64 --builder b2",
+        "sync",
+        "binnmu src00001_1.1-1 --suite unstable --arch amd64 -m x",
+        "forget-signature --list",
+        "quarantine show 1",
+        "take --suite unstable --arch amd64; rm -rf /",
+        "",
+        "take --suite 'unstable",
+    ] {
+        let out = asks(line);
+        assert!(!out.status.success(), "{line:?} was run");
+        assert!(out.stdout.is_empty(), "{line:?} printed {:?}", out.stdout);
+    }
+    let taken: Vec<buildmail::model::BuildRecord> =
+        serde_json::from_str(&run_ok(&farm, &["list", "--state", "Building", "--json"])).unwrap();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(taken[0].taken_by.as_deref(), Some("b1"));
+    assert!(daemon.stop().success());
+}
+
+/// The same through a real sshd on loopback, with the `authorized_keys`
+/// line the README gives: `ssh buildmail@host take ...` prints the job.
+#[test]
+fn a_builder_takes_work_over_a_real_ssh() {
+    let sshd = Path::new("/usr/sbin/sshd");
+    // SAFETY: getuid has no preconditions.
+    let root = unsafe { libc::getuid() } == 0;
+    if !sshd.exists() || !root || which("ssh").is_none() || which("ssh-keygen").is_none() {
+        crate::support::skip("a real sshd needs openssh-server, openssh-client and root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let farm = synced_farm(dir.path(), 5, "");
+    let daemon = Daemon::start(&farm, &[]);
+    let ssh = dir.path().join("ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    for name in ["host_key", "builder_key"] {
+        let ok = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(ssh.join(name))
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+    let public = std::fs::read_to_string(ssh.join("builder_key.pub")).unwrap();
+    let config = farm.root().join("buildmail.toml");
+    drop(farm.cli(&[])); // writes it
+    std::fs::write(
+        ssh.join("authorized_keys"),
+        format!(
+            "command=\"{} --config {} builder-ssh --builder arm-ubc-01\",restrict {public}",
+            env!("CARGO_BIN_EXE_buildmail"),
+            config.display()
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        ssh.join("sshd_config"),
+        format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPidFile {}\n",
+            ssh.join("host_key").display(),
+            ssh.join("authorized_keys").display(),
+            ssh.join("sshd.pid").display()
+        ),
+    )
+    .unwrap();
+    let _server = Killed(
+        std::process::Command::new(sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(ssh.join("sshd_config"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+    let client = |line: &str| {
+        std::process::Command::new("ssh")
+            .args(["-p", &port.to_string(), "-i"])
+            .arg(ssh.join("builder_key"))
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "LogLevel=ERROR",
+                &format!("{user}@127.0.0.1"),
+                line,
+            ])
+            .output()
+            .unwrap()
+    };
+    // sshd takes a moment to listen.
+    let start = Instant::now();
+    let out = loop {
+        let out = client("take --suite unstable --arch amd64");
+        if out.status.success() || start.elapsed() > Duration::from_secs(20) {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines = text.lines();
+    assert!(
+        lines.next().unwrap().ends_with("dist=unstable arch=amd64"),
+        "{text}"
+    );
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("sbuild --dist=unstable --arch=amd64 src"),
+        "{text}"
+    );
+    let refused = client("sync");
+    assert!(!refused.status.success());
+    let building = run_ok(&farm, &["list", "--state", "Building", "--json"]);
+    assert!(building.contains("arm-ubc-01"), "{building}");
+    assert!(daemon.stop().success());
+}
+
+/// `program` on the PATH.
+fn which(program: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(program))
+        .find(|p| p.exists())
+}
+
+/// A child process killed when dropped (also when the test fails).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
