@@ -43,7 +43,7 @@ pub fn run(config: &Config, args: Args) -> ExitCode {
             match crate::serve::handover::hand_over(socket, bytes) {
                 Ok(crate::serve::handover::Answer::Committed(said)) => {
                     if args.verbose {
-                        println!("handed to buildmail serve: {said}");
+                        outln!("handed to buildmail serve: {said}");
                     }
                     return ExitCode::SUCCESS;
                 }

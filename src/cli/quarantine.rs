@@ -66,10 +66,10 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             if json {
                 super::print_json(&entries)?;
             } else if entries.is_empty() {
-                println!("the quarantine is empty");
+                outln!("the quarantine is empty");
             } else {
                 for e in entries {
-                    println!(
+                    outln!(
                         "#{:<5} {}  {:>9} bytes  {}\n       {}",
                         e.id,
                         super::format_time(e.time),
@@ -117,7 +117,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             for id in ids {
                 match store.delete_quarantined(id)? {
                     Some(e) => {
-                        println!("deleted #{id}");
+                        outln!("deleted #{id}");
                         files.extend(e.raw_file);
                     }
                     None => {
@@ -146,7 +146,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             let mut missing = false;
             for id in ids {
                 match ingest.reprocess(id)? {
-                    Some(outcome) => println!("#{id}: {outcome}"),
+                    Some(outcome) => outln!("#{id}: {outcome}"),
                     None => {
                         eprintln!("buildmail: no quarantined mail #{id} (see `buildmail quarantine list`)");
                         missing = true;

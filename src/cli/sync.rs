@@ -84,7 +84,7 @@ pub fn run_binnmu(config: &Config, args: BinNmuArgs) -> anyhow::Result<ExitCode>
     };
     match sync::binnmu(&*store, &key, version, &args.message, SystemClock.now()) {
         Ok(r) => {
-            println!("{key}: {} is {} (binNMU)", r.version, r.state);
+            outln!("{key}: {} is {} (binNMU)", r.version, r.state);
             Ok(ExitCode::SUCCESS)
         }
         Err(why) => {
@@ -157,18 +157,21 @@ pub fn run_sync(config: &Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
     } else {
         for r in &reports {
             if r.unchanged {
-                println!(
+                outln!(
                     "{}: unchanged (the same signed Release as at the last sync)",
                     r.suite
                 );
                 continue;
             }
-            println!(
+            outln!(
                 "{}: {} sources; {} builds created, {} changed",
-                r.suite, r.sources, r.created, r.changed
+                r.suite,
+                r.sources,
+                r.created,
+                r.changed
             );
             for (event, n) in &r.events {
-                println!("  {event}: {n}");
+                outln!("  {event}: {n}");
             }
         }
     }
@@ -198,7 +201,7 @@ pub fn run_queue(config: &Config, args: QueueArgs) -> anyhow::Result<ExitCode> {
         super::print_json(&v)?;
     } else {
         for (i, r) in q.iter().enumerate() {
-            println!(
+            outln!(
                 "{:>5}  {}_{}  ({})",
                 i + 1,
                 r.key.source,
@@ -239,13 +242,19 @@ pub fn run_take(config: &Config, args: TakeArgs) -> anyhow::Result<ExitCode> {
             "binnmu": serde_json::Value::Null,
         }))?;
     } else {
-        println!(
+        outln!(
             "{}_{} dist={} arch={}",
-            r.key.source, r.version, r.key.dist, r.key.arch
+            r.key.source,
+            r.version,
+            r.key.dist,
+            r.key.arch
         );
-        println!(
+        outln!(
             "sbuild --dist={} --arch={} {}_{}",
-            r.key.dist, r.key.arch, r.key.source, r.version
+            r.key.dist,
+            r.key.arch,
+            r.key.source,
+            r.version
         );
     }
     Ok(ExitCode::SUCCESS)

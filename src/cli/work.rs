@@ -27,21 +27,21 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     if args.explanations {
         let n = explain::run_pending(StoreAccess::Open(&config.database), config, &SystemClock)?;
         if !args.quiet {
-            println!("{n} failed log(s) explained");
+            outln!("{n} failed log(s) explained");
         }
         return Ok(ExitCode::SUCCESS);
     }
     let Some(summary) = worker::run_exclusive(config, &SystemClock)? else {
         if !args.quiet {
-            println!("another buildmail worker is running; it carries out the queued work");
+            outln!("another buildmail worker is running; it carries out the queued work");
         }
         return Ok(ExitCode::SUCCESS);
     };
     for j in &summary.jobs {
-        println!("job {}: {}", j.id, j.outcome);
+        outln!("job {}: {}", j.id, j.outcome);
     }
     if !args.quiet || summary.failed > 0 {
-        println!(
+        outln!(
             "{} failed log(s) explained; {} job(s) done; {} notice(s) queued; {} mail(s) delivered, {} left in the outbox after a failed delivery",
             summary.explained,
             summary.jobs.len(),

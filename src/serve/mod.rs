@@ -25,6 +25,7 @@
 //! ([`handover`]).
 
 pub mod handover;
+mod limits;
 mod lmtp;
 pub mod status;
 pub mod systemd;
@@ -35,18 +36,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::effects::{worker, StoreAccess};
 use crate::store::Store;
 use crate::time::SharedClock;
-
-/// Sessions at once; further connections wait for a free slot.
-pub const MAX_SESSIONS: usize = 64;
-
-/// How long a session may stay silent before it is closed.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How long SIGTERM waits for the sessions in progress.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -109,6 +104,9 @@ pub(crate) struct Shared {
     pub(crate) clock: SharedClock,
     /// How often the effects run without a new mail ([`EFFECTS_EVERY`]).
     tick: Duration,
+    /// Session slots and the byte budget of the mails in flight (sized
+    /// when the daemon starts).
+    pub(crate) limits: limits::Limits,
 }
 
 impl Shared {
@@ -123,6 +121,7 @@ impl Shared {
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "localhost".into());
         Shared {
+            limits: limits::Limits::new(&config.serve),
             config: std::sync::RwLock::new(Arc::new(config)),
             config_path,
             store,
@@ -180,6 +179,20 @@ impl Shared {
         }
         if new.serve.lmtp != old.serve.lmtp {
             tracing::warn!("serve: reload: serve.lmtp changed; the listeners change when the daemon is restarted");
+        }
+        let (a, b) = (&new.serve, &old.serve);
+        if (
+            a.unix_sessions,
+            a.tcp_sessions,
+            a.tcp_sessions_per_peer,
+            a.mail_budget,
+        ) != (
+            b.unix_sessions,
+            b.tcp_sessions,
+            b.tcp_sessions_per_peer,
+            b.mail_budget,
+        ) {
+            tracing::warn!("serve: reload: the session pools and serve.mail_budget change when the daemon is restarted");
         }
         let mut new = new;
         new.database = old.database.clone();
@@ -278,7 +291,6 @@ async fn serve(
     inherited: Vec<systemd::Inherited>,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let slots = Arc::new(Semaphore::new(MAX_SESSIONS));
     let mut acceptors = Vec::new();
     // Socket activation: the sockets systemd passed replace the
     // configured addresses.
@@ -300,13 +312,13 @@ async fn serve(
         .unwrap_or_else(std::sync::PoisonError::into_inner) =
         listeners.iter().map(Listener::describe).collect();
     for listener in listeners {
-        let (sh, mut st, sl) = (shared.clone(), stop.clone(), slots.clone());
+        let (sh, mut st) = (shared.clone(), stop.clone());
         acceptors.push(tokio::spawn(async move {
             loop {
                 tokio::select! {
                     _ = st.changed() => break,
                     conn = listener.accept() => match conn {
-                        Ok(stream) => spawn_session(&sh, &sl, stream, st.clone()),
+                        Ok((stream, peer)) => spawn_session(&sh, peer, stream, st.clone()),
                         Err(e) => tracing::warn!("serve: accept: {e}"),
                     },
                 }
@@ -347,11 +359,7 @@ async fn serve(
         let _ = a.await;
     }
     // The sessions in progress finish (each holds a slot).
-    let all = u32::try_from(MAX_SESSIONS).unwrap_or(u32::MAX);
-    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all))
-        .await
-        .is_err()
-    {
+    if !shared.limits.all_ended(SHUTDOWN_GRACE).await {
         tracing::warn!("serve: sessions still open after {SHUTDOWN_GRACE:?}; their unanswered mails stay with the MTA");
     }
     // An effects round in progress ends (the next one would not start).
@@ -439,10 +447,13 @@ impl Listener {
         })
     }
 
-    async fn accept(&self) -> std::io::Result<Box<dyn Conn>> {
+    async fn accept(&self) -> std::io::Result<(Box<dyn Conn>, limits::Peer)> {
         Ok(match self {
-            Listener::Unix(l, _) => Box::new(l.accept().await?.0),
-            Listener::Tcp(l) => Box::new(l.accept().await?.0),
+            Listener::Unix(l, _) => (Box::new(l.accept().await?.0), limits::Peer::Unix),
+            Listener::Tcp(l) => {
+                let (stream, addr) = l.accept().await?;
+                (Box::new(stream), limits::Peer::Tcp(addr.ip()))
+            }
         })
     }
 
@@ -454,18 +465,27 @@ impl Listener {
     }
 }
 
+/// Serves a connection in a task of its own once it has a slot; one
+/// that gets none is told 421 and closed.
 fn spawn_session<S>(
     shared: &Arc<Shared>,
-    slots: &Arc<Semaphore>,
-    stream: S,
+    peer: limits::Peer,
+    mut stream: S,
     stop: tokio::sync::watch::Receiver<bool>,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (shared, slots) = (shared.clone(), slots.clone());
+    let shared = shared.clone();
     tokio::spawn(async move {
-        let Ok(_slot) = slots.acquire_owned().await else {
-            return;
+        let _slot = match shared.limits.slot(peer).await {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                use tokio::io::AsyncWriteExt;
+                tracing::warn!("serve: a connection from {peer:?} refused: {refusal}");
+                let _ = stream.write_all(format!("{refusal}\r\n").as_bytes()).await;
+                let _ = stream.shutdown().await;
+                return;
+            }
         };
         if let Err(e) = lmtp::session(&shared, stream, stop).await {
             tracing::debug!("serve: session ended: {e}");
