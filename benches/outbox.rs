@@ -44,9 +44,12 @@ fn main() {
                 "A question about the buildd.\r\n".repeat(20)
             );
             let id = store.generate_id().expect("id");
-            let mail = compose::forwarded(
+            let sha256 = buildmail::inbound::source::content_sha256(raw.as_bytes());
+            let forward = compose::forwarded(
                 &mailer,
                 raw.as_bytes(),
+                buildmail::model::Carried::Stored(sha256.clone()),
+                None,
                 Some(&format!("q{i}@example.org")),
                 id,
                 now,
@@ -54,7 +57,16 @@ fn main() {
             store
                 .commit(&Commit {
                     now,
-                    outbox: vec![compose::outbound(mail, id, now)],
+                    mail: Some(buildmail::model::MailRecord {
+                        sha256,
+                        message_id: None,
+                        received: now,
+                        kind: "other".into(),
+                        outcome: "forwarded".into(),
+                        build: None,
+                    }),
+                    unhandled: Some(raw.as_bytes()),
+                    outbox: vec![forward],
                     ..Commit::default()
                 })
                 .expect("queue");

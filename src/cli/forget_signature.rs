@@ -32,10 +32,10 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         if args.json {
             super::print_json(&uses)?;
         } else if uses.is_empty() {
-            println!("no signature has been recorded");
+            outln!("no signature has been recorded");
         } else {
             for u in uses {
-                println!(
+                outln!(
                     "{}  {}  signed {}  first seen {}\n    {}",
                     u.signed_sha256,
                     u.fingerprint,
@@ -58,7 +58,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         Err(e) => return Err(e.into()),
     };
     for u in removed {
-        println!(
+        outln!(
             "forgot the signature by {} made {} (first seen {})",
             u.fingerprint,
             super::format_time(u.created),

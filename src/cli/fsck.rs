@@ -66,9 +66,9 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
 fn report(f: &Findings, repaired: bool) {
     let list = |what: &str, items: &[PathBuf]| {
         if !items.is_empty() {
-            println!("{what}:");
+            outln!("{what}:");
             for p in items {
-                println!("  {}", p.display());
+                outln!("  {}", p.display());
             }
         }
     };
@@ -90,19 +90,19 @@ fn report(f: &Findings, repaired: bool) {
         ),
     ] {
         if !items.is_empty() {
-            println!("{what} (restore the files from a backup):");
+            outln!("{what} (restore the files from a backup):");
             for i in items {
-                println!("  {i}");
+                outln!("  {i}");
             }
         }
     }
     let orphans = f.orphans();
     if repaired {
-        println!("removed {} file(s)", f.removed.len());
+        outln!("removed {} file(s)", f.removed.len());
     } else if orphans > 0 {
-        println!("{orphans} file(s) to remove: run `buildmail fsck --repair`");
+        outln!("{orphans} file(s) to remove: run `buildmail fsck --repair`");
     }
     if f.missing_logs.is_empty() && f.missing_quarantine_files.is_empty() && orphans == 0 {
-        println!("the database and its files agree");
+        outln!("the database and its files agree");
     }
 }

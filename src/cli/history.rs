@@ -38,9 +38,9 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     }
     for (i, b) in out.iter().enumerate() {
         if i > 0 {
-            println!();
+            outln!();
         }
-        println!("{} ({}/{}):", b.key.source, b.key.dist, b.key.arch);
+        outln!("{} ({}/{}):", b.key.source, b.key.dist, b.key.arch);
         for h in &b.history {
             let from = h.from.map(|s| s.as_str()).unwrap_or("(new)");
             let to = h.to.map(|s| s.as_str()).unwrap_or("-");
@@ -49,7 +49,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 format!("{from} -> {to}")
             };
-            println!(
+            outln!(
                 "  {}  {:<12} {:<16} {arrow}{}{}",
                 super::format_time(h.time),
                 h.version,

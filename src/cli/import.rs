@@ -140,12 +140,12 @@ fn explain_failures(config: &Config, when: Explain, waiting: usize) -> anyhow::R
             let access = crate::effects::StoreAccess::Open(&config.database);
             let n = crate::effects::explain::run_pending(access, config, &crate::time::SystemClock)?;
             if n == 0 {
-                println!("{waiting} failed build(s) are being explained by another buildmail process");
+                outln!("{waiting} failed build(s) are being explained by another buildmail process");
             } else {
-                println!("{n} failed build(s) explained");
+                outln!("{n} failed build(s) explained");
             }
         }
-        Explain::Later => println!(
+        Explain::Later => outln!(
             "{waiting} failed build(s) wait to be explained by the next `buildmail work`"
         ),
         Explain::Background => match worker::spawn_detached(
@@ -153,11 +153,11 @@ fn explain_failures(config: &Config, when: Explain, waiting: usize) -> anyhow::R
             &config.database.path,
             &["--explanations"],
         ) {
-            Ok(()) => println!(
+            Ok(()) => outln!(
                 "{waiting} failed build(s) are being explained in the background (`buildmail work --explanations`, output in {}); `info` shows each explanation once made",
                 worker::log_path(&config.database.path).display()
             ),
-            Err(e) => println!(
+            Err(e) => outln!(
                 "{waiting} failed build(s) wait to be explained: could not start `buildmail work --explanations` ({e}); run it, or `buildmail work`"
             ),
         },
@@ -216,11 +216,11 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
                 records.push(r);
             }
         }
-        println!();
+        outln!();
         super::list::print_table(&records);
     }
     if !args.live {
-        println!(
+        outln!(
             "nothing was sent and no upload was run (imported mail; `import --live` carries out what the mails ask for)"
         );
         // Failed logs are explained off the critical path (by a worker
@@ -302,22 +302,22 @@ fn through_daemon(config: &Config, args: &Args, hub: &dyn Hub) -> anyhow::Result
                 other => return Err(super::unexpected("info", &other)),
             }
         }
-        println!();
+        outln!();
         super::list::print_table(&records);
     }
     if args.live {
-        println!("{} carries out what the mails ask for", hub.describe());
+        outln!("{} carries out what the mails ask for", hub.describe());
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "nothing was sent and no upload was run (imported mail; `import --live` carries out what the mails ask for)"
     );
     if args.explain == Explain::Wait {
         if let Done::Worked(Some(s)) = hub.apply(Op::Work { explanations: true })? {
-            println!("{} failed build(s) explained", s.explained);
+            outln!("{} failed build(s) explained", s.explained);
         }
     } else if tally.logs > 0 {
-        println!(
+        outln!(
             "failed builds are explained by {} (`info` shows each explanation once made)",
             hub.describe()
         );
@@ -342,7 +342,7 @@ fn progress_bar(total: u64) -> ProgressBar {
 fn summarise(t: &Tally, start: Instant) {
     let secs = start.elapsed().as_secs_f64();
     let mb = t.bytes as f64 / 1e6;
-    println!(
+    outln!(
         "imported {} mails: {} log mails, {} replies, {} archive mails, {} other mails, {} duplicates, {} quarantined",
         t.mails(),
         t.logs,
@@ -352,7 +352,7 @@ fn summarise(t: &Tally, start: Instant) {
         t.duplicates,
         t.quarantined
     );
-    println!(
+    outln!(
         "{mb:.1} MB in {secs:.2} s ({:.1} MB/s, {:.0} mails/s)",
         if secs > 0.0 { mb / secs } else { 0.0 },
         if secs > 0.0 {

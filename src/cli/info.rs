@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 fn field(name: &str, value: impl std::fmt::Display) {
-    println!("  {name:<20}: {value}");
+    outln!("  {name:<20}: {value}");
 }
 
 fn opt(v: &Option<String>) -> &str {
@@ -29,7 +29,7 @@ fn opt(v: &Option<String>) -> &str {
 
 /// Prints one record in wanna-build's `--info` layout.
 pub fn print_record(r: &BuildRecord) {
-    println!("{} ({}/{}):", r.key.source, r.key.dist, r.key.arch);
+    outln!("{} ({}/{}):", r.key.source, r.key.dist, r.key.arch);
     field("Package", &r.key.source);
     field("Version", &r.version);
     field("State", r.state);
@@ -88,7 +88,7 @@ pub fn print_record(r: &BuildRecord) {
         let mut lines = log.lines();
         field("Upload-Log", lines.next().unwrap_or(""));
         for l in lines {
-            println!("  {:<20}  {l}", "");
+            outln!("  {:<20}  {l}", "");
         }
     }
     if let Some(a) = &r.archive {
@@ -145,7 +145,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     }
     for (i, r) in records.iter().enumerate() {
         if i > 0 {
-            println!();
+            outln!();
         }
         print_record(r);
     }

@@ -30,12 +30,15 @@ pub fn print_table(records: &[BuildRecord]) {
     let wv = w(|r| r.version.len(), 7);
     let wd = w(|r| r.key.dist.len(), 4);
     let wa = w(|r| r.key.arch.len(), 4);
-    println!(
+    outln!(
         "{:ws$}  {:wv$}  {:wd$}  {:wa$}  STATE",
-        "SOURCE", "VERSION", "DIST", "ARCH"
+        "SOURCE",
+        "VERSION",
+        "DIST",
+        "ARCH"
     );
     for r in records {
-        println!(
+        outln!(
             "{:ws$}  {:wv$}  {:wd$}  {:wa$}  {}{}",
             r.key.source,
             r.version,
@@ -72,7 +75,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         super::print_json(&records)?;
     } else if records.is_empty() {
-        println!("no builds match");
+        outln!("no builds match");
     } else {
         print_table(&records);
     }

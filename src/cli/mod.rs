@@ -1,6 +1,23 @@
 //! The `buildmail` command line: one module per subcommand.
 
 mod builder_ssh;
+/// `println!` that never panics: on a closed standard output (`| head`)
+/// the line is dropped and the command goes on, its effects unharmed.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// `print!` that never panics (see `outln!`).
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
+
 mod check_config;
 mod completions;
 mod deliver;
@@ -169,9 +186,9 @@ pub fn run() -> ExitCode {
         Command::Fsck(a) => fsck::run(&config, a),
         Command::States(a) => {
             if a.json {
-                println!("{:#}", crate::model::state::diagram_json());
+                outln!("{:#}", crate::model::state::diagram_json());
             } else {
-                print!("{}", crate::model::state::diagram_dot());
+                out!("{}", crate::model::state::diagram_dot());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -286,6 +303,6 @@ impl BuildFilter {
 
 /// Prints a value as pretty JSON on stdout.
 pub(crate) fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }

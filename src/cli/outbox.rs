@@ -49,10 +49,10 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             if json {
                 super::print_json(&mails)?;
             } else if mails.is_empty() {
-                println!("the outbox is empty");
+                outln!("the outbox is empty");
             } else {
                 for m in mails {
-                    println!(
+                    outln!(
                         "{:>8}  {:<16} {}  to {}  queued {}  attempts {}{}",
                         m.id,
                         m.kind,
@@ -95,8 +95,9 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
 
 /// What a delivery run did, in words.
 fn report(d: &Delivery) {
-    println!(
+    outln!(
         "{} delivered, {} failed (kept, retried later)",
-        d.delivered, d.failed
+        d.delivered,
+        d.failed
     );
 }

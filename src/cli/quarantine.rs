@@ -70,10 +70,10 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
             if json {
                 super::print_json(&entries)?;
             } else if entries.is_empty() {
-                println!("the quarantine is empty");
+                outln!("the quarantine is empty");
             } else {
                 for e in entries {
-                    println!(
+                    outln!(
                         "#{:<5} {}  {:>9} bytes  {}\n       {}",
                         e.id,
                         super::format_time(e.time),
@@ -128,7 +128,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
                 missing: gone,
             } => {
                 for id in deleted {
-                    println!("deleted #{id}");
+                    outln!("deleted #{id}");
                 }
                 for &id in &gone {
                     missing(id);
@@ -144,7 +144,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
                 let mut any_missing = false;
                 for (id, outcome) in mails {
                     match outcome {
-                        Some(outcome) => println!("#{id}: {outcome}"),
+                        Some(outcome) => outln!("#{id}: {outcome}"),
                         None => {
                             missing(id);
                             any_missing = true;

@@ -90,7 +90,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
                     architectures => Vec::<String>::new(),
                 },
             )?;
-            print!("{body}");
+            out!("{body}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -100,14 +100,14 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
 /// text body transfer-decoded (quoted-printable or base64 on the wire).
 fn print_readable(bytes: &[u8]) {
     let head_end = memchr::memmem::find(bytes, b"\r\n\r\n").unwrap_or(bytes.len());
-    println!(
+    outln!(
         "{}",
         String::from_utf8_lossy(&bytes[..head_end]).replace("\r\n", "\n")
     );
-    println!();
+    outln!();
     let body = mail_parser::MessageParser::default()
         .parse(bytes)
         .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
         .unwrap_or_default();
-    println!("{}", body.replace("\r\n", "\n"));
+    outln!("{}", body.replace("\r\n", "\n"));
 }

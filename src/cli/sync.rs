@@ -86,7 +86,7 @@ pub fn run_binnmu(config: &Config, args: BinNmuArgs) -> anyhow::Result<ExitCode>
     };
     match super::hub(config)?.apply(op)? {
         Done::Binnmu(r) => {
-            println!("{}: {} is {} (binNMU)", r.key, r.version, r.state);
+            outln!("{}: {} is {} (binNMU)", r.key, r.version, r.state);
             Ok(ExitCode::SUCCESS)
         }
         other => Err(super::unexpected("binnmu", &other)),
@@ -155,18 +155,21 @@ pub fn run_sync(config: &Config, args: SyncArgs) -> anyhow::Result<ExitCode> {
     } else {
         for r in run.suites.iter().filter_map(|s| s.report.as_ref()) {
             if r.unchanged {
-                println!(
+                outln!(
                     "{}: unchanged (the same signed Release as at the last sync)",
                     r.suite
                 );
                 continue;
             }
-            println!(
+            outln!(
                 "{}: {} sources; {} builds created, {} changed",
-                r.suite, r.sources, r.created, r.changed
+                r.suite,
+                r.sources,
+                r.created,
+                r.changed
             );
             for (event, n) in &r.events {
-                println!("  {event}: {n}");
+                outln!("  {event}: {n}");
             }
         }
     }
@@ -192,7 +195,7 @@ pub fn run_queue(config: &Config, args: QueueArgs) -> anyhow::Result<ExitCode> {
         super::print_json(&queue)?;
     } else {
         for e in &queue {
-            println!("{:>5}  {}_{}  ({})", e.position, e.source, e.version, e.why);
+            outln!("{:>5}  {}_{}  ({})", e.position, e.source, e.version, e.why);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -237,12 +240,15 @@ pub fn print_taken(t: &Taken, json: bool) -> anyhow::Result<()> {
     if json {
         super::print_json(t)?;
     } else {
-        println!(
+        outln!(
             "{}_{} dist={} arch={}",
-            t.source, t.version, t.suite, t.arch
+            t.source,
+            t.version,
+            t.suite,
+            t.arch
         );
         let line: Vec<String> = t.sbuild.iter().map(|w| quoted(w)).collect();
-        println!("{}", line.join(" "));
+        outln!("{}", line.join(" "));
     }
     Ok(())
 }

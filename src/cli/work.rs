@@ -35,7 +35,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     };
     if args.explanations {
         if !args.quiet {
-            println!(
+            outln!(
                 "{} failed log(s) explained",
                 summary.map_or(0, |s| s.explained)
             );
@@ -44,15 +44,15 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     }
     let Some(summary) = summary else {
         if !args.quiet {
-            println!("another buildmail worker is running; it carries out the queued work");
+            outln!("another buildmail worker is running; it carries out the queued work");
         }
         return Ok(ExitCode::SUCCESS);
     };
     for j in &summary.jobs {
-        println!("job {}: {}", j.id, j.outcome);
+        outln!("job {}: {}", j.id, j.outcome);
     }
     if !args.quiet || summary.failed > 0 {
-        println!(
+        outln!(
             "{} failed log(s) explained; {} job(s) done; {} notice(s) queued; {} mail(s) delivered, {} left in the outbox after a failed delivery",
             summary.explained,
             summary.jobs.len(),

@@ -91,8 +91,15 @@ pub struct ArchiveConfig {
     /// `senders`: the From addresses of the archive's and the upload
     /// queue's mails (ACCEPTED, REJECTED, `Processing of`); an answer
     /// from anyone else is recorded and moves nothing. Empty (the
-    /// default): any sender (`check-config` warns).
+    /// default): any sender, but see below: an answer moves a build only
+    /// when it is authenticated.
     pub senders: Vec<String>,
+    /// `trust_unsigned_senders`: without `keyrings` or DKIM domains, an
+    /// unsigned answer whose From is one of `senders` moves builds. Weak
+    /// (a From line is easy to forge; `check-config` says so), off by
+    /// default: an answer nobody authenticated is recorded, forwarded to
+    /// the admins marked as such, and moves nothing.
+    pub trust_unsigned_senders: bool,
     /// `keyrings`: the archive's OpenPGP certificates. When set, an answer
     /// moves a build only when it is signed (PGP/MIME or a clearsigned
     /// body) by one of them, and its text is read from the signed part.
@@ -171,6 +178,31 @@ pub struct ServeConfig {
     /// read-only queries (the builds, their histories and logs, the
     /// queue, the status); `None` (the default): none.
     pub http: Option<String>,
+    /// `max_recipients`: recipients one mail transaction may name; more
+    /// get `452 4.5.3` (default 1000).
+    pub max_recipients: usize,
+    /// `mail_timeout`: how long a session may go without starting a mail
+    /// (`MAIL`), from its greeting and again after each mail; `NOOP`,
+    /// `RSET`, `LHLO` and `VRFY` do not extend it (default 30s).
+    pub mail_timeout: Duration,
+    /// `command_timeout`: how long a session may stay silent between
+    /// commands inside a mail transaction, and between pieces of DATA
+    /// (default 60s).
+    pub command_timeout: Duration,
+    /// `unix_sessions`: sessions at once on the unix sockets (the local
+    /// MTA, `deliver`): a pool of their own, never taken by TCP clients
+    /// (default 64).
+    pub unix_sessions: usize,
+    /// `tcp_sessions`: sessions at once on the TCP listeners (default 64).
+    pub tcp_sessions: usize,
+    /// `tcp_sessions_per_peer`: sessions at once from one IP address
+    /// (default 8).
+    pub tcp_sessions_per_peer: usize,
+    /// `mail_budget`: bytes of mail the daemon holds at once across all
+    /// sessions (read, being parsed or committed); a session that cannot
+    /// get its share in time answers 452 to MAIL or 451 after DATA
+    /// (default `limits.max_message_size`; never less).
+    pub mail_budget: u64,
 }
 
 /// Where something `sync` reads is (`archive.root`,
@@ -748,6 +780,7 @@ impl Config {
         };
         let archive = ArchiveConfig {
             senders: raw.archive.senders.unwrap_or_default(),
+            trust_unsigned_senders: raw.archive.trust_unsigned_senders.unwrap_or(false),
             keyrings: raw
                 .archive
                 .keyrings
@@ -824,6 +857,12 @@ impl Config {
         }
         for s in &archive.senders {
             check_address("archive.senders", s)?;
+        }
+        if archive.trust_unsigned_senders && archive.senders.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "archive.trust_unsigned_senders",
+                message: "it trusts archive.senders, which is empty: list the archive's and the upload queue's addresses, or better give buildmail the archive's key (archive.keyrings)".into(),
+            });
         }
         let builders = raw
             .builders
@@ -927,6 +966,59 @@ impl Config {
             .clone()
             .map(&resolve)
             .unwrap_or_else(|| data_dir.join("control.sock"));
+        let serve = ServeConfig {
+            lmtp: raw.serve.lmtp.unwrap_or_default(),
+            sync_every: match raw.serve.sync_every {
+                None => None,
+                Some(v) => Some(duration("serve.sync_every", Some(v), 0)?),
+            },
+            control,
+            http: raw.serve.http.clone(),
+            max_recipients: raw.serve.max_recipients.unwrap_or(1000),
+            mail_timeout: duration("serve.mail_timeout", raw.serve.mail_timeout, 30)?,
+            command_timeout: duration("serve.command_timeout", raw.serve.command_timeout, 60)?,
+            unix_sessions: raw.serve.unix_sessions.unwrap_or(64),
+            tcp_sessions: raw.serve.tcp_sessions.unwrap_or(64),
+            tcp_sessions_per_peer: raw.serve.tcp_sessions_per_peer.unwrap_or(8),
+            mail_budget: size(
+                "serve.mail_budget",
+                raw.serve.mail_budget,
+                limits.max_message_size,
+            )?,
+        };
+        for (key, n) in [
+            ("serve.max_recipients", serve.max_recipients),
+            ("serve.unix_sessions", serve.unix_sessions),
+            ("serve.tcp_sessions", serve.tcp_sessions),
+            ("serve.tcp_sessions_per_peer", serve.tcp_sessions_per_peer),
+        ] {
+            if n == 0 {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "0 would refuse everything; write at least 1".into(),
+                });
+            }
+        }
+        for (key, d) in [
+            ("serve.mail_timeout", serve.mail_timeout),
+            ("serve.command_timeout", serve.command_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: "0 would close every session at once; write e.g. \"30s\"".into(),
+                });
+            }
+        }
+        if serve.mail_budget < limits.max_message_size {
+            return Err(ConfigError::Invalid {
+                key: "serve.mail_budget",
+                message: format!(
+                    "{} bytes is less than limits.max_message_size ({} bytes): a mail of the largest accepted size could never be taken; raise it or leave it out",
+                    serve.mail_budget, limits.max_message_size
+                ),
+            });
+        }
         Ok(Config {
             source: path.map(Path::to_path_buf),
             data_dir,
@@ -944,15 +1036,7 @@ impl Config {
             archive,
             builders,
             log,
-            serve: ServeConfig {
-                lmtp: raw.serve.lmtp.unwrap_or_default(),
-                sync_every: match raw.serve.sync_every {
-                    None => None,
-                    Some(v) => Some(duration("serve.sync_every", Some(v), 0)?),
-                },
-                control,
-                http: raw.serve.http,
-            },
+            serve,
         })
     }
 
@@ -995,9 +1079,21 @@ impl Config {
     /// in plain words (used by `check-config`).
     pub fn warnings(&self) -> Vec<String> {
         let mut w = Vec::new();
+        let archive_keys =
+            !self.archive.keyrings.is_empty() || !self.archive.dkim.domains.is_empty();
+        if !archive_keys && self.archive.trust_unsigned_senders {
+            w.push(format!(
+                "weak: archive.trust_unsigned_senders is true: an unsigned ACCEPTED or REJECTED mail whose From: says {} moves uploaded builds and sends FAILEDTOUPLOAD mails, and a From: header is easy to forge; give buildmail the archive's key (archive.keyrings) or its DKIM domain (archive.dkim_domains) instead",
+                self.archive.senders.join(", ")
+            ));
+        } else if !archive_keys {
+            w.push(
+                "archive.keyrings and archive.dkim_domains are empty: no archive answer (ACCEPTED, REJECTED, ...) moves a build; each is recorded and forwarded to the admins as unauthenticated. Give buildmail the archive's key (archive.keyrings; see the README, Setting it up)".into(),
+            );
+        }
         if self.archive.senders.is_empty() {
             w.push(
-                "archive.senders is empty: an ACCEPTED or REJECTED mail from any sender moves uploaded builds; list the archive's and the upload queue's addresses".into(),
+                "archive.senders is empty: answers signed by the archive's key are taken from any sender; list the archive's and the upload queue's addresses".into(),
             );
         }
         if self.builders.is_empty() {

@@ -45,6 +45,13 @@ pub(super) struct RawServe {
     pub(super) sync_every: Option<String>,
     pub(super) control: Option<PathBuf>,
     pub(super) http: Option<String>,
+    pub(super) max_recipients: Option<usize>,
+    pub(super) mail_timeout: Option<String>,
+    pub(super) command_timeout: Option<String>,
+    pub(super) unix_sessions: Option<usize>,
+    pub(super) tcp_sessions: Option<usize>,
+    pub(super) tcp_sessions_per_peer: Option<usize>,
+    pub(super) mail_budget: Option<SizeValue>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -59,6 +66,7 @@ pub(super) struct RawLog {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawArchive {
     pub(super) senders: Option<Vec<String>>,
+    pub(super) trust_unsigned_senders: Option<bool>,
     pub(super) keyrings: Option<Vec<PathBuf>>,
     pub(super) dkim_domains: Option<Vec<String>>,
     pub(super) dkim_keys: Option<BTreeMap<String, String>>,

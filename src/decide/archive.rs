@@ -38,15 +38,19 @@ pub fn event_of(subject: &ArchiveSubject, text: &str) -> ArchiveEvent {
     }
 }
 
-/// Whether an archive answer from `from` may move a build: with `senders`
-/// configured its From must be one of them, and with the archive's keys
-/// configured (`keys_configured`) it must be `signed` by one of them
-/// (`Err`: why its signature does not count). `Err` says why not, for the
-/// history.
+/// Whether an archive answer from `from` may move a build. With
+/// `senders` configured its From must be one of them. Then it must be
+/// authenticated: with the archive's keys configured (`keys_configured`:
+/// `archive.keyrings` or DKIM domains) it must be `signed` by one of them
+/// (`Err`: why its signature does not count); without keys, only
+/// `trust_unsigned_senders` (the weak opt-in: the From alone, which
+/// needs `senders`) lets it move anything. `Err` says why not, for the
+/// history and the forward to the admins.
 pub fn authority(
     from: Option<&str>,
     senders: &[String],
     keys_configured: bool,
+    trust_unsigned_senders: bool,
     signed: Result<(), &str>,
 ) -> Result<(), String> {
     let from = from.unwrap_or("");
@@ -55,7 +59,12 @@ pub fn authority(
     }
     match signed {
         Err(why) if keys_configured => Err(why.to_string()),
-        _ => Ok(()),
+        Ok(()) => Ok(()),
+        Err(_) if trust_unsigned_senders && !senders.is_empty() => Ok(()),
+        Err(_) => Err(
+            "unauthenticated: nothing vouches for this answer (no archive.keyrings or archive.dkim_domains is configured, and archive.trust_unsigned_senders is off)"
+                .to_string(),
+        ),
     }
 }
 

@@ -154,6 +154,20 @@ impl Core {
         {
             tracing::warn!("serve: reload: serve.lmtp, serve.control or serve.http changed; the listeners change when the daemon is restarted");
         }
+        let (a, b) = (&new.serve, &old.serve);
+        if (
+            a.unix_sessions,
+            a.tcp_sessions,
+            a.tcp_sessions_per_peer,
+            a.mail_budget,
+        ) != (
+            b.unix_sessions,
+            b.tcp_sessions,
+            b.tcp_sessions_per_peer,
+            b.mail_budget,
+        ) {
+            tracing::warn!("serve: reload: the session pools and serve.mail_budget change when the daemon is restarted");
+        }
         let mut new = new;
         new.database = old.database.clone();
         new.serve.control = old.serve.control.clone();

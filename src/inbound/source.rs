@@ -94,10 +94,40 @@ fn is_trace_field(name: &[u8]) -> bool {
 }
 
 /// The mail's identity for dedup: SHA-256 (hex) of its bytes without the
-/// trace header fields ([`TRACE_FIELDS`]), so that the same mail delivered
-/// twice, along two paths, is one mail, while another mail that merely
-/// carries the same Message-ID is not.
+/// trace header fields ([`TRACE_FIELDS`]), with every CRLF read as LF, so
+/// that the same mail delivered twice, along two paths (a pipe, LMTP,
+/// an mbox, CRLF or LF line ends), is one mail, while another mail that
+/// merely carries the same Message-ID is not. The mail itself is kept as
+/// it was received; only the hash reads its line ends canonically.
 pub fn content_sha256(bytes: &[u8]) -> String {
+    content_hash(bytes, true)
+}
+
+/// The content hash as releases before the canonical line ends computed
+/// it (CRLF and LF hashed as received): their dedup records are keyed by
+/// it.
+pub fn content_sha256_as_received(bytes: &[u8]) -> String {
+    content_hash(bytes, false)
+}
+
+/// Hashes `bytes` line by line, CRLF as LF when `canonical`.
+fn update_lines(hasher: &mut Sha256, bytes: &[u8], canonical: bool) {
+    if !canonical {
+        hasher.update(bytes);
+        return;
+    }
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        match line.strip_suffix(b"\r\n") {
+            Some(body) => {
+                hasher.update(body);
+                hasher.update(b"\n");
+            }
+            None => hasher.update(line),
+        }
+    }
+}
+
+fn content_hash(bytes: &[u8], canonical: bool) -> String {
     let mut hasher = Sha256::new();
     let mut pos = 0;
     let mut keep = true;
@@ -106,7 +136,7 @@ pub fn content_sha256(bytes: &[u8]) -> String {
         let line = &bytes[pos..end];
         if line == b"\n" || line == b"\r\n" {
             // The body, whole.
-            hasher.update(&bytes[pos..]);
+            update_lines(&mut hasher, &bytes[pos..], canonical);
             return hex::encode(hasher.finalize());
         }
         if !matches!(line.first(), Some(b' ' | b'\t')) {
@@ -116,7 +146,7 @@ pub fn content_sha256(bytes: &[u8]) -> String {
             };
         }
         if keep {
-            hasher.update(line);
+            update_lines(&mut hasher, line, canonical);
         }
         pos = end;
     }
@@ -396,6 +426,19 @@ mod tests {
         let c = b"From: x@y\r\n\r\nReceived: nothing\r\n";
         let d = b"From: x@y\r\n\r\n";
         assert_ne!(content_sha256(c), content_sha256(d));
+        // Line ends do not count; the earlier hash kept them.
+        let lf = b"Received: from a by b;\n\tMon, 1 Dec 2026\nFrom: x@y\nMessage-ID: <1@y>\nSubject: s\n\nbody\n";
+        assert_eq!(content_sha256(a), content_sha256(lf));
+        assert_ne!(
+            content_sha256_as_received(a),
+            content_sha256_as_received(lf)
+        );
+        assert_eq!(content_sha256_as_received(lf), content_sha256(lf));
+        // A bare CR is content.
+        assert_ne!(
+            content_sha256(b"From: x@y\n\nbody\r\r\n"),
+            content_sha256(b"From: x@y\n\nbody\n")
+        );
     }
 
     fn all(data: &[u8], limit: u64, dir: &Path) -> Vec<RawMail> {

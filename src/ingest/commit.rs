@@ -43,7 +43,7 @@ impl Ingest<'_> {
             return Ok(Outcome::Duplicate(why.clone()));
         }
         if let Some(seen) = self
-            .seen(&p.sha256, &p.raw_sha256)?
+            .seen(&p.sha256, &p.earlier)?
             .filter(|_| p.released.is_none())
         {
             return Ok(Outcome::Duplicate(format!(
@@ -243,17 +243,11 @@ impl Ingest<'_> {
         now: i64,
         base: Commit,
     ) -> Result<Outcome, StoreError> {
-        let fw = &self.prep.config.forward;
-        let recent_bounces = if f.bounce {
-            let window = i64::try_from(fw.bounce_window.as_secs()).unwrap_or(i64::MAX);
-            self.store.bounces_since(now.saturating_sub(window))?
-        } else {
-            0
-        };
-        let keep = decide::forward::keep_reason(f, fw, recent_bounces);
+        let keep = self.keep_reason(f, now)?;
+        let (kept, carried) = self.keep_unhandled(p, raw.bytes())?;
         let mut c = Commit {
             now,
-            unhandled: Some(raw.bytes()),
+            unhandled: Some(kept),
             bounce: f.bounce,
             ..base
         };
@@ -261,9 +255,15 @@ impl Ingest<'_> {
             Some(why) => why.clone(),
             None => {
                 let id = self.store.generate_id()?;
-                let mail =
-                    compose::forwarded(&self.mailer, raw.bytes(), p.message_id.as_deref(), id, now);
-                c.outbox.push(compose::outbound(mail, id, now));
+                c.outbox.push(compose::forwarded(
+                    &self.mailer,
+                    raw.bytes(),
+                    carried,
+                    None,
+                    p.message_id.as_deref(),
+                    id,
+                    now,
+                ));
                 format!("forwarded to {}", self.prep.config.admin_address)
             }
         };
@@ -279,6 +279,20 @@ impl Ingest<'_> {
             forwarded: keep.is_none(),
             note: outcome,
         }))
+    }
+
+    /// Why a mail with these facts is kept rather than forwarded (`None`:
+    /// forward it): [`decide::forward::keep_reason`] with the bounces of
+    /// the window.
+    fn keep_reason(&self, f: &ForwardFacts, now: i64) -> Result<Option<String>, StoreError> {
+        let fw = &self.prep.config.forward;
+        let recent_bounces = if f.bounce {
+            let window = i64::try_from(fw.bounce_window.as_secs()).unwrap_or(i64::MAX);
+            self.store.bounces_since(now.saturating_sub(window))?
+        } else {
+            0
+        };
+        Ok(decide::forward::keep_reason(f, fw, recent_bounces))
     }
 
     /// An archive or upload-queue answer about one of buildmail's uploads:
@@ -304,6 +318,7 @@ impl Ingest<'_> {
             &self.prep.config.archive.senders,
             !self.prep.config.archive.keyrings.is_empty()
                 || !self.prep.config.archive.dkim.domains.is_empty(),
+            self.prep.config.archive.trust_unsigned_senders,
             signature.as_ref().map(|_| ()).map_err(String::as_str),
         );
         // The archive's signature is spent like an admin's: a replayed
@@ -360,6 +375,27 @@ impl Ingest<'_> {
         if failed_to_upload {
             let event_id = self.store.generate_id()?;
             compose::queue_failed_to_upload(self.store, &self.mailer, &mut c, &new, event_id, now)?;
+        }
+        // An answer that moved nothing for want of authority goes to the
+        // admins, saying so: they decide what the archive really said.
+        if let Err(why) = &authority {
+            if self.keep_reason(forward, now)?.is_none() {
+                let id = self.store.generate_id()?;
+                let (kept, carried) = self.keep_unhandled(p, raw.bytes())?;
+                c.unhandled = Some(kept);
+                c.outbox.push(compose::forwarded(
+                    &self.mailer,
+                    raw.bytes(),
+                    carried,
+                    Some(&format!(
+                        "UNAUTHENTICATED archive answer about {}: it moved nothing ({why})",
+                        subject.changes()
+                    )),
+                    p.message_id.as_deref(),
+                    id,
+                    now,
+                ));
+            }
         }
         c.build = Some(new.clone());
         c.mail = Some(MailRecord {
@@ -683,6 +719,28 @@ impl Ingest<'_> {
     }
 
     /// Writes an oversize in-memory mail to the quarantine directory.
+    /// Keeps a mail to be forwarded: what the `unhandled` record holds, and
+    /// where the forward finds the mail. A large one goes to a file
+    /// (`<data_dir>/unhandled/<hash>.eml`, durable before the commit) and
+    /// its record stays empty: the database never copies it (a copy
+    /// would cost `deliver` and `serve` the mail's size again).
+    fn keep_unhandled<'r>(
+        &self,
+        p: &Prepared,
+        raw: &'r [u8],
+    ) -> Result<(&'r [u8], crate::model::Carried), StoreError> {
+        if raw.len() <= QUARANTINE_INLINE {
+            return Ok((raw, crate::model::Carried::Stored(p.sha256.clone())));
+        }
+        let dir = self.prep.config.data_dir.join("unhandled");
+        let name = format!("{}.eml", p.sha256);
+        let file = crate::fsutil::write(&dir, &name, raw).map_err(|source| StoreError::Io {
+            path: dir.join(&name),
+            source,
+        })?;
+        Ok((&[], crate::model::Carried::File(file)))
+    }
+
     fn spill(&self, sha: &str, raw: &[u8]) -> Result<PathBuf, StoreError> {
         let dir = self.prep.config.quarantine_dir();
         crate::fsutil::write(&dir, &format!("{sha}.eml"), raw).map_err(|source| StoreError::Io {

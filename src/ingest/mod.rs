@@ -266,8 +266,8 @@ impl<'a> Ingest<'a> {
             return Ok(None);
         };
         let raw = RawMail::Bytes(bytes);
-        let (sha256, raw_sha256) = prepare::identity(&raw);
-        let mut prepared = self.prep.prepare_identified(&raw, sha256, raw_sha256)?;
+        let (sha256, earlier) = prepare::identity(&raw);
+        let mut prepared = self.prep.prepare_identified(&raw, sha256, earlier)?;
         prepared.released = Some(id);
         let outcome = self.commit(&raw, &prepared)?;
         self.store.flush()?;

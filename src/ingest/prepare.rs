@@ -13,7 +13,7 @@ use crate::inbound::reply;
 use crate::inbound::reply::{Reply, Signer};
 use crate::inbound::signature::Keyring;
 use crate::inbound::signature::{Policy, Verified};
-use crate::inbound::source::{content_sha256, sha256_hex, RawMail};
+use crate::inbound::source::{content_sha256, content_sha256_as_received, sha256_hex, RawMail};
 use crate::store::archive::LogArchive;
 use crate::store::{archive, StoreError};
 use crate::time::{self, SharedClock};
@@ -25,8 +25,11 @@ pub struct Prepared {
     /// The mail's identity: its content hash (SHA-256 without trace header
     /// fields, hex); for a mail too large to hold, the raw hash.
     pub sha256: String,
-    /// SHA-256 of the raw bytes (what earlier releases keyed mails by).
-    pub raw_sha256: String,
+    /// The keys earlier releases gave this mail's dedup record: the SHA-256
+    /// of the raw bytes, and the content hash with its line ends as
+    /// received ([`crate::inbound::source::content_sha256_as_received`]);
+    /// those that differ from `sha256`.
+    pub earlier: Vec<String>,
     /// Message-ID, if the mail has one.
     pub message_id: Option<String>,
     /// The mail's own `Date:` (Unix seconds), if it has a valid one: an
@@ -73,28 +76,32 @@ pub enum PreparedBody {
 
 impl Ingest<'_> {
     /// The dedup record of a mail with this content hash, or (a record of
-    /// an earlier release) with this raw hash.
+    /// an earlier release) with one of its `earlier` keys.
     pub(super) fn seen(
         &self,
         sha256: &str,
-        raw_sha256: &str,
+        earlier: &[String],
     ) -> Result<Option<crate::model::MailRecord>, StoreError> {
-        match self.store.seen(sha256)? {
-            Some(r) => Ok(Some(r)),
-            None if raw_sha256 != sha256 => self.store.seen(raw_sha256),
-            None => Ok(None),
+        if let Some(r) = self.store.seen(sha256)? {
+            return Ok(Some(r));
         }
+        for key in earlier {
+            if let Some(r) = self.store.seen(key)? {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
     }
 
     /// The CPU-heavy half ([`Preparer::prepare`]), skipping mails the
     /// store has seen before (a re-import parses nothing twice). Many
     /// threads may prepare at once.
     pub fn prepare(&self, raw: &RawMail) -> Result<Prepared, StoreError> {
-        let (sha256, raw_sha256) = identity(raw);
-        if let Some(seen) = self.seen(&sha256, &raw_sha256)? {
+        let (sha256, earlier) = identity(raw);
+        if let Some(seen) = self.seen(&sha256, &earlier)? {
             return Ok(Prepared {
                 sha256,
-                raw_sha256,
+                earlier,
                 message_id: None,
                 date: None,
                 released: None,
@@ -104,7 +111,7 @@ impl Ingest<'_> {
                 )),
             });
         }
-        self.prep.prepare_identified(raw, sha256, raw_sha256)
+        self.prep.prepare_identified(raw, sha256, earlier)
     }
 }
 
@@ -281,11 +288,18 @@ fn load_or_warn(paths: &[std::path::PathBuf], label: &str, what_then: &str) -> K
     })
 }
 
-/// The content hash and the raw hash of a mail.
-pub(super) fn identity(raw: &RawMail) -> (String, String) {
+/// The content hash of a mail (line ends canonical), and the other keys
+/// earlier releases gave it ([`Prepared::earlier`]).
+pub(super) fn identity(raw: &RawMail) -> (String, Vec<String>) {
     match raw {
-        RawMail::Bytes(b) => (content_sha256(b), sha256_hex(b)),
-        RawMail::Oversize { sha256, .. } => (sha256.clone(), sha256.clone()),
+        RawMail::Bytes(b) => {
+            let sha256 = content_sha256(b);
+            let mut earlier = vec![content_sha256_as_received(b), sha256_hex(b)];
+            earlier.retain(|k| *k != sha256);
+            earlier.dedup();
+            (sha256, earlier)
+        }
+        RawMail::Oversize { sha256, .. } => (sha256.clone(), Vec::new()),
     }
 }
 
@@ -487,15 +501,15 @@ impl<'a> Preparer<'a> {
 
     /// Prepares one mail: everything but the commit.
     pub fn prepare(&self, raw: &RawMail) -> Result<Prepared, StoreError> {
-        let (sha256, raw_sha256) = identity(raw);
-        self.prepare_identified(raw, sha256, raw_sha256)
+        let (sha256, earlier) = identity(raw);
+        self.prepare_identified(raw, sha256, earlier)
     }
 
     pub(super) fn prepare_identified(
         &self,
         raw: &RawMail,
         sha256: String,
-        raw_sha256: String,
+        earlier: Vec<String>,
     ) -> Result<Prepared, StoreError> {
         let bytes = raw.bytes();
         let parsed = Inbound::parse(bytes);
@@ -511,7 +525,7 @@ impl<'a> Preparer<'a> {
             // The Message-ID of a truncated head is not trusted for dedup.
             return Ok(Prepared {
                 sha256,
-                raw_sha256,
+                earlier: earlier.clone(),
                 message_id: None,
                 date: None,
                 released: None,
@@ -523,7 +537,7 @@ impl<'a> Preparer<'a> {
             Err(e) => {
                 return Ok(Prepared {
                     sha256,
-                    raw_sha256,
+                    earlier: earlier.clone(),
                     message_id: None,
                     date: None,
                     released: None,
@@ -676,7 +690,7 @@ impl<'a> Preparer<'a> {
         let body = analysis;
         Ok(Prepared {
             sha256,
-            raw_sha256,
+            earlier,
             message_id,
             date,
             released: None,

@@ -390,6 +390,22 @@ pub struct OutboundMail {
     /// Who is delivering it (none: waiting).
     #[serde(default)]
     pub claim: Option<Claim>,
+    /// A forward carries a stored mail, which follows its own bytes (the
+    /// `Resent-*` lines). The original is never copied into the outbox;
+    /// [`crate::store::Store::outbox_bytes`] joins the two when the mail
+    /// is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carries: Option<Carried>,
+}
+
+/// Where the mail a forward carries is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Carried {
+    /// In the database, as the unhandled mail with this content hash.
+    Stored(String),
+    /// In this file (a large mail: `<data_dir>/unhandled/<hash>.eml`).
+    File(std::path::PathBuf),
 }
 
 /// One line of a build's append-only history.

@@ -2,36 +2,89 @@
 //! MAIL (with SIZE), RCPT, DATA, RSET, NOOP, VRFY, QUIT; PIPELINING, SIZE,
 //! 8BITMIME and ENHANCEDSTATUSCODES. After DATA one reply per recipient,
 //! each sent only once the mail's commit is durable.
+//!
+//! Commands are parsed by `smtp-proto` (Stalwart's RFC 5321 parser); the
+//! session loop, the line reading and the DATA framing are buildmail's:
+//!
+//! * Lines end only at `<CRLF>`. A command line with a bare `<LF>`, a
+//!   bare `<CR>` or a NUL is refused (500) and not executed, as Postfix's
+//!   `smtpd_forbid_bare_newline = reject` does. DATA ends only at
+//!   `<CRLF>.<CRLF>` (RFC 5321 §4.1.1.4): a bare `<LF>` or `<CR>` is never
+//!   a line end, so `\n.\n`, `\n.\r\n`, `\r.\r`, `\r\n.\r`, `\r.\r\n`, a NUL
+//!   before the dot... never end a mail early, and a mail that holds a
+//!   bare `<LF>` is refused whole (550 per recipient) once its real end
+//!   has come: nothing smuggled after a fake end is ever a mail of its
+//!   own.
+//! * Command lines are at most [`COMMAND_MAX`] octets, paths 256 (a local
+//!   part 64, a domain 255: RFC 5321 §4.5.3.1); a transaction names at
+//!   most `serve.max_recipients` recipients (452 4.5.3 past it).
+//! * A session must say MAIL within `serve.mail_timeout` of its greeting
+//!   and of its last mail (NOOP and the like do not extend it), and may
+//!   stay silent inside a transaction for `serve.command_timeout`; then
+//!   it gets 421 and is closed.
+//! * A mail takes its bytes from the daemon's budget ([`super::limits`]):
+//!   all of a declared SIZE at MAIL (452 4.3.1 when it cannot be had in
+//!   `serve.command_timeout`), else as it is read (451 4.3.1 after DATA).
+//! * A mail over `limits.max_message_size` is taken and kept in the
+//!   quarantine, as by every other way in (`deliver`, `import`): past the
+//!   limit its bytes go to a file as they arrive, never to memory, and
+//!   LHLO announces no fixed SIZE.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::time::Instant;
 
-use super::{Shared, IDLE_TIMEOUT};
+use super::limits::Reservation;
+use super::Shared;
 use crate::hub::{Hub, MailMode};
 use crate::inbound::source::{RawMail, Sink};
 use crate::ingest::Outcome;
 
-/// The longest command line read (RFC 5321 allows 512 octets).
-const COMMAND_MAX: u64 = 4096;
+/// The longest command line, `<CRLF>` included: RFC 5321's 512 octets
+/// (§4.5.3.1.4) and the 26 that RFC 1870 adds to MAIL for `SIZE=`.
+pub const COMMAND_MAX: usize = 512 + 26;
+
+/// The longest local part of an address (RFC 5321 §4.5.3.1.1).
+const LOCAL_PART_MAX: usize = 64;
+
+/// The longest domain (RFC 5321 §4.5.3.1.2).
+const DOMAIN_MAX: usize = 255;
 
 /// DATA is read in pieces of at most this.
 const DATA_CHUNK: u64 = 64 << 10;
 
 type Io = std::io::Result<()>;
 
-/// Reads one line (ending in LF, or cut at `max` bytes) into `buf`;
-/// `Ok(false)` at the end of the stream.
-async fn read_line<R: AsyncRead + Unpin>(
+/// Why a session ends before its peer is done.
+enum Cut {
+    /// Silent for too long: the 421 reply's text.
+    Timeout(String),
+    /// The stream ended or broke.
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for Cut {
+    fn from(e: std::io::Error) -> Cut {
+        Cut::Io(e)
+    }
+}
+
+/// Reads one piece: up to and including an LF, or `max` bytes, into
+/// `buf`, within `wait`; `Ok(false)` at the end of the stream.
+async fn read_piece<R: AsyncRead + Unpin>(
     r: &mut BufReader<R>,
     buf: &mut Vec<u8>,
     max: u64,
-) -> std::io::Result<bool> {
+    wait: Duration,
+    why: &str,
+) -> Result<bool, Cut> {
     buf.clear();
-    let n = tokio::time::timeout(IDLE_TIMEOUT, (&mut *r).take(max).read_until(b'\n', buf))
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "idle timeout"))??;
-    Ok(n > 0)
+    match tokio::time::timeout(wait, (&mut *r).take(max).read_until(b'\n', buf)).await {
+        Ok(n) => Ok(n? > 0),
+        Err(_) => Err(Cut::Timeout(why.to_string())),
+    }
 }
 
 async fn reply<W: AsyncWrite + Unpin>(w: &mut W, text: &str) -> Io {
@@ -40,16 +93,40 @@ async fn reply<W: AsyncWrite + Unpin>(w: &mut W, text: &str) -> Io {
     w.flush().await
 }
 
-/// The address inside `FROM:<...>` / `TO:<...>` and the parameters after it.
-fn path_and_params(arg: &str) -> Option<(&str, &str)> {
-    let open = arg.find('<')?;
-    let close = arg[open..].find('>')? + open;
-    Some((&arg[open + 1..close], arg[close + 1..].trim()))
+/// Whether an address (a reverse- or forward-path, without its angle
+/// brackets) is within RFC 5321's limits; the null path is.
+fn address_fits(address: &str) -> Result<(), String> {
+    if address.is_empty() {
+        return Ok(());
+    }
+    let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
+    if local.len() > LOCAL_PART_MAX {
+        return Err(format!(
+            "the local part is {} octets, more than {LOCAL_PART_MAX}",
+            local.len()
+        ));
+    }
+    if domain.len() > DOMAIN_MAX {
+        return Err(format!(
+            "the domain is {} octets, more than {DOMAIN_MAX}",
+            domain.len()
+        ));
+    }
+    Ok(())
 }
 
-/// Serves one connection until QUIT, the end of the stream, an idle
-/// timeout, or an I/O error. A mail cut off inside DATA is dropped
-/// unanswered (nothing is committed).
+/// The transaction in progress.
+struct Transaction {
+    recipients: Vec<String>,
+    /// Budget held for the mail (all of a declared SIZE).
+    budget: Reservation,
+    /// The declared SIZE (0: none).
+    size: u64,
+}
+
+/// Serves one connection until QUIT, the end of the stream, a timeout,
+/// or an I/O error. A mail cut off inside DATA is dropped unanswered
+/// (nothing is committed).
 pub(crate) async fn session<S>(
     shared: &Arc<Shared>,
     stream: S,
@@ -60,15 +137,18 @@ where
 {
     let (rd, mut w) = tokio::io::split(stream);
     let mut r = BufReader::new(rd);
-    let max = shared.config().limits.max_message_size;
+    let config = shared.config();
+    let serve = &config.serve;
+    let max = config.limits.max_message_size;
     reply(
         &mut w,
         &format!("220 {} buildmail LMTP ready", shared.hostname),
     )
     .await?;
     let mut greeted = false;
-    let mut mail = false;
-    let mut rcpts: Vec<String> = Vec::new();
+    let mut tx: Option<Transaction> = None;
+    // MAIL must come by then; a mail delivered moves it on.
+    let mut mail_by = Instant::now() + serve.mail_timeout;
     let mut line = Vec::new();
     loop {
         // Between mails a shutdown ends the session at once (421: the
@@ -76,29 +156,66 @@ where
         if *stop.borrow() {
             return reply(&mut w, "421 4.3.2 Shutting down, try again later").await;
         }
+        let (wait, why) = match &tx {
+            Some(_) => (
+                serve.command_timeout,
+                format!(
+                    "421 4.4.2 {} Timeout: no command in {:?} inside a mail transaction (serve.command_timeout)",
+                    shared.hostname, serve.command_timeout
+                ),
+            ),
+            None => (
+                mail_by.saturating_duration_since(Instant::now()),
+                format!(
+                    "421 4.4.2 {} Timeout: no MAIL within {:?} (serve.mail_timeout)",
+                    shared.hostname, serve.mail_timeout
+                ),
+            ),
+        };
         let got = tokio::select! {
-            got = read_line(&mut r, &mut line, COMMAND_MAX) => got?,
+            got = read_piece(&mut r, &mut line, COMMAND_MAX as u64, wait, &why) => got,
             _ = stop.changed() => {
                 return reply(&mut w, "421 4.3.2 Shutting down, try again later").await;
             }
         };
-        if !got {
-            return Ok(());
+        match got {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(Cut::Timeout(why)) => return reply(&mut w, &why).await,
+            Err(Cut::Io(e)) => return Err(e),
         }
         if !line.ends_with(b"\n") {
-            // Longer than any command: drain the rest of it.
-            while !line.ends_with(b"\n") && read_line(&mut r, &mut line, COMMAND_MAX).await? {}
-            reply(&mut w, "500 5.5.2 Line too long").await?;
+            // Longer than any command (or cut off): nothing more is read
+            // from a peer that does not speak LMTP.
+            return reply(
+                &mut w,
+                &format!("500 5.5.2 Line too long (more than {COMMAND_MAX} octets); closing"),
+            )
+            .await;
+        }
+        let body = &line[..line.len() - 1];
+        let Some(body) = body.strip_suffix(b"\r") else {
+            reply(
+                &mut w,
+                "500 5.5.2 Bare <LF> received: command lines end with <CRLF>",
+            )
+            .await?;
+            continue;
+        };
+        if body.iter().any(|&b| b == b'\r' || b == 0) {
+            reply(
+                &mut w,
+                "500 5.5.2 Bare <CR> or NUL in a command line: refused",
+            )
+            .await?;
             continue;
         }
-        let text = String::from_utf8_lossy(&line);
-        let text = text.trim_end_matches(['\r', '\n']);
-        let (verb, arg) = text.split_once(' ').unwrap_or((text, ""));
-        match verb.to_ascii_uppercase().as_str() {
-            "LHLO" => {
+        use smtp_proto::{Error as ParseError, Request};
+        let request = Request::parse(&mut line.iter());
+        match request {
+            Ok(Request::Lhlo { .. }) => {
                 greeted = true;
-                mail = false;
-                rcpts.clear();
+                tx = None;
                 reply(
                     &mut w,
                     &format!(
@@ -108,63 +225,89 @@ where
                 )
                 .await?;
             }
-            "HELO" | "EHLO" => {
+            Ok(Request::Helo { .. } | Request::Ehlo { .. }) => {
                 reply(&mut w, "500 5.5.1 This is LMTP: say LHLO").await?;
             }
-            "MAIL" if !greeted => reply(&mut w, "503 5.5.1 Say LHLO first").await?,
-            "MAIL" => {
-                let Some(from) = arg
-                    .get(..5)
-                    .filter(|p| p.eq_ignore_ascii_case("FROM:"))
-                    .and_then(|_| path_and_params(&arg[5..]))
-                else {
-                    reply(&mut w, "501 5.5.4 Syntax: MAIL FROM:<address>").await?;
+            Ok(Request::Mail { .. }) if !greeted => {
+                reply(&mut w, "503 5.5.1 Say LHLO first").await?
+            }
+            Ok(Request::Mail { .. }) if tx.is_some() => {
+                reply(&mut w, "503 5.5.1 Nested MAIL command").await?
+            }
+            Ok(Request::Mail { from }) => {
+                if let Err(why) = address_fits(&from.address) {
+                    reply(&mut w, &format!("501 5.1.7 Bad sender address: {why}")).await?;
                     continue;
-                };
-                let size = from
-                    .1
-                    .split_whitespace()
-                    .find_map(|p| {
-                        p.split_once('=')
-                            .filter(|(k, _)| k.eq_ignore_ascii_case("SIZE"))
-                            .map(|(_, v)| v.parse::<u64>().unwrap_or(u64::MAX))
-                    })
-                    .unwrap_or(0);
-                // A mail over `limits.max_message_size` is taken and kept
-                // in the quarantine, as by every other way in: its SIZE
-                // refuses nothing.
-                let _ = size;
-                mail = true;
-                rcpts.clear();
+                }
+                let size = from.size as u64;
+                // All of a declared size is taken from the budget now (up
+                // to the limit: the rest of a larger mail goes to a
+                // file): a mail that cannot have it is deferred before
+                // its DATA.
+                let mut budget = shared.limits.nothing();
+                if size > 0
+                    && !shared
+                        .limits
+                        .grow(&mut budget, size.min(max), serve.command_timeout)
+                        .await
+                {
+                    reply(
+                        &mut w,
+                        &format!(
+                            "452 4.3.1 Too much mail in flight ({} bytes at most, serve.mail_budget), try again later",
+                            shared.limits.budget()
+                        ),
+                    )
+                    .await?;
+                    continue;
+                }
+                tx = Some(Transaction {
+                    recipients: Vec::new(),
+                    budget,
+                    size,
+                });
                 reply(&mut w, "250 2.1.0 OK").await?;
             }
-            "RCPT" if !mail => reply(&mut w, "503 5.5.1 Say MAIL first").await?,
-            "RCPT" => {
-                let Some((to, _)) = arg
-                    .get(..3)
-                    .filter(|p| p.eq_ignore_ascii_case("TO:"))
-                    .and_then(|_| path_and_params(&arg[3..]))
-                else {
-                    reply(&mut w, "501 5.5.4 Syntax: RCPT TO:<address>").await?;
-                    continue;
-                };
-                rcpts.push(to.to_string());
-                reply(&mut w, "250 2.1.5 OK").await?;
+            Ok(Request::Rcpt { .. }) if tx.is_none() => {
+                reply(&mut w, "503 5.5.1 Say MAIL first").await?
             }
-            "DATA" if rcpts.is_empty() => {
+            Ok(Request::Rcpt { to }) => {
+                let Some(t) = tx.as_mut() else { continue };
+                if let Err(why) = address_fits(&to.address) {
+                    reply(&mut w, &format!("501 5.1.3 Bad recipient address: {why}")).await?;
+                } else if t.recipients.len() >= serve.max_recipients {
+                    reply(
+                        &mut w,
+                        &format!(
+                            "452 4.5.3 Too many recipients ({} at most, serve.max_recipients)",
+                            serve.max_recipients
+                        ),
+                    )
+                    .await?;
+                } else {
+                    t.recipients.push(to.address);
+                    reply(&mut w, "250 2.1.5 OK").await?;
+                }
+            }
+            Ok(Request::Data) if tx.as_ref().is_none_or(|t| t.recipients.is_empty()) => {
                 reply(&mut w, "503 5.5.1 No valid recipients").await?;
             }
-            "DATA" => {
+            Ok(Request::Data) => {
+                let Some(t) = tx.take() else { continue };
                 reply(&mut w, "354 Start mail input; end with <CRLF>.<CRLF>").await?;
-                let spill = shared.config().quarantine_dir();
-                let Some(data) = read_data(&mut r, max, &spill).await? else {
+                let spill = config.quarantine_dir();
+                let data = match read_data(shared, &mut r, max, &spill, t.size, t.budget).await {
+                    Ok(Some(d)) => d,
                     // Cut off: nothing committed, nothing answered.
-                    return Ok(());
+                    Ok(None) => return Ok(()),
+                    Err(Cut::Timeout(why)) => return reply(&mut w, &why).await,
+                    Err(Cut::Io(e)) => return Err(e),
                 };
-                match data {
-                    Data::Mail(raw) => {
+                let refusal = match data {
+                    Data::Mail(raw, held) => {
                         let answer = commit(shared, raw).await;
-                        for rcpt in &rcpts {
+                        drop(held);
+                        for rcpt in &t.recipients {
                             let text = match &answer {
                                 Ok(what) => format!("250 2.0.0 <{rcpt}> {what}"),
                                 Err(e) => format!(
@@ -178,67 +321,254 @@ where
                             // was answered 250 must survive it.
                             crate::effects::crash_point("serve-answered");
                         }
+                        None
+                    }
+                    Data::BareLf => Some(
+                        "550 5.5.2 Bare <LF> in the mail: lines end with <CRLF>; refused whole (SMTP smuggling guard)"
+                            .to_string(),
+                    ),
+                    Data::Starved => Some(format!(
+                        "451 4.3.1 Too much mail in flight ({} bytes at most, serve.mail_budget), try again later",
+                        shared.limits.budget()
+                    )),
+                };
+                if let Some(text) = refusal {
+                    for _ in &t.recipients {
+                        reply(&mut w, &text).await?;
                     }
                 }
-                mail = false;
-                rcpts.clear();
+                mail_by = Instant::now() + serve.mail_timeout;
             }
-            "RSET" => {
-                mail = false;
-                rcpts.clear();
+            Ok(Request::Rset) => {
+                tx = None;
                 reply(&mut w, "250 2.0.0 OK").await?;
             }
-            "NOOP" => reply(&mut w, "250 2.0.0 OK").await?,
-            "VRFY" => reply(&mut w, "252 2.1.5 Cannot VRFY; send the mail").await?,
-            "QUIT" => {
+            Ok(Request::Noop { .. }) => reply(&mut w, "250 2.0.0 OK").await?,
+            Ok(Request::Vrfy { .. }) => {
+                reply(&mut w, "252 2.1.5 Cannot VRFY; send the mail").await?
+            }
+            Ok(Request::Quit) => {
                 reply(&mut w, "221 2.0.0 Bye").await?;
                 return Ok(());
             }
-            _ => reply(&mut w, "500 5.5.2 Command unrecognized").await?,
+            Ok(other) => {
+                reply(
+                    &mut w,
+                    &format!("502 5.5.1 {} is not implemented here", other.name_of()),
+                )
+                .await?
+            }
+            Err(ParseError::UnknownCommand) => {
+                reply(&mut w, "500 5.5.2 Command unrecognized").await?
+            }
+            Err(ParseError::InvalidSenderAddress) => {
+                reply(&mut w, "501 5.1.7 Bad sender address syntax").await?
+            }
+            Err(ParseError::InvalidRecipientAddress) => {
+                reply(&mut w, "501 5.1.3 Bad recipient address syntax").await?
+            }
+            Err(ParseError::SyntaxError { syntax }) => {
+                reply(&mut w, &format!("501 5.5.4 Syntax: {syntax}")).await?
+            }
+            Err(ParseError::InvalidParameter { param }) => {
+                reply(&mut w, &format!("501 5.5.4 Invalid {param} parameter")).await?
+            }
+            Err(ParseError::UnsupportedParameter { param }) => {
+                reply(&mut w, &format!("555 5.5.4 Unsupported parameter {param}")).await?
+            }
+            Err(e) => reply(&mut w, &format!("500 5.5.2 {e}")).await?,
+        }
+    }
+}
+
+/// The verb of a request smtp-proto knows and this session does not
+/// implement.
+trait NameOf {
+    fn name_of(&self) -> &'static str;
+}
+
+impl<T> NameOf for smtp_proto::Request<T> {
+    fn name_of(&self) -> &'static str {
+        use smtp_proto::Request::*;
+        match self {
+            Ehlo { .. } => "EHLO",
+            Lhlo { .. } => "LHLO",
+            Helo { .. } => "HELO",
+            Mail { .. } => "MAIL",
+            Rcpt { .. } => "RCPT",
+            Bdat { .. } => "BDAT",
+            Auth { .. } => "AUTH",
+            Noop { .. } => "NOOP",
+            Vrfy { .. } => "VRFY",
+            Expn { .. } => "EXPN",
+            Help { .. } => "HELP",
+            Etrn { .. } => "ETRN",
+            Atrn { .. } => "ATRN",
+            Burl { .. } => "BURL",
+            StartTls => "STARTTLS",
+            Data => "DATA",
+            Rset => "RSET",
+            Quit => "QUIT",
         }
     }
 }
 
 enum Data {
-    Mail(RawMail),
+    /// The mail, and the budget it holds until it is committed.
+    Mail(RawMail, Reservation),
+    /// It held a bare LF: refused whole.
+    BareLf,
+    /// The budget could not be had in time.
+    Starved,
 }
 
-/// Reads DATA up to the `.` line, dot-unstuffed, CRLF turned into LF (as
-/// a pipe delivers); a mail over `max` bytes goes to a file in `spill` as
-/// it arrives. `None` when the stream ends first.
+/// Reads DATA up to the `<CRLF>.<CRLF>` line, dot-unstuffed, CRLF turned
+/// into LF (as a pipe delivers); `None` when the stream ends first. A
+/// bare LF is not a line end (so never the start of the end line): the
+/// mail is read to its real end and refused ([`Data::BareLf`]). The
+/// mail's bytes come from the budget (`held`, grown as it is read); past
+/// `max` they go to a file in `spill` instead (the budget given back).
 async fn read_data<R: AsyncRead + Unpin>(
+    shared: &Shared,
     r: &mut BufReader<R>,
     max: u64,
     spill: &std::path::Path,
-) -> std::io::Result<Option<Data>> {
-    let mut out = Sink::new(max, spill);
+    declared: u64,
+    mut held: Reservation,
+) -> Result<Option<Data>, Cut> {
+    let wait = shared.config().serve.command_timeout;
+    let why = format!(
+        "421 4.4.2 {} Timeout: no data in {wait:?} (serve.command_timeout)",
+        shared.hostname
+    );
+    let mut out: Vec<u8> = Vec::new();
+    if declared > 0 {
+        out.reserve_exact(usize::try_from(declared.min(held.bytes())).unwrap_or(0));
+    }
+    // Past `max`: the mail so far and the rest, in a file.
+    let mut file: Option<Sink<'_>> = None;
+    let mut bare_lf = false;
+    let mut starved = false;
     let mut line = Vec::new();
+    // At the start of a line: after a <CRLF> (or the 354).
     let mut at_start = true;
+    // The last piece ended in a CR that an LF may complete.
+    let mut pending_cr = false;
     loop {
-        if !read_line(r, &mut line, DATA_CHUNK).await? {
+        if !read_piece(r, &mut line, DATA_CHUNK, wait, &why).await? {
             return Ok(None);
         }
-        let complete = line.ends_with(b"\n");
+        let keep = !(bare_lf || starved);
+        let ends_lf = line.ends_with(b"\n");
+        // A line's <CRLF> may straddle two pieces.
+        let crlf = ends_lf && (line.ends_with(b"\r\n") || (line.len() == 1 && pending_cr));
+        if ends_lf && !crlf {
+            bare_lf = true;
+        }
         let mut piece: &[u8] = &line;
         if at_start {
-            if piece == b".\r\n" || piece == b".\n" {
-                return Ok(Some(Data::Mail(out.finish()?)));
+            if piece == b".\r\n" {
+                return Ok(Some(if bare_lf {
+                    Data::BareLf
+                } else if starved {
+                    Data::Starved
+                } else if let Some(f) = file {
+                    Data::Mail(f.finish()?, held)
+                } else {
+                    Data::Mail(RawMail::Bytes(out), held)
+                }));
             }
             if piece.first() == Some(&b'.') {
                 piece = &piece[1..];
             }
         }
-        if complete && piece.ends_with(b"\r\n") {
-            piece = &piece[..piece.len() - 2];
-        } else if complete {
-            piece = &piece[..piece.len() - 1];
+        if keep && !bare_lf {
+            if let Some(f) = &mut file {
+                // Past the limit: to the file (a CRLF split over two
+                // pieces is joined there: the CR is held back).
+                let kept = if crlf {
+                    piece
+                        .strip_suffix(b"\r\n")
+                        .or_else(|| piece.strip_suffix(b"\n"))
+                } else {
+                    piece.strip_suffix(b"\r")
+                }
+                .unwrap_or(piece);
+                if pending_cr && !(crlf && piece.len() == 1) {
+                    f.write(b"\r")?;
+                }
+                f.write(kept)?;
+                if crlf {
+                    f.write(b"\n")?;
+                }
+            } else if crlf && piece.len() == 1 && pending_cr {
+                // The CR came with the last piece.
+                out.pop();
+                out.push(b'\n');
+            } else {
+                let kept = if crlf {
+                    &piece[..piece.len() - 2]
+                } else {
+                    piece
+                };
+                let need = out.len() + kept.len() + usize::from(crlf);
+                if need as u64 > max {
+                    // Over the limit: kept in the quarantine, from a file.
+                    let mut f = Sink::new(max, spill);
+                    f.write(&out)?;
+                    f.write(kept)?;
+                    if crlf {
+                        f.write(b"\n")?;
+                    }
+                    file = Some(f);
+                    out = Vec::new();
+                    held = shared.limits.nothing();
+                } else if !grow(shared, &mut held, &mut out, need, max, wait).await {
+                    starved = true;
+                } else {
+                    out.extend_from_slice(kept);
+                    if crlf {
+                        out.push(b'\n');
+                    }
+                }
+            }
         }
-        out.write(piece)?;
-        if complete {
-            out.write(b"\n")?;
+        if bare_lf || starved {
+            // Nothing more is kept: the budget goes back at once.
+            out = Vec::new();
+            held = shared.limits.nothing();
         }
-        at_start = complete;
+        at_start = crlf;
+        pending_cr = !ends_lf && line.ends_with(b"\r");
     }
+}
+
+/// Makes room in `out` for `need` bytes, taking them from the budget
+/// first (doubling, so that a mail without a declared size is not copied
+/// over and over); `false` when the budget could not be had in `wait`.
+async fn grow(
+    shared: &Shared,
+    held: &mut Reservation,
+    out: &mut Vec<u8>,
+    need: usize,
+    max: u64,
+    wait: Duration,
+) -> bool {
+    if need <= out.capacity() {
+        return true;
+    }
+    // Never more than the limit (`need` is within it; the budget is at
+    // least the limit).
+    let want = (need as u64)
+        .max((out.capacity() as u64).saturating_mul(2))
+        .max(1 << 20)
+        .min(max)
+        .max(need as u64);
+    if !shared.limits.grow(held, want, wait).await {
+        return false;
+    }
+    out.reserve_exact(usize::try_from(want).unwrap_or(need) - out.len());
+    true
 }
 
 /// Submits one mail to the hub: prepared beside other sessions, committed
@@ -248,14 +578,11 @@ async fn commit(shared: &Arc<Shared>, raw: RawMail) -> Result<String, String> {
     let core = shared.core.clone();
     let done = tokio::task::spawn_blocking(move || core.submit(raw, MailMode::Deliver)).await;
     match done {
-        Ok(Ok(answer)) => {
-            tracing::info!("serve: {}", answer.said);
-            Ok(match answer.outcome {
-                Outcome::Duplicate(_) => "duplicate: already committed".to_string(),
-                Outcome::Quarantined { .. } => "quarantined".to_string(),
-                _ => "committed".to_string(),
-            })
-        }
+        Ok(Ok(answer)) => Ok(match answer.outcome {
+            Outcome::Duplicate(_) => "duplicate: already committed".to_string(),
+            Outcome::Quarantined { .. } => "quarantined".to_string(),
+            _ => "committed".to_string(),
+        }),
         Ok(Err(e)) => {
             tracing::error!("serve: could not commit a mail: {e}");
             Err(e.to_string())

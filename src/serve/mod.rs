@@ -30,6 +30,7 @@
 
 pub mod client;
 mod http;
+mod limits;
 mod lmtp;
 pub mod systemd;
 
@@ -39,17 +40,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::hub::{tasks, Core};
 use crate::store::Store;
-
-/// LMTP sessions at once; further connections wait for a free slot.
-pub const MAX_SESSIONS: usize = 64;
-
-/// How long an LMTP session may stay silent before it is closed.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How long SIGTERM waits for the sessions in progress.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -93,6 +87,9 @@ pub(crate) struct Shared {
     pub(crate) core: Arc<Core>,
     /// The host name in the greeting.
     pub(crate) hostname: String,
+    /// Session slots and the byte budget of the mails in flight (sized
+    /// when the daemon starts).
+    pub(crate) limits: limits::Limits,
 }
 
 impl Shared {
@@ -195,7 +192,6 @@ async fn serve(
     inherited: Vec<(systemd::Inherited, String)>,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let slots = Arc::new(Semaphore::new(MAX_SESSIONS));
     let sockets = Sockets::open(&core.config(), &listen, inherited).await?;
     let mut listening: Vec<String> = sockets.lmtp.iter().map(Listener::describe).collect();
     listening.push(format!("control {}", sockets.control.describe()));
@@ -204,18 +200,19 @@ async fn serve(
     }
     core.set_listening(listening);
     let shared = Arc::new(Shared {
+        limits: limits::Limits::new(&core.config().serve),
         core: core.clone(),
         hostname: hostname(),
     });
     let mut acceptors = Vec::new();
     for listener in sockets.lmtp {
-        let (sh, mut st, sl) = (shared.clone(), stop.clone(), slots.clone());
+        let (sh, mut st) = (shared.clone(), stop.clone());
         acceptors.push(tokio::spawn(async move {
             loop {
                 tokio::select! {
                     _ = st.changed() => break,
                     conn = listener.accept() => match conn {
-                        Ok(stream) => spawn_session(&sh, &sl, stream, st.clone()),
+                        Ok((stream, peer)) => spawn_session(&sh, peer, stream, st.clone()),
                         Err(e) => tracing::warn!("serve: accept: {e}"),
                     },
                 }
@@ -270,11 +267,7 @@ async fn serve(
         let _ = a.await;
     }
     // The sessions in progress finish (each holds a slot).
-    let all = u32::try_from(MAX_SESSIONS).unwrap_or(u32::MAX);
-    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all))
-        .await
-        .is_err()
-    {
+    if !shared.limits.all_ended(SHUTDOWN_GRACE).await {
         tracing::warn!("serve: sessions still open after {SHUTDOWN_GRACE:?}; their unanswered mails stay with the MTA");
     }
     for s in servers {
@@ -383,10 +376,13 @@ impl Listener {
         })
     }
 
-    async fn accept(&self) -> std::io::Result<Box<dyn Conn>> {
+    async fn accept(&self) -> std::io::Result<(Box<dyn Conn>, limits::Peer)> {
         Ok(match self {
-            Listener::Unix(l, _) => Box::new(l.accept().await?.0),
-            Listener::Tcp(l) => Box::new(l.accept().await?.0),
+            Listener::Unix(l, _) => (Box::new(l.accept().await?.0), limits::Peer::Unix),
+            Listener::Tcp(l) => {
+                let (stream, addr) = l.accept().await?;
+                (Box::new(stream), limits::Peer::Tcp(addr.ip()))
+            }
         })
     }
 
@@ -398,18 +394,27 @@ impl Listener {
     }
 }
 
+/// Serves a connection in a task of its own once it has a slot; one
+/// that gets none is told 421 and closed.
 fn spawn_session<S>(
     shared: &Arc<Shared>,
-    slots: &Arc<Semaphore>,
-    stream: S,
+    peer: limits::Peer,
+    mut stream: S,
     stop: tokio::sync::watch::Receiver<bool>,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (shared, slots) = (shared.clone(), slots.clone());
+    let shared = shared.clone();
     tokio::spawn(async move {
-        let Ok(_slot) = slots.acquire_owned().await else {
-            return;
+        let _slot = match shared.limits.slot(peer).await {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                use tokio::io::AsyncWriteExt;
+                tracing::warn!("serve: a connection from {peer:?} refused: {refusal}");
+                let _ = stream.write_all(format!("{refusal}\r\n").as_bytes()).await;
+                let _ = stream.shutdown().await;
+                return;
+            }
         };
         if let Err(e) = lmtp::session(&shared, stream, stop).await {
             tracing::debug!("serve: session ended: {e}");

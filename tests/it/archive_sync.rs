@@ -767,12 +767,16 @@ fn a_builder_that_did_not_take_a_build_cannot_report_it() {
 fn with_the_archive_followed_accepted_is_a_hint_and_installed_comes_from_the_indices() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("mirror");
-    let farm = farm(&root);
+    // The archive's answers are trusted by their From (the weak opt-in):
+    // even a trusted ACCEPTED is only a hint when the indices are followed.
+    let farm = farm_with(
+        &root,
+        "senders = [\"dak@ftp-master.example.org\"]\ntrust_unsigned_senders = true\n",
+    );
     farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
     farm.send_signed_changes("hello", "1.0-1", "amd64");
     assert_eq!(farm.state("hello"), State::Uploaded);
-    // An ACCEPTED mail (from anyone: archive.senders is not set here, and
-    // a forged one must not matter) does not make it Installed.
+    // An ACCEPTED mail does not make it Installed.
     farm.deliver(&crate::support::archive_mail(
         "hello_1.0-1_amd64.changes ACCEPTED into unstable",
         "Accepted:\n hello_1.0-1_amd64.deb\n",

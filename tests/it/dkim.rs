@@ -184,6 +184,7 @@ fn only_the_archives_dkim_signature_moves_an_upload() {
             "so text could have been appended",
         ),
     ];
+    let forgeries_count = forgeries.len();
     for (what, mail, why) in forgeries {
         let out = farm.deliver(&mail);
         assert!(!matches!(out, Outcome::Duplicate(_)), "{what}: {out:?}");
@@ -191,7 +192,13 @@ fn only_the_archives_dkim_signature_moves_an_upload() {
         let note = last_note(&farm);
         assert!(note.contains(why), "{what}: {note}");
     }
-    assert_eq!(farm.outbox().len(), before, "no mail went out");
+    // Nothing went out but a forward to the admins per forgery, marked
+    // unauthenticated; no FAILEDTOUPLOAD mail.
+    let sent = farm.outbox();
+    assert_eq!(sent.len(), before + forgeries_count, "{sent:#?}");
+    assert!(sent[before..].iter().all(|m| m
+        .contains("X-Buildmail-Forward-Reason: UNAUTHENTICATED archive answer")
+        && !m.contains("X-Buildd-Build-State")));
 
     // The archive's genuine rejection is heard.
     let genuine = signed_answer(

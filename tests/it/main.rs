@@ -4,6 +4,8 @@
 
 mod support;
 
+mod hardening;
+
 mod archive_sync;
 mod changes_parse;
 mod cli;

@@ -330,10 +330,12 @@ fn a_dead_mail_is_kept_and_retried_on_request() {
 }
 
 /// A farm with hello uploaded (no upload command: the files stay in the
-/// queue).
+/// queue), trusting the archive's answers by their From (the weak
+/// opt-in, `archive.trust_unsigned_senders`: these tests are about what
+/// an answer does, the ones below about who may give it).
 fn uploaded_farm() -> Farm {
     let farm = Farm::with(&format!(
-        "[notify]\nbuildd_admins = [\"{ADMIN}\", \"{ADMIN2}\"]\n"
+        "[notify]\nbuildd_admins = [\"{ADMIN}\", \"{ADMIN2}\"]\n[archive]\nsenders = [\"dak@ftp-master.example.org\"]\ntrust_unsigned_senders = true\n"
     ));
     farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
     farm.send_signed_changes("hello", "1.0-1", "amd64");
@@ -638,12 +640,16 @@ fn a_mail_undelivered_past_max_age_is_parked_as_dead_not_dropped() {
     assert!(queued[0].0.last_error.is_some());
 }
 
-/// The attack: with the archive's senders configured, a forged REJECTED,
-/// `Processing of` or ACCEPTED mail from anyone else moves nothing and
-/// sends no FAILEDTOUPLOAD mail carrying the forger's text.
+/// The attack: even with the archive's senders trusted by their From
+/// (the weak opt-in), a forged REJECTED, `Processing of` or ACCEPTED
+/// mail from anyone else moves nothing and sends no FAILEDTOUPLOAD mail
+/// carrying the forger's text: the admins get it forwarded, marked
+/// unauthenticated.
 #[test]
 fn forged_archive_answers_move_nothing() {
-    let farm = Farm::with("[archive]\nsenders = [\"dak@ftp-master.example.org\"]\n");
+    let farm = Farm::with(
+        "[archive]\nsenders = [\"dak@ftp-master.example.org\"]\ntrust_unsigned_senders = true\n",
+    );
     farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
     farm.send_signed_changes("hello", "1.0-1", "amd64");
     assert_eq!(farm.state("hello"), State::Uploaded);
@@ -668,7 +674,16 @@ fn forged_archive_answers_move_nothing() {
             .unwrap_or_default()
             .contains("not one of archive.senders"));
     }
-    assert_eq!(farm.outbox().len(), before, "no mail went out");
+    let sent = farm.outbox();
+    assert_eq!(sent.len(), before + 3, "{sent:#?}");
+    for m in &sent[before..] {
+        assert!(
+            m.contains("X-Buildmail-Forward-Reason: UNAUTHENTICATED archive answer")
+                && m.contains("Resent-To: buildd-admin@example.org")
+                && !m.contains("X-Buildd-Build-State"),
+            "{m}"
+        );
+    }
     // The archive itself is heard.
     farm.deliver(&crate::support::archive_mail(
         "hello_1.0-1_amd64.changes ACCEPTED into unstable",
@@ -768,7 +783,12 @@ fn with_archive_keys_only_a_signed_answer_moves_an_upload() {
             "{last:?}"
         );
     }
-    assert_eq!(farm.outbox().len(), before, "no mail went out");
+    // Nothing went out but the forwards to the admins, each marked.
+    let sent = farm.outbox();
+    assert_eq!(sent.len(), before + 4, "{sent:#?}");
+    assert!(sent[before..].iter().all(|m| m
+        .contains("X-Buildmail-Forward-Reason: UNAUTHENTICATED archive answer")
+        && !m.contains("X-Buildd-Build-State")));
 
     // The archive's signed rejection: its signed text is the upload log.
     let genuine = clearsigned_archive_mail(

@@ -112,6 +112,7 @@ pub fn outbound(mail: Composed, id: u64, now: i64) -> (OutboundMail, Vec<u8>) {
             next_attempt: now,
             dead: false,
             claim: None,
+            carries: None,
         },
         mail.bytes,
     )
@@ -144,29 +145,43 @@ pub fn queue_failed_to_upload(
     }
 }
 
-/// The forward of `raw` to the admin address, ready for [`outbound`].
+/// The forward of `raw` (kept where `carried` says) to the admin address,
+/// ready for the outbox: only the
+/// `Resent-*` lines are composed here ([`resent`]); the original follows
+/// them when the mail is read from the outbox (`OutboundMail::carries`),
+/// so queuing a forward never copies the mail. `reason` says why it is
+/// forwarded (`None`: not a mail buildmail handles).
 pub fn forwarded(
     mailer: &Mailer<'_>,
     raw: &[u8],
+    carried: crate::model::Carried,
+    reason: Option<&str>,
     message_id: Option<&str>,
     id: u64,
     now: i64,
-) -> Composed {
-    Composed {
-        kind: "forward".into(),
-        to: vec![mailer.config.admin_address.clone()],
-        message_id: message_id.unwrap_or_default().to_string(),
-        subject: String::new(),
-        bytes: resent(mailer, raw, id, now),
-    }
+) -> (OutboundMail, Vec<u8>) {
+    let (mut mail, head) = outbound(
+        Composed {
+            kind: "forward".into(),
+            to: vec![mailer.config.admin_address.clone()],
+            message_id: message_id.unwrap_or_default().to_string(),
+            subject: String::new(),
+            bytes: resent(mailer, raw, reason, id, now),
+        },
+        id,
+        now,
+    );
+    mail.carries = Some(carried);
+    (mail, head)
 }
 
-/// A mail forwarded intact to the admin: `Resent-From`, `Resent-To`,
-/// `Resent-Date` and `Resent-Message-ID` (RFC 5322 §3.6.6) prepended to the
-/// original bytes, headers and MIME structure untouched. The added lines
-/// end the way the original's do (CRLF or LF), so the forward never mixes
-/// the two.
-pub fn resent(mailer: &Mailer<'_>, raw: &[u8], id: u64, now: i64) -> Vec<u8> {
+/// The lines that make a mail forwarded intact to the admin:
+/// `Resent-From`, `Resent-To`, `Resent-Date` and `Resent-Message-ID`
+/// (RFC 5322 §3.6.6) and `X-Buildmail-Forward-Reason`, to be followed by
+/// the original bytes, headers and MIME structure untouched. The lines
+/// end the way the original's do (CRLF or LF), so the forward never
+/// mixes the two.
+pub fn resent(mailer: &Mailer<'_>, raw: &[u8], reason: Option<&str>, id: u64, now: i64) -> Vec<u8> {
     let config = mailer.config;
     let date = crate::time::rfc5322(now);
     let domain = domain_of(&config.from_address);
@@ -175,23 +190,22 @@ pub fn resent(mailer: &Mailer<'_>, raw: &[u8], id: u64, now: i64) -> Vec<u8> {
         None => true,
     };
     let eol = if crlf { "\r\n" } else { "\n" };
-    let mut out = format!(
+    format!(
         "Resent-From: {}{eol}Resent-To: {}{eol}Resent-Date: {date}{eol}Resent-Message-ID: <{OWN_MESSAGE_ID_PREFIX}forward.{id}.{now}@{domain}>{eol}X-Buildmail-Forward-Reason: {}{eol}",
         config.from_address,
         config.admin_address,
-        forward_reason(&mailer.templates)
+        forward_reason(&mailer.templates, reason)
     )
-    .into_bytes();
-    out.extend_from_slice(raw);
-    out
+    .into_bytes()
 }
 
 /// The forward notice (one line, from the `forward-notice` template).
-fn forward_reason(templates: &Templates) -> String {
+fn forward_reason(templates: &Templates, reason: Option<&str>) -> String {
+    let reason = reason.unwrap_or("not a mail buildmail handles; forwarded to the buildd admins");
     templates
         .render(
             Kind::ForwardNotice,
-            minijinja::context! { reason => "not a mail buildmail handles; forwarded to the buildd admins" },
+            minijinja::context! { reason => reason },
         )
         .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "forwarded by buildmail".into())

@@ -468,9 +468,39 @@ impl Store for SledStore {
             .collect()
     }
 
-    /// The bytes of an outbox mail (empty if it is gone).
+    /// The bytes of an outbox mail (`None` if it is gone); a forward's
+    /// own lines followed by the mail it carries.
     fn outbox_bytes(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.outbox_raw.get(id.to_be_bytes())?.map(|b| b.to_vec()))
+        let Some(head) = self.outbox_raw.get(id.to_be_bytes())? else {
+            return Ok(None);
+        };
+        let carries = match self.outbox.get(id.to_be_bytes())? {
+            Some(v) => from_json::<OutboundMail>("outbox", &v)?.carries,
+            None => None,
+        };
+        let original: Vec<u8> = match carries {
+            None => return Ok(Some(head.to_vec())),
+            Some(crate::model::Carried::Stored(sha256)) => {
+                match self.unhandled.get(sha256.as_bytes())? {
+                    Some(v) => v.to_vec(),
+                    None => {
+                        return Err(corrupt(
+                            "unhandled",
+                            format!(
+                                "outbox mail {id} carries the mail {sha256}, which is not stored"
+                            ),
+                        ))
+                    }
+                }
+            }
+            Some(crate::model::Carried::File(path)) => {
+                std::fs::read(&path).map_err(|source| StoreError::Io { path, source })?
+            }
+        };
+        let mut out = Vec::with_capacity(head.len() + original.len());
+        out.extend_from_slice(&head);
+        out.extend_from_slice(&original);
+        Ok(Some(out))
     }
 
     /// Removes a delivered mail from the outbox.

@@ -19,6 +19,7 @@ pub mod archive;
 pub mod daemon;
 pub mod farm;
 pub mod http;
+pub mod lmtp;
 pub mod logs;
 pub mod smtp;
 
