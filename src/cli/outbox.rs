@@ -107,9 +107,23 @@ fn flush(config: &Config) -> anyhow::Result<()> {
         &SystemClock,
         true,
     )?;
-    println!(
-        "{} delivered, {} failed (kept, retried later)",
-        d.delivered, d.failed
-    );
+    println!("{}", flush_summary(&d));
     Ok(())
+}
+
+/// What a flush did, in words: a failed mail is retried later, a dead one
+/// (refused permanently, or too old) only when revived.
+fn flush_summary(d: &outbox::Delivery) -> String {
+    let mut out = format!("{} delivered", d.delivered);
+    let retried = d.failed.saturating_sub(d.dead);
+    if retried > 0 {
+        out.push_str(&format!(", {retried} failed (kept, retried later)"));
+    }
+    if d.dead > 0 {
+        out.push_str(&format!(
+            ", {} dead (refused permanently or undelivered past outbox.max_age; kept, not retried: `buildmail outbox retry ID` sends it again)",
+            d.dead
+        ));
+    }
+    out
 }

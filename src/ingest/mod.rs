@@ -39,7 +39,11 @@ pub enum Outcome {
         version: String,
         /// The state after the log.
         state: State,
-        /// Whether the state moved (`false`: recorded only).
+        /// The state before it (`None`: a new build).
+        from: Option<State>,
+        /// Whether the log moved the build (`false`: recorded only). A
+        /// move may keep the state: a given-back log of a build that
+        /// already Needs-Build.
         moved: bool,
     },
     /// An admin reply was processed.
@@ -94,12 +98,18 @@ impl std::fmt::Display for Outcome {
                 key,
                 version,
                 state,
+                from,
                 moved,
-            } => write!(
-                f,
-                "log for {key} {version}: {}{state}",
-                if *moved { "now " } else { "recorded, still " }
-            ),
+            } => match (moved, from) {
+                // Kept (archived, its dedup record), but it made no build:
+                // not from a configured builder.
+                (false, None) => write!(f, "log for {key} {version}: recorded, no build made"),
+                _ => write!(
+                    f,
+                    "log for {key} {version}: {}{state}",
+                    log_verb(*moved, *from, *state)
+                ),
+            },
             Outcome::Reply {
                 key,
                 command,
@@ -135,6 +145,17 @@ impl std::fmt::Display for Outcome {
                 write!(f, "quarantined as #{id}: {reason}")
             }
         }
+    }
+}
+
+/// How a log's outcome reads: `now` for a change of state, `still` for a
+/// log that moved a build into the state it was in, `recorded, still` for
+/// a log that moved nothing.
+pub(crate) fn log_verb(moved: bool, from: Option<State>, to: State) -> &'static str {
+    match (moved, from) {
+        (false, _) => "recorded, still ",
+        (true, Some(f)) if f == to => "still ",
+        (true, _) => "now ",
     }
 }
 

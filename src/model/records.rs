@@ -115,6 +115,11 @@ pub struct BuildRecord {
     /// it is Building, only that builder's log moves it.
     #[serde(default)]
     pub taken_by: Option<String>,
+    /// Why the last log was not whole, when it was not (cut off, no
+    /// Summary, a Summary contradicting the Subject): such a log never
+    /// makes a build Built (`list` and `info` show it).
+    #[serde(default)]
+    pub incomplete_log: Option<String>,
 }
 
 /// A scheduled binary-only rebuild (`buildmail binnmu`).
@@ -156,6 +161,7 @@ impl BuildRecord {
             source: None,
             binnmu: None,
             taken_by: None,
+            incomplete_log: None,
         }
     }
 }
@@ -217,6 +223,11 @@ pub struct UploadRecord {
     pub signer: String,
     /// When it was accepted (Unix seconds).
     pub time: i64,
+    /// When the upload command started, while it runs: set in the commit
+    /// that makes the build Uploaded, cleared in the one that records the
+    /// command's outcome (`info` and `list` show that it runs).
+    #[serde(default)]
+    pub command_started: Option<i64>,
 }
 
 /// An effect committed with the mail that asked for it and carried out

@@ -305,14 +305,11 @@ async fn commit(shared: &Arc<Shared>, raw: Vec<u8>) -> Result<String, String> {
     })
     .await;
     match done {
-        Ok(Ok(outcome)) => {
-            tracing::info!("serve: {outcome}");
-            Ok(match outcome {
-                Outcome::Duplicate(_) => "duplicate: already committed".to_string(),
-                Outcome::Quarantined { .. } => "quarantined".to_string(),
-                _ => "committed".to_string(),
-            })
-        }
+        Ok(Ok(outcome)) => Ok(match outcome {
+            Outcome::Duplicate(_) => "duplicate: already committed".to_string(),
+            Outcome::Quarantined { .. } => "quarantined".to_string(),
+            _ => "committed".to_string(),
+        }),
         Ok(Err(e)) => {
             tracing::error!("serve: could not commit a mail: {e}");
             Err(e.to_string())
