@@ -451,8 +451,8 @@ fn notes(path: &str) -> Notes {
         "deliver" => {
             n.exit = vec![
                 ("0", "The mail is durably committed (the database flushed, or a running daemon answered 250): also when it was a duplicate, or bad input that was quarantined. The MTA may forget it."),
-                ("75", "EX_TEMPFAIL: the mail could not be committed now (the database busy past database.lock_timeout, a disk error, a daemon that did not commit it, a DKIM key lookup that failed for now). The MTA keeps the mail and retries."),
                 ("2", USAGE),
+                ("75", "EX_TEMPFAIL: the mail could not be committed now (the database busy past database.lock_timeout, a disk error, a daemon that did not commit it, a DKIM key lookup that failed for now). The MTA keeps the mail and retries."),
                 ("78", "EX_CONFIG: the configuration is wrong, or the data directory cannot be used until an operator acts (not a directory, permission denied, read-only, a database of a newer buildmail). The MTA bounces instead of retrying for days."),
             ];
             n.files.push((

@@ -370,16 +370,12 @@ fn fail_reason(args: &str, rest: &[&str]) -> String {
 /// languages), or Outlook's `-----Original Message-----`.
 fn is_quote_attribution(line: &str) -> bool {
     let l = line.trim().to_lowercase();
-    const ENDINGS: [&str; 6] = [
-        "wrote:",
-        "writes:",
-        "schrieb:",
-        "a écrit :",
-        "a écrit:",
-        "escribió:",
-    ];
-    ENDINGS.iter().any(|e| l.ends_with(e))
-        || (l.starts_with("-----") && l.contains("original message"))
+    // "On ..., X wrote:", "Am ... schrieb X:", "Le ..., X a écrit :".
+    const VERBS: [&str; 5] = ["wrote", "writes", "schrieb", "écrit", "escribió"];
+    let says = l.ends_with(':')
+        && l.split(|c: char| !c.is_alphanumeric())
+            .any(|w| VERBS.contains(&w));
+    says || (l.starts_with("-----") && l.contains("original message"))
 }
 
 /// Bug numbers written `#NNN` in `text`.

@@ -178,7 +178,12 @@ impl Ingest<'_> {
                 a.status,
                 a.key,
                 a.version,
-                super::log_verb(true, history.from, record.state),
+                super::log_verb(
+                    true,
+                    current
+                        .as_ref()
+                        .is_some_and(|c| c.state == record.state && c.version == record.version)
+                ),
                 record.state
             )
         } else {
@@ -234,7 +239,7 @@ impl Ingest<'_> {
             key: a.key.clone(),
             version: a.version.clone(),
             state: record.state,
-            from: current.as_ref().map(|r| r.state),
+            before: current.as_ref().map(|r| (r.state, r.version.clone())),
             moved,
         }))
     }

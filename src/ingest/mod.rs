@@ -39,8 +39,9 @@ pub enum Outcome {
         version: String,
         /// The state after the log.
         state: State,
-        /// The state before it (`None`: a new build).
-        from: Option<State>,
+        /// The build's state and version before it (`None`: there was no
+        /// build).
+        before: Option<(State, String)>,
         /// Whether the log moved the build (`false`: recorded only). A
         /// move may keep the state: a given-back log of a build that
         /// already Needs-Build.
@@ -98,16 +99,21 @@ impl std::fmt::Display for Outcome {
                 key,
                 version,
                 state,
-                from,
+                before,
                 moved,
-            } => match (moved, from) {
+            } => match (moved, before) {
                 // Kept (archived, its dedup record), but it made no build:
                 // not from a configured builder.
                 (false, None) => write!(f, "log for {key} {version}: recorded, no build made"),
                 _ => write!(
                     f,
                     "log for {key} {version}: {}{state}",
-                    log_verb(*moved, *from, *state)
+                    log_verb(
+                        *moved,
+                        before
+                            .as_ref()
+                            .is_some_and(|(s, v)| s == state && v == version)
+                    )
                 ),
             },
             Outcome::Reply {
@@ -148,14 +154,15 @@ impl std::fmt::Display for Outcome {
     }
 }
 
-/// How a log's outcome reads: `now` for a change of state, `still` for a
-/// log that moved a build into the state it was in, `recorded, still` for
-/// a log that moved nothing.
-pub(crate) fn log_verb(moved: bool, from: Option<State>, to: State) -> &'static str {
-    match (moved, from) {
+/// How a log's outcome reads: `now` for a change of state or version,
+/// `still` for a log that moved a build into the state and version it
+/// already had (a given-back log of a build that Needs-Build), `recorded,
+/// still` for a log that moved nothing.
+pub(crate) fn log_verb(moved: bool, unchanged: bool) -> &'static str {
+    match (moved, unchanged) {
         (false, _) => "recorded, still ",
-        (true, Some(f)) if f == to => "still ",
-        (true, _) => "now ",
+        (true, true) => "still ",
+        (true, false) => "now ",
     }
 }
 

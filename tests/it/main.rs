@@ -4,6 +4,7 @@
 
 mod support;
 
+mod admin;
 mod archive_sync;
 mod changes_parse;
 mod cli;

@@ -195,7 +195,10 @@ fn the_seed_scenario_failed_upload_notifies_admins_and_creator_once_then_rescue(
         }
         // No row without a value.
         assert!(!body.contains("not available"), "{body}");
-        assert!(!body.contains(" * Source:"), "no source_url configured: {body}");
+        assert!(
+            !body.contains(" * Source:"),
+            "no source_url configured: {body}"
+        );
         assert!(
             body.contains("\n-- \namd64 build of hello 1:1.0-1 in unstable\n"),
             "{body}"

@@ -65,7 +65,81 @@ fn check_config_accepts_the_example() {
         );
     }
     assert!(
-        !warnings.contains("builders"),
+        !warnings.contains("no [[builders]]"),
         "the farm is closed: {warnings}"
     );
+    // Every placeholder the example ships is named, with its key, so that
+    // none is left by mistake.
+    for key in [
+        "admin_address is buildd-admin@example.org",
+        "from_address is buildd@example.org",
+        "notify.buildd_admins has the example address buildd-admin@example.org",
+        "archive.senders has the example address dak@ftp-master.example.org",
+        "[[builders]] entry \\\"buildd-amd64\\\" has the example sender buildd@buildd-amd64.example.org",
+    ] {
+        assert!(warnings.contains(key), "no warning {key:?}: {warnings}");
+    }
+    // [serve] is shown, and it is the packaged socket unit's.
+    let settings = v["settings"].as_array().unwrap();
+    let lmtp = settings
+        .iter()
+        .find(|s| s["key"] == "serve.lmtp")
+        .expect("check-config shows serve.lmtp");
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/systemd/buildmail.socket"),
+    )
+    .unwrap();
+    let listen: Vec<&str> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("ListenStream="))
+        .collect();
+    assert!(!listen.is_empty());
+    assert!(
+        lmtp["value"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("unix:{} ", listen[0])),
+        "serve.lmtp {lmtp} is not the socket unit's {listen:?}"
+    );
+    // Sizes and durations as the file writes them.
+    for (key, value) in [
+        ("limits.max_message_size", "512MiB"),
+        ("limits.max_log_size", "2GiB"),
+        ("database.lock_timeout", "30s"),
+        ("signatures.max_age", "7d"),
+    ] {
+        assert!(
+            settings
+                .iter()
+                .any(|s| s["key"] == key && s["value"] == value),
+            "{key} = {value}: {settings:?}"
+        );
+    }
+    assert!(
+        settings
+            .iter()
+            .any(|s| s["key"] == "outbox.transport"
+                && s["value"].as_str().unwrap().starts_with("smtp;")),
+        "{settings:?}"
+    );
+}
+
+/// The packaged service reads the packaged configuration, from any
+/// working directory: its ExecStart names the file (`packaging/test-deb`
+/// runs it for real).
+#[test]
+fn the_service_unit_names_the_configuration_file() {
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/systemd/buildmail.service"),
+    )
+    .unwrap();
+    let exec: Vec<&str> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("ExecStart="))
+        .collect();
+    assert_eq!(
+        exec,
+        ["/usr/bin/buildmail --config /etc/buildmail/buildmail.toml serve"]
+    );
+    assert!(unit.contains("\nUser=buildmail\n"), "{unit}");
 }
