@@ -3,10 +3,13 @@
 //!
 //! `buildmail(1)` is the overview: every option, every subcommand with
 //! its one-line summary, and the sections `--help` has no room for
-//! (environment, files, exit status). Each subcommand has a page of its
-//! own, `buildmail-<command>(1)` (nested ones `buildmail-quarantine-list(1)`),
-//! as git's subcommands do. `--dir` writes all of them; packaging
-//! (`packaging/build-deb`) installs what it writes.
+//! (environment, files, exit status, examples). Each subcommand has a page
+//! of its own, `buildmail-<command>(1)` (nested ones
+//! `buildmail-quarantine-list(1)`), as git's subcommands do, with its own
+//! EXIT STATUS, ENVIRONMENT, FILES and EXAMPLES, and SIGNALS for `serve`
+//! ([`notes`]); the SYNOPSIS names each option's argument (`[--config
+//! FILE]`). `--dir` writes all of them; packaging (`packaging/build-deb`)
+//! installs what it writes.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -89,7 +89,11 @@ pub fn apply_log(
         taken_by: same_version
             .then(|| current.and_then(|c| c.taken_by.clone()))
             .flatten(),
-        incomplete_log: a.incomplete.clone(),
+        // What kept a success from counting: only then does it matter.
+        incomplete_log: a
+            .incomplete
+            .clone()
+            .filter(|_| a.status == Status::Successful),
     };
     let (record, moved) = match (&decision, current) {
         (LogDecision::Record(reason), Some(cur)) => {

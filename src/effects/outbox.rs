@@ -232,12 +232,18 @@ fn record(
         match r {
             Ok(()) => {
                 s.outbox_delivered(mail.id)?;
+                // A forward keeps the original's Subject, not recorded
+                // here: no empty `: ` then.
                 tracing::info!(
-                    "sent mail {} ({}) to {}: {}",
+                    "sent mail {} ({}) to {}{}",
                     mail.id,
                     mail.kind,
                     mail.to.join(", "),
-                    mail.subject
+                    if mail.subject.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", mail.subject)
+                    }
                 );
                 d.delivered += 1;
             }

@@ -115,9 +115,10 @@ pub struct BuildRecord {
     /// it is Building, only that builder's log moves it.
     #[serde(default)]
     pub taken_by: Option<String>,
-    /// Why the last log was not whole, when it was not (cut off, no
-    /// Summary, a Summary contradicting the Subject): such a log never
-    /// makes a build Built (`list` and `info` show it).
+    /// Why the last log, which reported a success, could not make the
+    /// build Built: it was not whole (cut off, no Summary, a Summary
+    /// contradicting the Subject). `list` and `info` show it, so that a
+    /// Needs-Build that came from such a log says so.
     #[serde(default)]
     pub incomplete_log: Option<String>,
 }

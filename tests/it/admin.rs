@@ -647,3 +647,85 @@ fn outbox_flush_does_not_call_a_dead_mail_retried_later() {
     assert!(said.contains("outbox retry"), "{said}");
     smtp.stop();
 }
+
+/// What the README tells a new admin holds: its configuration reference
+/// (every ```toml block, together) loads; its Postfix recipe keeps long
+/// lines whole and names the packaged socket, which is the one the
+/// example configuration and the socket unit give; the `[log]` key it
+/// shows exists.
+#[test]
+fn the_readme_recipe_matches_the_package() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut toml = String::new();
+    let mut rest = readme.as_str();
+    while let Some(start) = rest.find("```toml\n") {
+        let block = &rest[start + 8..];
+        let end = block.find("```").unwrap();
+        toml.push_str(&block[..end]);
+        rest = &block[end..];
+    }
+    assert!(toml.contains("[serve]"), "{toml}");
+    let config = buildmail::config::Config::from_toml(&toml, None)
+        .unwrap_or_else(|e| panic!("the README's configuration does not load: {e}"));
+    let unit = std::fs::read_to_string(root.join("packaging/systemd/buildmail.socket")).unwrap();
+    let socket = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ListenStream="))
+        .unwrap();
+    assert_eq!(config.serve.lmtp, [format!("unix:{socket}")]);
+    let example = std::fs::read_to_string(root.join("packaging/buildmail.toml")).unwrap();
+    let example = buildmail::config::Config::from_toml(&example, None).unwrap();
+    assert_eq!(example.serve.lmtp, [format!("unix:{socket}")]);
+    assert!(readme.contains("lmtp_line_length_limit = 0"));
+    assert!(readme.contains(&format!("buildmail:unix:{socket}")));
+    assert!(readme.contains("SocketGroup=postfix"));
+    assert!(!readme.contains("destination = \"journald\""));
+    // Every `buildmail ... serve` the README shows for the package names
+    // the configuration, as the unit does.
+    let service =
+        std::fs::read_to_string(root.join("packaging/systemd/buildmail.service")).unwrap();
+    let exec = service
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap();
+    assert!(
+        readme.contains(&format!("`{exec}`")) || readme.contains(&exec.replace("/usr/bin/", "")),
+        "{exec}"
+    );
+}
+
+/// The log line of a signed `.changes` names it once ("signed .changes
+/// for ...", not "signed .changes signed .changes").
+#[test]
+fn a_signed_changes_is_logged_in_plain_words() {
+    let mut farm = Farm::new();
+    farm.reconfigure("[log]\nlevel = \"info\"\n");
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    let changes = farm.build_files("hello", "1.0-1", "amd64");
+    // The binary runs on the wall clock.
+    let signed = clearsign(
+        shared_ed25519(),
+        changes.as_bytes(),
+        SignSpec::at(wall_now() - 60),
+    );
+    let out = farm.deliver_binary(
+        &reply(
+            &log_subject("successful", "hello", "1.0-1", "amd64"),
+            &signed,
+            None,
+        ),
+        &[],
+    );
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    let line = said
+        .lines()
+        .find(|l| l.contains("for unstable/amd64/hello"))
+        .unwrap_or_else(|| panic!("no line: {said}"));
+    assert!(
+        line.contains(": signed .changes for unstable/amd64/hello: upload queued for the worker"),
+        "{line}"
+    );
+    assert!(!line.contains("signed .changes signed"), "{line}");
+}
