@@ -4,7 +4,6 @@
 //! notices after a failed upload, the answer to an admin's unsigned
 //! reply, `check-config`, `import --list` and `outbox flush`.
 
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
@@ -15,6 +14,7 @@ use buildmail::model::state::State;
 
 use crate::support::farm::*;
 use crate::support::keys::*;
+use crate::support::lmtp::Session;
 use crate::support::logs::{sbuild_log, LogSpec};
 use crate::support::{
     archive_mail, log_mail_plain, replace_first, sbuild_subject, unique_message_id,
@@ -73,51 +73,6 @@ impl Daemon {
     }
 }
 
-/// One LMTP transaction on `socket`, written by hand (RFC 2033): the mail
-/// as DATA, byte for byte (lines end in CRLF, leading dots doubled);
-/// returns the reply to DATA's end.
-fn lmtp_send(socket: &Path, mail: &[u8]) -> String {
-    let w = UnixStream::connect(socket).unwrap();
-    w.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut r = BufReader::new(w.try_clone().unwrap());
-    let mut w = w;
-    let mut reply = || {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            assert!(r.read_line(&mut line).unwrap() > 0, "connection closed");
-            all.push_str(&line);
-            if line.as_bytes().get(3) == Some(&b' ') {
-                return all;
-            }
-        }
-    };
-    assert!(reply().starts_with("220 "));
-    w.write_all(b"LHLO client.example\r\n").unwrap();
-    assert!(reply().starts_with("250"));
-    w.write_all(b"MAIL FROM:<buildd@example.org>\r\n").unwrap();
-    assert!(reply().starts_with("250"));
-    w.write_all(b"RCPT TO:<logs@example.org>\r\n").unwrap();
-    assert!(reply().starts_with("250"));
-    w.write_all(b"DATA\r\n").unwrap();
-    assert!(reply().starts_with("354"));
-    let mut data = Vec::new();
-    let mail = mail.strip_suffix(b"\n").unwrap_or(mail);
-    for line in mail.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.first() == Some(&b'.') {
-            data.push(b'.');
-        }
-        data.extend_from_slice(line);
-        data.extend_from_slice(b"\r\n");
-    }
-    data.extend_from_slice(b".\r\n");
-    w.write_all(&data).unwrap();
-    let done = reply();
-    w.write_all(b"QUIT\r\n").unwrap();
-    done
-}
-
 /// Postfix's LMTP client folds lines over 998 characters unless
 /// `lmtp_line_length_limit = 0` (the README's recipe sets it); buildmail
 /// itself must keep such a line whole. sbuild's `Package versions:` line
@@ -151,7 +106,11 @@ fn a_log_with_a_5000_character_line_is_archived_byte_exact_over_lmtp() {
     let mail = with_message_id(&log_mail_plain(&subject, &log), &id);
 
     let daemon = Daemon::start(&farm);
-    let answer = lmtp_send(&daemon.socket, &mail);
+    let answer = Session::connect(&daemon.socket).send(
+        "buildd@buildd-x86-01.example.org",
+        "logs@example.org",
+        &mail,
+    );
     assert!(answer.starts_with("250 2.0.0"), "{answer}");
     let said = daemon.stop();
     assert_eq!(
@@ -668,11 +627,7 @@ fn the_readme_recipe_matches_the_package() {
     assert!(toml.contains("[serve]"), "{toml}");
     let config = buildmail::config::Config::from_toml(&toml, None)
         .unwrap_or_else(|e| panic!("the README's configuration does not load: {e}"));
-    let unit = std::fs::read_to_string(root.join("packaging/systemd/buildmail.socket")).unwrap();
-    let socket = unit
-        .lines()
-        .find_map(|l| l.strip_prefix("ListenStream="))
-        .unwrap();
+    let socket = crate::packaging::unit_values("buildmail.socket", "ListenStream").remove(0);
     assert_eq!(config.serve.lmtp, [format!("unix:{socket}")]);
     let example = std::fs::read_to_string(root.join("packaging/buildmail.toml")).unwrap();
     let example = buildmail::config::Config::from_toml(&example, None).unwrap();
@@ -683,12 +638,7 @@ fn the_readme_recipe_matches_the_package() {
     assert!(!readme.contains("destination = \"journald\""));
     // Every `buildmail ... serve` the README shows for the package names
     // the configuration, as the unit does.
-    let service =
-        std::fs::read_to_string(root.join("packaging/systemd/buildmail.service")).unwrap();
-    let exec = service
-        .lines()
-        .find_map(|l| l.strip_prefix("ExecStart="))
-        .unwrap();
+    let exec = crate::packaging::unit_values("buildmail.service", "ExecStart").remove(0);
     assert!(
         readme.contains(&format!("`{exec}`")) || readme.contains(&exec.replace("/usr/bin/", "")),
         "{exec}"

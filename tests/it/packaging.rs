@@ -11,6 +11,20 @@ fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/buildmail.toml")
 }
 
+/// Every value of `key=` in the packaged systemd unit `unit`
+/// (`buildmail.socket`), as `packaging/test-deb` reads them.
+pub(crate) fn unit_values(unit: &str, key: &str) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("packaging/systemd")
+        .join(unit);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let prefix = format!("{key}=");
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
 fn the_example_configuration_loads_with_the_packaged_paths() {
     let path = example();
@@ -85,14 +99,7 @@ fn check_config_accepts_the_example() {
         .iter()
         .find(|s| s["key"] == "serve.lmtp")
         .expect("check-config shows serve.lmtp");
-    let unit = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/systemd/buildmail.socket"),
-    )
-    .unwrap();
-    let listen: Vec<&str> = unit
-        .lines()
-        .filter_map(|l| l.strip_prefix("ListenStream="))
-        .collect();
+    let listen = unit_values("buildmail.socket", "ListenStream");
     assert!(!listen.is_empty());
     assert!(
         lmtp["value"]
@@ -129,17 +136,10 @@ fn check_config_accepts_the_example() {
 /// runs it for real).
 #[test]
 fn the_service_unit_names_the_configuration_file() {
-    let unit = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/systemd/buildmail.service"),
-    )
-    .unwrap();
-    let exec: Vec<&str> = unit
-        .lines()
-        .filter_map(|l| l.strip_prefix("ExecStart="))
-        .collect();
+    let exec = unit_values("buildmail.service", "ExecStart");
     assert_eq!(
         exec,
         ["/usr/bin/buildmail --config /etc/buildmail/buildmail.toml serve"]
     );
-    assert!(unit.contains("\nUser=buildmail\n"), "{unit}");
+    assert_eq!(unit_values("buildmail.service", "User"), ["buildmail"]);
 }

@@ -17,6 +17,7 @@
 
 pub mod farm;
 pub mod http;
+pub mod lmtp;
 pub mod logs;
 pub mod smtp;
 
