@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::config::Config;
+use crate::config::{format_duration, format_size, Config};
 
 /// Reports the resolved configuration and any problems.
 pub fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
@@ -18,30 +18,30 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         config.database.log_archive.display()
     ));
     r.line(format!(
-        "database.lock_timeout: {:?}",
-        config.database.lock_timeout
+        "database.lock_timeout: {}",
+        format_duration(config.database.lock_timeout)
     ));
     r.line(format!("admin_address: {}", config.admin_address));
     r.line(format!("from_address: {}", config.from_address));
     r.line(format!("default_arch: {}", config.default_arch));
     r.line(format!(
-        "limits.max_message_size: {} bytes",
-        config.limits.max_message_size
+        "limits.max_message_size: {}",
+        format_size(config.limits.max_message_size)
     ));
     r.line(format!(
-        "limits.max_log_size: {} bytes",
-        config.limits.max_log_size
+        "limits.max_log_size: {}",
+        format_size(config.limits.max_log_size)
     ));
     r.line(format!(
         "signatures.require_signed_commands: {}",
         config.signatures.require_signed_commands
     ));
     r.line(format!(
-        "signatures.max_age: {:?}",
-        config.signatures.max_age
+        "signatures.max_age: {}",
+        format_duration(config.signatures.max_age)
     ));
     r.line(format!(
-        "replies.known_senders (refusals of their unsigned mail are answered): {}",
+        "replies.known_senders (refusals of their unsigned mail are answered; so are the user-ID addresses of signatures.keyrings): {}",
         config.replies.known_senders.join(", ")
     ));
     for b in &config.builders {
@@ -194,8 +194,8 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         return Ok(r.fail(format!("buildmail: outbox: {e}")));
     }
     r.line(format!(
-        "outbox: {:?}; notifications to {}{}{}",
-        config.outbox.transport,
+        "outbox.transport: {}; notifications to {}{}{}",
+        config.outbox.transport.as_str(),
         config.notify.buildd_admins.join(", "),
         if config.notify.notify_owner {
             " + the creator"
@@ -218,9 +218,9 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     }
     match &up.command {
         Some(cmd) => r.line(format!(
-            "upload.command: {} (timeout {:?})",
+            "upload.command: {} (timeout {})",
             cmd.join(" "),
-            up.timeout
+            format_duration(up.timeout)
         )),
         None => {
             r.line("upload.command: none (the files are left in the queue directory)".to_string())
@@ -262,7 +262,60 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
             )));
         }
     }
+    if let Err(e) = serve_section(config, &mut r, &mut warnings) {
+        return Ok(r.fail(e));
+    }
+    r.line(format!("log.target: {}", config.log.target.as_str()));
+    r.line(format!(
+        "log.level: {}",
+        match &config.log.level {
+            Some(level) => level.clone(),
+            None => format!(
+                "{} for serve, {} for the other commands (the default)",
+                crate::config::LogConfig::default_level(true),
+                crate::config::LogConfig::default_level(false)
+            ),
+        }
+    ));
     Ok(r.finish(&warnings))
+}
+
+/// `[serve]`: where the daemon takes mail (and where `deliver` looks for
+/// it), and how often it syncs. `Err`: an address the daemon could not
+/// listen on.
+fn serve_section(
+    config: &Config,
+    r: &mut Report,
+    warnings: &mut Vec<String>,
+) -> Result<(), String> {
+    let serve = &config.serve;
+    for address in &serve.lmtp {
+        crate::serve::Listen::parse(address).map_err(|e| format!("buildmail: serve.lmtp: {e}"))?;
+    }
+    if serve.lmtp.is_empty() {
+        r.line("serve.lmtp: none".to_string());
+        warnings.push(
+            "serve.lmtp is empty: `buildmail serve` listens only on --lmtp or the sockets systemd passes (buildmail.socket), and `deliver` cannot find a running daemon to hand its mail to; set it to the socket's ListenStream= (the package's: lmtp = [\"unix:/run/buildmail/lmtp.sock\"])".into(),
+        );
+    } else {
+        r.line(format!(
+            "serve.lmtp: {} (where `serve` listens unless systemd passes its sockets, and where `deliver` hands its mail to a running daemon)",
+            serve.lmtp.join(", ")
+        ));
+    }
+    match serve.sync_every {
+        Some(every) => {
+            r.line(format!("serve.sync_every: {}", format_duration(every)));
+            if config.archive.root.is_none() {
+                warnings.push(
+                    "serve.sync_every is set but archive.root is not: the daemon has no archive to sync"
+                        .into(),
+                );
+            }
+        }
+        None => r.line("serve.sync_every: none (the daemon does not sync the archive)".to_string()),
+    }
+    Ok(())
 }
 
 /// `N certificate(s): <fingerprints>` of the keyring files `paths`.

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use crate::config::Config;
 use crate::hub::{Answer, Query};
+use crate::model::{BuildKey, HistoryEntry};
 
 /// Options of `history`.
 #[derive(Debug, clap::Args)]
@@ -40,30 +41,45 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         if i > 0 {
             outln!();
         }
-        outln!("{} ({}/{}):", b.key.source, b.key.dist, b.key.arch);
-        for h in &b.history {
+        print_history(&b.key, &b.history);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints one build's history: a line per event (time, version, event,
+/// from → to, Message-ID) in columns as wide as this build's longest
+/// value, and the event's note under it, every line of it indented.
+pub fn print_history(key: &BuildKey, history: &[HistoryEntry]) {
+    outln!("{} ({}/{}):", key.source, key.dist, key.arch);
+    let wv = history.iter().map(|h| h.version.len()).max().unwrap_or(0);
+    let we = history.iter().map(|h| h.event.len()).max().unwrap_or(0);
+    let arrows: Vec<String> = history
+        .iter()
+        .map(|h| {
             let from = h.from.map(|s| s.as_str()).unwrap_or("(new)");
             let to = h.to.map(|s| s.as_str()).unwrap_or("-");
-            let arrow = if h.from == h.to {
+            if h.from == h.to {
                 format!("{to} (unchanged)")
             } else {
                 format!("{from} -> {to}")
-            };
-            outln!(
-                "  {}  {:<12} {:<16} {arrow}{}{}",
-                super::format_time(h.time),
-                h.version,
-                h.event,
-                h.message_id
-                    .as_deref()
-                    .map(|m| format!("  <{m}>"))
-                    .unwrap_or_default(),
-                h.note
-                    .as_deref()
-                    .map(|n| format!("\n      {n}"))
-                    .unwrap_or_default(),
-            );
+            }
+        })
+        .collect();
+    let wa = arrows.iter().map(String::len).max().unwrap_or(0);
+    for (h, arrow) in history.iter().zip(&arrows) {
+        let line = format!(
+            "  {}  {:wv$}  {:we$}  {arrow:wa$}{}",
+            super::format_time(h.time),
+            h.version,
+            h.event,
+            h.message_id
+                .as_deref()
+                .map(|m| format!("  <{m}>"))
+                .unwrap_or_default(),
+        );
+        outln!("{}", line.trim_end());
+        for l in h.note.iter().flat_map(|n| n.lines()) {
+            outln!("      {l}");
         }
     }
-    Ok(ExitCode::SUCCESS)
 }

@@ -19,8 +19,15 @@ pub struct Args {
     pub json: bool,
 }
 
+/// One `Name: value` line; a value of several lines (a `fail` reason,
+/// an upload log) goes on under the value column, so the layout holds.
 fn field(name: &str, value: impl std::fmt::Display) {
-    outln!("  {name:<20}: {value}");
+    let value = value.to_string();
+    let mut lines = value.lines();
+    outln!("  {name:<20}: {}", lines.next().unwrap_or(""));
+    for l in lines {
+        outln!("  {:<20}  {l}", "");
+    }
 }
 
 fn opt(v: &Option<String>) -> &str {
@@ -83,19 +90,26 @@ pub fn print_record(r: &BuildRecord) {
             format!("{} (signed by {})", u.changes_name, u.signer),
         );
     }
+    if let Some(u) = r.upload.as_ref().and_then(|u| u.command_started) {
+        field(
+            "Upload-Command",
+            format!(
+                "running since {} (the build is Uploaded from its start; its outcome is recorded when it ends)",
+                super::format_time(u)
+            ),
+        );
+    }
     if let Some(log) = &r.upload_log {
-        // The upload log may span lines: indent them under the field.
-        let mut lines = log.lines();
-        field("Upload-Log", lines.next().unwrap_or(""));
-        for l in lines {
-            outln!("  {:<20}  {l}", "");
-        }
+        field("Upload-Log", log);
     }
     if let Some(a) = &r.archive {
         field("Archive", a);
     }
     if let Some(s) = r.last_status {
         field("Last-Log-Status", s);
+    }
+    if let Some(why) = &r.incomplete_log {
+        field("Last-Log-Incomplete", why);
     }
     if let Some(d) = r.build_duration {
         field(

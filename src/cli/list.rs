@@ -45,11 +45,33 @@ pub fn print_table(records: &[BuildRecord]) {
             r.key.dist,
             r.key.arch,
             r.state,
-            r.fail_stage
-                .as_deref()
-                .map(|s| format!(" (fail-stage {s})"))
-                .unwrap_or_default()
+            remarks(r)
         );
+    }
+}
+
+/// What the STATE column adds to a state: the fail-stage, a last log that
+/// was not whole (why a build Needs-Build and not Built), an upload whose
+/// command still runs or waits to run.
+fn remarks(r: &BuildRecord) -> String {
+    let mut out = Vec::new();
+    if let Some(stage) = &r.fail_stage {
+        out.push(format!("fail-stage {stage}"));
+    }
+    if r.incomplete_log.is_some() {
+        out.push("last log incomplete".to_string());
+    }
+    match &r.upload {
+        Some(u) if u.command_started.is_some() => out.push("upload command running".into()),
+        Some(_) if r.pending_job.is_some() && r.state == State::Built => {
+            out.push("upload queued".into())
+        }
+        _ => {}
+    }
+    if out.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", out.join("; "))
     }
 }
 

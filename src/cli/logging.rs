@@ -2,7 +2,8 @@
 //! on a terminal), journald (standard error with sd-daemon(3) `<N>`
 //! priority prefixes, which the journal reads as levels) or syslog(3).
 //! `BUILDMAIL_LOG` or `RUST_LOG` (`RUST_LOG` syntax) override
-//! `log.level`.
+//! `log.level`; without either, the daemon logs at info and one-shot
+//! commands only warnings ([`LogConfig::default_level`]).
 
 use std::ffi::CString;
 use std::io::{self, IsTerminal, Write};
@@ -18,13 +19,14 @@ use crate::config::{LogConfig, LogTarget};
 const QUIET: &str = "buildlog_consultant=off";
 
 /// Starts logging as `log` says (before the configuration is loaded:
-/// `None`, warnings on standard error). A second call changes nothing.
-pub fn init(log: Option<&LogConfig>) {
+/// `None`, warnings on standard error); `daemon`: `serve`, whose default
+/// level is info rather than warn. A second call changes nothing.
+pub fn init(log: Option<&LogConfig>, daemon: bool) {
     let level = std::env::var("BUILDMAIL_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .ok()
-        .or_else(|| log.map(|l| l.level.clone()))
-        .unwrap_or_else(|| "warn".into());
+        .or_else(|| log.and_then(|l| l.level.clone()))
+        .unwrap_or_else(|| LogConfig::default_level(daemon).into());
     let filter = EnvFilter::try_new(format!("{level},{QUIET}"))
         .unwrap_or_else(|_| EnvFilter::new(format!("info,{QUIET}")));
     let target = log.map_or(LogTarget::Stderr, |l| l.target);

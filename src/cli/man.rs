@@ -3,10 +3,13 @@
 //!
 //! `buildmail(1)` is the overview: every option, every subcommand with
 //! its one-line summary, and the sections `--help` has no room for
-//! (environment, files, exit status). Each subcommand has a page of its
-//! own, `buildmail-<command>(1)` (nested ones `buildmail-quarantine-list(1)`),
-//! as git's subcommands do. `--dir` writes all of them; packaging
-//! (`packaging/build-deb`) installs what it writes.
+//! (environment, files, exit status, examples). Each subcommand has a page
+//! of its own, `buildmail-<command>(1)` (nested ones
+//! `buildmail-quarantine-list(1)`), as git's subcommands do, with its own
+//! EXIT STATUS, ENVIRONMENT, FILES and EXAMPLES, and SIGNALS for `serve`
+//! ([`notes`]); the SYNOPSIS names each option's argument (`[--config
+//! FILE]`). `--dir` writes all of them; packaging (`packaging/build-deb`)
+//! installs what it writes.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -43,17 +46,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
+    // `buildmail man "quarantine list"` and `buildmail man quarantine
+    // list` name the same page.
+    let words: Vec<&str> = args
+        .command
+        .iter()
+        .flat_map(|a| a.split_whitespace())
+        .collect();
     let mut cmd = &root;
-    for name in &args.command {
+    for name in &words {
         cmd = match cmd
             .get_subcommands()
-            .find(|c| c.get_name() == name && !c.is_hide_set())
+            .find(|c| c.get_name() == *name && !c.is_hide_set())
         {
             Some(c) => c,
             None => {
                 eprintln!(
                     "buildmail: no subcommand {:?} (the pages: `buildmail man --dir DIR` writes them all)",
-                    args.command.join(" ")
+                    words.join(" ")
                 );
                 return Ok(ExitCode::FAILURE);
             }
@@ -114,8 +124,8 @@ pub fn render(cmd: &clap::Command, is_root: bool, w: &mut dyn Write) -> std::io:
         ],
     );
     title.to_writer(&mut page)?;
-    man.render_name_section(&mut page)?;
-    man.render_synopsis_section(&mut page)?;
+    name_section(cmd, &mut page)?;
+    synopsis(cmd, &mut page)?;
     if is_root {
         overview(&mut page)?;
     } else {
@@ -129,12 +139,104 @@ pub fn render(cmd: &clap::Command, is_root: bool, w: &mut dyn Write) -> std::io:
     }
     if is_root {
         root_sections(&mut page)?;
+    } else {
+        page_sections(&command_path(cmd), &mut page)?;
     }
     see_also(cmd, is_root, &mut page)?;
     if is_root {
         man.render_version_section(&mut page)?;
     }
     w.write_all(&once_preamble(&page))
+}
+
+/// The words after `buildmail` that name `cmd` (`quarantine list`; empty
+/// for buildmail itself), from the full name [`root_command`] gave it.
+fn command_path(cmd: &clap::Command) -> String {
+    let full = cmd.get_bin_name().unwrap_or(cmd.get_name());
+    full.split_whitespace()
+        .skip(1)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// NAME: the page's name and the first sentence of its summary (the rest
+/// is in DESCRIPTION), as whatis(1) and apropos(1) list it.
+fn name_section(cmd: &clap::Command, w: &mut dyn Write) -> std::io::Result<()> {
+    let name = cmd.get_display_name().unwrap_or(cmd.get_name());
+    let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
+    let first = match about.find(". ") {
+        Some(i) => &about[..i],
+        None => about.trim_end_matches('.'),
+    };
+    let mut roff = Roff::default();
+    roff.control("SH", ["NAME"]);
+    roff.text([roman(format!("{name} - {first}"))]);
+    roff.to_writer(w)
+}
+
+/// SYNOPSIS: the command, then every visible option with the value it
+/// takes (`[--config FILE]`), positional arguments (`<COMMAND>...`), and
+/// `<COMMAND>` for a command with subcommands.
+fn synopsis(cmd: &clap::Command, w: &mut dyn Write) -> std::io::Result<()> {
+    let full = cmd.get_bin_name().unwrap_or(cmd.get_name()).to_string();
+    let mut line: Vec<Inline> = vec![bold(full)];
+    let value_names = |a: &clap::Arg| -> String {
+        a.get_value_names()
+            .map(|v| {
+                v.iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_else(|| a.get_id().as_str().to_uppercase())
+    };
+    for a in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+        let takes_value = a.get_action().takes_values();
+        let many = matches!(
+            a.get_action(),
+            clap::ArgAction::Append | clap::ArgAction::Count
+        ) || a.get_num_args().is_some_and(|n| n.max_values() > 1);
+        line.push(roman(" "));
+        if a.is_positional() {
+            let text = format!("{}{}", value_names(a), if many { "..." } else { "" });
+            if a.is_required_set() {
+                line.push(italic(text));
+            } else {
+                line.push(roman("["));
+                line.push(italic(text));
+                line.push(roman("]"));
+            }
+            continue;
+        }
+        let flag = match (a.get_short(), a.get_long()) {
+            (Some(s), Some(l)) => format!("-{s}|--{l}"),
+            (Some(s), None) => format!("-{s}"),
+            (None, Some(l)) => format!("--{l}"),
+            (None, None) => continue,
+        };
+        if !a.is_required_set() {
+            line.push(roman("["));
+        }
+        line.push(bold(flag));
+        if takes_value {
+            line.push(roman(" "));
+            line.push(italic(value_names(a)));
+        }
+        if !a.is_required_set() {
+            line.push(roman("]"));
+        }
+        if many && !a.is_positional() {
+            line.push(roman("..."));
+        }
+    }
+    if cmd.get_subcommands().any(|c| !c.is_hide_set()) {
+        line.push(roman(" "));
+        line.push(italic("COMMAND"));
+    }
+    let mut roff = Roff::default();
+    roff.control("SH", ["SYNOPSIS"]);
+    roff.text(line);
+    roff.to_writer(w)
 }
 
 /// The date in the page's title line (`YYYY-MM-DD`): that of
@@ -248,9 +350,9 @@ fn root_sections(w: &mut dyn Write) -> std::io::Result<()> {
                 )],
             ),
             (
-                "BUILDMAIL_LOG",
+                "BUILDMAIL_LOG, RUST_LOG",
                 vec![roman(
-                    "What is logged on standard error, as a tracing filter such as debug or buildmail=info (default: warnings only).",
+                    "What is logged, as a tracing filter such as debug or buildmail=info; they win over log.level (default: info for serve, warnings only for the other commands).",
                 )],
             ),
         ],
@@ -288,10 +390,362 @@ fn root_sections(w: &mut dyn Write) -> std::io::Result<()> {
             ("0", vec![roman("Success; for deliver: the mail is durably committed, also when it was a duplicate or was quarantined.")]),
             ("1", vec![roman("The command failed (a query found nothing, an argument was wrong); the message says why.")]),
             ("2", vec![roman("The command line could not be parsed.")]),
+            ("3", vec![roman("status: no daemon runs (the figures come from the database).")]),
             ("75", vec![roman("EX_TEMPFAIL (deliver): the mail could not be committed now, the MTA should retry.")]),
             ("78", vec![roman("EX_CONFIG: the configuration is wrong (the message names the key), or the data directory cannot be used.")]),
         ],
+    )?;
+    tagged(
+        w,
+        "EXAMPLES",
+        &[
+            (
+                "sudo -u buildmail buildmail --config /etc/buildmail/buildmail.toml check-config",
+                vec![roman("Checks the packaged configuration as the service user.")],
+            ),
+            (
+                "systemctl enable --now buildmail.socket",
+                vec![roman("Starts the daemon (buildmail serve) on its LMTP socket, /run/buildmail/lmtp.sock, under systemd; see buildmail-serve(1).")],
+            ),
+            (
+                "sudo -u buildmail buildmail --config /etc/buildmail/buildmail.toml list --state Build-Attempted",
+                vec![roman("The attempted builds.")],
+            ),
+        ],
     )
+}
+
+/// What a subcommand's page says beyond `--help`: the meaning of its exit
+/// statuses, the signals it handles, the environment and files it reads,
+/// and examples (command line, what it does).
+#[derive(Default)]
+struct Notes {
+    exit: Vec<(&'static str, &'static str)>,
+    signals: Vec<(&'static str, &'static str)>,
+    environment: Vec<(&'static str, &'static str)>,
+    files: Vec<(&'static str, &'static str)>,
+    examples: Vec<(&'static str, &'static str)>,
+}
+
+const OK: &str = "Success.";
+const FAILED: &str = "The command failed; the message on standard error says why (for a query: no such build, or no database at the configured path).";
+const USAGE: &str = "The command line could not be parsed.";
+const CONFIG: &str = "EX_CONFIG: the configuration cannot be loaded (the message names the key).";
+const CONFIG_FILE: (&str, &str) = (
+    "/etc/buildmail/buildmail.toml",
+    "The configuration of a packaged installation, named with --config (or BUILDMAIL_CONFIG); without either, ./buildmail.toml, else the built-in defaults.",
+);
+const DATA_DIR: (&str, &str) = (
+    "/var/lib/buildmail",
+    "data_dir of the packaged example: the database (db/), the archived logs (logs/), quarantine/, the outbox and the upload queue.",
+);
+
+/// The notes of the page of `path` (`deliver`, `quarantine list`).
+fn notes(path: &str) -> Notes {
+    let top = path.split_whitespace().next().unwrap_or("");
+    // What nearly every command shares.
+    let mut n = Notes {
+        exit: vec![("0", OK), ("1", FAILED), ("2", USAGE), ("78", CONFIG)],
+        files: vec![CONFIG_FILE, DATA_DIR],
+        ..Notes::default()
+    };
+    let ex = &mut n.examples;
+    match top {
+        "deliver" => {
+            n.exit = vec![
+                ("0", "The mail is durably committed (the database flushed, or a running daemon answered 250): also when it was a duplicate, or bad input that was quarantined. The MTA may forget it."),
+                ("2", USAGE),
+                ("75", "EX_TEMPFAIL: the mail could not be committed now (the database busy past database.lock_timeout, a disk error, a daemon that did not commit it, a DKIM key lookup that failed for now). The MTA keeps the mail and retries."),
+                ("78", "EX_CONFIG: the configuration is wrong, or the data directory cannot be used until an operator acts (not a directory, permission denied, read-only, a database of a newer buildmail). The MTA bounces instead of retrying for days."),
+            ];
+            n.files.push((
+                "DATABASE/worker.log",
+                "The output of the worker deliver starts when the mail queued an effect (DATABASE is database.path).",
+            ));
+            ex.push((
+                "buildmail --config /etc/buildmail/buildmail.toml deliver",
+                "What an MTA's pipe runs, as the user buildmail: reads one mail on standard input.",
+            ));
+            ex.push((
+                "buildmail deliver -v < mail.eml",
+                "Delivers a saved mail by hand and says what happened to it.",
+            ));
+        }
+        "import" => {
+            ex.push(("buildmail import --list ~/Maildir/.logs /var/mail/logs.mbox old/*.eml", "Reads Maildir folders, an mbox and single mails; prints the summary and the table of the builds they touched. Nothing is sent, no upload runs."));
+            ex.push(("buildmail import --live new.mbox", "Treats the mails as deliver would: dated now, their uploads run and their mails sent."));
+        }
+        "info" => {
+            n.exit[1].1 =
+                "No build of that source is known, or there is no database at the configured path.";
+            ex.push((
+                "buildmail info hello --arch amd64",
+                "Every record of hello on amd64, in wanna-build's --info layout.",
+            ));
+        }
+        "list" => {
+            n.exit[0].1 = "Success, also when no build matches.";
+            ex.push((
+                "buildmail list --state Build-Attempted --dist unstable",
+                "The attempted builds of unstable.",
+            ));
+        }
+        "history" => {
+            n.exit[1].1 =
+                "No build of that source is known, or there is no database at the configured path.";
+            ex.push((
+                "buildmail history hello | less",
+                "Every transition of every hello build, with the Message-IDs and why.",
+            ));
+        }
+        "log" => {
+            n.exit[1].1 =
+                "No archived log matches, or there is no database at the configured path.";
+            ex.push((
+                "buildmail log hello_2.10-3 --arch arm64 > hello.log",
+                "The archived log, byte for byte as sbuild wrote it.",
+            ));
+        }
+        "quarantine" => {
+            n.exit[1].1 = "A quarantined mail named is not there (the message names it), or there is no database.";
+            ex.push((
+                "buildmail quarantine list",
+                "The quarantined mails, numbered, with their reasons.",
+            ));
+            ex.push((
+                "buildmail quarantine show 12 --raw > 12.eml",
+                "Mail #12, byte-exact.",
+            ));
+            ex.push((
+                "buildmail quarantine reprocess --all",
+                "Processes every quarantined mail again, after the cause was fixed.",
+            ));
+        }
+        "forget-signature" => {
+            ex.push((
+                "buildmail forget-signature --list",
+                "The replay records of the signatures seen.",
+            ));
+        }
+        "fsck" => {
+            n.exit[0].1 = "The database and the files beside it agree (or --repair removed what was left over).";
+            n.exit[1].1 = "A record whose file is missing, or files nothing refers to (without --repair); the report says which.";
+            ex.push(("buildmail fsck --repair --older-than 1h", "Removes archived logs and quarantine files a killed process left, once an hour old."));
+        }
+        "states" => {
+            n.exit.remove(1);
+            ex.push((
+                "buildmail states | dot -Tsvg > states.svg",
+                "The state diagram, drawn by Graphviz.",
+            ));
+        }
+        "check-config" => {
+            n.exit = vec![
+                ("0", "The configuration is usable; warnings (example addresses left in, a missing keyring) are listed before the verdict."),
+                ("2", USAGE),
+                ("78", "EX_CONFIG: the configuration is not usable (a key, a keyring, the upload command or sendmail program that is not there); the message says what."),
+            ];
+            ex.push((
+                "sudo -u buildmail buildmail --config /etc/buildmail/buildmail.toml check-config",
+                "Checks the packaged configuration as the service user.",
+            ));
+        }
+        "work" => {
+            n.exit[0].1 =
+                "Success, also when another worker was running (it carries out the work).";
+            n.files
+                .push(("DATABASE/worker.lock", "One worker at a time per database."));
+            ex.push(("*/5 * * * * buildmail /usr/bin/buildmail --config /etc/buildmail/buildmail.toml work --quiet", "A line of /etc/cron.d/buildmail: retries and due notices; prints (and cron mails) only when a job ran or a delivery failed."));
+        }
+        "outbox" => {
+            n.exit[1].1 =
+                "An outbox id given is not there (the message names it), or there is no database.";
+            ex.push((
+                "buildmail outbox list",
+                "The queued mails, with their last error; dead ones marked DEAD.",
+            ));
+            ex.push((
+                "buildmail outbox retry 42",
+                "Revives dead mail 42 and delivers it now.",
+            ));
+        }
+        "render" => {
+            ex.push((
+                "buildmail render failed-to-upload hello --dist unstable --arch amd64",
+                "The FAILEDTOUPLOAD mails as they would be sent for that build.",
+            ));
+        }
+        "sync" => {
+            n.exit[1].1 = "A suite could not be read or verified (the message says what); nothing of it was changed.";
+            ex.push((
+                "buildmail sync --suite unstable",
+                "Reads unstable's signed Release and indices and merges them.",
+            ));
+        }
+        "queue" => {
+            ex.push((
+                "buildmail queue --suite unstable --arch arm64",
+                "The needs-build queue, in order, with why.",
+            ));
+        }
+        "take" => {
+            n.exit[1].1 = "Nothing to take (the queue is empty, or the named source is not Needs-Build or was taken by another builder).";
+            ex.push((
+                "buildmail take --suite unstable --arch arm64 --builder arm-01 --json",
+                "Hands the top of the queue to arm-01, atomically.",
+            ));
+        }
+        "builder-ssh" => {
+            n.exit[1].1 = "The command is not one this key may run (only take, queue and info), takes as another builder, or took nothing.";
+            n.environment = vec![(
+                "SSH_ORIGINAL_COMMAND",
+                "What the builder asked for over ssh (sshd sets it for a forced command).",
+            )];
+            n.files.push((
+                "~buildmail/.ssh/authorized_keys",
+                "command=\"/usr/bin/buildmail --config /etc/buildmail/buildmail.toml builder-ssh --builder arm-01\",restrict ssh-ed25519 AAAA... buildd@arm-01",
+            ));
+            ex.push((
+                "ssh buildmail@buildd.example.org take --suite unstable --arch arm64 --json",
+                "From the builder arm-01: takes the top of the queue as arm-01 and prints the job.",
+            ));
+        }
+        "binnmu" => {
+            n.exit[1].1 =
+                "The build cannot be rebuilt (not known, or not Installed); the message says why.";
+            ex.push(("buildmail binnmu hello_2.10-3 --suite unstable --arch arm64 --message \"Rebuild against libfoo 2\"", "Schedules hello 2.10-3+bN."));
+        }
+        "serve" => {
+            n.exit = vec![
+                ("0", "Stopped by SIGTERM or SIGINT after finishing what it had started."),
+                ("1", "Could not start: a socket could not be listened on, the database could not be opened (the message says which)."),
+                ("2", USAGE),
+                ("78", CONFIG),
+            ];
+            n.signals = vec![
+                ("SIGTERM, SIGINT", "Stop accepting, end idle sessions with 421, let a session inside DATA finish its mail (up to 30 s), stop a sync after its merge batch and let the current effects round finish, flush, exit 0."),
+                ("SIGHUP", "Read the configuration, keyrings and templates again (the --config file); one that does not load is refused and logged, and the running one kept. A changed database.path, serve.lmtp, serve.control or serve.http needs a restart. (A changed keyring file counts from the next mail without a signal.)"),
+            ];
+            n.environment = vec![
+                ("LISTEN_FDS, LISTEN_PID", "Socket activation (buildmail.socket): the listening sockets systemd passes are taken instead of serve.lmtp."),
+                ("NOTIFY_SOCKET", "Type=notify: readiness, reloading and stopping are reported to systemd."),
+                ("WATCHDOG_USEC", "WatchdogSec=: the daemon pings while its database answers."),
+                ("JOURNAL_STREAM", "With log.target = \"auto\": standard error is the journal, so lines carry journald's priority prefixes."),
+            ];
+            n.files.push((
+                "/run/buildmail/lmtp.sock",
+                "The LMTP socket of the packaged units (buildmail.socket's ListenStream=; serve.lmtp of the example configuration).",
+            ));
+            n.files.push((
+                "/var/lib/buildmail/control.sock",
+                "The control socket (serve.control, default <data_dir>/control.sock): every buildmail command, and deliver handing its mail over, asks the running daemon here.",
+            ));
+            n.files.push((
+                "/lib/systemd/system/buildmail.service, buildmail.socket",
+                "The packaged units: systemctl enable --now buildmail.socket.",
+            ));
+            ex.push(("buildmail --config /etc/buildmail/buildmail.toml serve", "What buildmail.service runs, as the user buildmail: LMTP on serve.lmtp (or on the sockets systemd passes)."));
+            ex.push((
+                "buildmail serve --lmtp unix:/tmp/lmtp.sock --lmtp tcp:127.0.0.1:2424",
+                "Listens on a unix socket and on TCP.",
+            ));
+        }
+        "status" => {
+            n.exit = vec![
+                ("0", "A daemon answered on its socket (its figures are shown)."),
+                ("1", FAILED),
+                ("2", USAGE),
+                ("3", "No daemon runs (as the LSB's status actions say): the figures come from the database."),
+                ("78", CONFIG),
+            ];
+            ex.push((
+                "buildmail status --json",
+                "Whether the daemon runs, and the queues, as JSON.",
+            ));
+        }
+        "man" => {
+            n.exit = vec![("0", OK), ("1", "No such subcommand."), ("2", USAGE)];
+            n.environment = vec![(
+                "SOURCE_DATE_EPOCH",
+                "The date in the pages' title lines (reproducible builds); default today.",
+            )];
+            n.files = Vec::new();
+            ex.push((
+                "buildmail man | man -l -",
+                "Reads buildmail(1) without installing it.",
+            ));
+            ex.push((
+                "buildmail man \"quarantine list\"",
+                "The page of buildmail quarantine list (also: buildmail man quarantine list).",
+            ));
+            ex.push((
+                "buildmail man --dir ~/.local/share/man/man1",
+                "Writes every page.",
+            ));
+        }
+        "completions" => {
+            n.exit = vec![
+                ("0", OK),
+                (
+                    "2",
+                    "No such shell, or the command line could not be parsed.",
+                ),
+            ];
+            n.files = Vec::new();
+            ex.push((
+                "buildmail completions bash > ~/.local/share/bash-completion/completions/buildmail",
+                "Installs the bash completion for one user.",
+            ));
+        }
+        _ => {}
+    }
+    if !matches!(top, "man" | "completions") {
+        let default = crate::config::LogConfig::default_level(top == "serve");
+        n.environment.insert(
+            0,
+            (
+                crate::config::CONFIG_ENV,
+                "The configuration file, when --config is not given.",
+            ),
+        );
+        n.environment.insert(
+            1,
+            (
+                "BUILDMAIL_LOG, RUST_LOG",
+                if default == "info" {
+                    "Which lines are logged, as a tracing filter such as debug or buildmail::effects=debug; they win over log.level (default for serve: info, a line per mail and effect)."
+                } else {
+                    "Which lines are logged, as a tracing filter such as info or buildmail::effects=debug; they win over log.level (default for this command: warnings only)."
+                },
+            ),
+        );
+    }
+    n
+}
+
+/// EXIT STATUS, SIGNALS, ENVIRONMENT, FILES and EXAMPLES of a
+/// subcommand's page.
+fn page_sections(path: &str, w: &mut dyn Write) -> std::io::Result<()> {
+    let n = notes(path);
+    let items = |list: &[(&'static str, &'static str)]| -> Vec<(&'static str, Vec<Inline>)> {
+        list.iter()
+            .map(|(tag, text)| (*tag, vec![roman(*text)]))
+            .collect()
+    };
+    tagged(w, "EXIT STATUS", &items(&n.exit))?;
+    if !n.signals.is_empty() {
+        tagged(w, "SIGNALS", &items(&n.signals))?;
+    }
+    if !n.environment.is_empty() {
+        tagged(w, "ENVIRONMENT", &items(&n.environment))?;
+    }
+    if !n.files.is_empty() {
+        tagged(w, "FILES", &items(&n.files))?;
+    }
+    if !n.examples.is_empty() {
+        tagged(w, "EXAMPLES", &items(&n.examples))?;
+    }
+    Ok(())
 }
 
 /// SEE ALSO: on a subcommand's page the overview and the pages of its

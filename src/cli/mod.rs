@@ -169,7 +169,7 @@ pub fn run() -> ExitCode {
             return ExitCode::from(EX_CONFIG);
         }
     };
-    logging::init(Some(&config.log));
+    logging::init(Some(&config.log), matches!(command, Command::Serve(_)));
     let config = match cli.data_dir {
         Some(d) => config.with_data_dir(d),
         None => config,

@@ -95,9 +95,22 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
 
 /// What a delivery run did, in words.
 fn report(d: &Delivery) {
-    outln!(
-        "{} delivered, {} failed (kept, retried later)",
-        d.delivered,
-        d.failed
-    );
+    outln!("{}", flush_summary(d));
+}
+
+/// What a flush did, in words: a failed mail is retried later, a dead one
+/// (refused permanently, or too old) only when revived.
+fn flush_summary(d: &Delivery) -> String {
+    let mut out = format!("{} delivered", d.delivered);
+    let retried = d.failed.saturating_sub(d.dead);
+    if retried > 0 {
+        out.push_str(&format!(", {retried} failed (kept, retried later)"));
+    }
+    if d.dead > 0 {
+        out.push_str(&format!(
+            ", {} dead (refused permanently or undelivered past outbox.max_age; kept, not retried: `buildmail outbox retry ID` sends it again)",
+            d.dead
+        ));
+    }
+    out
 }

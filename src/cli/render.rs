@@ -63,7 +63,16 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
                         .into(),
                 );
             }
-            for mail in compose::failed_to_upload(config, &templates, &record, 0, now)? {
+            // The farm's own failure: the admins' mail with the log, the
+            // creator's without it.
+            for mail in compose::failed_to_upload(
+                config,
+                &templates,
+                &record,
+                compose::UploadFailure::Farm,
+                0,
+                now,
+            )? {
                 print_readable(&mail.bytes);
             }
         }

@@ -30,6 +30,18 @@ pub fn run(
         .iter()
         .map(|a| Listen::parse(a).map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // Which configuration runs, first thing in the journal: a unit that
+    // names none runs on the built-in defaults.
+    tracing::info!(
+        "serve: configuration {}; database {}",
+        config
+            .source
+            .as_ref()
+            .map_or("built-in defaults (no file)".to_string(), |p| p
+                .display()
+                .to_string()),
+        config.database.path.display()
+    );
     serve::run(
         config.clone(),
         config_path.map(std::path::Path::to_path_buf),

@@ -335,6 +335,17 @@ pub enum Transport {
     Smtp,
 }
 
+impl Transport {
+    /// The value as `outbox.transport` writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::File => "file",
+            Transport::Sendmail => "sendmail",
+            Transport::Smtp => "smtp",
+        }
+    }
+}
+
 /// `[notify]`.
 #[derive(Debug, Clone)]
 pub struct NotifyConfig {
@@ -374,6 +385,17 @@ pub enum LogTarget {
     Syslog,
 }
 
+impl LogTarget {
+    /// The value as `log.target` writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogTarget::Stderr => "stderr",
+            LogTarget::Journald => "journald",
+            LogTarget::Syslog => "syslog",
+        }
+    }
+}
+
 /// `[log]`.
 #[derive(Debug, Clone)]
 pub struct LogConfig {
@@ -381,11 +403,29 @@ pub struct LogConfig {
     /// journald when systemd connected standard error to the journal,
     /// else stderr).
     pub target: LogTarget,
-    /// `level`: which lines, in `RUST_LOG` syntax (default `info`);
+    /// `level`: which lines, in `RUST_LOG` syntax; `None` (not set): the
+    /// command's own default, [`LogConfig::default_level`].
     /// `BUILDMAIL_LOG` or `RUST_LOG` in the environment win.
-    pub level: String,
+    pub level: Option<String>,
     /// `facility`: the syslog facility (default `mail`).
     pub facility: String,
+}
+
+impl LogConfig {
+    /// The level when neither `log.level` nor the environment sets one:
+    /// `info` for the daemon (`serve`: every mail and effect, one line
+    /// each, for the journal), `warn` for one-shot commands (`deliver`,
+    /// `import`, `work`, queries), which say what they did themselves
+    /// (`deliver -v`, `import`'s summary) and stay silent when all went
+    /// well: an MTA records `deliver`'s standard error as the delivery
+    /// status, cron mails `work`'s.
+    pub fn default_level(daemon: bool) -> &'static str {
+        if daemon {
+            "info"
+        } else {
+            "warn"
+        }
+    }
 }
 
 /// Whether standard error is the journal stream systemd connected
@@ -497,6 +537,16 @@ pub const DEFAULT_CONFIG_FILE: &str = "buildmail.toml";
 
 /// The environment variable naming a configuration file.
 pub const CONFIG_ENV: &str = "BUILDMAIL_CONFIG";
+
+/// Whether `address` is in a domain RFC 2606 reserves for examples
+/// (`example.org`, `example.com`, `example.net`, or below one): a
+/// placeholder left from the example configuration.
+pub fn is_example_address(address: &str) -> bool {
+    let domain = domain_of(address).to_ascii_lowercase();
+    ["example.org", "example.com", "example.net"]
+        .iter()
+        .any(|e| domain == *e || domain.ends_with(&format!(".{e}")))
+}
 
 /// The domain of `address` (`localhost` when it has none): the right-hand
 /// side of the Message-IDs buildmail makes.
@@ -937,18 +987,19 @@ impl Config {
                     })
                 }
             },
-            level: raw.log.level.unwrap_or_else(|| "info".into()),
+            level: raw.log.level,
             facility: raw.log.facility.unwrap_or_else(|| "mail".into()),
         };
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&log.level) {
-            return Err(ConfigError::Invalid {
-                key: "log.level",
-                message: format!(
-                    "{:?} is not a log filter ({e}): write a level such as info or debug, \
-                     or RUST_LOG syntax such as info,buildmail::effects=debug",
-                    log.level
-                ),
-            });
+        if let Some(level) = &log.level {
+            if let Err(e) = tracing_subscriber::EnvFilter::try_new(level) {
+                return Err(ConfigError::Invalid {
+                    key: "log.level",
+                    message: format!(
+                        "{level:?} is not a log filter ({e}): write a level such as info or debug, \
+                         or RUST_LOG syntax such as info,buildmail::effects=debug"
+                    ),
+                });
+            }
         }
         if !SYSLOG_FACILITIES.contains(&log.facility.as_str()) {
             return Err(ConfigError::Invalid {
@@ -1101,11 +1152,50 @@ impl Config {
                 "no [[builders]] are configured: a log mail from any sender moves builds (an open farm); list your buildds' senders and architectures".into(),
             );
         }
-        if self.admin_address.ends_with("@example.org") {
+        // The example configuration's placeholders (RFC 2606 domains),
+        // each named with its key: mail to them goes nowhere, and mail
+        // from them never comes.
+        if is_example_address(&self.admin_address) {
             w.push(format!(
-                "admin_address is {}, the built-in example: set it to the buildd admins' address",
+                "admin_address is {}, an example address: set it to the buildd admins' address (forwards, bounces and questions go there)",
                 self.admin_address
             ));
+        }
+        if is_example_address(&self.from_address) {
+            w.push(format!(
+                "from_address is {}, an example address: set it to the address buildmail's mail comes from (the admins' replies to it must reach buildmail)",
+                self.from_address
+            ));
+        }
+        let examples = |list: &[String]| -> Vec<String> {
+            list.iter()
+                .filter(|a| is_example_address(a))
+                .cloned()
+                .collect()
+        };
+        let admins = examples(&self.notify.buildd_admins);
+        if !admins.is_empty() {
+            w.push(format!(
+                "notify.buildd_admins has the example address {}: list the addresses that hear of every failed upload",
+                admins.join(", ")
+            ));
+        }
+        let senders = examples(&self.archive.senders);
+        if !senders.is_empty() {
+            w.push(format!(
+                "archive.senders has the example address {}: list the From addresses of your archive's and upload queue's mails (an ACCEPTED or REJECTED from anyone else moves nothing)",
+                senders.join(", ")
+            ));
+        }
+        for b in &self.builders {
+            let senders = examples(&b.senders);
+            if !senders.is_empty() {
+                w.push(format!(
+                    "[[builders]] entry {:?} has the example sender {}: describe your buildds (name, senders, arches); a log from any other address moves nothing",
+                    b.name,
+                    senders.join(", ")
+                ));
+            }
         }
         if self.limits.max_log_size < 1 << 20 {
             w.push(

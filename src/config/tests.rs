@@ -74,6 +74,27 @@ fn sizes_and_durations() {
     assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86400)));
     assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
     assert_eq!(parse_duration("soon"), None);
+    // Shown back as the file writes them, and read back to the same value.
+    assert_eq!(format_size(512 << 20), "512MiB");
+    assert_eq!(format_size(2 << 30), "2GiB");
+    assert_eq!(format_size(64 << 10), "64KiB");
+    assert_eq!(format_size(1000), "1000");
+    assert_eq!(format_size(0), "0");
+    assert_eq!(format_duration(Duration::from_secs(7 * 86400)), "7d");
+    assert_eq!(format_duration(Duration::from_secs(30)), "30s");
+    assert_eq!(format_duration(Duration::from_secs(600)), "10m");
+    assert_eq!(format_duration(Duration::from_secs(90)), "90s");
+    assert_eq!(format_duration(Duration::from_secs(36 * 3600)), "36h");
+    assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
+    assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+    assert_eq!(format_duration(Duration::ZERO), "0s");
+    for n in [0u64, 1, 1000, 1024, 1536, 512 << 20, 3 << 40, u64::MAX] {
+        assert_eq!(parse_size(&format_size(n)), Some(n), "{n}");
+    }
+    for ms in [0u64, 1, 500, 1000, 60_000, 86_400_000, 90_061_000] {
+        let d = Duration::from_millis(ms);
+        assert_eq!(parse_duration(&format_duration(d)), Some(d), "{ms}");
+    }
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! Values of the configuration: sizes (`64k`, `512MiB`), durations
-//! (`500ms`, `30s`, `7d`), addresses; each error names its key.
+//! (`500ms`, `30s`, `7d`), addresses; each error names its key. Sizes and
+//! durations are shown back in the form the file takes
+//! ([`format_size`], [`format_duration`]: `check-config`).
 
 #[allow(unused_imports)]
 use super::*;
@@ -84,4 +86,33 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         "w" => secs(7 * 86400),
         _ => None,
     }
+}
+
+/// A size the way the configuration writes it: the largest binary unit
+/// that divides it exactly (`536870912` → `"512MiB"`, `1000` → `"1000"`),
+/// so that [`parse_size`] reads it back to the same number.
+pub fn format_size(bytes: u64) -> String {
+    for (unit, shift) in [("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if bytes != 0 && bytes % (1u64 << shift) == 0 {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
+}
+
+/// A duration the way the configuration writes it: the largest unit that
+/// divides it exactly (`604800s` → `"7d"`, `90s` → `"90s"`, `0.5s` →
+/// `"500ms"`), so that [`parse_duration`] reads it back to the same value.
+/// Weeks are written in days, as the example configuration does.
+pub fn format_duration(d: Duration) -> String {
+    if d.subsec_millis() != 0 || (d.as_secs() == 0 && d.subsec_nanos() != 0) {
+        return format!("{}ms", d.as_millis());
+    }
+    let secs = d.as_secs();
+    for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60)] {
+        if secs != 0 && secs % size == 0 {
+            return format!("{}{unit}", secs / size);
+        }
+    }
+    format!("{secs}s")
 }

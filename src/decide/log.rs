@@ -89,6 +89,11 @@ pub fn apply_log(
         taken_by: same_version
             .then(|| current.and_then(|c| c.taken_by.clone()))
             .flatten(),
+        // What kept a success from counting: only then does it matter.
+        incomplete_log: a
+            .incomplete
+            .clone()
+            .filter(|_| a.status == Status::Successful),
     };
     let (record, moved) = match (&decision, current) {
         (LogDecision::Record(reason), Some(cur)) => {
@@ -96,11 +101,20 @@ pub fn apply_log(
             (cur.clone(), false)
         }
         (LogDecision::Create(to) | LogDecision::Move(_, to), _) => (new_record(*to), true),
-        // decide_log records only when a record exists; treat anything else
-        // as a new build waiting to be built.
+        // decide_log records only when a record exists: a new build whose
+        // first log may not make it Built (a cut-off log) waits to be
+        // built, and says why.
         (LogDecision::Record(reason), None) => {
-            notes.push(reason.clone());
-            (new_record(State::NeedsBuild), true)
+            let why = match &a.incomplete {
+                Some(incomplete) => format!(
+                    "{incomplete}: a new build, Needs-Build until a whole log makes it Built"
+                ),
+                None => reason.clone(),
+            };
+            notes.push(why.clone());
+            let mut record = new_record(State::NeedsBuild);
+            record.notes.push(why);
+            (record, true)
         }
     };
     let history = HistoryEntry {

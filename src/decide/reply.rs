@@ -45,7 +45,8 @@ pub struct Applied {
 /// a legitimate reason. A verified signer is answered at the address of
 /// the signing key's user ID (From and Reply-To can be forged, the key
 /// cannot); an unsigned or badly signed mail only when it comes from one
-/// of `replies.known_senders`. Everything else is recorded, never answered,
+/// of `replies.known_senders` or from the address of a user ID in the
+/// admins' keyring (and then to that address). Everything else is recorded, never answered,
 /// so buildmail cannot be made to mail strangers (backscatter). `Err` says
 /// why there is no answer.
 pub fn answer_for(reply: &Reply, config: &Config) -> Result<Answer, String> {
@@ -69,11 +70,14 @@ pub fn answer_for(reply: &Reply, config: &Config) -> Result<Answer, String> {
         });
     }
     let from = reply.from.as_deref().unwrap_or("");
-    if config
-        .replies
-        .known_senders
-        .iter()
-        .any(|k| k.eq_ignore_ascii_case(from))
+    // The admins' own addresses: those of replies.known_senders and the
+    // user IDs of the keyring's certificates.
+    if reply.from_keyholder
+        || config
+            .replies
+            .known_senders
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(from))
     {
         // To the known address itself, not to a Reply-To beside it.
         return Ok(Answer {
@@ -82,8 +86,8 @@ pub fn answer_for(reply: &Reply, config: &Config) -> Result<Answer, String> {
         });
     }
     Err(format!(
-        "the mail is not signed by an admin and {from:?} is not one of replies.known_senders; \
-         refusals are answered only to admins (no backscatter)"
+        "the mail is not signed by an admin and {from:?} is neither one of replies.known_senders \
+         nor an address of the admins' keyring; refusals are answered only to admins (no backscatter)"
     ))
 }
 
@@ -436,6 +440,7 @@ pub fn decide(
                     .map(|s| s.fingerprint.clone())
                     .unwrap_or_default(),
                 time: now,
+                command_started: None,
             });
             job = Some(JobKind::Upload);
             note = "signed .changes: upload queued".into();

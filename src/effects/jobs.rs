@@ -12,7 +12,7 @@ use super::upload::{self, CommandVars};
 use super::{crash_point, StoreAccess};
 use crate::config::Config;
 use crate::model::state;
-use crate::model::{BuildRecord, Claim, HistoryEntry, Job, JobKind};
+use crate::model::{BuildRecord, Claim, HistoryEntry, Job, JobKind, UploadRecord};
 use crate::store::{Claimed, Commit, Store, StoreError};
 use crate::time::{format_time, Clock};
 
@@ -378,10 +378,15 @@ fn upload(
                 note: Some(format!("{placed}; the upload command runs")),
                 imported: None,
             });
+            let upload = rec.upload.clone().map(|u| UploadRecord {
+                command_started: Some(started),
+                ..u
+            });
             c.build = Some(BuildRecord {
                 state: to,
                 previous_state: Some(rec.state),
                 state_change: started,
+                upload,
                 ..rec
             });
         }
@@ -456,9 +461,16 @@ fn commit_upload(
                 last_line(&done.log)
             ));
             c.history = Some(history);
-            if owns(&record, job) {
+            let running = record
+                .upload
+                .as_ref()
+                .is_some_and(|u| u.command_started.is_some());
+            if owns(&record, job) || (done.started && running) {
+                // The command has ended whoever owns the build now (one
+                // upload command runs per build at a time: the lease).
                 c.build = Some(BuildRecord {
-                    pending_job: None,
+                    pending_job: record.pending_job.filter(|id| *id != job.id),
+                    upload: command_ended(record.upload.clone()),
                     ..record
                 });
             }
@@ -471,6 +483,7 @@ fn commit_upload(
             state_change: if from == to { record.state_change } else { now },
             upload_log: (!done.success).then(|| done.log.clone()),
             pending_job: None,
+            upload: command_ended(record.upload.clone()),
             ..record
         };
         if !done.success {
@@ -496,7 +509,15 @@ fn notify_failure(
     log: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    let notified = compose::queue_failed_to_upload(s, mailer, c, record, job.id, now)?;
+    let notified = compose::queue_failed_to_upload(
+        s,
+        mailer,
+        c,
+        record,
+        compose::UploadFailure::Farm,
+        job.id,
+        now,
+    )?;
     if let Some(answer) = job
         .answer
         .as_ref()
@@ -506,9 +527,27 @@ fn notify_failure(
             format!("the upload of {} {} failed:", job.key, job.version),
             log.to_string(),
         ];
-        compose::queue_error_reply(s, mailer, c, answer, &reasons, &[], now)?;
+        compose::queue_error_reply(
+            s,
+            mailer,
+            c,
+            answer,
+            compose::Answered::UploadFailed,
+            &reasons,
+            &[],
+            now,
+        )?;
     }
     Ok(())
+}
+
+/// The upload record once its command's outcome is recorded: no longer
+/// running.
+fn command_ended(upload: Option<UploadRecord>) -> Option<UploadRecord> {
+    upload.map(|u| UploadRecord {
+        command_started: None,
+        ..u
+    })
 }
 
 /// Whether `record` is still the one `job` was queued for: same version,

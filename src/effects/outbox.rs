@@ -27,8 +27,21 @@ const CLAIM_AT_ONCE: usize = 64;
 pub struct Delivery {
     /// Mails delivered (and removed from the outbox).
     pub delivered: usize,
-    /// Mails whose delivery failed (kept, retried later or parked).
+    /// Mails whose delivery failed (kept: retried later, or parked as
+    /// dead).
     pub failed: usize,
+    /// Of those, the mails parked as dead (refused permanently, or
+    /// undelivered past `outbox.max_age`): not retried until `outbox
+    /// retry` revives them.
+    pub dead: usize,
+}
+
+impl Delivery {
+    fn add(&mut self, other: Delivery) {
+        self.delivered += other.delivered;
+        self.failed += other.failed;
+        self.dead += other.dead;
+    }
 }
 
 /// The transport the configuration names.
@@ -102,8 +115,7 @@ pub fn deliver_due(
                 access.step(|s| record(s, config, &batch, &failures, clock.now()))?
             }
         };
-        total.delivered += d.delivered;
-        total.failed += d.failed;
+        total.add(d);
     }
     Ok(total)
 }
@@ -162,9 +174,7 @@ fn send_batch(
             for (_, _, ack) in &sent {
                 let _ = ack.send(ok);
             }
-            let d = recorded?;
-            total.delivered += d.delivered;
-            total.failed += d.failed;
+            total.add(recorded?);
             crash_point("outbox-recorded");
         }
         Ok(total)
@@ -222,17 +232,25 @@ fn record(
         match r {
             Ok(()) => {
                 s.outbox_delivered(mail.id)?;
+                // A forward keeps the original's Subject, not recorded
+                // here: no empty `: ` then.
                 tracing::info!(
-                    "sent mail {} ({}) to {}: {}",
+                    "sent mail {} ({}) to {}{}",
                     mail.id,
                     mail.kind,
                     mail.to.join(", "),
-                    mail.subject
+                    if mail.subject.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", mail.subject)
+                    }
                 );
                 d.delivered += 1;
             }
             Err(e) => {
-                record_failure(s, config, mail, e, now)?;
+                if record_failure(s, config, mail, e, now)? {
+                    d.dead += 1;
+                }
                 d.failed += 1;
             }
         }
@@ -240,13 +258,14 @@ fn record(
     Ok(d)
 }
 
+/// Records a failed delivery; `true` when the mail is parked as dead.
 fn record_failure(
     s: &dyn Store,
     config: &Config,
     mail: &OutboundMail,
     e: &SendError,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let max_age = i64::try_from(config.outbox.max_age.as_secs()).unwrap_or(i64::MAX);
     let dead = e.permanent || now.saturating_sub(mail.queued) >= max_age;
     let next = now.saturating_add(backoff(config.outbox.retry_after, mail.attempts));
@@ -263,5 +282,6 @@ fn record_failure(
             mail.to.join(", ")
         );
     }
-    s.outbox_failed(mail, &e.message, next, dead)
+    s.outbox_failed(mail, &e.message, next, dead)?;
+    Ok(dead)
 }

@@ -338,6 +338,46 @@ fn split_first_line(text: &str) -> Option<(&str, Vec<&str>)> {
     Some((first.trim(), lines.collect()))
 }
 
+/// The reason of a `fail`: the rest of its line and the lines after it,
+/// up to the end of that paragraph. It ends at the first empty line (after
+/// the reason began), a signature separator, a quoted line, or a mail
+/// client's quote attribution (`On Mon, ... wrote:`), so the quoted log a
+/// reply carries never becomes the reason. Blank lines between a bare
+/// `fail` and its reason are skipped.
+fn fail_reason(args: &str, rest: &[&str]) -> String {
+    let mut reason: Vec<&str> = Vec::new();
+    if !args.is_empty() {
+        reason.push(args);
+    }
+    for line in rest {
+        let line = line.trim_end();
+        if line.trim().is_empty() {
+            if reason.is_empty() {
+                continue;
+            }
+            break;
+        }
+        if line == "--" || line.starts_with('>') || is_quote_attribution(line) {
+            break;
+        }
+        reason.push(line.trim());
+    }
+    reason.join("\n").trim().to_string()
+}
+
+/// Whether `line` introduces a quoted original: `On <date>, <who> wrote:`
+/// (mutt, Thunderbird, Gmail, in English or in the words of a few other
+/// languages), or Outlook's `-----Original Message-----`.
+fn is_quote_attribution(line: &str) -> bool {
+    let l = line.trim().to_lowercase();
+    // "On ..., X wrote:", "Am ... schrieb X:", "Le ..., X a écrit :".
+    const VERBS: [&str; 5] = ["wrote", "writes", "schrieb", "écrit", "escribió"];
+    let says = l.ends_with(':')
+        && l.split(|c: char| !c.is_alphanumeric())
+            .any(|w| VERBS.contains(&w));
+    says || (l.starts_with("-----") && l.contains("original message"))
+}
+
 /// Bug numbers written `#NNN` in `text`.
 fn bug_numbers(text: &str) -> Vec<u32> {
     let mut bugs = Vec::new();
@@ -391,17 +431,7 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
         Keyword::RetryUpload => alone(Command::RetryUpload)?,
         Keyword::Retry => alone(Command::Retry)?,
         Keyword::Fail => {
-            let mut reason: Vec<&str> = Vec::new();
-            if !args.is_empty() {
-                reason.push(args);
-            }
-            reason.extend(rest.iter().copied());
-            // Stop at a signature separator or quoted original.
-            let reason: Vec<&str> = reason
-                .into_iter()
-                .take_while(|l| *l != "-- " && !l.starts_with('>'))
-                .collect();
-            let reason = reason.join("\n").trim().to_string();
+            let reason = fail_reason(args, &rest);
             Command::Fail {
                 bugs: bug_numbers(&reason),
                 reason,
@@ -523,6 +553,51 @@ mod tests {
                 bugs: vec![]
             })
         );
+    }
+
+    /// What mail clients put after a reply's text never joins the reason:
+    /// it ends at the first empty line or at a quote attribution.
+    #[test]
+    fn a_fail_reason_ends_at_the_paragraph_or_the_quote_attribution() {
+        let reason = |text: &str| match parse(text) {
+            Ok(Command::Fail { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        // mutt: the reason, an empty line, the attribution, the quote.
+        assert_eq!(
+            reason(
+                "fail hello_2.10-3 dist=bookworm arch=amd64\nFTBFS with GCC 15 (#1012345)\n\nOn Mon, Dec 07, 2026 at 10:00:00AM +0000, buildd wrote:\n> Package: hello\n"
+            ),
+            "FTBFS with GCC 15 (#1012345)"
+        );
+        // The attribution right under the reason, no empty line.
+        assert_eq!(
+            reason("fail\nbroken toolchain\nOn 12/7/26 10:00 AM, Buildd Daemon wrote:\n> log"),
+            "broken toolchain"
+        );
+        assert_eq!(
+            reason("fail\nkaputt\nAm 07.12.2026 um 10:00 schrieb buildd@example.org:\n"),
+            "kaputt"
+        );
+        assert_eq!(
+            reason("fail\nbroken\n-----Original Message-----\nFrom: buildd\n"),
+            "broken"
+        );
+        // A reason of two lines stays two lines; the next paragraph goes.
+        assert_eq!(
+            reason("fail\nline one\nline two\n\nThanks, Ann\n"),
+            "line one\nline two"
+        );
+        // A bare `fail`, an empty line, then the reason's paragraph.
+        assert_eq!(reason("fail\n\nthe reason\n\nsignature"), "the reason");
+        // Reason on the command line only.
+        assert_eq!(
+            reason("fail FTBFS on arm64\n\nOn Mon, X wrote:\n> quoted\n"),
+            "FTBFS on arm64"
+        );
+        // A signature separator without its trailing space (stripped by
+        // some clients) ends it as well.
+        assert_eq!(reason("fail\nbad\n--\nAnn"), "bad");
     }
 
     #[test]

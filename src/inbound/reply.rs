@@ -172,6 +172,10 @@ pub struct Reply {
     pub thread: Vec<String>,
     /// The `From:` address.
     pub from: Option<String>,
+    /// The `From:` address is the mail address of a user ID in the
+    /// admins' keyring: an unsigned (or badly signed) mail from it is
+    /// answered like one from `replies.known_senders`.
+    pub from_keyholder: bool,
     /// Where an error reply goes; `None` when the mail must not be answered
     /// (see [`Reply::no_answer`]).
     pub answer: Option<Answer>,
@@ -477,6 +481,9 @@ pub fn read(
         message_id: mail.message_id().map(str::to_string),
         thread,
         from: mail.from_address().map(str::to_string),
+        from_keyholder: mail
+            .from_address()
+            .is_some_and(|from| keyring.has_address(from)),
         no_answer: no_answer.or_else(|| {
             answer_to
                 .is_none()

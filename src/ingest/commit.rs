@@ -30,8 +30,11 @@ impl Ingest<'_> {
     pub fn commit(&self, raw: &RawMail, p: &Prepared) -> Result<Outcome, StoreError> {
         let outcome = self.commit_prepared(raw, p)?;
         let mail = p.message_id.as_deref().unwrap_or("(no Message-ID)");
+        // One line per mail, at info: bad input is expected and kept
+        // (`quarantine list`), not a fault of buildmail's; the command
+        // that ingested the mail reports it in its own words (`deliver
+        // -v`, `import`'s summary). The daemon logs at info by default.
         match &outcome {
-            Outcome::Quarantined { .. } => tracing::warn!("mail <{mail}>: {outcome}"),
             Outcome::Duplicate(_) => tracing::debug!("mail <{mail}>: {outcome}"),
             _ => tracing::info!("mail <{mail}>: {outcome}"),
         }
@@ -171,8 +174,17 @@ impl Ingest<'_> {
         };
         let outcome = if moved {
             format!(
-                "log {} for {} {}: now {}",
-                a.status, a.key, a.version, record.state
+                "log {} for {} {}: {}{}",
+                a.status,
+                a.key,
+                a.version,
+                super::log_verb(
+                    true,
+                    current
+                        .as_ref()
+                        .is_some_and(|c| c.state == record.state && c.version == record.version)
+                ),
+                record.state
             )
         } else {
             format!("log {} for {} {}: recorded", a.status, a.key, a.version)
@@ -227,6 +239,7 @@ impl Ingest<'_> {
             key: a.key.clone(),
             version: a.version.clone(),
             state: record.state,
+            before: current.as_ref().map(|r| (r.state, r.version.clone())),
             moved,
         }))
     }
@@ -374,7 +387,15 @@ impl Ingest<'_> {
         };
         if failed_to_upload {
             let event_id = self.store.generate_id()?;
-            compose::queue_failed_to_upload(self.store, &self.mailer, &mut c, &new, event_id, now)?;
+            compose::queue_failed_to_upload(
+                self.store,
+                &self.mailer,
+                &mut c,
+                &new,
+                compose::UploadFailure::Archive,
+                event_id,
+                now,
+            )?;
         }
         // An answer that moved nothing for want of authority goes to the
         // admins, saying so: they decide what the archive really said.
@@ -584,7 +605,7 @@ impl Ingest<'_> {
                     note: Some(note),
                     imported: None,
                 });
-                let outcome = format!("{command} for {key}: {}", new.state);
+                let outcome = format!("{} for {key}: {}", a.command.keyword(), new.state);
                 if record.is_none_or(|r| r.state != new.state) {
                     c.notice = decide::notice::notice_for(self.prep.config, &new, now);
                 }
@@ -615,6 +636,7 @@ impl Ingest<'_> {
                             &self.mailer,
                             &mut c,
                             &answer,
+                            compose::Answered::Refused,
                             reasons,
                             &r.ignored,
                             now,
@@ -844,14 +866,16 @@ fn request_name(r: &Request) -> &'static str {
 
 fn reply_outcome(
     key: &BuildKey,
-    command: &str,
+    request: &str,
     decision: &Decision,
     record: Option<&BuildRecord>,
 ) -> Outcome {
     match decision {
         Decision::Apply(a) => Outcome::Reply {
             key: key.clone(),
-            command: format!("{command} {}", a.command.keyword()),
+            // The keyword says it all ("retry", "signed .changes",
+            // "should-build: build").
+            command: a.command.keyword().to_string(),
             applied: true,
             state: Some(a.record.state),
             reasons: Vec::new(),
@@ -859,7 +883,7 @@ fn reply_outcome(
         },
         Decision::Refuse(reasons) => Outcome::Reply {
             key: key.clone(),
-            command: command.to_string(),
+            command: request.to_string(),
             applied: false,
             state: record.map(|r| r.state),
             reasons: reasons.clone(),

@@ -39,7 +39,12 @@ pub enum Outcome {
         version: String,
         /// The state after the log.
         state: State,
-        /// Whether the state moved (`false`: recorded only).
+        /// The build's state and version before it (`None`: there was no
+        /// build).
+        before: Option<(State, String)>,
+        /// Whether the log moved the build (`false`: recorded only). A
+        /// move may keep the state: a given-back log of a build that
+        /// already Needs-Build.
         moved: bool,
     },
     /// An admin reply was processed.
@@ -94,12 +99,23 @@ impl std::fmt::Display for Outcome {
                 key,
                 version,
                 state,
+                before,
                 moved,
-            } => write!(
-                f,
-                "log for {key} {version}: {}{state}",
-                if *moved { "now " } else { "recorded, still " }
-            ),
+            } => match (moved, before) {
+                // Kept (archived, its dedup record), but it made no build:
+                // not from a configured builder.
+                (false, None) => write!(f, "log for {key} {version}: recorded, no build made"),
+                _ => write!(
+                    f,
+                    "log for {key} {version}: {}{state}",
+                    log_verb(
+                        *moved,
+                        before
+                            .as_ref()
+                            .is_some_and(|(s, v)| s == state && v == version)
+                    )
+                ),
+            },
             Outcome::Reply {
                 key,
                 command,
@@ -162,6 +178,18 @@ impl Setup {
     /// Whether a keyring file changed since it was loaded.
     pub fn is_stale(&self) -> bool {
         self.trust.is_stale()
+    }
+}
+
+/// How a log's outcome reads: `now` for a change of state or version,
+/// `still` for a log that moved a build into the state and version it
+/// already had (a given-back log of a build that Needs-Build), `recorded,
+/// still` for a log that moved nothing.
+pub(crate) fn log_verb(moved: bool, unchanged: bool) -> &'static str {
+    match (moved, unchanged) {
+        (false, _) => "recorded, still ",
+        (true, true) => "still ",
+        (true, false) => "now ",
     }
 }
 

@@ -115,6 +115,12 @@ pub struct BuildRecord {
     /// it is Building, only that builder's log moves it.
     #[serde(default)]
     pub taken_by: Option<String>,
+    /// Why the last log, which reported a success, could not make the
+    /// build Built: it was not whole (cut off, no Summary, a Summary
+    /// contradicting the Subject). `list` and `info` show it, so that a
+    /// Needs-Build that came from such a log says so.
+    #[serde(default)]
+    pub incomplete_log: Option<String>,
 }
 
 /// A scheduled binary-only rebuild (`buildmail binnmu`).
@@ -160,6 +166,7 @@ impl BuildRecord {
             source: None,
             binnmu: None,
             taken_by: None,
+            incomplete_log: None,
         }
     }
 }
@@ -221,6 +228,11 @@ pub struct UploadRecord {
     pub signer: String,
     /// When it was accepted (Unix seconds).
     pub time: i64,
+    /// When the upload command started, while it runs: set in the commit
+    /// that makes the build Uploaded, cleared in the one that records the
+    /// command's outcome (`info` and `list` show that it runs).
+    #[serde(default)]
+    pub command_started: Option<i64>,
 }
 
 /// An effect committed with the mail that asked for it and carried out

@@ -653,7 +653,7 @@ fn check_config_shows_and_checks_the_upload_and_transport_programs() {
     assert_eq!(json["ok"], true);
     let settings = json["settings"].as_array().unwrap();
     assert!(settings.iter().any(
-        |s| s["key"] == "upload.command" && s["value"] == "sh -c dput {changes} (timeout 600s)"
+        |s| s["key"] == "upload.command" && s["value"] == "sh -c dput {changes} (timeout 10m)"
     ));
     assert!(json["warnings"].is_array());
 

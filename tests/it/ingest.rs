@@ -87,6 +87,7 @@ fn successful_log_makes_a_built_record_with_history_and_archived_log() {
             key: key("hello", "unstable", "amd64"),
             version: "2.10-3".into(),
             state: State::Built,
+            before: None,
             moved: true
         }
     );

@@ -1,5 +1,7 @@
-//! What buildmail logs, and where: every state change at info level, on
-//! standard error without colour codes when it is not a terminal, with
+//! What buildmail logs, and where: every state change at info level (shown
+//! by default by `serve`; one-shot commands log warnings only unless
+//! `log.level` asks for more), on standard error without colour codes
+//! when it is not a terminal, with
 //! journald's priority prefixes under `log.target = "journald"`, filtered
 //! by `BUILDMAIL_LOG`/`RUST_LOG`; a verified admin who hits the
 //! error-reply limit is logged as an error.
@@ -33,9 +35,26 @@ fn log_mail(version: &str) -> Vec<u8> {
     )
 }
 
+/// One documented default: a one-shot command logs warnings only, so
+/// `deliver` says nothing when all went well (an MTA records its standard
+/// error as the delivery status); `log.level` or `BUILDMAIL_LOG` ask for
+/// more.
 #[test]
 fn a_state_change_is_logged_at_info_without_colour_codes() {
-    let farm = Farm::new();
+    let mut farm = Farm::new();
+    let silent = deliver(&farm, &log_mail("0.9-1"), &[]);
+    assert!(
+        silent.stderr.is_empty() && silent.stdout.is_empty(),
+        "deliver without -v wrote: {}",
+        String::from_utf8_lossy(&silent.stderr)
+    );
+    let env = deliver(&farm, &log_mail("0.9-2"), &[("BUILDMAIL_LOG", "info")]);
+    assert!(
+        String::from_utf8_lossy(&env.stderr).contains("0.9-2: now Built"),
+        "{}",
+        String::from_utf8_lossy(&env.stderr)
+    );
+    farm.reconfigure("[log]\nlevel = \"info\"\n");
     let out = deliver(&farm, &log_mail("1.0-1"), &[]);
     let said = String::from_utf8_lossy(&out.stderr);
     let line = said
@@ -66,7 +85,7 @@ fn a_state_change_is_logged_at_info_without_colour_codes() {
 #[test]
 fn under_journald_lines_carry_priority_prefixes() {
     let mut farm = Farm::new();
-    farm.reconfigure("[log]\ntarget = \"journald\"\n");
+    farm.reconfigure("[log]\ntarget = \"journald\"\nlevel = \"info\"\n");
     let out = deliver(&farm, &log_mail("1.0-1"), &[]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -80,7 +99,7 @@ fn under_journald_lines_carry_priority_prefixes() {
     // child with redirected stderr inherits it, means plain stderr.
     use std::os::unix::fs::MetadataExt;
     let mut farm = Farm::new();
-    farm.reconfigure("[log]\ntarget = \"auto\"\n");
+    farm.reconfigure("[log]\ntarget = \"auto\"\nlevel = \"info\"\n");
     let err_path = farm.root().join("stderr");
     for (journal, prefixed) in [(true, true), (false, false)] {
         let err = std::fs::File::create(&err_path).unwrap();
@@ -174,7 +193,7 @@ fn under_syslog_lines_reach_dev_log_with_facility_and_priority() {
         return;
     }
     let mut farm = Farm::new();
-    farm.reconfigure("[log]\ntarget = \"syslog\"\nfacility = \"local3\"\n");
+    farm.reconfigure("[log]\ntarget = \"syslog\"\nfacility = \"local3\"\nlevel = \"info\"\n");
     let dev = farm.root().join("dev");
     std::fs::create_dir_all(&dev).unwrap();
     std::fs::write(dev.join("null"), b"").unwrap();

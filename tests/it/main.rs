@@ -6,6 +6,7 @@ mod support;
 
 mod hardening;
 
+mod admin;
 mod archive_sync;
 mod changes_parse;
 mod cli;

@@ -145,6 +145,101 @@ fn man_prints_one_page_reproducibly() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no-such-command"));
 }
 
+/// The roff text of section `title` of `page` (up to the next `.SH`).
+fn section<'a>(page: &'a str, title: &str) -> Option<&'a str> {
+    let heading = if title.contains(' ') {
+        format!(".SH \"{title}\"\n")
+    } else {
+        format!(".SH {title}\n")
+    };
+    let start = page.find(&heading)? + heading.len();
+    let rest = &page[start..];
+    Some(&rest[..rest.find(".SH ").unwrap_or(rest.len())])
+}
+
+/// The tags of a section's tagged paragraphs (`.TP` then the bold tag).
+fn tags(section: &str) -> Vec<String> {
+    let lines: Vec<&str> = section.lines().collect();
+    lines
+        .windows(2)
+        .filter(|w| w[0] == ".TP")
+        .map(|w| {
+            w[1].replace("\\fB", "")
+                .replace("\\fR", "")
+                .replace("\\-", "-")
+        })
+        .collect()
+}
+
+/// Every subcommand's page says more than `--help`: its exit statuses,
+/// the environment and files it reads, examples; `serve`'s its signals.
+/// SYNOPSIS shows each option's argument, and `man "quarantine list"`
+/// finds the page `man --help` names that way.
+#[test]
+fn every_page_has_exit_status_environment_files_and_examples() {
+    for name in page_names().iter().skip(1) {
+        let words: Vec<&str> = name.trim_start_matches("buildmail-").split('-').collect();
+        // Page names join words with dashes, and so do some subcommands
+        // (`check-config`): ask `man` with the whole name when a split
+        // finds nothing.
+        let path = name.trim_start_matches("buildmail-");
+        let out = buildmail(&["man", path]);
+        let page = if out.status.success() {
+            String::from_utf8(out.stdout).unwrap()
+        } else {
+            stdout_of(&[&["man"][..], &words].concat())
+        };
+        let exit =
+            section(&page, "EXIT STATUS").unwrap_or_else(|| panic!("{name}: no EXIT STATUS"));
+        assert!(tags(exit).contains(&"0".to_string()), "{name}: {exit}");
+        assert!(section(&page, "EXAMPLES").is_some(), "{name}: no EXAMPLES");
+        if name != "buildmail-completions" {
+            assert!(
+                section(&page, "ENVIRONMENT").is_some(),
+                "{name}: no ENVIRONMENT"
+            );
+        }
+        if !matches!(name.as_str(), "buildmail-completions" | "buildmail-man") {
+            let files = section(&page, "FILES").unwrap_or_else(|| panic!("{name}: no FILES"));
+            assert!(
+                files.contains("/etc/buildmail/buildmail.toml"),
+                "{name}: {files}"
+            );
+            let env = tags(section(&page, "ENVIRONMENT").unwrap());
+            assert!(
+                env.contains(&"BUILDMAIL_CONFIG".to_string()),
+                "{name}: {env:?}"
+            );
+        }
+        let synopsis = section(&page, "SYNOPSIS").unwrap();
+        if page.contains("\\fB\\-\\-config\\fR") {
+            assert!(
+                synopsis.contains("[\\fB\\-\\-config\\fR \\fIFILE\\fR]"),
+                "{name}: the option's argument is missing: {synopsis}"
+            );
+        }
+    }
+    let exit_of = |args: &[&str]| tags(section(&stdout_of(args), "EXIT STATUS").unwrap());
+    assert_eq!(exit_of(&["man", "deliver"]), ["0", "2", "75", "78"]);
+    assert_eq!(exit_of(&["man", "status"]), ["0", "1", "2", "3", "78"]);
+    assert!(exit_of(&["man", "check-config"]).contains(&"78".to_string()));
+    let serve = stdout_of(&["man", "serve"]);
+    let signals = tags(section(&serve, "SIGNALS").expect("serve: SIGNALS"));
+    assert_eq!(signals, ["SIGTERM, SIGINT", "SIGHUP"]);
+    assert!(tags(section(&serve, "ENVIRONMENT").unwrap())
+        .contains(&"LISTEN_FDS, LISTEN_PID".to_string()));
+    let overview = stdout_of(&["man"]);
+    assert!(exit_of(&["man"]).contains(&"3".to_string()));
+    assert!(section(&overview, "EXAMPLES").is_some());
+    // As `man --help` writes it: one argument with a space.
+    assert_eq!(
+        stdout_of(&["man", "quarantine list"]),
+        stdout_of(&["man", "quarantine", "list"])
+    );
+    let help = stdout_of(&["man", "--help"]);
+    assert!(help.contains("`quarantine list`"), "{help}");
+}
+
 #[test]
 fn completions_know_every_subcommand() {
     let subcommands: Vec<String> = Cli::command()

@@ -4,7 +4,9 @@
 //!
 //! * error replies to admins: to Reply-To or From, `Re: <subject>`,
 //!   `In-Reply-To` the answered mail, "Your mail could not be processed:"
-//!   with each reason on its own line, then the quoted original;
+//!   (or, when the mail was processed and the upload it asked for failed,
+//!   "Your mail was processed, but the upload it asked for failed:") with
+//!   each reason on its own line, then the quoted original;
 //! * FAILEDTOUPLOAD notifications (Launchpad's format): one mail per
 //!   recipient — the buildd admins, the package's creator (`Changed-By`),
 //!   the `Maintainer` when configured — each saying why it was sent;
@@ -244,12 +246,26 @@ fn raw_header(name: &'static str, value: impl Into<String>) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value.into())
 }
 
-/// Composes an error reply to `answer` with the given reasons. `id` makes
-/// the Message-ID unique; `now` is the Date.
+/// What an error reply answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answered {
+    /// A mail that could not be processed (a refused command, a
+    /// `.changes` that does not match): "Your mail could not be
+    /// processed".
+    Refused,
+    /// A mail that was processed, whose upload then failed: the signer
+    /// of the `.changes` (or `retry-upload`) hears how it failed.
+    UploadFailed,
+}
+
+/// Composes an error reply to `answer` (`answered`: why) with the given
+/// reasons. `id` makes the Message-ID unique; `now` is the Date.
+#[allow(clippy::too_many_arguments)]
 pub fn error_reply(
     templates: &Templates,
     from: &str,
     answer: &Answer,
+    answered: Answered,
     reasons: &[String],
     ignored: &[String],
     id: u64,
@@ -263,6 +279,7 @@ pub fn error_reply(
     let body = templates.render(
         Kind::ErrorReply,
         context! {
+            processed => answered == Answered::UploadFailed,
             reasons => reasons.iter().map(|r| r.trim_end()).collect::<Vec<_>>(),
             ignored => ignored,
             quoted => answer.quoted,

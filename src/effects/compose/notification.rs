@@ -167,10 +167,7 @@ pub(super) fn component(changes: Option<&Changes>) -> String {
 }
 
 /// Seconds in words: `1 hour, 2 minutes, 5 seconds`.
-pub(super) fn human_duration(secs: Option<u64>) -> String {
-    let Some(secs) = secs else {
-        return "not available".into();
-    };
+pub(super) fn human_duration(secs: u64) -> String {
     let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
     let mut parts = Vec::new();
     for (n, unit) in [(h, "hour"), (m, "minute"), (s, "second")] {
@@ -186,18 +183,17 @@ pub(super) fn human_duration(secs: Option<u64>) -> String {
 }
 
 /// A URL template with `{src}`, `{ver}`, `{arch}`, `{dist}` filled in
-/// (`{source}` and `{version}`, the upload command's names, too).
-pub fn url(template: Option<&str>, record: &BuildRecord) -> String {
-    match template {
-        None => "not available".into(),
-        Some(t) => t
-            .replace("{src}", &record.key.source)
+/// (`{source}` and `{version}`, the upload command's names, too); `None`
+/// without a template (the notice then leaves the row out).
+pub fn url(template: Option<&str>, record: &BuildRecord) -> Option<String> {
+    template.map(|t| {
+        t.replace("{src}", &record.key.source)
             .replace("{source}", &record.key.source)
             .replace("{ver}", &record.version)
             .replace("{version}", &record.version)
             .replace("{arch}", &record.key.arch)
-            .replace("{dist}", &record.key.dist),
-    }
+            .replace("{dist}", &record.key.dist)
+    })
 }
 
 /// Wraps `text` at `width` columns (words longer than a line stay whole).
@@ -268,13 +264,42 @@ pub(super) fn notification(
     Ok(message.formatted())
 }
 
-/// Composes the notifications about `record` entering Failed-To-Upload:
-/// one mail per recipient. `event` makes the Message-IDs unique (the job
-/// or mail that caused the failure). Refuses without an upload log.
+/// Why an upload failed, which decides who has to act: the notices say
+/// so plainly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadFailure {
+    /// On the farm's side: the upload command failed or was interrupted,
+    /// or the files no longer matched the signed `.changes`. The buildd
+    /// admins are told (with the command's output) and upload again; the
+    /// package's creator and maintainer need not act, and do not get the
+    /// farm's log.
+    Farm,
+    /// The archive or its upload queue refused the upload (REJECTED, a
+    /// failed "Processing of"): its answer, the upload log, says why and
+    /// goes to everyone notified.
+    Archive,
+}
+
+impl UploadFailure {
+    /// The `cause` the template gets: `farm` or `archive`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadFailure::Farm => "farm",
+            UploadFailure::Archive => "archive",
+        }
+    }
+}
+
+/// Composes the notifications about `record` entering Failed-To-Upload
+/// for `cause`: one mail per recipient, the admins' with the upload log,
+/// the creator's and maintainer's saying whether they need to act. `event`
+/// makes the Message-IDs unique (the job or mail that caused the failure).
+/// Refuses without an upload log.
 pub fn failed_to_upload(
     config: &Config,
     templates: &Templates,
     record: &BuildRecord,
+    cause: UploadFailure,
     event: u64,
     now: i64,
 ) -> Result<Vec<Composed>, ComposeError> {
@@ -293,6 +318,10 @@ pub fn failed_to_upload(
     let people = recipients(config, changes.as_ref());
     let mut out = Vec::new();
     for (n, r) in people.iter().enumerate() {
+        let admin = r.roles.contains(&Role::BuilddAdmin);
+        // The farm's own log (its paths, a traceback) is for the admins;
+        // the archive's answer is for everyone.
+        let log = (admin || cause == UploadFailure::Archive).then(|| upload_log.trim_end());
         let body = templates.render(
             Kind::FailedToUpload,
             context! {
@@ -303,11 +332,13 @@ pub fn failed_to_upload(
                 archive => archive,
                 component => component,
                 state_title => State::FailedToUpload.title(),
-                duration => human_duration(record.build_duration),
+                duration => record.build_duration.map(human_duration),
                 build_log_url => url(config.notify.build_log_url.as_deref(), record),
-                builder => record.builder.clone().unwrap_or_else(|| "not available".into()),
+                builder => record.builder.clone(),
                 source_url => url(config.notify.source_url.as_deref(), record),
-                upload_log => upload_log.trim_end(),
+                upload_log => log,
+                cause => cause.as_str(),
+                admin => admin,
                 title => title(record),
                 reason => wrap(&r.reason(), 72),
             },
@@ -341,9 +372,9 @@ pub fn failed_to_upload(
 pub(super) struct ArchFailure {
     arch: String,
     state_title: String,
-    builder: String,
-    duration: String,
-    build_log_url: String,
+    builder: Option<String>,
+    duration: Option<String>,
+    build_log_url: Option<String>,
     explanation: Option<String>,
     excerpt: Option<String>,
 }
@@ -379,8 +410,8 @@ pub fn build_failure(
         .map(|r| ArchFailure {
             arch: r.key.arch.clone(),
             state_title: r.state.title().to_string(),
-            builder: r.builder.clone().unwrap_or_else(|| "not available".into()),
-            duration: human_duration(r.build_duration),
+            builder: r.builder.clone(),
+            duration: r.build_duration.map(human_duration),
             build_log_url: url(config.notify.build_log_url.as_deref(), r),
             explanation: r
                 .failed_reason

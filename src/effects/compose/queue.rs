@@ -2,19 +2,23 @@
 //! per address), FAILEDTOUPLOAD notifications, forwarded mails. The mails
 //! are delivered later from the outbox ([`crate::effects::outbox`]).
 
-use super::{domain_of, error_reply, failed_to_upload, Composed, Kind, Templates};
+use super::{
+    domain_of, error_reply, failed_to_upload, Answered, Composed, Kind, Templates, UploadFailure,
+};
 use crate::config::{Config, OWN_MESSAGE_ID_PREFIX};
 use crate::model::{Answer, BuildRecord, OutboundMail};
 use crate::store::{Commit, Store, StoreError};
 
-/// Adds an error reply to `c`, unless `answer.to` has had
+/// Adds an error reply (`answered`: why) to `c`, unless `answer.to` has had
 /// `replies.max_errors_per_hour` error replies in the last hour. Returns
 /// whether it was added.
+#[allow(clippy::too_many_arguments)]
 pub fn queue_error_reply(
     store: &dyn Store,
     mailer: &Mailer<'_>,
     c: &mut Commit<'_>,
     answer: &Answer,
+    answered: Answered,
     reasons: &[String],
     ignored: &[String],
     now: i64,
@@ -55,6 +59,7 @@ pub fn queue_error_reply(
         &mailer.templates,
         &config.from_address,
         answer,
+        answered,
         reasons,
         ignored,
         id,
@@ -119,16 +124,17 @@ pub fn outbound(mail: Composed, id: u64, now: i64) -> (OutboundMail, Vec<u8>) {
 }
 
 /// Adds the Failed-To-Upload notifications of `record` (which must carry
-/// its upload log) to `c`.
+/// its upload log), failed for `cause`, to `c`.
 pub fn queue_failed_to_upload(
     store: &dyn Store,
     mailer: &Mailer<'_>,
     c: &mut Commit<'_>,
     record: &BuildRecord,
+    cause: UploadFailure,
     event: u64,
     now: i64,
 ) -> Result<Vec<String>, StoreError> {
-    match failed_to_upload(mailer.config, &mailer.templates, record, event, now) {
+    match failed_to_upload(mailer.config, &mailer.templates, record, cause, event, now) {
         Ok(mails) => {
             let mut to = Vec::new();
             for m in mails {

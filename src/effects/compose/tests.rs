@@ -29,6 +29,7 @@ fn error_reply_has_the_required_parts() {
         &t,
         "buildd@example.org",
         &answer,
+        Answered::Refused,
         &["first reason".into(), "second reason".into()],
         &[],
         7,
@@ -50,8 +51,8 @@ fn error_reply_has_the_required_parts() {
 
 #[test]
 fn durations_and_wrapping() {
-    assert_eq!(human_duration(Some(3725)), "1 hour, 2 minutes, 5 seconds");
-    assert_eq!(human_duration(None), "not available");
+    assert_eq!(human_duration(3725), "1 hour, 2 minutes, 5 seconds");
+    assert_eq!(human_duration(0), "0 seconds");
     let w = wrap(&"word ".repeat(40), 72);
     assert!(w.lines().all(|l| l.len() <= 72), "{w}");
     assert_eq!(w.split_whitespace().count(), 40);

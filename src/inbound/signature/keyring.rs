@@ -67,6 +67,23 @@ impl Keyring {
             .collect()
     }
 
+    /// Whether `address` is the mail address of a user ID of one of the
+    /// certificates (compared without regard to case): an admin's own
+    /// address, safe to answer even when the mail is not signed.
+    pub fn has_address(&self, address: &str) -> bool {
+        let address = address.trim();
+        !address.is_empty()
+            && self.certs.iter().any(|c| {
+                c.userids().any(|u| {
+                    u.userid()
+                        .email()
+                        .ok()
+                        .flatten()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(address))
+                })
+            })
+    }
+
     pub(super) fn add(&mut self, cert: Cert) -> Result<(), SignatureError> {
         let cert = cert.strip_secret_key_material();
         let fpr = cert.fingerprint();

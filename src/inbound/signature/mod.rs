@@ -237,9 +237,10 @@ pub enum SignatureError {
     /// expiration time; `max_age_secs` is then the signature's own
     /// validity period).
     #[error(
-        "signature made at {} is older than the maximum signature age of {max_age_secs} \
-         seconds; sign the reply again",
-        format_time(*created)
+        "signature made at {} is older than the maximum signature age of {}; \
+         sign the reply again",
+        format_time(*created),
+        crate::config::format_duration(std::time::Duration::from_secs(*max_age_secs))
     )]
     TooOld {
         /// Signature creation time, Unix seconds.

@@ -254,11 +254,13 @@ impl Farm {
 
     /// The error replies written to the outbox: each mail's header block
     /// as written, then its body decoded (lettre may have chosen
-    /// quoted-printable).
+    /// quoted-printable). Only the `.eml` files: a mail being written is a
+    /// temporary file beside them until it is renamed.
     pub fn outbox(&self) -> Vec<String> {
         let dir = self.root().join("data/outbox");
         Farm::files_in(&dir)
             .iter()
+            .filter(|n| n.ends_with(".eml"))
             .map(|n| {
                 let raw = std::fs::read(dir.join(n)).unwrap();
                 let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
