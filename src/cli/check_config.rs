@@ -293,15 +293,25 @@ fn serve_section(
         crate::serve::Listen::parse(address).map_err(|e| format!("buildmail: serve.lmtp: {e}"))?;
     }
     if serve.lmtp.is_empty() {
-        r.line("serve.lmtp: none".to_string());
-        warnings.push(
-            "serve.lmtp is empty: `buildmail serve` listens only on --lmtp or the sockets systemd passes (buildmail.socket), and `deliver` cannot find a running daemon to hand its mail to; set it to the socket's ListenStream= (the package's: lmtp = [\"unix:/run/buildmail/lmtp.sock\"])".into(),
-        );
+        r.line("serve.lmtp: none (the MTA hands mail to `buildmail deliver`; the daemon takes it over its control socket)".to_string());
     } else {
         r.line(format!(
-            "serve.lmtp: {} (where `serve` listens unless systemd passes its sockets, and where `deliver` hands its mail to a running daemon)",
+            "serve.lmtp: {} (where `serve` takes LMTP unless systemd passes its sockets)",
             serve.lmtp.join(", ")
         ));
+    }
+    r.line(format!(
+        "serve.control: {} (the daemon's control socket: every command and `deliver` ask a running daemon there)",
+        serve.control.display()
+    ));
+    match &serve.http {
+        Some(addr) => {
+            crate::serve::Listen::parse(addr).map_err(|e| format!("buildmail: serve.http: {e}"))?;
+            r.line(format!(
+                "serve.http: {addr} (read-only queries over TCP: builds, histories, logs, the queue, the status)"
+            ));
+        }
+        None => r.line("serve.http: none".to_string()),
     }
     match serve.sync_every {
         Some(every) => {

@@ -38,16 +38,23 @@ pub fn run(config: &Config, args: Args) -> ExitCode {
             return ExitCode::from(EX_TEMPFAIL);
         }
     };
-    let answer = match client::connect(&config.serve.control, client::HELLO_TIMEOUT) {
-        Connect::Daemon(remote) => remote.submit(raw, MailMode::Deliver),
-        Connect::NoDaemon => Local::new(config, crate::time::system(), super::global_args(config))
-            .submit(raw, MailMode::Deliver),
-        Connect::Unusable(why) => Err(HubError::unavailable(why)),
+    let (by, answer) = match client::connect(&config.serve.control, client::HELLO_TIMEOUT) {
+        Connect::Daemon(remote) => (
+            format!("handed to {}: ", remote.describe()),
+            remote.submit(raw, MailMode::Deliver),
+        ),
+        Connect::NoDaemon => (
+            String::new(),
+            Local::new(config, crate::time::system(), super::global_args(config))
+                .submit(raw, MailMode::Deliver),
+        ),
+        Connect::Unusable(why) => (String::new(), Err(HubError::unavailable(why))),
     };
     match answer {
         Ok(a) => {
+            // What happened to the mail, whoever committed it.
             if args.verbose {
-                eprintln!("buildmail: {}", a.said);
+                eprintln!("buildmail: {by}{}", a.said);
             }
             ExitCode::SUCCESS
         }
