@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::{ArchiveAnswer, Ingest, LogFacts, Outcome, Prepared, PreparedBody};
+use super::{ArchiveAnswer, FilesChecked, Ingest, LogFacts, Outcome, Prepared, PreparedBody};
 use crate::decide;
 use crate::decide::reply::Decision;
 use crate::effects::compose;
@@ -129,7 +129,7 @@ impl Ingest<'_> {
                 )
             }
             PreparedBody::Log(a) => self.commit_log(a, p, now),
-            PreparedBody::Reply(r) => self.commit_reply(r, p, now),
+            PreparedBody::Reply(r, files) => self.commit_reply(r, files.as_ref(), p, now),
         }
     }
 
@@ -485,21 +485,35 @@ impl Ingest<'_> {
         })
     }
 
-    fn commit_reply(&self, r: &Reply, p: &Prepared, now: i64) -> Result<Outcome, StoreError> {
+    fn commit_reply(
+        &self,
+        r: &Reply,
+        files: Option<&FilesChecked>,
+        p: &Prepared,
+        now: i64,
+    ) -> Result<Outcome, StoreError> {
         let key = self.reply_key(r)?;
         let record = self.store.build(&key)?;
         let signer = r.signer();
         let rules = decide::reply::Rules::of(self.prep.config);
         let mut decision = decide::reply::decide(r, &key, record.as_ref(), now, &rules);
-        // The files of an upload are checked now, before anything is
-        // committed: a refusal is answered at once.
+        // The files of an upload are checked before anything is
+        // committed, so a refusal is answered at once: a signed `.changes`
+        // was checked when the mail was prepared (outside the commit);
+        // only `retry-upload`, whose `.changes` is the record's, is
+        // checked here.
         if let Decision::Apply(a) = &decision {
             if a.job == Some(JobKind::Upload) {
                 if let Some(u) = &a.record.upload {
-                    if let Err(problems) = crate::effects::upload::verify_files(
-                        &u.changes,
-                        &self.prep.config.upload.build_dir,
-                    ) {
+                    let checked = match files.filter(|f| f.changes == u.changes) {
+                        Some(f) => f.result.clone(),
+                        None => crate::effects::upload::verify_files(
+                            &u.changes,
+                            &self.prep.config.upload.build_dir,
+                        )
+                        .map(drop),
+                    };
+                    if let Err(problems) = checked {
                         decision = Decision::Refuse(problems);
                     }
                 }

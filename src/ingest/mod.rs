@@ -17,7 +17,7 @@ pub mod pipeline;
 mod prepare;
 
 pub use crate::inbound::classify::LogFacts;
-pub use prepare::{ArchiveAnswer, Prepared, PreparedBody, Preparer, Trust};
+pub use prepare::{ArchiveAnswer, FilesChecked, Prepared, PreparedBody, Preparer, Trust};
 
 use crate::config::Config;
 use crate::effects::compose::{Mailer, Templates};

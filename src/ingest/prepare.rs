@@ -48,8 +48,9 @@ pub struct Prepared {
 pub enum PreparedBody {
     /// A build log.
     Log(Box<LogFacts>),
-    /// An admin reply, read and its signature checked.
-    Reply(Box<Reply>),
+    /// An admin reply, read and its signature checked; for a signed
+    /// `.changes`, its files already checked against the build directory.
+    Reply(Box<Reply>, Option<FilesChecked>),
     /// An archive or upload-queue answer.
     Archive(Box<ArchiveAnswer>),
     /// Another kind of mail: forwarded to the admin.
@@ -112,6 +113,31 @@ impl Ingest<'_> {
             });
         }
         self.prep.prepare_identified(raw, sha256, earlier)
+    }
+}
+
+/// The files of a signed `.changes` checked against the build directory
+/// (sizes and every checksum) while the mail was prepared, so that the
+/// commit hashes nothing: a commit uses the result for this very
+/// `.changes` only.
+#[derive(Debug, Clone)]
+pub struct FilesChecked {
+    /// The `.changes` whose files were checked.
+    pub changes: crate::debian::changes::Changes,
+    /// `Err`: what is wrong with them, in words.
+    pub result: Result<(), Vec<String>>,
+}
+
+impl FilesChecked {
+    /// Checks the files `r`'s signed `.changes` lists, when it has one.
+    fn of(r: &Reply, build_dir: &std::path::Path) -> Option<FilesChecked> {
+        let crate::inbound::reply::Request::Changes { changes, .. } = &r.request else {
+            return None;
+        };
+        Some(FilesChecked {
+            changes: (**changes).clone(),
+            result: crate::effects::upload::verify_files(changes, build_dir).map(drop),
+        })
     }
 }
 
@@ -616,7 +642,8 @@ impl<'a> Preparer<'a> {
                             self.config,
                         ))));
                     }
-                    Ok(PreparedBody::Reply(Box::new(r)))
+                    let files = FilesChecked::of(&r, &self.config.upload.build_dir);
+                    Ok(PreparedBody::Reply(Box::new(r), files))
                 }
                 Analysis::Archive(subject) => {
                     let (text, signature) = match self.archive_signature(&parsed) {
@@ -667,7 +694,10 @@ impl<'a> Preparer<'a> {
                         })
                         .flatten();
                     Ok(match reply {
-                        Some(r) => PreparedBody::Reply(Box::new(r)),
+                        Some(r) => {
+                            let files = FilesChecked::of(&r, &self.config.upload.build_dir);
+                            PreparedBody::Reply(Box::new(r), files)
+                        }
                         None => {
                             PreparedBody::Other(Box::new(ForwardFacts::of(&parsed, self.config)))
                         }
