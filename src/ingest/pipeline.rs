@@ -256,6 +256,7 @@ pub fn run(
                             size: job.size,
                             outcome: &outcome,
                         });
+                        crate::effects::crash_point("import-committed");
                         since_flush += job.size;
                         if since_flush >= config.database.import_flush_bytes {
                             store.flush()?;

@@ -866,21 +866,12 @@ fn dose_builddebcheck() -> Option<std::path::PathBuf> {
                 .find(|f| f.is_file())
         })
     };
-    if find().is_none() && unsafe { libc::geteuid() } == 0 {
-        let _ = std::process::Command::new("apt-get")
-            .args(["install", "-y", "-q", "dose-builddebcheck"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
+    // `.ci/run` installs it (apt-get install dose-builddebcheck).
     let found = find();
     if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "dose-builddebcheck is needed (apt-get install dose-builddebcheck)"
+        crate::support::skip(
+            "dose-builddebcheck is not installed (apt-get install dose-builddebcheck)",
         );
-        eprintln!("skipped: dose-builddebcheck is not installed and could not be installed");
     }
     found
 }

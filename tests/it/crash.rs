@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::support::logs::{sbuild_log, LogSpec};
 use buildmail::config::Config;
@@ -51,38 +50,23 @@ fn sigkill_during_import_then_rerun_gives_each_mail_exactly_once() {
             .stderr(Stdio::null());
         c
     };
-    // Time a whole import once elsewhere would double the test; instead kill
-    // after a delay and check that the child really died mid-way.
-    let mut killed_midway = false;
-    let mut delay = Duration::from_millis(300);
-    for _ in 0..6 {
-        let mut child = import().spawn().unwrap();
-        let start = Instant::now();
-        while start.elapsed() < delay {
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        child.kill().ok(); // SIGKILL on Unix
-        let status = child.wait().unwrap();
-        if status.signal() == Some(libc_sigkill()) {
-            // Check that the database really holds a partial import.
-            let cfg = Config::load(Some(&config)).unwrap();
-            let store = buildmail::store::open(&cfg.database).unwrap();
-            let n = store.stats().unwrap().mails;
-            drop(store);
-            if n > 0 && n < MAILS {
-                killed_midway = true;
-                break;
-            }
-            delay += Duration::from_millis(200);
-        } else {
-            // The import finished before the kill: start again, fresh, sooner.
-            std::fs::remove_dir_all(dir.path().join("data")).unwrap();
-            delay /= 2;
-        }
-    }
+    // Killed by the crash hook after its 60th commit (of 1,500): mid-way by
+    // construction, not after a guessed delay.
+    let status = import()
+        .env("BUILDMAIL_CRASH_AT", "import-committed:60")
+        .status()
+        .unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(libc_sigkill()),
+        "the import was not killed"
+    );
+    let cfg = Config::load(Some(&config)).unwrap();
+    let store = buildmail::store::open(&cfg.database).unwrap();
+    let n = store.stats().unwrap().mails;
+    drop(store);
+    let killed_midway = n > 0 && n < MAILS;
+    assert!(n <= 60, "{n} mails committed before a kill at the 60th");
     assert!(killed_midway, "could not kill the import in the middle");
 
     // What the kill left: log files archived for mails whose commit was

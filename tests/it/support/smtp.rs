@@ -33,6 +33,8 @@ struct Shared {
     /// refused (530) before a successful AUTH.
     auth: Mutex<Option<(String, String)>>,
     stopping: AtomicBool,
+    /// Sessions accepted and not yet ended.
+    open: std::sync::atomic::AtomicUsize,
 }
 
 /// Locks `m`, ignoring poisoning (a panicking session must not break others).
@@ -71,8 +73,10 @@ impl SmtpServer {
                     continue;
                 };
                 let shared = Arc::clone(&accept_shared);
+                shared.open.fetch_add(1, Ordering::SeqCst);
                 std::thread::spawn(move || {
                     let _ = session(stream, &shared);
+                    shared.open.fetch_sub(1, Ordering::SeqCst);
                 });
             }
             // The listener is dropped here: new connections are refused.
@@ -92,6 +96,19 @@ impl SmtpServer {
     /// `smtp://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits until every session has ended (its client closed the
+    /// connection or died): what it sent before is all read then.
+    pub fn wait_idle(&self) {
+        let start = std::time::Instant::now();
+        while self.shared.open.load(Ordering::SeqCst) > 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "SMTP sessions still open after a minute"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Every mail accepted so far, in order.
