@@ -99,16 +99,6 @@ impl Shared {
     }
 }
 
-/// This host's name (for greetings and claims), `localhost` when it has
-/// none that is valid UTF-8.
-pub fn hostname() -> String {
-    hostname::get()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-}
-
 /// Runs the daemon until SIGTERM or SIGINT.
 /// `config_path` is where the configuration came from (`--config`), read
 /// again on SIGHUP.
@@ -202,7 +192,7 @@ async fn serve(
     let shared = Arc::new(Shared {
         limits: limits::Limits::new(&core.config().serve),
         core: core.clone(),
-        hostname: hostname(),
+        hostname: crate::effects::claim::host_name(),
     });
     let mut acceptors = Vec::new();
     for listener in sockets.lmtp {
