@@ -1,7 +1,5 @@
 //! The TOML file as written: every key optional, unknown keys refused.
 
-#[allow(unused_imports)]
-use super::*;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -3,8 +3,8 @@
 //! durations are shown back in the form the file takes
 //! ([`format_size`], [`format_duration`]: `check-config`).
 
-#[allow(unused_imports)]
-use super::*;
+use crate::config::ConfigError;
+use crate::config::SizeValue;
 use std::time::Duration;
 
 pub(super) fn check_address(key: &'static str, value: &str) -> Result<(), ConfigError> {

@@ -7,11 +7,18 @@ use minijinja::context;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::*;
 use crate::config::{Config, OWN_MESSAGE_ID_PREFIX};
 use crate::debian::changes;
 use crate::debian::changes::Changes;
+use crate::effects::compose::domain_of;
+use crate::effects::compose::mailbox;
+use crate::effects::compose::raw_header;
+use crate::effects::compose::ComposeError;
+use crate::effects::compose::Composed;
+use crate::effects::compose::Kind;
+use crate::effects::compose::Templates;
 use crate::model::{BuildRecord, State};
+use lettre::message::Mailbox;
 
 /// Why someone receives a notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

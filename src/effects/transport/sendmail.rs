@@ -3,9 +3,8 @@
 //! killed when it hangs. buildmail's own rather than lettre's, which has no
 //! timeout.
 
-#[allow(unused_imports)]
-use super::*;
 use crate::effects::process::wait_with_timeout;
+use crate::effects::transport::SendError;
 
 use std::io::{self, Read, Write};
 use std::process::{Command, ExitStatus, Stdio};

@@ -1,9 +1,12 @@
 //! Debian Janitor's buildlog-consultant, run on a rendering of the log
 //! (standard ASCII boxes, lossily decoded tails) inside `catch_unwind`.
 
-#[allow(unused_imports)]
-use super::*;
 use crate::debian::Status;
+use crate::inbound::explain::is_build_stage;
+use crate::inbound::explain::is_timed_commands;
+use crate::inbound::explain::tail_lines;
+use crate::inbound::explain::CONSULTANT_CONTEXT;
+use crate::inbound::explain::CONSULTANT_LINES;
 use crate::inbound::sbuild::Span;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

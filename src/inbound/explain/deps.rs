@@ -1,8 +1,10 @@
 //! Unsatisfiable build dependencies, as apt, apt 3's solver and dose3
 //! report them, turned into a ready `dep-wait` argument.
 
-#[allow(unused_imports)]
-use super::*;
+use crate::inbound::explain::decode;
+use crate::inbound::explain::excerpt_around;
+use crate::inbound::explain::tail_lines;
+use crate::inbound::explain::MAX_SCAN_LINES;
 use crate::inbound::sbuild::Span;
 use memchr::memmem;
 

@@ -1,8 +1,9 @@
 //! The parts of a log mail: the log (plain, QP, base64 or gzip, inflated
 //! under a limit), the `.changes` and the `.summary`; transfer decodings.
 
-#[allow(unused_imports)]
-use super::*;
+use crate::inbound::mail::Inbound;
+use crate::inbound::mail::Log;
+use crate::inbound::mail::MailError;
 use mail_parser::{MessagePart, MimeHeaders, PartType};
 use std::borrow::Cow;
 use std::io::Read;

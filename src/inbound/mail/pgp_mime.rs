@@ -1,8 +1,8 @@
 //! PGP/MIME (RFC 3156) and the text of a reply: the exact signed entity
 //! with CRLF canonicalisation, the signature part, and the reply's body.
 
-#[allow(unused_imports)]
-use super::*;
+use crate::inbound::mail::decoded_body;
+use crate::inbound::mail::Inbound;
 use mail_parser::{MessagePart, MimeHeaders, PartType};
 use std::borrow::Cow;
 

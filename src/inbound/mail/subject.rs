@@ -1,8 +1,6 @@
 //! Subjects: sbuild's `Log for ...`, replies to it and to `Should I build`,
 //! and the archive's answers about a `.changes`.
 
-#[allow(unused_imports)]
-use super::*;
 use crate::debian::names::{ARCH_RE, DIST_RE, PACKAGE_RE as SOURCE_RE, VERSION_RE};
 use serde::{Deserialize, Serialize};
 

@@ -2,10 +2,13 @@
 //! old `Automatic build of` line, header and Summary `Key: value` pairs,
 //! `Finished at` and `Build needed`, and how they are merged.
 
-#[allow(unused_imports)]
-use super::*;
 use crate::debian::names::{is_arch_name, is_package_name};
 use crate::debian::Status;
+use crate::inbound::sbuild::lines;
+use crate::inbound::sbuild::trim_end;
+use crate::inbound::sbuild::BuildLog;
+use crate::inbound::sbuild::Space;
+use crate::inbound::sbuild::UNI_H;
 use memchr::memchr;
 
 /// Identity fields as one source of the log states them.

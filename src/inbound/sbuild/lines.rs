@@ -1,7 +1,5 @@
 //! Lines of raw bytes (`\n`, `\r\n` and bare `\r` ends), found with memchr.
 
-#[allow(unused_imports)]
-use super::*;
 use memchr::memchr;
 
 /// Iterator over the lines of a byte buffer: `(offset of the line, line

@@ -3,9 +3,27 @@
 //! fields of each region read (see the module documentation for what is
 //! looked at where).
 
-#[allow(unused_imports)]
-use super::*;
 use crate::debian::Status;
+use crate::inbound::sbuild::apply_summary_pair;
+use crate::inbound::sbuild::automatic_line_fields;
+use crate::inbound::sbuild::header_pair;
+use crate::inbound::sbuild::is_separator;
+use crate::inbound::sbuild::is_underline;
+use crate::inbound::sbuild::main_box_identity;
+use crate::inbound::sbuild::merge_ident;
+use crate::inbound::sbuild::normalise_text;
+use crate::inbound::sbuild::sbuild_line;
+use crate::inbound::sbuild::split_kv;
+use crate::inbound::sbuild::strip_timestamp;
+use crate::inbound::sbuild::trailer_line;
+use crate::inbound::sbuild::trim_end;
+use crate::inbound::sbuild::BuildLog;
+use crate::inbound::sbuild::Ident;
+use crate::inbound::sbuild::LogFormat;
+use crate::inbound::sbuild::Scan;
+use crate::inbound::sbuild::Span;
+use crate::inbound::sbuild::MAX_HEADER_GAP;
+use crate::inbound::sbuild::MIN_RULE_FILL;
 use memchr::memchr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

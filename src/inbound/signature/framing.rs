@@ -3,8 +3,7 @@
 //! space and line ends canonicalised) and its armored signature; notes
 //! about text around the signed block.
 
-#[allow(unused_imports)]
-use super::*;
+use crate::inbound::signature::SignatureError;
 
 /// The exact armor header line that opens a clearsigned block.
 pub(super) const BEGIN_SIGNED: &[u8] = b"-----BEGIN PGP SIGNED MESSAGE-----";

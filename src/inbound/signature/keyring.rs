@@ -1,7 +1,7 @@
 //! The admins' keyring: certificates from armored or binary files.
 
-#[allow(unused_imports)]
-use super::*;
+use crate::inbound::signature::SignatureError;
+use openpgp::cert::CertParser;
 use openpgp::parse::Parse;
 use openpgp::{Cert, KeyHandle};
 use sequoia_openpgp as openpgp;

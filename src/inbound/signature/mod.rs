@@ -37,10 +37,6 @@
 
 use std::time::Duration;
 
-use sequoia_openpgp as openpgp;
-
-use openpgp::cert::prelude::*;
-
 use crate::time::format_time;
 
 mod framing;

@@ -2,8 +2,12 @@
 //! the time window, and one key-validity check applied at signing time
 //! and now.
 
-#[allow(unused_imports)]
-use super::*;
+use crate::inbound::signature::to_system_time;
+use crate::inbound::signature::to_unix;
+use crate::inbound::signature::Facts;
+use crate::inbound::signature::Policy;
+use crate::inbound::signature::SignatureError;
+use openpgp::cert::prelude::*;
 
 use openpgp::packet::Signature;
 use openpgp::parse::stream::{MessageLayer, MessageStructure, VerificationError};

@@ -1,8 +1,11 @@
 //! Running sequoia's detached verifier over the exact signed bytes, with
 //! buildmail's helper collecting what [`super::rules`] needs.
 
-#[allow(unused_imports)]
-use super::*;
+use crate::inbound::signature::judge;
+use crate::inbound::signature::Keyring;
+use crate::inbound::signature::Policy;
+use crate::inbound::signature::SignatureError;
+use crate::inbound::signature::Verified;
 
 use openpgp::parse::stream::{DetachedVerifierBuilder, MessageStructure, VerificationHelper};
 use openpgp::parse::Parse;

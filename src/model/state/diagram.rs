@@ -1,7 +1,10 @@
 //! The state diagram as Graphviz dot, generated from the transition table.
 
-#[allow(unused_imports)]
-use super::*;
+use crate::model::state::upload_outcome;
+use crate::model::state::Group;
+use crate::model::state::Target;
+use crate::model::state::TRANSITIONS;
+use crate::model::State;
 
 pub(super) fn list(states: &[State]) -> String {
     states

@@ -2,9 +2,15 @@
 //! it goes; and the pure functions that consult it. The single source of
 //! states — the diagram ([`super::diagram_dot`]) is drawn from it.
 
-#[allow(unused_imports)]
-use super::*;
 use crate::debian::Status;
+use crate::model::state::list;
+use crate::model::state::ArchiveEvent;
+use crate::model::state::CommandKind;
+use crate::model::state::EventKind;
+use crate::model::state::SyncEvent;
+use crate::model::state::Target;
+use crate::model::state::Transition;
+use crate::model::State;
 use std::cmp::Ordering;
 
 /// States a log event of the same version may move a build out of: those
