@@ -90,11 +90,7 @@ fn farm(sources: usize) -> Farm {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("admins.asc"), shared_ed25519().armored_public()).unwrap();
-    std::fs::write(
-        dir.join("archive-key.asc"),
-        archive_key().armored_public(),
-    )
-    .unwrap();
+    std::fs::write(dir.join("archive-key.asc"), archive_key().armored_public()).unwrap();
     std::fs::write(
         &farm.config,
         format!(
@@ -122,7 +118,10 @@ fn farm(sources: usize) -> Farm {
     println!(
         "sync of {sources} sources x 2 architectures (no daemon): {:.1} s ({})",
         start.elapsed().as_secs_f64(),
-        String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("")
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
     );
     std::fs::write(&marker, b"").unwrap();
     farm
@@ -283,10 +282,7 @@ fn lmtp_run(farm: &Farm, conns: usize, mails: usize, tag: &str) -> (f64, Vec<Dur
         .into_iter()
         .flat_map(|t| t.join().unwrap())
         .collect();
-    (
-        times.len() as f64 / start.elapsed().as_secs_f64(),
-        times,
-    )
+    (times.len() as f64 / start.elapsed().as_secs_f64(), times)
 }
 
 /// How busy the machine is (the other work beside the bench).
@@ -332,14 +328,20 @@ fn main() {
         "deliver of a ~114 KB log, handed to the daemon",
         timed(runs, |i| {
             let name = format!("big{tag}x{i}");
-            deliver(&farm, &log_mail(&name, "successful", 1400, &format!("<{name}@bench>")))
+            deliver(
+                &farm,
+                &log_mail(&name, "successful", 1400, &format!("<{name}@bench>")),
+            )
         }),
     );
     // Signed replies: a Build-Attempted build each, then its give-back.
     let subjects: Vec<String> = (0..runs / 2)
         .map(|i| {
             let name = format!("sr{tag}x{i}");
-            let out = deliver(&farm, &log_mail(&name, "attempted", 50, &format!("<{name}@bench>")));
+            let out = deliver(
+                &farm,
+                &log_mail(&name, "attempted", 50, &format!("<{name}@bench>")),
+            );
             assert!(out.status.success());
             format!("Re: Log for attempted build of {name}_1.0-1 on amd64 (dist=unstable)")
         })
@@ -347,7 +349,10 @@ fn main() {
     report(
         "deliver of a signed reply, handed to the daemon",
         timed(subjects.len(), |i| {
-            deliver(&farm, &support::farm::signed_reply(&subjects[i], "give-back"))
+            deliver(
+                &farm,
+                &support::farm::signed_reply(&subjects[i], "give-back"),
+            )
         }),
     );
 
@@ -389,7 +394,10 @@ fn main() {
     println!(
         "the merge ended {:.1} s after the LMTP run: {}",
         start.elapsed().as_secs_f64(),
-        String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("")
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
     );
     println!("load average at the end: {}", load());
 }

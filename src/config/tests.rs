@@ -106,3 +106,27 @@ fn own_message_ids_are_known_by_prefix_and_domain() {
     assert!(!cfg.is_own_message_id("someone.reply.7.9@example.org"));
     assert!(!cfg.is_own_message_id("buildmail.no-domain"));
 }
+
+#[test]
+fn durations_read_as_written_and_back() {
+    for (text, secs) in [
+        ("30", 30),
+        ("30s", 30),
+        ("10m", 600),
+        ("8h", 8 * 3600),
+        ("7d", 7 * 86400),
+        ("1h 30m", 5400),
+        ("2w", 14 * 86400),
+    ] {
+        let d = parse_duration(text).unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(d, std::time::Duration::from_secs(secs), "{text}");
+        assert_eq!(parse_duration(&format_duration(d)), Some(d), "{text}");
+    }
+    assert_eq!(
+        parse_duration("500ms"),
+        Some(std::time::Duration::from_millis(500))
+    );
+    for bad in ["", "ten minutes", "-1s", "5 parsecs"] {
+        assert!(parse_duration(bad).is_none(), "{bad:?}");
+    }
+}

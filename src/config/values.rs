@@ -70,22 +70,14 @@ pub fn parse_size(s: &str) -> Option<u64> {
     n.checked_mul(mult)
 }
 
-/// Parses `"30s"`, `"10m"`, `"7d"`, `"2h"`, `"500ms"` into a duration.
+/// Parses `"30s"`, `"10m"`, `"7d"`, `"2h"`, `"500ms"`, `"1h 30m"` into a
+/// duration (humantime's units); a bare number is seconds.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let secs = |m: u64| n.checked_mul(m).map(Duration::from_secs);
-    match unit.trim() {
-        "ms" => Some(Duration::from_millis(n)),
-        "" | "s" => secs(1),
-        "m" | "min" => secs(60),
-        "h" => secs(3600),
-        "d" => secs(86400),
-        "w" => secs(7 * 86400),
-        _ => None,
+    if let Ok(secs) = s.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
     }
+    humantime::parse_duration(s).ok()
 }
 
 /// A size the way the configuration writes it: the largest binary unit
