@@ -17,7 +17,6 @@ use crate::effects::outbox;
 use crate::effects::{explain, worker, StoreAccess};
 use crate::inbound::source::RawMail;
 use crate::ingest::{Ingest, Setup};
-use crate::model::BuildKey;
 use crate::query;
 use crate::query::status::{Daemon, Status};
 use crate::store::archive::LogArchive;
@@ -277,29 +276,13 @@ impl Hub for Core {
         let config = self.config();
         let now = self.clock.now();
         Ok(match op {
-            Op::Take {
-                suite,
-                arch,
-                builder,
-                source,
-            } => Done::Taken(Box::new(self.write(|s| {
-                ops::take(s, &config, &suite, &arch, &builder, source.as_deref(), now)
-            })?)),
-            Op::Binnmu {
-                source,
-                version,
-                suite,
-                arch,
-                message,
-            } => {
-                let key = BuildKey {
-                    dist: suite,
-                    arch,
-                    source,
-                };
-                Done::Binnmu(Box::new(
-                    self.write(|s| ops::binnmu(s, &key, &version, &message, now))?,
-                ))
+            op @ (Op::Take { .. }
+            | Op::Binnmu { .. }
+            | Op::ForgetSignature { .. }
+            | Op::QuarantineDelete { .. }) => {
+                let (done, files) = self.write(|s| ops::write(s, &config, &op, now))?;
+                ops::remove_files(&files);
+                done
             }
             Op::Sync { suite } => {
                 if self.stopping() {
@@ -315,9 +298,6 @@ impl Hub for Core {
                 let (run, already) = self.sync.request(suite);
                 Done::SyncStarted { run, already }
             }
-            Op::ForgetSignature { sha256 } => {
-                Done::Forgot(self.write(|s| ops::forget_signature(s, &sha256))?)
-            }
             Op::OutboxRetry { ids, all } => {
                 let unknown = self.write(|s| ops::outbox_retry(s, &ids, all, now))?;
                 let delivery = outbox::deliver_due(self.access(), &config, &*self.clock, true)?;
@@ -327,14 +307,6 @@ impl Hub for Core {
                 unknown: Vec::new(),
                 delivery: outbox::deliver_due(self.access(), &config, &*self.clock, true)?,
             },
-            Op::QuarantineDelete { ids } => {
-                let d = self.write(|s| ops::quarantine_delete(s, &ids))?;
-                ops::remove_files(&d.files);
-                Done::Deleted {
-                    deleted: d.deleted,
-                    missing: d.missing,
-                }
-            }
             Op::QuarantineReprocess { ids, all } => {
                 let setup = self.setup();
                 let ids = ops::quarantine_ids(&*self.store, &ids, all)?;

@@ -13,7 +13,6 @@ use crate::effects::compose::Mailer;
 use crate::effects::{explain, outbox, worker, StoreAccess};
 use crate::inbound::source::RawMail;
 use crate::ingest::{Ingest, Preparer};
-use crate::model::BuildKey;
 use crate::store::archive::LogArchive;
 use crate::store::Store;
 use crate::sync::{Read, SuiteOutcome, SuiteReport, SyncError, SyncPhase};
@@ -129,34 +128,15 @@ impl Hub for Local<'_> {
         let now = self.clock.now();
         let released = StoreAccess::Open(&config.database);
         Ok(match op {
-            Op::Take {
-                suite,
-                arch,
-                builder,
-                source,
-            } => Done::Taken(Box::new(self.write(|s| {
-                ops::take(s, config, &suite, &arch, &builder, source.as_deref(), now)
-            })?)),
-            Op::Binnmu {
-                source,
-                version,
-                suite,
-                arch,
-                message,
-            } => {
-                let key = BuildKey {
-                    dist: suite,
-                    arch,
-                    source,
-                };
-                Done::Binnmu(Box::new(
-                    self.write(|s| ops::binnmu(s, &key, &version, &message, now))?,
-                ))
+            op @ (Op::Take { .. }
+            | Op::Binnmu { .. }
+            | Op::ForgetSignature { .. }
+            | Op::QuarantineDelete { .. }) => {
+                let (done, files) = self.write(|s| ops::write(s, config, &op, now))?;
+                ops::remove_files(&files);
+                done
             }
             Op::Sync { suite } => Done::Synced(Box::new(self.sync(suite, &mut |_| {})?)),
-            Op::ForgetSignature { sha256 } => {
-                Done::Forgot(self.write(|s| ops::forget_signature(s, &sha256))?)
-            }
             Op::OutboxRetry { ids, all } => {
                 let unknown = self.write(|s| ops::outbox_retry(s, &ids, all, now))?;
                 let delivery = outbox::deliver_due(released, config, &*self.clock, true)?;
@@ -175,14 +155,6 @@ impl Hub for Local<'_> {
                 unknown: Vec::new(),
                 delivery: outbox::deliver_due(released, config, &*self.clock, true)?,
             },
-            Op::QuarantineDelete { ids } => {
-                let d = self.write(|s| ops::quarantine_delete(s, &ids))?;
-                ops::remove_files(&d.files);
-                Done::Deleted {
-                    deleted: d.deleted,
-                    missing: d.missing,
-                }
-            }
             Op::QuarantineReprocess { ids, all } => {
                 let mails = {
                     let store = self.existing()?;
@@ -307,13 +279,7 @@ impl Local<'_> {
         };
         let now = self.clock.now();
         let data = match crate::sync::read_suite(self.config, suite, seen.as_ref(), now)? {
-            Read::Unchanged(s) => {
-                return Ok(SuiteReport {
-                    suite: s,
-                    unchanged: true,
-                    ..SuiteReport::default()
-                })
-            }
+            Read::Unchanged(s) => return Ok(SuiteReport::unchanged(s)),
             Read::New(data) => data,
         };
         let store = crate::store::open(&self.config.database)?;

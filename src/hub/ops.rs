@@ -88,6 +88,61 @@ impl Taken {
     }
 }
 
+/// Does an op that is one read → decide → commit (`take`, `binnmu`,
+/// `forget-signature`, `quarantine delete`), run by the caller under its
+/// write discipline (the daemon's gate; a command's open database), never
+/// flushed here; with the files of deleted quarantined mails, to remove
+/// once the deletion is durable.
+pub fn write(
+    store: &dyn Store,
+    config: &Config,
+    op: &super::Op,
+    now: i64,
+) -> Result<(super::Done, Vec<std::path::PathBuf>), HubError> {
+    use super::{Done, Op};
+    let done = match op {
+        Op::Take {
+            suite,
+            arch,
+            builder,
+            source,
+        } => take(store, config, suite, arch, builder, source.as_deref(), now)
+            .map(|t| Done::Taken(Box::new(t))),
+        Op::Binnmu {
+            source,
+            version,
+            suite,
+            arch,
+            message,
+        } => {
+            let key = BuildKey {
+                dist: suite.clone(),
+                arch: arch.clone(),
+                source: source.clone(),
+            };
+            binnmu(store, &key, version, message, now).map(|r| Done::Binnmu(Box::new(r)))
+        }
+        Op::ForgetSignature { sha256 } => forget_signature(store, sha256).map(Done::Forgot),
+        Op::QuarantineDelete { ids } => {
+            return quarantine_delete(store, ids).map(|d| {
+                (
+                    Done::Deleted {
+                        deleted: d.deleted,
+                        missing: d.missing,
+                    },
+                    d.files,
+                )
+            })
+        }
+        other => {
+            return Err(HubError::refused(format!(
+                "internal error: {other:?} is not a one-commit op"
+            )))
+        }
+    };
+    done.map(|d| (d, Vec::new()))
+}
+
 /// Hands the top of the queue (or `source`) to `builder` (no flush).
 #[allow(clippy::too_many_arguments)]
 pub fn take(

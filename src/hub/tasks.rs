@@ -334,13 +334,7 @@ fn sync_suite(
     let seen = core.store().release_seen(suite)?;
     let now = core.clock().now();
     let data = match crate::sync::read_suite(config, suite, seen.as_ref(), now)? {
-        Read::Unchanged(s) => {
-            return Ok(SuiteReport {
-                suite: s,
-                unchanged: true,
-                ..SuiteReport::default()
-            })
-        }
+        Read::Unchanged(s) => return Ok(SuiteReport::unchanged(s)),
         Read::New(data) => data,
     };
     core.sync.progress(|p| p.phase = SyncPhase::Merging);

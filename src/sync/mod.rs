@@ -168,6 +168,17 @@ pub struct SuiteReport {
     pub events: BTreeMap<String, usize>,
 }
 
+impl SuiteReport {
+    /// The report of a suite whose signed Release is the one merged last.
+    pub fn unchanged(suite: String) -> SuiteReport {
+        SuiteReport {
+            suite,
+            unchanged: true,
+            ..SuiteReport::default()
+        }
+    }
+}
+
 /// A sync in progress, as `status` and `sync` show it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SyncProgress {

@@ -4,7 +4,7 @@
 //! size limit by every route; a stopped daemon makes `deliver` give up at
 //! once; `take` prints what sbuild needs for a binNMU.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
@@ -15,6 +15,7 @@ use crate::support::archive::*;
 use crate::support::daemon::Daemon;
 use crate::support::farm::*;
 use crate::support::keys::*;
+use crate::support::lmtp::Lmtp;
 use crate::support::logs::{sbuild_log, LogSpec};
 use crate::support::{log_mail_mime_gzip_raw, log_mail_plain, sbuild_subject, with_message_id};
 
@@ -353,20 +354,7 @@ fn every_write_prints_the_same_with_and_without_the_daemon() {
 #[test]
 fn twenty_builders_take_twenty_different_builds_through_the_daemon() {
     let dir = tempfile::tempdir().unwrap();
-    let mirror = dir.path().join("mirror");
-    let farm = farm_with(&mirror, "");
-    let now = wall_now();
-    let (sources, packages) = generated(40);
-    publish(
-        &mirror,
-        &Snapshot {
-            date: now - 3600,
-            valid_until: Some(now + 7 * DAY),
-            sources: &sources,
-            packages: &[("amd64", &packages), ("arm64", "")],
-            signer: archive_key(),
-        },
-    );
+    let farm = generated_farm(dir.path(), 40, "");
     let daemon = Daemon::start(&farm, &[]);
     let text = run_ok(&farm, &["sync"]);
     assert!(text.contains("unstable: 40 sources"), "{text}");
@@ -410,61 +398,6 @@ fn twenty_builders_take_twenty_different_builds_through_the_daemon() {
     assert!(daemon.stop().success());
 }
 
-/// An LMTP client (by hand, not buildmail's code).
-struct Lmtp {
-    r: BufReader<std::os::unix::net::UnixStream>,
-    w: std::os::unix::net::UnixStream,
-}
-
-impl Lmtp {
-    fn connect(socket: &Path) -> Lmtp {
-        let w = std::os::unix::net::UnixStream::connect(socket).unwrap();
-        w.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-        let r = BufReader::new(w.try_clone().unwrap());
-        let mut c = Lmtp { r, w };
-        assert!(c.reply().starts_with("220 "));
-        c.w.write_all(b"LHLO test\r\n").unwrap();
-        c.reply();
-        c
-    }
-
-    fn reply(&mut self) -> String {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            assert!(
-                self.r.read_line(&mut line).unwrap() > 0,
-                "connection closed"
-            );
-            all.push_str(&line);
-            if line.as_bytes().get(3) == Some(&b' ') {
-                return all;
-            }
-        }
-    }
-
-    /// Sends one mail; the reply to its one recipient.
-    fn send(&mut self, mail: &[u8]) -> String {
-        self.w
-            .write_all(b"MAIL FROM:<buildd@example.org>\r\nRCPT TO:<logs@example.org>\r\nDATA\r\n")
-            .unwrap();
-        for _ in 0..3 {
-            self.reply();
-        }
-        let mut data = Vec::new();
-        for line in mail.split(|&b| b == b'\n') {
-            if line.first() == Some(&b'.') {
-                data.push(b'.');
-            }
-            data.extend_from_slice(line);
-            data.extend_from_slice(b"\r\n");
-        }
-        data.extend_from_slice(b".\r\n");
-        self.w.write_all(&data).unwrap();
-        self.reply()
-    }
-}
-
 fn log_of(src: &str, n: usize) -> Vec<u8> {
     let spec = LogSpec::new(src, "1.0-1", "amd64", "unstable", "successful");
     let subject = sbuild_subject("successful", src, "1.0-1", "amd64", "unstable");
@@ -489,20 +422,7 @@ fn syncing(farm: &Farm) -> Option<serde_json::Value> {
 #[test]
 fn a_sync_of_30000_sources_runs_beside_eight_lmtp_connections() {
     let dir = tempfile::tempdir().unwrap();
-    let mirror = dir.path().join("mirror");
-    let farm = farm_with(&mirror, "");
-    let now = wall_now();
-    let (sources, packages) = generated(30_000);
-    publish(
-        &mirror,
-        &Snapshot {
-            date: now - 3600,
-            valid_until: Some(now + 7 * DAY),
-            sources: &sources,
-            packages: &[("amd64", &packages), ("arm64", "")],
-            signer: archive_key(),
-        },
-    );
+    let farm = generated_farm(dir.path(), 30_000, "");
     let lmtp = farm.root().join("lmtp.sock");
     let daemon = Daemon::start(&farm, &["--lmtp", &format!("unix:{}", lmtp.display())]);
     let sync = farm
@@ -523,11 +443,11 @@ fn a_sync_of_30000_sources_runs_beside_eight_lmtp_connections() {
         .map(|t| {
             let (lmtp, merging, during) = (lmtp.clone(), merging.clone(), during.clone());
             std::thread::spawn(move || {
-                let mut c = Lmtp::connect(&lmtp);
+                let mut c = Lmtp::unix(&lmtp);
                 let mut sent = Vec::new();
                 for n in 0..25 {
                     let src = format!("lmtp{t}x{n}");
-                    let answer = c.send(&log_of(&src, n));
+                    let answer = c.deliver(&log_of(&src, n));
                     assert!(answer.starts_with("250 2.0.0"), "{answer}");
                     if merging.load(std::sync::atomic::Ordering::SeqCst) {
                         during.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -579,20 +499,7 @@ fn a_sync_of_30000_sources_runs_beside_eight_lmtp_connections() {
 #[test]
 fn sigterm_during_a_sync_stops_after_a_batch() {
     let dir = tempfile::tempdir().unwrap();
-    let mirror = dir.path().join("mirror");
-    let farm = farm_with(&mirror, "");
-    let now = wall_now();
-    let (sources, packages) = generated(30_000);
-    publish(
-        &mirror,
-        &Snapshot {
-            date: now - 3600,
-            valid_until: Some(now + 7 * DAY),
-            sources: &sources,
-            packages: &[("amd64", &packages), ("arm64", "")],
-            signer: archive_key(),
-        },
-    );
+    let farm = generated_farm(dir.path(), 30_000, "");
     let daemon = Daemon::start(&farm, &[]);
     let mut sync = farm
         .cli(&["sync"])
@@ -690,8 +597,18 @@ fn a_changed_keyring_counts_from_the_next_mail() {
 #[test]
 fn a_mail_over_the_size_limit_has_one_outcome_by_every_route() {
     let farm = Farm::with("[limits]\nmax_message_size = \"4KiB\"\n");
-    let big = |n: usize| log_of(&format!("big{n}"), n);
-    assert!(big(0).len() > 4096);
+    // Twice the limit, whichever line ends the route uses.
+    let big = |n: usize| {
+        let name = format!("big{n}");
+        let mut spec = LogSpec::new(&name, "1.0-1", "amd64", "unstable", "successful");
+        spec.filler_lines = 100;
+        let subject = sbuild_subject("successful", &name, "1.0-1", "amd64", "unstable");
+        with_message_id(
+            &log_mail_plain(&subject, &sbuild_log(&spec)),
+            &format!("<big-{n}@example.org>"),
+        )
+    };
+    assert!(big(0).len() > 2 * 4096);
     let alone = farm.deliver_binary(&big(1), &[]);
     assert_eq!(alone.status.code(), Some(0));
     let lmtp = farm.root().join("lmtp.sock");
@@ -703,7 +620,7 @@ fn a_mail_over_the_size_limit_has_one_outcome_by_every_route() {
         "{}",
         String::from_utf8_lossy(&handed.stderr)
     );
-    let answer = Lmtp::connect(&lmtp).send(&big(3));
+    let answer = Lmtp::unix(&lmtp).deliver(&big(3));
     assert!(
         answer.starts_with("250 2.0.0 <logs@example.org> quarantined"),
         "{answer}"
@@ -941,8 +858,9 @@ print join("\n", "dist=" . $conf->get('DISTRIBUTION'), "arch=" . $conf->get('HOS
     assert!(text.contains(&format!("timestamp={stamp}\n")), "{text}");
 }
 
-/// A farm with a synced suite of `n` generated sources.
-fn synced_farm(root: &Path, n: usize, extra: &str) -> Farm {
+/// A farm following a mirror under `root` with a generated suite of `n`
+/// sources published there (not synced yet).
+fn generated_farm(root: &Path, n: usize, extra: &str) -> Farm {
     let mirror = root.join("mirror");
     let farm = farm_with(&mirror, extra);
     let now = wall_now();
@@ -957,6 +875,12 @@ fn synced_farm(root: &Path, n: usize, extra: &str) -> Farm {
             signer: archive_key(),
         },
     );
+    farm
+}
+
+/// A farm with a synced suite of `n` generated sources.
+fn synced_farm(root: &Path, n: usize, extra: &str) -> Farm {
+    let farm = generated_farm(root, n, extra);
     run_ok(&farm, &["sync"]);
     farm
 }
