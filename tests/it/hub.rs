@@ -229,84 +229,33 @@ fn every_write_prints_the_same_with_and_without_the_daemon() {
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         v[0]["id"].to_string()
     };
-    let fixed = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let writes: Vec<Vec<String>> = vec![
-        fixed(&[
-            "take",
-            "--suite",
-            "unstable",
-            "--arch",
-            "amd64",
-            "--builder",
-            "b1",
-        ]),
-        fixed(&[
-            "take",
-            "--suite",
-            "unstable",
-            "--arch",
-            "arm64",
-            "--builder",
-            "b2",
-            "game",
-            "--json",
-        ]),
-        fixed(&[
-            "take",
-            "--suite",
-            "unstable",
-            "--arch",
-            "arm64",
-            "--builder",
-            "b3",
-            "game",
-        ]),
-        fixed(&[
-            "take",
-            "--suite",
-            "unstable",
-            "--arch",
-            "arm64",
-            "--builder",
-            "b3",
-            "nosuch",
-        ]),
-        fixed(&[
-            "binnmu",
-            "done_1-1",
-            "--suite",
-            "unstable",
-            "--arch",
-            "amd64",
-            "--message",
-            "Rebuild against libfoo 2",
-        ]),
-        fixed(&[
-            "binnmu",
-            "done_1-1",
-            "--suite",
-            "unstable",
-            "--arch",
-            "amd64",
-            "--message",
-            "again",
-        ]),
-        fixed(&["forget-signature", "SHA"]),
-        fixed(&["forget-signature", "0000000000000000"]),
-        fixed(&["outbox", "retry", "--all"]),
-        fixed(&["outbox", "retry", "77"]),
-        fixed(&["outbox", "flush"]),
-        fixed(&["quarantine", "reprocess", "QID"]),
-        fixed(&["quarantine", "delete", "QID", "999"]),
-        fixed(&["quarantine", "delete", "999"]),
-        fixed(&["work"]),
-        fixed(&["work", "--quiet"]),
-        fixed(&["work", "--explanations"]),
-        fixed(&["fsck", "--repair", "--older-than", "0s"]),
-        fixed(&["sync"]),
-        fixed(&["queue", "--suite", "unstable", "--arch", "amd64", "--json"]),
-        fixed(&["list"]),
-    ];
+    // Each a command line, split as a shell would.
+    let writes: Vec<Vec<String>> = [
+        "take --suite unstable --arch amd64 --builder b1",
+        "take --suite unstable --arch arm64 --builder b2 game --json",
+        "take --suite unstable --arch arm64 --builder b3 game",
+        "take --suite unstable --arch arm64 --builder b3 nosuch",
+        "binnmu done_1-1 --suite unstable --arch amd64 --message 'Rebuild against libfoo 2'",
+        "binnmu done_1-1 --suite unstable --arch amd64 --message again",
+        "forget-signature SHA",
+        "forget-signature 0000000000000000",
+        "outbox retry --all",
+        "outbox retry 77",
+        "outbox flush",
+        "quarantine reprocess QID",
+        "quarantine delete QID 999",
+        "quarantine delete 999",
+        "work",
+        "work --quiet",
+        "work --explanations",
+        "fsck --repair --older-than 0s",
+        "sync",
+        "queue --suite unstable --arch amd64 --json",
+        "list",
+    ]
+    .iter()
+    .map(|l| shlex::split(l).unwrap())
+    .collect();
     for w in &writes {
         let args_for = |farm: &Farm| -> Vec<String> {
             w.iter()
