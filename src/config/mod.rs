@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod raw;
+mod resolve;
 mod values;
 use raw::*;
 pub use values::*;
@@ -604,490 +605,55 @@ impl Config {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
         };
-        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
-        let data_dir = resolve(
+        let mut ctx = resolve::Ctx {
+            data_dir: PathBuf::new(),
+            base,
+            admin_address: raw
+                .admin_address
+                .unwrap_or_else(|| "buildd-admin@example.org".into()),
+            from_address: raw
+                .from_address
+                .unwrap_or_else(|| "buildd@example.org".into()),
+            default_arch: raw.default_arch.unwrap_or_else(|| "amd64".into()),
+        };
+        ctx.data_dir = ctx.path(
             raw.data_dir
                 .unwrap_or_else(|| PathBuf::from("buildmail-data")),
         );
-        let admin_address = raw
-            .admin_address
-            .unwrap_or_else(|| "buildd-admin@example.org".into());
-        let from_address = raw
-            .from_address
-            .unwrap_or_else(|| "buildd@example.org".into());
-        check_address("admin_address", &admin_address)?;
-        check_address("from_address", &from_address)?;
-        let default_arch = raw.default_arch.unwrap_or_else(|| "amd64".into());
-        if !crate::debian::names::is_arch_name(&default_arch) {
+        check_address("admin_address", &ctx.admin_address)?;
+        check_address("from_address", &ctx.from_address)?;
+        if !crate::debian::names::is_arch_name(&ctx.default_arch) {
             return Err(ConfigError::Invalid {
                 key: "default_arch",
                 message: format!(
-                    "{default_arch:?} is not a Debian architecture name (for example \"amd64\")"
+                    "{:?} is not a Debian architecture name (for example \"amd64\")",
+                    ctx.default_arch
                 ),
             });
         }
-        let limits = LimitsConfig {
-            max_message_size: size(
-                "limits.max_message_size",
-                raw.limits.max_message_size,
-                512 << 20,
-            )?,
-            max_log_size: size("limits.max_log_size", raw.limits.max_log_size, 2 << 30)?,
-            max_log_ratio: raw.limits.max_log_ratio.unwrap_or(100),
-        };
-        let database = DatabaseConfig {
-            path: raw
-                .database
-                .path
-                .map(&resolve)
-                .unwrap_or_else(|| data_dir.join("db")),
-            lock_timeout: duration("database.lock_timeout", raw.database.lock_timeout, 30)?,
-            cache_size: size("database.cache_size", raw.database.cache_size, 32 << 20)?,
-            import_flush_bytes: size(
-                "database.import_flush_every",
-                raw.database.import_flush_every,
-                64 << 20,
-            )?,
-            log_archive: raw
-                .database
-                .log_archive
-                .map(&resolve)
-                .unwrap_or_else(|| data_dir.join("logs")),
-        };
-        let signatures = SignaturesConfig {
-            keyrings: match raw.signatures.keyrings {
-                Some(k) => k.into_iter().map(&resolve).collect(),
-                None => vec![data_dir.join("admins.asc")],
-            },
-            max_age: duration("signatures.max_age", raw.signatures.max_age, 7 * 86400)?,
-            require_signed_commands: raw.signatures.require_signed_commands.unwrap_or(true),
-            require_bound_commands: raw.signatures.require_bound_commands.unwrap_or(true),
-            require_signed_logs: raw.signatures.require_signed_logs.unwrap_or(false),
-            trusted_senders: raw.signatures.trusted_senders.unwrap_or_default(),
-        };
-        for sender in &signatures.trusted_senders {
-            check_address("signatures.trusted_senders", sender)?;
-        }
-        let mut dist_queue_dirs = BTreeMap::new();
-        for (dist, d) in raw.upload.dist {
-            if let Some(q) = d.queue_dir {
-                dist_queue_dirs.insert(dist, resolve(q));
-            }
-        }
-        if let Some(cmd) = &raw.upload.command {
-            if cmd.first().is_none_or(|p| p.trim().is_empty()) {
-                return Err(ConfigError::Invalid {
-                    key: "upload.command",
-                    message: "the command is empty; write e.g. [\"dput\", \"ftp-master\", \"{changes}\"] or leave the key out".into(),
-                });
-            }
-        }
-        let upload = UploadConfig {
-            build_dir: raw
-                .upload
-                .build_dir
-                .map(&resolve)
-                .unwrap_or_else(|| data_dir.join("build")),
-            queue_dir: raw
-                .upload
-                .queue_dir
-                .map(&resolve)
-                .unwrap_or_else(|| data_dir.join("upload")),
-            dist_queue_dirs,
-            command: raw.upload.command,
-            timeout: duration("upload.timeout", raw.upload.timeout, 600)?,
-        };
-        let known_senders = raw.replies.known_senders.clone();
-        let outbox = OutboxConfig {
-            transport: match raw.outbox.transport.as_deref() {
-                None | Some("file") => Transport::File,
-                Some("sendmail") => Transport::Sendmail,
-                Some("smtp") => Transport::Smtp,
-                Some(other) => {
-                    return Err(ConfigError::Invalid {
-                        key: "outbox.transport",
-                        message: format!(
-                            "{other:?} is not a transport; write \"file\", \"sendmail\" or \"smtp\""
-                        ),
-                    })
-                }
-            },
-            dir: raw
-                .outbox
-                .dir
-                .map(&resolve)
-                .unwrap_or_else(|| data_dir.join("outbox")),
-            sendmail: raw.outbox.sendmail.unwrap_or_else(|| {
-                ["/usr/sbin/sendmail", "-oi", "-t"]
-                    .map(String::from)
-                    .to_vec()
-            }),
-            smtp_url: raw
-                .outbox
-                .smtp_url
-                .unwrap_or_else(|| "smtp://localhost:25".into()),
-            timeout: duration("outbox.timeout", raw.outbox.timeout, 60)?,
-            retry_after: duration("outbox.retry_after", raw.outbox.retry_after, 60)?,
-            max_age: duration("outbox.max_age", raw.outbox.max_age, 5 * 86400)?,
-        };
-        if outbox.sendmail.first().is_none_or(|p| p.trim().is_empty()) {
-            return Err(ConfigError::Invalid {
-                key: "outbox.sendmail",
-                message:
-                    "the command is empty; write e.g. [\"/usr/sbin/sendmail\", \"-oi\", \"-t\"]"
-                        .into(),
-            });
-        }
-        let notify = NotifyConfig {
-            buildd_admins: raw
-                .notify
-                .buildd_admins
-                .unwrap_or_else(|| vec![admin_address.clone()]),
-            notify_owner: raw.notify.notify_owner.unwrap_or(true),
-            notify_maintainer: raw.notify.notify_maintainer.unwrap_or(false),
-            notify_on: raw.notify.notify_on.unwrap_or_default(),
-            templates_dir: raw.notify.templates_dir.map(&resolve),
-            build_log_url: raw.notify.build_log_url,
-            source_url: raw.notify.source_url,
-            quiet_period: duration("notify.quiet_period", raw.notify.quiet_period, 1800)?,
-        };
-        for a in &notify.buildd_admins {
-            check_address("notify.buildd_admins", a)?;
-        }
-        let known_by_default = known_senders.is_none();
-        let mut replies = RepliesConfig {
-            max_errors_per_hour: raw.replies.max_errors_per_hour.unwrap_or(10),
-            max_errors_per_hour_total: raw.replies.max_errors_per_hour_total.unwrap_or(60),
-            known_senders: known_senders.unwrap_or_else(|| {
-                let mut known = vec![admin_address.clone()];
-                known.extend(notify.buildd_admins.iter().cloned());
-                known.extend(signatures.trusted_senders.iter().cloned());
-                known.sort();
-                known.dedup();
-                known
-            }),
-        };
-        for a in &replies.known_senders {
-            check_address("replies.known_senders", a)?;
-        }
-        for event in &notify.notify_on {
-            if !["failed-to-upload", "build-attempted", "failed"].contains(&event.as_str()) {
-                return Err(ConfigError::Invalid {
-                    key: "notify.notify_on",
-                    message: format!(
-                        "{event:?} is not an event; write \"failed-to-upload\", \"build-attempted\" or \"failed\""
-                    ),
-                });
-            }
-        }
-        let forward = ForwardConfig {
-            max_bounces: raw.forward.max_bounces.unwrap_or(5),
-            bounce_window: duration("forward.bounce_window", raw.forward.bounce_window, 8 * 3600)?,
-            blacklist: raw.forward.blacklist.unwrap_or_default(),
-        };
-        let architectures = raw
-            .archive
-            .architectures
-            .unwrap_or_else(|| vec![default_arch.clone()]);
-        let dkim = DkimRules {
-            domains: raw.archive.dkim_domains.unwrap_or_default(),
-            keys: raw
-                .archive
-                .dkim_keys
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-            dns: raw.archive.dkim_dns.unwrap_or(true),
-            nameservers: raw
-                .archive
-                .dkim_nameservers
-                .unwrap_or_default()
-                .iter()
-                .map(|s| {
-                    s.parse().map_err(|_| ConfigError::Invalid {
-                        key: "archive.dkim_nameservers",
-                        message: format!(
-                            "{s:?} is not an address and port; write e.g. \"192.0.2.53:53\""
-                        ),
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-        };
-        let root = match raw.archive.root {
-            None => None,
-            Some(r) if r.starts_with("http://") || r.starts_with("https://") => {
-                Some(Location::Url(r.trim_end_matches('/').to_string()))
-            }
-            Some(r) if r.contains("://") && !r.starts_with("file://") => {
-                return Err(ConfigError::Invalid {
-                    key: "archive.root",
-                    message: format!("{r:?}: write a directory, file://, http:// or https://"),
-                })
-            }
-            Some(r) => Some(Location::Local(resolve(PathBuf::from(
-                r.strip_prefix("file://").unwrap_or(&r),
-            )))),
-        };
-        let archive = ArchiveConfig {
-            senders: raw.archive.senders.unwrap_or_default(),
-            trust_unsigned_senders: raw.archive.trust_unsigned_senders.unwrap_or(false),
-            keyrings: raw
-                .archive
-                .keyrings
-                .unwrap_or_default()
-                .into_iter()
-                .map(&resolve)
-                .collect(),
-            dkim,
-            root,
-            suites: raw
-                .archive
-                .suites
-                .unwrap_or_else(|| vec!["unstable".into()]),
-            components: raw
-                .archive
-                .components
-                .unwrap_or_else(|| vec!["main".into()]),
-            arch_all: raw
-                .archive
-                .arch_all
-                .unwrap_or_else(|| architectures.first().cloned().unwrap_or_default()),
-            architectures,
-            release_keyrings: raw
-                .archive
-                .release_keyrings
-                .unwrap_or_default()
-                .into_iter()
-                .map(&resolve)
-                .collect(),
-            packages_arch_specific: raw.archive.packages_arch_specific.map(|p| {
-                let s = p.to_string_lossy();
-                if s.starts_with("http://") || s.starts_with("https://") {
-                    Location::Url(s.into_owned())
-                } else {
-                    Location::Local(resolve(p))
-                }
-            }),
-            dose_builddebcheck: raw.archive.dose_builddebcheck,
-            order: {
-                let d = crate::debian::order::QueueOrder::default();
-                crate::debian::order::QueueOrder {
-                    priorities: raw.archive.priority_order.unwrap_or(d.priorities),
-                    sections: raw.archive.section_order.unwrap_or(d.sections),
-                }
-            },
-            binnmu_maintainer: raw
-                .archive
-                .binnmu_maintainer
-                .unwrap_or_else(|| format!("buildmail <{from_address}>")),
-        };
-        for (key, names) in [
-            ("archive.suites", &archive.suites),
-            ("archive.components", &archive.components),
-            ("archive.architectures", &archive.architectures),
-        ] {
-            for n in names {
-                if n.is_empty()
-                    || n.contains('/')
-                    || n.contains("..")
-                    || n.contains(char::is_whitespace)
-                {
-                    return Err(ConfigError::Invalid {
-                        key,
-                        message: format!("{n:?} is not a suite, component or architecture name"),
-                    });
-                }
-            }
-        }
-        if archive.root.is_some() && archive.release_keyrings.is_empty() {
-            return Err(ConfigError::Invalid {
-                key: "archive.release_keyrings",
-                message: "archive.root is set but no keyring to verify its Release files; name the archive keyring (Debian: /usr/share/keyrings/debian-archive-keyring.gpg)".into(),
-            });
-        }
-        for s in &archive.senders {
-            check_address("archive.senders", s)?;
-        }
-        if archive.trust_unsigned_senders && archive.senders.is_empty() {
-            return Err(ConfigError::Invalid {
-                key: "archive.trust_unsigned_senders",
-                message: "it trusts archive.senders, which is empty: list the archive's and the upload queue's addresses, or better give buildmail the archive's key (archive.keyrings)".into(),
-            });
-        }
-        let builders = raw
-            .builders
-            .unwrap_or_default()
-            .into_iter()
-            .map(|b| Builder {
-                name: b.name,
-                senders: b.senders,
-                arches: b.arches.unwrap_or_default(),
-                hosts: b.hosts.unwrap_or_default(),
-                keyrings: b
-                    .keyrings
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(&resolve)
-                    .collect(),
-            })
-            .collect::<Vec<_>>();
-        for (i, b) in builders.iter().enumerate() {
-            if builders[..i].iter().any(|o| o.name == b.name) {
-                return Err(ConfigError::Invalid {
-                    key: "builders.name",
-                    message: format!(
-                        "two [[builders]] entries are named {:?}: give each buildd its own name",
-                        b.name
-                    ),
-                });
-            }
-            if b.senders.is_empty() {
-                return Err(ConfigError::Invalid {
-                    key: "builders.senders",
-                    message: format!(
-                        "builder {:?} has no senders: list the From addresses of its log mails",
-                        b.name
-                    ),
-                });
-            }
-            for s in &b.senders {
-                check_address("builders.senders", s)?;
-            }
-            for a in &b.arches {
-                if !crate::debian::names::is_arch_name(a) {
-                    return Err(ConfigError::Invalid {
-                        key: "builders.arches",
-                        message: format!("{a:?} is not an architecture name"),
-                    });
-                }
-            }
-        }
-        // A builder's address is answered like an admin's when a reply it
-        // sent is refused.
-        if known_by_default {
-            replies
-                .known_senders
-                .extend(builders.iter().flat_map(|b| b.senders.iter().cloned()));
-            replies.known_senders.sort();
-            replies.known_senders.dedup();
-        }
-        let log = LogConfig {
-            target: match raw.log.target.as_deref().unwrap_or("auto") {
-                "stderr" => LogTarget::Stderr,
-                "journald" => LogTarget::Journald,
-                "syslog" => LogTarget::Syslog,
-                "auto" if stderr_is_the_journal() => LogTarget::Journald,
-                "auto" => LogTarget::Stderr,
-                other => {
-                    return Err(ConfigError::Invalid {
-                        key: "log.target",
-                        message: format!(
-                            "{other:?} is not a log target: write stderr, journald, syslog or auto"
-                        ),
-                    })
-                }
-            },
-            level: raw.log.level,
-            facility: raw.log.facility.unwrap_or_else(|| "mail".into()),
-        };
-        if let Some(level) = &log.level {
-            if let Err(e) = tracing_subscriber::EnvFilter::try_new(level) {
-                return Err(ConfigError::Invalid {
-                    key: "log.level",
-                    message: format!(
-                        "{level:?} is not a log filter ({e}): write a level such as info or debug, \
-                         or RUST_LOG syntax such as info,buildmail::effects=debug"
-                    ),
-                });
-            }
-        }
-        if !SYSLOG_FACILITIES.contains(&log.facility.as_str()) {
-            return Err(ConfigError::Invalid {
-                key: "log.facility",
-                message: format!(
-                    "{:?} is not a syslog facility: write one of {}",
-                    log.facility,
-                    SYSLOG_FACILITIES.join(", ")
-                ),
-            });
-        }
-        let control = raw
-            .serve
-            .control
-            .clone()
-            .map(&resolve)
-            .unwrap_or_else(|| data_dir.join("control.sock"));
-        let serve = ServeConfig {
-            lmtp: raw.serve.lmtp.unwrap_or_default(),
-            sync_every: match raw.serve.sync_every {
-                None => None,
-                Some(v) => Some(duration("serve.sync_every", Some(v), 0)?),
-            },
-            control,
-            http: raw.serve.http.clone(),
-            max_recipients: raw.serve.max_recipients.unwrap_or(1000),
-            mail_timeout: duration("serve.mail_timeout", raw.serve.mail_timeout, 30)?,
-            command_timeout: duration("serve.command_timeout", raw.serve.command_timeout, 60)?,
-            unix_sessions: raw.serve.unix_sessions.unwrap_or(64),
-            tcp_sessions: raw.serve.tcp_sessions.unwrap_or(64),
-            tcp_sessions_per_peer: raw.serve.tcp_sessions_per_peer.unwrap_or(8),
-            mail_budget: size(
-                "serve.mail_budget",
-                raw.serve.mail_budget,
-                limits.max_message_size,
-            )?,
-        };
-        for (key, n) in [
-            ("serve.max_recipients", serve.max_recipients),
-            ("serve.unix_sessions", serve.unix_sessions),
-            ("serve.tcp_sessions", serve.tcp_sessions),
-            ("serve.tcp_sessions_per_peer", serve.tcp_sessions_per_peer),
-        ] {
-            if n == 0 {
-                return Err(ConfigError::Invalid {
-                    key,
-                    message: "0 would refuse everything; write at least 1".into(),
-                });
-            }
-        }
-        for (key, d) in [
-            ("serve.mail_timeout", serve.mail_timeout),
-            ("serve.command_timeout", serve.command_timeout),
-        ] {
-            if d.is_zero() {
-                return Err(ConfigError::Invalid {
-                    key,
-                    message: "0 would close every session at once; write e.g. \"30s\"".into(),
-                });
-            }
-        }
-        if serve.mail_budget < limits.max_message_size {
-            return Err(ConfigError::Invalid {
-                key: "serve.mail_budget",
-                message: format!(
-                    "{} bytes is less than limits.max_message_size ({} bytes): a mail of the largest accepted size could never be taken; raise it or leave it out",
-                    serve.mail_budget, limits.max_message_size
-                ),
-            });
-        }
+        let limits = raw.limits.resolve()?;
+        let signatures = raw.signatures.resolve(&ctx)?;
+        let notify = raw.notify.resolve(&ctx)?;
+        let builders = resolve::builders(raw.builders, &ctx)?;
+        let replies = resolve::replies(raw.replies, &ctx, &notify, &signatures, &builders)?;
         Ok(Config {
             source: path.map(Path::to_path_buf),
-            data_dir,
-            admin_address,
-            from_address,
-            default_arch,
+            database: raw.database.resolve(&ctx)?,
+            upload: raw.upload.resolve(&ctx)?,
+            outbox: raw.outbox.resolve(&ctx)?,
+            forward: raw.forward.resolve()?,
+            archive: raw.archive.resolve(&ctx)?,
+            log: raw.log.resolve()?,
+            serve: raw.serve.resolve(&ctx, &limits)?,
             limits,
-            database,
             signatures,
-            upload,
-            replies,
-            outbox,
             notify,
-            forward,
-            archive,
+            replies,
             builders,
-            log,
-            serve,
+            data_dir: ctx.data_dir,
+            admin_address: ctx.admin_address,
+            from_address: ctx.from_address,
+            default_arch: ctx.default_arch,
         })
     }
 

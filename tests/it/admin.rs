@@ -528,9 +528,19 @@ fn check_config_shows_values_as_written_and_the_serve_section() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // No LMTP: the MTA hands mail to `deliver`, which finds the daemon
+    // on its control socket.
     farm.reconfigure("");
     let text = ok(farm.cli(&["check-config"]).output().unwrap());
-    assert!(text.contains("warning: serve.lmtp is empty"), "{text}");
+    assert!(text.contains("serve.lmtp: none"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "serve.control: {}",
+            farm.root().join("data/control.sock").display()
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("warning: serve.lmtp"), "{text}");
 }
 
 /// `import --list` prints its summary and its table, without log lines

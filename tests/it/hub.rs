@@ -116,8 +116,10 @@ fn normalised(farm: &Farm, out: &Output) -> (String, Option<i32>) {
     let text =
         String::from_utf8_lossy(&out.stdout).replace(&farm.root().display().to_string(), "<root>");
     let time = regex::Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC").unwrap();
+    let date = regex::Regex::new(r"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}").unwrap();
+    let text = time.replace_all(&text, "<time>");
     (
-        time.replace_all(&text, "<time>").into_owned(),
+        date.replace_all(&text, "<date>").into_owned(),
         out.status.code(),
     )
 }
