@@ -9,33 +9,41 @@
 use std::cmp::Ordering;
 
 pub use crate::debian::order::QueueOrder;
-use crate::model::{BuildRecord, State};
+use crate::model::{BuildRecord, QueueFacts};
 
-/// Whether a record is in the queue: Needs-Build, its source in the
-/// archive, not waiting for an answer to "Should I build".
+/// Whether a record is in the queue ([`BuildRecord::in_queue`]).
 pub fn queued(r: &BuildRecord) -> bool {
-    r.state == State::NeedsBuild
-        && !r
-            .source
-            .as_ref()
-            .is_some_and(|s| s.removed || s.ask_first.is_some())
+    r.in_queue()
+}
+
+/// The queue order of two queued builds, by what places them
+/// ([`QueueFacts`]).
+pub fn compare_facts(order: &QueueOrder, a: &QueueFacts, b: &QueueFacts) -> Ordering {
+    b.admin_priority
+        .cmp(&a.admin_priority)
+        .then_with(|| b.built_before.cmp(&a.built_before))
+        .then_with(|| {
+            order
+                .priority_rank(a.priority.as_deref())
+                .cmp(&order.priority_rank(b.priority.as_deref()))
+        })
+        .then_with(|| {
+            order
+                .section_rank(a.section.as_deref())
+                .cmp(&order.section_rank(b.section.as_deref()))
+        })
+        .then_with(|| a.source.cmp(&b.source))
 }
 
 /// The queue order of two queued records.
 pub fn compare(order: &QueueOrder, a: &BuildRecord, b: &BuildRecord) -> Ordering {
-    let built = |r: &BuildRecord| r.source.as_ref().is_some_and(|s| s.built_before);
-    let prio = |r: &BuildRecord| {
-        order.priority_rank(r.source.as_ref().and_then(|s| s.priority.as_deref()))
-    };
-    let sect =
-        |r: &BuildRecord| order.section_rank(r.source.as_ref().and_then(|s| s.section.as_deref()));
-    b.priority
-        .unwrap_or(0)
-        .cmp(&a.priority.unwrap_or(0))
-        .then_with(|| built(b).cmp(&built(a)))
-        .then_with(|| prio(a).cmp(&prio(b)))
-        .then_with(|| sect(a).cmp(&sect(b)))
-        .then_with(|| a.key.source.cmp(&b.key.source))
+    compare_facts(order, &a.queue_facts(), &b.queue_facts())
+}
+
+/// The queue of `facts` in order (a store's index of a queue).
+pub fn order_facts(by: &QueueOrder, mut facts: Vec<QueueFacts>) -> Vec<QueueFacts> {
+    facts.sort_by(|a, b| compare_facts(by, a, b));
+    facts
 }
 
 /// Why a record stands where it does, in words.
@@ -64,14 +72,16 @@ pub fn why(r: &BuildRecord) -> String {
 /// The queue: the queued records of `records`, in order.
 pub fn order(by: &QueueOrder, mut records: Vec<BuildRecord>) -> Vec<BuildRecord> {
     records.retain(queued);
-    records.sort_by(|a, b| compare(by, a, b));
-    records
+    let mut keyed: Vec<(QueueFacts, BuildRecord)> =
+        records.into_iter().map(|r| (r.queue_facts(), r)).collect();
+    keyed.sort_by(|a, b| compare_facts(by, &a.0, &b.0));
+    keyed.into_iter().map(|(_, r)| r).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ArchiveSource, BuildKey};
+    use crate::model::{ArchiveSource, BuildKey, State};
 
     fn rec(name: &str, prio: &str, section: &str, built: bool, admin: Option<i64>) -> BuildRecord {
         let key = BuildKey {

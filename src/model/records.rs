@@ -136,7 +136,52 @@ pub struct BinNmu {
     pub scheduled: Option<i64>,
 }
 
+/// What places a queued build in the needs-build queue: the facts the
+/// queue's order ([`crate::decide::queue`]) reads, small enough for a
+/// store to keep beside every queued build's key, so that `take` finds
+/// the top of a queue of hundreds of thousands without reading them whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueFacts {
+    /// The source package.
+    pub source: String,
+    /// An admin's `give-back <priority>` (0: none).
+    #[serde(default)]
+    pub admin_priority: i64,
+    /// Built on this architecture before.
+    #[serde(default)]
+    pub built_before: bool,
+    /// The source's `Priority:`.
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// The source's `Section:`.
+    #[serde(default)]
+    pub section: Option<String>,
+}
+
 impl BuildRecord {
+    /// Whether the build is in the needs-build queue: Needs-Build, its
+    /// source in the archive, not waiting for an answer to "Should I
+    /// build". The one rule, for every store's queue index.
+    pub fn in_queue(&self) -> bool {
+        self.state == State::NeedsBuild
+            && !self
+                .source
+                .as_ref()
+                .is_some_and(|s| s.removed || s.ask_first.is_some())
+    }
+
+    /// What places it in the queue ([`QueueFacts`]).
+    pub fn queue_facts(&self) -> QueueFacts {
+        let s = self.source.as_ref();
+        QueueFacts {
+            source: self.key.source.clone(),
+            admin_priority: self.priority.unwrap_or(0),
+            built_before: s.is_some_and(|s| s.built_before),
+            priority: s.and_then(|s| s.priority.clone()),
+            section: s.and_then(|s| s.section.clone()),
+        }
+    }
+
     /// A new record: `key` at `version`, in `state` since `now`; nothing
     /// else known yet.
     pub fn new(key: BuildKey, version: &str, state: State, now: i64) -> BuildRecord {

@@ -35,7 +35,7 @@ use crate::config::DatabaseConfig;
 use crate::model::state::State;
 use crate::model::{
     BuildKey, BuildRecord, Claim, ExplainTask, Explanation, HistoryEntry, Job, LogRef, MailRecord,
-    Notice, OutboundMail, QuarantineEntry, ReleaseSeen, SignatureUse,
+    Notice, OutboundMail, QuarantineEntry, QueueFacts, ReleaseSeen, SignatureUse,
 };
 
 /// The "address" under which [`Store::replies_sent_since`] counts the error
@@ -350,9 +350,15 @@ pub trait Store: Send + Sync {
     /// Build-failure notices not sent yet.
     fn pending_notices(&self) -> Result<Vec<Notice>, StoreError>;
 
-    /// The builds of `dist`/`arch` in the needs-build queue, unordered
-    /// ([`crate::decide::queue::order`] orders them).
+    /// The builds of `dist`/`arch` in the needs-build queue
+    /// ([`BuildRecord::in_queue`]), unordered ([`crate::decide::queue::order`]
+    /// orders them).
     fn queued(&self, dist: &str, arch: &str) -> Result<Vec<BuildRecord>, StoreError>;
+
+    /// What places each build of `dist`/`arch`'s needs-build queue
+    /// ([`QueueFacts`]), unordered, without reading the records: `take`
+    /// finds the top of a long queue from it.
+    fn queue_facts(&self, dist: &str, arch: &str) -> Result<Vec<QueueFacts>, StoreError>;
 
     /// The last Release of `suite` that `sync` merged.
     fn release_seen(&self, suite: &str) -> Result<Option<ReleaseSeen>, StoreError>;

@@ -59,18 +59,24 @@ pub fn take(
     source: Option<&str>,
     now: i64,
 ) -> Result<BuildRecord, TakeError> {
-    loop {
-        let q = queue(store, order, suite, arch)?;
+    let key = |name: &str| crate::model::BuildKey {
+        dist: suite.into(),
+        arch: arch.into(),
+        source: name.into(),
+    };
+    // Each turn another builder took the candidate first, or it changed
+    // since the index was read; the index is kept in the same commits as
+    // the records, so this ends unless they disagree.
+    for _ in 0..1000 {
         let candidate = match source {
-            Some(name) => match q.into_iter().find(|r| r.key.source == name) {
-                Some(r) => r,
-                None => {
-                    let key = crate::model::BuildKey {
-                        dist: suite.into(),
-                        arch: arch.into(),
-                        source: name.into(),
-                    };
-                    let why = match store.build(&key)? {
+            Some(name) => match store.build(&key(name))? {
+                Some(r) if r.in_queue() => r,
+                other => {
+                    let why = match other {
+                        Some(r) if r.state == crate::model::State::NeedsBuild => format!(
+                            "it is {} ({}) but not in the queue (its source left the archive, or an admin is asked whether to build it)",
+                            r.state, r.version
+                        ),
                         Some(r) => format!("it is {} ({})", r.state, r.version),
                         None => "no such build".to_string(),
                     };
@@ -82,10 +88,23 @@ pub fn take(
                     });
                 }
             },
-            None => q.into_iter().next().ok_or_else(|| TakeError::Empty {
-                suite: suite.into(),
-                arch: arch.into(),
-            })?,
+            // The top of the queue from the index alone (what places each
+            // build), then that one record.
+            None => {
+                let top = store
+                    .queue_facts(suite, arch)?
+                    .into_iter()
+                    .min_by(|a, b| crate::decide::queue::compare_facts(order, a, b))
+                    .ok_or_else(|| TakeError::Empty {
+                        suite: suite.into(),
+                        arch: arch.into(),
+                    })?;
+                match store.build(&key(&top.source))? {
+                    Some(r) if r.in_queue() => r,
+                    // Changed since the index was read: look again.
+                    _ => continue,
+                }
+            }
         };
         let Some(to) = crate::model::state::decide_sync(
             candidate.state,
@@ -124,6 +143,12 @@ pub fn take(
             _ => return Ok(record),
         }
     }
+    Err(TakeError::Store(StoreError::Corrupt {
+        tree: "queue",
+        message: format!(
+            "the needs-build index of {suite}/{arch} does not agree with the builds; run `buildmail fsck`"
+        ),
+    }))
 }
 
 /// Schedules a binary-only rebuild of `src` `version` on `suite`/`arch`:

@@ -312,8 +312,14 @@ fn index_queue(
     b: &BuildRecord,
 ) -> Result<(), ConflictableTransactionError<Stop>> {
     let k = super::queue_key(&b.key);
-    if crate::decide::queue::queued(b) {
-        queue.insert(k, b.key.to_bytes())?;
+    if b.in_queue() {
+        let facts = serde_json::to_vec(&b.queue_facts()).map_err(|e| {
+            ConflictableTransactionError::Abort(Stop::Corrupt {
+                tree: "queue",
+                message: e.to_string(),
+            })
+        })?;
+        queue.insert(k, facts)?;
     } else {
         queue.remove(k)?;
     }

@@ -25,9 +25,9 @@
 //! * `notices` [src \0 version \0 dist] → [`Notice`]
 //! * `explain` [`BuildKey`] → [`ExplainTask`]: failed logs to explain
 //! * `releases` suite → [`ReleaseSeen`]: the last Release `sync` merged
-//! * `queue` [`BuildKey`] → (): the builds in the needs-build queue
-//!   ([`crate::decide::queue::queued`]), kept by every commit that writes a
-//!   build
+//! * `queue` [dist \0 arch \0 src] → [`QueueFacts`]: the builds in the
+//!   needs-build queue ([`BuildRecord::in_queue`]) and what places them,
+//!   kept by every commit that writes a build
 //! * `meta`: `schema_version`; `last_id` and `last_quarantine_id`, the
 //!   counters behind [`Store::generate_id`] and quarantine ids (small,
 //!   dense numbers that people type); `unanswered`, the refusals nobody
@@ -49,7 +49,7 @@ mod commit;
 use crate::config::DatabaseConfig;
 use crate::model::{
     BuildKey, BuildRecord, Claim, ExplainTask, HistoryEntry, Job, LogRef, MailRecord, Notice,
-    OutboundMail, QuarantineEntry, ReleaseSeen, SignatureUse,
+    OutboundMail, QuarantineEntry, QueueFacts, ReleaseSeen, SignatureUse,
 };
 use crate::store::{Claimed, Commit, Committed, Stats, Store, StoreError, SCHEMA_VERSION};
 
@@ -242,19 +242,21 @@ impl SledStore {
                 .map_or(0, u64::from_be_bytes);
             meta.insert(LAST_QUARANTINE_ID, &last.to_be_bytes())?;
         }
-        // The needs-build queue index (`queue`), built once for a database
-        // of an earlier release.
+        // The needs-build queue index (`queue`: each queued build's
+        // `QueueFacts`), built once for a database of an earlier release
+        // (which kept no index, or only the keys).
         let builds = db.open_tree("builds")?;
         let queue = db.open_tree("queue")?;
-        if meta.get(QUEUE_INDEXED)?.is_none() {
+        if meta.get(QUEUE_INDEXED)?.as_deref() != Some(&[2][..]) {
+            queue.clear()?;
             for kv in builds.iter() {
-                let (k, v) = kv?;
+                let (_, v) = kv?;
                 let r: BuildRecord = from_json("builds", &v)?;
-                if crate::decide::queue::queued(&r) {
-                    queue.insert(queue_key(&r.key), k)?;
+                if r.in_queue() {
+                    queue.insert(queue_key(&r.key), to_json("queue", &r.queue_facts())?)?;
                 }
             }
-            meta.insert(QUEUE_INDEXED, &[1])?;
+            meta.insert(QUEUE_INDEXED, &[2])?;
         }
         Ok(SledStore {
             builds,
@@ -586,23 +588,36 @@ impl Store for SledStore {
 
     /// The builds of `dist`/`arch` in the needs-build queue (unordered).
     fn queued(&self, dist: &str, arch: &str) -> Result<Vec<BuildRecord>, StoreError> {
-        let mut prefix = Vec::new();
-        prefix.extend_from_slice(dist.as_bytes());
-        prefix.push(0);
-        prefix.extend_from_slice(arch.as_bytes());
-        prefix.push(0);
         let mut out = Vec::new();
-        for kv in self.queue.scan_prefix(&prefix) {
-            let (_, build) = kv?;
-            if let Some(v) = self.builds.get(&build)? {
+        for facts in self.queue_facts(dist, arch)? {
+            let key = BuildKey {
+                dist: dist.to_string(),
+                arch: arch.to_string(),
+                source: facts.source,
+            };
+            if let Some(v) = self.builds.get(key.to_bytes())? {
                 let r: BuildRecord = from_json("builds", &v)?;
                 // The index is kept in the same commits; checked anyway.
-                if crate::decide::queue::queued(&r) {
+                if r.in_queue() {
                     out.push(r);
                 }
             }
         }
         Ok(out)
+    }
+
+    /// What places each queued build of `dist`/`arch` (unordered): the
+    /// index alone, no record read.
+    fn queue_facts(&self, dist: &str, arch: &str) -> Result<Vec<QueueFacts>, StoreError> {
+        let mut prefix = Vec::new();
+        prefix.extend_from_slice(dist.as_bytes());
+        prefix.push(0);
+        prefix.extend_from_slice(arch.as_bytes());
+        prefix.push(0);
+        self.queue
+            .scan_prefix(&prefix)
+            .map(|kv| from_json("queue", &kv?.1))
+            .collect()
     }
 
     /// The last Release of `suite` that `sync` merged.
