@@ -356,9 +356,16 @@ pub trait Store: Send + Sync {
     fn queued(&self, dist: &str, arch: &str) -> Result<Vec<BuildRecord>, StoreError>;
 
     /// What places each build of `dist`/`arch`'s needs-build queue
-    /// ([`QueueFacts`]), unordered, without reading the records: `take`
-    /// finds the top of a long queue from it.
+    /// ([`QueueFacts`]), unordered, without reading the records.
     fn queue_facts(&self, dist: &str, arch: &str) -> Result<Vec<QueueFacts>, StoreError>;
+
+    /// Of each group of `dist`/`arch`'s queued builds whose facts but the
+    /// name agree (admin priority, built before, `Priority:`, `Section:`),
+    /// the one first by name: the top of the queue is the best of these
+    /// by [`crate::decide::queue::compare_facts`], whatever order the
+    /// configuration gives priorities and sections. `take` reads this
+    /// instead of the whole queue.
+    fn queue_heads(&self, dist: &str, arch: &str) -> Result<Vec<QueueFacts>, StoreError>;
 
     /// The last Release of `suite` that `sync` merged.
     fn release_seen(&self, suite: &str) -> Result<Option<ReleaseSeen>, StoreError>;

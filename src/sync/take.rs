@@ -92,7 +92,7 @@ pub fn take(
             // build), then that one record.
             None => {
                 let top = store
-                    .queue_facts(suite, arch)?
+                    .queue_heads(suite, arch)?
                     .into_iter()
                     .min_by(|a, b| crate::decide::queue::compare_facts(order, a, b))
                     .ok_or_else(|| TakeError::Empty {

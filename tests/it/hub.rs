@@ -1016,3 +1016,53 @@ impl Drop for Killed {
         let _ = self.0.wait();
     }
 }
+
+/// `take` hands out builds in the queue's order, read from the index's
+/// groups alone: every build of a generated suite (priorities and
+/// sections varied, an admin's priority on one), taken one by one, in
+/// the order `queue` lists them — with wanna-build's order and with one
+/// the configuration turns around.
+#[test]
+fn take_hands_out_builds_in_the_queues_order() {
+    for order in [
+        "",
+        "priority_order = [\"extra\", \"optional\", \"standard\", \"important\", \"required\"]\nsection_order = [\"games\", \"misc\", \"utils\"]\n",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let farm = synced_farm(dir.path(), 60, order);
+        // An admin's give-back priority puts one build first.
+        let store = buildmail::store::open(&farm.cfg.database).unwrap();
+        let mut r = store.build(&key("src00043", "unstable", "amd64")).unwrap().unwrap();
+        r.priority = Some(5);
+        store
+            .commit(&buildmail::store::Commit {
+                now: wall_now(),
+                build: Some(r),
+                ..Default::default()
+            })
+            .unwrap();
+        store.flush().unwrap();
+        drop(store);
+        let queue: Vec<serde_json::Value> = serde_json::from_str(&run_ok(
+            &farm,
+            &["queue", "--suite", "unstable", "--arch", "amd64", "--json"],
+        ))
+        .unwrap();
+        assert_eq!(queue.len(), 40, "two thirds of 60 need building");
+        assert_eq!(queue[0]["source"], "src00043");
+        let mut taken = Vec::new();
+        loop {
+            let out = run(
+                &farm,
+                &["take", "--suite", "unstable", "--arch", "amd64", "--builder", "b", "--json"],
+            );
+            if !out.status.success() {
+                break;
+            }
+            let t: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            taken.push(t["source"].clone());
+        }
+        let listed: Vec<serde_json::Value> = queue.iter().map(|e| e["source"].clone()).collect();
+        assert_eq!(taken, listed, "order {order:?}");
+    }
+}

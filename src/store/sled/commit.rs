@@ -112,8 +112,7 @@ impl SledStore {
                     mails.insert(m.sha256.as_bytes(), enc(m)?)?;
                 }
                 if let Some(b) = &c.build {
-                    builds.insert(b.key.to_bytes(), enc(b)?)?;
-                    index_queue(queue, b)?;
+                    put_build(builds, queue, b, enc(b)?)?;
                 }
                 if let (Some(h), Some(b)) = (&c.history, &c.build) {
                     let mut k = b.key.to_bytes();
@@ -240,8 +239,7 @@ impl SledStore {
                     }
                 }
                 for (b, h) in &c.synced {
-                    builds.insert(b.key.to_bytes(), enc(b)?)?;
-                    index_queue(queue, b)?;
+                    put_build(builds, queue, b, enc(b)?)?;
                     let mut k = b.key.to_bytes();
                     k.push(0);
                     k.extend_from_slice(&history.generate_id()?.to_be_bytes());
@@ -279,8 +277,8 @@ impl SledStore {
                         if b.explanation_pending && b.last_log.as_deref() == Some(task.log.as_str()) {
                             b.explanation = explanation.clone();
                             b.explanation_pending = false;
-                            builds.insert(key.as_slice(), enc(&b)?)?;
-                            index_queue(queue, &b)?;
+                            let v = enc(&b)?;
+                            put_build(builds, queue, &b, v)?;
                         }
                     }
                 }
@@ -307,21 +305,32 @@ impl SledStore {
 }
 
 /// Keeps the `queue` index of `b` (written in the same transaction).
-fn index_queue(
+/// Writes build `b` (encoded: `value`) and keeps the needs-build index:
+/// the entry the build had under its old record goes, the one of the new
+/// record comes (when it is queued).
+fn put_build(
+    builds: &sled::transaction::TransactionalTree,
     queue: &sled::transaction::TransactionalTree,
     b: &BuildRecord,
+    value: Vec<u8>,
 ) -> Result<(), ConflictableTransactionError<Stop>> {
-    let k = super::queue_key(&b.key);
+    let corrupt = |message: String| {
+        ConflictableTransactionError::Abort(Stop::Corrupt {
+            tree: "queue",
+            message,
+        })
+    };
+    if let Some(old) = builds.insert(b.key.to_bytes(), value)? {
+        let old: BuildRecord = serde_json::from_slice(&old)
+            .map_err(|_| corrupt("a build record does not decode".into()))?;
+        if old.in_queue() {
+            queue.remove(super::queue_key(&old.queue_facts(), &old.key))?;
+        }
+    }
     if b.in_queue() {
-        let facts = serde_json::to_vec(&b.queue_facts()).map_err(|e| {
-            ConflictableTransactionError::Abort(Stop::Corrupt {
-                tree: "queue",
-                message: e.to_string(),
-            })
-        })?;
-        queue.insert(k, facts)?;
-    } else {
-        queue.remove(k)?;
+        let facts = b.queue_facts();
+        let v = serde_json::to_vec(&facts).map_err(|e| corrupt(e.to_string()))?;
+        queue.insert(super::queue_key(&facts, &b.key), v)?;
     }
     Ok(())
 }

@@ -127,13 +127,36 @@ const QUEUE_INDEXED: &str = "queue_indexed";
 
 /// The `queue` index key of a build: dist, arch, source (so that one
 /// prefix scan lists one queue).
-pub(super) fn queue_key(key: &BuildKey) -> Vec<u8> {
-    let mut k = Vec::with_capacity(key.source.len() + key.dist.len() + key.arch.len() + 2);
+pub(super) fn queue_key(facts: &QueueFacts, key: &BuildKey) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.source.len() + key.dist.len() + key.arch.len() + 48);
     k.extend_from_slice(key.dist.as_bytes());
     k.push(0);
     k.extend_from_slice(key.arch.as_bytes());
     k.push(0);
+    k.extend_from_slice(&queue_group(facts));
     k.extend_from_slice(key.source.as_bytes());
+    k
+}
+
+/// The part of a queue key that groups builds placed alike (admin
+/// priority, highest first; built before first; `Priority:`; `Section:`),
+/// each group's builds then by name: the first key of each group is that
+/// group's best, whatever order the configuration gives priorities and
+/// sections ([`SledStore::queue_heads`] reads one per group).
+fn queue_group(facts: &QueueFacts) -> Vec<u8> {
+    let mut k = Vec::with_capacity(32);
+    // Highest admin priority first: inverted, with the sign bit flipped
+    // so that bytes order as numbers do.
+    let p = (facts.admin_priority as u64) ^ (1 << 63);
+    k.extend_from_slice(&(!p).to_be_bytes());
+    k.push(if facts.built_before { 0 } else { 1 });
+    for part in [&facts.priority, &facts.section] {
+        if let Some(v) = part {
+            k.push(1);
+            k.extend_from_slice(v.as_bytes());
+        }
+        k.push(0);
+    }
     k
 }
 
@@ -247,16 +270,17 @@ impl SledStore {
         // (which kept no index, or only the keys).
         let builds = db.open_tree("builds")?;
         let queue = db.open_tree("queue")?;
-        if meta.get(QUEUE_INDEXED)?.as_deref() != Some(&[2][..]) {
+        if meta.get(QUEUE_INDEXED)?.as_deref() != Some(&[3][..]) {
             queue.clear()?;
             for kv in builds.iter() {
                 let (_, v) = kv?;
                 let r: BuildRecord = from_json("builds", &v)?;
                 if r.in_queue() {
-                    queue.insert(queue_key(&r.key), to_json("queue", &r.queue_facts())?)?;
+                    let facts = r.queue_facts();
+                    queue.insert(queue_key(&facts, &r.key), to_json("queue", &facts)?)?;
                 }
             }
-            meta.insert(QUEUE_INDEXED, &[2])?;
+            meta.insert(QUEUE_INDEXED, &[3])?;
         }
         Ok(SledStore {
             builds,
@@ -604,6 +628,31 @@ impl Store for SledStore {
             }
         }
         Ok(out)
+    }
+
+    /// The best-placed build of each group of `dist`/`arch`'s queue
+    /// ([`queue_group`]): one seek per group, however long the queue.
+    fn queue_heads(&self, dist: &str, arch: &str) -> Result<Vec<QueueFacts>, StoreError> {
+        let mut prefix = Vec::new();
+        prefix.extend_from_slice(dist.as_bytes());
+        prefix.push(0);
+        prefix.extend_from_slice(arch.as_bytes());
+        prefix.push(0);
+        let mut heads = Vec::new();
+        let mut from = prefix.clone();
+        while let Some((k, v)) = self.queue.range(from.clone()..).next().transpose()? {
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let facts: QueueFacts = from_json("queue", &v)?;
+            // Past this group: its key part, then a byte above every name's.
+            let mut next = prefix.clone();
+            next.extend_from_slice(&queue_group(&facts));
+            next.push(0xff);
+            heads.push(facts);
+            from = next;
+        }
+        Ok(heads)
     }
 
     /// What places each queued build of `dist`/`arch` (unordered): the
