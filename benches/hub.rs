@@ -346,6 +346,12 @@ fn main() {
             format!("Re: Log for attempted build of {name}_1.0-1 on amd64 (dist=unstable)")
         })
         .collect();
+    let before = farm.run(&["status", "--json"]);
+    let unanswered = |out: &std::process::Output| {
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()["unanswered"]
+            .as_u64()
+            .unwrap_or(0)
+    };
     report(
         "deliver of a signed reply, handed to the daemon",
         timed(subjects.len(), |i| {
@@ -356,6 +362,12 @@ fn main() {
         }),
     );
 
+    let after = farm.run(&["status", "--json"]);
+    assert_eq!(
+        unanswered(&before),
+        unanswered(&after),
+        "the signed replies were refused: the figure would be a refusal's"
+    );
     println!("load average before the LMTP runs: {}", load());
     let (rate, times) = lmtp_run(&farm, 8, lmtp_mails, &format!("quiet{tag}"));
     println!("LMTP, 8 connections, no sync: {rate:.0} mails/s");
@@ -377,7 +389,7 @@ fn main() {
             break;
         }
         assert!(start.elapsed() < Duration::from_secs(600), "no merge");
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(200));
     }
     let (rate, times) = lmtp_run(&farm, 8, lmtp_mails, &format!("sync{tag}"));
     let out = farm.run(&["status", "--json"]);

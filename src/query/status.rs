@@ -91,7 +91,7 @@ pub fn gather(store: &dyn Store, config: &Config) -> Result<Status, StoreError> 
                 needs_build.push(QueueLength {
                     dist: suite.clone(),
                     arch: arch.clone(),
-                    builds: store.queued(suite, arch)?.len(),
+                    builds: store.queue_len(suite, arch)?,
                 });
             }
             let seen = store.release_seen(suite)?;

@@ -359,6 +359,10 @@ pub trait Store: Send + Sync {
     /// ([`QueueFacts`]), unordered, without reading the records.
     fn queue_facts(&self, dist: &str, arch: &str) -> Result<Vec<QueueFacts>, StoreError>;
 
+    /// How many builds `dist`/`arch`'s needs-build queue holds (counted in
+    /// the index, nothing decoded: `status` asks it of every queue).
+    fn queue_len(&self, dist: &str, arch: &str) -> Result<usize, StoreError>;
+
     /// Of each group of `dist`/`arch`'s queued builds whose facts but the
     /// name agree (admin priority, built before, `Priority:`, `Section:`),
     /// the one first by name: the top of the queue is the best of these

@@ -630,6 +630,22 @@ impl Store for SledStore {
         Ok(out)
     }
 
+    /// How many builds the queue of `dist`/`arch` holds: its index's keys
+    /// counted.
+    fn queue_len(&self, dist: &str, arch: &str) -> Result<usize, StoreError> {
+        let mut prefix = Vec::new();
+        prefix.extend_from_slice(dist.as_bytes());
+        prefix.push(0);
+        prefix.extend_from_slice(arch.as_bytes());
+        prefix.push(0);
+        let mut n = 0;
+        for kv in self.queue.scan_prefix(&prefix).keys() {
+            kv?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// The best-placed build of each group of `dist`/`arch`'s queue
     /// ([`queue_group`]): one seek per group, however long the queue.
     fn queue_heads(&self, dist: &str, arch: &str) -> Result<Vec<QueueFacts>, StoreError> {
