@@ -136,6 +136,13 @@ fn publish_suite(farm: &Farm, sources: usize, round: usize) {
         text = text.replace("-1\nArchitecture", &format!("-{round}\nArchitecture"));
     }
     let t = now();
+    // The key of this run signs the Release (the test key is made anew
+    // by each process): the farm trusts it.
+    std::fs::write(
+        farm.dir.join("archive-key.asc"),
+        archive_key().armored_public(),
+    )
+    .unwrap();
     publish(
         &farm.dir.join("mirror"),
         &Snapshot {
@@ -374,10 +381,10 @@ fn main() {
     report("  an LMTP mail's answer, no sync", times);
 
     publish_suite(&farm, sources, 2 + (tag as usize % 1000));
-    let sync = farm
+    let mut sync = farm
         .cli(&["sync"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     // Until the merge runs.
@@ -387,6 +394,13 @@ fn main() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
         if v["daemon"]["sync"]["phase"] == "merging" {
             break;
+        }
+        if sync.try_wait().unwrap().is_some() {
+            let out = sync.wait_with_output().unwrap();
+            panic!(
+                "the sync ended before its merge: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         assert!(start.elapsed() < Duration::from_secs(600), "no merge");
         std::thread::sleep(Duration::from_millis(200));
