@@ -365,10 +365,14 @@ fn main() {
     report(
         "deliver of a signed reply, handed to the daemon",
         timed(subjects.len(), |i| {
-            deliver(
-                &farm,
-                &support::farm::signed_reply(&subjects[i], "give-back"),
-            )
+            // Signed now (the admins' Ed25519 key), bound to its build.
+            let text = support::farm::bind(&subjects[i], "give-back");
+            let signed = support::keys::clearsign(
+                shared_ed25519(),
+                text.as_bytes(),
+                support::keys::SignSpec::at(now() - 60),
+            );
+            deliver(&farm, &support::farm::reply(&subjects[i], &signed, None))
         }),
     );
 
