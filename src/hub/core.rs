@@ -19,11 +19,13 @@ use crate::inbound::source::RawMail;
 use crate::ingest::{Ingest, Setup};
 use crate::model::BuildKey;
 use crate::query;
+use crate::query::pages::Metrics;
 use crate::query::status::{Daemon, Status};
 use crate::store::archive::LogArchive;
 use crate::store::gate::CommitGate;
 use crate::store::{Store, StoreError};
 use crate::time::SharedClock;
+use std::collections::BTreeMap;
 
 /// The daemon's hub.
 pub struct Core {
@@ -42,6 +44,8 @@ pub struct Core {
     started: i64,
     /// Mails committed since.
     mails: AtomicU64,
+    /// Of those, by outcome, and the refusals by reason (`/metrics`).
+    tally: Mutex<Tally>,
     /// Effects rounds finished since.
     pub(super) rounds: AtomicU64,
     /// Where it listens (for `status`).
@@ -77,6 +81,7 @@ impl Core {
             config_path,
             setup: RwLock::new(Arc::new(setup)),
             mails: AtomicU64::new(0),
+            tally: Mutex::new(Tally::default()),
             rounds: AtomicU64::new(0),
             listening: Mutex::new(Vec::new()),
             effects: tokio::sync::Notify::new(),
@@ -224,6 +229,16 @@ impl Core {
         Ok(s)
     }
 
+    /// The metrics, this daemon's counters included.
+    pub fn metrics(&self) -> Result<Metrics, StoreError> {
+        let mut m = query::pages::metrics(&*self.store, &self.config())?;
+        m.status = self.status()?;
+        let t = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
+        m.outcomes = t.outcomes.clone();
+        m.refusals = t.refusals.clone();
+        Ok(m)
+    }
+
     /// Runs `f`'s reads, decision and commit under the gate, then waits
     /// for the commit to be durable.
     fn write<R>(&self, f: impl FnOnce(&dyn Store) -> Result<R, HubError>) -> Result<R, HubError> {
@@ -261,6 +276,10 @@ impl Hub for Core {
         let (outcome, seq) = self.gate.write(|| ingest.commit(&raw, &prepared))?;
         self.gate.durable(seq, &*self.store)?;
         self.mails.fetch_add(1, Ordering::SeqCst);
+        self.tally
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .count(&outcome);
         self.effects.notify_one();
         Ok(MailAnswer::of(outcome))
     }
@@ -269,7 +288,8 @@ impl Hub for Core {
         Ok(match q {
             Query::Status => Answer::Status(Box::new(self.status()?)),
             Query::Sync => Answer::Sync(Box::new(self.sync.state())),
-            q => super::view(&*self.store, &self.config(), q)?,
+            Query::Metrics => Answer::Metrics(Box::new(self.metrics()?)),
+            q => super::view(&*self.store, &self.config(), q, self.clock.now())?,
         })
     }
 
@@ -394,6 +414,56 @@ impl Hub for Core {
 
     fn copy_quarantined(&self, id: u64, out: &mut dyn Write) -> Result<bool, HubError> {
         copy_quarantined(&*self.store, id, out)
+    }
+}
+
+/// The daemon's counts of committed mails by outcome and of refusals by
+/// reason.
+#[derive(Debug, Default)]
+struct Tally {
+    outcomes: BTreeMap<String, u64>,
+    refusals: BTreeMap<String, u64>,
+}
+
+impl Tally {
+    fn count(&mut self, o: &crate::ingest::Outcome) {
+        use crate::ingest::Outcome;
+        let (outcome, refusal) = match o {
+            Outcome::Log { .. } => ("log", None),
+            Outcome::Reply {
+                applied, reasons, ..
+            } => (
+                "reply",
+                (!applied).then(|| {
+                    if reasons
+                        .iter()
+                        .any(|r| r.starts_with("signature already seen"))
+                    {
+                        "replay"
+                    } else {
+                        "command"
+                    }
+                }),
+            ),
+            Outcome::Archive { .. } => ("archive", None),
+            Outcome::Forwarded {
+                forwarded: true, ..
+            } => ("forwarded", None),
+            Outcome::Forwarded { .. } => ("kept", None),
+            Outcome::Duplicate(why) => (
+                "duplicate",
+                Some(if why.starts_with("signature") {
+                    "replay"
+                } else {
+                    "duplicate"
+                }),
+            ),
+            Outcome::Quarantined { .. } => ("quarantined", Some("quarantined")),
+        };
+        *self.outcomes.entry(outcome.into()).or_default() += 1;
+        if let Some(r) = refusal {
+            *self.refusals.entry(r.into()).or_default() += 1;
+        }
     }
 }
 

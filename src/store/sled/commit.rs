@@ -4,6 +4,7 @@
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
+use super::pages::{builder_log_key, Indexer};
 use super::SledStore;
 use super::{LAST_QUARANTINE_ID, UNANSWERED};
 use crate::model::{BuildRecord, ExplainTask, Notice, QuarantineEntry, SignatureUse};
@@ -22,7 +23,7 @@ impl SledStore {
     /// tree; the dedup and signature replay checks happen inside it.
     pub(super) fn transact(&self, c: &Commit<'_>) -> Result<Committed, StoreError> {
         // More trees than sled's tuple impls take: the slice form.
-        let trees: [&sled::Tree; 21] = [
+        let trees: [&sled::Tree; 26] = [
             &self.mails,
             &self.msgids,
             &self.builds,
@@ -44,9 +45,14 @@ impl SledStore {
             &self.explain,
             &self.releases,
             &self.queue,
+            &self.by_state,
+            &self.counts,
+            &self.daily,
+            &self.maintainers,
+            &self.builder_logs,
         ];
         let result = trees.as_slice().transaction(|t| {
-                let [mails, msgids, builds, history, log_index, log_msgids, quarantine, quarantine_raw, unhandled, signatures, jobs, outbox, outbox_raw, replies_sent, uploads, bounces, notices, meta, explain, releases, queue] =
+                let [mails, msgids, builds, history, log_index, log_msgids, quarantine, quarantine_raw, unhandled, signatures, jobs, outbox, outbox_raw, replies_sent, uploads, bounces, notices, meta, explain, releases, queue, by_state, counts, daily, maintainers, builder_logs] =
                     t.as_slice()
                 else {
                     return Err(ConflictableTransactionError::Abort(Stop::Corrupt {
@@ -63,6 +69,12 @@ impl SledStore {
                     })
                 };
                 let mut quarantine_id = None;
+                let mut pages = Indexer::default();
+                let mut put_build = |b: &BuildRecord| -> Result<(), ConflictableTransactionError<Stop>> {
+                    let old = builds.insert(b.key.to_bytes(), enc(b)?)?;
+                    index_queue(queue, b)?;
+                    lift(pages.build(by_state, maintainers, old.as_deref(), b))
+                };
                 if let Some(sig) = &c.signature {
                     let k = sig.key();
                     if let Some(prev) = signatures.get(&k)? {
@@ -112,8 +124,7 @@ impl SledStore {
                     mails.insert(m.sha256.as_bytes(), enc(m)?)?;
                 }
                 if let Some(b) = &c.build {
-                    builds.insert(b.key.to_bytes(), enc(b)?)?;
-                    index_queue(queue, b)?;
+                    put_build(b)?;
                 }
                 if let (Some(h), Some(b)) = (&c.history, &c.build) {
                     let mut k = b.key.to_bytes();
@@ -127,8 +138,12 @@ impl SledStore {
                         k.extend_from_slice(part.as_bytes());
                         k.push(0);
                     }
-                    k.extend_from_slice(&log_index.generate_id()?.to_be_bytes());
+                    let seq = log_index.generate_id()?;
+                    k.extend_from_slice(&seq.to_be_bytes());
                     log_index.insert(k, enc(r)?)?;
+                    if let Some(b) = &r.builder {
+                        builder_logs.insert(builder_log_key(b, r.time, seq), enc(r)?)?;
+                    }
                 }
                 if let Some((mid, key)) = &c.log_message_id {
                     // First writer wins: a later mail copying the
@@ -240,8 +255,7 @@ impl SledStore {
                     }
                 }
                 for (b, h) in &c.synced {
-                    builds.insert(b.key.to_bytes(), enc(b)?)?;
-                    index_queue(queue, b)?;
+                    put_build(b)?;
                     let mut k = b.key.to_bytes();
                     k.push(0);
                     k.extend_from_slice(&history.generate_id()?.to_be_bytes());
@@ -279,8 +293,7 @@ impl SledStore {
                         if b.explanation_pending && b.last_log.as_deref() == Some(task.log.as_str()) {
                             b.explanation = explanation.clone();
                             b.explanation_pending = false;
-                            builds.insert(key.as_slice(), enc(&b)?)?;
-                            index_queue(queue, &b)?;
+                            put_build(&b)?;
                         }
                     }
                 }
@@ -290,6 +303,7 @@ impl SledStore {
                     k.extend_from_slice(&bounces.generate_id()?.to_be_bytes());
                     bounces.insert(k, &[])?;
                 }
+                lift(pages.finish(counts, daily, c.now))?;
                 Ok(quarantine_id)
             },
         );
@@ -304,6 +318,19 @@ impl SledStore {
             Err(TransactionError::Storage(e)) => Err(StoreError::from(e)),
         }
     }
+}
+
+/// An index write's failure as the commit's.
+fn lift<T>(
+    r: Result<T, ConflictableTransactionError<(&'static str, String)>>,
+) -> Result<T, ConflictableTransactionError<Stop>> {
+    r.map_err(|e| match e {
+        ConflictableTransactionError::Abort((tree, message)) => {
+            ConflictableTransactionError::Abort(Stop::Corrupt { tree, message })
+        }
+        ConflictableTransactionError::Storage(e) => ConflictableTransactionError::Storage(e),
+        ConflictableTransactionError::Conflict => ConflictableTransactionError::Conflict,
+    })
 }
 
 /// Keeps the `queue` index of `b` (written in the same transaction).
