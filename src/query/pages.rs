@@ -447,6 +447,8 @@ pub struct SuitePage {
     /// The counts at the end of each day that changed them, for the last
     /// [`GRAPH_DAYS`] days.
     pub days: Vec<DayCounts>,
+    /// Today (days since 1970-01-01 UTC): where the graph ends.
+    pub today: i64,
     /// The top of the queue.
     pub queue: QueuePage,
     /// The first page of each of [`PROBLEM_STATES`].
@@ -476,6 +478,7 @@ pub fn suite_page(
         suite: suite.to_string(),
         arch: arch.to_string(),
         days: store.daily_counts(suite, arch, today - GRAPH_DAYS)?,
+        today,
         queue: queue_page(store, config, suite, arch, 1, PAGE)?,
         counts: counts.counts,
         states,

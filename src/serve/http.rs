@@ -13,8 +13,9 @@
 //! | `GET /v1/quarantine/<id>` | a quarantined mail, byte-exact |
 //!
 //! On the read-only TCP listener ([`public`], `[serve] http`): `hello`,
-//! the public queries ([`Query::is_public`]) and the logs; nothing that
-//! writes, and not the quarantine, the outbox or the signatures.
+//! the public queries ([`Query::is_public`]) and the logs, and the status
+//! pages ([`super::web`]); nothing that writes, and not the quarantine,
+//! the outbox or the signatures.
 //!
 //! Every request that reads or writes the store runs on the blocking
 //! pool; a mail's body is read as it arrives, and one over
@@ -58,13 +59,17 @@ pub(super) fn control(core: Arc<Core>) -> Router {
         .with_state(core)
 }
 
-/// The routes of the read-only TCP listener.
+/// The routes of the read-only TCP listener: the public queries and the
+/// status pages ([`super::web`]), every response with the pages'
+/// security headers.
 pub(super) fn public(core: Arc<Core>) -> Router {
     Router::new()
         .route("/v1/hello", get(hello))
         .route("/v1/query", post(query_public))
         .route("/v1/logs/{id}", get(log))
-        .with_state(core)
+        .with_state(core.clone())
+        .merge(super::web::routes(core))
+        .layer(axum::middleware::map_response(super::web::secure))
 }
 
 /// Serves `router` on `listener` until `stop` turns true (requests in
@@ -111,7 +116,7 @@ fn answer<T: Serialize>(r: Result<T, HubError>) -> Response {
 }
 
 /// Runs `f` on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, HubError> + Send + 'static,
 ) -> Result<T, HubError> {
     tokio::task::spawn_blocking(f)
@@ -238,7 +243,7 @@ impl Write for ChannelWriter {
 /// Streams what `f` writes as the response body; `f`'s `Ok(false)` is a
 /// 404, an error before the first byte an error answer, an error after it
 /// a body cut off (the client sees an incomplete response).
-async fn stream(
+pub(super) async fn stream(
     f: impl FnOnce(&mut dyn Write) -> Result<bool, HubError> + Send + 'static,
 ) -> Response {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);

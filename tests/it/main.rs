@@ -25,6 +25,7 @@ mod mail_parts;
 mod manual;
 mod notify;
 mod packaging;
+mod pages;
 mod pgp_mime;
 mod replies;
 mod sbuild_fixtures;

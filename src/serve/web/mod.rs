@@ -1,0 +1,557 @@
+//! The status pages on the read-only `[serve] http` listener: HTML
+//! rendered on the server from minijinja templates (`templates/web/`,
+//! built in), readable without JavaScript, and the same data as JSON under
+//! `/api/`. Every page is a public hub query ([`crate::query::pages`]);
+//! nothing here writes.
+//!
+//! | page | JSON | what |
+//! |---|---|---|
+//! | `/` | `/api/` | every suite and architecture with its counts; the builders |
+//! | `/package/<src>` | `/api/package/<src>` | every build of a source: state, since, builder, explanation, logs; its history |
+//! | `/log/<src>/<ver>/<arch>[/<n>]` | `/api/log/...` | a log, sections collapsible, the failing one open, the explained line marked (`#error-1`); streamed |
+//! | `/log/<src>/<ver>/<arch>/<n>/raw` | | the log as archived (gzip), byte-exact |
+//! | `/suite/<suite>/<arch>` | `/api/suite/...` | counts and their graph, the top of the queue, the problem states |
+//! | `/queue/<suite>/<arch>?page=` | `/api/queue/...` | the needs-build queue in order, with each line's why |
+//! | `/state/<suite>/<arch>/<state>?after=` | `/api/state/...` | the builds in one state, with why |
+//! | `/builder/<name>` | `/api/builder/<name>` | what a builder builds, its logs, when it was last heard of |
+//! | `/maintainer/<address>` | `/api/maintainer/<address>` | a maintainer's sources, failing ones first |
+//! | `/failures[/<suite>/<arch>]` | `/api/failures...` | Build-Attempted and Failed builds grouped by cause |
+//! | `/search?q=` | `/api/search?q=` | sources by name, maintainers by address or name |
+//! | `/feed/package/<src>`, `/feed/maintainer/<address>` | | Atom feeds |
+//! | `/states` | `/api/states` | the states and the diagram drawn from the transition table |
+//! | `/metrics` | | Prometheus text |
+//! | `/healthz` | | `ok` while the store answers |
+//!
+//! Every response carries a Content-Security-Policy that allows nothing
+//! but this site's style sheet; every value is escaped by the templates
+//! (auto-escaping) or by the log renderer.
+
+pub mod log;
+pub mod metrics;
+mod render;
+pub mod svg;
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query as Params, State as Shared};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+use super::http::{blocking, stream};
+use crate::hub::{Answer, Core, ErrorKind, Hub, HubError, Query};
+use crate::model::state::State;
+
+pub use render::Pages;
+
+/// The Content-Security-Policy of every response: the site's own style
+/// sheet and nothing else (no script, no frame, no form elsewhere).
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// What the handlers share.
+pub struct Web {
+    core: Arc<Core>,
+    pages: Pages,
+}
+
+type W = Arc<Web>;
+
+/// The status pages' routes (merged into the public listener's).
+pub fn routes(core: Arc<Core>) -> Router {
+    let web = Arc::new(Web {
+        core,
+        pages: Pages::new(),
+    });
+    Router::new()
+        .route("/", get(index))
+        .route("/api/", get(index_api))
+        .route("/package/{src}", get(package))
+        .route("/api/package/{src}", get(package_api))
+        .route("/log/{src}/{ver}/{arch}", get(log_newest))
+        .route("/log/{src}/{ver}/{arch}/{n}", get(log_nth))
+        .route("/log/{src}/{ver}/{arch}/{n}/raw", get(log_raw))
+        .route("/api/log/{src}/{ver}/{arch}", get(log_newest_api))
+        .route("/api/log/{src}/{ver}/{arch}/{n}", get(log_nth_api))
+        .route("/suite/{suite}/{arch}", get(suite))
+        .route("/api/suite/{suite}/{arch}", get(suite_api))
+        .route("/queue/{suite}/{arch}", get(queue))
+        .route("/api/queue/{suite}/{arch}", get(queue_api))
+        .route("/state/{suite}/{arch}/{state}", get(in_state))
+        .route("/api/state/{suite}/{arch}/{state}", get(in_state_api))
+        .route("/builder/{name}", get(builder))
+        .route("/api/builder/{name}", get(builder_api))
+        .route("/maintainer/{address}", get(maintainer))
+        .route("/api/maintainer/{address}", get(maintainer_api))
+        .route("/failures", get(failures_all))
+        .route("/api/failures", get(failures_all_api))
+        .route("/failures/{suite}/{arch}", get(failures))
+        .route("/api/failures/{suite}/{arch}", get(failures_api))
+        .route("/search", get(search))
+        .route("/api/search", get(search_api))
+        .route("/feed/package/{src}", get(feed_package))
+        .route("/feed/maintainer/{address}", get(feed_maintainer))
+        .route("/states", get(states))
+        .route("/api/states", get(states_api))
+        .route("/metrics", get(metrics::metrics))
+        .route("/healthz", get(metrics::healthz))
+        .route("/static/style.css", get(style))
+        .fallback(fallback)
+        .with_state(web)
+}
+
+/// Adds the security headers to every response of the listener.
+pub async fn secure(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    r
+}
+
+/// HTML or JSON.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum As {
+    Html,
+    Json,
+}
+
+/// Asks the hub on the blocking pool.
+async fn ask(web: &W, q: Query) -> Result<Answer, HubError> {
+    let core = web.core.clone();
+    blocking(move || core.query(q)).await
+}
+
+/// The value an answer carries (`null`: nothing found).
+fn value_of(a: &Answer) -> serde_json::Value {
+    match serde_json::to_value(a) {
+        Ok(serde_json::Value::Object(mut m)) => m.remove("value").unwrap_or_default(),
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// Answers `q` as the page `template` or as JSON; an empty answer is a 404
+/// saying `missing`.
+async fn view(web: W, q: Query, template: &'static str, to: As, missing: String) -> Response {
+    match ask(&web, q).await {
+        Err(e) => failure(&web, to, &e),
+        Ok(a) => {
+            let v = value_of(&a);
+            if v.is_null() {
+                return not_found(&web, to, &missing);
+            }
+            match to {
+                As::Json => json(StatusCode::OK, &v),
+                As::Html => web.pages.page(template, &v),
+            }
+        }
+    }
+}
+
+/// `v` as a JSON response. `<`, `>` and `&` are written as `\u003c`,
+/// `\u003e`, `\u0026` (the same JSON): a JSON answer opened as a page
+/// holds no markup.
+fn json(status: StatusCode, v: &serde_json::Value) -> Response {
+    let text = serde_json::to_string_pretty(v).unwrap_or_default();
+    // These characters occur only inside JSON strings.
+    let body = text
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026");
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// A 404 that says what was not found.
+fn not_found(web: &W, to: As, what: &str) -> Response {
+    match to {
+        As::Json => json(StatusCode::NOT_FOUND, &serde_json::json!({ "error": what })),
+        As::Html => {
+            let mut r = web.pages.page(
+                "error.html",
+                &serde_json::json!({ "title": "Not found", "message": what }),
+            );
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            r
+        }
+    }
+}
+
+/// The hub's error as a page or JSON, with its status.
+fn failure(web: &W, to: As, e: &HubError) -> Response {
+    let status = match e.kind {
+        ErrorKind::Refused => StatusCode::BAD_REQUEST,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Permanent => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+    };
+    let mut r = match to {
+        As::Json => json(status, &serde_json::json!({ "error": e.message })),
+        As::Html => web.pages.page(
+            "error.html",
+            &serde_json::json!({ "title": "Cannot answer", "message": e.message }),
+        ),
+    };
+    *r.status_mut() = status;
+    r
+}
+
+async fn fallback(Shared(web): Shared<W>, uri: Uri) -> Response {
+    let to = if uri.path().starts_with("/api/") {
+        As::Json
+    } else {
+        As::Html
+    };
+    not_found(&web, to, &format!("there is no page at {}", uri.path()))
+}
+
+async fn style() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        render::STYLE,
+    )
+        .into_response()
+}
+
+async fn index(Shared(web): Shared<W>) -> Response {
+    view(web, Query::Overview, "index.html", As::Html, String::new()).await
+}
+
+async fn index_api(Shared(web): Shared<W>) -> Response {
+    view(web, Query::Overview, "index.html", As::Json, String::new()).await
+}
+
+fn source_query(src: String) -> (Query, String) {
+    let missing = format!("no build of a source package named {src:?} is known");
+    (Query::Source { source: src }, missing)
+}
+
+async fn package(Shared(web): Shared<W>, Path(src): Path<String>) -> Response {
+    let (q, m) = source_query(src);
+    view(web, q, "package.html", As::Html, m).await
+}
+
+async fn package_api(Shared(web): Shared<W>, Path(src): Path<String>) -> Response {
+    let (q, m) = source_query(src);
+    view(web, q, "package.html", As::Json, m).await
+}
+
+fn log_missing(src: &str, ver: &str, arch: &str, n: Option<usize>) -> String {
+    match n {
+        Some(n) => format!("{src} {ver} has no log number {n} on {arch}"),
+        None => format!("no log of {src} {ver} on {arch} is archived"),
+    }
+}
+
+/// `n` of a log path: a number from 1.
+fn log_number(n: &str) -> Option<usize> {
+    n.parse::<usize>().ok().filter(|n| *n > 0)
+}
+
+async fn log_newest(
+    Shared(web): Shared<W>,
+    Path((src, ver, arch)): Path<(String, String, String)>,
+) -> Response {
+    log::page(web, src, ver, arch, None).await
+}
+
+async fn log_nth(
+    Shared(web): Shared<W>,
+    Path((src, ver, arch, n)): Path<(String, String, String, String)>,
+) -> Response {
+    match log_number(&n) {
+        Some(n) => log::page(web, src, ver, arch, Some(n)).await,
+        None => not_found(
+            &web,
+            As::Html,
+            &format!("{n:?} is not a log number (1 is the oldest log)"),
+        ),
+    }
+}
+
+async fn log_raw(
+    Shared(web): Shared<W>,
+    Path((src, ver, arch, n)): Path<(String, String, String, String)>,
+) -> Response {
+    match log_number(&n) {
+        Some(n) => log::raw(web, src, ver, arch, n).await,
+        None => not_found(
+            &web,
+            As::Html,
+            &format!("{n:?} is not a log number (1 is the oldest log)"),
+        ),
+    }
+}
+
+async fn log_newest_api(
+    Shared(web): Shared<W>,
+    Path((src, ver, arch)): Path<(String, String, String)>,
+) -> Response {
+    let m = log_missing(&src, &ver, &arch, None);
+    let q = Query::Log {
+        source: src,
+        version: ver,
+        arch,
+        n: None,
+    };
+    view(web, q, "", As::Json, m).await
+}
+
+async fn log_nth_api(
+    Shared(web): Shared<W>,
+    Path((src, ver, arch, n)): Path<(String, String, String, String)>,
+) -> Response {
+    let Some(n) = log_number(&n) else {
+        return not_found(
+            &web,
+            As::Json,
+            &format!("{n:?} is not a log number (1 is the oldest log)"),
+        );
+    };
+    let m = log_missing(&src, &ver, &arch, Some(n));
+    let q = Query::Log {
+        source: src,
+        version: ver,
+        arch,
+        n: Some(n),
+    };
+    view(web, q, "", As::Json, m).await
+}
+
+fn suite_query(suite: String, arch: String) -> (Query, String) {
+    let m = format!("no build of {suite}/{arch} is known");
+    (Query::Suite { suite, arch }, m)
+}
+
+async fn suite(Shared(web): Shared<W>, Path((s, a)): Path<(String, String)>) -> Response {
+    let (q, m) = suite_query(s, a);
+    view(web, q, "suite.html", As::Html, m).await
+}
+
+async fn suite_api(Shared(web): Shared<W>, Path((s, a)): Path<(String, String)>) -> Response {
+    let (q, m) = suite_query(s, a);
+    view(web, q, "suite.html", As::Json, m).await
+}
+
+/// `?page=`.
+#[derive(Debug, Deserialize)]
+struct PageParam {
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+async fn queue(
+    Shared(web): Shared<W>,
+    Path((suite, arch)): Path<(String, String)>,
+    Params(p): Params<PageParam>,
+) -> Response {
+    let q = Query::QueuePage {
+        suite,
+        arch,
+        page: p.page.unwrap_or(1),
+    };
+    view(web, q, "queue.html", As::Html, String::new()).await
+}
+
+async fn queue_api(
+    Shared(web): Shared<W>,
+    Path((suite, arch)): Path<(String, String)>,
+    Params(p): Params<PageParam>,
+) -> Response {
+    let q = Query::QueuePage {
+        suite,
+        arch,
+        page: p.page.unwrap_or(1),
+    };
+    view(web, q, "queue.html", As::Json, String::new()).await
+}
+
+/// `?after=`.
+#[derive(Debug, Deserialize)]
+struct AfterParam {
+    #[serde(default)]
+    after: Option<String>,
+}
+
+fn state_query(
+    suite: String,
+    arch: String,
+    state: &str,
+    after: Option<String>,
+) -> Result<Query, String> {
+    let Some(state) = State::parse(state) else {
+        return Err(format!(
+            "{state:?} is not a state (the states page lists them)"
+        ));
+    };
+    Ok(Query::InState {
+        suite,
+        arch,
+        state,
+        after,
+    })
+}
+
+async fn in_state(
+    Shared(web): Shared<W>,
+    Path((suite, arch, state)): Path<(String, String, String)>,
+    Params(p): Params<AfterParam>,
+) -> Response {
+    match state_query(suite, arch, &state, p.after) {
+        Ok(q) => view(web, q, "state.html", As::Html, String::new()).await,
+        Err(m) => not_found(&web, As::Html, &m),
+    }
+}
+
+async fn in_state_api(
+    Shared(web): Shared<W>,
+    Path((suite, arch, state)): Path<(String, String, String)>,
+    Params(p): Params<AfterParam>,
+) -> Response {
+    match state_query(suite, arch, &state, p.after) {
+        Ok(q) => view(web, q, "state.html", As::Json, String::new()).await,
+        Err(m) => not_found(&web, As::Json, &m),
+    }
+}
+
+fn builder_query(name: String) -> (Query, String) {
+    let m = format!("no log names the builder {name:?} and it is building nothing");
+    (Query::Builder { name }, m)
+}
+
+async fn builder(Shared(web): Shared<W>, Path(name): Path<String>) -> Response {
+    let (q, m) = builder_query(name);
+    view(web, q, "builder.html", As::Html, m).await
+}
+
+async fn builder_api(Shared(web): Shared<W>, Path(name): Path<String>) -> Response {
+    let (q, m) = builder_query(name);
+    view(web, q, "builder.html", As::Json, m).await
+}
+
+fn maintainer_query(address: String) -> (Query, String) {
+    let m = format!("no source names {address:?} as its Maintainer or an Uploader");
+    (Query::Maintainer { address }, m)
+}
+
+async fn maintainer(Shared(web): Shared<W>, Path(address): Path<String>) -> Response {
+    let (q, m) = maintainer_query(address);
+    view(web, q, "maintainer.html", As::Html, m).await
+}
+
+async fn maintainer_api(Shared(web): Shared<W>, Path(address): Path<String>) -> Response {
+    let (q, m) = maintainer_query(address);
+    view(web, q, "maintainer.html", As::Json, m).await
+}
+
+async fn failures_all(Shared(web): Shared<W>) -> Response {
+    let q = Query::Failures {
+        suite: None,
+        arch: None,
+    };
+    view(web, q, "failures.html", As::Html, String::new()).await
+}
+
+async fn failures_all_api(Shared(web): Shared<W>) -> Response {
+    let q = Query::Failures {
+        suite: None,
+        arch: None,
+    };
+    view(web, q, "failures.html", As::Json, String::new()).await
+}
+
+async fn failures(Shared(web): Shared<W>, Path((suite, arch)): Path<(String, String)>) -> Response {
+    let q = Query::Failures {
+        suite: Some(suite),
+        arch: Some(arch),
+    };
+    view(web, q, "failures.html", As::Html, String::new()).await
+}
+
+async fn failures_api(
+    Shared(web): Shared<W>,
+    Path((suite, arch)): Path<(String, String)>,
+) -> Response {
+    let q = Query::Failures {
+        suite: Some(suite),
+        arch: Some(arch),
+    };
+    view(web, q, "failures.html", As::Json, String::new()).await
+}
+
+/// `?q=`.
+#[derive(Debug, Deserialize)]
+struct SearchParam {
+    #[serde(default)]
+    q: String,
+}
+
+/// The longest search accepted.
+const MAX_SEARCH: usize = 200;
+
+async fn search(Shared(web): Shared<W>, Params(p): Params<SearchParam>) -> Response {
+    let q = Query::Search {
+        q: p.q.chars().take(MAX_SEARCH).collect(),
+    };
+    view(web, q, "search.html", As::Html, String::new()).await
+}
+
+async fn search_api(Shared(web): Shared<W>, Params(p): Params<SearchParam>) -> Response {
+    let q = Query::Search {
+        q: p.q.chars().take(MAX_SEARCH).collect(),
+    };
+    view(web, q, "search.html", As::Json, String::new()).await
+}
+
+/// An Atom feed: `template` rendered from the answer to `q`.
+async fn feed(web: W, q: Query, template: &'static str, missing: String) -> Response {
+    let mut r = view(web, q, template, As::Html, missing).await;
+    if r.status() == StatusCode::OK {
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/atom+xml; charset=utf-8"),
+        );
+    }
+    r
+}
+
+async fn feed_package(Shared(web): Shared<W>, Path(src): Path<String>) -> Response {
+    let (q, m) = source_query(src);
+    feed(web, q, "package.atom.xml", m).await
+}
+
+async fn feed_maintainer(Shared(web): Shared<W>, Path(address): Path<String>) -> Response {
+    let (q, m) = maintainer_query(address);
+    feed(web, q, "maintainer.atom.xml", m).await
+}
+
+async fn states(Shared(web): Shared<W>) -> Response {
+    view(web, Query::States, "states.html", As::Html, String::new()).await
+}
+
+async fn states_api(Shared(web): Shared<W>) -> Response {
+    view(web, Query::States, "states.html", As::Json, String::new()).await
+}
+
+/// A response body written on the blocking pool (the log renderer's).
+fn streamed(r: Response, content_type: &'static str) -> Response {
+    let mut r = r;
+    if r.status() == StatusCode::OK {
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    }
+    r
+}
