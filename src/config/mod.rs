@@ -176,7 +176,8 @@ pub struct ServeConfig {
     pub control: PathBuf,
     /// `http`: a TCP address (`127.0.0.1:8080`) where the daemon answers
     /// read-only queries (the builds, their histories and logs, the
-    /// queue, the status); `None` (the default): none.
+    /// queue, the status) and serves the status pages; `None` (the
+    /// default): none.
     pub http: Option<String>,
     /// `max_recipients`: recipients one mail transaction may name; more
     /// get `452 4.5.3` (default 1000).

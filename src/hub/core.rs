@@ -19,13 +19,16 @@ use crate::inbound::source::RawMail;
 use crate::ingest::{Ingest, Setup};
 use crate::model::BuildKey;
 use crate::query;
-use crate::query::pages::Metrics;
+use crate::query::pages::{self, Metrics};
 use crate::query::status::{Daemon, Status};
+use crate::query::QueueEntry;
 use crate::store::archive::LogArchive;
 use crate::store::gate::CommitGate;
 use crate::store::{Store, StoreError};
 use crate::time::SharedClock;
 use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::time::Instant;
 
 /// The daemon's hub.
 pub struct Core {
@@ -46,6 +49,8 @@ pub struct Core {
     mails: AtomicU64,
     /// Of those, by outcome, and the refusals by reason (`/metrics`).
     tally: Mutex<Tally>,
+    /// The needs-build queues the status pages read, in order.
+    queues: QueueMemo,
     /// Effects rounds finished since.
     pub(super) rounds: AtomicU64,
     /// Where it listens (for `status`).
@@ -82,6 +87,7 @@ impl Core {
             setup: RwLock::new(Arc::new(setup)),
             mails: AtomicU64::new(0),
             tally: Mutex::new(Tally::default()),
+            queues: QueueMemo::default(),
             rounds: AtomicU64::new(0),
             listening: Mutex::new(Vec::new()),
             effects: tokio::sync::Notify::new(),
@@ -229,6 +235,42 @@ impl Core {
         Ok(s)
     }
 
+    /// The needs-build queue of `suite`/`arch` in order, for the status
+    /// pages: computed again only when a commit was made since, and then
+    /// at most every [`QUEUE_STALE`] (a queue of 50,000 builds takes a
+    /// good part of a second to read and order; under a stream of mail
+    /// the pages show it up to that old). One request orders it while the
+    /// others wait for its answer.
+    fn queue(&self, suite: &str, arch: &str) -> Result<Arc<Vec<QueueEntry>>, StoreError> {
+        let slot = self
+            .queues
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((suite.to_string(), arch.to_string()))
+            .or_default()
+            .clone();
+        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let commits = self.gate.commits();
+        if let Some(m) = slot.as_ref() {
+            if m.commits == commits || m.at.elapsed() < QUEUE_STALE {
+                return Ok(m.entries.clone());
+            }
+        }
+        let entries = Arc::new(query::queue(
+            &*self.store,
+            &self.config().archive.order,
+            suite,
+            arch,
+        )?);
+        *slot = Some(Ordered {
+            commits,
+            at: Instant::now(),
+            entries: entries.clone(),
+        });
+        Ok(entries)
+    }
+
     /// The metrics, this daemon's counters included.
     pub fn metrics(&self) -> Result<Metrics, StoreError> {
         let mut m = query::pages::metrics(&*self.store, &self.config())?;
@@ -289,6 +331,23 @@ impl Hub for Core {
             Query::Status => Answer::Status(Box::new(self.status()?)),
             Query::Sync => Answer::Sync(Box::new(self.sync.state())),
             Query::Metrics => Answer::Metrics(Box::new(self.metrics()?)),
+            Query::QueuePage { suite, arch, page } => {
+                let queue = self.queue(&suite, &arch)?;
+                Answer::QueuePage(Box::new(pages::queue_page(
+                    &queue,
+                    &suite,
+                    &arch,
+                    page,
+                    pages::PAGE,
+                )))
+            }
+            Query::Suite { suite, arch } => {
+                let queue = self.queue(&suite, &arch)?;
+                let today = self.clock.now().div_euclid(86_400);
+                Answer::Suite(
+                    pages::suite_page(&*self.store, &queue, &suite, &arch, today)?.map(Box::new),
+                )
+            }
             q => super::view(&*self.store, &self.config(), q, self.clock.now())?,
         })
     }
@@ -415,6 +474,24 @@ impl Hub for Core {
     fn copy_quarantined(&self, id: u64, out: &mut dyn Write) -> Result<bool, HubError> {
         copy_quarantined(&*self.store, id, out)
     }
+}
+
+/// How old an ordered queue the status pages may be shown while commits
+/// go on ([`Core::queue`]).
+pub const QUEUE_STALE: Duration = Duration::from_secs(5);
+
+/// The ordered queues of [`Core::queue`], one slot per suite and
+/// architecture.
+#[derive(Default)]
+struct QueueMemo {
+    slots: Mutex<HashMap<(String, String), Arc<Mutex<Option<Ordered>>>>>,
+}
+
+/// A queue as ordered after `commits` commits, at `at`.
+struct Ordered {
+    commits: u64,
+    at: Instant,
+    entries: Arc<Vec<QueueEntry>>,
 }
 
 /// The daemon's counts of committed mails by outcome and of refusals by

@@ -572,9 +572,13 @@ fn view(
             arch,
             n,
         } => Answer::Log(pages::log_page(store, &source, &version, &arch, n)?.map(Box::new)),
-        Query::Suite { suite, arch } => Answer::Suite(
-            pages::suite_page(store, config, &suite, &arch, now.div_euclid(86_400))?.map(Box::new),
-        ),
+        Query::Suite { suite, arch } => {
+            let queue = query::queue(store, &config.archive.order, &suite, &arch)?;
+            Answer::Suite(
+                pages::suite_page(store, &queue, &suite, &arch, now.div_euclid(86_400))?
+                    .map(Box::new),
+            )
+        }
         Query::InState {
             suite,
             arch,
@@ -588,14 +592,16 @@ fn view(
             after.as_deref(),
             pages::PAGE,
         )?)),
-        Query::QueuePage { suite, arch, page } => Answer::QueuePage(Box::new(pages::queue_page(
-            store,
-            config,
-            &suite,
-            &arch,
-            page,
-            pages::PAGE,
-        )?)),
+        Query::QueuePage { suite, arch, page } => {
+            let queue = query::queue(store, &config.archive.order, &suite, &arch)?;
+            Answer::QueuePage(Box::new(pages::queue_page(
+                &queue,
+                &suite,
+                &arch,
+                page,
+                pages::PAGE,
+            )))
+        }
         Query::Builder { name } => {
             Answer::Builder(pages::builder_page(store, &name)?.map(Box::new))
         }

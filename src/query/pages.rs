@@ -405,34 +405,33 @@ pub struct QueuePage {
     pub entries: Vec<QueueEntry>,
 }
 
-/// Page `page` (1-based) of the queue of `suite`/`arch`, `per_page` lines
-/// a page.
+/// Page `page` (1-based) of the queue `all` (of `suite`/`arch`, in
+/// order: [`super::queue`]), `per_page` lines a page.
 pub fn queue_page(
-    store: &dyn Store,
-    config: &Config,
+    all: &[QueueEntry],
     suite: &str,
     arch: &str,
     page: usize,
     per_page: usize,
-) -> Result<QueuePage, StoreError> {
-    let all = super::queue(store, &config.archive.order, suite, arch)?;
+) -> QueuePage {
     let per_page = per_page.max(1);
     let total = all.len();
     let pages = total.div_ceil(per_page).max(1);
     let page = page.clamp(1, pages);
     let entries = all
-        .into_iter()
+        .iter()
         .skip((page - 1) * per_page)
         .take(per_page)
+        .cloned()
         .collect();
-    Ok(QueuePage {
+    QueuePage {
         suite: suite.to_string(),
         arch: arch.to_string(),
         total,
         page,
         pages,
         entries,
-    })
+    }
 }
 
 /// `/suite/<suite>/<arch>`.
@@ -455,10 +454,11 @@ pub struct SuitePage {
     pub states: Vec<StateList>,
 }
 
-/// The suite page of `suite`/`arch`; `None` when it has no build.
+/// The suite page of `suite`/`arch` whose queue is `queue` (in order);
+/// `None` when it has no build.
 pub fn suite_page(
     store: &dyn Store,
-    config: &Config,
+    queue: &[QueueEntry],
     suite: &str,
     arch: &str,
     today: i64,
@@ -479,7 +479,7 @@ pub fn suite_page(
         arch: arch.to_string(),
         days: store.daily_counts(suite, arch, today - GRAPH_DAYS)?,
         today,
-        queue: queue_page(store, config, suite, arch, 1, PAGE)?,
+        queue: queue_page(queue, suite, arch, 1, PAGE),
         counts: counts.counts,
         states,
     }))

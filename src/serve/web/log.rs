@@ -250,6 +250,26 @@ fn incomplete_tail(b: &[u8]) -> usize {
     0
 }
 
+/// A slot to stream a log in, waiting up to [`super::STREAM_WAIT`].
+async fn stream_slot(web: &W) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    tokio::time::timeout(super::STREAM_WAIT, web.streams.clone().acquire_owned())
+        .await
+        .ok()?
+        .ok()
+}
+
+/// The answer when every stream slot stays taken.
+fn busy(web: &W) -> Response {
+    failure(
+        web,
+        As::Html,
+        &HubError::unavailable(format!(
+            "{} logs are being sent already; try again in a moment",
+            super::STREAMS
+        )),
+    )
+}
+
 /// What the viewer marks for `p`.
 fn marks(p: &LogPage) -> Marks {
     match &p.explanation {
@@ -301,7 +321,11 @@ pub(super) async fn page(
     let marks = marks(&p);
     let core = web.core.clone();
     let id = p.log.id.clone();
+    let Some(slot) = stream_slot(&web).await else {
+        return busy(&web);
+    };
     let r = super::stream(move |w| {
+        let _slot = slot;
         let io = |e: io::Error| HubError::unavailable(e.to_string());
         w.write_all(head.as_bytes()).map_err(io)?;
         // The head goes out before the log is read: the first byte does
@@ -339,7 +363,11 @@ pub(super) async fn raw(
     };
     let archive = LogArchive::new(&web.core.config().database.log_archive);
     let id = p.log.id.clone();
+    let Some(slot) = stream_slot(&web).await else {
+        return busy(&web);
+    };
     let r = super::stream(move |w| {
+        let _slot = slot;
         let path = archive
             .path(&id)
             .map_err(|e| HubError::unavailable(e.to_string()))?;

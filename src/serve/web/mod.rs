@@ -54,15 +54,30 @@ pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; bas
 pub struct Web {
     core: Arc<Core>,
     pages: Pages,
+    /// Pages read and rendered at once: half the cores (at least one),
+    /// so that a flood of page requests leaves the mail its share.
+    work: Arc<tokio::sync::Semaphore>,
+    /// Logs streamed at once ([`STREAMS`]).
+    streams: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many logs are streamed at once; another waits up to
+/// [`STREAM_WAIT`], then is told to come back (503).
+pub const STREAMS: usize = 8;
+
+/// How long a log waits for a stream slot.
+pub const STREAM_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 type W = Arc<Web>;
 
 /// The status pages' routes (merged into the public listener's).
 pub fn routes(core: Arc<Core>) -> Router {
+    let workers = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
     let web = Arc::new(Web {
         core,
         pages: Pages::new(),
+        work: Arc::new(tokio::sync::Semaphore::new(workers)),
+        streams: Arc::new(tokio::sync::Semaphore::new(STREAMS)),
     });
     Router::new()
         .route("/", get(index))
@@ -127,10 +142,28 @@ enum As {
     Json,
 }
 
-/// Asks the hub on the blocking pool.
+/// Runs `f` on the blocking pool once a page slot is free ([`Web::work`]).
+async fn run<T: Send + 'static>(
+    web: &W,
+    f: impl FnOnce(&Web) -> Result<T, HubError> + Send + 'static,
+) -> Result<T, HubError> {
+    let permit = web
+        .work
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| HubError::unavailable(e.to_string()))?;
+    let w = web.clone();
+    blocking(move || {
+        let _slot = permit;
+        f(&w)
+    })
+    .await
+}
+
+/// Asks the hub, in a page slot.
 async fn ask(web: &W, q: Query) -> Result<Answer, HubError> {
-    let core = web.core.clone();
-    blocking(move || core.query(q)).await
+    run(web, move |w| w.core.query(q)).await
 }
 
 /// The value an answer carries (`null`: nothing found).
@@ -141,21 +174,26 @@ fn value_of(a: &Answer) -> serde_json::Value {
     }
 }
 
-/// Answers `q` as the page `template` or as JSON; an empty answer is a 404
-/// saying `missing`.
+/// Answers `q` as the page `template` or as JSON (read and rendered in a
+/// page slot); an empty answer is a 404 saying `missing`.
 async fn view(web: W, q: Query, template: &'static str, to: As, missing: String) -> Response {
-    match ask(&web, q).await {
-        Err(e) => failure(&web, to, &e),
-        Ok(a) => {
-            let v = value_of(&a);
-            if v.is_null() {
-                return not_found(&web, to, &missing);
-            }
-            match to {
+    let answer = run(&web, move |w| {
+        let a = w.core.query(q)?;
+        let v = value_of(&a);
+        Ok(if v.is_null() {
+            None
+        } else {
+            Some(match to {
                 As::Json => json(StatusCode::OK, &v),
-                As::Html => web.pages.page(template, &v),
-            }
-        }
+                As::Html => w.pages.page(template, &v),
+            })
+        })
+    })
+    .await;
+    match answer {
+        Err(e) => failure(&web, to, &e),
+        Ok(None) => not_found(&web, to, &missing),
+        Ok(Some(r)) => r,
     }
 }
 
