@@ -484,8 +484,11 @@ pub const QUEUE_STALE: Duration = Duration::from_secs(5);
 /// architecture.
 #[derive(Default)]
 struct QueueMemo {
-    slots: Mutex<HashMap<(String, String), Arc<Mutex<Option<Ordered>>>>>,
+    slots: Mutex<HashMap<(String, String), Slot>>,
 }
+
+/// One suite and architecture's ordered queue, when it was ordered.
+type Slot = Arc<Mutex<Option<Ordered>>>;
 
 /// A queue as ordered after `commits` commits, at `at`.
 struct Ordered {
