@@ -19,7 +19,7 @@ use crate::inbound::source::RawMail;
 use crate::ingest::{Ingest, Setup};
 use crate::model::BuildKey;
 use crate::query;
-use crate::query::pages::{self, Metrics};
+use crate::query::pages::Metrics;
 use crate::query::status::{Daemon, Status};
 use crate::query::QueueEntry;
 use crate::store::archive::LogArchive;
@@ -331,22 +331,13 @@ impl Hub for Core {
             Query::Status => Answer::Status(Box::new(self.status()?)),
             Query::Sync => Answer::Sync(Box::new(self.sync.state())),
             Query::Metrics => Answer::Metrics(Box::new(self.metrics()?)),
-            Query::QueuePage { suite, arch, page } => {
-                let queue = self.queue(&suite, &arch)?;
-                Answer::QueuePage(Box::new(pages::queue_page(
-                    &queue,
-                    &suite,
-                    &arch,
-                    page,
-                    pages::PAGE,
-                )))
-            }
-            Query::Suite { suite, arch } => {
-                let queue = self.queue(&suite, &arch)?;
-                let today = self.clock.now().div_euclid(86_400);
-                Answer::Suite(
-                    pages::suite_page(&*self.store, &queue, &suite, &arch, today)?.map(Box::new),
-                )
+            q @ (Query::Suite { .. } | Query::QueuePage { .. }) => {
+                let (Query::Suite { suite, arch } | Query::QueuePage { suite, arch, .. }) = &q
+                else {
+                    return Err(HubError::refused("not a queue view"));
+                };
+                let queue = self.queue(suite, arch)?;
+                super::with_queue(&*self.store, q, &queue, self.clock.now())?
             }
             q => super::view(&*self.store, &self.config(), q, self.clock.now())?,
         })

@@ -572,12 +572,12 @@ fn view(
             arch,
             n,
         } => Answer::Log(pages::log_page(store, &source, &version, &arch, n)?.map(Box::new)),
-        Query::Suite { suite, arch } => {
-            let queue = query::queue(store, &config.archive.order, &suite, &arch)?;
-            Answer::Suite(
-                pages::suite_page(store, &queue, &suite, &arch, now.div_euclid(86_400))?
-                    .map(Box::new),
-            )
+        q @ (Query::Suite { .. } | Query::QueuePage { .. }) => {
+            let (Query::Suite { suite, arch } | Query::QueuePage { suite, arch, .. }) = &q else {
+                return Err(HubError::refused("not a queue view"));
+            };
+            let queue = query::queue(store, &config.archive.order, suite, arch)?;
+            with_queue(store, q, &queue, now)?
         }
         Query::InState {
             suite,
@@ -592,16 +592,6 @@ fn view(
             after.as_deref(),
             pages::PAGE,
         )?)),
-        Query::QueuePage { suite, arch, page } => {
-            let queue = query::queue(store, &config.archive.order, &suite, &arch)?;
-            Answer::QueuePage(Box::new(pages::queue_page(
-                &queue,
-                &suite,
-                &arch,
-                page,
-                pages::PAGE,
-            )))
-        }
         Query::Builder { name } => {
             Answer::Builder(pages::builder_page(store, &name)?.map(Box::new))
         }
@@ -616,5 +606,29 @@ fn view(
         Query::Search { q } => Answer::Search(Box::new(pages::search(store, &q)?)),
         Query::States => Answer::States(Box::new(pages::states_page())),
         Query::Metrics => Answer::Metrics(Box::new(pages::metrics(store, config)?)),
+    })
+}
+
+/// Answers the views that show a needs-build queue (`Suite`,
+/// `QueuePage`) from `queue`, that queue in order (the daemon keeps it
+/// between commits).
+fn with_queue(
+    store: &dyn crate::store::Store,
+    q: Query,
+    queue: &[crate::query::QueueEntry],
+    now: i64,
+) -> Result<Answer, HubError> {
+    Ok(match q {
+        Query::Suite { suite, arch } => Answer::Suite(
+            pages::suite_page(store, queue, &suite, &arch, now.div_euclid(86_400))?.map(Box::new),
+        ),
+        Query::QueuePage { suite, arch, page } => Answer::QueuePage(Box::new(pages::queue_page(
+            queue,
+            &suite,
+            &arch,
+            page,
+            pages::PAGE,
+        ))),
+        _ => return Err(HubError::refused("not a queue view")),
     })
 }

@@ -80,35 +80,35 @@ pub fn routes(core: Arc<Core>) -> Router {
         streams: Arc::new(tokio::sync::Semaphore::new(STREAMS)),
     });
     Router::new()
-        .route("/", get(index))
-        .route("/api/", get(index_api))
-        .route("/package/{src}", get(package))
-        .route("/api/package/{src}", get(package_api))
-        .route("/log/{src}/{ver}/{arch}", get(log_newest))
-        .route("/log/{src}/{ver}/{arch}/{n}", get(log_nth))
+        .route("/", get(index::<false>))
+        .route("/api/", get(index::<true>))
+        .route("/package/{src}", get(package::<false>))
+        .route("/api/package/{src}", get(package::<true>))
+        .route("/log/{src}/{ver}/{arch}", get(log_newest::<false>))
+        .route("/log/{src}/{ver}/{arch}/{n}", get(log_nth::<false>))
         .route("/log/{src}/{ver}/{arch}/{n}/raw", get(log_raw))
-        .route("/api/log/{src}/{ver}/{arch}", get(log_newest_api))
-        .route("/api/log/{src}/{ver}/{arch}/{n}", get(log_nth_api))
-        .route("/suite/{suite}/{arch}", get(suite))
-        .route("/api/suite/{suite}/{arch}", get(suite_api))
-        .route("/queue/{suite}/{arch}", get(queue))
-        .route("/api/queue/{suite}/{arch}", get(queue_api))
-        .route("/state/{suite}/{arch}/{state}", get(in_state))
-        .route("/api/state/{suite}/{arch}/{state}", get(in_state_api))
-        .route("/builder/{name}", get(builder))
-        .route("/api/builder/{name}", get(builder_api))
-        .route("/maintainer/{address}", get(maintainer))
-        .route("/api/maintainer/{address}", get(maintainer_api))
-        .route("/failures", get(failures_all))
-        .route("/api/failures", get(failures_all_api))
-        .route("/failures/{suite}/{arch}", get(failures))
-        .route("/api/failures/{suite}/{arch}", get(failures_api))
-        .route("/search", get(search))
-        .route("/api/search", get(search_api))
+        .route("/api/log/{src}/{ver}/{arch}", get(log_newest::<true>))
+        .route("/api/log/{src}/{ver}/{arch}/{n}", get(log_nth::<true>))
+        .route("/suite/{suite}/{arch}", get(suite::<false>))
+        .route("/api/suite/{suite}/{arch}", get(suite::<true>))
+        .route("/queue/{suite}/{arch}", get(queue::<false>))
+        .route("/api/queue/{suite}/{arch}", get(queue::<true>))
+        .route("/state/{suite}/{arch}/{state}", get(in_state::<false>))
+        .route("/api/state/{suite}/{arch}/{state}", get(in_state::<true>))
+        .route("/builder/{name}", get(builder::<false>))
+        .route("/api/builder/{name}", get(builder::<true>))
+        .route("/maintainer/{address}", get(maintainer::<false>))
+        .route("/api/maintainer/{address}", get(maintainer::<true>))
+        .route("/failures", get(failures_all::<false>))
+        .route("/api/failures", get(failures_all::<true>))
+        .route("/failures/{suite}/{arch}", get(failures::<false>))
+        .route("/api/failures/{suite}/{arch}", get(failures::<true>))
+        .route("/search", get(search::<false>))
+        .route("/api/search", get(search::<true>))
         .route("/feed/package/{src}", get(feed_package))
         .route("/feed/maintainer/{address}", get(feed_maintainer))
-        .route("/states", get(states))
-        .route("/api/states", get(states_api))
+        .route("/states", get(states::<false>))
+        .route("/api/states", get(states::<true>))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(metrics::healthz))
         .route("/static/style.css", get(style))
@@ -264,27 +264,28 @@ async fn style() -> Response {
         .into_response()
 }
 
-async fn index(Shared(web): Shared<W>) -> Response {
-    view(web, Query::Overview, "index.html", As::Html, String::new()).await
+/// `As::Json` for the `/api/` twin of a page (the handlers' const
+/// parameter).
+const fn to(json: bool) -> As {
+    if json {
+        As::Json
+    } else {
+        As::Html
+    }
 }
 
-async fn index_api(Shared(web): Shared<W>) -> Response {
-    view(web, Query::Overview, "index.html", As::Json, String::new()).await
+async fn index<const J: bool>(Shared(web): Shared<W>) -> Response {
+    view(web, Query::Overview, "index.html", to(J), String::new()).await
+}
+
+async fn package<const J: bool>(Shared(web): Shared<W>, Path(src): Path<String>) -> Response {
+    let (q, m) = source_query(src);
+    view(web, q, "package.html", to(J), m).await
 }
 
 fn source_query(src: String) -> (Query, String) {
     let missing = format!("no build of a source package named {src:?} is known");
     (Query::Source { source: src }, missing)
-}
-
-async fn package(Shared(web): Shared<W>, Path(src): Path<String>) -> Response {
-    let (q, m) = source_query(src);
-    view(web, q, "package.html", As::Html, m).await
-}
-
-async fn package_api(Shared(web): Shared<W>, Path(src): Path<String>) -> Response {
-    let (q, m) = source_query(src);
-    view(web, q, "package.html", As::Json, m).await
 }
 
 fn log_missing(src: &str, ver: &str, arch: &str, n: Option<usize>) -> String {
@@ -294,29 +295,53 @@ fn log_missing(src: &str, ver: &str, arch: &str, n: Option<usize>) -> String {
     }
 }
 
-/// `n` of a log path: a number from 1.
-fn log_number(n: &str) -> Option<usize> {
-    n.parse::<usize>().ok().filter(|n| *n > 0)
+/// `n` of a log path: a number from 1; the 404 that says so otherwise.
+fn log_number(web: &W, to: As, n: &str) -> Result<usize, Response> {
+    n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        not_found(
+            web,
+            to,
+            &format!("{n:?} is not a log number (1 is the oldest log)"),
+        )
+    })
 }
 
-async fn log_newest(
+/// A log's page, or its data.
+async fn a_log(
+    web: W,
+    src: String,
+    ver: String,
+    arch: String,
+    n: Option<usize>,
+    to: As,
+) -> Response {
+    if to == As::Html {
+        return log::page(web, src, ver, arch, n).await;
+    }
+    let m = log_missing(&src, &ver, &arch, n);
+    let q = Query::Log {
+        source: src,
+        version: ver,
+        arch,
+        n,
+    };
+    view(web, q, "", As::Json, m).await
+}
+
+async fn log_newest<const J: bool>(
     Shared(web): Shared<W>,
     Path((src, ver, arch)): Path<(String, String, String)>,
 ) -> Response {
-    log::page(web, src, ver, arch, None).await
+    a_log(web, src, ver, arch, None, to(J)).await
 }
 
-async fn log_nth(
+async fn log_nth<const J: bool>(
     Shared(web): Shared<W>,
     Path((src, ver, arch, n)): Path<(String, String, String, String)>,
 ) -> Response {
-    match log_number(&n) {
-        Some(n) => log::page(web, src, ver, arch, Some(n)).await,
-        None => not_found(
-            &web,
-            As::Html,
-            &format!("{n:?} is not a log number (1 is the oldest log)"),
-        ),
+    match log_number(&web, to(J), &n) {
+        Ok(n) => a_log(web, src, ver, arch, Some(n), to(J)).await,
+        Err(r) => r,
     }
 }
 
@@ -324,64 +349,18 @@ async fn log_raw(
     Shared(web): Shared<W>,
     Path((src, ver, arch, n)): Path<(String, String, String, String)>,
 ) -> Response {
-    match log_number(&n) {
-        Some(n) => log::raw(web, src, ver, arch, n).await,
-        None => not_found(
-            &web,
-            As::Html,
-            &format!("{n:?} is not a log number (1 is the oldest log)"),
-        ),
+    match log_number(&web, As::Html, &n) {
+        Ok(n) => log::raw(web, src, ver, arch, n).await,
+        Err(r) => r,
     }
 }
 
-async fn log_newest_api(
+async fn suite<const J: bool>(
     Shared(web): Shared<W>,
-    Path((src, ver, arch)): Path<(String, String, String)>,
+    Path((suite, arch)): Path<(String, String)>,
 ) -> Response {
-    let m = log_missing(&src, &ver, &arch, None);
-    let q = Query::Log {
-        source: src,
-        version: ver,
-        arch,
-        n: None,
-    };
-    view(web, q, "", As::Json, m).await
-}
-
-async fn log_nth_api(
-    Shared(web): Shared<W>,
-    Path((src, ver, arch, n)): Path<(String, String, String, String)>,
-) -> Response {
-    let Some(n) = log_number(&n) else {
-        return not_found(
-            &web,
-            As::Json,
-            &format!("{n:?} is not a log number (1 is the oldest log)"),
-        );
-    };
-    let m = log_missing(&src, &ver, &arch, Some(n));
-    let q = Query::Log {
-        source: src,
-        version: ver,
-        arch,
-        n: Some(n),
-    };
-    view(web, q, "", As::Json, m).await
-}
-
-fn suite_query(suite: String, arch: String) -> (Query, String) {
     let m = format!("no build of {suite}/{arch} is known");
-    (Query::Suite { suite, arch }, m)
-}
-
-async fn suite(Shared(web): Shared<W>, Path((s, a)): Path<(String, String)>) -> Response {
-    let (q, m) = suite_query(s, a);
-    view(web, q, "suite.html", As::Html, m).await
-}
-
-async fn suite_api(Shared(web): Shared<W>, Path((s, a)): Path<(String, String)>) -> Response {
-    let (q, m) = suite_query(s, a);
-    view(web, q, "suite.html", As::Json, m).await
+    view(web, Query::Suite { suite, arch }, "suite.html", to(J), m).await
 }
 
 /// `?page=`.
@@ -391,7 +370,7 @@ struct PageParam {
     page: Option<usize>,
 }
 
-async fn queue(
+async fn queue<const J: bool>(
     Shared(web): Shared<W>,
     Path((suite, arch)): Path<(String, String)>,
     Params(p): Params<PageParam>,
@@ -401,20 +380,7 @@ async fn queue(
         arch,
         page: p.page.unwrap_or(1),
     };
-    view(web, q, "queue.html", As::Html, String::new()).await
-}
-
-async fn queue_api(
-    Shared(web): Shared<W>,
-    Path((suite, arch)): Path<(String, String)>,
-    Params(p): Params<PageParam>,
-) -> Response {
-    let q = Query::QueuePage {
-        suite,
-        arch,
-        page: p.page.unwrap_or(1),
-    };
-    view(web, q, "queue.html", As::Json, String::new()).await
+    view(web, q, "queue.html", to(J), String::new()).await
 }
 
 /// `?after=`.
@@ -424,60 +390,27 @@ struct AfterParam {
     after: Option<String>,
 }
 
-fn state_query(
-    suite: String,
-    arch: String,
-    state: &str,
-    after: Option<String>,
-) -> Result<Query, String> {
-    let Some(state) = State::parse(state) else {
-        return Err(format!(
-            "{state:?} is not a state (the states page lists them)"
-        ));
+async fn in_state<const J: bool>(
+    Shared(web): Shared<W>,
+    Path((suite, arch, state)): Path<(String, String, String)>,
+    Params(p): Params<AfterParam>,
+) -> Response {
+    let Some(state) = State::parse(&state) else {
+        let m = format!("{state:?} is not a state (the states page lists them)");
+        return not_found(&web, to(J), &m);
     };
-    Ok(Query::InState {
+    let q = Query::InState {
         suite,
         arch,
         state,
-        after,
-    })
+        after: p.after,
+    };
+    view(web, q, "state.html", to(J), String::new()).await
 }
 
-async fn in_state(
-    Shared(web): Shared<W>,
-    Path((suite, arch, state)): Path<(String, String, String)>,
-    Params(p): Params<AfterParam>,
-) -> Response {
-    match state_query(suite, arch, &state, p.after) {
-        Ok(q) => view(web, q, "state.html", As::Html, String::new()).await,
-        Err(m) => not_found(&web, As::Html, &m),
-    }
-}
-
-async fn in_state_api(
-    Shared(web): Shared<W>,
-    Path((suite, arch, state)): Path<(String, String, String)>,
-    Params(p): Params<AfterParam>,
-) -> Response {
-    match state_query(suite, arch, &state, p.after) {
-        Ok(q) => view(web, q, "state.html", As::Json, String::new()).await,
-        Err(m) => not_found(&web, As::Json, &m),
-    }
-}
-
-fn builder_query(name: String) -> (Query, String) {
+async fn builder<const J: bool>(Shared(web): Shared<W>, Path(name): Path<String>) -> Response {
     let m = format!("no log names the builder {name:?} and it is building nothing");
-    (Query::Builder { name }, m)
-}
-
-async fn builder(Shared(web): Shared<W>, Path(name): Path<String>) -> Response {
-    let (q, m) = builder_query(name);
-    view(web, q, "builder.html", As::Html, m).await
-}
-
-async fn builder_api(Shared(web): Shared<W>, Path(name): Path<String>) -> Response {
-    let (q, m) = builder_query(name);
-    view(web, q, "builder.html", As::Json, m).await
+    view(web, Query::Builder { name }, "builder.html", to(J), m).await
 }
 
 fn maintainer_query(address: String) -> (Query, String) {
@@ -485,41 +418,23 @@ fn maintainer_query(address: String) -> (Query, String) {
     (Query::Maintainer { address }, m)
 }
 
-async fn maintainer(Shared(web): Shared<W>, Path(address): Path<String>) -> Response {
+async fn maintainer<const J: bool>(
+    Shared(web): Shared<W>,
+    Path(address): Path<String>,
+) -> Response {
     let (q, m) = maintainer_query(address);
-    view(web, q, "maintainer.html", As::Html, m).await
+    view(web, q, "maintainer.html", to(J), m).await
 }
 
-async fn maintainer_api(Shared(web): Shared<W>, Path(address): Path<String>) -> Response {
-    let (q, m) = maintainer_query(address);
-    view(web, q, "maintainer.html", As::Json, m).await
-}
-
-async fn failures_all(Shared(web): Shared<W>) -> Response {
+async fn failures_all<const J: bool>(Shared(web): Shared<W>) -> Response {
     let q = Query::Failures {
         suite: None,
         arch: None,
     };
-    view(web, q, "failures.html", As::Html, String::new()).await
+    view(web, q, "failures.html", to(J), String::new()).await
 }
 
-async fn failures_all_api(Shared(web): Shared<W>) -> Response {
-    let q = Query::Failures {
-        suite: None,
-        arch: None,
-    };
-    view(web, q, "failures.html", As::Json, String::new()).await
-}
-
-async fn failures(Shared(web): Shared<W>, Path((suite, arch)): Path<(String, String)>) -> Response {
-    let q = Query::Failures {
-        suite: Some(suite),
-        arch: Some(arch),
-    };
-    view(web, q, "failures.html", As::Html, String::new()).await
-}
-
-async fn failures_api(
+async fn failures<const J: bool>(
     Shared(web): Shared<W>,
     Path((suite, arch)): Path<(String, String)>,
 ) -> Response {
@@ -527,7 +442,7 @@ async fn failures_api(
         suite: Some(suite),
         arch: Some(arch),
     };
-    view(web, q, "failures.html", As::Json, String::new()).await
+    view(web, q, "failures.html", to(J), String::new()).await
 }
 
 /// `?q=`.
@@ -540,18 +455,11 @@ struct SearchParam {
 /// The longest search accepted.
 const MAX_SEARCH: usize = 200;
 
-async fn search(Shared(web): Shared<W>, Params(p): Params<SearchParam>) -> Response {
+async fn search<const J: bool>(Shared(web): Shared<W>, Params(p): Params<SearchParam>) -> Response {
     let q = Query::Search {
         q: p.q.chars().take(MAX_SEARCH).collect(),
     };
-    view(web, q, "search.html", As::Html, String::new()).await
-}
-
-async fn search_api(Shared(web): Shared<W>, Params(p): Params<SearchParam>) -> Response {
-    let q = Query::Search {
-        q: p.q.chars().take(MAX_SEARCH).collect(),
-    };
-    view(web, q, "search.html", As::Json, String::new()).await
+    view(web, q, "search.html", to(J), String::new()).await
 }
 
 /// An Atom feed: `template` rendered from the answer to `q`.
@@ -576,12 +484,8 @@ async fn feed_maintainer(Shared(web): Shared<W>, Path(address): Path<String>) ->
     feed(web, q, "maintainer.atom.xml", m).await
 }
 
-async fn states(Shared(web): Shared<W>) -> Response {
-    view(web, Query::States, "states.html", As::Html, String::new()).await
-}
-
-async fn states_api(Shared(web): Shared<W>) -> Response {
-    view(web, Query::States, "states.html", As::Json, String::new()).await
+async fn states<const J: bool>(Shared(web): Shared<W>) -> Response {
+    view(web, Query::States, "states.html", to(J), String::new()).await
 }
 
 /// A response body written on the blocking pool (the log renderer's).

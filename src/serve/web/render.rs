@@ -41,6 +41,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/web/state.html"),
     ),
     (
+        "state_rows.html",
+        include_str!("../../../templates/web/state_rows.html"),
+    ),
+    (
         "builder.html",
         include_str!("../../../templates/web/builder.html"),
     ),
