@@ -295,15 +295,18 @@ fn log_missing(src: &str, ver: &str, arch: &str, n: Option<usize>) -> String {
     }
 }
 
-/// `n` of a log path: a number from 1; the 404 that says so otherwise.
-fn log_number(web: &W, to: As, n: &str) -> Result<usize, Response> {
-    n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
-        not_found(
-            web,
-            to,
-            &format!("{n:?} is not a log number (1 is the oldest log)"),
-        )
-    })
+/// `n` of a log path: a number from 1.
+fn log_number(n: &str) -> Option<usize> {
+    n.parse::<usize>().ok().filter(|n| *n > 0)
+}
+
+/// The 404 of a log path whose `n` is not a log number.
+fn not_a_number(web: &W, to: As, n: &str) -> Response {
+    not_found(
+        web,
+        to,
+        &format!("{n:?} is not a log number (1 is the oldest log)"),
+    )
 }
 
 /// A log's page, or its data.
@@ -339,9 +342,9 @@ async fn log_nth<const J: bool>(
     Shared(web): Shared<W>,
     Path((src, ver, arch, n)): Path<(String, String, String, String)>,
 ) -> Response {
-    match log_number(&web, to(J), &n) {
-        Ok(n) => a_log(web, src, ver, arch, Some(n), to(J)).await,
-        Err(r) => r,
+    match log_number(&n) {
+        Some(n) => a_log(web, src, ver, arch, Some(n), to(J)).await,
+        None => not_a_number(&web, to(J), &n),
     }
 }
 
@@ -349,9 +352,9 @@ async fn log_raw(
     Shared(web): Shared<W>,
     Path((src, ver, arch, n)): Path<(String, String, String, String)>,
 ) -> Response {
-    match log_number(&web, As::Html, &n) {
-        Ok(n) => log::raw(web, src, ver, arch, n).await,
-        Err(r) => r,
+    match log_number(&n) {
+        Some(n) => log::raw(web, src, ver, arch, n).await,
+        None => not_a_number(&web, As::Html, &n),
     }
 }
 
