@@ -12,7 +12,9 @@
 //! * the log viewer on a 50 MB log: time to the first byte, the whole
 //!   page, and the daemon's resident memory while it streams;
 //! * LMTP mails/s at 8 connections, alone and while `wrk` loads the
-//!   source page at 32 connections.
+//!   source page at 32 connections;
+//!
+//! the pages with `serve.http_workers` 1 (the default on two cores) and 2.
 //!
 //! `cargo bench --bench pages` (needs `wrk`: `apt-get install wrk`).
 //! `BUILDMAIL_BENCH_PAGES_SECONDS` (each wrk run, default 15) and
@@ -266,15 +268,18 @@ fn main() {
         .port();
     let addr = format!("127.0.0.1:{port}");
     let config_path = dir.path().join("buildmail.toml");
-    std::fs::write(
-        &config_path,
-        format!(
-            "data_dir = {:?}\n[limits]\nmax_message_size = \"128MiB\"\n[serve]\nlmtp = [\"unix:{}\"]\nhttp = \"{addr}\"\n",
-            dir.path().join("data"),
-            socket.display()
-        ),
-    )
-    .unwrap();
+    let configure = |workers: usize| {
+        std::fs::write(
+            &config_path,
+            format!(
+                "data_dir = {:?}\n[limits]\nmax_message_size = \"128MiB\"\n[serve]\nlmtp = [\"unix:{}\"]\nhttp = \"{addr}\"\nhttp_workers = {workers}\n",
+                dir.path().join("data"),
+                socket.display()
+            ),
+        )
+        .unwrap();
+    };
+    configure(1);
     let cfg = buildmail::config::Config::load(Some(&config_path)).expect("config");
     let now = support::farm::wall_now();
 
@@ -347,104 +352,6 @@ fn main() {
         du(&cfg.database.path) as f64 / 1e6
     );
 
-    // --- the daemon ---
-    let mut daemon: Child = Command::new(BIN)
-        .arg("--config")
-        .arg(&config_path)
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve");
-    let pid = daemon.id();
-    let t = Instant::now();
-    while TcpStream::connect(&addr).is_err() {
-        assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "serve did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let url = |p: &str| format!("http://{addr}{p}");
-    for p in [
-        format!("/package/{SOURCE}"),
-        format!("/api/package/{SOURCE}"),
-        "/queue/unstable/amd64".to_string(),
-    ] {
-        let (_, _, _, status) = timed_get(&addr, &p);
-        assert!(status.contains("200"), "{p}: {status}");
-    }
-    println!("| page | connections | requests/s | p50 | p99 | errors |\n|---|---|---|---|---|---|");
-    for (what, path, conns) in [
-        ("source page", format!("/package/{SOURCE}"), 32),
-        ("source page JSON", format!("/api/package/{SOURCE}"), 32),
-        (
-            "queue page (50,000 builds)",
-            "/queue/unstable/amd64".to_string(),
-            32,
-        ),
-        (
-            "queue JSON (50,000 builds)",
-            "/api/queue/unstable/amd64".to_string(),
-            32,
-        ),
-        (
-            "suite page (queue top, problem states, graph)",
-            "/suite/unstable/arm64".to_string(),
-            32,
-        ),
-    ] {
-        let w = wrk(&url(&path), conns, seconds);
-        println!(
-            "| {what} | {conns} | {:.0} | {:.2} ms | {:.2} ms | {} |",
-            w.rps,
-            w.p50_ms,
-            w.p99_ms,
-            if w.errors.is_empty() {
-                "none"
-            } else {
-                &w.errors
-            }
-        );
-    }
-
-    // --- the 50 MB log ---
-    println!("\n| log viewer, 50 MB log | time to first byte | whole page | bytes | daemon RSS before | peak RSS while streaming |\n|---|---|---|---|---|---|");
-    for _ in 0..3 {
-        let before = rss_kib(pid, "VmRSS:");
-        let peak = Arc::new(AtomicU64::new(before));
-        let done = Arc::new(AtomicBool::new(false));
-        let sampler = {
-            let (peak, done) = (peak.clone(), done.clone());
-            std::thread::spawn(move || {
-                while !done.load(Ordering::SeqCst) {
-                    peak.fetch_max(rss_kib(pid, "VmRSS:"), Ordering::SeqCst);
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            })
-        };
-        let (first, total, bytes, status) = timed_get(&addr, "/log/biglog/1.0-1/amd64");
-        done.store(true, Ordering::SeqCst);
-        sampler.join().unwrap();
-        assert!(status.contains("200"), "{status}");
-        println!(
-            "| | {:.1} ms | {:.0} ms | {:.1} MB | {:.1} MB | {:.1} MB |",
-            first.as_secs_f64() * 1e3,
-            total.as_secs_f64() * 1e3,
-            bytes as f64 / 1e6,
-            before as f64 / 1024.0,
-            peak.load(Ordering::SeqCst) as f64 / 1024.0
-        );
-    }
-    let (first, total, bytes, _) = timed_get(&addr, "/log/biglog/1.0-1/amd64/1/raw");
-    println!(
-        "\nraw download (gzip as archived): first byte {:.1} ms, whole {:.0} ms, {:.1} MB",
-        first.as_secs_f64() * 1e3,
-        total.as_secs_f64() * 1e3,
-        bytes as f64 / 1e6
-    );
-
-    // --- LMTP alone, and under page load ---
     let pidn = std::process::id();
     let mails = |tag: &str| -> Arc<Vec<Vec<u8>>> {
         Arc::new(
@@ -460,36 +367,148 @@ fn main() {
                 .collect(),
         )
     };
-    let (alone_mails, loaded_mails) = (mails("la"), mails("lb"));
-    println!(
-        "\n| LMTP, 8 connections, {lmtp_mails} log mails of {:.1} KB | mails/s |\n|---|---|",
-        alone_mails[0].len() as f64 / 1e3
-    );
-    let alone = lmtp(&socket, 8, alone_mails);
-    println!("| alone | {alone:.0} |");
-    let mut load = Command::new("wrk")
-        .args(["-t2", "-c32", "-d600s", &url(&format!("/package/{SOURCE}"))])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("wrk");
-    std::thread::sleep(Duration::from_secs(1));
-    let loaded = lmtp(&socket, 8, loaded_mails);
-    let _ = load.kill();
-    let _ = load.wait();
-    println!(
-        "| while wrk loads the source page at 32 connections | {loaded:.0} ({:+.0} %) |",
-        (loaded / alone - 1.0) * 100.0
-    );
-    println!(
-        "\ndaemon peak RSS over the run (VmHWM): {:.1} MB; load average at the end {}",
-        rss_kib(pid, "VmHWM:") as f64 / 1024.0,
-        loadavg()
-    );
-    // SAFETY: signalling our own child.
-    unsafe {
-        libc::kill(pid as i32, libc::SIGTERM);
+    let url = |p: &str| format!("http://{addr}{p}");
+    let mut alone = 0.0;
+    for workers in [1, 2] {
+        configure(workers);
+        let (pid, mut daemon) = start_serve(&config_path, &addr);
+        for p in [
+            format!("/package/{SOURCE}"),
+            format!("/api/package/{SOURCE}"),
+            "/queue/unstable/amd64".to_string(),
+        ] {
+            let (_, _, _, status) = timed_get(&addr, &p);
+            assert!(status.contains("200"), "{p}: {status}");
+        }
+        println!(
+            "\n### serve.http_workers = {workers}\n\n| page | connections | requests/s | p50 | p99 | errors |\n|---|---|---|---|---|---|"
+        );
+        for (what, path, conns) in [
+            ("source page", format!("/package/{SOURCE}"), 1),
+            ("source page", format!("/package/{SOURCE}"), 32),
+            ("source page JSON", format!("/api/package/{SOURCE}"), 32),
+            (
+                "queue page (50,000 builds)",
+                "/queue/unstable/amd64".to_string(),
+                32,
+            ),
+            (
+                "queue JSON (50,000 builds)",
+                "/api/queue/unstable/amd64".to_string(),
+                32,
+            ),
+            (
+                "suite page (queue top, problem states, graph)",
+                "/suite/unstable/arm64".to_string(),
+                32,
+            ),
+        ] {
+            let w = wrk(&url(&path), conns, seconds);
+            println!(
+                "| {what} | {conns} | {:.0} | {:.2} ms | {:.2} ms | {} |",
+                w.rps,
+                w.p50_ms,
+                w.p99_ms,
+                if w.errors.is_empty() {
+                    "none"
+                } else {
+                    &w.errors
+                }
+            );
+        }
+        if workers == 1 {
+            log_viewer(&addr, pid);
+            alone = lmtp(&socket, 8, mails("la"));
+            println!(
+                "\n| LMTP, 8 connections, {lmtp_mails} log mails of {:.1} KB | mails/s |\n|---|---|\n| alone | {alone:.0} |",
+                mails("lx")[0].len() as f64 / 1e3
+            );
+        } else {
+            println!("\n| LMTP, 8 connections | mails/s |\n|---|---|");
+        }
+        let mut load = Command::new("wrk")
+            .args(["-t2", "-c32", "-d600s", &url(&format!("/package/{SOURCE}"))])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("wrk");
+        std::thread::sleep(Duration::from_secs(1));
+        let loaded = lmtp(&socket, 8, mails(&format!("lw{workers}")));
+        let _ = load.kill();
+        let _ = load.wait();
+        println!(
+            "| while wrk loads the source page at 32 connections | {loaded:.0} ({:+.0} % of alone) |",
+            (loaded / alone - 1.0) * 100.0
+        );
+        println!(
+            "\ndaemon peak RSS over the run (VmHWM): {:.1} MB; load average {}",
+            rss_kib(pid, "VmHWM:") as f64 / 1024.0,
+            loadavg()
+        );
+        // SAFETY: signalling our own child.
+        unsafe {
+            libc::kill(pid as i32, libc::SIGTERM);
+        }
+        let _ = daemon.wait();
     }
-    let _ = daemon.wait();
+}
+
+/// Starts `serve` with `config`; waits for `addr` to answer.
+fn start_serve(config: &Path, addr: &str) -> (u32, Child) {
+    let daemon: Child = Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let t = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "serve did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (daemon.id(), daemon)
+}
+
+/// The log viewer on the 50 MB log, three times, and the raw download.
+fn log_viewer(addr: &str, pid: u32) {
+    println!("\n| log viewer, 50 MB log | time to first byte | whole page | bytes | daemon RSS before | peak RSS while streaming |\n|---|---|---|---|---|---|");
+    for _ in 0..3 {
+        let before = rss_kib(pid, "VmRSS:");
+        let peak = Arc::new(AtomicU64::new(before));
+        let done = Arc::new(AtomicBool::new(false));
+        let sampler = {
+            let (peak, done) = (peak.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(Ordering::SeqCst) {
+                    peak.fetch_max(rss_kib(pid, "VmRSS:"), Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        };
+        let (first, total, bytes, status) = timed_get(addr, "/log/biglog/1.0-1/amd64");
+        done.store(true, Ordering::SeqCst);
+        sampler.join().unwrap();
+        assert!(status.contains("200"), "{status}");
+        println!(
+            "| | {:.1} ms | {:.0} ms | {:.1} MB | {:.1} MB | {:.1} MB |",
+            first.as_secs_f64() * 1e3,
+            total.as_secs_f64() * 1e3,
+            bytes as f64 / 1e6,
+            before as f64 / 1024.0,
+            peak.load(Ordering::SeqCst) as f64 / 1024.0
+        );
+    }
+    let (first, total, bytes, _) = timed_get(addr, "/log/biglog/1.0-1/amd64/1/raw");
+    println!(
+        "\nraw download (gzip as archived): first byte {:.1} ms, whole {:.0} ms, {:.1} MB",
+        first.as_secs_f64() * 1e3,
+        total.as_secs_f64() * 1e3,
+        bytes as f64 / 1e6
+    );
 }
 
 /// Bytes under `path`.

@@ -179,6 +179,10 @@ pub struct ServeConfig {
     /// queue, the status) and serves the status pages; `None` (the
     /// default): none.
     pub http: Option<String>,
+    /// `http_workers`: status pages read and rendered at once; more wait
+    /// their turn (default half the cores, at least 1, so that a flood
+    /// of page requests leaves the mail its share of the machine).
+    pub http_workers: usize,
     /// `max_recipients`: recipients one mail transaction may name; more
     /// get `452 4.5.3` (default 1000).
     pub max_recipients: usize,
@@ -1026,6 +1030,9 @@ impl Config {
             },
             control,
             http: raw.serve.http.clone(),
+            http_workers: raw.serve.http_workers.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+            }),
             max_recipients: raw.serve.max_recipients.unwrap_or(1000),
             mail_timeout: duration("serve.mail_timeout", raw.serve.mail_timeout, 30)?,
             command_timeout: duration("serve.command_timeout", raw.serve.command_timeout, 60)?,
@@ -1043,6 +1050,7 @@ impl Config {
             ("serve.unix_sessions", serve.unix_sessions),
             ("serve.tcp_sessions", serve.tcp_sessions),
             ("serve.tcp_sessions_per_peer", serve.tcp_sessions_per_peer),
+            ("serve.http_workers", serve.http_workers),
         ] {
             if n == 0 {
                 return Err(ConfigError::Invalid {

@@ -171,13 +171,15 @@ impl Core {
             a.tcp_sessions,
             a.tcp_sessions_per_peer,
             a.mail_budget,
+            a.http_workers,
         ) != (
             b.unix_sessions,
             b.tcp_sessions,
             b.tcp_sessions_per_peer,
             b.mail_budget,
+            b.http_workers,
         ) {
-            tracing::warn!("serve: reload: the session pools and serve.mail_budget change when the daemon is restarted");
+            tracing::warn!("serve: reload: the session pools, serve.mail_budget and serve.http_workers change when the daemon is restarted");
         }
         let mut new = new;
         new.database = old.database.clone();

@@ -54,8 +54,8 @@ pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; bas
 pub struct Web {
     core: Arc<Core>,
     pages: Pages,
-    /// Pages read and rendered at once: half the cores (at least one),
-    /// so that a flood of page requests leaves the mail its share.
+    /// Pages read and rendered at once (`serve.http_workers`), so that a
+    /// flood of page requests leaves the mail its share.
     work: Arc<tokio::sync::Semaphore>,
     /// Logs streamed at once ([`STREAMS`]).
     streams: Arc<tokio::sync::Semaphore>,
@@ -72,7 +72,7 @@ type W = Arc<Web>;
 
 /// The status pages' routes (merged into the public listener's).
 pub fn routes(core: Arc<Core>) -> Router {
-    let workers = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
+    let workers = core.config().serve.http_workers;
     let web = Arc::new(Web {
         core,
         pages: Pages::new(),
