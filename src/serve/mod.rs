@@ -29,6 +29,7 @@
 //! * systemd ([`systemd`]): readiness, reloading and stopping notices, the
 //!   watchdog, and socket activation.
 
+mod body;
 pub mod client;
 mod http;
 mod limits;

@@ -40,7 +40,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
-use super::http::{blocking, stream};
+use super::body::{blocking, stream};
 use crate::hub::{Answer, Core, ErrorKind, Hub, HubError, Query};
 use crate::model::state::State;
 
