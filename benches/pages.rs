@@ -162,7 +162,8 @@ fn ms(v: &str) -> f64 {
 fn wrk(url: &str, conns: usize, seconds: usize) -> Wrk {
     let out = Command::new("wrk")
         .args([
-            "-t2",
+            // wrk wants at least one connection per thread.
+            &format!("-t{}", conns.clamp(1, 2)),
             &format!("-c{conns}"),
             &format!("-d{seconds}s"),
             "--latency",

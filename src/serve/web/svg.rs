@@ -172,7 +172,8 @@ pub fn diagram(page: &StatesPage) -> String {
             );
         }
     }
-    let w = left * 2.0 + (Group::ALL.len() as f64 - 1.0) * colw + bw;
+    // Room on the right for the curves between states of the last column.
+    let w = left * 2.0 + (Group::ALL.len() as f64 - 1.0) * colw + bw + 90.0;
     let h = top + rows as f64 * rowh + rowh / 2.0 + 20.0;
     let mut out = String::new();
     let _ = write!(
