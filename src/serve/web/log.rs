@@ -303,8 +303,7 @@ pub(super) async fn page(
         Ok(_) => return not_found(&web, As::Html, &missing),
         Err(e) => return failure(&web, As::Html, &e),
     };
-    let v = serde_json::to_value(&*p).unwrap_or_default();
-    let html = match web.pages.render("log.html", &v) {
+    let html = match web.pages.render("log.html", &*p) {
         Ok(h) => h,
         Err(e) => {
             return failure(

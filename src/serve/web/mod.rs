@@ -179,14 +179,18 @@ fn value_of(a: &Answer) -> serde_json::Value {
 async fn view(web: W, q: Query, template: &'static str, to: As, missing: String) -> Response {
     let answer = run(&web, move |w| {
         let a = w.core.query(q)?;
-        let v = value_of(&a);
-        Ok(if v.is_null() {
-            None
-        } else {
-            Some(match to {
-                As::Json => json(StatusCode::OK, &v),
-                As::Html => w.pages.page(template, &v),
-            })
+        Ok(match to {
+            As::Json => {
+                let v = value_of(&a);
+                (!v.is_null()).then(|| json(StatusCode::OK, &v))
+            }
+            // Straight from the answer to the template's values.
+            As::Html => {
+                let v = minijinja::Value::from_serialize(&a)
+                    .get_attr("value")
+                    .unwrap_or_default();
+                (!v.is_none() && !v.is_undefined()).then(|| w.pages.page(template, &v))
+            }
         })
     })
     .await;

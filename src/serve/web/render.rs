@@ -178,14 +178,14 @@ impl Pages {
 
     /// `template` rendered with `p` (the page's data); an error in
     /// rendering is a 500 page saying so.
-    pub fn render(&self, template: &str, p: &serde_json::Value) -> Result<String, String> {
+    pub fn render(&self, template: &str, p: &impl serde::Serialize) -> Result<String, String> {
         let t = self.env.get_template(template).map_err(|e| e.to_string())?;
         t.render(minijinja::context! { p => Value::from_serialize(p) })
             .map_err(|e| format!("{e:#}"))
     }
 
     /// The page `template` for `p`, as a response.
-    pub fn page(&self, template: &str, p: &serde_json::Value) -> Response {
+    pub fn page(&self, template: &str, p: &impl serde::Serialize) -> Response {
         match self.render(template, p) {
             Ok(html) => {
                 ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
