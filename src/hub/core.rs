@@ -238,11 +238,12 @@ impl Core {
     }
 
     /// The needs-build queue of `suite`/`arch` in order, for the status
-    /// pages: computed again only when a commit was made since, and then
+    /// pages: ordered again only when a commit was made since, and then
     /// at most every [`QUEUE_STALE`] (a queue of 50,000 builds takes a
     /// good part of a second to read and order; under a stream of mail
-    /// the pages show it up to that old). One request orders it while the
-    /// others wait for its answer.
+    /// the pages show it up to that old). While one request orders it
+    /// again, the others are answered from the order before; only the
+    /// very first order is waited for.
     fn queue(&self, suite: &str, arch: &str) -> Result<Arc<Vec<QueueEntry>>, StoreError> {
         let slot = self
             .queues
@@ -252,12 +253,36 @@ impl Core {
             .entry((suite.to_string(), arch.to_string()))
             .or_default()
             .clone();
-        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
         let commits = self.gate.commits();
-        if let Some(m) = slot.as_ref() {
-            if m.commits == commits || m.at.elapsed() < QUEUE_STALE {
-                return Ok(m.entries.clone());
-            }
+        let known = slot
+            .ordered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|m| {
+                (
+                    m.commits == commits || m.at.elapsed() < QUEUE_STALE,
+                    m.entries.clone(),
+                )
+            });
+        let _ordering = match known {
+            Some((true, entries)) => return Ok(entries),
+            Some((false, entries)) => match slot.ordering.try_lock() {
+                Ok(g) => g,
+                // Another request orders it now.
+                Err(_) => return Ok(entries),
+            },
+            None => slot.ordering.lock().unwrap_or_else(PoisonError::into_inner),
+        };
+        // The request that held the lock before may have ordered it.
+        if let Some(m) = slot
+            .ordered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|m| m.commits == commits)
+        {
+            return Ok(m.entries.clone());
         }
         let entries = Arc::new(query::queue(
             &*self.store,
@@ -265,7 +290,7 @@ impl Core {
             suite,
             arch,
         )?);
-        *slot = Some(Ordered {
+        *slot.ordered.lock().unwrap_or_else(PoisonError::into_inner) = Some(Ordered {
             commits,
             at: Instant::now(),
             entries: entries.clone(),
@@ -480,8 +505,16 @@ struct QueueMemo {
     slots: Mutex<HashMap<(String, String), Slot>>,
 }
 
-/// One suite and architecture's ordered queue, when it was ordered.
-type Slot = Arc<Mutex<Option<Ordered>>>;
+/// One suite and architecture's ordered queue.
+type Slot = Arc<QueueSlot>;
+
+/// The last order of a queue, and the lock of the one request ordering it
+/// again.
+#[derive(Default)]
+struct QueueSlot {
+    ordered: Mutex<Option<Ordered>>,
+    ordering: Mutex<()>,
+}
 
 /// A queue as ordered after `commits` commits, at `at`.
 struct Ordered {

@@ -205,12 +205,17 @@ async fn view(web: W, q: Query, template: &'static str, to: As, missing: String)
 /// `\u003e`, `\u0026` (the same JSON): a JSON answer opened as a page
 /// holds no markup.
 fn json(status: StatusCode, v: &serde_json::Value) -> Response {
-    let text = serde_json::to_string_pretty(v).unwrap_or_default();
+    let text = serde_json::to_string(v).unwrap_or_default();
     // These characters occur only inside JSON strings.
-    let body = text
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026");
+    let mut body = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '<' => body.push_str("\\u003c"),
+            '>' => body.push_str("\\u003e"),
+            '&' => body.push_str("\\u0026"),
+            c => body.push(c),
+        }
+    }
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
