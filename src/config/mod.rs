@@ -177,8 +177,13 @@ pub struct ServeConfig {
     pub control: PathBuf,
     /// `http`: a TCP address (`127.0.0.1:8080`) where the daemon answers
     /// read-only queries (the builds, their histories and logs, the
-    /// queue, the status); `None` (the default): none.
+    /// queue, the status) and serves the status pages; `None` (the
+    /// default): none.
     pub http: Option<String>,
+    /// `http_workers`: status pages read and rendered at once; more wait
+    /// their turn (default half the cores, at least 1, so that a flood
+    /// of page requests leaves the mail its share of the machine).
+    pub http_workers: usize,
     /// `max_recipients`: recipients one mail transaction may name; more
     /// get `452 4.5.3` (default 1000).
     pub max_recipients: usize,

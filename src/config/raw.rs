@@ -43,6 +43,7 @@ pub(super) struct RawServe {
     pub(super) sync_every: Option<String>,
     pub(super) control: Option<PathBuf>,
     pub(super) http: Option<String>,
+    pub(super) http_workers: Option<usize>,
     pub(super) max_recipients: Option<usize>,
     pub(super) mail_timeout: Option<String>,
     pub(super) command_timeout: Option<String>,

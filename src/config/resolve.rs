@@ -415,6 +415,9 @@ impl RawServe {
             },
             control,
             http: raw.http.clone(),
+            http_workers: raw.http_workers.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+            }),
             max_recipients: raw.max_recipients.unwrap_or(1000),
             mail_timeout: duration("serve.mail_timeout", raw.mail_timeout, 30)?,
             command_timeout: duration("serve.command_timeout", raw.command_timeout, 60)?,
@@ -429,6 +432,7 @@ impl RawServe {
         };
         for (key, n) in [
             ("serve.max_recipients", serve.max_recipients),
+            ("serve.http_workers", serve.http_workers),
             ("serve.unix_sessions", serve.unix_sessions),
             ("serve.tcp_sessions", serve.tcp_sessions),
             ("serve.tcp_sessions_per_peer", serve.tcp_sessions_per_peer),

@@ -9,6 +9,7 @@ pub mod changes;
 pub mod names;
 pub mod order;
 pub mod pas;
+pub mod people;
 pub mod relations;
 pub mod release;
 pub mod status;

@@ -147,6 +147,8 @@ fn source_of(e: &SourceEntry, old: Option<&ArchiveSource>, view: &ArchView) -> A
         removed: false,
         uninstallable: old.and_then(|o| o.uninstallable.clone()),
         built_before: old.is_some_and(|o| o.built_before),
+        maintainer: e.maintainer.clone(),
+        uploaders: e.uploaders.clone(),
     }
 }
 

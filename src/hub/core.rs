@@ -18,11 +18,16 @@ use crate::effects::{explain, worker, StoreAccess};
 use crate::inbound::source::RawMail;
 use crate::ingest::{Ingest, Setup};
 use crate::query;
+use crate::query::pages::Metrics;
 use crate::query::status::{Daemon, Status};
+use crate::query::QueueEntry;
 use crate::store::archive::LogArchive;
 use crate::store::gate::CommitGate;
 use crate::store::{Store, StoreError};
 use crate::time::SharedClock;
+use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::time::Instant;
 
 /// The daemon's hub.
 pub struct Core {
@@ -41,6 +46,10 @@ pub struct Core {
     started: i64,
     /// Mails committed since.
     mails: AtomicU64,
+    /// Of those, by outcome, and the refusals by reason (`/metrics`).
+    tally: Mutex<Tally>,
+    /// The needs-build queues the status pages read, in order.
+    queues: QueueMemo,
     /// Effects rounds finished since.
     pub(super) rounds: AtomicU64,
     /// Where it listens (for `status`).
@@ -76,6 +85,8 @@ impl Core {
             config_path,
             setup: RwLock::new(Arc::new(setup)),
             mails: AtomicU64::new(0),
+            tally: Mutex::new(Tally::default()),
+            queues: QueueMemo::default(),
             rounds: AtomicU64::new(0),
             listening: Mutex::new(Vec::new()),
             effects: tokio::sync::Notify::new(),
@@ -159,13 +170,15 @@ impl Core {
             a.tcp_sessions,
             a.tcp_sessions_per_peer,
             a.mail_budget,
+            a.http_workers,
         ) != (
             b.unix_sessions,
             b.tcp_sessions,
             b.tcp_sessions_per_peer,
             b.mail_budget,
+            b.http_workers,
         ) {
-            tracing::warn!("serve: reload: the session pools and serve.mail_budget change when the daemon is restarted");
+            tracing::warn!("serve: reload: the session pools, serve.mail_budget and serve.http_workers change when the daemon is restarted");
         }
         let mut new = new;
         new.database = old.database.clone();
@@ -223,6 +236,77 @@ impl Core {
         Ok(s)
     }
 
+    /// The needs-build queue of `suite`/`arch` in order, for the status
+    /// pages: ordered again only when a commit was made since, and then
+    /// at most every [`QUEUE_STALE`] (a queue of 50,000 builds takes a
+    /// good part of a second to read and order; under a stream of mail
+    /// the pages show it up to that old). While one request orders it
+    /// again, the others are answered from the order before; only the
+    /// very first order is waited for.
+    fn queue(&self, suite: &str, arch: &str) -> Result<Arc<Vec<QueueEntry>>, StoreError> {
+        let slot = self
+            .queues
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((suite.to_string(), arch.to_string()))
+            .or_default()
+            .clone();
+        let commits = self.gate.commits();
+        let known = slot
+            .ordered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|m| {
+                (
+                    m.commits == commits || m.at.elapsed() < QUEUE_STALE,
+                    m.entries.clone(),
+                )
+            });
+        let _ordering = match known {
+            Some((true, entries)) => return Ok(entries),
+            Some((false, entries)) => match slot.ordering.try_lock() {
+                Ok(g) => g,
+                // Another request orders it now.
+                Err(_) => return Ok(entries),
+            },
+            None => slot.ordering.lock().unwrap_or_else(PoisonError::into_inner),
+        };
+        // The request that held the lock before may have ordered it.
+        if let Some(m) = slot
+            .ordered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|m| m.commits == commits)
+        {
+            return Ok(m.entries.clone());
+        }
+        let entries = Arc::new(query::queue(
+            &*self.store,
+            &self.config().archive.order,
+            suite,
+            arch,
+        )?);
+        *slot.ordered.lock().unwrap_or_else(PoisonError::into_inner) = Some(Ordered {
+            commits,
+            at: Instant::now(),
+            entries: entries.clone(),
+        });
+        Ok(entries)
+    }
+
+    /// The metrics, this daemon's counters included.
+    pub fn metrics(&self) -> Result<Metrics, StoreError> {
+        let mut m = query::pages::metrics(&*self.store, &self.config())?;
+        m.status = self.status()?;
+        let t = self.tally.lock().unwrap_or_else(PoisonError::into_inner);
+        m.outcomes = t.outcomes.clone();
+        m.refusals = t.refusals.clone();
+        Ok(m)
+    }
+
     /// Runs `f`'s reads, decision and commit under the gate, then waits
     /// for the commit to be durable.
     fn write<R>(&self, f: impl FnOnce(&dyn Store) -> Result<R, HubError>) -> Result<R, HubError> {
@@ -260,6 +344,10 @@ impl Hub for Core {
         let (outcome, seq) = self.gate.write(|| ingest.commit(&raw, &prepared))?;
         self.gate.durable(seq, &*self.store)?;
         self.mails.fetch_add(1, Ordering::SeqCst);
+        self.tally
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .count(&outcome);
         self.effects.notify_one();
         Ok(MailAnswer::of(outcome))
     }
@@ -268,7 +356,16 @@ impl Hub for Core {
         Ok(match q {
             Query::Status => Answer::Status(Box::new(self.status()?)),
             Query::Sync => Answer::Sync(Box::new(self.sync.state())),
-            q => super::view(&*self.store, &self.config(), q)?,
+            Query::Metrics => Answer::Metrics(Box::new(self.metrics()?)),
+            q @ (Query::Suite { .. } | Query::QueuePage { .. }) => {
+                let (Query::Suite { suite, arch } | Query::QueuePage { suite, arch, .. }) = &q
+                else {
+                    return Err(HubError::refused("not a queue view"));
+                };
+                let queue = self.queue(suite, arch)?;
+                super::with_queue(&*self.store, q, &queue, self.clock.now())?
+            }
+            q => super::view(&*self.store, &self.config(), q, self.clock.now())?,
         })
     }
 
@@ -366,6 +463,85 @@ impl Hub for Core {
 
     fn copy_quarantined(&self, id: u64, out: &mut dyn Write) -> Result<bool, HubError> {
         copy_quarantined(&*self.store, id, out)
+    }
+}
+
+/// How old an ordered queue the status pages may be shown while commits
+/// go on ([`Core::queue`]).
+pub const QUEUE_STALE: Duration = Duration::from_secs(5);
+
+/// The ordered queues of [`Core::queue`], one slot per suite and
+/// architecture.
+#[derive(Default)]
+struct QueueMemo {
+    slots: Mutex<HashMap<(String, String), Slot>>,
+}
+
+/// One suite and architecture's ordered queue.
+type Slot = Arc<QueueSlot>;
+
+/// The last order of a queue, and the lock of the one request ordering it
+/// again.
+#[derive(Default)]
+struct QueueSlot {
+    ordered: Mutex<Option<Ordered>>,
+    ordering: Mutex<()>,
+}
+
+/// A queue as ordered after `commits` commits, at `at`.
+struct Ordered {
+    commits: u64,
+    at: Instant,
+    entries: Arc<Vec<QueueEntry>>,
+}
+
+/// The daemon's counts of committed mails by outcome and of refusals by
+/// reason.
+#[derive(Debug, Default)]
+struct Tally {
+    outcomes: BTreeMap<String, u64>,
+    refusals: BTreeMap<String, u64>,
+}
+
+impl Tally {
+    fn count(&mut self, o: &crate::ingest::Outcome) {
+        use crate::ingest::Outcome;
+        let (outcome, refusal) = match o {
+            Outcome::Log { .. } => ("log", None),
+            Outcome::Reply {
+                applied, reasons, ..
+            } => (
+                "reply",
+                (!applied).then(|| {
+                    if reasons
+                        .iter()
+                        .any(|r| r.starts_with("signature already seen"))
+                    {
+                        "replay"
+                    } else {
+                        "command"
+                    }
+                }),
+            ),
+            Outcome::Archive { .. } => ("archive", None),
+            Outcome::Forwarded {
+                forwarded: true, ..
+            } => ("forwarded", None),
+            Outcome::Forwarded { .. } => ("kept", None),
+            Outcome::Duplicate(why) => (
+                "duplicate",
+                Some(if why.starts_with("signature") {
+                    "replay"
+                } else {
+                    "duplicate"
+                }),
+            ),
+            Outcome::Quarantined { .. } => ("quarantined", Some("quarantined")),
+        };
+        *self.outcomes.entry(outcome.into()).or_default() += 1;
+        if let Some(r) = refusal {
+            *self.refusals.entry(r.into()).or_default() += 1;
+        }
     }
 }
 

@@ -120,7 +120,7 @@ impl Hub for Local<'_> {
 
     fn query(&self, q: Query) -> Result<Answer, HubError> {
         let store = self.existing()?;
-        super::view(&*store, self.config, q)
+        super::view(&*store, self.config, q, self.clock.now())
     }
 
     fn apply(&self, op: Op) -> Result<Done, HubError> {

@@ -45,6 +45,7 @@ use crate::ingest::Outcome;
 use crate::model::state::State;
 use crate::model::{BuildRecord, LogRef, OutboundMail, QuarantineEntry, SignatureUse};
 use crate::query::fsck::Findings;
+use crate::query::pages;
 use crate::query::status::Status;
 use crate::query::{BuildHistory, Filter, QueueEntry};
 use crate::store::StoreError;
@@ -114,6 +115,84 @@ pub enum Query {
     },
     /// The archive sync: the one in progress and the last ones.
     Sync,
+    /// Every suite and architecture with its counts, and the builders
+    /// (the status pages' `/`).
+    Overview,
+    /// A source's page: its builds, logs and history.
+    Source {
+        /// The source package.
+        source: String,
+    },
+    /// One archived log's page (`n`: 1 for the oldest of this version
+    /// and architecture; none: the newest).
+    Log {
+        /// The source package.
+        source: String,
+        /// The version.
+        version: String,
+        /// The architecture.
+        arch: String,
+        /// Which log.
+        #[serde(default)]
+        n: Option<usize>,
+    },
+    /// A suite and architecture: counts, their history, the top of the
+    /// queue, the problem states.
+    Suite {
+        /// The suite.
+        suite: String,
+        /// The architecture.
+        arch: String,
+    },
+    /// One page of the builds of a suite and architecture in one state.
+    InState {
+        /// The suite.
+        suite: String,
+        /// The architecture.
+        arch: String,
+        /// The state.
+        state: State,
+        /// After this source (the previous page's last).
+        #[serde(default)]
+        after: Option<String>,
+    },
+    /// One page of a needs-build queue.
+    QueuePage {
+        /// The suite.
+        suite: String,
+        /// The architecture.
+        arch: String,
+        /// The page, 1 for the top.
+        page: usize,
+    },
+    /// A builder's page.
+    Builder {
+        /// Its name.
+        name: String,
+    },
+    /// A maintainer's page.
+    Maintainer {
+        /// The address.
+        address: String,
+    },
+    /// Build-Attempted and Failed builds grouped by cause.
+    Failures {
+        /// Only this suite.
+        #[serde(default)]
+        suite: Option<String>,
+        /// Only this architecture.
+        #[serde(default)]
+        arch: Option<String>,
+    },
+    /// Sources by name, maintainers by address or name.
+    Search {
+        /// What to look for.
+        q: String,
+    },
+    /// The states and the transition table's edges.
+    States,
+    /// The metrics (`/metrics`).
+    Metrics,
 }
 
 impl Query {
@@ -131,6 +210,18 @@ impl Query {
                 | Query::Queue { .. }
                 | Query::Status
                 | Query::Sync
+                | Query::Overview
+                | Query::Source { .. }
+                | Query::Log { .. }
+                | Query::Suite { .. }
+                | Query::InState { .. }
+                | Query::QueuePage { .. }
+                | Query::Builder { .. }
+                | Query::Maintainer { .. }
+                | Query::Failures { .. }
+                | Query::Search { .. }
+                | Query::States
+                | Query::Metrics
         )
     }
 }
@@ -161,6 +252,30 @@ pub enum Answer {
     Fsck(Box<Findings>),
     /// The sync (`Sync`).
     Sync(Box<SyncState>),
+    /// `Overview`.
+    Overview(Box<pages::Overview>),
+    /// `Source` (`None`: no such source).
+    Source(Option<Box<pages::SourcePage>>),
+    /// `Log` (`None`: no such log).
+    Log(Option<Box<pages::LogPage>>),
+    /// `Suite` (`None`: no build of that suite and architecture).
+    Suite(Option<Box<pages::SuitePage>>),
+    /// `InState`.
+    InState(Box<pages::StateList>),
+    /// `QueuePage`.
+    QueuePage(Box<pages::QueuePage>),
+    /// `Builder` (`None`: nothing known of it).
+    Builder(Option<Box<pages::BuilderPage>>),
+    /// `Maintainer` (`None`: no source names it).
+    Maintainer(Option<Box<pages::MaintainerPage>>),
+    /// `Failures`.
+    Failures(Box<pages::FailuresPage>),
+    /// `Search`.
+    Search(Box<pages::SearchPage>),
+    /// `States`.
+    States(Box<pages::StatesPage>),
+    /// `Metrics`.
+    Metrics(Box<pages::Metrics>),
 }
 
 /// A write a command makes ([`Hub::apply`]).
@@ -413,12 +528,13 @@ pub trait Hub {
     fn copy_quarantined(&self, id: u64, out: &mut dyn Write) -> Result<bool, HubError>;
 }
 
-/// Answers `q` from `store`: every view but the daemon's own part of
-/// `Status` and `Sync`.
+/// Answers `q` from `store` at `now`: every view but the daemon's own
+/// part of `Status`, `Sync` and `Metrics`.
 fn view(
     store: &dyn crate::store::Store,
     config: &crate::config::Config,
     q: Query,
+    now: i64,
 ) -> Result<Answer, HubError> {
     use crate::query;
     Ok(match q {
@@ -446,5 +562,73 @@ fn view(
             std::time::Duration::from_secs(older_than),
         )?)),
         Query::Sync => Answer::Sync(Box::default()),
+        Query::Overview => Answer::Overview(Box::new(pages::overview(store)?)),
+        Query::Source { source } => {
+            Answer::Source(pages::source_page(store, &source)?.map(Box::new))
+        }
+        Query::Log {
+            source,
+            version,
+            arch,
+            n,
+        } => Answer::Log(pages::log_page(store, &source, &version, &arch, n)?.map(Box::new)),
+        q @ (Query::Suite { .. } | Query::QueuePage { .. }) => {
+            let (Query::Suite { suite, arch } | Query::QueuePage { suite, arch, .. }) = &q else {
+                return Err(HubError::refused("not a queue view"));
+            };
+            let queue = query::queue(store, &config.archive.order, suite, arch)?;
+            with_queue(store, q, &queue, now)?
+        }
+        Query::InState {
+            suite,
+            arch,
+            state,
+            after,
+        } => Answer::InState(Box::new(pages::state_list(
+            store,
+            &suite,
+            &arch,
+            state,
+            after.as_deref(),
+            pages::PAGE,
+        )?)),
+        Query::Builder { name } => {
+            Answer::Builder(pages::builder_page(store, &name)?.map(Box::new))
+        }
+        Query::Maintainer { address } => {
+            Answer::Maintainer(pages::maintainer_page(store, &address)?.map(Box::new))
+        }
+        Query::Failures { suite, arch } => Answer::Failures(Box::new(pages::failures_page(
+            store,
+            suite.as_deref(),
+            arch.as_deref(),
+        )?)),
+        Query::Search { q } => Answer::Search(Box::new(pages::search(store, &q)?)),
+        Query::States => Answer::States(Box::new(pages::states_page())),
+        Query::Metrics => Answer::Metrics(Box::new(pages::metrics(store, config)?)),
+    })
+}
+
+/// Answers the views that show a needs-build queue (`Suite`,
+/// `QueuePage`) from `queue`, that queue in order (the daemon keeps it
+/// between commits).
+fn with_queue(
+    store: &dyn crate::store::Store,
+    q: Query,
+    queue: &[crate::query::QueueEntry],
+    now: i64,
+) -> Result<Answer, HubError> {
+    Ok(match q {
+        Query::Suite { suite, arch } => Answer::Suite(
+            pages::suite_page(store, queue, &suite, &arch, now.div_euclid(86_400))?.map(Box::new),
+        ),
+        Query::QueuePage { suite, arch, page } => Answer::QueuePage(Box::new(pages::queue_page(
+            queue,
+            &suite,
+            &arch,
+            page,
+            pages::PAGE,
+        ))),
+        _ => return Err(HubError::refused("not a queue view")),
     })
 }

@@ -190,6 +190,10 @@ pub struct SourceEntry {
     pub section: Option<String>,
     /// `Priority`.
     pub priority: Option<String>,
+    /// `Maintainer`.
+    pub maintainer: Option<String>,
+    /// `Uploaders` (joined when folded).
+    pub uploaders: Option<String>,
 }
 
 impl SourceEntry {
@@ -213,8 +217,17 @@ impl SourceEntry {
             build_depends: (!bd.is_empty()).then(|| bd.join(", ")),
             section: p.get_single("Section").map(|s| s.trim().to_string()),
             priority: p.get_single("Priority").map(|s| s.trim().to_string()),
+            maintainer: one_line(joined("Maintainer")),
+            uploaders: one_line(joined("Uploaders")),
         })
     }
+}
+
+/// A folded field on one line (whitespace runs made one space); `None`
+/// when empty.
+fn one_line(field: Option<String>) -> Option<String> {
+    let s = field?.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!s.is_empty()).then_some(s)
 }
 
 /// A `Packages` paragraph, the fields `sync` uses.

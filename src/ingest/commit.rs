@@ -171,6 +171,7 @@ impl Ingest<'_> {
             size: a.log_size,
             compressed_size: a.compressed_size,
             status: Some(a.status),
+            builder: a.builder.clone(),
         };
         let outcome = if moved {
             format!(

@@ -16,6 +16,21 @@ pub struct Explanation {
     pub problem_kind: Option<String>,
     /// Up to `MAX_EXCERPT_LINES` (see [`crate::inbound::explain`]) lines around the failure.
     pub excerpt: Vec<String>,
+    /// What the problem is about, as buildlog-consultant details it (the
+    /// missing header, the missing command, ...): with
+    /// [`Explanation::problem_kind`], what the failures page groups by.
+    /// `None` in explanations of earlier releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem_key: Option<String>,
+    /// The line number (1-based, counted by `\n`) of
+    /// [`Explanation::matched_line`] in the log, for the log viewer's
+    /// highlight and anchor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// The title of the log section holding that line (the log viewer
+    /// opens it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
 }
 
 /// A failed build's log waiting to be explained: explanations are made off

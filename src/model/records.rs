@@ -243,6 +243,12 @@ pub struct ArchiveSource {
     /// first, and the build is not handed out until they answer.
     #[serde(default)]
     pub ask_first: Option<AskFirst>,
+    /// `Maintainer` (`Name <address>`), for the maintainers' pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintainer: Option<String>,
+    /// `Uploaders` (comma-separated `Name <address>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploaders: Option<String>,
 }
 
 /// A "Should I build" question about a build (see [`ArchiveSource::ask_first`]).
@@ -526,6 +532,10 @@ pub struct LogRef {
     pub compressed_size: u64,
     /// The status of that build.
     pub status: Option<Status>,
+    /// The builder host the log names (`None` in records of earlier
+    /// releases): the builder pages list a builder's logs by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder: Option<String>,
 }
 
 /// A mail that could not be processed, kept with the reason.

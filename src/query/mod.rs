@@ -5,6 +5,7 @@
 //! both, so the output is the same.
 
 pub mod fsck;
+pub mod pages;
 pub mod status;
 
 use serde::{Deserialize, Serialize};

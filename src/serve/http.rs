@@ -13,26 +13,25 @@
 //! | `GET /v1/quarantine/<id>` | a quarantined mail, byte-exact |
 //!
 //! On the read-only TCP listener ([`public`], `[serve] http`): `hello`,
-//! the public queries ([`Query::is_public`]) and the logs; nothing that
-//! writes, and not the quarantine, the outbox or the signatures.
+//! the public queries ([`Query::is_public`]) and the logs, and the status
+//! pages ([`super::web`]); nothing that writes, and not the quarantine,
+//! the outbox or the signatures.
 //!
 //! Every request that reads or writes the store runs on the blocking
 //! pool; a mail's body is read as it arrives, and one over
 //! `limits.max_message_size` goes to a file, never to memory.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Query as Params, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use super::body::{answer, blocking, stream};
 use super::Listener;
 use crate::hub::{Core, ErrorKind, Hub, HubError, MailMode, Op, Query};
 use crate::inbound::source::{RawMail, Sink};
@@ -58,13 +57,17 @@ pub(super) fn control(core: Arc<Core>) -> Router {
         .with_state(core)
 }
 
-/// The routes of the read-only TCP listener.
+/// The routes of the read-only TCP listener: the public queries and the
+/// status pages ([`super::web`]), every response with the pages'
+/// security headers.
 pub(super) fn public(core: Arc<Core>) -> Router {
     Router::new()
         .route("/v1/hello", get(hello))
         .route("/v1/query", post(query_public))
         .route("/v1/logs/{id}", get(log))
-        .with_state(core)
+        .with_state(core.clone())
+        .merge(super::web::routes(core))
+        .layer(axum::middleware::map_response(super::web::secure))
 }
 
 /// Serves `router` on `listener` until `stop` turns true (requests in
@@ -90,33 +93,6 @@ pub(super) async fn serve(
     if let Err(e) = result {
         tracing::error!("serve: http: {e}");
     }
-}
-
-/// The HTTP status of an answer.
-fn status<T>(r: &Result<T, HubError>) -> StatusCode {
-    match r {
-        Ok(_) => StatusCode::OK,
-        Err(e) => match e.kind {
-            ErrorKind::Refused => StatusCode::CONFLICT,
-            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorKind::Permanent => StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-        },
-    }
-}
-
-/// `r` as the response: its status, and `{"Ok": ...}` or `{"Err": ...}`.
-fn answer<T: Serialize>(r: Result<T, HubError>) -> Response {
-    (status(&r), Json(r)).into_response()
-}
-
-/// Runs `f` on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, HubError> + Send + 'static,
-) -> Result<T, HubError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(HubError::unavailable(format!("internal error: {e}"))))
 }
 
 async fn hello() -> Json<Hello> {
@@ -197,89 +173,4 @@ async fn log(State(core): State<Arc<Core>>, Path(id): Path<String>) -> Response 
 
 async fn quarantined(State(core): State<Arc<Core>>, Path(id): Path<u64>) -> Response {
     stream(move |w| core.copy_quarantined(id, w)).await
-}
-
-/// Bytes written on the blocking pool, handed to the response body in
-/// pieces (never the whole in memory).
-struct ChannelWriter {
-    tx: tokio::sync::mpsc::Sender<Bytes>,
-    buf: Vec<u8>,
-}
-
-/// The size of the pieces a streamed body is sent in.
-const PIECE: usize = 64 << 10;
-
-impl ChannelWriter {
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let piece = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(PIECE)));
-        self.tx.blocking_send(piece).map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
-        })
-    }
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= PIECE {
-            self.send()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.send()
-    }
-}
-
-/// Streams what `f` writes as the response body; `f`'s `Ok(false)` is a
-/// 404, an error before the first byte an error answer, an error after it
-/// a body cut off (the client sees an incomplete response).
-async fn stream(
-    f: impl FnOnce(&mut dyn Write) -> Result<bool, HubError> + Send + 'static,
-) -> Response {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
-    let job = tokio::task::spawn_blocking(move || {
-        let mut w = ChannelWriter {
-            tx,
-            buf: Vec::with_capacity(PIECE),
-        };
-        let found = f(&mut w)?;
-        w.flush()
-            .map_err(|e| HubError::unavailable(e.to_string()))?;
-        Ok::<bool, HubError>(found)
-    });
-    let Some(first) = rx.recv().await else {
-        return match job.await {
-            Ok(Ok(true)) => StatusCode::OK.into_response(),
-            Ok(Ok(false)) => (
-                StatusCode::NOT_FOUND,
-                Json(Err::<(), _>(HubError::refused("no such item"))),
-            )
-                .into_response(),
-            Ok(Err(e)) => answer::<()>(Err(e)),
-            Err(e) => answer::<()>(Err(HubError::unavailable(format!("internal error: {e}")))),
-        };
-    };
-    let body = futures_util::stream::unfold(
-        (Some(first), rx, Some(job)),
-        |(first, mut rx, job)| async move {
-            if let Some(b) = first {
-                return Some((Ok(b), (None, rx, job)));
-            }
-            if let Some(b) = rx.recv().await {
-                return Some((Ok(b), (None, rx, job)));
-            }
-            let failed = match job?.await {
-                Ok(Ok(_)) => return None,
-                Ok(Err(e)) => e.message,
-                Err(e) => e.to_string(),
-            };
-            Some((Err(std::io::Error::other(failed)), (None, rx, None)))
-        },
-    );
-    Response::new(Body::from_stream(body))
 }

@@ -10,7 +10,8 @@
 //!   the way every command reaches the daemon — `deliver` hands its mail
 //!   over, queries and writes go through the hub's doors ([`client`] is
 //!   the other end).
-//! * Optionally a TCP listener for read-only queries (`[serve] http`).
+//! * Optionally a TCP listener for read-only queries and the status pages
+//!   (`[serve] http`, [`web`]).
 //!
 //! Sessions and requests prepare their mails in parallel (tokio's
 //! blocking pool); writes go through the hub's commit gate, one at a time,
@@ -28,11 +29,13 @@
 //! * systemd ([`systemd`]): readiness, reloading and stopping notices, the
 //!   watchdog, and socket activation.
 
+mod body;
 pub mod client;
 mod http;
 mod limits;
 mod lmtp;
 pub mod systemd;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

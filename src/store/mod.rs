@@ -28,10 +28,14 @@ pub mod archive;
 pub mod gate;
 pub mod sled;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::config::DatabaseConfig;
+use crate::debian::people::Person;
 use crate::model::state::State;
 use crate::model::{
     BuildKey, BuildRecord, Claim, ExplainTask, Explanation, HistoryEntry, Job, LogRef, MailRecord,
@@ -380,6 +384,104 @@ pub trait Store: Send + Sync {
 
     /// Counts of what the store holds.
     fn stats(&self) -> Result<Stats, StoreError>;
+
+    // The status pages' reads. Every commit that writes a build keeps
+    // what they read, in the same transaction: the builds by suite,
+    // architecture and state; the counts per state of each suite and
+    // architecture, and those counts as they stand at the end of the
+    // commit's day (UTC, by [`Commit::now`]); the builds by the addresses
+    // of their source's Maintainer and Uploaders
+    // ([`crate::debian::people`]); and every indexed log by the builder it
+    // names ([`LogRef::builder`]).
+
+    /// The builds of `dist`/`arch` in `state`, ordered by source name,
+    /// starting after the source `after` (the previous page's last), at
+    /// most `limit`.
+    fn builds_in(
+        &self,
+        dist: &str,
+        arch: &str,
+        state: State,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<BuildRecord>, StoreError>;
+
+    /// How many builds each suite and architecture has in each state
+    /// now, ordered by suite and architecture.
+    fn state_counts(&self) -> Result<Vec<StateCounts>, StoreError>;
+
+    /// The counts of `dist`/`arch` at the end of each day (days since
+    /// 1970-01-01 UTC) from `since_day` on which a commit changed them,
+    /// oldest first; a day without a row kept the day before's counts.
+    fn daily_counts(
+        &self,
+        dist: &str,
+        arch: &str,
+        since_day: i64,
+    ) -> Result<Vec<DayCounts>, StoreError>;
+
+    /// The newest `limit` logs that name `builder` as their builder host,
+    /// newest first.
+    fn builder_logs(&self, builder: &str, limit: usize) -> Result<Vec<LogRef>, StoreError>;
+
+    /// Every builder host an indexed log names, with when its newest log
+    /// came, ordered by name.
+    fn builders(&self) -> Result<Vec<BuilderSeen>, StoreError>;
+
+    /// The builds whose source names `address` (lower-case) in
+    /// `Maintainer` or `Uploaders`, ordered by source, dist, arch, at
+    /// most `limit`.
+    fn maintained(&self, address: &str, limit: usize) -> Result<Vec<Maintained>, StoreError>;
+
+    /// The people named in some build's Maintainer or Uploaders whose
+    /// address or name contains `text` (case-insensitive), ordered by
+    /// address, at most `limit`.
+    fn maintainers(&self, text: &str, limit: usize) -> Result<Vec<Person>, StoreError>;
+
+    /// The source packages with a build whose name starts with `prefix`,
+    /// in order, at most `limit`.
+    fn sources_from(&self, prefix: &str, limit: usize) -> Result<Vec<String>, StoreError>;
+}
+
+/// The builds of one suite and architecture, counted by state
+/// ([`Store::state_counts`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateCounts {
+    /// The suite.
+    pub dist: String,
+    /// The architecture.
+    pub arch: String,
+    /// Builds in each state (states with none left out).
+    pub counts: BTreeMap<State, u64>,
+}
+
+/// The counts per state at the end of one day ([`Store::daily_counts`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCounts {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    /// Builds in each state.
+    pub counts: BTreeMap<State, u64>,
+}
+
+/// A builder host and its newest log ([`Store::builders`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuilderSeen {
+    /// The builder host, as its logs name it.
+    pub name: String,
+    /// When its newest log arrived (Unix seconds).
+    pub last_log: i64,
+}
+
+/// A build of someone's source ([`Store::maintained`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Maintained {
+    /// The build.
+    pub key: BuildKey,
+    /// The name the field gives.
+    pub name: String,
+    /// `maintainer` or `uploader`.
+    pub role: String,
 }
 
 /// A claimed job or outbox mail, and the claim it had before (a claimant

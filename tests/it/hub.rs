@@ -645,16 +645,7 @@ fn the_tcp_listener_answers_public_views_only() {
     let farm = Farm::with("[serve]\nhttp = \"127.0.0.1:0\"\n");
     farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
     let daemon = Daemon::start(&farm, &[]);
-    let status: serde_json::Value =
-        serde_json::from_str(&run_ok(&farm, &["status", "--json"])).unwrap();
-    let http = status["daemon"]["listening"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|l| l.as_str()?.strip_prefix("http tcp:"))
-        .next()
-        .expect("an http listener")
-        .to_string();
+    let http = crate::support::web::http_address(&farm);
     let post = |path: &str, body: &str| -> (u16, String) {
         let mut s = std::net::TcpStream::connect(&http).unwrap();
         write!(

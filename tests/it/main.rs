@@ -8,6 +8,7 @@ mod hardening;
 
 mod admin;
 mod archive_sync;
+mod browser;
 mod changes_parse;
 mod cli;
 mod conformance_logs;
@@ -25,6 +26,7 @@ mod mail_parts;
 mod manual;
 mod notify;
 mod packaging;
+mod pages;
 mod pgp_mime;
 mod replies;
 mod sbuild_fixtures;

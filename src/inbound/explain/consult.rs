@@ -13,6 +13,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub(super) struct Consulted {
     pub(super) description: Option<String>,
     pub(super) kind: Option<String>,
+    /// The problem's details in words (see [`problem_key`]).
+    pub(super) key: Option<String>,
     pub(super) line: Option<String>,
     pub(super) lines: Vec<String>,
 }
@@ -122,10 +124,12 @@ pub(super) fn consult_log(rendered: &str) -> Option<Consulted> {
     let sbuild_log = SbuildLog(sections.collect());
     let f = worker_failure_from_sbuild_log(&sbuild_log).ok()?;
     let kind = f.error.as_ref().map(|e| e.kind().into_owned());
+    let key = f.error.as_ref().and_then(|e| problem_key(&e.json()));
     let m = f.r#match.as_ref()?;
     Some(Consulted {
         description: f.description.clone(),
         kind,
+        key,
         line: Some(m.line().trim_end().to_string()),
         lines: m.lines().iter().map(|l| l.trim_end().to_string()).collect(),
     })
@@ -141,6 +145,10 @@ pub(super) fn consult_build(build_lines: &[String]) -> Option<Consulted> {
     Some(Consulted {
         description: failure.problem.as_ref().map(|p| p.to_string()),
         kind: failure.problem.as_ref().map(|p| p.kind().into_owned()),
+        key: failure
+            .problem
+            .as_ref()
+            .and_then(|p| problem_key(&p.json())),
         lines: failure
             .r#match
             .lines()
@@ -149,4 +157,25 @@ pub(super) fn consult_build(build_lines: &[String]) -> Option<Consulted> {
             .collect(),
         line: Some(line),
     })
+}
+
+/// What a problem is about, from buildlog-consultant's details of it
+/// (`{"header": "foo.h"}` → `foo.h`): its values in words, joined, so
+/// that failures with the same cause group together. `None` when the
+/// problem has no details.
+pub(super) fn problem_key(details: &serde_json::Value) -> Option<String> {
+    fn words(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Null => {}
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(a) => a.iter().for_each(|v| words(v, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|v| words(v, out)),
+            other => out.push(other.to_string()),
+        }
+    }
+    let mut out = Vec::new();
+    words(details, &mut out);
+    let key = out.join(" ");
+    let key = key.trim();
+    (!key.is_empty()).then(|| key.chars().take(200).collect())
 }

@@ -105,6 +105,31 @@ pub const DEPENDENCY_STAGES: &[&str] = &[
 ///   well be a successful build.
 pub fn explain(log: &[u8], parsed: &BuildLog) -> Option<Explanation> {
     let scan = sbuild::scan(log);
+    let mut e = explain_scanned(log, parsed, &scan)?;
+    place(log, &scan.spans, &mut e);
+    Some(e)
+}
+
+/// Fills in where [`Explanation::matched_line`] is in the log: its line
+/// number and the title of its section (the last occurrence of the line,
+/// as the failure is the last error of its region).
+fn place(log: &[u8], spans: &[Span], e: &mut Explanation) {
+    let Some(line) = e.matched_line.as_deref().filter(|l| !l.trim().is_empty()) else {
+        return;
+    };
+    let Some(at) = memmem::rfind(log, line.as_bytes()) else {
+        return;
+    };
+    let start = memrchr(b'\n', log.get(..at).unwrap_or(&[])).map_or(0, |i| i + 1);
+    e.line = Some(memchr::memchr_iter(b'\n', log.get(..start).unwrap_or(&[])).count() as u64 + 1);
+    e.section = spans
+        .iter()
+        .rev()
+        .find(|s| s.box_start <= start)
+        .and_then(|s| s.title.clone());
+}
+
+fn explain_scanned(log: &[u8], parsed: &BuildLog, scan: &sbuild::Scan) -> Option<Explanation> {
     let status = parsed.status.or(scan.log.status);
     if status == Some(Status::Successful) {
         return None;
@@ -148,6 +173,7 @@ pub fn explain(log: &[u8], parsed: &BuildLog) -> Option<Explanation> {
             matched_line: Some(d.matched_line),
             problem_kind: Some("unsatisfied-build-dependencies".into()),
             excerpt: d.excerpt,
+            ..Explanation::default()
         });
     }
     let own = find_error_line(&region);
@@ -196,7 +222,9 @@ pub fn explain(log: &[u8], parsed: &BuildLog) -> Option<Explanation> {
                 dep_wait: None,
                 matched_line: Some(line),
                 problem_kind: c.kind,
+                problem_key: c.key,
                 excerpt,
+                ..Explanation::default()
             });
         }
     }
@@ -209,6 +237,7 @@ pub fn explain(log: &[u8], parsed: &BuildLog) -> Option<Explanation> {
             matched_line: Some(line),
             problem_kind: None,
             excerpt: excerpt_around(&region, i),
+            ..Explanation::default()
         });
     }
 
@@ -224,6 +253,7 @@ pub fn explain(log: &[u8], parsed: &BuildLog) -> Option<Explanation> {
             .iter()
             .map(|l| decode(l))
             .collect(),
+        ..Explanation::default()
     })
 }
 

@@ -201,6 +201,31 @@ pub fn parse_summary_part(summary: &[u8]) -> BuildLog {
     out
 }
 
+/// Whether three consecutive lines (line ends removed) form one of
+/// sbuild's section boxes, by the rules of [`parse`] (see "What counts as
+/// a box"): its title (timestamp removed) and whether it is a main box.
+/// For readers that see a log a line at a time (the log viewer streams
+/// logs it never holds whole).
+pub fn section_box(open: &[u8], title: &[u8], close: &[u8]) -> Option<(String, bool)> {
+    let (open, title, close) = (trim_end(open), trim_end(title), trim_end(close));
+    let (
+        Class::Rule {
+            rule: r0,
+            width: w0,
+        },
+        Class::Title { style, width: tw },
+        Class::Rule {
+            rule: r1,
+            width: w1,
+        },
+    ) = (classify(open), classify(title), classify(close))
+    else {
+        return None;
+    };
+    let (main, _) = box_kind(r0, style, r1)?;
+    (w0 == w1 && tw == w1).then(|| (box_title(title, style), main))
+}
+
 // ---------------------------------------------------------------------------
 // Internal scan, shared with `explain`.
 // ---------------------------------------------------------------------------

@@ -136,6 +136,43 @@ impl State {
         }
     }
 
+    /// What the state means, in one line (the status pages show it).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            State::NeedsBuild => "waiting in the queue for a builder to take it",
+            State::Building => "a builder took it and is building it",
+            State::Built => "it built; waiting for an admin's signed .changes to upload it",
+            State::BuildAttempted => {
+                "the build failed; waiting for an admin to retry, give back, fail or dep-wait it"
+            }
+            State::Uploaded => "uploaded; waiting for the archive to accept it",
+            State::FailedToUpload => "the upload failed; an admin retries it or removes it",
+            State::Installed => "its binaries are in the archive",
+            State::DepWait => "waiting until the dependencies it names are available",
+            State::BdUninstallable => "its build-dependencies cannot be installed now",
+            State::Failed => "it failed and an admin decided it will not build as it is",
+            State::NotForUs => "an admin decided it is not built on this architecture",
+            State::AutoNotForUs => {
+                "not built on this architecture (its Architecture field or Packages-arch-specific)"
+            }
+            State::FailedRemoved => "it had failed, and its source left the archive",
+            State::DepWaitRemoved => "it waited for dependencies, and its source left the archive",
+        }
+    }
+
+    /// A failure a maintainer may have to act on: the maintainer pages
+    /// list these first, and their feeds carry them.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            State::BuildAttempted
+                | State::Failed
+                | State::DepWait
+                | State::BdUninstallable
+                | State::FailedToUpload
+        )
+    }
+
     /// Parses a state name, case-insensitively; `_` and `-` are interchangeable.
     pub fn parse(s: &str) -> Option<State> {
         let want = s.trim().replace('_', "-");

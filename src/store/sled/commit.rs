@@ -4,6 +4,7 @@
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
+use super::pages::{builder_log_key, Indexer};
 use super::SledStore;
 use super::{LAST_QUARANTINE_ID, UNANSWERED};
 use crate::model::{BuildRecord, ExplainTask, Notice, QuarantineEntry, SignatureUse};
@@ -22,7 +23,7 @@ impl SledStore {
     /// tree; the dedup and signature replay checks happen inside it.
     pub(super) fn transact(&self, c: &Commit<'_>) -> Result<Committed, StoreError> {
         // More trees than sled's tuple impls take: the slice form.
-        let trees: [&sled::Tree; 21] = [
+        let trees: [&sled::Tree; 26] = [
             &self.mails,
             &self.msgids,
             &self.builds,
@@ -44,9 +45,14 @@ impl SledStore {
             &self.explain,
             &self.releases,
             &self.queue,
+            &self.by_state,
+            &self.counts,
+            &self.daily,
+            &self.maintainers,
+            &self.builder_logs,
         ];
         let result = trees.as_slice().transaction(|t| {
-                let [mails, msgids, builds, history, log_index, log_msgids, quarantine, quarantine_raw, unhandled, signatures, jobs, outbox, outbox_raw, replies_sent, uploads, bounces, notices, meta, explain, releases, queue] =
+                let [mails, msgids, builds, history, log_index, log_msgids, quarantine, quarantine_raw, unhandled, signatures, jobs, outbox, outbox_raw, replies_sent, uploads, bounces, notices, meta, explain, releases, queue, by_state, counts, daily, maintainers, builder_logs] =
                     t.as_slice()
                 else {
                     return Err(ConflictableTransactionError::Abort(Stop::Corrupt {
@@ -63,6 +69,12 @@ impl SledStore {
                     })
                 };
                 let mut quarantine_id = None;
+                let mut pages = Indexer::default();
+                let mut put_build = |b: &BuildRecord| -> Result<(), ConflictableTransactionError<Stop>> {
+                    let old = builds.insert(b.key.to_bytes(), enc(b)?)?;
+                    index_queue(queue, old.as_deref(), b)?;
+                    lift(pages.build(by_state, maintainers, old.as_deref(), b))
+                };
                 if let Some(sig) = &c.signature {
                     let k = sig.key();
                     if let Some(prev) = signatures.get(&k)? {
@@ -112,7 +124,7 @@ impl SledStore {
                     mails.insert(m.sha256.as_bytes(), enc(m)?)?;
                 }
                 if let Some(b) = &c.build {
-                    put_build(builds, queue, b, enc(b)?)?;
+                    put_build(b)?;
                 }
                 if let (Some(h), Some(b)) = (&c.history, &c.build) {
                     let mut k = b.key.to_bytes();
@@ -126,8 +138,12 @@ impl SledStore {
                         k.extend_from_slice(part.as_bytes());
                         k.push(0);
                     }
-                    k.extend_from_slice(&log_index.generate_id()?.to_be_bytes());
+                    let seq = log_index.generate_id()?;
+                    k.extend_from_slice(&seq.to_be_bytes());
                     log_index.insert(k, enc(r)?)?;
+                    if let Some(b) = &r.builder {
+                        builder_logs.insert(builder_log_key(b, r.time, seq), enc(r)?)?;
+                    }
                 }
                 if let Some((mid, key)) = &c.log_message_id {
                     // First writer wins: a later mail copying the
@@ -239,7 +255,7 @@ impl SledStore {
                     }
                 }
                 for (b, h) in &c.synced {
-                    put_build(builds, queue, b, enc(b)?)?;
+                    put_build(b)?;
                     let mut k = b.key.to_bytes();
                     k.push(0);
                     k.extend_from_slice(&history.generate_id()?.to_be_bytes());
@@ -277,8 +293,7 @@ impl SledStore {
                         if b.explanation_pending && b.last_log.as_deref() == Some(task.log.as_str()) {
                             b.explanation = explanation.clone();
                             b.explanation_pending = false;
-                            let v = enc(&b)?;
-                            put_build(builds, queue, &b, v)?;
+                            put_build(&b)?;
                         }
                     }
                 }
@@ -288,6 +303,7 @@ impl SledStore {
                     k.extend_from_slice(&bounces.generate_id()?.to_be_bytes());
                     bounces.insert(k, &[])?;
                 }
+                lift(pages.finish(counts, daily, c.now))?;
                 Ok(quarantine_id)
             },
         );
@@ -304,15 +320,26 @@ impl SledStore {
     }
 }
 
-/// Keeps the `queue` index of `b` (written in the same transaction).
-/// Writes build `b` (encoded: `value`) and keeps the needs-build index:
-/// the entry the build had under its old record goes, the one of the new
-/// record comes (when it is queued).
-fn put_build(
-    builds: &sled::transaction::TransactionalTree,
+/// An index write's failure as the commit's.
+fn lift<T>(
+    r: Result<T, ConflictableTransactionError<(&'static str, String)>>,
+) -> Result<T, ConflictableTransactionError<Stop>> {
+    r.map_err(|e| match e {
+        ConflictableTransactionError::Abort((tree, message)) => {
+            ConflictableTransactionError::Abort(Stop::Corrupt { tree, message })
+        }
+        ConflictableTransactionError::Storage(e) => ConflictableTransactionError::Storage(e),
+        ConflictableTransactionError::Conflict => ConflictableTransactionError::Conflict,
+    })
+}
+
+/// Keeps the needs-build index (`queue`) of `b` (written in the same
+/// transaction, over the record `old` it replaced): the entry of the old
+/// record goes, the one of the new comes (when it is queued).
+fn index_queue(
     queue: &sled::transaction::TransactionalTree,
+    old: Option<&[u8]>,
     b: &BuildRecord,
-    value: Vec<u8>,
 ) -> Result<(), ConflictableTransactionError<Stop>> {
     let corrupt = |message: String| {
         ConflictableTransactionError::Abort(Stop::Corrupt {
@@ -320,8 +347,8 @@ fn put_build(
             message,
         })
     };
-    if let Some(old) = builds.insert(b.key.to_bytes(), value)? {
-        let old: BuildRecord = serde_json::from_slice(&old)
+    if let Some(old) = old {
+        let old: BuildRecord = serde_json::from_slice(old)
             .map_err(|_| corrupt("a build record does not decode".into()))?;
         if old.in_queue() {
             queue.remove(super::queue_key(&old.queue_facts(), &old.key))?;

@@ -28,6 +28,8 @@
 //! * `queue` [dist \0 arch \0 src] → [`QueueFacts`]: the builds in the
 //!   needs-build queue ([`BuildRecord::in_queue`]) and what places them,
 //!   kept by every commit that writes a build
+//! * `by_state`, `counts`, `daily`, `maintainers`, `builder_logs`: what
+//!   the status pages read ([`pages`])
 //! * `meta`: `schema_version`; `last_id` and `last_quarantine_id`, the
 //!   counters behind [`Store::generate_id`] and quarantine ids (small,
 //!   dense numbers that people type); `unanswered`, the refusals nobody
@@ -45,13 +47,19 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 mod commit;
+mod pages;
 
 use crate::config::DatabaseConfig;
+use crate::debian::people::Person;
+use crate::model::state::State;
 use crate::model::{
     BuildKey, BuildRecord, Claim, ExplainTask, HistoryEntry, Job, LogRef, MailRecord, Notice,
     OutboundMail, QuarantineEntry, QueueFacts, ReleaseSeen, SignatureUse,
 };
-use crate::store::{Claimed, Commit, Committed, Stats, Store, StoreError, SCHEMA_VERSION};
+use crate::store::{
+    BuilderSeen, Claimed, Commit, Committed, DayCounts, Maintained, StateCounts, Stats, Store,
+    StoreError, SCHEMA_VERSION,
+};
 
 /// The sled database: one process at a time (a lock file beside it).
 pub struct SledStore {
@@ -77,6 +85,11 @@ pub struct SledStore {
     explain: sled::Tree,
     releases: sled::Tree,
     queue: sled::Tree,
+    by_state: sled::Tree,
+    counts: sled::Tree,
+    daily: sled::Tree,
+    maintainers: sled::Tree,
+    builder_logs: sled::Tree,
     meta: sled::Tree,
     _lock: File,
 }
@@ -282,9 +295,14 @@ impl SledStore {
             }
             meta.insert(QUEUE_INDEXED, &[3])?;
         }
-        Ok(SledStore {
+        let store = SledStore {
             builds,
             queue,
+            by_state: db.open_tree("by_state")?,
+            counts: db.open_tree("counts")?,
+            daily: db.open_tree("daily")?,
+            maintainers: db.open_tree("maintainers")?,
+            builder_logs: db.open_tree("builder_logs")?,
             history: db.open_tree("history")?,
             mails: db.open_tree("mails")?,
             msgids: db.open_tree("msgids")?,
@@ -307,7 +325,9 @@ impl SledStore {
             db,
             path,
             _lock: lock,
-        })
+        };
+        store.index_pages()?;
+        Ok(store)
     }
 
     /// The database directory.
@@ -782,6 +802,50 @@ impl Store for SledStore {
 
     fn commit(&self, c: &Commit<'_>) -> Result<Committed, StoreError> {
         self.transact(c)
+    }
+
+    fn builds_in(
+        &self,
+        dist: &str,
+        arch: &str,
+        state: State,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<BuildRecord>, StoreError> {
+        self.pages_builds_in(dist, arch, state, after, limit)
+    }
+
+    fn state_counts(&self) -> Result<Vec<StateCounts>, StoreError> {
+        self.pages_state_counts()
+    }
+
+    fn daily_counts(
+        &self,
+        dist: &str,
+        arch: &str,
+        since_day: i64,
+    ) -> Result<Vec<DayCounts>, StoreError> {
+        self.pages_daily_counts(dist, arch, since_day)
+    }
+
+    fn builder_logs(&self, builder: &str, limit: usize) -> Result<Vec<LogRef>, StoreError> {
+        self.pages_builder_logs(builder, limit)
+    }
+
+    fn builders(&self) -> Result<Vec<BuilderSeen>, StoreError> {
+        self.pages_builders()
+    }
+
+    fn maintained(&self, address: &str, limit: usize) -> Result<Vec<Maintained>, StoreError> {
+        self.pages_maintained(address, limit)
+    }
+
+    fn maintainers(&self, text: &str, limit: usize) -> Result<Vec<Person>, StoreError> {
+        self.pages_maintainers(text, limit)
+    }
+
+    fn sources_from(&self, prefix: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.pages_sources_from(prefix, limit)
     }
 }
 

@@ -22,6 +22,7 @@ pub mod http;
 pub mod lmtp;
 pub mod logs;
 pub mod smtp;
+pub mod web;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
