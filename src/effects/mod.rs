@@ -124,17 +124,4 @@ impl StoreAccess<'_> {
     }
 }
 
-/// A crash-test hook: when the environment variable `BUILDMAIL_CRASH_AT`
-/// names `point`, the process kills itself with SIGKILL there, as `kill -9`
-/// would. The kill -9 tests use it to stop a worker between claim, run and
-/// finish; it costs one environment lookup per step. The points:
-/// `job-claimed`, `upload-started`, `job-ran`, `job-finished`,
-/// `outbox-claimed`, `outbox-sent`, `outbox-recorded`.
-pub fn crash_point(point: &str) {
-    if std::env::var_os("BUILDMAIL_CRASH_AT").is_some_and(|v| v == point) {
-        // SAFETY: raising a signal on our own process.
-        unsafe {
-            libc::kill(libc::getpid(), libc::SIGKILL);
-        }
-    }
-}
+pub use crate::fsutil::crash_point;

@@ -365,7 +365,7 @@ impl Hub for Core {
             Op::FsckRepair { older_than } => {
                 let older_than = Duration::from_secs(older_than);
                 let mut f = query::fsck::scan(&*self.store, &config, older_than)?;
-                query::fsck::repair(&mut f, older_than);
+                query::fsck::repair(&mut f, &config, older_than);
                 Done::Repaired(Box::new(f))
             }
         })

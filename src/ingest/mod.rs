@@ -294,8 +294,9 @@ impl<'a> Ingest<'a> {
             return Ok(None);
         };
         let raw = RawMail::Bytes(bytes);
-        let (sha256, earlier) = prepare::identity(&raw);
-        let mut prepared = self.prep.prepare_identified(&raw, sha256, earlier)?;
+        let mut prepared = self
+            .prep
+            .prepare_identified(&raw, prepare::identity(&raw), None)?;
         prepared.released = Some(id);
         let outcome = self.commit(&raw, &prepared)?;
         self.store.flush()?;
