@@ -19,9 +19,13 @@
 //! **Appending** ([`Segments::put`]) takes an in-process mutex and the
 //! `flock` of `lock`, writes the record at the segment's end, then its
 //! index entry at the index's end. **Durability** ([`Segments::sync`]):
-//! `fdatasync` of the segments written since the last sync and of the
-//! index; the threads that put meanwhile share one sync, and a commit
-//! that refers to a blob is made only after it (as before, with files).
+//! `fdatasync` of the segments written since the last sync; the threads
+//! that put meanwhile share one sync, and a commit that refers to a blob
+//! is made only after it (as before, with files). The index is not
+//! synced: it is derived from the segments (every record carries its id,
+//! length and CRC), so after a crash that left it behind, readers find
+//! the records past its last entry by reading them, and the next append
+//! indexes them again.
 //!
 //! **A crash mid-append** leaves at most a record, or an index entry, cut
 //! off at the end. Every appender checks the tail when it takes the lock
@@ -195,7 +199,8 @@ struct Open {
     seg_len: u64,
     /// Files written since the last sync (segments closed meanwhile).
     unsynced: Vec<File>,
-    /// A file was created since the last sync: the directory too.
+    /// A segment (or the directory) was created since the last sync: the
+    /// directory is synced too.
     dir_dirty: bool,
     /// Puts appended by this process.
     appended: u64,
@@ -209,6 +214,8 @@ struct Lookup {
     /// The index bytes read into `by_prefix`.
     read: u64,
     by_prefix: HashMap<u64, u32>,
+    /// The segment and end of the last entry read.
+    last_end: Option<(u32, u64)>,
 }
 
 fn prefix(id: &BlobId) -> u64 {
@@ -289,6 +296,7 @@ impl Segments {
     /// Opens the appender's files, creating the directory; the first
     /// append checks the tail (the lengths are unknown).
     fn open_files(&self) -> io::Result<Open> {
+        let created = !self.dir.is_dir();
         std::fs::create_dir_all(&self.dir)?;
         let rw = |p: PathBuf| {
             OpenOptions::new()
@@ -308,7 +316,7 @@ impl Segments {
             seg: None,
             seg_len: u64::MAX,
             unsynced: Vec::new(),
-            dir_dirty: true,
+            dir_dirty: created,
             appended: 0,
         })
     }
@@ -520,11 +528,14 @@ impl Segments {
             if o.appended <= *synced {
                 return Ok(());
             }
+            // The segments only: the index is derived from them (its
+            // entries are checked against the records, and a crash that
+            // leaves it behind is made good by the next append, and by
+            // readers meanwhile), so one fdatasync per sync.
             let mut files = std::mem::take(&mut o.unsynced);
             if let Some(seg) = &o.seg {
                 files.push(seg.try_clone()?);
             }
-            files.push(o.index.try_clone()?);
             let dir_dirty = std::mem::replace(&mut o.dir_dirty, false);
             (o.appended, files, dir_dirty)
         };
@@ -533,7 +544,11 @@ impl Segments {
                 f.sync_data()?;
             }
             if dir_dirty {
+                // A new segment's name; a new directory's own name too.
                 crate::fsutil::sync_dir(&self.dir)?;
+                if let Some(parent) = self.dir.parent() {
+                    crate::fsutil::sync_dir(parent)?;
+                }
             }
             Ok(())
         })();
@@ -613,26 +628,73 @@ impl Segments {
         let l = &mut *lookup;
         l.read = self.scan_index(from, &mut |n, e| {
             l.by_prefix.insert(prefix(&e.id), n);
+            l.last_end = Some((e.segment, e.end()));
             true
         })?;
-        if let Some(&n) = lookup.by_prefix.get(&prefix(id)) {
-            if let Some(e) = self.entry_at(n)? {
-                if e.id == *id {
-                    return Ok(vec![e]);
+        let last_end = lookup.last_end;
+        match lookup.by_prefix.get(&prefix(id)).copied() {
+            Some(n) => {
+                if let Some(e) = self.entry_at(n)? {
+                    if e.id == *id {
+                        return Ok(vec![e]);
+                    }
                 }
+                drop(lookup);
+                // Another id with the same first bytes: read the whole index.
+                let mut found = Vec::new();
+                self.scan_index(0, &mut |_, e| {
+                    if e.id == *id {
+                        found.push(e);
+                    }
+                    true
+                })?;
+                found.reverse();
+                Ok(found)
+            }
+            None => {
+                drop(lookup);
+                // Not indexed: perhaps a record the index does not cover
+                // yet (the index is not synced; a crash may leave it
+                // behind the segments until the next append rolls it
+                // forward).
+                let mut found = self.unindexed(last_end)?;
+                found.retain(|e| e.id == *id);
+                found.reverse();
+                Ok(found)
             }
         }
-        drop(lookup);
-        // Another id with the same first bytes: read the whole index.
-        let mut found = Vec::new();
-        self.scan_index(0, &mut |_, e| {
-            if e.id == *id {
-                found.push(e);
+    }
+
+    /// The whole records past the last index entry (`last_end`: its
+    /// segment and end), in order.
+    fn unindexed(&self, last_end: Option<(u32, u64)>) -> io::Result<Vec<Entry>> {
+        let (first, from) = last_end.unwrap_or((1, 0));
+        let mut out = Vec::new();
+        for n in segment_numbers(&self.dir)? {
+            if n < first {
+                continue;
             }
-            true
-        })?;
-        found.reverse();
-        Ok(found)
+            let f = match File::open(self.segment_path(n)) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let size = f.metadata()?.len();
+            let mut at = if n == first { from } else { 0 };
+            while at + HEADER <= size {
+                let mut h = [0u8; HEADER as usize];
+                f.read_exact_at(&mut h, at)?;
+                let Some(e) = Entry::from_header(&h, n, at) else {
+                    break;
+                };
+                if e.end() > size || !payload_crc_holds(&f, &e)? {
+                    break;
+                }
+                out.push(e);
+                at = e.end();
+            }
+        }
+        Ok(out)
     }
 
     /// The stored bytes of `e`, checked against its header and CRC.
@@ -945,6 +1007,10 @@ mod tests {
             .unwrap();
         ix.write_all(&e.encode()[..30]).unwrap();
         drop((f, ix));
+        // A reader finds it before any append (the index lags behind).
+        let reader = Segments::new(dir.path(), 1 << 20);
+        assert_eq!(reader.get(&id(3)).unwrap().unwrap().bytes, blob(3, 900));
+        assert!(reader.get(&id(9)).unwrap().is_none());
         let s = Segments::new(dir.path(), 1 << 20);
         s.put(&id(4), Codec::Gzip, b"next").unwrap();
         assert_eq!(
