@@ -235,7 +235,13 @@ impl Core {
     /// The effects, run now on this thread (claims keep them apart from
     /// the effects task's round).
     fn run_effects(&self, config: &Config) -> Result<worker::Summary, HubError> {
-        Ok(worker::run_pending(self.access(), config, &*self.clock)?)
+        let templates = self.setup().templates.clone();
+        Ok(worker::run_pending_with(
+            self.access(),
+            config,
+            templates,
+            &*self.clock,
+        )?)
     }
 }
 
