@@ -40,11 +40,11 @@ pub const IN_FLIGHT_BYTES: u64 = 8 << 20;
 /// Mails go from the reader to a preparer, and back to the committer, in
 /// batches of about this many bytes: a hand-off between threads (a wake
 /// and a sleep) per batch, not per mail.
-const HAND_OFF_BYTES: u64 = 512 << 10;
+const HAND_OFF_BYTES: u64 = 256 << 10;
 
 /// The committer commits once this many bytes of mail are ready in order
 /// (or no more are coming), after one sync of the logs they archived.
-const COMMIT_BATCH_BYTES: u64 = 2 << 20;
+const COMMIT_BATCH_BYTES: u64 = 1 << 20;
 
 /// How long the committer waits for more mails to join a run it could
 /// commit.
