@@ -405,15 +405,7 @@ impl Segments {
         };
         let size = f.metadata()?.len();
         let mut at = start;
-        while at + HEADER <= size {
-            let mut h = [0u8; HEADER as usize];
-            f.read_exact_at(&mut h, at)?;
-            let Some(e) = Entry::from_header(&h, n, at) else {
-                break;
-            };
-            if e.end() > size || !payload_crc_holds(&f, &e)? {
-                break;
-            }
+        for e in whole_records(&f, n, start, size)? {
             o.index.write_all_at(&e.encode(), o.index_len)?;
             o.index_len += ENTRY;
             tracing::warn!(
@@ -680,19 +672,8 @@ impl Segments {
                 Err(e) => return Err(e),
             };
             let size = f.metadata()?.len();
-            let mut at = if n == first { from } else { 0 };
-            while at + HEADER <= size {
-                let mut h = [0u8; HEADER as usize];
-                f.read_exact_at(&mut h, at)?;
-                let Some(e) = Entry::from_header(&h, n, at) else {
-                    break;
-                };
-                if e.end() > size || !payload_crc_holds(&f, &e)? {
-                    break;
-                }
-                out.push(e);
-                at = e.end();
-            }
+            let start = if n == first { from } else { 0 };
+            out.extend(whole_records(&f, n, start, size)?);
         }
         Ok(out)
     }
@@ -810,6 +791,27 @@ impl Segments {
         }
         Ok(())
     }
+}
+
+/// The whole records of segment `n` (the file `f`, `size` bytes) from
+/// `start` on, up to the first that is not whole (cut off, or its CRC
+/// does not hold).
+fn whole_records(f: &File, n: u32, start: u64, size: u64) -> io::Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    let mut at = start;
+    while at + HEADER <= size {
+        let mut h = [0u8; HEADER as usize];
+        f.read_exact_at(&mut h, at)?;
+        let Some(e) = Entry::from_header(&h, n, at) else {
+            break;
+        };
+        if e.end() > size || !payload_crc_holds(f, &e)? {
+            break;
+        }
+        out.push(e);
+        at = e.end();
+    }
+    Ok(out)
 }
 
 /// Whether `e`'s payload in `f` matches its CRC.

@@ -121,14 +121,17 @@ fn sigkill_during_import_then_rerun_gives_each_mail_exactly_once() {
             })
             .collect()
     };
+    let recorded_logs = |store: &dyn buildmail::store::Store| {
+        store
+            .log_refs()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect::<std::collections::BTreeSet<String>>()
+    };
     let cfg = Config::load(Some(&config)).unwrap();
     let store = buildmail::store::open(&cfg.database).unwrap();
-    let recorded: std::collections::BTreeSet<String> = store
-        .log_refs()
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
+    let recorded = recorded_logs(&*store);
     drop(store);
     assert!(
         archived(&cfg.database.log_archive).is_superset(&recorded),
@@ -152,12 +155,7 @@ fn sigkill_during_import_then_rerun_gives_each_mail_exactly_once() {
         assert_eq!(store.history(key).unwrap().len(), 1, "{name}");
         assert_eq!(store.logs_of(name).unwrap().len(), 1, "{name}");
     }
-    let recorded: std::collections::BTreeSet<String> = store
-        .log_refs()
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
+    let recorded = recorded_logs(&*store);
     drop(store);
     assert_eq!(recorded.len(), MAILS);
     // Every log once per mail: the archive holds exactly the mails' logs.
