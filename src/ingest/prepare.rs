@@ -526,6 +526,12 @@ impl<'a> Preparer<'a> {
         }
     }
 
+    /// The same preparer archiving into `archive` (one held open by a
+    /// long-running process: [`super::Setup`]).
+    pub fn with_archive(self, archive: LogArchive) -> Preparer<'a> {
+        Preparer { archive, ..self }
+    }
+
     /// The same preparer archiving logs in batches: durable once
     /// [`Preparer::sync_archive`] returns, which the caller runs before it
     /// commits mails that refer to them (`import`).

@@ -115,6 +115,9 @@ fn normalised(farm: &Farm, out: &Output) -> (String, Option<i32>) {
     let text =
         String::from_utf8_lossy(&out.stdout).replace(&farm.root().display().to_string(), "<root>");
     let time = regex::Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC").unwrap();
+    // A rendered mail's `Date:` is the moment it is rendered.
+    let date = regex::Regex::new(r"(?m)^Date: .*$").unwrap();
+    let text = date.replace_all(&text, "Date: <time>");
     (
         time.replace_all(&text, "<time>").into_owned(),
         out.status.code(),
