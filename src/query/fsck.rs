@@ -96,7 +96,10 @@ pub fn scan(
     f.archive_tails = check
         .tails
         .iter()
-        .map(|(s, bytes)| format!("segment {s}: {bytes} bytes past its last record"))
+        .map(|(s, bytes)| match s {
+            0 => format!("index: {bytes} bytes of a cut-off entry"),
+            s => format!("segment {s}: {bytes} bytes past its last record"),
+        })
         .collect();
     f.archive_bytes = check.bytes;
     let in_segments: BTreeSet<String> = check.blobs.iter().map(|(id, ..)| id.to_hex()).collect();
@@ -201,9 +204,10 @@ pub fn scan(
 /// again just before (a delivery may have rewritten it since the scan);
 /// what was removed goes to `f.removed`, what could not be is logged.
 pub fn repair(f: &mut Findings, config: &Config, older_than: Duration) {
-    if !f.archive_tails.is_empty() {
+    if !f.archive_tails.is_empty() || !f.damaged_logs.is_empty() {
         // Checked again with the lock held: an append that was running
-        // at the scan has finished; only what a crash left is cut off.
+        // at the scan has finished; only what a crash left is cut off,
+        // and a damaged index is written again from the segments.
         let archive = LogArchive::new(&config.database.log_archive);
         match archive.segments().check(true) {
             Ok(c) => {

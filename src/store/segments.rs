@@ -246,7 +246,8 @@ pub struct Check {
     /// Index entries or records that are damaged, in words.
     pub damaged: Vec<String>,
     /// Bytes past the last indexed record that a crash left (truncated
-    /// by the next appender, or by `fsck --repair`), by segment.
+    /// by the next appender, or by `fsck --repair`), by segment; segment 0
+    /// is the index itself (a cut-off entry).
     pub tails: Vec<(u32, u64)>,
     /// Bytes in all segments.
     pub bytes: u64,
@@ -726,13 +727,26 @@ impl Segments {
     }
 
     /// Every readable blob and every damaged entry or record, and the
-    /// tails a crash left, checked with the lock held (no append runs
-    /// meanwhile); with `repair`, the tails are cut off.
+    /// tails a crash left. The records are read without the lock (an
+    /// append never changes a record); the lock is held only to look at
+    /// the ends. With `repair`, the tails are cut off, and an index with
+    /// damaged entries (a power failure can lose index pages, which are
+    /// not synced) is written again from the segments.
     pub fn check(&self, repair: bool) -> io::Result<Check> {
         let mut c = Check::default();
         if !self.dir.exists() {
             return Ok(c);
         }
+        let mut ends: HashMap<u32, u64> = HashMap::new();
+        let mut index_damaged = false;
+        // All but the last entry, which an append may be writing.
+        let len0 = match std::fs::metadata(self.index_path()) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(e),
+        };
+        let upto = (len0 - len0 % ENTRY).saturating_sub(ENTRY);
+        let read = self.check_entries(0, upto, &mut c, &mut ends, &mut index_damaged)?;
         let mut guard = lock(&self.open);
         if guard.is_none() {
             *guard = Some(self.open_files()?);
@@ -741,24 +755,64 @@ impl Segments {
             return Ok(c);
         };
         crate::fsutil::flock(&o.lock)?;
-        let r = self.check_locked(o, repair, &mut c);
+        let r = (|| -> io::Result<()> {
+            // What was appended while the records were read.
+            let len = o.index.metadata()?.len();
+            self.check_entries(read, len, &mut c, &mut ends, &mut index_damaged)?;
+            let cut = len % ENTRY;
+            if cut != 0 {
+                c.tails.push((0, cut));
+            }
+            for s in segment_numbers(&self.dir)? {
+                let size = std::fs::metadata(self.segment_path(s))?.len();
+                c.bytes += size;
+                let end = ends.get(&s).copied().unwrap_or(0);
+                if size > end {
+                    c.tails.push((s, size - end));
+                }
+            }
+            if repair && index_damaged {
+                self.rebuild_index(o)?;
+            } else if repair && !c.tails.is_empty() {
+                self.recover(o)?;
+            }
+            Ok(())
+        })();
         let u = crate::fsutil::unlock(&o.lock);
         r?;
         u?;
         Ok(c)
     }
 
-    fn check_locked(&self, o: &mut Open, repair: bool, c: &mut Check) -> io::Result<()> {
-        let len = o.index.metadata()?.len();
-        let mut ends: HashMap<u32, u64> = HashMap::new();
-        let mut n = 0u64;
-        while (n + 1) * ENTRY <= len {
+    /// Checks the index entries from byte `from` up to byte `to` and
+    /// their records, into `c` and `ends`; the bytes read (whole entries).
+    fn check_entries(
+        &self,
+        from: u64,
+        to: u64,
+        c: &mut Check,
+        ends: &mut HashMap<u32, u64>,
+        index_damaged: &mut bool,
+    ) -> io::Result<u64> {
+        let index = match File::open(self.index_path()) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(from),
+            Err(e) => return Err(e),
+        };
+        let len = index.metadata()?.len().min(to);
+        let mut at = from;
+        while at + ENTRY <= len {
+            let n = at / ENTRY;
             let mut raw = [0u8; ENTRY as usize];
-            o.index.read_exact_at(&mut raw, n * ENTRY)?;
+            index.read_exact_at(&mut raw, at)?;
+            at += ENTRY;
             match Entry::decode(&raw) {
-                None => c
-                    .damaged
-                    .push(format!("index entry {n}: damaged (its CRC does not hold)")),
+                None => {
+                    *index_damaged = true;
+                    c.damaged.push(format!(
+                        "index entry {n}: damaged (its CRC does not hold; `fsck --repair` writes the index again from the segments)"
+                    ));
+                }
                 Some(e) => match self.read_entry(&e) {
                     Ok(_) => {
                         c.blobs.push((e.id, e.len, e.segment));
@@ -770,26 +824,50 @@ impl Segments {
                         .push(format!("index entry {n} (blob {}): {err}", e.id)),
                 },
             }
-            n += 1;
         }
-        if len % ENTRY != 0 {
-            c.damaged.push(format!(
-                "index: {} bytes of a cut-off entry at the end",
-                len % ENTRY
-            ));
-        }
-        for s in segment_numbers(&self.dir)? {
-            let size = std::fs::metadata(self.segment_path(s))?.len();
-            c.bytes += size;
-            let end = ends.get(&s).copied().unwrap_or(0);
-            if size > end {
-                c.tails.push((s, size - end));
+        Ok(at)
+    }
+
+    /// Writes the index again from the segments (with the lock held): the
+    /// records whose header is whole, in order (one whose payload does not
+    /// match its CRC stays indexed, so that fsck keeps reporting it). A
+    /// segment is read up to its first record whose header is not whole.
+    fn rebuild_index(&self, o: &mut Open) -> io::Result<()> {
+        let mut entries = Vec::new();
+        for n in segment_numbers(&self.dir)? {
+            let f = File::open(self.segment_path(n))?;
+            let size = f.metadata()?.len();
+            let mut at = 0;
+            while at + HEADER <= size {
+                let mut h = [0u8; HEADER as usize];
+                f.read_exact_at(&mut h, at)?;
+                let Some(e) = Entry::from_header(&h, n, at) else {
+                    break;
+                };
+                if e.end() > size {
+                    break;
+                }
+                entries.push(e);
+                at = e.end();
             }
         }
-        if repair && (!c.tails.is_empty() || len % ENTRY != 0) {
-            self.recover(o)?;
+        let mut bytes = Vec::with_capacity(entries.len() * ENTRY as usize);
+        for e in &entries {
+            bytes.extend_from_slice(&e.encode());
         }
-        Ok(())
+        crate::fsutil::write(&self.dir, "index", &bytes)?;
+        tracing::warn!(
+            "log archive: index written again from the segments ({} records)",
+            entries.len()
+        );
+        o.index = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(self.index_path())?;
+        *lock(&self.lookup) = Lookup::default();
+        // The next append checks the files again (and cuts off tails).
+        o.index_len = u64::MAX;
+        self.recover(o)
     }
 }
 
@@ -1046,5 +1124,33 @@ mod tests {
         let c = s.check(false).unwrap();
         assert!(c.tails.is_empty());
         assert_eq!(s.get(&id(2)).unwrap().unwrap().bytes, blob(2, 700));
+    }
+
+    #[test]
+    fn a_damaged_index_is_written_again_from_the_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Segments::new(dir.path(), 1 << 20);
+        for n in 1..=5u8 {
+            s.put(&id(n), Codec::Zstd, &blob(n, 400)).unwrap();
+        }
+        s.sync().unwrap();
+        // A lost index page (a power failure: the index is not synced).
+        let index = dir.path().join("index");
+        let mut bytes = std::fs::read(&index).unwrap();
+        bytes[2 * ENTRY as usize..3 * ENTRY as usize].fill(0);
+        std::fs::write(&index, &bytes).unwrap();
+        let reader = Segments::new(dir.path(), 1 << 20);
+        assert!(reader.get(&id(3)).unwrap().is_none());
+        let c = reader.check(false).unwrap();
+        assert_eq!(c.damaged.len(), 1, "{c:?}");
+        assert!(c.damaged[0].contains("--repair"), "{c:?}");
+        reader.check(true).unwrap();
+        let fresh = Segments::new(dir.path(), 1 << 20);
+        for n in 1..=5u8 {
+            assert_eq!(fresh.get(&id(n)).unwrap().unwrap().bytes, blob(n, 400));
+        }
+        let c = fresh.check(false).unwrap();
+        assert!(c.damaged.is_empty() && c.tails.is_empty(), "{c:?}");
+        assert_eq!(c.blobs.len(), 5);
     }
 }
