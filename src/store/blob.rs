@@ -121,26 +121,36 @@ impl Codec {
 }
 
 /// Compresses a log that arrived uncompressed, for the archive (zstd at
-/// [`ZSTD_LEVEL`], with a content checksum). Each thread keeps its zstd
-/// context (about 1 MB) for the next log.
+/// [`ZSTD_LEVEL`], with a content checksum). A zstd context (about 1 MB)
+/// is taken from a small pool and put back for the next log: setting one
+/// up per log cost the import 1 %, and one per thread grew the daemon,
+/// whose blocking threads come and go, by tens of megabytes.
 pub fn compress(bytes: &[u8]) -> io::Result<Vec<u8>> {
-    thread_local! {
-        static CONTEXT: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
-            const { std::cell::RefCell::new(None) };
+    /// Contexts kept for reuse: more than the threads that compress at
+    /// once in practice (an import's preparers, the daemon's sessions).
+    const KEEP: usize = 8;
+    static POOL: std::sync::Mutex<Vec<zstd::bulk::Compressor<'static>>> =
+        std::sync::Mutex::new(Vec::new());
+    let pool = || {
+        POOL.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    let taken = pool().pop();
+    let mut c = match taken {
+        Some(c) => c,
+        None => {
+            let mut c = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
+            c.include_checksum(true)?;
+            c.include_contentsize(true)?;
+            c
+        }
+    };
+    let out = c.compress(bytes);
+    let mut kept = pool();
+    if kept.len() < KEEP {
+        kept.push(c);
     }
-    CONTEXT.with(|cell| {
-        let mut slot = cell.try_borrow_mut().map_err(io::Error::other)?;
-        let c = match &mut *slot {
-            Some(c) => c,
-            None => {
-                let mut c = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
-                c.include_checksum(true)?;
-                c.include_contentsize(true)?;
-                slot.insert(c)
-            }
-        };
-        c.compress(bytes)
-    })
+    out
 }
 
 /// A blob as stored.
