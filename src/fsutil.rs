@@ -165,6 +165,72 @@ pub fn try_flock(file: &File) -> io::Result<bool> {
     }
 }
 
+/// Takes an exclusive `flock` on `file`, waiting for it as long as
+/// another open file description holds it; released by [`unlock`] or when
+/// the file is closed (also when the process dies).
+pub fn flock(file: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: flock on a valid, owned file descriptor.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// Releases a [`flock`].
+pub fn unlock(file: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a valid, owned file descriptor.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// A crash-test hook: when the environment variable `BUILDMAIL_CRASH_AT`
+/// names `point` (or `point:N`: the Nth time the process reaches it), the
+/// process kills itself with SIGKILL there, as `kill -9` would. The kill -9
+/// tests use it to stop a process at a known point instead of after a
+/// guessed delay; the variable is read once per process. The points:
+/// `job-claimed`, `upload-started`, `job-ran`, `job-finished`,
+/// `outbox-claimed`, `outbox-sent`, `outbox-recorded`, `serve-answered`,
+/// `import-committed`;
+/// in the log archive `archive-mid-record` (a record's header written, not
+/// its payload), `archive-mid-append` (a record written, not its index
+/// entry) and `archive-appended`.
+pub fn crash_point(point: &str) {
+    static AT: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
+    static REACHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let at = AT.get_or_init(|| {
+        let at = std::env::var_os("BUILDMAIL_CRASH_AT")?;
+        let at = at.to_string_lossy();
+        Some(match at.split_once(':') {
+            Some((name, n)) => (name.to_owned(), n.parse::<u64>().unwrap_or(1)),
+            None => (at.into_owned(), 1),
+        })
+    });
+    let Some((name, nth)) = at else {
+        return;
+    };
+    if name != point {
+        return;
+    }
+    if REACHED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 >= *nth {
+        // SAFETY: raising a signal on our own process.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}
+
 /// Opens (creating it and its directory) the lock file at `path` and tries
 /// [`try_flock`] on it: `Some(file)` while held by us, `None` when another
 /// process holds it. The lock is released when the file is dropped.

@@ -64,6 +64,14 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
 
 /// The findings in words.
 fn report(f: &Findings, repaired: bool) {
+    let list_words = |what: &str, items: &[String]| {
+        if !items.is_empty() {
+            outln!("{what}:");
+            for i in items {
+                outln!("  {i}");
+            }
+        }
+    };
     let list = |what: &str, items: &[PathBuf]| {
         if !items.is_empty() {
             outln!("{what}:");
@@ -82,15 +90,34 @@ fn report(f: &Findings, repaired: bool) {
         "unreferenced files too young to be orphans (left alone: a delivery may be about to record them; see --older-than)",
         &f.recent_unreferenced,
     );
+    list_words(
+        "ends of log-archive segments a crash left (cut off by the next delivery, or by --repair)",
+        &f.archive_tails,
+    );
+    if f.unreferenced_blobs > 0 {
+        outln!(
+            "{} archived log(s) no record refers to ({} bytes of {} in the archive's segments; kept until a compaction)",
+            f.unreferenced_blobs,
+            f.unreferenced_bytes,
+            f.archive_bytes
+        );
+    }
     for (what, items) in [
-        ("log records whose file is missing", &f.missing_logs),
         (
-            "quarantine entries whose file is missing",
+            "log records whose log is missing (restore the archive from a backup)",
+            &f.missing_logs,
+        ),
+        (
+            "damaged entries of the log archive (restore its segments from a backup)",
+            &f.damaged_logs,
+        ),
+        (
+            "quarantine entries whose file is missing (restore the files from a backup)",
             &f.missing_quarantine_files,
         ),
     ] {
         if !items.is_empty() {
-            outln!("{what} (restore the files from a backup):");
+            outln!("{what}:");
             for i in items {
                 outln!("  {i}");
             }
@@ -102,7 +129,11 @@ fn report(f: &Findings, repaired: bool) {
     } else if orphans > 0 {
         outln!("{orphans} file(s) to remove: run `buildmail fsck --repair`");
     }
-    if f.missing_logs.is_empty() && f.missing_quarantine_files.is_empty() && orphans == 0 {
+    if f.missing_logs.is_empty()
+        && f.damaged_logs.is_empty()
+        && f.missing_quarantine_files.is_empty()
+        && orphans == 0
+    {
         outln!("the database and its files agree");
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! The commit of a failed log queues an [`ExplainTask`] under its build
 //! and marks the record `explanation_pending`. [`run_pending`] takes tasks
-//! in batches, reads each log back from the archive (inflated as at
+//! in batches, reads each log back from the archive (decompressed as at
 //! arrival: the same bytes, the same start and end of a large log), explains
 //! it with the store released, and commits the batch: each explanation
 //! fills in its record only while that record still waits for that very
@@ -22,7 +22,7 @@
 use super::StoreAccess;
 use crate::config::Config;
 use crate::inbound::explain::explain;
-use crate::inbound::mail::{inflate_log, Limits};
+use crate::inbound::mail::{window_log, Limits, MailError};
 use crate::inbound::sbuild::BuildLog;
 use crate::model::{ExplainTask, Explanation};
 use crate::store::archive::LogArchive;
@@ -83,8 +83,8 @@ pub fn run_pending(
 /// Explains one archived log. A log that can no longer be read (removed
 /// from the archive) has no explanation; that is logged.
 pub fn explain_task(archive: &LogArchive, task: &ExplainTask) -> Option<Explanation> {
-    let gz = match archive.read_gz(&task.log) {
-        Ok(gz) => gz,
+    let stored = match archive.get_log(&task.log) {
+        Ok(b) => b,
         Err(e) => {
             tracing::warn!(
                 "cannot explain {} {}: its archived log {} cannot be read: {e}",
@@ -102,11 +102,16 @@ pub fn explain_task(archive: &LogArchive, task: &ExplainTask) -> Option<Explanat
         max_log_size: u64::MAX,
         max_log_ratio: 0,
     };
-    let log = match inflate_log(&gz, limits) {
+    let log = match stored
+        .codec
+        .decoder(stored.bytes.as_slice())
+        .map_err(|e| MailError::BadGzip(e.to_string()))
+        .and_then(|mut r| window_log(&mut r, stored.bytes.len() as u64, limits))
+    {
         Ok(l) => l,
         Err(e) => {
             tracing::warn!(
-                "cannot explain {} {}: its archived log {} does not inflate: {e}",
+                "cannot explain {} {}: its archived log {} does not decompress: {e}",
                 task.key,
                 task.version,
                 task.log
@@ -114,7 +119,7 @@ pub fn explain_task(archive: &LogArchive, task: &ExplainTask) -> Option<Explanat
             return None;
         }
     };
-    drop(gz);
+    drop(stored);
     let parsed = BuildLog {
         status: task.status,
         fail_stage: task.fail_stage.clone(),

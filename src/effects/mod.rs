@@ -124,31 +124,4 @@ impl StoreAccess<'_> {
     }
 }
 
-/// A crash-test hook: when the environment variable `BUILDMAIL_CRASH_AT`
-/// names `point` (or `point:N`: the Nth time the process reaches it), the
-/// process kills itself with SIGKILL there, as `kill -9` would. The kill -9
-/// tests use it to stop a process at a known point instead of after a
-/// guessed delay; it costs one environment lookup per step. The points:
-/// `job-claimed`, `upload-started`, `job-ran`, `job-finished`,
-/// `outbox-claimed`, `outbox-sent`, `outbox-recorded`, `serve-answered`,
-/// `import-committed`.
-pub fn crash_point(point: &str) {
-    static REACHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let Some(at) = std::env::var_os("BUILDMAIL_CRASH_AT") else {
-        return;
-    };
-    let at = at.to_string_lossy();
-    let (name, nth) = match at.split_once(':') {
-        Some((name, n)) => (name, n.parse::<u64>().unwrap_or(1)),
-        None => (&*at, 1),
-    };
-    if name != point {
-        return;
-    }
-    if REACHED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 >= nth {
-        // SAFETY: raising a signal on our own process.
-        unsafe {
-            libc::kill(libc::getpid(), libc::SIGKILL);
-        }
-    }
-}
+pub use crate::fsutil::crash_point;

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::claim::{is_stale, lease};
-use super::compose::Mailer;
+use super::compose::{Mailer, Templates};
 use super::jobs::{self, JobReport};
 use super::{explain, notices, outbox, StoreAccess};
 use crate::config::Config;
@@ -60,8 +60,19 @@ pub fn run_pending(
     config: &Config,
     clock: &dyn Clock,
 ) -> Result<Summary, StoreError> {
+    run_pending_with(access, config, Templates::configured(config), clock)
+}
+
+/// [`run_pending`] with templates loaded before: the daemon runs a round
+/// after every few commits and keeps its templates compiled.
+pub fn run_pending_with(
+    access: StoreAccess<'_>,
+    config: &Config,
+    templates: Templates,
+    clock: &dyn Clock,
+) -> Result<Summary, StoreError> {
     let explained = explain::run_pending(access, config, clock)?;
-    let mailer = Mailer::new(config);
+    let mailer = Mailer::with_templates(config, templates);
     let jobs = jobs::run_all(access, &mailer, clock)?;
     let notices = access.step(|s| notices::queue_due(s, &mailer, clock.now()))?;
     let d = outbox::deliver_due(access, config, clock, false)?;

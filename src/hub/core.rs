@@ -318,7 +318,13 @@ impl Core {
     /// The effects, run now on this thread (claims keep them apart from
     /// the effects task's round).
     fn run_effects(&self, config: &Config) -> Result<worker::Summary, HubError> {
-        Ok(worker::run_pending(self.access(), config, &*self.clock)?)
+        let templates = self.setup().templates.clone();
+        Ok(worker::run_pending_with(
+            self.access(),
+            config,
+            templates,
+            &*self.clock,
+        )?)
     }
 }
 
@@ -434,7 +440,7 @@ impl Hub for Core {
             Op::FsckRepair { older_than } => {
                 let older_than = Duration::from_secs(older_than);
                 let mut f = query::fsck::scan(&*self.store, &config, older_than)?;
-                query::fsck::repair(&mut f, older_than);
+                query::fsck::repair(&mut f, &config, older_than);
                 Done::Repaired(Box::new(f))
             }
         })

@@ -186,7 +186,7 @@ impl Hub for Local<'_> {
                 let store = self.existing()?;
                 let mut f = crate::query::fsck::scan(&*store, config, older_than)?;
                 drop(store);
-                crate::query::fsck::repair(&mut f, older_than);
+                crate::query::fsck::repair(&mut f, config, older_than);
                 Done::Repaired(Box::new(f))
             }
         })

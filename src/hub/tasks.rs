@@ -197,7 +197,8 @@ pub async fn effects_task(core: Arc<Core>, mut stop: tokio::sync::watch::Receive
         let c = core.clone();
         let r = tokio::task::spawn_blocking(move || {
             let config = c.config();
-            worker::run_pending(c.access(), &config, &**c.clock())
+            let templates = c.setup().templates.clone();
+            worker::run_pending_with(c.access(), &config, templates, &**c.clock())
         })
         .await;
         core.rounds

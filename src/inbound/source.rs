@@ -93,42 +93,84 @@ fn is_trace_field(name: &[u8]) -> bool {
     TRACE_FIELDS.contains(&name.as_str()) || TRACE_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
-/// The mail's identity for dedup: SHA-256 (hex) of its bytes without the
-/// trace header fields ([`TRACE_FIELDS`]), with every CRLF read as LF, so
-/// that the same mail delivered twice, along two paths (a pipe, LMTP,
-/// an mbox, CRLF or LF line ends), is one mail, while another mail that
-/// merely carries the same Message-ID is not. The mail itself is kept as
-/// it was received; only the hash reads its line ends canonically.
+/// The mail's identity, for dedup and as its log's name in the archive:
+/// BLAKE3 (hex) of its bytes without the trace header fields
+/// ([`TRACE_FIELDS`]), with every CRLF read as LF, so that the same mail
+/// delivered twice, along two paths (a pipe, LMTP, an mbox, CRLF or LF
+/// line ends), is one mail, while another mail that merely carries the
+/// same Message-ID is not. The mail itself is kept as it was received;
+/// only the hash reads its line ends canonically. One pass over the bytes.
+pub fn content_id(bytes: &[u8]) -> String {
+    let mut h = blake3::Hasher::new();
+    content_hash(bytes, true, &mut h);
+    h.finalize().to_hex().to_string()
+}
+
+/// The content hash of the release before [`content_id`]: the same
+/// bytes, hashed with SHA-256. Its dedup records are keyed by it.
 pub fn content_sha256(bytes: &[u8]) -> String {
-    content_hash(bytes, true)
+    let mut h = Sha256::new();
+    content_hash(bytes, true, &mut h);
+    hex::encode(h.finalize())
 }
 
 /// The content hash as releases before the canonical line ends computed
-/// it (CRLF and LF hashed as received): their dedup records are keyed by
-/// it.
+/// it (SHA-256, CRLF and LF hashed as received): their dedup records are
+/// keyed by it.
 pub fn content_sha256_as_received(bytes: &[u8]) -> String {
-    content_hash(bytes, false)
+    let mut h = Sha256::new();
+    content_hash(bytes, false, &mut h);
+    hex::encode(h.finalize())
 }
 
-/// Hashes `bytes` line by line, CRLF as LF when `canonical`.
-fn update_lines(hasher: &mut Sha256, bytes: &[u8], canonical: bool) {
-    if !canonical {
-        hasher.update(bytes);
+/// A hash the content hash feeds.
+trait Feed {
+    fn feed(&mut self, bytes: &[u8]);
+}
+
+impl Feed for Sha256 {
+    fn feed(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+impl Feed for blake3::Hasher {
+    fn feed(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+/// Feeds `bytes`, each CR before an LF left out when `canonical`. Bytes
+/// with no CRLF go to the hash as they are (one call, whatever their
+/// size); others through a buffer, so that the hash still sees large
+/// pieces.
+fn feed_lines(h: &mut dyn Feed, bytes: &[u8], canonical: bool) {
+    if !canonical || memchr::memmem::find(bytes, b"\r\n").is_none() {
+        h.feed(bytes);
         return;
     }
-    for line in bytes.split_inclusive(|&b| b == b'\n') {
-        match line.strip_suffix(b"\r\n") {
-            Some(body) => {
-                hasher.update(body);
-                hasher.update(b"\n");
+    const STAGE: usize = 64 << 10;
+    let mut stage = Vec::with_capacity(STAGE);
+    let mut start = 0;
+    for cr in memchr::memmem::find_iter(bytes, b"\r\n") {
+        let mut span = bytes.get(start..cr).unwrap_or_default();
+        start = cr + 1;
+        while !span.is_empty() {
+            let room = STAGE - stage.len();
+            let (now, later) = span.split_at(room.min(span.len()));
+            stage.extend_from_slice(now);
+            span = later;
+            if stage.len() == STAGE {
+                h.feed(&stage);
+                stage.clear();
             }
-            None => hasher.update(line),
         }
     }
+    stage.extend_from_slice(bytes.get(start..).unwrap_or_default());
+    h.feed(&stage);
 }
 
-fn content_hash(bytes: &[u8], canonical: bool) -> String {
-    let mut hasher = Sha256::new();
+fn content_hash(bytes: &[u8], canonical: bool, h: &mut dyn Feed) {
     let mut pos = 0;
     let mut keep = true;
     while pos < bytes.len() {
@@ -136,8 +178,8 @@ fn content_hash(bytes: &[u8], canonical: bool) -> String {
         let line = &bytes[pos..end];
         if line == b"\n" || line == b"\r\n" {
             // The body, whole.
-            update_lines(&mut hasher, &bytes[pos..], canonical);
-            return hex::encode(hasher.finalize());
+            feed_lines(h, &bytes[pos..], canonical);
+            return;
         }
         if !matches!(line.first(), Some(b' ' | b'\t')) {
             keep = match memchr::memchr(b':', line) {
@@ -146,11 +188,10 @@ fn content_hash(bytes: &[u8], canonical: bool) -> String {
             };
         }
         if keep {
-            update_lines(&mut hasher, line, canonical);
+            feed_lines(h, line, canonical);
         }
         pos = end;
     }
-    hex::encode(hasher.finalize())
 }
 
 /// SHA-256 of `bytes`, as lower-case hex.
@@ -439,6 +480,39 @@ mod tests {
             content_sha256(b"From: x@y\n\nbody\r\r\n"),
             content_sha256(b"From: x@y\n\nbody\n")
         );
+        // The identity reads the same bytes the same way, with BLAKE3.
+        for (x, y, same) in [
+            (&a[..], &b[..], true),
+            (a, lf, true),
+            (a, other_body, false),
+        ] {
+            assert_eq!(content_id(x) == content_id(y), same);
+        }
+        assert_eq!(
+            content_id(lf),
+            blake3::hash(b"From: x@y\nMessage-ID: <1@y>\nSubject: s\n\nbody\n")
+                .to_hex()
+                .as_str()
+        );
+    }
+
+    #[test]
+    fn canonical_line_ends_survive_the_staging_buffer() {
+        // Bodies longer than the 64 KiB stage, CRLF pieces across its edge.
+        let mut crlf = b"From: x@y\r\n\r\n".to_vec();
+        let mut lf = b"From: x@y\n\n".to_vec();
+        for i in 0..20_000 {
+            let line = format!("line {i} {}", "x".repeat(i % 17));
+            crlf.extend_from_slice(line.as_bytes());
+            crlf.extend_from_slice(b"\r\n");
+            lf.extend_from_slice(line.as_bytes());
+            lf.push(b'\n');
+        }
+        crlf.extend_from_slice(b"no end\r");
+        lf.extend_from_slice(b"no end\r");
+        assert_eq!(content_id(&crlf), content_id(&lf));
+        assert_eq!(content_id(&lf), blake3::hash(&lf).to_hex().as_str());
+        assert_eq!(content_sha256(&crlf), sha256_hex(&lf));
     }
 
     fn all(data: &[u8], limit: u64, dir: &Path) -> Vec<RawMail> {

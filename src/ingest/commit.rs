@@ -46,7 +46,12 @@ impl Ingest<'_> {
             return Ok(Outcome::Duplicate(why.clone()));
         }
         if let Some(seen) = self
-            .seen(&p.sha256, &p.earlier)?
+            .seen(
+                raw,
+                &p.sha256,
+                p.message_id.as_deref(),
+                p.earlier.as_deref(),
+            )?
             .filter(|_| p.released.is_none())
         {
             return Ok(Outcome::Duplicate(format!(
@@ -136,10 +141,9 @@ impl Ingest<'_> {
     fn commit_log(&self, a: &LogFacts, p: &Prepared, now: i64) -> Result<Outcome, StoreError> {
         // One archived log per mail: the mail's own hash names it.
         let log_id = p.sha256.as_str();
-        // Archived before the store was opened: still there? (A `fsck
-        // --repair` meanwhile may have taken an earlier, orphaned copy.)
-        // Not acknowledged then: the MTA's retry archives it again.
-        self.prep.ensure_archived(log_id)?;
+        // Archived (and durable) before the store was opened; nothing
+        // removes a blob from the archive's segments meanwhile (`fsck
+        // --repair` cuts off only what no index entry covers).
         let current = self.store.build(&a.key)?;
         let (record, history, moved) = decide::log::apply_log(
             current.as_ref(),

@@ -25,6 +25,7 @@ use crate::inbound::signature::Keyring;
 use crate::inbound::source::RawMail;
 use crate::model::state::ArchiveEvent;
 use crate::model::{BuildKey, State};
+use crate::store::archive::LogArchive;
 use crate::store::{Store, StoreError};
 use crate::time::SharedClock;
 
@@ -164,6 +165,9 @@ pub struct Setup {
     pub trust: std::sync::Arc<Trust>,
     /// The mail templates.
     pub templates: Templates,
+    /// The log archive, held open: its appender (open files, the group
+    /// sync) lives as long as the setup, not one mail.
+    pub archive: LogArchive,
 }
 
 impl Setup {
@@ -172,6 +176,7 @@ impl Setup {
         Setup {
             trust: std::sync::Arc::new(Trust::load(config)),
             templates: Templates::configured(config),
+            archive: LogArchive::new(&config.database.log_archive),
         }
     }
 
@@ -224,7 +229,8 @@ impl<'a> Ingest<'a> {
         Ingest {
             store,
             mailer: Mailer::with_templates(config, setup.templates.clone()),
-            prep: Preparer::with_trust(config, setup.trust.clone()),
+            prep: Preparer::with_trust(config, setup.trust.clone())
+                .with_archive(setup.archive.clone()),
             importing: false,
         }
     }
@@ -294,8 +300,9 @@ impl<'a> Ingest<'a> {
             return Ok(None);
         };
         let raw = RawMail::Bytes(bytes);
-        let (sha256, earlier) = prepare::identity(&raw);
-        let mut prepared = self.prep.prepare_identified(&raw, sha256, earlier)?;
+        let mut prepared = self
+            .prep
+            .prepare_identified(&raw, prepare::identity(&raw), None)?;
         prepared.released = Some(id);
         let outcome = self.commit(&raw, &prepared)?;
         self.store.flush()?;

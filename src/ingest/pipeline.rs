@@ -1,7 +1,10 @@
 //! The import pipeline: mails read from Maildir folders, mbox files and
 //! mail files in one thread, prepared on up to four ([`Ingest::prepare`]),
 //! committed in arrival order on the caller's ([`Ingest::commit`]), made
-//! durable every `database.import_flush_every` bytes. Memory stays bounded:
+//! durable every `database.import_flush_every` bytes. Mails travel
+//! between the threads in batches (a hand-off per half megabyte, not per
+//! mail), and are committed in runs, after one sync of the logs a run
+//! archived. Memory stays bounded:
 //! at most [`IN_FLIGHT_BYTES`] of mail is between reading and committing
 //! (one larger mail is admitted alone).
 
@@ -34,6 +37,19 @@ pub struct Committed<'a> {
 /// mail is admitted alone), so memory stays bounded by the largest mail.
 pub const IN_FLIGHT_BYTES: u64 = 8 << 20;
 
+/// Mails go from the reader to a preparer, and back to the committer, in
+/// batches of about this many bytes: a hand-off between threads (a wake
+/// and a sleep) per batch, not per mail.
+const HAND_OFF_BYTES: u64 = 256 << 10;
+
+/// The committer commits once this many bytes of mail are ready in order
+/// (or no more are coming), after one sync of the logs they archived.
+const COMMIT_BATCH_BYTES: u64 = 1 << 20;
+
+/// How long the committer waits for more mails to join a run it could
+/// commit.
+const RUN_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// A byte budget shared by the reader and the committer.
 struct Budget {
     state: Mutex<(u64, bool)>,
@@ -54,6 +70,18 @@ impl Budget {
         }
         st.0 += n;
         !st.1
+    }
+
+    /// Takes `n` bytes when they fit without waiting.
+    fn try_acquire(&self, n: u64) -> bool {
+        let Ok(mut st) = self.state.lock() else {
+            return false;
+        };
+        if st.1 || (st.0 > 0 && st.0 + n > IN_FLIGHT_BYTES) {
+            return false;
+        }
+        st.0 += n;
+        true
     }
 
     fn release(&self, n: u64) {
@@ -168,31 +196,52 @@ pub fn run(
         cv: Condvar::new(),
     };
     let mut failure: Option<anyhow::Error> = None;
-    let (job_tx, job_rx) = mpsc::sync_channel::<Item>(workers * 2);
+    let (job_tx, job_rx) = mpsc::sync_channel::<Vec<Item>>(workers * 2);
     let job_rx = Mutex::new(job_rx);
     let read_result = std::thread::scope(|s| {
         let (done_tx, done_rx) = mpsc::sync_channel(workers * 2);
         let budget = &budget;
         let reader = s.spawn(move || -> anyhow::Result<()> {
             let mut seq = 0u64;
+            let mut batch: Vec<Item> = Vec::new();
+            let mut batch_bytes = 0u64;
             for p in paths {
                 let mut emit = |raw: RawMail, origin: String| {
                     let size = raw.size();
-                    if !budget.acquire(size) {
-                        return false;
+                    // A batch waiting here would hold bytes the budget
+                    // counts: it goes before the reader waits.
+                    if !budget.try_acquire(size) {
+                        if !batch.is_empty() {
+                            batch_bytes = 0;
+                            if job_tx.send(std::mem::take(&mut batch)).is_err() {
+                                return false;
+                            }
+                        }
+                        if !budget.acquire(size) {
+                            return false;
+                        }
                     }
-                    let job = Item {
+                    batch.push(Item {
                         seq,
                         raw,
                         origin,
                         size,
-                    };
+                    });
                     seq += 1;
-                    job_tx.send(job).is_ok()
+                    batch_bytes += size;
+                    if batch_bytes >= HAND_OFF_BYTES {
+                        batch_bytes = 0;
+                        return job_tx.send(std::mem::take(&mut batch)).is_ok();
+                    }
+                    true
                 };
                 if !read_path(p, config, &mut emit)? {
                     break;
                 }
+            }
+            if !batch.is_empty() {
+                // The committer may have stopped after a failure.
+                let _ = job_tx.send(batch);
             }
             Ok(())
         });
@@ -200,13 +249,19 @@ pub fn run(
             let done_tx = done_tx.clone();
             let job_rx = &job_rx;
             s.spawn(move || loop {
-                let job = match job_rx.lock() {
+                let jobs = match job_rx.lock() {
                     Ok(rx) => rx.recv(),
                     Err(_) => return,
                 };
-                let Ok(job) = job else { return };
-                let prepared = ingest.prepare(&job.raw);
-                if done_tx.send((job, prepared)).is_err() {
+                let Ok(jobs) = jobs else { return };
+                let prepared: Vec<_> = jobs
+                    .into_iter()
+                    .map(|job| {
+                        let p = ingest.prepare(&job.raw);
+                        (job, p)
+                    })
+                    .collect();
+                if done_tx.send(prepared).is_err() {
                     return;
                 }
             });
@@ -214,21 +269,58 @@ pub fn run(
         drop(done_tx);
         let mut pending: BTreeMap<u64, (Item, Result<Prepared, StoreError>)> = BTreeMap::new();
         let mut next = 0u64;
-        // Wait for one prepared mail, then take every one already waiting:
-        // the in-order run among them is committed together, after one
-        // sync has made the logs they archived durable (sled may write a
-        // commit to disk at any moment; it must never refer to a log that
-        // a crash could lose).
-        while let Ok(first) = done_rx.recv() {
-            for (job, prepared) in std::iter::once(first).chain(done_rx.try_iter()) {
-                pending.insert(job.seq, (job, prepared));
+        let mut ready: Vec<(Item, Result<Prepared, StoreError>)> = Vec::new();
+        let mut ready_bytes = 0u64;
+        let mut open = true;
+        // Prepared mails are committed in arrival order, in runs of
+        // COMMIT_BATCH_BYTES (or what is ready when no more are coming),
+        // each after one sync has made the logs they archived durable
+        // (sled may write a commit to disk at any moment; it must never
+        // refer to a log that a crash could lose).
+        while open || !ready.is_empty() {
+            let got = if ready_bytes >= COMMIT_BATCH_BYTES || !open {
+                None
+            } else if ready.is_empty() {
+                // Nothing to commit: wait for the next batch.
+                match done_rx.recv() {
+                    Ok(b) => Some(b),
+                    Err(_) => {
+                        open = false;
+                        None
+                    }
+                }
+            } else {
+                // Something to commit: wait a moment for more to join
+                // the run (not longer: the reader may be waiting for the
+                // budget this run holds, before a large mail).
+                match done_rx.recv_timeout(RUN_WAIT) {
+                    Ok(b) => Some(b),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        open = false;
+                        None
+                    }
+                }
+            };
+            if let Some(batch) = got {
+                for (job, prepared) in batch {
+                    pending.insert(job.seq, (job, prepared));
+                }
+                while let Some(item) = pending.remove(&next) {
+                    next += 1;
+                    ready_bytes += item.0.size;
+                    ready.push(item);
+                }
+                if ready_bytes < COMMIT_BATCH_BYTES && open {
+                    continue;
+                }
             }
-            let mut run = Vec::new();
-            while let Some(item) = pending.remove(&next) {
-                next += 1;
-                run.push(item);
+            if ready.is_empty() {
+                continue;
             }
-            if failure.is_none() && !run.is_empty() {
+            let run = std::mem::take(&mut ready);
+            ready_bytes = 0;
+            if failure.is_none() {
                 if let Err(e) = ingest.sync_archive() {
                     failure = Some(
                         anyhow::Error::new(e).context("could not make the archived logs durable"),

@@ -13,23 +13,28 @@ use crate::inbound::reply;
 use crate::inbound::reply::{Reply, Signer};
 use crate::inbound::signature::Keyring;
 use crate::inbound::signature::{Policy, Verified};
-use crate::inbound::source::{content_sha256, content_sha256_as_received, sha256_hex, RawMail};
+use crate::inbound::source::{
+    content_id, content_sha256, content_sha256_as_received, sha256_hex, RawMail,
+};
 use crate::store::archive::LogArchive;
-use crate::store::{archive, StoreError};
+use crate::store::blob::{self, Codec};
+use crate::store::StoreError;
 use crate::time::{self, SharedClock};
 
 /// A mail after the CPU-heavy, store-independent half of ingestion
 /// ([`Ingest::prepare`]); [`Ingest::commit`] does the rest.
 #[derive(Debug)]
 pub struct Prepared {
-    /// The mail's identity: its content hash (SHA-256 without trace header
-    /// fields, hex); for a mail too large to hold, the raw hash.
+    /// The mail's identity, the key of its dedup record and the name of
+    /// its archived log: its content hash
+    /// ([`crate::inbound::source::content_id`], hex); for a mail too large
+    /// to hold, the SHA-256 of its raw bytes.
     pub sha256: String,
-    /// The keys earlier releases gave this mail's dedup record: the SHA-256
-    /// of the raw bytes, and the content hash with its line ends as
-    /// received ([`crate::inbound::source::content_sha256_as_received`]);
-    /// those that differ from `sha256`.
-    pub earlier: Vec<String>,
+    /// The keys earlier releases gave this mail's dedup record
+    /// ([`earlier_keys`]), once computed: only for a mail an earlier
+    /// release may have recorded ([`Ingest::may_be_on_record`]), `None`
+    /// before.
+    pub earlier: Option<Vec<String>>,
     /// Message-ID, if the mail has one.
     pub message_id: Option<String>,
     /// The mail's own `Date:` (Unix seconds), if it has a valid one: an
@@ -76,17 +81,43 @@ pub enum PreparedBody {
 }
 
 impl Ingest<'_> {
-    /// The dedup record of a mail with this content hash, or (a record of
-    /// an earlier release) with one of its `earlier` keys.
+    /// Whether a mail with this Message-ID may have been recorded by an
+    /// earlier release, under a key [`earlier_keys`] gives: one with no
+    /// Message-ID, or one whose Message-ID is on record. Every release
+    /// recorded the Message-ID of each mail it recorded
+    /// ([`crate::store::Store::message_id_user`]), so a mail whose
+    /// Message-ID is not on record was never recorded, and its earlier
+    /// keys (three SHA-256 passes over the mail) need not be computed.
+    pub(super) fn may_be_on_record(&self, message_id: Option<&str>) -> Result<bool, StoreError> {
+        match message_id {
+            None => Ok(true),
+            Some(mid) => Ok(self.store.message_id_user(mid)?.is_some()),
+        }
+    }
+
+    /// The dedup record of mail `raw`: by its identity `sha256`, or (a
+    /// record of an earlier release) by one of its `earlier` keys, which
+    /// are computed here when not given and the mail may be on record.
     pub(super) fn seen(
         &self,
+        raw: &RawMail,
         sha256: &str,
-        earlier: &[String],
+        message_id: Option<&str>,
+        earlier: Option<&[String]>,
     ) -> Result<Option<crate::model::MailRecord>, StoreError> {
         if let Some(r) = self.store.seen(sha256)? {
             return Ok(Some(r));
         }
-        for key in earlier {
+        let computed;
+        let keys = match earlier {
+            Some(k) => k,
+            None if self.may_be_on_record(message_id)? => {
+                computed = earlier_keys(raw, sha256);
+                computed.as_slice()
+            }
+            None => return Ok(None),
+        };
+        for key in keys {
             if let Some(r) = self.store.seen(key)? {
                 return Ok(Some(r));
             }
@@ -95,24 +126,38 @@ impl Ingest<'_> {
     }
 
     /// The CPU-heavy half ([`Preparer::prepare`]), skipping mails the
-    /// store has seen before (a re-import parses nothing twice). Many
-    /// threads may prepare at once.
+    /// store has seen before (a re-import parses nothing twice, and an
+    /// earlier release's mail is found before its log is archived again).
+    /// Many threads may prepare at once.
     pub fn prepare(&self, raw: &RawMail) -> Result<Prepared, StoreError> {
-        let (sha256, earlier) = identity(raw);
-        if let Some(seen) = self.seen(&sha256, &earlier)? {
+        let sha256 = identity(raw);
+        let seen = |why: &crate::model::MailRecord| {
+            PreparedBody::Seen(format!("this mail was ingested before ({})", why.outcome))
+        };
+        if let Some(r) = self.store.seen(&sha256)? {
             return Ok(Prepared {
                 sha256,
-                earlier,
+                earlier: None,
                 message_id: None,
                 date: None,
                 released: None,
-                body: PreparedBody::Seen(format!(
-                    "this mail was ingested before ({})",
-                    seen.outcome
-                )),
+                body: seen(&r),
             });
         }
-        self.prep.prepare_identified(raw, sha256, earlier)
+        let recall = |message_id: Option<&str>| -> Result<Recalled, StoreError> {
+            if !self.may_be_on_record(message_id)? {
+                return Ok((None, None));
+            }
+            let keys = earlier_keys(raw, &sha256);
+            for key in &keys {
+                if let Some(r) = self.store.seen(key)? {
+                    return Ok((Some(keys), Some(seen(&r))));
+                }
+            }
+            Ok((Some(keys), None))
+        };
+        self.prep
+            .prepare_identified(raw, sha256.clone(), Some(&recall))
     }
 }
 
@@ -140,6 +185,14 @@ impl FilesChecked {
         })
     }
 }
+
+/// What [`Preparer::prepare_identified`] learns from the store once it
+/// has read a mail's Message-ID: the earlier keys, if computed, and the
+/// answer for a mail seen before.
+pub(super) type Recalled = (Option<Vec<String>>, Option<PreparedBody>);
+
+/// Asks the store about a mail, given its Message-ID (see [`Recalled`]).
+pub(super) type Recall<'r> = &'r dyn Fn(Option<&str>) -> Result<Recalled, StoreError>;
 
 /// A log mail verified with a builder's key.
 struct SignedLog {
@@ -314,18 +367,34 @@ fn load_or_warn(paths: &[std::path::PathBuf], label: &str, what_then: &str) -> K
     })
 }
 
-/// The content hash of a mail (line ends canonical), and the other keys
-/// earlier releases gave it ([`Prepared::earlier`]).
-pub(super) fn identity(raw: &RawMail) -> (String, Vec<String>) {
+/// The identity of a mail ([`Prepared::sha256`]): its content hash; for
+/// a mail too large to hold, the SHA-256 its reader computed.
+pub(super) fn identity(raw: &RawMail) -> String {
+    match raw {
+        RawMail::Bytes(b) => content_id(b),
+        RawMail::Oversize { sha256, .. } => sha256.clone(),
+    }
+}
+
+/// The keys earlier releases gave a mail's dedup record: the SHA-256
+/// content hash with canonical line ends (the release before BLAKE3),
+/// the same with its line ends as received, and the SHA-256 of the raw
+/// bytes; those that differ from `id`. None for a mail too large to
+/// hold (its key has not changed).
+pub(super) fn earlier_keys(raw: &RawMail, id: &str) -> Vec<String> {
     match raw {
         RawMail::Bytes(b) => {
-            let sha256 = content_sha256(b);
-            let mut earlier = vec![content_sha256_as_received(b), sha256_hex(b)];
-            earlier.retain(|k| *k != sha256);
-            earlier.dedup();
-            (sha256, earlier)
+            let mut keys = vec![
+                content_sha256(b),
+                content_sha256_as_received(b),
+                sha256_hex(b),
+            ];
+            keys.dedup();
+            keys.retain(|k| k != id);
+            keys.dedup();
+            keys
         }
-        RawMail::Oversize { sha256, .. } => (sha256.clone(), Vec::new()),
+        RawMail::Oversize { .. } => Vec::new(),
     }
 }
 
@@ -483,6 +552,12 @@ impl<'a> Preparer<'a> {
         }
     }
 
+    /// The same preparer archiving into `archive` (one held open by a
+    /// long-running process: [`super::Setup`]).
+    pub fn with_archive(self, archive: LogArchive) -> Preparer<'a> {
+        Preparer { archive, ..self }
+    }
+
     /// The same preparer archiving logs in batches: durable once
     /// [`Preparer::sync_archive`] returns, which the caller runs before it
     /// commits mails that refer to them (`import`).
@@ -491,25 +566,6 @@ impl<'a> Preparer<'a> {
             archive: self.archive.batched(),
             ..self
         }
-    }
-
-    /// An error unless log `id` is in the archive.
-    pub(super) fn ensure_archived(&self, id: &str) -> Result<(), StoreError> {
-        let path = self.archive.path(id).map_err(|source| StoreError::Io {
-            path: self.archive.dir().to_path_buf(),
-            source,
-        })?;
-        if path.exists() {
-            return Ok(());
-        }
-        Err(StoreError::Io {
-            path,
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "the archived log vanished before its commit (a concurrent `fsck --repair`?); \
-                 the mail is not acknowledged, deliver it again",
-            ),
-        })
     }
 
     /// Makes the logs archived so far durable (see [`Preparer::batched`]).
@@ -527,15 +583,17 @@ impl<'a> Preparer<'a> {
 
     /// Prepares one mail: everything but the commit.
     pub fn prepare(&self, raw: &RawMail) -> Result<Prepared, StoreError> {
-        let (sha256, earlier) = identity(raw);
-        self.prepare_identified(raw, sha256, earlier)
+        self.prepare_identified(raw, identity(raw), None)
     }
 
+    /// Prepares mail `raw` whose identity is `sha256`. `recall`, when
+    /// given, is asked once the Message-ID is read, before anything is
+    /// archived: a mail seen before ends there.
     pub(super) fn prepare_identified(
         &self,
         raw: &RawMail,
         sha256: String,
-        earlier: Vec<String>,
+        recall: Option<Recall<'_>>,
     ) -> Result<Prepared, StoreError> {
         let bytes = raw.bytes();
         let parsed = Inbound::parse(bytes);
@@ -551,7 +609,7 @@ impl<'a> Preparer<'a> {
             // The Message-ID of a truncated head is not trusted for dedup.
             return Ok(Prepared {
                 sha256,
-                earlier: earlier.clone(),
+                earlier: None,
                 message_id: None,
                 date: None,
                 released: None,
@@ -563,7 +621,7 @@ impl<'a> Preparer<'a> {
             Err(e) => {
                 return Ok(Prepared {
                     sha256,
-                    earlier: earlier.clone(),
+                    earlier: None,
                     message_id: None,
                     date: None,
                     released: None,
@@ -577,6 +635,22 @@ impl<'a> Preparer<'a> {
         };
         let message_id = parsed.message_id().map(str::to_string);
         let date = parsed.date();
+        let earlier = match recall {
+            Some(recall) => match recall(message_id.as_deref())? {
+                (earlier, Some(seen)) => {
+                    return Ok(Prepared {
+                        sha256,
+                        earlier,
+                        message_id,
+                        date,
+                        released: None,
+                        body: seen,
+                    })
+                }
+                (earlier, None) => earlier,
+            },
+            None => None,
+        };
         // The parsers must never panic; if one does anyway, the mail is
         // quarantined rather than lost or retried forever.
         let analysis = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -589,19 +663,25 @@ impl<'a> Preparer<'a> {
             let body = entity.as_ref().unwrap_or(&parsed);
             match classify::analyse_with_body(&parsed, body, self.config) {
                 Analysis::Log(mut a) => {
-                    let gz = match a.log_gz.take() {
-                        Some(g) => g,
-                        None => std::borrow::Cow::Owned(archive::gzip(&a.log_bytes).map_err(
-                            |source| StoreError::Io {
-                                path: self.archive.dir().to_path_buf(),
-                                source,
-                            },
-                        )?),
+                    // A gzip log is kept as it came; any other is
+                    // compressed (zstd).
+                    let (codec, stored) = match a.log_gz.take() {
+                        Some(g) => (Codec::Gzip, g),
+                        None => (
+                            Codec::Zstd,
+                            std::borrow::Cow::Owned(blob::compress(&a.log_bytes).map_err(
+                                |source| StoreError::Io {
+                                    path: self.archive.dir().to_path_buf(),
+                                    source,
+                                },
+                            )?),
+                        ),
                     };
                     // The log is durable in the archive before any commit
-                    // refers to it; written from the mail's own bytes.
+                    // refers to it (at once, or for a batched preparer by
+                    // `sync_archive`); written from the mail's own bytes.
                     self.archive
-                        .write(&sha256, &gz)
+                        .put_log(&sha256, codec, &stored)
                         .map_err(|source| StoreError::Io {
                             path: self.archive.dir().to_path_buf(),
                             source,
@@ -619,7 +699,7 @@ impl<'a> Preparer<'a> {
                         },
                         _ => None,
                     };
-                    let mut facts = a.facts(gz.len() as u64);
+                    let mut facts = a.facts(stored.len() as u64);
                     if let Some(s) = signed {
                         facts.signed_by = s.builders.clone();
                         facts.signature = Some(s.signer.clone());

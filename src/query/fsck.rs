@@ -25,8 +25,22 @@ pub struct Findings {
     pub stale_temporary_files: Vec<PathBuf>,
     /// Unreferenced files younger than `--older-than`, left alone.
     pub recent_unreferenced: Vec<PathBuf>,
-    /// Log records whose archive file is missing (`<build> <version>: <path>`).
+    /// Log records whose log is in no segment and no file (`<build>
+    /// <version>: …`).
     pub missing_logs: Vec<String>,
+    /// Damaged index entries or records in the archive's segments.
+    pub damaged_logs: Vec<String>,
+    /// Bytes a crash left past the last whole record of a segment (cut
+    /// off by the next append, or by `--repair`).
+    pub archive_tails: Vec<String>,
+    /// Blobs in the segments that no record refers to (a mail whose
+    /// commit did not happen, a log delivered twice without the daemon):
+    /// kept, their space taken back only by a compaction.
+    pub unreferenced_blobs: usize,
+    /// Their stored bytes.
+    pub unreferenced_bytes: u64,
+    /// Bytes in the archive's segments.
+    pub archive_bytes: u64,
     /// Quarantine entries whose file is missing (`#<id>: <path>`).
     pub missing_quarantine_files: Vec<String>,
     /// Files removed (with `--repair`).
@@ -39,12 +53,14 @@ impl Findings {
         self.orphan_logs.len()
             + self.orphan_quarantine_files.len()
             + self.stale_temporary_files.len()
+            + self.archive_tails.len()
     }
 
     /// Whether something is wrong that `--repair` cannot fix, or that it
     /// was not asked to.
     pub fn unhealthy(&self, repaired: bool) -> bool {
         !self.missing_logs.is_empty()
+            || !self.damaged_logs.is_empty()
             || !self.missing_quarantine_files.is_empty()
             || (!repaired && self.orphans() > 0)
     }
@@ -68,12 +84,34 @@ pub fn scan(
     let mut f = Findings::default();
 
     let archive = LogArchive::new(&config.database.log_archive);
-    let refs = store.log_refs()?;
-    let referenced: BTreeSet<&str> = refs.iter().map(|r| r.id.as_str()).collect();
-    for (id, path) in archive.files().map_err(|source| StoreError::Io {
+    let io_err = |source| StoreError::Io {
         path: archive.dir().to_path_buf(),
         source,
-    })? {
+    };
+    let refs = store.log_refs()?;
+    let referenced: BTreeSet<&str> = refs.iter().map(|r| r.id.as_str()).collect();
+    // The segments: every index entry and record read and checked.
+    let check = archive.segments().check(false).map_err(io_err)?;
+    f.damaged_logs = check.damaged.clone();
+    f.archive_tails = check
+        .tails
+        .iter()
+        .map(|(s, bytes)| match s {
+            0 => format!("index: {bytes} bytes of a cut-off entry"),
+            s => format!("segment {s}: {bytes} bytes past its last record"),
+        })
+        .collect();
+    f.archive_bytes = check.bytes;
+    let in_segments: BTreeSet<String> = check.blobs.iter().map(|(id, ..)| id.to_hex()).collect();
+    for (id, size, _) in &check.blobs {
+        let id = id.to_hex();
+        if !referenced.contains(id.as_str()) && store.seen(&id)?.is_none() {
+            f.unreferenced_blobs += 1;
+            f.unreferenced_bytes += size;
+        }
+    }
+    // Files of earlier releases, one log each.
+    for (id, path) in archive.legacy_files().map_err(io_err)? {
         // Referred to by a log record, or kept for a mail that is on record
         // without one (a log from someone who is not a builder).
         if referenced.contains(id.as_str()) || store.seen(&id)?.is_some() {
@@ -86,11 +124,19 @@ pub fn scan(
         }
     }
     for r in &refs {
-        match archive.path(&r.id) {
+        if in_segments.contains(&r.id) {
+            continue;
+        }
+        match archive.legacy_path(&r.id) {
             Ok(p) if p.exists() => {}
-            Ok(p) => f
-                .missing_logs
-                .push(format!("{} {}: {}", r.key, r.version, p.display())),
+            Ok(p) => f.missing_logs.push(format!(
+                "{} {}: log {} (neither in {} nor {})",
+                r.key,
+                r.version,
+                r.id,
+                archive.segments().dir().display(),
+                p.display()
+            )),
             Err(e) => f.missing_logs.push(format!("{} {}: {e}", r.key, r.version)),
         }
     }
@@ -157,7 +203,21 @@ pub fn scan(
 /// Removes the orphans and stale temporary files `f` lists, each looked at
 /// again just before (a delivery may have rewritten it since the scan);
 /// what was removed goes to `f.removed`, what could not be is logged.
-pub fn repair(f: &mut Findings, older_than: Duration) {
+pub fn repair(f: &mut Findings, config: &Config, older_than: Duration) {
+    if !f.archive_tails.is_empty() || !f.damaged_logs.is_empty() {
+        // Checked again with the lock held: an append that was running
+        // at the scan has finished; only what a crash left is cut off,
+        // and a damaged index is written again from the segments.
+        let archive = LogArchive::new(&config.database.log_archive);
+        match archive.segments().check(true) {
+            Ok(c) => {
+                let dir = archive.segments().dir();
+                f.removed
+                    .extend(c.tails.iter().map(|(s, _)| dir.join(format!("{s:08}.seg"))));
+            }
+            Err(e) => tracing::warn!("fsck: could not repair the log archive: {e}"),
+        }
+    }
     let now = SystemTime::now();
     let old = |p: &Path| {
         std::fs::metadata(p)

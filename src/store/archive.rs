@@ -1,54 +1,51 @@
-//! The build-log archive: gzip-compressed logs in content-addressed files,
-//! `<dir>/<first two hex digits>/<id>.log.gz`, where the id is the SHA-256
-//! of the mail that carried the log.
+//! The build-log archive, beside the database: the local [`BlobStore`].
+//! Each log is a blob whose id is the identity of the mail that carried
+//! it (its content hash), kept byte-exact: a log that arrived
+//! gzip-compressed as it came, any other compressed with zstd
+//! ([`crate::store::blob::compress`]).
+//!
+//! New logs are appended to segment files (`<dir>/segments/`, see
+//! [`crate::store::segments`]). Logs archived by earlier releases, one
+//! gzip file each (`<dir>/<first two hex digits>/<id>.log.gz`), are read
+//! where they are: the archive is never rewritten.
 //!
 //! Logs live beside the database rather than in it: sled keeps per-value
 //! bookkeeping in memory, so megabytes of log per build would make its
-//! memory and start-up time grow with the archive. A log is written (temp
-//! file, fsync, rename, fsync of the directory) *before* the transaction
-//! that references it commits, so a durable record never points at a
-//! missing log; a crash in between leaves at worst an unreferenced file,
-//! which the retried mail rewrites under the same name.
+//! memory and start-up time grow with the archive. A log is durable in
+//! the archive *before* the transaction that references it commits
+//! ([`LogArchive::sync`]), so a durable record never points at a missing
+//! log; a crash in between leaves at worst a blob nothing refers to.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// Compresses a log for the archive (fast level: logs compress ~10× anyway).
-pub fn gzip(bytes: &[u8]) -> io::Result<Vec<u8>> {
-    let mut enc = flate2::write::GzEncoder::new(
-        Vec::with_capacity(bytes.len() / 6 + 64),
-        flate2::Compression::fast(),
-    );
-    enc.write_all(bytes)?;
-    enc.finish()
-}
+use super::blob::{BlobId, BlobInfo, BlobStore, Codec, StoredBlob};
+use super::segments::Segments;
 
 /// The log archive directory.
 #[derive(Debug, Clone)]
 pub struct LogArchive {
     dir: PathBuf,
-    /// Writes are made durable together by [`LogArchive::sync`] (an
-    /// import, before each commit batch is flushed), not one by one.
+    segments: Arc<Segments>,
+    /// Puts are made durable together by [`LogArchive::sync`] (an import
+    /// before each commit batch, the daemon before each commit), not one
+    /// by one.
     batched: bool,
-}
-
-fn valid_id(id: &str) -> bool {
-    id.len() == 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 impl LogArchive {
     /// The archive in `dir` (created on the first write).
     pub fn new(dir: impl Into<PathBuf>) -> LogArchive {
+        let dir = dir.into();
         LogArchive {
-            dir: dir.into(),
+            segments: Segments::shared(&dir.join("segments")),
+            dir,
             batched: false,
         }
     }
 
-    /// The same archive, its writes made durable together by
+    /// The same archive, its puts made durable together by
     /// [`LogArchive::sync`], which must run before any commit referring to
     /// them is made (sled may write a commit to disk at any moment).
     pub fn batched(self) -> LogArchive {
@@ -58,13 +55,11 @@ impl LogArchive {
         }
     }
 
-    /// Makes every log written so far durable (one syncfs(2) of the
-    /// archive's file system). Nothing to do when nothing was archived.
+    /// Makes every log this process put so far durable: one `fdatasync`
+    /// of the segment and of its index, shared by the threads that put
+    /// meanwhile. Nothing to do when nothing was put.
     pub fn sync(&self) -> io::Result<()> {
-        match crate::fsutil::sync_filesystem(&self.dir) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            other => other,
-        }
+        self.segments.sync()
     }
 
     /// The archive directory.
@@ -72,56 +67,56 @@ impl LogArchive {
         &self.dir
     }
 
-    /// The file of log `id` (a lower-case SHA-256 in hex).
-    pub fn path(&self, id: &str) -> io::Result<PathBuf> {
-        if !valid_id(id) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{id:?} is not a log id (64 lower-case hex digits)"),
-            ));
-        }
+    /// The segments new logs go to.
+    pub fn segments(&self) -> &Segments {
+        &self.segments
+    }
+
+    /// The file an earlier release kept log `id` in (a lower-case
+    /// SHA-256 in hex).
+    pub fn legacy_path(&self, id: &str) -> io::Result<PathBuf> {
+        BlobId::parse_or_err(id)?;
         let shard = id.get(..2).unwrap_or("00");
         Ok(self.dir.join(shard).join(format!("{id}.log.gz")))
     }
 
-    /// Durably stores the compressed log `gz` as `id` (for a
-    /// [`LogArchive::batched`] archive: once [`LogArchive::sync`] returns).
-    /// Writing the same id again replaces the file with the same bytes.
-    pub fn write(&self, id: &str, gz: &[u8]) -> io::Result<()> {
-        let path = self.path(id)?;
-        let dir = path.parent().unwrap_or(&self.dir);
-        crate::fsutil::write_synced(
-            dir,
-            &format!("{id}.log.gz"),
-            |f| io::Write::write_all(f, gz),
-            !self.batched,
-        )
-        .map(drop)
+    /// Stores log `id` (`bytes` compressed with `codec`); durable when
+    /// this returns, or for a [`LogArchive::batched`] archive once
+    /// [`LogArchive::sync`] returns.
+    pub fn put_log(&self, id: &str, codec: Codec, bytes: &[u8]) -> io::Result<()> {
+        self.put(&BlobId::parse_or_err(id)?, codec, bytes)
     }
 
-    /// The compressed bytes of log `id`.
-    pub fn read_gz(&self, id: &str) -> io::Result<Vec<u8>> {
-        std::fs::read(self.path(id)?)
+    /// Log `id` as stored; an error of kind `NotFound` when there is none.
+    pub fn get_log(&self, id: &str) -> io::Result<StoredBlob> {
+        self.get(&BlobId::parse_or_err(id)?)?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("log {id} is not in the archive {}", self.dir.display()),
+            )
+        })
     }
 
     /// The log `id`, decompressed, byte-exact.
     pub fn read(&self, id: &str) -> io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        self.copy_to(id, &mut out)?;
-        Ok(out)
+        self.get_log(id)?.decode()
     }
 
-    /// Writes the log `id`, decompressed, to `out` as it is inflated (a
+    /// Writes the log `id`, decompressed, to `out` as it is decoded (a
     /// log of gigabytes is never held whole). Returns its size.
     pub fn copy_to(&self, id: &str, out: &mut dyn Write) -> io::Result<u64> {
-        let file = std::fs::File::open(self.path(id)?)?;
-        let mut log = flate2::read::MultiGzDecoder::new(io::BufReader::new(file));
-        io::copy(&mut log, out)
+        let blob = BlobId::parse_or_err(id)?;
+        self.stream(&blob, out)?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("log {id} is not in the archive {}", self.dir.display()),
+            )
+        })
     }
 
-    /// Every log id with a file in the archive, and its path (files that
-    /// are not named like a log are skipped).
-    pub fn files(&self) -> io::Result<Vec<(String, PathBuf)>> {
+    /// Every log an earlier release kept in a file of its own, and its
+    /// path (files that are not named like a log are skipped).
+    pub fn legacy_files(&self) -> io::Result<Vec<(String, PathBuf)>> {
         let mut out = Vec::new();
         let shards = match std::fs::read_dir(&self.dir) {
             Ok(rd) => rd,
@@ -130,7 +125,11 @@ impl LogArchive {
         };
         for shard in shards {
             let shard = shard?.path();
-            if !shard.is_dir() {
+            let is_shard = shard
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.len() == 2);
+            if !is_shard || !shard.is_dir() {
                 continue;
             }
             for f in std::fs::read_dir(&shard)? {
@@ -139,7 +138,7 @@ impl LogArchive {
                     .file_name()
                     .and_then(|n| n.to_str())
                     .and_then(|n| n.strip_suffix(".log.gz"))
-                    .filter(|id| valid_id(id))
+                    .filter(|id| BlobId::parse(id).is_some())
                     .map(str::to_string);
                 if let Some(id) = id {
                     out.push((id, path));
@@ -148,22 +147,100 @@ impl LogArchive {
         }
         Ok(out)
     }
+
+    /// The file of an earlier release's log `id`, if there is one.
+    fn legacy_file(&self, id: &BlobId) -> io::Result<Option<std::fs::File>> {
+        match std::fs::File::open(self.legacy_path(&id.to_hex())?) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl BlobStore for LogArchive {
+    fn put(&self, id: &BlobId, codec: Codec, bytes: &[u8]) -> io::Result<()> {
+        self.segments.put(id, codec, bytes)?;
+        if !self.batched {
+            self.segments.sync()?;
+        }
+        Ok(())
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.segments.sync()
+    }
+
+    fn get(&self, id: &BlobId) -> io::Result<Option<StoredBlob>> {
+        if let Some(b) = self.segments.get(id)? {
+            return Ok(Some(b));
+        }
+        let Some(mut f) = self.legacy_file(id)? else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        io::Read::read_to_end(&mut f, &mut bytes)?;
+        Ok(Some(StoredBlob {
+            codec: Codec::Gzip,
+            bytes,
+        }))
+    }
+
+    fn stream(&self, id: &BlobId, out: &mut dyn Write) -> io::Result<Option<u64>> {
+        if let Some(b) = self.segments.get(id)? {
+            return b.codec.decode_to(b.bytes.as_slice(), out).map(Some);
+        }
+        // An earlier release's file, inflated as it is read.
+        match self.legacy_file(id)? {
+            Some(f) => Codec::Gzip.decode_to(io::BufReader::new(f), out).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn exists(&self, id: &BlobId) -> io::Result<bool> {
+        Ok(self.segments.exists(id)? || self.legacy_path(&id.to_hex())?.exists())
+    }
+
+    fn list(&self) -> io::Result<Vec<BlobInfo>> {
+        let mut all = self.segments.list()?;
+        for (id, path) in self.legacy_files()? {
+            let Some(blob) = BlobId::parse(&id) else {
+                continue;
+            };
+            all.push(BlobInfo {
+                id: blob,
+                codec: Codec::Gzip,
+                stored_size: std::fs::metadata(&path).map_or(0, |m| m.len()),
+                place: path.display().to_string(),
+            });
+        }
+        Ok(all)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::blob::compress;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
 
     #[test]
-    fn batched_writes_create_their_shard_and_sync_once() {
+    fn batched_puts_create_the_archive_and_sync_once() {
         let dir = tempfile::tempdir().unwrap();
         let a = LogArchive::new(dir.path().join("missing/logs")).batched();
         a.sync().unwrap(); // nothing archived yet: nothing to do
         let id = "ab".repeat(32);
-        a.write(&id, &gzip(b"log\n").unwrap()).unwrap();
+        a.put_log(&id, Codec::Zstd, &compress(b"log\n").unwrap())
+            .unwrap();
         a.sync().unwrap();
         assert_eq!(a.read(&id).unwrap(), b"log\n");
-        assert_eq!(a.files().unwrap().len(), 1);
+        assert_eq!(a.list().unwrap().len(), 1);
+        assert!(a.legacy_files().unwrap().is_empty());
     }
 
     #[test]
@@ -171,13 +248,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = LogArchive::new(dir.path().join("logs"));
         let id = "ab".repeat(32);
-        let gz = gzip(b"log \xff bytes\r\n").unwrap();
-        a.write(&id, &gz).unwrap();
-        a.write(&id, &gz).unwrap();
+        let gz = gzip(b"log \xff bytes\r\n");
+        a.put_log(&id, Codec::Gzip, &gz).unwrap();
+        a.put_log(&id, Codec::Gzip, &gz).unwrap();
         assert_eq!(a.read(&id).unwrap(), b"log \xff bytes\r\n");
-        assert!(a.path(&id).unwrap().ends_with(format!("ab/{id}.log.gz")));
-        assert!(a.path("../../etc/passwd").is_err());
-        assert!(a.path(&"AB".repeat(32)).is_err());
-        assert!(a.read(&"cd".repeat(32)).is_err());
+        // Kept as it came: the gzip bytes themselves.
+        assert_eq!(a.get_log(&id).unwrap().bytes, gz);
+        assert!(a.legacy_path("../../etc/passwd").is_err());
+        assert!(a.read(&"AB".repeat(32)).is_err());
+        let missing = a.read(&"cd".repeat(32)).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn an_earlier_releases_log_file_is_read_where_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = LogArchive::new(dir.path().join("logs"));
+        let id = "cd".repeat(32);
+        let path = a.legacy_path(&id).unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        // Earlier releases wrote gzip files, some of several members.
+        let mut two = gzip(b"first member\n");
+        two.extend(gzip(b"second \x00 member\n"));
+        std::fs::write(&path, &two).unwrap();
+        assert_eq!(a.read(&id).unwrap(), b"first member\nsecond \x00 member\n");
+        let mut out = Vec::new();
+        assert_eq!(a.copy_to(&id, &mut out).unwrap(), out.len() as u64);
+        assert!(a.exists(&BlobId::parse(&id).unwrap()).unwrap());
+        assert_eq!(a.legacy_files().unwrap(), vec![(id.clone(), path)]);
+        assert_eq!(a.list().unwrap()[0].codec, Codec::Gzip);
     }
 }

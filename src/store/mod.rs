@@ -2,8 +2,9 @@
 //! ([`Store`]), and its implementations (today [`sled::SledStore`]).
 //!
 //! What the store keeps: builds and their append-only history; the dedup
-//! record of every ingested mail (by SHA-256 and by Message-ID); the index
-//! of archived logs (the logs themselves are files: [`archive`]); the
+//! record of every ingested mail (by content hash and by Message-ID); the
+//! index of archived logs by build (the logs themselves are blobs beside
+//! the database, behind the [`blob::BlobStore`] seam: [`archive`]); the
 //! Message-IDs of log mails (reply threading); quarantined mails; mails of
 //! no known kind; the replay record of every signature; queued jobs; the
 //! outbox; error replies sent (rate limit); uploads by `.changes` name;
@@ -25,7 +26,9 @@
 //!   an effect runs (see `crate::effects`).
 
 pub mod archive;
+pub mod blob;
 pub mod gate;
+pub mod segments;
 pub mod sled;
 
 use std::collections::BTreeMap;

@@ -399,15 +399,21 @@ fn fsck_finds_and_repairs_orphans_and_reports_missing_files() {
     assert!(new_log.exists(), "a young file may be about to be recorded");
     let logged = env.run(&["log", "hello"]);
     assert!(logged.status.success(), "the referenced log stays");
-    // A record whose file is gone: reported, exit 1, even with --repair.
+    // New logs are in the archive's segments, not files of their own.
     std::fs::remove_file(&new_log).unwrap();
     let archived = walk(&env.path("data/logs"));
-    assert_eq!(archived.len(), 1, "{archived:?}");
-    std::fs::remove_file(&archived[0]).unwrap();
+    assert!(
+        archived
+            .iter()
+            .all(|p| p.starts_with(env.path("data/logs/segments"))),
+        "{archived:?}"
+    );
+    // A record whose log is gone: reported, exit 1, even with --repair.
+    std::fs::remove_dir_all(env.path("data/logs/segments")).unwrap();
     let out = env.run(&["fsck", "--repair"]);
     assert_eq!(code(&out), 1);
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("log records whose file is missing"),
+        String::from_utf8_lossy(&out.stdout).contains("log records whose log is missing"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
@@ -426,11 +432,19 @@ fn fsck_keeps_the_log_of_a_mail_on_record_without_a_log_record() {
         "nonbuilder@example.org",
     );
     assert_eq!(code(&env.deliver(&mail)), 0);
-    let kept = walk(&env.path("data/logs"));
+    use buildmail::store::blob::BlobStore;
+    let archive = buildmail::store::archive::LogArchive::new(env.path("data/logs"));
+    let kept = archive.list().unwrap();
     assert_eq!(kept.len(), 1, "{kept:?}");
-    let out = env.run(&["fsck", "--repair", "--older-than", "0s"]);
+    let out = env.run(&["fsck", "--repair", "--older-than", "0s", "--json"]);
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
-    assert!(kept[0].exists(), "fsck removed a kept log");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // On record (its dedup record), so not counted as unreferenced.
+    assert_eq!(json["unreferenced_blobs"], 0, "{json}");
+    assert!(
+        archive.read(&kept[0].id.to_hex()).is_ok(),
+        "fsck removed a kept log"
+    );
 }
 
 /// Every plain file under `dir`, recursively.
@@ -841,4 +855,63 @@ fn import_leaves_explanations_to_the_worker_or_waits_for_them() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("1 failed build(s) explained"), "{said}");
     assert_eq!(explanation(&env), (Some(line.to_string()), Some(false)));
+}
+
+/// An archive written by an earlier release, one gzip file per log
+/// (`<archive>/<2 hex digits>/<id>.log.gz`), is read where it is: `log`
+/// prints it byte-exact, the worker explains a failed build from it, and
+/// `fsck` finds nothing wrong.
+#[test]
+fn logs_archived_by_an_earlier_release_are_read_where_they_are() {
+    let env = Env::new("");
+    let (mail, log) = log_mail("hello", "1.0-1", "amd64", "attempted", "old@example.org");
+    // Imported, so that no worker explains it before the archive changes.
+    let eml = env.path("old.eml");
+    std::fs::write(&eml, &mail).unwrap();
+    let imported = env.run(&["import", "--explain=later", eml.to_str().unwrap()]);
+    assert_eq!(code(&imported), 0, "{imported:?}");
+    // Rewrite the archive as an earlier release left it.
+    let archive = buildmail::store::archive::LogArchive::new(env.path("data/logs"));
+    let store = buildmail::store::open(
+        &buildmail::config::Config::load(Some(&env.path("buildmail.toml")))
+            .unwrap()
+            .database,
+    )
+    .unwrap();
+    let id = store.logs_of("hello").unwrap()[0].id.clone();
+    drop(store);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &archive.read(&id).unwrap()).unwrap();
+    let file = archive.legacy_path(&id).unwrap();
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, gz.finish().unwrap()).unwrap();
+    std::fs::remove_dir_all(env.path("data/logs/segments")).unwrap();
+    let printed = env.run(&["log", "hello"]);
+    assert_eq!(code(&printed), 0);
+    assert!(
+        printed.stdout == log,
+        "the earlier release's log is not byte-exact"
+    );
+    let out = env.run(&["fsck", "--older-than", "0s"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stdout));
+    let pending = || {
+        let cfg = buildmail::config::Config::load(Some(&env.path("buildmail.toml"))).unwrap();
+        let store = buildmail::store::open(&cfg.database).unwrap();
+        let r = store.builds_of("hello").unwrap().remove(0);
+        (
+            r.explanation_pending,
+            store.explain_queue(10).unwrap().len(),
+        )
+    };
+    assert_eq!(pending(), (true, 1));
+    let worked = env.run(&["work", "--explanations"]);
+    assert_eq!(code(&worked), 0, "{worked:?}");
+    // Explained from the file: the task is done, not dropped unread
+    // (the worker's log says so for a log it cannot read).
+    assert_eq!(pending(), (false, 0));
+    assert!(
+        !String::from_utf8_lossy(&worked.stderr).contains("cannot be read"),
+        "{}",
+        String::from_utf8_lossy(&worked.stderr)
+    );
 }

@@ -454,16 +454,22 @@ fn one_mail_by_every_route_is_one_mail() {
     assert_eq!(logs, 1);
 
     // A record written by an earlier release, keyed by the hash of the
-    // CRLF bytes as received: the same mail is still a duplicate.
+    // CRLF bytes as received (and its Message-ID recorded, as every
+    // release did): the same mail is still a duplicate.
     let old = Farm::new();
     let other_crlf = crlf_only(&lf_only(&log_mail("other", "successful")));
+    let message_id = buildmail::inbound::mail::Inbound::parse(&other_crlf)
+        .unwrap()
+        .message_id()
+        .map(str::to_string);
+    assert!(message_id.is_some());
     let store = buildmail::store::open(&old.cfg.database).unwrap();
     store
         .commit(&buildmail::store::Commit {
             now: now(),
             mail: Some(buildmail::model::MailRecord {
                 sha256: buildmail::inbound::source::content_sha256_as_received(&other_crlf),
-                message_id: None,
+                message_id,
                 received: now(),
                 kind: "log".into(),
                 outcome: "committed by an earlier release".into(),

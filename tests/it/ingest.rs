@@ -113,7 +113,7 @@ fn successful_log_makes_a_built_record_with_history_and_archived_log() {
     // The gzip part was archived as it arrived, not recompressed.
     assert_eq!(
         logs[0].compressed_size,
-        archive.read_gz(&logs[0].id).unwrap().len() as u64
+        archive.get_log(&logs[0].id).unwrap().bytes.len() as u64
     );
     assert!(back.windows(2).any(|w| w == [0xff, 0xfe]));
 }
@@ -402,35 +402,6 @@ fn reopening_while_other_threads_fork_waits_for_the_lock() {
         failures.len(),
         failures.first()
     );
-}
-
-/// A log archived before the store was opened, and gone by the time of
-/// the commit (a concurrent `fsck --repair` took an orphaned copy), is not
-/// committed: the commit fails, the mail is not acknowledged, and its
-/// re-delivery archives and commits it.
-#[test]
-fn a_log_that_vanished_before_its_commit_is_not_committed() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path());
-    let store = buildmail::store::open(&cfg.database).unwrap();
-    let ing = Ingest::new(&*store, &cfg);
-    let spec = LogSpec::new("hello", "2.10-3", "amd64", "unstable", "successful");
-    let raw = buildmail::inbound::source::RawMail::Bytes(mail(&spec, "vanish@example.org"));
-    let prepared = ing.prepare(&raw).unwrap();
-    let archive = buildmail::store::archive::LogArchive::new(&cfg.database.log_archive);
-    let (_, file) = archive.files().unwrap().pop().expect("archived");
-    std::fs::remove_file(&file).unwrap();
-    let err = ing
-        .commit(&raw, &prepared)
-        .expect_err("committed a log that is gone");
-    assert!(err.to_string().contains("vanished"), "{err}");
-    assert!(store.builds_of("hello").unwrap().is_empty());
-    let again = ing.raw(&raw).unwrap();
-    assert!(
-        matches!(again, Outcome::Log { moved: true, .. }),
-        "{again:?}"
-    );
-    assert!(file.exists());
 }
 
 #[test]
@@ -755,4 +726,100 @@ fn the_same_mail_along_two_paths_is_a_duplicate() {
             .len(),
         1
     );
+}
+
+/// A database written by earlier releases keeps their dedup keys: the
+/// SHA-256 content hash (the release before BLAKE3), the same with its line
+/// ends as received, and the raw hash. Each still finds its mail — by
+/// `import`'s preparer before the log is archived again, and by the commit
+/// of a `deliver` — while the records this release writes are keyed by the
+/// BLAKE3 content id.
+#[test]
+fn dedup_records_of_earlier_releases_are_still_found() {
+    use buildmail::inbound::source::{
+        content_id, content_sha256, content_sha256_as_received, sha256_hex, RawMail,
+    };
+    use buildmail::store::blob::BlobStore;
+    let spec = LogSpec::new("hello", "2.10-3", "amd64", "unstable", "successful");
+    // Received over LMTP (CRLF) and with a relay's trace field: each
+    // earlier key differs from the others.
+    let lf = mail(&spec, "old-release@example.org");
+    let mut crlf = b"Received: from relay.example.org by mx\r\n".to_vec();
+    // (What the wire form is: an LF that ends a line becomes CRLF.)
+    for (i, &b) in lf.iter().enumerate() {
+        if b == b'\n' && (i == 0 || lf[i - 1] != b'\r') {
+            crlf.push(b'\r');
+        }
+        crlf.push(b);
+    }
+    let keys = [
+        ("canonical SHA-256", content_sha256(&crlf)),
+        ("SHA-256 as received", content_sha256_as_received(&crlf)),
+        ("raw SHA-256", sha256_hex(&crlf)),
+    ];
+    assert_eq!(
+        keys.iter()
+            .map(|(_, k)| k)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        3
+    );
+    for (what, key) in &keys {
+        for via_prepare in [true, false] {
+            let db = Db::new();
+            db.store
+                .commit(&buildmail::store::Commit {
+                    now: 1_800_000_000,
+                    mail: Some(buildmail::model::MailRecord {
+                        sha256: key.clone(),
+                        // Every release recorded the Message-ID.
+                        message_id: Some("old-release@example.org".into()),
+                        received: 1_800_000_000,
+                        kind: "log".into(),
+                        outcome: format!("recorded by an earlier release ({what})"),
+                        build: None,
+                    }),
+                    ..Default::default()
+                })
+                .unwrap();
+            let ing = db.ingest();
+            let raw = RawMail::Bytes(crlf.clone());
+            let outcome = if via_prepare {
+                let p = ing.prepare(&raw).unwrap();
+                ing.commit(&raw, &p).unwrap()
+            } else {
+                // `deliver`: prepared without the store, checked at commit.
+                let prep = buildmail::ingest::Preparer::new(&db.cfg);
+                let p = prep.prepare(&raw).unwrap();
+                ing.commit(&raw, &p).unwrap()
+            };
+            assert!(
+                matches!(&outcome, Outcome::Duplicate(why) if why.contains(what)),
+                "{what}, via prepare {via_prepare}: {outcome:?}"
+            );
+            assert!(db.store.builds_of("hello").unwrap().is_empty());
+            assert!(db.store.seen(&content_id(&crlf)).unwrap().is_none());
+            if via_prepare {
+                // Found before its log was archived again.
+                let archive =
+                    buildmail::store::archive::LogArchive::new(&db.cfg.database.log_archive);
+                assert!(archive.list().unwrap().is_empty(), "{what}");
+            }
+        }
+    }
+    // This release keys its record by the BLAKE3 content id, and the same
+    // mail along another path (LF, no relay) is found by it.
+    let db = Db::new();
+    let ing = db.ingest();
+    assert!(matches!(ing.mail(&crlf).unwrap(), Outcome::Log { .. }));
+    let rec = db
+        .store
+        .seen(&content_id(&crlf))
+        .unwrap()
+        .expect("keyed by the content id");
+    assert_eq!(rec.sha256, content_id(&lf));
+    assert!(matches!(ing.mail(&lf).unwrap(), Outcome::Duplicate(_)));
+    for (_, key) in &keys {
+        assert!(db.store.seen(key).unwrap().is_none());
+    }
 }

@@ -3,7 +3,6 @@
 //! JSON, what a missing thing's 404 says, hostile content escaped
 //! everywhere, the security headers, nothing that writes.
 
-use std::io::Read;
 
 use crate::support::web::*;
 
@@ -30,7 +29,7 @@ fn ok(addr: &str, path: &str) -> Response {
             // Markup characters only as \u escapes.
             assert!(!r.text().contains('<'), "{path}: {}", r.text());
         }
-        Some("application/gzip") => {}
+        Some("application/gzip" | "application/zstd") => {}
         _ => assert_clean(path, &r.text()),
     }
     r
@@ -158,30 +157,23 @@ fn the_log_viewer_folds_sections_marks_the_error_and_downloads_byte_exact() {
     assert_eq!(r.status, 404);
     assert!(r.text().contains("no log of evil 9.9 on amd64 is archived"));
     assert_eq!(get(&addr, "/log/evil/1.0-1/amd64/0").status, 404);
-    // The raw download: the archived gzip file, byte for byte, and the log
-    // inside it is the delivered log.
+    // The raw download: the archived blob, byte for byte (the log came as
+    // plain text, so it is kept in zstd), and the log inside it is the
+    // delivered log.
     let raw = ok(&addr, "/log/evil/1.0-1/amd64/1/raw");
-    assert_eq!(raw.header("content-type"), Some("application/gzip"));
+    assert_eq!(raw.header("content-type"), Some("application/zstd"));
     assert_eq!(
         raw.header("content-disposition"),
-        Some("attachment; filename=\"evil_1.0-1_amd64_1.log.gz\"")
+        Some("attachment; filename=\"evil_1.0-1_amd64_1.log.zst\"")
     );
     let api = ok(&addr, "/api/log/evil/1.0-1/amd64").json();
     let id = api["log"]["id"].as_str().unwrap();
-    let stored = std::fs::read(
-        farm.cfg
-            .database
-            .log_archive
-            .join(&id[..2])
-            .join(format!("{id}.log.gz")),
-    )
-    .unwrap();
-    assert_eq!(raw.body, stored);
-    let mut inflated = Vec::new();
-    flate2::read::MultiGzDecoder::new(&raw.body[..])
-        .read_to_end(&mut inflated)
+    let stored = buildmail::store::archive::LogArchive::new(&farm.cfg.database.log_archive)
+        .get_log(id)
         .unwrap();
-    assert_eq!(inflated, hostile_log());
+    assert_eq!(stored.codec, buildmail::store::blob::Codec::Zstd);
+    assert_eq!(raw.body, stored.bytes);
+    assert_eq!(zstd::decode_all(&raw.body[..]).unwrap(), hostile_log());
     assert_eq!(api["explanation"]["section"], "Build");
     assert!(api["explanation"]["line"].as_u64().unwrap() > 10);
     assert_eq!(api["count"], 1);

@@ -281,12 +281,23 @@ pub fn inflate_log(data: &[u8], limits: Limits) -> Result<Inflated, MailError> {
     if data.is_empty() {
         return Err(MailError::BadGzip("the gzip part is empty".to_string()));
     }
+    let mut reader = flate2::read::MultiGzDecoder::new(data);
+    window_log(&mut reader, data.len() as u64, limits)
+}
+
+/// [`inflate_log`] over any decompressing reader (`compressed`: the size
+/// of what it reads, for the ratio limit): the archive reads back logs it
+/// compressed with zstd the same way.
+pub fn window_log(
+    reader: &mut dyn Read,
+    compressed: u64,
+    limits: Limits,
+) -> Result<Inflated, MailError> {
     let ratio_limit = match limits.max_log_ratio {
         0 => u64::MAX,
-        r => (data.len() as u64).saturating_mul(r).max(RATIO_FREE),
+        r => compressed.saturating_mul(r).max(RATIO_FREE),
     };
     let limit = limits.max_log_size.min(ratio_limit);
-    let mut reader = flate2::read::MultiGzDecoder::new(data);
     // The whole log while it fits; then its head, and `tail` the rest.
     let mut log: Vec<u8> = Vec::new();
     let mut tail: Option<Tail> = None;

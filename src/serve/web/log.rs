@@ -10,13 +10,14 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::{ask, failure, not_found, streamed, As, W};
 use crate::hub::{Answer, Hub, HubError, Query};
 use crate::inbound::sbuild::section_box;
 use crate::query::pages::LogPage;
 use crate::store::archive::LogArchive;
+use crate::store::blob::Codec;
 
 /// Where the template's head ends and its foot starts.
 const MARK: &str = "<!--LOG-->";
@@ -340,7 +341,9 @@ pub(super) async fn page(
     streamed(r, "text/html; charset=utf-8")
 }
 
-/// The log as archived (gzip), byte-exact, as a download.
+/// The log as archived, byte-exact, as a download: gzip for a log that
+/// arrived compressed (kept as it came) and for earlier releases' files,
+/// zstd for a log that arrived as plain text.
 pub(super) async fn raw(
     web: W,
     source: String,
@@ -365,36 +368,41 @@ pub(super) async fn raw(
     let Some(slot) = stream_slot(&web).await else {
         return busy(&web);
     };
-    let r = super::stream(move |w| {
+    let stored = tokio::task::spawn_blocking(move || {
         let _slot = slot;
-        let path = archive
-            .path(&id)
-            .map_err(|e| HubError::unavailable(e.to_string()))?;
-        let mut f = std::fs::File::open(&path).map_err(|e| {
-            HubError::unavailable(format!(
-                "cannot read the archived log {}: {e}",
-                path.display()
-            ))
-        })?;
-        io::copy(&mut f, w).map_err(|e| HubError::unavailable(e.to_string()))?;
-        Ok(true)
+        archive.get_log(&id)
     })
     .await;
-    let mut r = streamed(r, "application/gzip");
-    if r.status() == StatusCode::OK {
-        let name: String = format!("{source}_{version}_{arch}_{n}.log.gz")
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "+-._~".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-            r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    let stored = match stored {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            return failure(
+                &web,
+                As::Html,
+                &HubError::unavailable(format!("cannot read the archived log: {e}")),
+            )
         }
+        Err(e) => return failure(&web, As::Html, &HubError::unavailable(e.to_string())),
+    };
+    let (kind, ext) = match stored.codec {
+        Codec::Gzip => ("application/gzip", "gz"),
+        Codec::Zstd => ("application/zstd", "zst"),
+    };
+    let name: String = format!("{source}_{version}_{arch}_{n}.log.{ext}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+-._~".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut r = (StatusCode::OK, stored.bytes).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     r
 }

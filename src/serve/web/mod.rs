@@ -9,7 +9,7 @@
 //! | `/` | `/api/` | every suite and architecture with its counts; the builders |
 //! | `/package/<src>` | `/api/package/<src>` | every build of a source: state, since, builder, explanation, logs; its history |
 //! | `/log/<src>/<ver>/<arch>[/<n>]` | `/api/log/...` | a log, sections collapsible, the failing one open, the explained line marked (`#error-1`); streamed |
-//! | `/log/<src>/<ver>/<arch>/<n>/raw` | | the log as archived (gzip), byte-exact |
+//! | `/log/<src>/<ver>/<arch>/<n>/raw` | | the log as archived (gzip as it came, zstd for a plain log), byte-exact |
 //! | `/suite/<suite>/<arch>` | `/api/suite/...` | counts and their graph, the top of the queue, the problem states |
 //! | `/queue/<suite>/<arch>?page=` | `/api/queue/...` | the needs-build queue in order, with each line's why |
 //! | `/state/<suite>/<arch>/<state>?after=` | `/api/state/...` | the builds in one state, with why |

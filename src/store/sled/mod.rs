@@ -5,12 +5,15 @@
 //!
 //! * `builds` [src \0 dist \0 arch] → [`BuildRecord`]
 //! * `history` [src \0 dist \0 arch \0 seq] → [`HistoryEntry`] (append-only)
-//! * `mails` [SHA-256 of the raw mail] → [`MailRecord`] (the dedup record)
-//! * `mails` keys are the content hash (`inbound::source::content_sha256`);
-//!   records of earlier releases are keyed by the raw hash
+//! * `mails` [the mail's identity] → [`MailRecord`] (the dedup record);
+//!   the identity is the content hash (`inbound::source::content_id`,
+//!   BLAKE3); records of earlier releases are keyed by the SHA-256 content
+//!   hash, the same with its line ends as received, or the raw hash
+//!   (`ingest::prepare::earlier_keys`)
 //! * `msgids` [Message-ID] → the key of the first mail that carried it
 //! * `log_index` [src \0 version \0 dist \0 arch \0 seq] → [`LogRef`]
-//!   (the logs themselves are files: see [`crate::store::archive`])
+//!   (the logs themselves are blobs beside the database: see
+//!   [`crate::store::archive`])
 //! * `log_msgids` [Message-ID of a log mail] → build key (reply threading)
 //! * `quarantine` [id] → [`QuarantineEntry`]; `quarantine_raw` [id] → raw mail
 //! * `unhandled` [SHA-256] → raw mail that is none of buildmail's kinds
