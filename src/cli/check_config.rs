@@ -13,6 +13,13 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     }
     r.line(format!("data_dir: {}", config.data_dir.display()));
     r.line(format!("database.path: {}", config.database.path.display()));
+    r.line(match &config.database.url {
+        Some(u) => format!(
+            "database.url: {} (PostgreSQL)",
+            crate::config::redact_url(u)
+        ),
+        None => "database.url: (unset: the sled database at database.path)".to_string(),
+    });
     r.line(format!(
         "database.log_archive: {}",
         config.database.log_archive.display()

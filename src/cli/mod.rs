@@ -30,6 +30,7 @@ mod list;
 mod log;
 mod logging;
 mod man;
+mod migrate;
 mod outbox;
 mod quarantine;
 mod render;
@@ -110,6 +111,9 @@ pub enum Command {
     States(StatesArgs),
     /// Check the configuration and report problems in plain words.
     CheckConfig(CheckConfigArgs),
+    /// Create or upgrade the PostgreSQL database's schema
+    /// (`[database] url`); a newer schema is refused.
+    Migrate(migrate::Args),
     /// Carry out queued uploads, removals and purges, queue due notices and
     /// deliver the outbox (one worker at a time; from cron for retries).
     Work(work::Args),
@@ -193,6 +197,7 @@ pub fn run() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig(a) => check_config::run(&config, a.json),
+        Command::Migrate(a) => migrate::run(&config, a),
         Command::Work(a) => work::run(&config, a),
         Command::Outbox(a) => outbox::run(&config, a),
         Command::Render(a) => render::run(&config, a),

@@ -40,7 +40,7 @@ pub fn run(
             .map_or("built-in defaults (no file)".to_string(), |p| p
                 .display()
                 .to_string()),
-        config.database.path.display()
+        config.database.describe()
     );
     serve::run(
         config.clone(),

@@ -524,8 +524,13 @@ pub struct LimitsConfig {
 /// `[database]`.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
-    /// `path`: the sled database directory (default `<data_dir>/db`).
+    /// `path`: the sled database directory (default `<data_dir>/db`);
+    /// with `url`, the directory of the worker's lock and log files.
     pub path: PathBuf,
+    /// `url`: a PostgreSQL database (`postgresql://user:password@host/db`)
+    /// instead of sled. Never print it: [`DatabaseConfig::describe`] and
+    /// [`redact_url`] hide the password.
+    pub url: Option<String>,
     /// `lock_timeout`: how long a command waits for the database (default 30s).
     pub lock_timeout: Duration,
     /// `cache_size`: sled's page cache, in bytes (default 32 MiB).
@@ -536,6 +541,63 @@ pub struct DatabaseConfig {
     /// `log_archive`: directory of the compressed build logs (default
     /// `<data_dir>/logs`).
     pub log_archive: PathBuf,
+}
+
+impl DatabaseConfig {
+    /// Where the database is, in words, the password hidden: the
+    /// PostgreSQL URL or the sled directory.
+    pub fn describe(&self) -> String {
+        match &self.url {
+            Some(u) => redact_url(u),
+            None => self.path.display().to_string(),
+        }
+    }
+
+    /// Whether there may be a database to read: the sled directory
+    /// exists, or a PostgreSQL URL is set (opening it says whether it has
+    /// a schema: `buildmail migrate`).
+    pub fn may_exist(&self) -> bool {
+        self.url.is_some() || self.path.exists()
+    }
+}
+
+/// Whether `url` names a PostgreSQL database (`postgresql://` or
+/// `postgres://`).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgresql://") || url.starts_with("postgres://")
+}
+
+/// `url` with its password replaced by `***`: the user-info password
+/// (`postgresql://user:secret@host/db`) and a `password=` parameter.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let authority_end = out[rest_start..]
+            .find(['/', '?'])
+            .map_or(out.len(), |i| rest_start + i);
+        if let Some(at) = out[rest_start..authority_end].rfind('@') {
+            let userinfo = &out[rest_start..rest_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(rest_start + colon + 1..rest_start + at, "***");
+            }
+        }
+    }
+    // `password=...` as a query parameter or a key=value setting.
+    let mut result = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(i) = rest.find("password=") {
+        let boundary = i == 0 || matches!(rest.as_bytes()[i - 1], b'?' | b'&' | b' ');
+        result.push_str(&rest[..i + "password=".len()]);
+        rest = &rest[i + "password=".len()..];
+        if boundary {
+            let end = rest.find(['&', ' ']).unwrap_or(rest.len());
+            result.push_str("***");
+            rest = &rest[end..];
+        }
+    }
+    result.push_str(rest);
+    result
 }
 
 /// The default configuration file name, looked up in the current directory.

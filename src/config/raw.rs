@@ -175,6 +175,7 @@ pub(super) struct RawLimits {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDatabase {
     pub(super) path: Option<PathBuf>,
+    pub(super) url: Option<String>,
     pub(super) lock_timeout: Option<String>,
     pub(super) cache_size: Option<SizeValue>,
     pub(super) import_flush_every: Option<SizeValue>,

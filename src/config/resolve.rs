@@ -9,9 +9,10 @@ use std::path::PathBuf;
 use super::raw::*;
 use super::values::{check_address, duration, size};
 use super::{
-    stderr_is_the_journal, ArchiveConfig, Builder, ConfigError, DatabaseConfig, DkimRules,
-    ForwardConfig, LimitsConfig, Location, LogConfig, LogTarget, NotifyConfig, OutboxConfig,
-    RepliesConfig, ServeConfig, SignaturesConfig, Transport, UploadConfig, SYSLOG_FACILITIES,
+    is_postgres_url, redact_url, stderr_is_the_journal, ArchiveConfig, Builder, ConfigError,
+    DatabaseConfig, DkimRules, ForwardConfig, LimitsConfig, Location, LogConfig, LogTarget,
+    NotifyConfig, OutboxConfig, RepliesConfig, ServeConfig, SignaturesConfig, Transport,
+    UploadConfig, SYSLOG_FACILITIES,
 };
 
 /// What the sections' defaults derive from: where relative paths
@@ -63,6 +64,18 @@ impl RawDatabase {
                 .path
                 .map(|p| ctx.path(p))
                 .unwrap_or_else(|| ctx.data_dir.join("db")),
+            url: match raw.url {
+                Some(u) if !is_postgres_url(&u) => {
+                    return Err(ConfigError::Invalid {
+                        key: "database.url",
+                        message: format!(
+                            "{} is not a PostgreSQL URL: write postgresql://user@host/dbname, or leave the key out for the embedded sled database",
+                            redact_url(&u)
+                        ),
+                    })
+                }
+                u => u,
+            },
             lock_timeout: duration("database.lock_timeout", raw.lock_timeout, 30)?,
             cache_size: size("database.cache_size", raw.cache_size, 32 << 20)?,
             import_flush_bytes: size(

@@ -47,6 +47,8 @@ pub fn apply_log(
     }
     let new_record = |to: State| BuildRecord {
         key: a.key.clone(),
+        // It replaces the current record (the store checks it still is).
+        rev: current.map_or(0, |c| c.rev),
         version: a.version.clone(),
         state: to,
         previous_state: from,

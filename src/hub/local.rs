@@ -47,7 +47,7 @@ impl<'a> Local<'a> {
     /// new, empty one).
     pub fn existing(&self) -> Result<Box<dyn Store>, HubError> {
         let path = &self.config.database.path;
-        if !path.exists() {
+        if !self.config.database.may_exist() {
             return Err(HubError::refused(format!(
                 "no database at {}: check --data-dir, --config or database.path (queries never create one; `buildmail deliver`, `import` or `sync` does)",
                 path.display()
@@ -91,7 +91,7 @@ impl<'a> Local<'a> {
 
 impl Hub for Local<'_> {
     fn describe(&self) -> String {
-        format!("the database {}", self.config.database.path.display())
+        format!("the database {}", self.config.database.describe())
     }
 
     fn submit(&self, raw: RawMail, mode: MailMode) -> Result<MailAnswer, HubError> {
@@ -144,7 +144,7 @@ impl Hub for Local<'_> {
             }
             // Without a database there is nothing to deliver or run (a
             // fresh farm's cron job): nothing is created.
-            Op::OutboxFlush | Op::Work { .. } if !config.database.path.exists() => match op {
+            Op::OutboxFlush | Op::Work { .. } if !config.database.may_exist() => match op {
                 Op::OutboxFlush => Done::Delivered {
                     unknown: Vec::new(),
                     delivery: outbox::Delivery::default(),

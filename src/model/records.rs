@@ -121,6 +121,11 @@ pub struct BuildRecord {
     /// Needs-Build that came from such a log says so.
     #[serde(default)]
     pub incomplete_log: Option<String>,
+    /// The record's revision: a commit writes the record only while the
+    /// stored one still has this revision (an absent record: 0), and
+    /// stores it with the next (`crate::store`).
+    #[serde(default)]
+    pub rev: u64,
 }
 
 /// A scheduled binary-only rebuild (`buildmail binnmu`).
@@ -212,6 +217,7 @@ impl BuildRecord {
             binnmu: None,
             taken_by: None,
             incomplete_log: None,
+            rev: 0,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The durable store: the one interface the layers above use
-//! ([`Store`]), and its implementations (today [`sled::SledStore`]).
+//! ([`Store`]), and its implementations: [`sled::SledStore`] (embedded,
+//! one host, the default) and [`pg::PgStore`] (PostgreSQL, several hosts
+//! on one database: `[database] url`).
 //!
 //! What the store keeps: builds and their append-only history; the dedup
 //! record of every ingested mail (by content hash and by Message-ID); the
@@ -28,6 +30,7 @@
 pub mod archive;
 pub mod blob;
 pub mod gate;
+pub mod pg;
 pub mod segments;
 pub mod sled;
 
@@ -76,6 +79,10 @@ pub enum StoreError {
         /// Ours.
         supported: u32,
     },
+    /// The PostgreSQL database has no buildmail schema yet, or one this
+    /// buildmail does not write (the message says which and what to run).
+    #[error("{0}")]
+    Schema(String),
     /// A stored value could not be decoded (or a value could not be encoded).
     #[error("corrupt record in {tree}: {message}")]
     Corrupt {
@@ -108,7 +115,7 @@ impl StoreError {
     pub fn is_permanent(&self) -> bool {
         use std::io::ErrorKind;
         match self {
-            StoreError::NewerSchema { .. } => true,
+            StoreError::NewerSchema { .. } | StoreError::Schema(_) => true,
             StoreError::Io { source, .. } => matches!(
                 source.kind(),
                 ErrorKind::NotADirectory
@@ -497,8 +504,12 @@ pub struct Claimed<T> {
     pub previous: Option<Claim>,
 }
 
-/// Opens the configured database, waiting up to `cfg.lock_timeout` for
-/// another process to release it.
+/// Opens the configured database: PostgreSQL when `database.url` is set
+/// (its schema checked: `buildmail migrate` makes it), else sled, waiting
+/// up to `cfg.lock_timeout` for another process to release it.
 pub fn open(cfg: &DatabaseConfig) -> Result<Box<dyn Store>, StoreError> {
-    Ok(Box::new(sled::SledStore::open(cfg)?))
+    match &cfg.url {
+        Some(url) => Ok(Box::new(pg::PgStore::open(url, cfg)?)),
+        None => Ok(Box::new(sled::SledStore::open(cfg)?)),
+    }
 }

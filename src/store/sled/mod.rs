@@ -159,7 +159,7 @@ pub(super) fn queue_key(facts: &QueueFacts, key: &BuildKey) -> Vec<u8> {
 /// each group's builds then by name: the first key of each group is that
 /// group's best, whatever order the configuration gives priorities and
 /// sections ([`SledStore::queue_heads`] reads one per group).
-fn queue_group(facts: &QueueFacts) -> Vec<u8> {
+pub(crate) fn queue_group(facts: &QueueFacts) -> Vec<u8> {
     let mut k = Vec::with_capacity(32);
     // Highest admin priority first: inverted, with the sign bit flipped
     // so that bytes order as numbers do.

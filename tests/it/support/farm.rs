@@ -1,5 +1,6 @@
 //! A build farm in a temporary directory for end-to-end tests: a real sled
-//! database, keyring, build directory, upload queue and outbox, and helpers
+//! database (or, in the PostgreSQL pass, a fresh PostgreSQL database of
+//! its own: [`super::pg`]), keyring, build directory, upload queue and outbox, and helpers
 //! to send it log mails and (signed) admin replies.
 
 use std::path::{Path, PathBuf};
@@ -50,6 +51,8 @@ pub struct Farm {
     pub toml: String,
     /// The farm's clock, at [`FARM_NOW`] unless a test moves it.
     pub clock: Arc<FixedClock>,
+    /// Its PostgreSQL database in the PostgreSQL pass (dropped last).
+    pub pg: Option<super::pg::TestDb>,
 }
 
 impl Farm {
@@ -64,21 +67,25 @@ impl Farm {
         std::fs::create_dir_all(&data).unwrap();
         std::fs::write(data.join("admins.asc"), shared_ed25519().armored_public()).unwrap();
         std::fs::create_dir_all(dir.path().join("build")).unwrap();
-        let toml = Farm::toml(dir.path(), extra);
+        let pg = super::pg::TestDb::create();
+        let url = pg.as_ref().map(|p| p.url.as_str());
+        let toml = Farm::toml(dir.path(), url, extra);
         let cfg = Config::from_toml(&toml, None).unwrap();
         Farm {
             dir,
             cfg,
             toml,
             clock: FixedClock::at(FARM_NOW),
+            pg,
         }
     }
 
     pub fn config(root: &Path, extra: &str) -> Config {
-        Config::from_toml(&Farm::toml(root, extra), None).unwrap()
+        Config::from_toml(&Farm::toml(root, None, extra), None).unwrap()
     }
 
-    fn toml(root: &Path, extra: &str) -> String {
+    /// The farm's TOML; `url`: its PostgreSQL database.
+    fn toml(root: &Path, url: Option<&str>, extra: &str) -> String {
         let data = root.join("data");
         // The admin who writes the farm's replies is a known sender: their
         // refused unsigned mail is answered (strangers' is not).
@@ -88,9 +95,10 @@ impl Farm {
         } else {
             format!("{extra}\n[replies]\n{known}")
         };
+        let url = url.map_or(String::new(), |u| format!("url = {u:?}\n"));
         format!(
             "data_dir = {data:?}\nfrom_address = \"buildd@example.org\"\n\
-                 [database]\nlock_timeout = \"2s\"\n\
+                 [database]\nlock_timeout = \"2s\"\n{url}\
                  [signatures]\nkeyrings = [{:?}, {:?}]\n\
                  [upload]\nbuild_dir = {:?}\nqueue_dir = {:?}\ntimeout = \"20s\"\n{extra}",
             data.join("admins.asc"),
@@ -102,7 +110,8 @@ impl Farm {
 
     /// Changes the extra configuration (e.g. another upload command).
     pub fn reconfigure(&mut self, extra: &str) {
-        self.toml = Farm::toml(self.dir.path(), extra);
+        let url = self.pg.as_ref().map(|p| p.url.as_str());
+        self.toml = Farm::toml(self.dir.path(), url, extra);
         self.cfg = Config::from_toml(&self.toml, None).unwrap();
     }
 

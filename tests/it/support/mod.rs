@@ -21,6 +21,7 @@ pub mod farm;
 pub mod http;
 pub mod lmtp;
 pub mod logs;
+pub mod pg;
 pub mod smtp;
 pub mod web;
 
