@@ -28,6 +28,7 @@ mod notify;
 mod packaging;
 mod pages;
 mod pgp_mime;
+mod postgres;
 mod replies;
 mod sbuild_fixtures;
 mod serve;

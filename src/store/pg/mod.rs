@@ -173,14 +173,10 @@ impl Drop for Conn<'_> {
 impl PgStore {
     /// Connects to `url` and checks its schema (`buildmail migrate` makes
     /// it); `cfg.lock_timeout` bounds the connection attempt.
-    /// `database.path` is then the directory of this host's worker lock
-    /// and log files: made here when missing.
+    /// (`database.path` is then only the directory of this host's worker
+    /// lock and log files, made when they are.)
     pub fn open(url: &str, cfg: &DatabaseConfig) -> Result<PgStore, StoreError> {
         let store = PgStore::connect(url, cfg)?;
-        std::fs::create_dir_all(&cfg.path).map_err(|source| StoreError::Io {
-            path: cfg.path.clone(),
-            source,
-        })?;
         let mut c = store.conn()?;
         schema::check(&mut *c, &store.describe)?;
         drop(c);
