@@ -94,6 +94,8 @@ pub fn apply_log(
             .incomplete
             .clone()
             .filter(|_| a.status == Status::Successful),
+        // Written over the record as read (none: a new one).
+        rev: current.map_or(0, |c| c.rev),
     };
     let (record, moved) = match (&decision, current) {
         (LogDecision::Record(reason), Some(cur)) => {

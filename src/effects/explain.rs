@@ -32,12 +32,11 @@ use crate::time::Clock;
 /// How many tasks are explained between two commits.
 pub const BATCH: usize = 32;
 
-/// The explainer's lock, beside the database: one process explains at a
+/// The explainer's lock on the database: one process explains at a
 /// time (its own, so that an `import`'s explainer and the worker a
 /// delivery starts do not wait for each other).
-fn try_lock(config: &Config) -> Result<Option<std::fs::File>, StoreError> {
-    let path = config.database.path.join("explain.lock");
-    crate::fsutil::try_lock_file(&path).map_err(|source| StoreError::Io { path, source })
+fn try_lock(config: &Config) -> Result<Option<crate::store::Lock>, StoreError> {
+    crate::store::try_lock(&config.database, "explain")
 }
 
 /// Whether failed logs wait to be explained and no other process is

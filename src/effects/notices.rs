@@ -52,7 +52,11 @@ pub fn queue_due(store: &dyn Store, mailer: &Mailer<'_>, now: i64) -> Result<usi
             }
             Err(e) => tracing::error!("build-failure notice for {}: {e}", notice.source),
         }
-        store.commit(&c)?;
+        if let crate::store::Committed::Stale(why) = store.commit(&c)? {
+            // Another host sent it: its mails were not queued again.
+            tracing::debug!("build-failure notice for {}: {why}", notice.source);
+            continue;
+        }
         sent += 1;
     }
     Ok(sent)

@@ -273,7 +273,31 @@ fn run_sync(core: &Core, run: u64, suite: Option<&str>) {
         None => config.archive.suites.clone(),
     };
     let mut outcomes = Vec::new();
-    for name in &suites {
+    // One sync at a time on the database (several daemons may share one):
+    // another's run merges the same Release, so this one stands aside.
+    let lock = match crate::store::try_lock(&config.database, "sync") {
+        Ok(Some(lock)) => Some(lock),
+        Ok(None) => {
+            let why = "another buildmail process on this database is syncing; this run was skipped";
+            tracing::info!("serve: sync: {why}");
+            outcomes.extend(suites.iter().map(|name| SuiteOutcome {
+                suite: name.clone(),
+                report: None,
+                error: Some(why.to_string()),
+            }));
+            None
+        }
+        Err(e) => {
+            tracing::error!("serve: sync: {e}");
+            outcomes.extend(suites.iter().map(|name| SuiteOutcome {
+                suite: name.clone(),
+                report: None,
+                error: Some(e.to_string()),
+            }));
+            None
+        }
+    };
+    for name in suites.iter().filter(|_| lock.is_some()) {
         core.sync.set_running(Some((
             SyncProgress {
                 run,
@@ -313,6 +337,7 @@ fn run_sync(core: &Core, run: u64, suite: Option<&str>) {
             break;
         }
     }
+    drop(lock);
     core.sync.finish(SyncRun {
         run,
         started,

@@ -27,8 +27,12 @@ impl Ingest<'_> {
     /// The committing half: decides the transition against the current
     /// record and writes everything in one transaction. Mails must be
     /// committed in the order they arrived.
+    ///
+    /// When another writer (a second host on one database) changed the
+    /// build between the read and the write, the whole decision is made
+    /// again over what it wrote ([`crate::store::retry`]).
     pub fn commit(&self, raw: &RawMail, p: &Prepared) -> Result<Outcome, StoreError> {
-        let outcome = self.commit_prepared(raw, p)?;
+        let outcome = crate::store::retry(|| self.commit_prepared(raw, p))?;
         let mail = p.message_id.as_deref().unwrap_or("(no Message-ID)");
         // One line per mail, at info: bad input is expected and kept
         // (`quarantine list`), not a fault of buildmail's; the command
@@ -701,12 +705,13 @@ impl Ingest<'_> {
             released_quarantine: p.released,
             ..Commit::default()
         };
-        Ok(settled(self.store.commit(&c)?, |quarantine_id| {
-            Outcome::Quarantined {
+        Ok(settled(
+            self.store.commit(&c)?.or_conflict()?,
+            |quarantine_id| Outcome::Quarantined {
                 id: quarantine_id.unwrap_or(0),
                 reason,
-            }
-        }))
+            },
+        ))
     }
 
     /// Commits `c` for mail `p`. A Message-ID proves nothing, so a mail
@@ -739,14 +744,9 @@ impl Ingest<'_> {
                 }
             }
         }
-        match self.store.commit(&c)? {
-            // A mail's commit sets no expectation: never acknowledged as if
-            // written.
-            Committed::Stale(why) => Err(StoreError::Engine(format!(
-                "internal error: a mail's commit was refused as stale ({why})"
-            ))),
-            done => Ok(done),
-        }
+        // Stale: another writer changed the build since it was read;
+        // `commit` decides again.
+        self.store.commit(&c)?.or_conflict()
     }
 
     /// The time a mail's commit is stamped with: now; for an imported mail
@@ -868,7 +868,7 @@ fn settled(committed: Committed, written: impl FnOnce(Option<u64>) -> Outcome) -
             "signature already seen at {}",
             format_time(u.first_seen)
         )),
-        // `commit_mail` turns it into an error.
+        // `commit_mail` and `commit_quarantine` turn it into a retry.
         Committed::Stale(why) => Outcome::Duplicate(format!("not written: {why}")),
     }
 }

@@ -121,6 +121,13 @@ pub struct BuildRecord {
     /// Needs-Build that came from such a log says so.
     #[serde(default)]
     pub incomplete_log: Option<String>,
+    /// The record's revision: 0 for a record not stored yet (and records
+    /// of releases before revisions), one more on every write. A commit
+    /// writes a record only while the stored one still has the revision
+    /// it was read at ([`crate::store::Store::commit`]), so that two
+    /// writers never lose each other's update.
+    #[serde(default)]
+    pub rev: u64,
 }
 
 /// A scheduled binary-only rebuild (`buildmail binnmu`).
@@ -212,6 +219,7 @@ impl BuildRecord {
             binnmu: None,
             taken_by: None,
             incomplete_log: None,
+            rev: 0,
         }
     }
 }

@@ -1057,3 +1057,33 @@ fn take_hands_out_builds_in_the_queues_order() {
         assert_eq!(taken, listed, "order {order:?}");
     }
 }
+
+/// A sync while another process on the database (a second daemon sharing
+/// it) holds the sync lock stands aside and says so; once the lock is
+/// free, the next sync merges.
+#[test]
+fn a_sync_stands_aside_while_another_process_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let farm = generated_farm(dir.path(), 5, "");
+    let daemon = Daemon::start(&farm, &[]);
+    let held = buildmail::store::try_lock(&farm.cfg.database, "sync")
+        .unwrap()
+        .expect("the sync lock is free");
+    let out = farm.cli(&["sync"]).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("another buildmail process on this database is syncing"),
+        "{text}"
+    );
+    assert!(!text.contains("5 sources"), "{text}");
+    let list = run_ok(&farm, &["list", "--json"]);
+    assert_eq!(list.trim(), "[]", "nothing merged: {list}");
+    drop(held);
+    let text = run_ok(&farm, &["sync"]);
+    assert!(text.contains("unstable: 5 sources"), "{text}");
+    assert!(daemon.stop().success());
+}

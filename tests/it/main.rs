@@ -11,6 +11,7 @@ mod archive_sync;
 mod browser;
 mod changes_parse;
 mod cli;
+mod concurrency;
 mod conformance_logs;
 mod conformance_mails;
 mod crash;

@@ -70,10 +70,35 @@ impl SledStore {
                 };
                 let mut quarantine_id = None;
                 let mut pages = Indexer::default();
-                let mut put_build = |b: &BuildRecord| -> Result<(), ConflictableTransactionError<Stop>> {
-                    let old = builds.insert(b.key.to_bytes(), enc(b)?)?;
-                    index_queue(queue, old.as_deref(), b)?;
-                    lift(pages.build(by_state, maintainers, old.as_deref(), b))
+                // Writes `b` over the stored record, one revision on. A
+                // `checked` write is refused (the whole commit: Stale)
+                // when the stored record is no longer the one `b` was
+                // made from (its revision moved on since it was read).
+                let mut put_build = |b: &BuildRecord, checked: bool| -> Result<(), ConflictableTransactionError<Stop>> {
+                    let key = b.key.to_bytes();
+                    let old = builds.get(&key)?;
+                    let old_record = match &old {
+                        Some(v) => Some(serde_json::from_slice::<BuildRecord>(v).map_err(|_| {
+                            ConflictableTransactionError::Abort(Stop::Corrupt {
+                                tree: "builds",
+                                message: "a build record does not decode".into(),
+                            })
+                        })?),
+                        None => None,
+                    };
+                    let stored_rev = old_record.as_ref().map_or(0, |o| o.rev);
+                    if checked && stored_rev != b.rev {
+                        return Err(ConflictableTransactionError::Abort(Stop::Done(
+                            Committed::Stale(crate::store::changed_since_read(old_record.as_ref())),
+                        )));
+                    }
+                    let new = BuildRecord {
+                        rev: stored_rev + 1,
+                        ..b.clone()
+                    };
+                    builds.insert(key, enc(&new)?)?;
+                    index_queue(queue, old_record.as_ref(), &new)?;
+                    lift(pages.build(by_state, maintainers, old.as_deref(), &new))
                 };
                 if let Some(sig) = &c.signature {
                     let k = sig.key();
@@ -124,7 +149,7 @@ impl SledStore {
                     mails.insert(m.sha256.as_bytes(), enc(m)?)?;
                 }
                 if let Some(b) = &c.build {
-                    put_build(b)?;
+                    put_build(b, true)?;
                 }
                 if let (Some(h), Some(b)) = (&c.history, &c.build) {
                     let mut k = b.key.to_bytes();
@@ -232,6 +257,13 @@ impl SledStore {
                                 message: "a notice record does not decode".into(),
                             })
                         })?;
+                        if n.sent {
+                            // Another writer sent it meanwhile: its mails
+                            // are not queued twice.
+                            return Err(ConflictableTransactionError::Abort(Stop::Done(
+                                Committed::Stale("the notice was sent meanwhile".into()),
+                            )));
+                        }
                         n.sent = true;
                         notices.insert(k.as_slice(), enc(&n)?)?;
                     }
@@ -255,7 +287,7 @@ impl SledStore {
                     }
                 }
                 for (b, h) in &c.synced {
-                    put_build(b)?;
+                    put_build(b, true)?;
                     let mut k = b.key.to_bytes();
                     k.push(0);
                     k.extend_from_slice(&history.generate_id()?.to_be_bytes());
@@ -293,7 +325,8 @@ impl SledStore {
                         if b.explanation_pending && b.last_log.as_deref() == Some(task.log.as_str()) {
                             b.explanation = explanation.clone();
                             b.explanation_pending = false;
-                            put_build(&b)?;
+                            // Read in this transaction: nobody wrote since.
+                            put_build(&b, false)?;
                         }
                     }
                 }
@@ -338,25 +371,22 @@ fn lift<T>(
 /// record goes, the one of the new comes (when it is queued).
 fn index_queue(
     queue: &sled::transaction::TransactionalTree,
-    old: Option<&[u8]>,
+    old: Option<&BuildRecord>,
     b: &BuildRecord,
 ) -> Result<(), ConflictableTransactionError<Stop>> {
-    let corrupt = |message: String| {
-        ConflictableTransactionError::Abort(Stop::Corrupt {
-            tree: "queue",
-            message,
-        })
-    };
     if let Some(old) = old {
-        let old: BuildRecord = serde_json::from_slice(old)
-            .map_err(|_| corrupt("a build record does not decode".into()))?;
         if old.in_queue() {
             queue.remove(super::queue_key(&old.queue_facts(), &old.key))?;
         }
     }
     if b.in_queue() {
         let facts = b.queue_facts();
-        let v = serde_json::to_vec(&facts).map_err(|e| corrupt(e.to_string()))?;
+        let v = serde_json::to_vec(&facts).map_err(|e| {
+            ConflictableTransactionError::Abort(Stop::Corrupt {
+                tree: "queue",
+                message: e.to_string(),
+            })
+        })?;
         queue.insert(super::queue_key(&facts, &b.key), v)?;
     }
     Ok(())
