@@ -20,29 +20,6 @@ pub struct BuildKey {
     pub source: String,
 }
 
-impl BuildKey {
-    /// The sled key: `src \0 dist \0 arch` (source first, so all builds of a
-    /// package are one prefix scan).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut k = Vec::with_capacity(self.source.len() + self.dist.len() + self.arch.len() + 2);
-        k.extend_from_slice(self.source.as_bytes());
-        k.push(0);
-        k.extend_from_slice(self.dist.as_bytes());
-        k.push(0);
-        k.extend_from_slice(self.arch.as_bytes());
-        k
-    }
-
-    /// Decodes [`BuildKey::to_bytes`].
-    pub fn from_bytes(b: &[u8]) -> Option<BuildKey> {
-        let mut it = b.split(|&c| c == 0);
-        let source = String::from_utf8(it.next()?.to_vec()).ok()?;
-        let dist = String::from_utf8(it.next()?.to_vec()).ok()?;
-        let arch = String::from_utf8(it.next()?.to_vec()).ok()?;
-        Some(BuildKey { dist, arch, source })
-    }
-}
-
 impl std::fmt::Display for BuildKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}/{}", self.dist, self.arch, self.source)
@@ -419,20 +396,6 @@ pub struct Notice {
     pub sent: bool,
 }
 
-impl Notice {
-    /// The key in the `notices` tree.
-    pub fn key(source: &str, version: &str, dist: &str) -> Vec<u8> {
-        let mut k = Vec::with_capacity(source.len() + version.len() + dist.len() + 2);
-        for (i, part) in [source, version, dist].iter().enumerate() {
-            if i > 0 {
-                k.push(0);
-            }
-            k.extend_from_slice(part.as_bytes());
-        }
-        k
-    }
-}
-
 /// A mail waiting in the outbox. The bytes are in the `outbox_raw` tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboundMail {
@@ -595,19 +558,6 @@ pub struct SignatureUse {
 /// Records of earlier releases spent their signature.
 fn spent() -> bool {
     true
-}
-
-impl SignatureUse {
-    /// The key in the `signatures` tree.
-    pub fn key(&self) -> Vec<u8> {
-        let mut k = Vec::with_capacity(self.fingerprint.len() + self.signed_sha256.len() + 10);
-        k.extend_from_slice(self.fingerprint.as_bytes());
-        k.push(0);
-        k.extend_from_slice(&self.created.to_be_bytes());
-        k.push(0);
-        k.extend_from_slice(self.signed_sha256.as_bytes());
-        k
-    }
 }
 
 #[cfg(test)]

@@ -172,10 +172,11 @@ pub struct Commit<'a> {
     /// A build failed: add its arch to the version's notice (created with
     /// this due time if there is none).
     pub notice: Option<Notice>,
-    /// A notice was sent: mark it so (its key, [`Notice::key`]). When it
-    /// is marked sent already (another writer sent it), nothing is written
-    /// and the answer is [`Committed::Stale`].
-    pub notice_sent: Option<Vec<u8>>,
+    /// A notice was sent: mark it so (the notice as read; its source,
+    /// version and dist name it). When it is marked sent already (another
+    /// writer sent it), nothing is written and the answer is
+    /// [`Committed::Stale`].
+    pub notice_sent: Option<Notice>,
     /// A failed log to explain after this commit (queued under its build:
     /// a later one for the same build replaces it).
     pub explain: Option<ExplainTask>,

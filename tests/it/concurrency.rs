@@ -203,13 +203,13 @@ fn a_notice_is_sent_by_one_writer_only() {
     };
     s.commit(&Commit {
         now: now(),
-        notice: Some(notice),
+        notice: Some(notice.clone()),
         ..Commit::default()
     })
     .unwrap();
     let sent = |id: u64| Commit {
         now: now(),
-        notice_sent: Some(Notice::key("hello", "1.0-1", "unstable")),
+        notice_sent: Some(notice.clone()),
         outbox: vec![(
             buildmail::model::OutboundMail {
                 id,

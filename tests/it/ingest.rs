@@ -598,7 +598,8 @@ mod replay {
                 .signature_uses()
                 .unwrap()
                 .into_iter()
-                .find(|u| u.key() == sig.key())
+                .find(|u| (&u.fingerprint, u.created, &u.signed_sha256)
+                    == (&sig.fingerprint, sig.created, &sig.signed_sha256))
                 .unwrap()
                 .message_id
                 .as_deref(),
@@ -634,7 +635,18 @@ fn a_corrupt_record_met_in_a_commit_is_an_error_not_a_duplicate() {
         let db = crate::support::open_raw_sled(&cfg.database.path);
         db.open_tree("signatures")
             .unwrap()
-            .insert(sig.key(), b"not json".to_vec())
+            // The sled backend's key: fingerprint, time, signed hash.
+            .insert(
+                [
+                    sig.fingerprint.as_bytes(),
+                    &[0],
+                    &sig.created.to_be_bytes(),
+                    &[0],
+                    sig.signed_sha256.as_bytes(),
+                ]
+                .concat(),
+                b"not json".to_vec(),
+            )
             .unwrap();
         db.flush().unwrap();
     }

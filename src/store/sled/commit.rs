@@ -4,6 +4,7 @@
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
+use super::keys;
 use super::pages::{builder_log_key, Indexer};
 use super::SledStore;
 use super::{LAST_QUARANTINE_ID, UNANSWERED};
@@ -75,7 +76,7 @@ impl SledStore {
                 // when the stored record is no longer the one `b` was
                 // made from (its revision moved on since it was read).
                 let mut put_build = |b: &BuildRecord, checked: bool| -> Result<(), ConflictableTransactionError<Stop>> {
-                    let key = b.key.to_bytes();
+                    let key = keys::build(&b.key);
                     let old = builds.get(&key)?;
                     let old_record = match &old {
                         Some(v) => Some(serde_json::from_slice::<BuildRecord>(v).map_err(|_| {
@@ -101,7 +102,7 @@ impl SledStore {
                     lift(pages.build(by_state, maintainers, old.as_deref(), &new))
                 };
                 if let Some(sig) = &c.signature {
-                    let k = sig.key();
+                    let k = keys::signature(sig);
                     if let Some(prev) = signatures.get(&k)? {
                         let prev: SignatureUse = serde_json::from_slice(&prev).map_err(|_| {
                             ConflictableTransactionError::Abort(Stop::Corrupt {
@@ -152,7 +153,7 @@ impl SledStore {
                     put_build(b, true)?;
                 }
                 if let (Some(h), Some(b)) = (&c.history, &c.build) {
-                    let mut k = b.key.to_bytes();
+                    let mut k = keys::build(&b.key);
                     k.push(0);
                     k.extend_from_slice(&history.generate_id()?.to_be_bytes());
                     history.insert(k, enc(h)?)?;
@@ -174,7 +175,7 @@ impl SledStore {
                     // First writer wins: a later mail copying the
                     // Message-ID does not re-point reply threading.
                     if log_msgids.get(mid.as_bytes())?.is_none() {
-                        log_msgids.insert(mid.as_bytes(), key.to_bytes())?;
+                        log_msgids.insert(mid.as_bytes(), keys::build(key))?;
                     }
                 }
                 if let Some(id) = c.released_quarantine {
@@ -226,10 +227,10 @@ impl SledStore {
                     )?;
                 }
                 if let Some((name, key)) = &c.upload_name {
-                    uploads.insert(name.as_bytes(), key.to_bytes())?;
+                    uploads.insert(name.as_bytes(), keys::build(key))?;
                 }
                 if let Some(n) = &c.notice {
-                    let k = Notice::key(&n.source, &n.version, &n.dist);
+                    let k = keys::notice(&n.source, &n.version, &n.dist);
                     let merged = match notices.get(&k)? {
                         Some(v) => {
                             let mut cur: Notice = serde_json::from_slice(&v).map_err(|_| {
@@ -249,7 +250,8 @@ impl SledStore {
                     };
                     notices.insert(k, enc(&merged)?)?;
                 }
-                if let Some(k) = &c.notice_sent {
+                if let Some(sent) = &c.notice_sent {
+                    let k = keys::notice(&sent.source, &sent.version, &sent.dist);
                     if let Some(v) = notices.get(k.as_slice())? {
                         let mut n: Notice = serde_json::from_slice(&v).map_err(|_| {
                             ConflictableTransactionError::Abort(Stop::Corrupt {
@@ -269,7 +271,7 @@ impl SledStore {
                     }
                 }
                 if let Some((key, state, version)) = &c.expect {
-                    let now_is = match builds.get(key.to_bytes())? {
+                    let now_is = match builds.get(keys::build(key))? {
                         Some(v) => serde_json::from_slice::<BuildRecord>(&v)
                             .map(|b| (b.state == *state && b.version == *version, format!("{} {}", b.version, b.state)))
                             .map_err(|_| {
@@ -288,7 +290,7 @@ impl SledStore {
                 }
                 for (b, h) in &c.synced {
                     put_build(b, true)?;
-                    let mut k = b.key.to_bytes();
+                    let mut k = keys::build(&b.key);
                     k.push(0);
                     k.extend_from_slice(&history.generate_id()?.to_be_bytes());
                     history.insert(k, enc(h)?)?;
@@ -297,10 +299,10 @@ impl SledStore {
                     releases.insert(r.suite.as_bytes(), enc(r)?)?;
                 }
                 if let Some(task) = &c.explain {
-                    explain.insert(task.key.to_bytes(), enc(task)?)?;
+                    explain.insert(keys::build(&task.key), enc(task)?)?;
                 }
                 for (task, explanation) in &c.explained {
-                    let key = task.key.to_bytes();
+                    let key = keys::build(&task.key);
                     // Only this log's entry leaves the queue: a later
                     // failed log of the build waits for its own turn.
                     let queued = match explain.get(&key)? {

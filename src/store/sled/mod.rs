@@ -50,6 +50,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 mod commit;
+mod keys;
 mod pages;
 
 use crate::config::DatabaseConfig;
@@ -367,7 +368,7 @@ impl Store for SledStore {
     /// One build's record.
     fn build(&self, key: &BuildKey) -> Result<Option<BuildRecord>, StoreError> {
         self.builds
-            .get(key.to_bytes())?
+            .get(keys::build(key))?
             .map(|v| from_json("builds", &v))
             .transpose()
     }
@@ -389,7 +390,7 @@ impl Store for SledStore {
 
     /// A build's history, oldest first.
     fn history(&self, key: &BuildKey) -> Result<Vec<HistoryEntry>, StoreError> {
-        let mut prefix = key.to_bytes();
+        let mut prefix = keys::build(key);
         prefix.push(0);
         self.history
             .scan_prefix(prefix)
@@ -402,7 +403,7 @@ impl Store for SledStore {
         Ok(self
             .log_msgids
             .get(message_id)?
-            .and_then(|v| BuildKey::from_bytes(&v)))
+            .and_then(|v| keys::build_from(&v)))
     }
 
     /// Archived logs of a source package, oldest first.
@@ -494,7 +495,7 @@ impl Store for SledStore {
         let prefix = sha_prefix.to_ascii_lowercase();
         for u in self.signature_uses()? {
             if u.signed_sha256.starts_with(&prefix) {
-                self.signatures.remove(u.key())?;
+                self.signatures.remove(keys::signature(&u))?;
                 removed.push(u);
             }
         }
@@ -608,7 +609,7 @@ impl Store for SledStore {
         Ok(self
             .uploads
             .get(changes_name.as_bytes())?
-            .and_then(|v| BuildKey::from_bytes(&v)))
+            .and_then(|v| keys::build_from(&v)))
     }
 
     /// How many mailer-daemon mails arrived since `since` (Unix seconds).
@@ -642,7 +643,7 @@ impl Store for SledStore {
                 arch: arch.to_string(),
                 source: facts.source,
             };
-            if let Some(v) = self.builds.get(key.to_bytes())? {
+            if let Some(v) = self.builds.get(keys::build(&key))? {
                 let r: BuildRecord = from_json("builds", &v)?;
                 // The index is kept in the same commits; checked anyway.
                 if r.in_queue() {
