@@ -46,10 +46,7 @@ fn mail(sha: &str, r: &BuildRecord) -> MailRecord {
 #[test]
 fn a_second_writer_from_the_same_read_is_refused_and_writes_nothing() {
     let farm = Farm::new();
-    farm.deliver(
-        farm.log("failed", "hello", "1.0-1", "amd64", "unstable")
-            .as_bytes(),
-    );
+    farm.log("failed", "hello", "1.0-1", "amd64", "unstable");
     let s = open(&farm);
     let k = key("hello", "unstable", "amd64");
     let read = s.build(&k).unwrap().unwrap();
@@ -132,10 +129,7 @@ fn two_writers_creating_one_build_one_wins() {
 #[test]
 fn a_retried_step_keeps_the_other_writers_update() {
     let farm = Farm::new();
-    farm.deliver(
-        farm.log("failed", "hello", "1.0-1", "amd64", "unstable")
-            .as_bytes(),
-    );
+    farm.log("failed", "hello", "1.0-1", "amd64", "unstable");
     let s = open(&farm);
     let k = key("hello", "unstable", "amd64");
     let mut tries = 0;
@@ -237,4 +231,37 @@ fn a_notice_is_sent_by_one_writer_only() {
     let ids: Vec<u64> = s.outbox_mails().unwrap().iter().map(|m| m.id).collect();
     assert_eq!(ids, vec![1]);
     assert!(s.pending_notices().unwrap().is_empty());
+}
+
+/// The counts `status` shows are kept by the commits (not counted over
+/// millions of records on every look): they match the records, also for
+/// a database of an earlier release, which is counted once when opened.
+#[test]
+fn the_counts_are_kept_by_the_commits_and_taken_once_for_an_earlier_database() {
+    let farm = Farm::new();
+    for (i, src) in ["alpha", "beta", "gamma"].iter().enumerate() {
+        farm.log("failed", src, &format!("1.{i}-1"), "amd64", "unstable");
+    }
+    // A mail of no known kind (kept to be forwarded), twice: counted once.
+    let other = b"From: someone@example.net\nTo: buildd@example.org\nSubject: hello\nMessage-ID: <other-1@example.net>\n\nhi\n";
+    farm.deliver(other);
+    farm.deliver(other);
+    let stats = open(&farm).stats().unwrap();
+    let db = crate::support::open_raw_sled(&farm.cfg.database.path);
+    let real = |tree: &str| db.open_tree(tree).unwrap().len();
+    assert_eq!(stats.mails, real("mails"));
+    assert_eq!(stats.history, real("history"));
+    assert_eq!(stats.builds, real("builds"));
+    assert_eq!(stats.builds, 3);
+    assert_eq!(stats.unhandled, real("unhandled"));
+    assert_eq!(stats.unhandled, 1);
+    assert_eq!(stats.mails, 4);
+    // An earlier release kept no counts.
+    let meta = db.open_tree("meta").unwrap();
+    for k in ["counted", "count_mails", "count_history", "count_unhandled"] {
+        meta.remove(k).unwrap();
+    }
+    db.flush().unwrap();
+    drop((meta, db));
+    assert_eq!(open(&farm).stats().unwrap(), stats);
 }

@@ -7,9 +7,19 @@ use sled::Transactional;
 use super::keys;
 use super::pages::{builder_log_key, Indexer};
 use super::SledStore;
-use super::{LAST_QUARANTINE_ID, UNANSWERED};
+use super::{
+    meta_count, COUNT_HISTORY, COUNT_MAILS, COUNT_UNHANDLED, LAST_QUARANTINE_ID, UNANSWERED,
+};
 use crate::model::{BuildRecord, ExplainTask, Notice, QuarantineEntry, SignatureUse};
 use crate::store::{Commit, Committed, StoreError};
+
+/// Records a commit added to the counted trees ([`crate::store::Stats`]).
+#[derive(Default)]
+struct Added {
+    mails: u64,
+    history: u64,
+    unhandled: u64,
+}
 
 /// Why the commit transaction stopped without writing anything.
 enum Stop {
@@ -70,6 +80,7 @@ impl SledStore {
                     })
                 };
                 let mut quarantine_id = None;
+                let mut added = Added::default();
                 let mut pages = Indexer::default();
                 // Writes `b` over the stored record, one revision on. A
                 // `checked` write is refused (the whole commit: Stale)
@@ -147,7 +158,9 @@ impl SledStore {
                             msgids.insert(mid.as_bytes(), m.sha256.as_bytes())?;
                         }
                     }
-                    mails.insert(m.sha256.as_bytes(), enc(m)?)?;
+                    if mails.insert(m.sha256.as_bytes(), enc(m)?)?.is_none() {
+                        added.mails += 1;
+                    }
                 }
                 if let Some(b) = &c.build {
                     put_build(b, true)?;
@@ -157,6 +170,7 @@ impl SledStore {
                     k.push(0);
                     k.extend_from_slice(&history.generate_id()?.to_be_bytes());
                     history.insert(k, enc(h)?)?;
+                    added.history += 1;
                 }
                 if let Some(r) = &c.log {
                     let mut k = Vec::new();
@@ -206,7 +220,9 @@ impl SledStore {
                     quarantine_id = Some(id);
                 }
                 if let (Some(raw), Some(m)) = (c.unhandled, &c.mail) {
-                    unhandled.insert(m.sha256.as_bytes(), raw)?;
+                    if unhandled.insert(m.sha256.as_bytes(), raw)?.is_none() {
+                        added.unhandled += 1;
+                    }
                 }
                 for job in &c.jobs {
                     jobs.insert(&job.id.to_be_bytes(), enc(job)?)?;
@@ -294,6 +310,7 @@ impl SledStore {
                     k.push(0);
                     k.extend_from_slice(&history.generate_id()?.to_be_bytes());
                     history.insert(k, enc(h)?)?;
+                    added.history += 1;
                 }
                 if let Some(r) = &c.release_seen {
                     releases.insert(r.suite.as_bytes(), enc(r)?)?;
@@ -339,6 +356,16 @@ impl SledStore {
                     bounces.insert(k, &[])?;
                 }
                 lift(pages.finish(counts, daily, c.now))?;
+                for (key, n) in [
+                    (COUNT_MAILS, added.mails),
+                    (COUNT_HISTORY, added.history),
+                    (COUNT_UNHANDLED, added.unhandled),
+                ] {
+                    if n > 0 {
+                        let total = meta_count(meta.get(key)?.as_deref()).saturating_add(n);
+                        meta.insert(key, &total.to_be_bytes())?;
+                    }
+                }
                 Ok(quarantine_id)
             },
         );

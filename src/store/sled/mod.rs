@@ -139,6 +139,24 @@ const UNANSWERED: &str = "unanswered";
 /// The `meta` key of the last quarantine id (assigned in the commit).
 pub(super) const LAST_QUARANTINE_ID: &str = "last_quarantine_id";
 
+/// `meta` keys of the counts [`Store::stats`] reports, kept by every
+/// commit that adds to their tree (counting a tree of millions of records
+/// takes seconds; the status page asks often).
+pub(super) const COUNT_MAILS: &str = "count_mails";
+/// See [`COUNT_MAILS`].
+pub(super) const COUNT_HISTORY: &str = "count_history";
+/// See [`COUNT_MAILS`].
+pub(super) const COUNT_UNHANDLED: &str = "count_unhandled";
+/// `meta` key: the counts have been taken (once, for a database of an
+/// earlier release) and are kept since.
+const COUNTED: &str = "counted";
+
+/// A counter in `meta` (0 when absent).
+pub(super) fn meta_count(v: Option<&[u8]>) -> u64 {
+    v.and_then(|v| <[u8; 8]>::try_from(v).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
 /// `meta` key: the `queue` index has been built.
 const QUEUE_INDEXED: &str = "queue_indexed";
 
@@ -299,6 +317,19 @@ impl SledStore {
             }
             meta.insert(QUEUE_INDEXED, &[3])?;
         }
+        let mails = db.open_tree("mails")?;
+        let history = db.open_tree("history")?;
+        let unhandled = db.open_tree("unhandled")?;
+        if meta.get(COUNTED)?.is_none() {
+            for (key, tree) in [
+                (COUNT_MAILS, &mails),
+                (COUNT_HISTORY, &history),
+                (COUNT_UNHANDLED, &unhandled),
+            ] {
+                meta.insert(key, &(tree.len() as u64).to_be_bytes())?;
+            }
+            meta.insert(COUNTED, &[1])?;
+        }
         let store = SledStore {
             builds,
             queue,
@@ -307,14 +338,14 @@ impl SledStore {
             daily: db.open_tree("daily")?,
             maintainers: db.open_tree("maintainers")?,
             builder_logs: db.open_tree("builder_logs")?,
-            history: db.open_tree("history")?,
-            mails: db.open_tree("mails")?,
+            history,
+            mails,
             msgids: db.open_tree("msgids")?,
             log_index: db.open_tree("log_index")?,
             log_msgids: db.open_tree("log_msgids")?,
             quarantine,
             quarantine_raw: db.open_tree("quarantine_raw")?,
-            unhandled: db.open_tree("unhandled")?,
+            unhandled,
             signatures: db.open_tree("signatures")?,
             jobs: db.open_tree("jobs")?,
             outbox: db.open_tree("outbox")?,
@@ -774,11 +805,19 @@ impl Store for SledStore {
     }
 
     fn stats(&self) -> Result<Stats, StoreError> {
+        let count = |key: &str| -> Result<usize, StoreError> {
+            Ok(meta_count(self.meta.get(key)?.as_deref()) as usize)
+        };
+        let builds = self
+            .pages_state_counts()?
+            .iter()
+            .flat_map(|c| c.counts.values())
+            .sum::<u64>() as usize;
         Ok(Stats {
-            mails: self.mails.len(),
-            builds: self.builds.len(),
-            history: self.history.len(),
-            unhandled: self.unhandled.len(),
+            mails: count(COUNT_MAILS)?,
+            builds,
+            history: count(COUNT_HISTORY)?,
+            unhandled: count(COUNT_UNHANDLED)?,
             jobs: self.jobs.len(),
             outbox: self.outbox.len(),
             unanswered: self
