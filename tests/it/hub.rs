@@ -1087,3 +1087,53 @@ fn a_sync_stands_aside_while_another_process_syncs() {
     assert!(text.contains("unstable: 5 sources"), "{text}");
     assert!(daemon.stop().success());
 }
+
+/// Each queue's length is kept by the commits that move builds in and out
+/// of it (`status` does not count half a million entries per look), and
+/// counted once for a database of an earlier release.
+#[test]
+fn the_queue_lengths_are_kept_by_the_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let farm = synced_farm(dir.path(), 12, "");
+    let lens = || {
+        let s = buildmail::store::open(&farm.cfg.database).unwrap();
+        ["amd64", "arm64"].map(|arch| {
+            (
+                s.queue_len("unstable", arch).unwrap(),
+                s.queue_facts("unstable", arch).unwrap().len(),
+            )
+        })
+    };
+    let before = lens();
+    for b in ["b1", "b2", "b3"] {
+        run_ok(
+            &farm,
+            &[
+                "take",
+                "--suite",
+                "unstable",
+                "--arch",
+                "amd64",
+                "--builder",
+                b,
+            ],
+        );
+    }
+    let kept = lens();
+    for (len, real) in kept {
+        assert_eq!(len, real);
+    }
+    assert_eq!(kept[0].0 + 3, before[0].0, "{before:?} {kept:?}");
+    assert_eq!(kept[1], before[1]);
+    // An earlier release: the index without its lengths.
+    {
+        let db = crate::support::open_raw_sled(&farm.cfg.database.path);
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert("queue_indexed", &[3]).unwrap();
+        for k in meta.scan_prefix("queue_len\0").keys() {
+            meta.remove(k.unwrap()).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    assert_eq!(lens(), kept);
+}

@@ -109,7 +109,7 @@ impl SledStore {
                         ..b.clone()
                     };
                     builds.insert(key, enc(&new)?)?;
-                    index_queue(queue, old_record.as_ref(), &new)?;
+                    index_queue(queue, meta, old_record.as_ref(), &new)?;
                     lift(pages.build(by_state, maintainers, old.as_deref(), &new))
                 };
                 if let Some(sig) = &c.signature {
@@ -400,13 +400,29 @@ fn lift<T>(
 /// record goes, the one of the new comes (when it is queued).
 fn index_queue(
     queue: &sled::transaction::TransactionalTree,
+    meta: &sled::transaction::TransactionalTree,
     old: Option<&BuildRecord>,
     b: &BuildRecord,
 ) -> Result<(), ConflictableTransactionError<Stop>> {
-    if let Some(old) = old {
-        if old.in_queue() {
-            queue.remove(super::queue_key(&old.queue_facts(), &old.key))?;
-        }
+    let was = old.filter(|o| o.in_queue());
+    if let Some(old) = was {
+        queue.remove(super::queue_key(&old.queue_facts(), &old.key))?;
+    }
+    // The queue's length ([`crate::store::Store::queue_len`]).
+    let len = |key: &crate::model::BuildKey, add: bool| {
+        let k = super::queue_len_key_bytes(key.dist.as_bytes(), key.arch.as_bytes());
+        let n = meta_count(meta.get(&k)?.as_deref());
+        let n = if add {
+            n.saturating_add(1)
+        } else {
+            n.saturating_sub(1)
+        };
+        meta.insert(k, &n.to_be_bytes()).map(drop)
+    };
+    match (was, b.in_queue()) {
+        (Some(old), false) => len(&old.key, false)?,
+        (None, true) => len(&b.key, true)?,
+        _ => {}
     }
     if b.in_queue() {
         let facts = b.queue_facts();

@@ -160,6 +160,14 @@ pub(super) fn meta_count(v: Option<&[u8]>) -> u64 {
 /// `meta` key: the `queue` index has been built.
 const QUEUE_INDEXED: &str = "queue_indexed";
 
+/// The prefix of the `meta` keys of each queue's length.
+const QUEUE_LEN: &str = "queue_len\0";
+
+/// The `meta` key of the length of `dist`/`arch`'s queue.
+pub(super) fn queue_len_key_bytes(dist: &[u8], arch: &[u8]) -> Vec<u8> {
+    [QUEUE_LEN.as_bytes(), dist, &[0], arch].concat()
+}
+
 /// The `queue` index key of a build: dist, arch, source (so that one
 /// prefix scan lists one queue).
 pub(super) fn queue_key(facts: &QueueFacts, key: &BuildKey) -> Vec<u8> {
@@ -305,17 +313,36 @@ impl SledStore {
         // (which kept no index, or only the keys).
         let builds = db.open_tree("builds")?;
         let queue = db.open_tree("queue")?;
-        if meta.get(QUEUE_INDEXED)?.as_deref() != Some(&[3][..]) {
-            queue.clear()?;
-            for kv in builds.iter() {
-                let (_, v) = kv?;
-                let r: BuildRecord = from_json("builds", &v)?;
-                if r.in_queue() {
-                    let facts = r.queue_facts();
-                    queue.insert(queue_key(&facts, &r.key), to_json("queue", &facts)?)?;
+        let indexed = meta.get(QUEUE_INDEXED)?;
+        if indexed.as_deref() != Some(&[4][..]) {
+            // Version 3 kept the index without its lengths: counted from
+            // it; earlier ones from the builds.
+            if indexed.as_deref() != Some(&[3][..]) {
+                queue.clear()?;
+                for kv in builds.iter() {
+                    let (_, v) = kv?;
+                    let r: BuildRecord = from_json("builds", &v)?;
+                    if r.in_queue() {
+                        let facts = r.queue_facts();
+                        queue.insert(queue_key(&facts, &r.key), to_json("queue", &facts)?)?;
+                    }
                 }
             }
-            meta.insert(QUEUE_INDEXED, &[3])?;
+            for kv in meta.scan_prefix(QUEUE_LEN).keys() {
+                meta.remove(kv?)?;
+            }
+            let mut lens: std::collections::BTreeMap<Vec<u8>, u64> = Default::default();
+            for k in queue.iter().keys() {
+                let k = k?;
+                let mut parts = k.splitn(3, |&b| b == 0);
+                if let (Some(dist), Some(arch)) = (parts.next(), parts.next()) {
+                    *lens.entry(queue_len_key_bytes(dist, arch)).or_default() += 1;
+                }
+            }
+            for (k, n) in lens {
+                meta.insert(k, &n.to_be_bytes())?;
+            }
+            meta.insert(QUEUE_INDEXED, &[4])?;
         }
         let mails = db.open_tree("mails")?;
         let history = db.open_tree("history")?;
@@ -687,18 +714,10 @@ impl Store for SledStore {
 
     /// How many builds the queue of `dist`/`arch` holds: its index's keys
     /// counted.
+    /// Kept by every commit that moves a build in or out of the queue.
     fn queue_len(&self, dist: &str, arch: &str) -> Result<usize, StoreError> {
-        let mut prefix = Vec::new();
-        prefix.extend_from_slice(dist.as_bytes());
-        prefix.push(0);
-        prefix.extend_from_slice(arch.as_bytes());
-        prefix.push(0);
-        let mut n = 0;
-        for kv in self.queue.scan_prefix(&prefix).keys() {
-            kv?;
-            n += 1;
-        }
-        Ok(n)
+        let k = queue_len_key_bytes(dist.as_bytes(), arch.as_bytes());
+        Ok(meta_count(self.meta.get(k)?.as_deref()) as usize)
     }
 
     /// The best-placed build of each group of `dist`/`arch`'s queue
