@@ -465,3 +465,36 @@ fn no_page_changes_anything() {
     assert_eq!(history(), before_h);
     assert!(daemon.stop().success());
 }
+
+/// A log that came gzip-compressed is kept as it came: its raw download
+/// is that gzip stream, named `.log.gz`.
+#[test]
+fn a_gzipped_log_is_downloaded_as_it_came() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, daemon, addr) = site(dir.path());
+    let spec =
+        crate::support::logs::LogSpec::new("hello", "1.0-1", "amd64", "unstable", "attempted");
+    let log = crate::support::logs::sbuild_log(&spec);
+    let subject =
+        crate::support::sbuild_subject("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let mail = crate::support::log_mail_mime_gzip(&subject, &log, None, None);
+    // Handed to the daemon by `deliver`, as the MTA does.
+    assert!(farm.deliver_binary(&mail, &[]).status.success());
+    let api = ok(&addr, "/api/log/hello/1.0-1/amd64").json();
+    let n = api["count"].as_u64().unwrap();
+    assert_eq!(n, 2, "{api}");
+    let raw = ok(&addr, &format!("/log/hello/1.0-1/amd64/{n}/raw"));
+    assert_eq!(raw.header("content-type"), Some("application/gzip"));
+    assert_eq!(
+        raw.header("content-disposition"),
+        Some("attachment; filename=\"hello_1.0-1_amd64_2.log.gz\"")
+    );
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::MultiGzDecoder::new(&raw.body[..]),
+        &mut inflated,
+    )
+    .unwrap();
+    assert_eq!(inflated, log);
+    assert!(daemon.stop().success());
+}
