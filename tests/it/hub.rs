@@ -139,6 +139,9 @@ const READS: &[&[&str]] = &[
     &["log", "hello_1.0-1", "--json"],
     &["queue", "--suite", "unstable", "--arch", "amd64"],
     &["queue", "--suite", "unstable", "--arch", "arm64", "--json"],
+    &[
+        "queue", "--suite", "unstable", "--arch", "amd64", "--limit", "1",
+    ],
     &["outbox", "list"],
     &["outbox", "list", "--json"],
     &["quarantine", "list"],
@@ -1136,4 +1139,22 @@ fn the_queue_lengths_are_kept_by_the_commits() {
         db.flush().unwrap();
     }
     assert_eq!(lens(), kept);
+}
+
+/// `queue --limit N` prints the first N lines of the whole queue, through
+/// the daemon as without it.
+#[test]
+fn queue_limit_prints_the_head_of_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let farm = synced_farm(dir.path(), 12, "");
+    let args = ["queue", "--suite", "unstable", "--arch", "arm64"];
+    let whole = run_ok(&farm, &args);
+    let head: Vec<&str> = whole.lines().take(3).collect();
+    assert_eq!(head.len(), 3, "{whole}");
+    let limited = run_ok(&farm, &[&args[..], &["--limit", "3"]].concat());
+    assert_eq!(limited.lines().collect::<Vec<_>>(), head);
+    let daemon = Daemon::start(&farm, &[]);
+    let limited = run_ok(&farm, &[&args[..], &["--limit", "3"]].concat());
+    assert_eq!(limited.lines().collect::<Vec<_>>(), head);
+    assert!(daemon.stop().success());
 }
