@@ -498,3 +498,37 @@ fn a_gzipped_log_is_downloaded_as_it_came() {
     assert_eq!(inflated, log);
     assert!(daemon.stop().success());
 }
+
+/// The pages are read and rendered on threads of their own at a lower
+/// priority than the mail's (`serve.http_workers` of them, nice 10), so
+/// that a flood of page requests slows the pages, not the LMTP sessions.
+#[test]
+fn pages_are_rendered_on_lower_priority_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_farm, daemon, addr) = site(dir.path());
+    ok(&addr, "/package/hello");
+    let tasks = std::path::PathBuf::from(format!("/proc/{}/task", daemon.pid()));
+    let mut pages = Vec::new();
+    let mut others = Vec::new();
+    for t in std::fs::read_dir(&tasks).unwrap() {
+        let t = t.unwrap().path();
+        let comm = std::fs::read_to_string(t.join("comm")).unwrap();
+        let stat = std::fs::read_to_string(t.join("stat")).unwrap();
+        // The fields after the command's closing parenthesis: nice is the
+        // 19th field of the line, the 17th after it.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let nice: i32 = after.split(' ').nth(16).unwrap().parse().unwrap();
+        if comm.trim().starts_with("page-") {
+            pages.push(nice);
+        } else {
+            others.push((comm.trim().to_string(), nice));
+        }
+    }
+    assert!(!pages.is_empty(), "no page thread among {others:?}");
+    assert!(pages.iter().all(|n| *n == 10), "{pages:?}");
+    assert!(
+        others.iter().all(|(_, n)| *n == 0),
+        "the mail's threads keep the daemon's priority: {others:?}"
+    );
+    assert!(daemon.stop().success());
+}
