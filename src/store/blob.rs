@@ -21,6 +21,11 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use super::archive::LogArchive;
+use super::segments::Segments;
+use crate::config::DatabaseConfig;
 
 /// A blob's id: 32 bytes (shown as 64 lower-case hex digits).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -215,6 +220,192 @@ pub trait BlobStore: Send + Sync {
     /// Every stored blob (in no particular order; an id stored twice is
     /// listed twice).
     fn list(&self) -> io::Result<Vec<BlobInfo>>;
+
+    /// Where the blobs are, in words (a directory; a database table), for
+    /// messages.
+    fn describe(&self) -> String;
+
+    /// Stores as `id` the bytes `stored` yields (compressed with `codec`;
+    /// about `size_hint` of them), read as they are written: a store that
+    /// can should never hold them whole (a mail of hundreds of
+    /// megabytes). Durable like [`BlobStore::put`]. This default reads
+    /// them into memory first.
+    fn put_stream(
+        &self,
+        id: &BlobId,
+        codec: Codec,
+        size_hint: u64,
+        stored: &mut dyn Read,
+    ) -> io::Result<()> {
+        let mut bytes = Vec::with_capacity(usize::try_from(size_hint).unwrap_or(0).min(1 << 26));
+        stored.read_to_end(&mut bytes)?;
+        self.put(id, codec, &bytes)
+    }
+
+    /// Reads every stored blob and checks it (for `fsck`); with `repair`,
+    /// what a crash left is cut off. This default lists the blobs and
+    /// decodes each.
+    fn check(&self, repair: bool) -> io::Result<BlobCheck> {
+        let _ = repair;
+        let mut c = BlobCheck::default();
+        for b in self.list()? {
+            c.bytes += b.stored_size;
+            match self.stream(&b.id, &mut io::sink()) {
+                Ok(Some(_)) => c.blobs.push((b.id, b.stored_size)),
+                Ok(None) => c
+                    .damaged
+                    .push(format!("blob {} ({}): listed, not readable", b.id, b.place)),
+                Err(e) => c.damaged.push(format!("blob {} ({}): {e}", b.id, b.place)),
+            }
+        }
+        Ok(c)
+    }
+
+    /// Files of earlier releases that this store reads where they are,
+    /// one blob each, by id (`fsck` removes those nothing refers to);
+    /// none by default.
+    fn legacy_files(&self) -> io::Result<Vec<(String, std::path::PathBuf)>> {
+        Ok(Vec::new())
+    }
+}
+
+/// What [`BlobStore::check`] found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BlobCheck {
+    /// Whole, readable blobs: id and stored size.
+    pub blobs: Vec<(BlobId, u64)>,
+    /// Blobs (or index entries) that are damaged, in words.
+    pub damaged: Vec<String>,
+    /// What a crash left past the last whole blob, in words (cut off by
+    /// the next write, or by a check with `repair`).
+    pub tails: Vec<String>,
+    /// Bytes the store takes.
+    pub bytes: u64,
+}
+
+/// Every blob store of the farm, opened from the configuration by
+/// [`Blobs::open`]: the one seam through which every caller reaches
+/// archived logs and kept mails. Cheap to clone (shared handles).
+///
+/// * `logs`: the build-log archive; a blob's id is the identity of the
+///   mail that carried the log.
+/// * `mails`: quarantined mails over the inline limit and large mails
+///   kept to be forwarded; a blob's id is the mail's identity (the
+///   `sha256` of its quarantine entry or dedup record), the blob the
+///   whole raw mail compressed with zstd. Records carry the id only
+///   (`QuarantineEntry::blob`, `Carried::Blob`), never a path, so any
+///   host that reads the records can read the mail.
+///
+/// Several records may name one blob (a mail quarantined again, two
+/// forwards of one mail), so removing a record leaves its blob; `fsck`
+/// counts the blobs nothing refers to.
+#[derive(Clone)]
+pub struct Blobs {
+    /// The build-log archive.
+    pub logs: Arc<dyn BlobStore>,
+    /// Large quarantined and forwarded mails.
+    pub mails: Arc<dyn BlobStore>,
+}
+
+impl fmt::Debug for Blobs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Blobs")
+            .field("logs", &self.logs.describe())
+            .field("mails", &self.mails.describe())
+            .finish()
+    }
+}
+
+impl Blobs {
+    /// The blob stores `cfg` configures. Opens nothing yet (a store
+    /// creates its files, or connects, at first use), so it cannot fail.
+    ///
+    /// Today: local directories beside the sled database ([`Blobs::local`]).
+    /// A database backend adds its arm here (both stores in its own
+    /// tables, so that a blob put on one host is read on another).
+    pub fn open(cfg: &DatabaseConfig) -> Blobs {
+        Blobs::local(cfg)
+    }
+
+    /// Local directories: the log archive in `database.log_archive`
+    /// ([`LogArchive`]: segments, and earlier releases' files read where
+    /// they are) and the mails in segments of their own in
+    /// `database.mail_blobs`. Puts become durable at [`BlobStore::sync`]
+    /// (one `fdatasync` shared by the threads that put meanwhile).
+    pub fn local(cfg: &DatabaseConfig) -> Blobs {
+        Blobs {
+            logs: Arc::new(LogArchive::new(&cfg.log_archive)),
+            mails: Segments::shared(&cfg.mail_blobs),
+        }
+    }
+
+    /// Archived log `id` (64 hex digits) as stored; an error of kind
+    /// `NotFound` when there is none.
+    pub fn log(&self, id: &str) -> io::Result<StoredBlob> {
+        self.logs
+            .get(&BlobId::parse_or_err(id)?)?
+            .ok_or_else(|| self.no_log(id))
+    }
+
+    /// Writes archived log `id`, decompressed, to `out` as it is decoded
+    /// (a log of gigabytes is never held whole); its size. An error of
+    /// kind `NotFound` when there is none.
+    pub fn copy_log(&self, id: &str, out: &mut dyn Write) -> io::Result<u64> {
+        self.logs
+            .stream(&BlobId::parse_or_err(id)?, out)?
+            .ok_or_else(|| self.no_log(id))
+    }
+
+    fn no_log(&self, id: &str) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("log {id} is not in the archive {}", self.logs.describe()),
+        )
+    }
+
+    /// Keeps the raw mail `raw` whose identity is `id` as a blob of
+    /// `mails` (zstd) and makes it durable: a commit may refer to it
+    /// when this returns.
+    pub fn keep_mail(&self, id: &str, raw: &[u8]) -> io::Result<()> {
+        let blob = BlobId::parse_or_err(id)?;
+        self.mails.put(&blob, Codec::Zstd, &compress(raw)?)?;
+        crate::fsutil::crash_point("mail-blob-put");
+        self.mails.sync()
+    }
+
+    /// [`Blobs::keep_mail`] for a mail in a file (one over
+    /// `limits.max_message_size`, spilled as it arrived): compressed as
+    /// it is read and written, never held whole.
+    pub fn keep_mail_file(&self, id: &str, file: &std::path::Path) -> io::Result<()> {
+        let blob = BlobId::parse_or_err(id)?;
+        let f = std::fs::File::open(file)?;
+        let size = f.metadata()?.len();
+        let mut enc = zstd::stream::read::Encoder::new(io::BufReader::new(f), ZSTD_LEVEL)?;
+        enc.include_checksum(true)?;
+        self.mails.put_stream(&blob, Codec::Zstd, size, &mut enc)?;
+        crate::fsutil::crash_point("mail-blob-put");
+        self.mails.sync()
+    }
+
+    /// Writes the mail kept as blob `id`, decompressed, to `out` as it is
+    /// decoded; its size. An error of kind `NotFound` when there is none.
+    pub fn copy_mail(&self, id: &str, out: &mut dyn Write) -> io::Result<u64> {
+        self.mails
+            .stream(&BlobId::parse_or_err(id)?, out)?
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("mail {id} is not in {}", self.mails.describe()),
+                )
+            })
+    }
+
+    /// The mail kept as blob `id`, decompressed.
+    pub fn read_mail(&self, id: &str) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.copy_mail(id, &mut out)?;
+        Ok(out)
+    }
 }
 
 #[cfg(test)]

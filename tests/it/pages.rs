@@ -3,7 +3,6 @@
 //! JSON, what a missing thing's 404 says, hostile content escaped
 //! everywhere, the security headers, nothing that writes.
 
-
 use crate::support::web::*;
 
 /// Every page must be free of the hostile strings as they are.
