@@ -17,6 +17,7 @@ pub mod pipeline;
 mod prepare;
 
 pub use crate::inbound::classify::LogFacts;
+pub use commit::QUARANTINE_INLINE;
 pub use prepare::{ArchiveAnswer, FilesChecked, Prepared, PreparedBody, Preparer, Trust};
 
 use crate::config::Config;

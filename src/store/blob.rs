@@ -1,17 +1,20 @@
-//! The blob seam: where archived logs live, behind one small trait
-//! ([`BlobStore`]: put, get, stream, exists, list, sync), so that the
-//! database backend can change without the rest of buildmail knowing.
+//! The blob seam: where archived logs and large kept mails live, behind
+//! one small trait ([`BlobStore`]: put, get, stream, exists, list, check,
+//! sync), so that the database backend can change without the rest of
+//! buildmail knowing. Every caller gets its stores from [`Blobs`], opened
+//! from the configuration by [`Blobs::open`]: the one place a backend
+//! is chosen.
 //!
 //! A blob is content-addressed: its id ([`BlobId`]) is the identity of
 //! the mail that carried it (the content hash, 32 bytes), so the same id
 //! always names the same bytes, and writing an id again adds nothing a
-//! reader could tell apart. A blob is kept *as stored*: its bytes and the
+//! reader could tell apart. Records carry ids, never paths. A blob is kept *as stored*: its bytes and the
 //! [`Codec`] they are compressed with; [`BlobStore::stream`] gives them
 //! back decompressed, byte-exact.
 //!
 //! Today's implementation is local: [`crate::store::segments`] (append-only
-//! segment files with an index beside them), read together with the
-//! one-file-per-log archive of earlier releases by
+//! segment files with an index beside them), for logs read together with
+//! the one-file-per-log archive of earlier releases by
 //! [`crate::store::archive::LogArchive`]. A database backend stores blobs
 //! in its own tables behind the same trait.
 //!
@@ -369,8 +372,9 @@ impl Blobs {
     pub fn keep_mail(&self, id: &str, raw: &[u8]) -> io::Result<()> {
         let blob = BlobId::parse_or_err(id)?;
         self.mails.put(&blob, Codec::Zstd, &compress(raw)?)?;
-        crate::fsutil::crash_point("mail-blob-put");
-        self.mails.sync()
+        self.mails.sync()?;
+        crate::fsutil::crash_point("mail-kept");
+        Ok(())
     }
 
     /// [`Blobs::keep_mail`] for a mail in a file (one over
@@ -383,8 +387,9 @@ impl Blobs {
         let mut enc = zstd::stream::read::Encoder::new(io::BufReader::new(f), ZSTD_LEVEL)?;
         enc.include_checksum(true)?;
         self.mails.put_stream(&blob, Codec::Zstd, size, &mut enc)?;
-        crate::fsutil::crash_point("mail-blob-put");
-        self.mails.sync()
+        self.mails.sync()?;
+        crate::fsutil::crash_point("mail-kept");
+        Ok(())
     }
 
     /// Writes the mail kept as blob `id`, decompressed, to `out` as it is

@@ -1367,4 +1367,87 @@ mod tests {
         assert!(c.damaged.is_empty() && c.tails.is_empty(), "{c:?}");
         assert_eq!(c.blobs.len(), 5);
     }
+
+    /// A reader that fails after `ok` bytes.
+    struct Failing<'a> {
+        bytes: &'a [u8],
+        ok: usize,
+    }
+
+    impl Read for Failing<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.ok == 0 {
+                return Err(io::Error::other("the source went away"));
+            }
+            let n = buf.len().min(self.ok).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            self.ok -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_streamed_put_is_read_back_streamed_and_a_failed_one_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Segments::new(dir.path(), 1 << 20);
+        let mail = b"From: x\r\n\r\n\xff body \x00\r\n".repeat(50_000);
+        let z = crate::store::blob::compress(&mail).unwrap();
+        s.put(&id(1), Codec::Zstd, &blob(1, 100)).unwrap();
+        // The source fails midway: nothing of it stays.
+        let before = std::fs::metadata(dir.path().join(segment_name(1)))
+            .unwrap()
+            .len();
+        let mut failing = Failing {
+            bytes: &z,
+            ok: z.len() / 2,
+        };
+        assert!(s
+            .put_stream(&id(2), Codec::Zstd, z.len() as u64, &mut failing)
+            .is_err());
+        let after = std::fs::metadata(dir.path().join(segment_name(1)))
+            .unwrap()
+            .len();
+        assert_eq!(before, after);
+        assert!(s.get(&id(2)).unwrap().is_none());
+        s.put_stream(&id(2), Codec::Zstd, z.len() as u64, &mut z.as_slice())
+            .unwrap();
+        s.sync().unwrap();
+        // Read by another process's view: whole, byte-exact, CRC checked.
+        let reader = Segments::new(dir.path(), 1 << 20);
+        assert_eq!(reader.get(&id(2)).unwrap().unwrap().bytes, z);
+        let mut out = Vec::new();
+        assert_eq!(
+            reader.stream(&id(2), &mut out).unwrap(),
+            Some(mail.len() as u64)
+        );
+        assert_eq!(out, mail);
+        assert_eq!(reader.stream(&id(3), &mut out).unwrap(), None);
+        let c = reader.check(false).unwrap();
+        assert!(c.damaged.is_empty() && c.tails.is_empty(), "{c:?}");
+        assert_eq!(c.blobs.len(), 2);
+    }
+
+    #[test]
+    fn a_streamed_record_cut_off_before_its_header_is_a_tail_not_a_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Segments::new(dir.path(), 1 << 20);
+        s.put(&id(1), Codec::Zstd, &blob(1, 100)).unwrap();
+        s.sync().unwrap();
+        // What a crash between a streamed payload and its header leaves:
+        // a hole of zeros where the header goes, then the payload.
+        let seg = dir.path().join(segment_name(1));
+        let len = std::fs::metadata(&seg).unwrap().len();
+        let f = OpenOptions::new().write(true).open(&seg).unwrap();
+        f.write_all_at(&blob(7, 500), len + HEADER).unwrap();
+        let reader = Segments::new(dir.path(), 1 << 20);
+        let c = reader.check(false).unwrap();
+        assert_eq!(c.tails, vec![(1, HEADER + 500)], "{c:?}");
+        assert_eq!(c.blobs.len(), 1);
+        // The next put cuts it off and appends whole.
+        reader.put(&id(2), Codec::Zstd, &blob(2, 10)).unwrap();
+        let c = reader.check(false).unwrap();
+        assert!(c.tails.is_empty(), "{c:?}");
+        assert_eq!(reader.get(&id(2)).unwrap().unwrap().bytes, blob(2, 10));
+    }
 }

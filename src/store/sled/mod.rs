@@ -16,7 +16,10 @@
 //!   [`crate::store::archive`])
 //! * `log_msgids` [Message-ID of a log mail] → build key (reply threading)
 //! * `quarantine` [id] → [`QuarantineEntry`]; `quarantine_raw` [id] → raw mail
+//!   (none for a large one: a blob of the mail store, which the entry names)
 //! * `unhandled` [SHA-256] → raw mail that is none of buildmail's kinds
+//!   (empty for a large one: a blob of the mail store, named by the
+//!   forward's `Carried::Blob`)
 //! * `signatures` [primary fingerprint \0 creation time \0 SHA-256 of the
 //!   signed bytes] → [`SignatureUse`]: every signature ever processed
 //! * `jobs` [id] → [`Job`]
