@@ -538,7 +538,7 @@ pub struct DatabaseConfig {
     pub log_archive: PathBuf,
     /// `mail_blobs`: directory of the large quarantined mails and the
     /// large mails kept to be forwarded, as blobs (default
-    /// `<data_dir>/mails`; see [`crate::store::blob::Blobs`]).
+    /// `<data_dir>/mails`; see [`crate::store::blobs::Blobs`]).
     pub mail_blobs: PathBuf,
 }
 

@@ -25,7 +25,7 @@ use crate::inbound::explain::explain;
 use crate::inbound::mail::{window_log, Limits, MailError};
 use crate::inbound::sbuild::BuildLog;
 use crate::model::{ExplainTask, Explanation};
-use crate::store::blob::Blobs;
+use crate::store::blobs::Blobs;
 use crate::store::{Commit, Store, StoreError};
 use crate::time::Clock;
 

@@ -21,7 +21,7 @@ use crate::query;
 use crate::query::pages::Metrics;
 use crate::query::status::{Daemon, Status};
 use crate::query::QueueEntry;
-use crate::store::blob::Blobs;
+use crate::store::blobs::Blobs;
 use crate::store::gate::CommitGate;
 use crate::store::{Store, StoreError};
 use crate::time::SharedClock;

@@ -13,7 +13,7 @@ use crate::effects::compose::Mailer;
 use crate::effects::{explain, outbox, worker, StoreAccess};
 use crate::inbound::source::RawMail;
 use crate::ingest::{Ingest, Preparer};
-use crate::store::blob::Blobs;
+use crate::store::blobs::Blobs;
 use crate::store::Store;
 use crate::sync::{Read, SuiteOutcome, SuiteReport, SyncError, SyncPhase};
 use crate::time::SharedClock;

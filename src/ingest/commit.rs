@@ -18,7 +18,7 @@ use crate::store::{Commit, Committed, StoreError};
 use crate::time::format_time;
 
 /// Quarantined mails, and mails kept to be forwarded, larger than this
-/// are kept as blobs ([`crate::store::blob::Blobs::mails`]) rather than
+/// are kept as blobs ([`crate::store::blobs::Blobs::mails`]) rather than
 /// in the database's records.
 pub const QUARANTINE_INLINE: usize = 256 << 10;
 

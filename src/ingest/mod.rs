@@ -26,7 +26,7 @@ use crate::inbound::signature::Keyring;
 use crate::inbound::source::RawMail;
 use crate::model::state::ArchiveEvent;
 use crate::model::{BuildKey, State};
-use crate::store::blob::Blobs;
+use crate::store::blobs::Blobs;
 use crate::store::{Store, StoreError};
 use crate::time::SharedClock;
 

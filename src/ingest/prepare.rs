@@ -16,8 +16,8 @@ use crate::inbound::signature::{Policy, Verified};
 use crate::inbound::source::{
     content_id, content_sha256, content_sha256_as_received, sha256_hex, RawMail,
 };
-use crate::store::blob::Blobs;
 use crate::store::blob::{self, Codec};
+use crate::store::blobs::Blobs;
 use crate::store::StoreError;
 use crate::time::{self, SharedClock};
 

@@ -467,7 +467,7 @@ pub struct OutboundMail {
 pub enum Carried {
     /// In the database, as the unhandled mail with this content hash.
     Stored(String),
-    /// In the blob store of mails (`crate::store::blob::Blobs::mails`),
+    /// In the blob store of mails (`crate::store::blobs::Blobs::mails`),
     /// as the blob with this id (the mail's content hash): a large mail.
     Blob(String),
     /// In this file: a large mail, in records of earlier releases only
@@ -562,7 +562,7 @@ pub struct QuarantineEntry {
     /// SHA-256 of the raw mail (hex).
     pub sha256: String,
     /// For mails larger than the inline limit: the id of the blob that
-    /// holds the raw mail (`crate::store::blob::Blobs::mails`; the mail's
+    /// holds the raw mail (`crate::store::blobs::Blobs::mails`; the mail's
     /// content hash).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blob: Option<String>,

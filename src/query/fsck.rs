@@ -1,6 +1,6 @@
 //! `fsck`'s check: the database against the blobs and files beside it.
 //! Logs are archived, and large quarantined and forwarded mails kept as
-//! blobs ([`crate::store::blob::Blobs`]), *before* the commit that
+//! blobs ([`crate::store::blobs::Blobs`]), *before* the commit that
 //! records them, so a process killed in between (an `import`, a
 //! `deliver`) leaves a blob or file nothing refers to: a blob is counted
 //! (kept until a compaction), a file of an earlier release is an orphan
@@ -13,7 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::config::Config;
 use crate::model::Carried;
-use crate::store::blob::{BlobId, Blobs};
+use crate::store::blob::BlobId;
+use crate::store::blobs::Blobs;
 use crate::store::{Store, StoreError};
 
 /// What `fsck` found.

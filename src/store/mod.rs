@@ -7,7 +7,7 @@
 //! the database, behind the [`blob::BlobStore`] seam: [`archive`]); the
 //! Message-IDs of log mails (reply threading); quarantined mails and mails
 //! of no known kind (a large one is a blob beside the database, named by
-//! its record: [`blob::Blobs`]); the replay record of every signature; queued jobs; the
+//! its record: [`blobs::Blobs`]); the replay record of every signature; queued jobs; the
 //! outbox; error replies sent (rate limit); uploads by `.changes` name;
 //! bounces (loop protection); build-failure notices.
 //!
@@ -28,6 +28,7 @@
 
 pub mod archive;
 pub mod blob;
+pub mod blobs;
 pub mod gate;
 pub mod segments;
 pub mod sled;

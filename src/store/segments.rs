@@ -186,6 +186,16 @@ fn corrupt(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
+/// `e`'s payload does not match its CRC.
+fn bad_crc(e: &Entry) -> io::Error {
+    corrupt(format!(
+        "{} at {}: blob {} does not match its CRC",
+        segment_name(e.segment),
+        e.offset,
+        e.id
+    ))
+}
+
 /// The files an appender holds open.
 struct Open {
     /// Held (flock) while appending.
@@ -758,6 +768,18 @@ impl Segments {
 
     /// The stored bytes of `e`, checked against its header and CRC.
     pub fn read_entry(&self, e: &Entry) -> io::Result<Vec<u8>> {
+        let f = self.open_record(e)?;
+        let len = usize::try_from(e.len).map_err(|_| corrupt("a blob too large".into()))?;
+        let mut bytes = vec![0u8; len];
+        f.read_exact_at(&mut bytes, e.offset + HEADER)?;
+        if crc32fast::hash(&bytes) != e.crc {
+            return Err(bad_crc(e));
+        }
+        Ok(bytes)
+    }
+
+    /// The segment of `e`, once its record's header is checked to be `e`'s.
+    fn open_record(&self, e: &Entry) -> io::Result<File> {
         let f = File::open(self.segment_path(e.segment))?;
         let mut h = [0u8; HEADER as usize];
         f.read_exact_at(&mut h, e.offset)?;
@@ -769,41 +791,15 @@ impl Segments {
                 e.id
             )));
         }
-        let len = usize::try_from(e.len).map_err(|_| corrupt("a blob too large".into()))?;
-        let mut bytes = vec![0u8; len];
-        f.read_exact_at(&mut bytes, e.offset + HEADER)?;
-        if crc32fast::hash(&bytes) != e.crc {
-            return Err(corrupt(format!(
-                "{} at {}: blob {} does not match its CRC",
-                segment_name(e.segment),
-                e.offset,
-                e.id
-            )));
-        }
-        Ok(bytes)
+        Ok(f)
     }
 
     /// Checks `e`'s record against its header and CRC, reading its
     /// payload in pieces.
     fn check_record(&self, e: &Entry) -> io::Result<()> {
-        let f = File::open(self.segment_path(e.segment))?;
-        let mut h = [0u8; HEADER as usize];
-        f.read_exact_at(&mut h, e.offset)?;
-        if Entry::from_header(&h, e.segment, e.offset) != Some(*e) {
-            return Err(corrupt(format!(
-                "{} at {}: the record is not blob {}",
-                segment_name(e.segment),
-                e.offset,
-                e.id
-            )));
-        }
+        let f = self.open_record(e)?;
         if f.metadata()?.len() < e.end() || !payload_crc_holds(&f, e)? {
-            return Err(corrupt(format!(
-                "{} at {}: blob {} does not match its CRC",
-                segment_name(e.segment),
-                e.offset,
-                e.id
-            )));
+            return Err(bad_crc(e));
         }
         Ok(())
     }
@@ -817,17 +813,7 @@ impl Segments {
         let Some(e) = self.find(id)?.into_iter().next() else {
             return Ok(None);
         };
-        let f = File::open(self.segment_path(e.segment))?;
-        let mut h = [0u8; HEADER as usize];
-        f.read_exact_at(&mut h, e.offset)?;
-        if Entry::from_header(&h, e.segment, e.offset) != Some(e) {
-            return Err(corrupt(format!(
-                "{} at {}: the record is not blob {}",
-                segment_name(e.segment),
-                e.offset,
-                e.id
-            )));
-        }
+        let f = self.open_record(&e)?;
         let mut reader = CrcReader {
             f: &f,
             at: e.offset + HEADER,
@@ -840,12 +826,7 @@ impl Segments {
         // What the decoder left unread counts too.
         io::copy(&mut reader, &mut io::sink())?;
         if reader.crc.finalize() != e.crc {
-            return Err(corrupt(format!(
-                "{} at {}: blob {} does not match its CRC",
-                segment_name(e.segment),
-                e.offset,
-                e.id
-            )));
+            return Err(bad_crc(&e));
         }
         Ok(Some(n))
     }

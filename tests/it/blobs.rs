@@ -1,12 +1,12 @@
 //! Large quarantined and forwarded mails are blobs of the mail store
-//! (`store::blob::Blobs::mails`), their records carry the blob's id and
+//! (`store::blobs::Blobs::mails`), their records carry the blob's id and
 //! no path; records of earlier releases, which carry a path, still work.
 
 use std::os::unix::process::ExitStatusExt;
 
 use buildmail::ingest::{Outcome, QUARANTINE_INLINE};
 use buildmail::model::{Carried, OutboundMail, QuarantineEntry};
-use buildmail::store::blob::Blobs;
+use buildmail::store::blobs::Blobs;
 use buildmail::store::Commit;
 
 use crate::support::farm::*;
@@ -37,9 +37,31 @@ fn big_question() -> Vec<u8> {
     crate::support::question_mail("a long question", &body)
 }
 
+/// A farm whose outbox sends to a real SMTP peer on loopback.
+fn smtp_farm() -> (Farm, SmtpServer) {
+    let mut farm = Farm::new();
+    let smtp = SmtpServer::start();
+    farm.reconfigure(&format!(
+        "[outbox]\ntransport = \"smtp\"\nsmtp_url = \"{}\"\ntimeout = \"5s\"\n",
+        smtp.url()
+    ));
+    (farm, smtp)
+}
+
 fn json(farm: &Farm, args: &[&str]) -> serde_json::Value {
     let out = farm.cli(args).output().unwrap();
     assert!(out.status.success(), "{args:?}: {out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `fsck --json` (every unreferenced file old enough), which must find
+/// nothing wrong.
+fn fsck(farm: &Farm) -> serde_json::Value {
+    let out = farm
+        .cli(&["fsck", "--json", "--older-than", "0s"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -123,12 +145,7 @@ fn a_large_quarantined_mail_is_a_blob_shown_reprocessed_and_deleted_byte_exact()
         serde_json::json!([])
     );
     // The blob stays (content-addressed); fsck counts it, nothing is wrong.
-    let out = farm
-        .cli(&["fsck", "--json", "--older-than", "0s"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found = fsck(&farm);
     assert_eq!(found["unreferenced_mails"], 1, "{found}");
     assert_eq!(found["missing_mails"], serde_json::json!([]), "{found}");
     assert_eq!(found["damaged_mails"], serde_json::json!([]), "{found}");
@@ -136,12 +153,7 @@ fn a_large_quarantined_mail_is_a_blob_shown_reprocessed_and_deleted_byte_exact()
 
 #[test]
 fn a_large_unhandled_mail_is_forwarded_byte_exact_from_its_blob() {
-    let mut farm = Farm::new();
-    let smtp = SmtpServer::start();
-    farm.reconfigure(&format!(
-        "[outbox]\ntransport = \"smtp\"\nsmtp_url = \"{}\"\ntimeout = \"5s\"\n",
-        smtp.url()
-    ));
+    let (farm, smtp) = smtp_farm();
     let mail = big_question();
     let out = farm.ingest_only(&mail);
     assert!(
@@ -180,12 +192,7 @@ fn a_large_unhandled_mail_is_forwarded_byte_exact_from_its_blob() {
 
 #[test]
 fn records_of_an_earlier_release_with_paths_still_work() {
-    let mut farm = Farm::new();
-    let smtp = SmtpServer::start();
-    farm.reconfigure(&format!(
-        "[outbox]\ntransport = \"smtp\"\nsmtp_url = \"{}\"\ntimeout = \"5s\"\n",
-        smtp.url()
-    ));
+    let (farm, smtp) = smtp_farm();
     // A forward as this release makes it, then its record rewritten as an
     // earlier release wrote it: the mail in `<data_dir>/unhandled/`.
     let mail = big_question();
@@ -240,12 +247,7 @@ fn records_of_an_earlier_release_with_paths_still_work() {
     let listed = json(&farm, &["quarantine", "list", "--json"]);
     assert_eq!(listed[0]["raw_file"].as_str(), qfile.to_str());
     assert_eq!(stdout(&farm, &["quarantine", "show", "--raw", "1"]), junk);
-    let out = farm
-        .cli(&["fsck", "--json", "--older-than", "0s"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found = fsck(&farm);
     assert_eq!(found["missing_quarantine_files"], serde_json::json!([]));
     assert_eq!(found["missing_mails"], serde_json::json!([]));
 
@@ -273,14 +275,6 @@ fn records_of_an_earlier_release_with_paths_still_work() {
 #[test]
 fn a_deliver_killed_between_the_mail_blob_and_its_commit_leaves_no_dangling_record() {
     let farm = Farm::new();
-    let fsck = || {
-        let out = farm
-            .cli(&["fsck", "--json", "--older-than", "0s"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
-    };
     let junk = big_junk("killed");
     let question = big_question();
     for mail in [&junk, &question] {
@@ -296,7 +290,7 @@ fn a_deliver_killed_between_the_mail_blob_and_its_commit_leaves_no_dangling_reco
         assert!(store.outbox_mails().unwrap().is_empty());
         assert!(store.quarantined().unwrap().is_empty());
     }
-    let found = fsck();
+    let found = fsck(&farm);
     assert_eq!(found["missing_mails"], serde_json::json!([]), "{found}");
     assert_eq!(found["damaged_mails"], serde_json::json!([]), "{found}");
     assert_eq!(found["unreferenced_mails"], 2, "{found}");
@@ -305,7 +299,7 @@ fn a_deliver_killed_between_the_mail_blob_and_its_commit_leaves_no_dangling_reco
     let out = farm.deliver_binary(&junk, &[]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(stdout(&farm, &["quarantine", "show", "--raw", "1"]), junk);
-    let found = fsck();
+    let found = fsck(&farm);
     assert_eq!(found["missing_mails"], serde_json::json!([]), "{found}");
     assert_eq!(found["unreferenced_mails"], 1, "{found}");
 }

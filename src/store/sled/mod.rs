@@ -62,7 +62,8 @@ use crate::model::{
     BuildKey, BuildRecord, Claim, ExplainTask, HistoryEntry, Job, LogRef, MailRecord, Notice,
     OutboundMail, QuarantineEntry, QueueFacts, ReleaseSeen, SignatureUse,
 };
-use crate::store::blob::{BlobId, BlobStore, Blobs};
+use crate::store::blob::{BlobId, BlobStore};
+use crate::store::blobs::Blobs;
 use crate::store::{
     BuilderSeen, Claimed, Commit, Committed, DayCounts, Maintained, StateCounts, Stats, Store,
     StoreError, SCHEMA_VERSION,
