@@ -25,7 +25,7 @@ use crate::inbound::explain::explain;
 use crate::inbound::mail::{window_log, Limits, MailError};
 use crate::inbound::sbuild::BuildLog;
 use crate::model::{ExplainTask, Explanation};
-use crate::store::archive::LogArchive;
+use crate::store::blobs::Blobs;
 use crate::store::{Commit, Store, StoreError};
 use crate::time::Clock;
 
@@ -55,7 +55,7 @@ pub fn run_pending(
     let Some(_lock) = try_lock(config)? else {
         return Ok(0);
     };
-    let archive = LogArchive::new(&config.database.log_archive);
+    let blobs = Blobs::open(&config.database);
     let mut done = 0;
     loop {
         let tasks = access.light_step(|s| s.explain_queue(BATCH))?;
@@ -65,7 +65,7 @@ pub fn run_pending(
         let explained: Vec<(ExplainTask, Option<Explanation>)> = tasks
             .into_iter()
             .map(|t| {
-                let e = explain_task(&archive, &t);
+                let e = explain_task(&blobs, &t);
                 (t, e)
             })
             .collect();
@@ -81,8 +81,8 @@ pub fn run_pending(
 
 /// Explains one archived log. A log that can no longer be read (removed
 /// from the archive) has no explanation; that is logged.
-pub fn explain_task(archive: &LogArchive, task: &ExplainTask) -> Option<Explanation> {
-    let stored = match archive.get_log(&task.log) {
+pub fn explain_task(blobs: &Blobs, task: &ExplainTask) -> Option<Explanation> {
+    let stored = match blobs.log(&task.log) {
         Ok(b) => b,
         Err(e) => {
             tracing::warn!(

@@ -438,7 +438,11 @@ pub struct OutboundMail {
 pub enum Carried {
     /// In the database, as the unhandled mail with this content hash.
     Stored(String),
-    /// In this file (a large mail: `<data_dir>/unhandled/<hash>.eml`).
+    /// In the blob store of mails (`crate::store::blobs::Blobs::mails`),
+    /// as the blob with this id (the mail's content hash): a large mail.
+    Blob(String),
+    /// In this file: a large mail, in records of earlier releases only
+    /// (`<data_dir>/unhandled/<hash>.eml`), read where it is.
     File(std::path::PathBuf),
 }
 
@@ -528,7 +532,15 @@ pub struct QuarantineEntry {
     pub size: u64,
     /// SHA-256 of the raw mail (hex).
     pub sha256: String,
-    /// For mails too large for the database: the file holding the raw mail.
+    /// For mails larger than the inline limit: the id of the blob that
+    /// holds the raw mail (`crate::store::blobs::Blobs::mails`; the mail's
+    /// content hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
+    /// The file holding the raw mail, in entries of earlier releases only
+    /// (never written now: a path means something on one host only);
+    /// read where it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_file: Option<PathBuf>,
 }
 

@@ -5,8 +5,9 @@
 //! record of every ingested mail (by content hash and by Message-ID); the
 //! index of archived logs by build (the logs themselves are blobs beside
 //! the database, behind the [`blob::BlobStore`] seam: [`archive`]); the
-//! Message-IDs of log mails (reply threading); quarantined mails; mails of
-//! no known kind; the replay record of every signature; queued jobs; the
+//! Message-IDs of log mails (reply threading); quarantined mails and mails
+//! of no known kind (a large one is a blob beside the database, named by
+//! its record: [`blobs::Blobs`]); the replay record of every signature; queued jobs; the
 //! outbox; error replies sent (rate limit); uploads by `.changes` name;
 //! bounces (loop protection); build-failure notices.
 //!
@@ -27,6 +28,7 @@
 
 pub mod archive;
 pub mod blob;
+pub mod blobs;
 pub mod gate;
 pub mod segments;
 pub mod sled;
@@ -150,7 +152,7 @@ pub struct Commit<'a> {
     /// A log mail's Message-ID, for threading replies to the build.
     pub log_message_id: Option<(String, BuildKey)>,
     /// A quarantine entry (its `id` is assigned here) and the raw mail (empty
-    /// when it lives in `raw_file`).
+    /// when it is a blob, `QuarantineEntry::blob`, put and synced before).
     pub quarantine: Option<(QuarantineEntry, &'a [u8])>,
     /// A mail of no known kind, kept to be forwarded.
     pub unhandled: Option<&'a [u8]>,
@@ -342,11 +344,13 @@ pub trait Store: Send + Sync {
     /// Quarantined mails, oldest first.
     fn quarantined(&self) -> Result<Vec<QuarantineEntry>, StoreError>;
 
-    /// One quarantined mail and its raw bytes (from the database or its file).
+    /// One quarantined mail and its raw bytes (from the database, its blob,
+    /// or the file an earlier release kept it in).
     fn quarantined_mail(&self, id: u64) -> Result<Option<(QuarantineEntry, Vec<u8>)>, StoreError>;
 
     /// Removes quarantined mail `id` (its entry and the raw bytes kept in
-    /// the database; the caller removes a `raw_file`). Its dedup record
+    /// the database; its blob stays, the caller removes an earlier
+    /// release's `raw_file`). Its dedup record
     /// stays, so the same mail delivered again is still a duplicate.
     fn delete_quarantined(&self, id: u64) -> Result<Option<QuarantineEntry>, StoreError>;
 

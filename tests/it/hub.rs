@@ -587,9 +587,17 @@ fn a_mail_over_the_size_limit_has_one_outcome_by_every_route() {
     for e in q {
         let reason = e["reason"].as_str().unwrap();
         assert!(reason.contains("limits.max_message_size"), "{reason}");
-        let file = e["raw_file"].as_str().expect("kept in a file");
-        assert!(std::fs::metadata(file).unwrap().len() > 4096);
+        // Kept as a blob under the mail's identity, no path on record.
+        assert_eq!(e["blob"], e["sha256"], "{e}");
+        assert!(e.get("raw_file").is_none(), "{e}");
+        assert!(e["size"].as_u64().unwrap() > 4096, "{e}");
+        let id = e["id"].to_string();
+        let shown = run(&farm, &["quarantine", "show", "--raw", &id]);
+        assert!(shown.status.success(), "{shown:?}");
+        assert_eq!(shown.stdout.len() as u64, e["size"].as_u64().unwrap());
     }
+    // The spill files are gone once the blobs are durable.
+    assert!(std::fs::read_dir(farm.cfg.quarantine_dir()).map_or(true, |d| d.count() == 0));
     assert!(run_ok(&farm, &["list", "--json"]).starts_with("[]"));
 }
 

@@ -318,7 +318,7 @@ fn gzip_bombs_and_oversize_mails_are_refused_without_loss() {
         .unwrap()
         .is_none());
 
-    // A mail over max_message_size (2 MiB) is kept in a file, whole.
+    // A mail over max_message_size (2 MiB) is kept as a blob, whole.
     let spec = LogSpec::new("huge", "1.0-1", "amd64", "unstable", "successful");
     let mut log = sbuild_log(&spec);
     log.extend(std::iter::repeat_n(b'x', 3 << 20));
@@ -331,7 +331,8 @@ fn gzip_bombs_and_oversize_mails_are_refused_without_loss() {
     };
     assert!(reason.contains("max_message_size"), "{reason}");
     let (entry, kept) = store.quarantined_mail(id).unwrap().unwrap();
-    assert!(entry.raw_file.is_some());
+    assert_eq!(entry.blob.as_deref(), Some(entry.sha256.as_str()));
+    assert!(entry.raw_file.is_none());
     assert_eq!(kept, big);
 }
 

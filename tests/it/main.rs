@@ -8,6 +8,7 @@ mod hardening;
 
 mod admin;
 mod archive_sync;
+mod blobs;
 mod browser;
 mod changes_parse;
 mod cli;

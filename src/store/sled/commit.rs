@@ -214,7 +214,7 @@ impl SledStore {
                     meta.insert(LAST_QUARANTINE_ID, &id.to_be_bytes())?;
                     let entry = QuarantineEntry { id, ..q.clone() };
                     quarantine.insert(&id.to_be_bytes(), enc(&entry)?)?;
-                    if q.raw_file.is_none() {
+                    if q.blob.is_none() && q.raw_file.is_none() {
                         quarantine_raw.insert(&id.to_be_bytes(), *raw)?;
                     }
                     quarantine_id = Some(id);

@@ -16,7 +16,10 @@
 //!   [`crate::store::archive`])
 //! * `log_msgids` [Message-ID of a log mail] → build key (reply threading)
 //! * `quarantine` [id] → [`QuarantineEntry`]; `quarantine_raw` [id] → raw mail
+//!   (none for a large one: a blob of the mail store, which the entry names)
 //! * `unhandled` [SHA-256] → raw mail that is none of buildmail's kinds
+//!   (empty for a large one: a blob of the mail store, named by the
+//!   forward's `Carried::Blob`)
 //! * `signatures` [primary fingerprint \0 creation time \0 SHA-256 of the
 //!   signed bytes] → [`SignatureUse`]: every signature ever processed
 //! * `jobs` [id] → [`Job`]
@@ -60,6 +63,8 @@ use crate::model::{
     BuildKey, BuildRecord, Claim, ExplainTask, HistoryEntry, Job, LogRef, MailRecord, Notice,
     OutboundMail, QuarantineEntry, QueueFacts, ReleaseSeen, SignatureUse,
 };
+use crate::store::blob::{BlobId, BlobStore};
+use crate::store::blobs::Blobs;
 use crate::store::{
     BuilderSeen, Claimed, Commit, Committed, DayCounts, Maintained, StateCounts, Stats, Store,
     StoreError, SCHEMA_VERSION,
@@ -95,6 +100,9 @@ pub struct SledStore {
     maintainers: sled::Tree,
     builder_logs: sled::Tree,
     meta: sled::Tree,
+    /// Where large quarantined and forwarded mails are kept (local, as
+    /// sled is: [`Blobs::local`]).
+    mail_blobs: std::sync::Arc<dyn BlobStore>,
     _lock: File,
 }
 
@@ -259,6 +267,25 @@ fn wait_flock(file: &File, path: &Path, timeout: Duration) -> Result<(), StoreEr
 }
 
 impl SledStore {
+    /// The mail kept as blob `id`, decompressed.
+    fn mail_blob(&self, id: &str) -> Result<Vec<u8>, StoreError> {
+        let io = |source| StoreError::Io {
+            path: self.mail_blobs.describe().into(),
+            source,
+        };
+        let blob = BlobId::parse_or_err(id).map_err(io)?;
+        let mut out = Vec::new();
+        match self.mail_blobs.stream(&blob, &mut out).map_err(io)? {
+            Some(_) => Ok(out),
+            None => Err(io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("the kept mail {id} is missing (`buildmail fsck` lists what is)"),
+            ))),
+        }
+    }
+}
+
+impl SledStore {
     /// Opens (creating if needed) the database, waiting up to
     /// `cfg.lock_timeout` for another process to release it.
     pub fn open(cfg: &DatabaseConfig) -> Result<SledStore, StoreError> {
@@ -386,6 +413,7 @@ impl SledStore {
             meta,
             db,
             path,
+            mail_blobs: Blobs::local(cfg).mails,
             _lock: lock,
         };
         store.index_pages()?;
@@ -498,12 +526,13 @@ impl Store for SledStore {
             return Ok(None);
         };
         let entry: QuarantineEntry = from_json("quarantine", &v)?;
-        let raw = match &entry.raw_file {
-            Some(p) => std::fs::read(p).map_err(|source| StoreError::Io {
+        let raw = match (&entry.blob, &entry.raw_file) {
+            (Some(blob), _) => self.mail_blob(blob)?,
+            (None, Some(p)) => std::fs::read(p).map_err(|source| StoreError::Io {
                 path: p.clone(),
                 source,
             })?,
-            None => self
+            (None, None) => self
                 .quarantine_raw
                 .get(id.to_be_bytes())?
                 .map(|v| v.to_vec())
@@ -601,6 +630,7 @@ impl Store for SledStore {
                     }
                 }
             }
+            Some(crate::model::Carried::Blob(blob)) => self.mail_blob(&blob)?,
             Some(crate::model::Carried::File(path)) => {
                 std::fs::read(&path).map_err(|source| StoreError::Io { path, source })?
             }
