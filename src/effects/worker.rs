@@ -189,13 +189,9 @@ mod tests {
     #[test]
     fn one_worker_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
-        let db = DatabaseConfig {
-            path: dir.path().to_path_buf(),
-            lock_timeout: std::time::Duration::from_secs(1),
-            cache_size: 1 << 20,
-            import_flush_bytes: 1 << 20,
-            log_archive: dir.path().join("logs"),
-        };
+        let db = Config::from_toml(&format!("data_dir = {:?}\n", dir.path()), None)
+            .unwrap()
+            .database;
         let held = try_lock(&db).unwrap();
         assert!(held.is_some());
         assert!(try_lock(&db).unwrap().is_none());

@@ -518,7 +518,7 @@ fn pages_are_rendered_on_lower_priority_threads() {
         // 19th field of the line, the 17th after it.
         let after = &stat[stat.rfind(')').unwrap() + 2..];
         let nice: i32 = after.split(' ').nth(16).unwrap().parse().unwrap();
-        if comm.trim().starts_with("page-") {
+        if comm.trim() == "page" {
             pages.push(nice);
         } else {
             others.push((comm.trim().to_string(), nice));

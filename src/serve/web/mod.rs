@@ -40,7 +40,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
-use super::body::stream;
+use super::body::{blocking, stream};
 use crate::hub::{Answer, Core, ErrorKind, Hub, HubError, Query};
 use crate::model::state::State;
 
@@ -57,9 +57,6 @@ pub struct Web {
     /// Pages read and rendered at once (`serve.http_workers`), so that a
     /// flood of page requests leaves the mail its share.
     work: Arc<tokio::sync::Semaphore>,
-    /// The threads that read and render them, at a lower priority than
-    /// the mail's ([`PagePool`]).
-    pool: PagePool,
     /// Logs streamed at once ([`STREAMS`]).
     streams: Arc<tokio::sync::Semaphore>,
 }
@@ -80,7 +77,6 @@ pub fn routes(core: Arc<Core>) -> Router {
         core,
         pages: Pages::new(),
         work: Arc::new(tokio::sync::Semaphore::new(workers)),
-        pool: PagePool::new(workers),
         streams: Arc::new(tokio::sync::Semaphore::new(STREAMS)),
     });
     Router::new()
@@ -158,85 +154,11 @@ async fn run<T: Send + 'static>(
         .await
         .map_err(|e| HubError::unavailable(e.to_string()))?;
     let w = web.clone();
-    web.pool
-        .run(move || {
-            let _slot = permit;
-            f(&w)
-        })
-        .await
-}
-
-/// How much lower than the mail's the page threads' priority is (their
-/// nice value): when both want the CPU, the mail gets about nine tenths
-/// of it; when the mail is idle, the pages get all of it.
-pub const PAGE_NICE: i32 = 10;
-
-/// The threads that read and render the pages: `serve.http_workers` of
-/// them, each at nice [`PAGE_NICE`] (Linux gives every thread its own),
-/// so that a flood of page requests slows the pages, not the LMTP
-/// sessions, which run on tokio's threads at the daemon's priority.
-struct PagePool {
-    jobs: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
-}
-
-impl PagePool {
-    /// Starts `n` threads (at least one).
-    fn new(n: usize) -> PagePool {
-        let (jobs, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
-        let rx = Arc::new(std::sync::Mutex::new(rx));
-        for i in 0..n.max(1) {
-            let rx = rx.clone();
-            let started = std::thread::Builder::new()
-                .name(format!("page-{i}"))
-                .spawn(move || {
-                    // SAFETY: changes this thread's own nice value.
-                    unsafe {
-                        libc::setpriority(
-                            libc::PRIO_PROCESS,
-                            libc::gettid() as libc::id_t,
-                            PAGE_NICE,
-                        );
-                    }
-                    loop {
-                        let job = match rx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            Ok(job) => job(),
-                            // The daemon dropped the pool: it stops.
-                            Err(_) => return,
-                        }
-                    }
-                });
-            if let Err(e) = started {
-                tracing::error!("serve: cannot start a page thread: {e}");
-            }
-        }
-        PagePool { jobs }
-    }
-
-    /// Runs `f` on a page thread; its answer.
-    async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> Result<T, HubError> + Send + 'static,
-    ) -> Result<T, HubError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let job = Box::new(move || {
-            let r =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
-                    Err(HubError::unavailable(
-                        "internal error: a page's reader panicked",
-                    ))
-                });
-            let _ = tx.send(r);
-        });
-        if self.jobs.send(job).is_err() {
-            return Err(HubError::unavailable("the page threads have stopped"));
-        }
-        rx.await
-            .unwrap_or_else(|_| Err(HubError::unavailable("the page threads have stopped")))
-    }
+    blocking(move || {
+        let _slot = permit;
+        f(&w)
+    })
+    .await
 }
 
 /// Asks the hub, in a page slot.
