@@ -276,28 +276,22 @@ fn run_sync(core: &Core, run: u64, suite: Option<&str>) {
     // One sync at a time on the database (several daemons may share one):
     // another's run merges the same Release, so this one stands aside.
     let lock = match crate::store::try_lock(&config.database, "sync") {
-        Ok(Some(lock)) => Some(lock),
-        Ok(None) => {
-            let why = "another buildmail process on this database is syncing; this run was skipped";
-            tracing::info!("serve: sync: {why}");
-            outcomes.extend(suites.iter().map(|name| SuiteOutcome {
-                suite: name.clone(),
-                report: None,
-                error: Some(why.to_string()),
-            }));
-            None
-        }
-        Err(e) => {
-            tracing::error!("serve: sync: {e}");
-            outcomes.extend(suites.iter().map(|name| SuiteOutcome {
-                suite: name.clone(),
-                report: None,
-                error: Some(e.to_string()),
-            }));
-            None
-        }
+        Ok(Some(lock)) => Ok(lock),
+        Ok(None) => Err(
+            "another buildmail process on this database is syncing; this run was skipped"
+                .to_string(),
+        ),
+        Err(e) => Err(e.to_string()),
     };
-    for name in suites.iter().filter(|_| lock.is_some()) {
+    if let Err(why) = &lock {
+        tracing::warn!("serve: sync: {why}");
+        outcomes.extend(suites.iter().map(|name| SuiteOutcome {
+            suite: name.clone(),
+            report: None,
+            error: Some(why.clone()),
+        }));
+    }
+    for name in suites.iter().filter(|_| lock.is_ok()) {
         core.sync.set_running(Some((
             SyncProgress {
                 run,
