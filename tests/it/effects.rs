@@ -626,7 +626,7 @@ fn one_worker_at_a_time_and_none_when_idle() {
     let out = work(&farm);
     assert!(out.contains("0 job(s) done"), "{out}");
     // A second worker while one holds the lock leaves the work to it.
-    let lock = buildmail::effects::worker::try_lock(&farm.cfg.database.path)
+    let lock = buildmail::effects::worker::try_lock(&farm.cfg.database)
         .unwrap()
         .expect("the lock is free");
     let out = work(&farm);

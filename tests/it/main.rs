@@ -8,9 +8,11 @@ mod hardening;
 
 mod admin;
 mod archive_sync;
+mod blobs;
 mod browser;
 mod changes_parse;
 mod cli;
+mod concurrency;
 mod conformance_logs;
 mod conformance_mails;
 mod crash;
