@@ -447,7 +447,7 @@ fn put_build(tx: &mut Transaction<'_>, b: &BuildRecord, deltas: &mut Deltas) -> 
                 &k.dist,
                 &k.arch,
                 &k.source,
-                &crate::store::sled::queue_group(&f),
+                &crate::store::queue_group::queue_group(&f),
                 &f.admin_priority,
                 &f.built_before,
                 &f.priority.as_deref().map(t),

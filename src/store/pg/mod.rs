@@ -164,10 +164,43 @@ impl Drop for Conn<'_> {
                 if let Ok(mut idle) = self.store.idle.lock() {
                     if idle.len() < POOL_IDLE {
                         idle.push(c);
+                        return;
                     }
                 }
             }
+            discard(vec![c]);
         }
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|e| e.into_inner()));
+        discard(idle);
+    }
+}
+
+/// Closes `clients`. A sync client closes on a runtime of its own, which
+/// cannot start on a thread that drives tokio's tasks (the daemon drops
+/// a replaced configuration's stores there): there, a thread of its own
+/// closes them.
+fn discard(clients: Vec<Client>) {
+    if clients.is_empty() {
+        return;
+    }
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::spawn(move || drop(clients));
+    } else {
+        drop(clients);
+    }
+}
+
+/// A named lock's connection ([`try_lock`]): closing it releases the lock.
+struct LockConn(Option<Client>);
+
+impl Drop for LockConn {
+    fn drop(&mut self) {
+        discard(self.0.take().into_iter().collect());
     }
 }
 
@@ -362,9 +395,9 @@ pub fn try_lock(
         .map_err(engine)?
         .get(0);
     // The connection leaves the pool with the guard: it is the lock.
-    let client = conn.client.take();
+    let client = if got { conn.client.take() } else { None };
     Ok(match (got, client) {
-        (true, Some(c)) => Some(Box::new(c)),
+        (true, Some(c)) => Some(Box::new(LockConn(Some(c)))),
         _ => None,
     })
 }
