@@ -399,3 +399,37 @@ fn the_password_is_never_printed() {
     assert!(e.to_string().contains("u:***@127.0.0.1:1/nowhere"), "{e}");
     assert!(!e.is_permanent(), "a server that is down is worth retrying");
 }
+
+/// A database that cannot be reached (down, restarting): `deliver` exits
+/// 75 (EX_TEMPFAIL) so that the MTA keeps the mail and tries again; once
+/// the database answers, the same mail is committed.
+#[test]
+fn a_database_that_cannot_be_reached_defers_the_mail() {
+    let Some(farm) = pg_farm("") else { return };
+    let url = farm.pg.as_ref().unwrap().url.clone();
+    let mut down = Farm::beside(&farm);
+    down.toml = down
+        .toml
+        .replace(&url, "postgresql://postgres@127.0.0.1:1/nowhere");
+    down.cfg = buildmail::config::Config::from_toml(&down.toml, None).unwrap();
+    let spec = crate::support::logs::LogSpec::new("hello", "1.0-1", "amd64", "unstable", "failed");
+    let subject = crate::support::sbuild_subject("failed", "hello", "1.0-1", "amd64", "unstable");
+    let mail = crate::support::with_message_id(
+        &crate::support::log_mail_plain(&subject, &crate::support::logs::sbuild_log(&spec)),
+        &crate::support::unique_message_id(),
+    );
+    let out = down.deliver_binary(&mail, &[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{said}");
+    assert!(said.contains("127.0.0.1:1/nowhere"), "{said}");
+    assert_eq!(count(&farm, "SELECT count(*) FROM mails"), 0);
+    // The MTA's next try, with the database up.
+    let out = farm.deliver_binary(&mail, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count(&farm, "SELECT count(*) FROM mails"), 1);
+    assert_eq!(count(&farm, "SELECT count(*) FROM builds"), 1);
+}

@@ -96,17 +96,19 @@ fn write(tx: &mut Transaction<'_>, c: &Commit<'_>) -> Step<Option<u64>> {
     // at once is a duplicate for the second (its insert waits for the
     // first's transaction), whatever signature it carries.
     if let Some(m) = &c.mail {
+        let (id, mid, kind, outcome) = (
+            t(&m.sha256),
+            m.message_id.as_deref().map(t),
+            t(&m.kind),
+            t(&m.outcome),
+        );
+        let record = Json(m);
+        let row: [&(dyn postgres::types::ToSql + Sync); 6] =
+            [&id, &mid, &m.received, &kind, &outcome, &record];
         let inserted = tx.execute(
             "INSERT INTO mails (id, message_id, received, kind, outcome, record)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
-            &[
-                &t(&m.sha256),
-                &m.message_id.as_deref().map(t),
-                &m.received,
-                &t(&m.kind),
-                &t(&m.outcome),
-                &Json(m),
-            ],
+            &row,
         )?;
         if inserted == 0 {
             // A mail taken out of the quarantine replaces its own dedup
@@ -136,14 +138,7 @@ fn write(tx: &mut Transaction<'_>, c: &Commit<'_>) -> Step<Option<u64>> {
             tx.execute(
                 "UPDATE mails SET message_id = $2, received = $3, kind = $4, outcome = $5, record = $6
                  WHERE id = $1",
-                &[
-                    &t(&m.sha256),
-                    &m.message_id.as_deref().map(t),
-                    &m.received,
-                    &t(&m.kind),
-                    &t(&m.outcome),
-                    &Json(m),
-                ],
+                &row,
             )?;
         }
         // A Message-ID proves nothing (anyone can copy one): the first
