@@ -318,6 +318,20 @@ fn a_missing_or_newer_schema_is_refused() {
     let e = buildmail::store::open(&cfg).err().expect("refused");
     assert!(e.to_string().contains("run `buildmail migrate`"), "{e}");
     assert!(e.is_permanent());
+    // `deliver` into it: an operator must act, so the MTA is told so
+    // (78, EX_CONFIG, as for a data directory that cannot be used), and
+    // what to run.
+    let mut unmigrated = Farm::beside(&farm);
+    unmigrated.toml = unmigrated
+        .toml
+        .replace(&farm.pg.as_ref().unwrap().url, &bare.url);
+    let out = unmigrated.deliver_binary(
+        &crate::support::plain_mail("Question", "Is the buildd up?"),
+        &[],
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{said}");
+    assert!(said.contains("run `buildmail migrate`"), "{said}");
     // A newer schema: written by a later buildmail.
     farm.pg
         .as_ref()

@@ -75,6 +75,14 @@ pub struct PgStore {
 /// mail is answered 451), its text without the URL.
 pub(crate) fn engine(e: postgres::Error) -> StoreError {
     match e.as_db_error() {
+        // A table missing: the database was never migrated (a command
+        // that reached it before opening the store, e.g. a blob put).
+        Some(db) if *db.code() == postgres::error::SqlState::UNDEFINED_TABLE => {
+            StoreError::Engine(format!(
+                "PostgreSQL: {}: the database has no buildmail schema: run `buildmail migrate`",
+                db.message()
+            ))
+        }
         Some(db) => StoreError::Engine(format!(
             "PostgreSQL: {}: {}{}",
             db.severity(),
