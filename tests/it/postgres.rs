@@ -564,3 +564,70 @@ fn a_daemon_killed_mid_burst_loses_nothing_and_doubles_nothing() {
     assert_eq!(count(&a, "SELECT count(*) FROM builds"), N as i64);
     assert_eq!(count(&a, "SELECT count(*) FROM history"), N as i64);
 }
+
+/// The database drops every connection of the daemon again and again in
+/// the middle of a burst (as a restart does): mails whose commit was cut
+/// off are answered 4xx and come again; none is lost, none is committed
+/// twice.
+#[test]
+fn connections_dropped_mid_burst_lose_nothing_and_double_nothing() {
+    let Some(a) = pg_farm("") else { return };
+    let da = Daemon::start(&a, false);
+    const N: usize = 30;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let killed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let killer = {
+        let (stop, killed) = (stop.clone(), killed.clone());
+        let mut client = a.pg.as_ref().unwrap().client();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let rows = client
+                    .query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                         WHERE datname = current_database() AND application_name = 'buildmail'",
+                        &[],
+                    )
+                    .unwrap();
+                killed.fetch_add(rows.len(), std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(30));
+            }
+        })
+    };
+    let mut deferred = 0;
+    for i in 0..N {
+        let src = format!("drop{i}");
+        let spec = crate::support::logs::LogSpec::new(&src, "1.0-1", "amd64", "unstable", "failed");
+        let subject = crate::support::sbuild_subject("failed", &src, "1.0-1", "amd64", "unstable");
+        let mail = crate::support::with_message_id(
+            &crate::support::log_mail_plain(&subject, &crate::support::logs::sbuild_log(&spec)),
+            &crate::support::unique_message_id(),
+        );
+        // The MTA: again until it is accepted.
+        let mut tries = 0;
+        loop {
+            let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                Session::connect(&da.socket).send("buildd@example.org", "buildd@example.org", &mail)
+            }));
+            match reply {
+                Ok(r) if r.starts_with("250") => break,
+                Ok(r) => assert!(r.starts_with('4'), "only a temporary failure: {r}"),
+                Err(_) => {}
+            }
+            deferred += 1;
+            tries += 1;
+            assert!(tries < 200, "{src} never accepted");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    killer.join().unwrap();
+    assert!(da.stop());
+    assert!(
+        killed.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the daemon's connections were dropped"
+    );
+    eprintln!("{deferred} deliveries deferred");
+    assert_eq!(count(&a, "SELECT count(*) FROM mails"), N as i64);
+    assert_eq!(count(&a, "SELECT count(*) FROM builds"), N as i64);
+    assert_eq!(count(&a, "SELECT count(*) FROM history"), N as i64);
+}

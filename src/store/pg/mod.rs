@@ -42,7 +42,7 @@ mod commit;
 pub mod schema;
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::types::{Json, ToSql};
 use postgres::{Client, Row};
@@ -60,6 +60,9 @@ use crate::store::{
     StoreError,
 };
 
+/// A pooled connection idle longer than this is checked before use.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
 /// How many idle connections the pool keeps.
 const POOL_IDLE: usize = 8;
 
@@ -68,7 +71,8 @@ pub struct PgStore {
     config: postgres::Config,
     tls: tokio_postgres_rustls::MakeRustlsConnect,
     describe: String,
-    idle: Mutex<Vec<Client>>,
+    /// Idle connections, with when each was last used.
+    idle: Mutex<Vec<(Client, Instant)>>,
 }
 
 /// A PostgreSQL error as the store's: temporary (the caller retries, the
@@ -171,7 +175,7 @@ impl Drop for Conn<'_> {
             if !c.is_closed() {
                 if let Ok(mut idle) = self.store.idle.lock() {
                     if idle.len() < POOL_IDLE {
-                        idle.push(c);
+                        idle.push((c, Instant::now()));
                         return;
                     }
                 }
@@ -184,7 +188,7 @@ impl Drop for Conn<'_> {
 impl Drop for PgStore {
     fn drop(&mut self) {
         let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|e| e.into_inner()));
-        discard(idle);
+        discard(idle.into_iter().map(|(c, _)| c).collect());
     }
 }
 
@@ -248,9 +252,22 @@ impl PgStore {
     /// A connection from the pool, or a new one.
     pub(crate) fn conn(&self) -> Result<Conn<'_>, StoreError> {
         let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let client = match pooled {
-            Some(c) if !c.is_closed() => c,
-            _ => self.config.connect(self.tls.clone()).map_err(|e| {
+        let usable = pooled.and_then(|(mut c, since)| {
+            // A connection idle for a while may have been closed by the
+            // server (a restart, an idle timeout): asked first, so that
+            // the caller gets a live one rather than a failed step.
+            let alive = !c.is_closed()
+                && (since.elapsed() < IDLE_CHECK || c.is_valid(Duration::from_secs(5)).is_ok());
+            if alive {
+                Some(c)
+            } else {
+                discard(vec![c]);
+                None
+            }
+        });
+        let client = match usable {
+            Some(c) => c,
+            None => self.config.connect(self.tls.clone()).map_err(|e| {
                 StoreError::Engine(format!(
                     "cannot connect to the PostgreSQL database {}: {}; try again later",
                     self.describe,
