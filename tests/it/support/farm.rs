@@ -62,12 +62,16 @@ impl Farm {
 
     /// A farm with extra TOML appended to the configuration.
     pub fn with(extra: &str) -> Farm {
+        Farm::with_database(super::pg::TestDb::create(), extra)
+    }
+
+    /// A farm on the PostgreSQL database `pg` (`None`: on sled).
+    pub fn with_database(pg: Option<super::pg::TestDb>, extra: &str) -> Farm {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
         std::fs::write(data.join("admins.asc"), shared_ed25519().armored_public()).unwrap();
         std::fs::create_dir_all(dir.path().join("build")).unwrap();
-        let pg = super::pg::TestDb::create();
         let url = pg.as_ref().map(|p| p.url.as_str());
         let toml = Farm::toml(dir.path(), url, extra);
         let cfg = Config::from_toml(&toml, None).unwrap();

@@ -47,9 +47,25 @@ impl TestDb {
         Some(db)
     }
 
+    /// A fresh, migrated database on the server at `server` (a test's
+    /// own server).
+    pub fn create_on(server: &str) -> TestDb {
+        let db = TestDb::create_bare_on(server.to_string());
+        let cfg = buildmail::config::Config::from_toml("", None).unwrap();
+        buildmail::store::pg::PgStore::connect(&db.url, &cfg.database)
+            .unwrap()
+            .migrate()
+            .unwrap();
+        db
+    }
+
     /// A fresh database without buildmail's schema.
     pub fn create_bare() -> Option<TestDb> {
-        let server = server()?;
+        Some(TestDb::create_bare_on(server()?))
+    }
+
+    /// A fresh database without buildmail's schema on `server`.
+    fn create_bare_on(server: String) -> TestDb {
         static N: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
             "bm_test_{}_{}",
@@ -65,7 +81,7 @@ impl TestDb {
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap();
         let url = with_database(&server, &name);
-        Some(TestDb { server, name, url })
+        TestDb { server, name, url }
     }
 
     /// A plain client of this database (to look at the tables).
