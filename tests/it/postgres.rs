@@ -631,3 +631,20 @@ fn connections_dropped_mid_burst_lose_nothing_and_double_nothing() {
     assert_eq!(count(&a, "SELECT count(*) FROM builds"), N as i64);
     assert_eq!(count(&a, "SELECT count(*) FROM history"), N as i64);
 }
+
+/// `sslmode=require` insists on TLS: against a server without it (the
+/// test server), the connection is refused rather than made in clear;
+/// the default (`prefer`) connects.
+#[test]
+fn sslmode_require_refuses_a_server_without_tls() {
+    let Some(farm) = pg_farm("") else { return };
+    let url = farm.pg.as_ref().unwrap().url.clone();
+    let mut cfg = farm.cfg.database.clone();
+    cfg.url = Some(format!("{url}?sslmode=require"));
+    let e = buildmail::store::open(&cfg)
+        .err()
+        .expect("refused in clear");
+    assert!(e.to_string().to_lowercase().contains("tls"), "{e}");
+    cfg.url = Some(format!("{url}?sslmode=prefer"));
+    assert!(buildmail::store::open(&cfg).is_ok());
+}
