@@ -164,8 +164,7 @@ fn a_database_url_selects_postgresql_and_its_password_is_never_shown() {
     }
     // Not a PostgreSQL URL: refused, and the error shows no password.
     let e = Config::from_toml("[database]\nurl = \"mysql://u:hunter2@h/d\"\n", None)
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     let said = e.to_string();
     assert!(
         said.contains("database.url") && said.contains("u:***@h/d"),
