@@ -32,6 +32,19 @@ fn pg_farm(extra: &str) -> Option<Farm> {
     Some(Farm::with(extra))
 }
 
+/// A failed build's log mail for `src` 1.0-1 (unstable, amd64), with a
+/// Message-ID of its own; and the log it carries.
+fn failed_log(src: &str) -> (Vec<u8>, Vec<u8>) {
+    let spec = crate::support::logs::LogSpec::new(src, "1.0-1", "amd64", "unstable", "failed");
+    let log = crate::support::logs::sbuild_log(&spec);
+    let subject = crate::support::sbuild_subject("failed", src, "1.0-1", "amd64", "unstable");
+    let mail = crate::support::with_message_id(
+        &crate::support::log_mail_plain(&subject, &log),
+        &crate::support::unique_message_id(),
+    );
+    (mail, log)
+}
+
 /// One number from SQL.
 fn count(farm: &Farm, sql: &str) -> i64 {
     let db = farm.pg.as_ref().expect("a PostgreSQL farm");
@@ -87,19 +100,7 @@ fn two_daemons_taking_the_same_mails_commit_each_once() {
     let da = Daemon::start(&a, false);
     let db = Daemon::start(&b, false);
     const N: usize = 24;
-    let mails: Vec<Vec<u8>> = (0..N)
-        .map(|i| {
-            let src = format!("pkg{i}");
-            let spec =
-                crate::support::logs::LogSpec::new(&src, "1.0-1", "amd64", "unstable", "failed");
-            let subject =
-                crate::support::sbuild_subject("failed", &src, "1.0-1", "amd64", "unstable");
-            crate::support::with_message_id(
-                &crate::support::log_mail_plain(&subject, &crate::support::logs::sbuild_log(&spec)),
-                &crate::support::unique_message_id(),
-            )
-        })
-        .collect();
+    let mails: Vec<Vec<u8>> = (0..N).map(|i| failed_log(&format!("pkg{i}")).0).collect();
     let mails = Arc::new(mails);
     let barrier = Arc::new(Barrier::new(2));
     let threads: Vec<_> = [da.socket.clone(), db.socket.clone()]
@@ -426,12 +427,7 @@ fn a_database_that_cannot_be_reached_defers_the_mail() {
         .toml
         .replace(&url, "postgresql://postgres@127.0.0.1:1/nowhere");
     down.cfg = buildmail::config::Config::from_toml(&down.toml, None).unwrap();
-    let spec = crate::support::logs::LogSpec::new("hello", "1.0-1", "amd64", "unstable", "failed");
-    let subject = crate::support::sbuild_subject("failed", "hello", "1.0-1", "amd64", "unstable");
-    let mail = crate::support::with_message_id(
-        &crate::support::log_mail_plain(&subject, &crate::support::logs::sbuild_log(&spec)),
-        &crate::support::unique_message_id(),
-    );
+    let (mail, _) = failed_log("hello");
     let out = down.deliver_binary(&mail, &[]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(75), "{said}");
@@ -454,13 +450,7 @@ fn a_database_that_cannot_be_reached_defers_the_mail() {
 #[test]
 fn a_log_accepted_on_one_host_is_served_by_another() {
     let Some(a) = pg_farm("") else { return };
-    let spec = crate::support::logs::LogSpec::new("hello", "1.0-1", "amd64", "unstable", "failed");
-    let log = crate::support::logs::sbuild_log(&spec);
-    let subject = crate::support::sbuild_subject("failed", "hello", "1.0-1", "amd64", "unstable");
-    let mail = crate::support::with_message_id(
-        &crate::support::log_mail_plain(&subject, &log),
-        &crate::support::unique_message_id(),
-    );
+    let (mail, log) = failed_log("hello");
     assert!(a.deliver_binary(&mail, &[]).status.success());
     let mut b = Farm::beside(&a);
     let b_data = b.root().join("data");
@@ -495,14 +485,7 @@ fn a_daemon_killed_mid_burst_loses_nothing_and_doubles_nothing() {
     let mails: Vec<(String, Vec<u8>)> = (0..N)
         .map(|i| {
             let src = format!("burst{i}");
-            let spec =
-                crate::support::logs::LogSpec::new(&src, "1.0-1", "amd64", "unstable", "failed");
-            let subject =
-                crate::support::sbuild_subject("failed", &src, "1.0-1", "amd64", "unstable");
-            let mail = crate::support::with_message_id(
-                &crate::support::log_mail_plain(&subject, &crate::support::logs::sbuild_log(&spec)),
-                &crate::support::unique_message_id(),
-            );
+            let mail = failed_log(&src).0;
             (src, mail)
         })
         .collect();
@@ -596,12 +579,7 @@ fn connections_dropped_mid_burst_lose_nothing_and_double_nothing() {
     let mut deferred = 0;
     for i in 0..N {
         let src = format!("drop{i}");
-        let spec = crate::support::logs::LogSpec::new(&src, "1.0-1", "amd64", "unstable", "failed");
-        let subject = crate::support::sbuild_subject("failed", &src, "1.0-1", "amd64", "unstable");
-        let mail = crate::support::with_message_id(
-            &crate::support::log_mail_plain(&subject, &crate::support::logs::sbuild_log(&spec)),
-            &crate::support::unique_message_id(),
-        );
+        let (mail, _) = failed_log(&src);
         // The MTA: again until it is accepted.
         let mut tries = 0;
         loop {
