@@ -626,3 +626,73 @@ fn sslmode_require_refuses_a_server_without_tls() {
     cfg.url = Some(format!("{url}?sslmode=prefer"));
     assert!(buildmail::store::open(&cfg).is_ok());
 }
+
+/// TLS for real: a server of its own (`.ci/postgres`) with a certificate
+/// of a private CA. `sslmode=require` with that CA in
+/// `database.tls_ca_file` connects (and migrates); without it the
+/// server's certificate is refused, so nothing goes in clear.
+#[test]
+fn tls_to_a_server_with_a_private_ca() {
+    let Some(farm) = pg_farm("") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sh = |script: &str| {
+        let out = std::process::Command::new("sh")
+            .arg("-ec")
+            .arg(script)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    sh(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca \
+           -keyout ca.key -out ca.crt 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
+           -keyout server.key -out server.csr 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+           -days 2 -extfile san.ext -out server.crt 2>/dev/null
+        chmod 755 .
+        chown postgres: server.key server.crt && chmod 600 server.key",
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/postgres");
+    let pg = d.join("pg");
+    let url = sh(&format!(
+        "PG_OPTS='-c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key' {} start {}",
+        script.display(),
+        pg.display(),
+        d = d.display()
+    ));
+    struct Stop(String);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&self.0)
+                .output();
+        }
+    }
+    let _stop = Stop(format!("{} stop {}", script.display(), pg.display()));
+    let mut cfg = farm.cfg.database.clone();
+    cfg.url = Some(format!("{}?sslmode=require", url.trim()));
+    let url = cfg.url.clone().unwrap();
+    // The Mozilla roots alone do not know the private CA: refused.
+    let e = buildmail::store::pg::PgStore::connect(&url, &cfg)
+        .unwrap()
+        .migrate()
+        .expect_err("an unknown issuer is refused");
+    assert!(e.to_string().contains("certificate"), "{e}");
+    cfg.tls_ca_file = Some(d.join("ca.crt"));
+    let m = buildmail::store::pg::PgStore::connect(&url, &cfg)
+        .unwrap()
+        .migrate()
+        .unwrap();
+    assert_eq!(m.to, buildmail::store::pg::schema::current());
+    assert!(buildmail::store::open(&cfg).is_ok());
+}
