@@ -218,6 +218,11 @@ async fn serve(
     inherited: Vec<(systemd::Inherited, String)>,
     pages: tokio::runtime::Handle,
 ) -> anyhow::Result<()> {
+    // The signal handlers first: a SIGTERM that comes as soon as a
+    // listener answers (a busy machine may not have run this task on
+    // since) must stop the daemon cleanly, not kill it.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let sockets = Sockets::open(&core.config(), &listen, inherited).await?;
     let mut listening: Vec<String> = sockets.lmtp.iter().map(Listener::describe).collect();
@@ -269,8 +274,6 @@ async fn serve(
         tokio::spawn(watchdog_task(core.clone(), every / 2, stop.clone()));
     }
     systemd::ready("accepting mail");
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     loop {
         tokio::select! {
             _ = term.recv() => {
