@@ -1,23 +1,54 @@
 //! `buildmail migrate`: makes the PostgreSQL database's schema the one
-//! this buildmail writes (`migrations/`, embedded), or says it is.
+//! this buildmail writes (`migrations/`, embedded), or says it is; with
+//! `--from-sled DIR`, then copies a sled database into it and counts
+//! every table on both sides.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::config::Config;
+use crate::store::archive::LogArchive;
+use crate::store::pg::from_sled::copy_logs;
 use crate::store::pg::PgStore;
+use crate::store::sled::export::SledExport;
 
 /// Options of `migrate`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Then copy the sled database in DIR (an earlier `[database] path`;
+    /// stop every buildmail using it first) into the configured
+    /// PostgreSQL database: records, history, dedup and replay records,
+    /// quarantine, outbox, jobs, notices, the log index, and the logs.
+    /// Idempotent and resumable: run it again after an interruption.
+    /// Exits non-zero when a table's counts differ afterwards.
+    #[arg(long, value_name = "DIR")]
+    pub from_sled: Option<PathBuf>,
+    /// With --from-sled: the sled farm's log archive (its
+    /// `[database] log_archive`; default: the configured one, which then
+    /// needs no copy).
+    #[arg(long, value_name = "DIR", requires = "from_sled")]
+    pub logs: Option<PathBuf>,
+}
 
 /// Applies the migrations the configured PostgreSQL database lacks.
-pub fn run(config: &Config, _args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     let Some(url) = &config.database.url else {
         anyhow::bail!(
-            "database.url is not set: the sled database at {} needs no migration (it is made when first used)",
-            config.database.path.display()
+            "database.url is not set: the sled database at {} needs no migration (it is made when first used){}",
+            config.database.path.display(),
+            if args.from_sled.is_some() {
+                "; to copy a sled database into PostgreSQL, set [database] url to the PostgreSQL database first"
+            } else {
+                ""
+            }
         );
     };
+    // The sled database is taken (and checked) before anything is written.
+    let export = args
+        .from_sled
+        .as_deref()
+        .map(SledExport::open)
+        .transpose()?;
     let store = PgStore::connect(url, &config.database)?;
     let m = store.migrate()?;
     let db = config.database.describe();
@@ -31,5 +62,72 @@ pub fn run(config: &Config, _args: Args) -> anyhow::Result<ExitCode> {
             m.applied.join(", ")
         );
     }
-    Ok(ExitCode::SUCCESS)
+    let Some(export) = export else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    outln!(
+        "copying the sled database {} into {db}",
+        export.path().display()
+    );
+    let (_, queued, maintainers) = store.copy_from_sled(&export, &mut |table, n| {
+        outln!("  {table}: {n}");
+    })?;
+    let mut counts = store.verify_copy(&export, queued, maintainers)?;
+    // The logs: from the sled farm's archive into the configured one.
+    let from_dir = args
+        .logs
+        .clone()
+        .unwrap_or_else(|| config.database.log_archive.clone());
+    let same = from_dir == config.database.log_archive
+        || (from_dir.canonicalize().ok())
+            .is_some_and(|a| config.database.log_archive.canonicalize().ok() == Some(a));
+    let from = LogArchive::new(&from_dir);
+    let (n, there, put) = if same {
+        let n = copy_logs(&from, &from)?.0;
+        (n, n, 0)
+    } else {
+        copy_logs(&from, &LogArchive::new(&config.database.log_archive))?
+    };
+    if same {
+        outln!(
+            "  logs: {n} stay in {} (the configured log archive)",
+            from_dir.display()
+        );
+    } else {
+        outln!(
+            "  logs: {put} copied from {} to {}",
+            from_dir.display(),
+            config.database.log_archive.display()
+        );
+    }
+    counts.push(crate::store::pg::from_sled::TableCount {
+        table: "logs (archived)".into(),
+        sled: n,
+        postgres: there,
+    });
+    let width = counts.iter().map(|c| c.table.len()).max().unwrap_or(5);
+    outln!("{:width$}  {:>10}  {:>10}", "table", "sled", "postgresql");
+    let mut bad = Vec::new();
+    for c in &counts {
+        let mark = if c.matches() { "" } else { "  MISMATCH" };
+        outln!(
+            "{:width$}  {:>10}  {:>10}{mark}",
+            c.table,
+            c.sled,
+            c.postgres
+        );
+        if !c.matches() {
+            bad.push(c.table.as_str());
+        }
+    }
+    if bad.is_empty() {
+        outln!("every table holds as many rows as in sled: point the configuration at {db} (it is already) and start buildmail");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "buildmail: the counts differ in {}: the PostgreSQL database holds rows the sled database does not (or lacks some); copy into a database that holds nothing else",
+            bad.join(", ")
+        );
+        Ok(ExitCode::from(1))
+    }
 }

@@ -38,6 +38,7 @@
 //! printed: [`crate::config::redact_url`].
 
 mod commit;
+pub mod from_sled;
 pub mod schema;
 
 use std::sync::Mutex;

@@ -50,6 +50,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 mod commit;
+pub mod export;
 mod pages;
 
 use crate::config::DatabaseConfig;

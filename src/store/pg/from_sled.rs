@@ -1,0 +1,976 @@
+//! `buildmail migrate --from-sled`: a sled database copied into
+//! PostgreSQL, idempotent and resumable.
+//!
+//! Each table is copied in key order in transactions of [`BATCH`] rows,
+//! one multi-row `INSERT ... ON CONFLICT DO NOTHING` each, on the rows'
+//! natural keys (the sled key's sequence number, `sled_seq`, for history,
+//! logs, error replies and bounces: migration `0002_from_sled`). A copy
+//! stopped midway and run again skips what is there and finishes; a copy
+//! run twice changes nothing. A row the target already holds with other
+//! data under the same key stops the copy (the batch is rolled back) and
+//! names the keys: the target is not a copy of this sled database.
+//! The pages' indexes (queue, counts, maintainers) are made from the
+//! builds as they are copied; the counters (`ids`, `quarantine_ids`)
+//! continue above every id copied. [`verify`] then counts each table on
+//! both sides.
+
+use std::collections::BTreeSet;
+
+use postgres::types::ToSql;
+use postgres::Transaction;
+use serde::Serialize;
+
+use super::{engine, t, PgStore};
+use crate::debian::people::people;
+use crate::model::BuildRecord;
+use crate::store::archive::LogArchive;
+use crate::store::blob::{BlobId, BlobStore};
+use crate::store::sled::export::SledExport;
+use crate::store::StoreError;
+
+/// Rows per transaction.
+pub const BATCH: usize = 1000;
+
+/// The crash point reached after each committed batch (tests stop a copy
+/// midway with `BUILDMAIL_CRASH_AT=migrate-batch:N`).
+pub const CRASH_POINT: &str = "migrate-batch";
+
+/// One value of a row.
+type Value = Box<dyn ToSql + Sync>;
+
+/// A column: its name and SQL type (`json` values are passed as text).
+type Col = (&'static str, &'static str);
+
+/// How one table is written.
+struct Table {
+    name: &'static str,
+    cols: &'static [Col],
+    /// The natural key (the conflict target).
+    key: &'static [&'static str],
+    /// The columns a row already there must hold alike (empty: derived
+    /// rows, not compared).
+    compare: &'static [&'static str],
+}
+
+/// How many rows of one table each side holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableCount {
+    /// The table (PostgreSQL's name; `blobs (logs)` for the archived logs).
+    pub table: String,
+    /// Rows in the sled database (or what they make).
+    pub sled: u64,
+    /// Rows in PostgreSQL.
+    pub postgres: u64,
+}
+
+impl TableCount {
+    /// Whether both sides hold as many.
+    pub fn matches(&self) -> bool {
+        self.sled == self.postgres
+    }
+}
+
+/// Text for a column, NUL made U+FFFD (as the store writes it).
+fn s(v: &str) -> Value {
+    Box::new(t(v).into_owned())
+}
+
+fn opt(v: Option<&str>) -> Value {
+    Box::new(v.map(|v| t(v).into_owned()))
+}
+
+fn int(v: i64) -> Value {
+    Box::new(v)
+}
+
+/// A record as the store writes it: serde_json's text, passed as text
+/// (the column is json, which keeps it as written).
+fn json<T: Serialize>(table: &'static str, v: &T) -> Result<Value, StoreError> {
+    let text = serde_json::to_string(v).map_err(|e| StoreError::Corrupt {
+        tree: table,
+        message: format!("cannot encode a record: {e}"),
+    })?;
+    Ok(Box::new(text))
+}
+
+/// Rows of one table collected into batches and written.
+struct Writer<'c, 'a> {
+    tx: Option<Transaction<'c>>,
+    client: &'c mut postgres::Client,
+    table: &'a Table,
+    rows: Vec<Vec<Value>>,
+    /// Derived rows written in the same transaction: (table, rows).
+    derived: Vec<(&'a Table, Vec<Vec<Value>>)>,
+    /// Rows offered so far.
+    offered: u64,
+}
+
+impl<'c, 'a> Writer<'c, 'a> {
+    fn new(client: &'c mut postgres::Client, table: &'a Table) -> Writer<'c, 'a> {
+        Writer {
+            tx: None,
+            client,
+            table,
+            rows: Vec::new(),
+            derived: Vec::new(),
+            offered: 0,
+        }
+    }
+
+    fn push(&mut self, row: Vec<Value>) -> Result<(), StoreError> {
+        self.rows.push(row);
+        self.offered += 1;
+        if self.rows.len() >= BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn derive(&mut self, table: &'a Table, row: Vec<Value>) {
+        match self.derived.iter_mut().find(|(t, _)| t.name == table.name) {
+            Some((_, rows)) => rows.push(row),
+            None => self.derived.push((table, vec![row])),
+        }
+    }
+
+    /// Writes the batch in one transaction.
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if self.rows.is_empty() && self.derived.iter().all(|(_, r)| r.is_empty()) {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.rows);
+        let derived = std::mem::take(&mut self.derived);
+        let _ = self.tx.take();
+        let mut tx = self.client.transaction().map_err(engine)?;
+        let differ = insert(&mut tx, self.table, &rows)?;
+        if !differ.is_empty() {
+            return Err(StoreError::Schema(format!(
+                "the PostgreSQL database already holds other data in {} for {} = {}{}: it is not a copy of this sled database; nothing of this batch was written. Copy into a database that holds nothing else (createdb, then buildmail migrate --from-sled), or remove those rows",
+                self.table.name,
+                self.table.key.join(", "),
+                differ.iter().take(5).cloned().collect::<Vec<_>>().join("; "),
+                if differ.len() > 5 {
+                    format!(" and {} more", differ.len() - 5)
+                } else {
+                    String::new()
+                },
+            )));
+        }
+        for (table, rows) in &derived {
+            insert(&mut tx, table, rows)?;
+        }
+        tx.commit().map_err(engine)?;
+        crate::fsutil::crash_point(CRASH_POINT);
+        Ok(())
+    }
+}
+
+/// Inserts `rows` into `table` (`ON CONFLICT DO NOTHING`); returns the
+/// keys of the rows already there with other data (in words).
+fn insert(
+    tx: &mut Transaction<'_>,
+    table: &Table,
+    rows: &[Vec<Value>],
+) -> Result<Vec<String>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<&str> = table.cols.iter().map(|c| c.0).collect();
+    let mut values = String::new();
+    let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(rows.len() * names.len());
+    for (i, row) in rows.iter().enumerate() {
+        values.push_str(if i == 0 { "(" } else { ", (" });
+        for (j, ((_, ty), v)) in table.cols.iter().zip(row).enumerate() {
+            if j > 0 {
+                values.push_str(", ");
+            }
+            params.push(v.as_ref());
+            let n = params.len();
+            if *ty == "json" {
+                values.push_str(&format!("${n}::text::json"));
+            } else {
+                values.push_str(&format!("${n}::{ty}"));
+            }
+        }
+        values.push(')');
+    }
+    let cols = names.join(", ");
+    let key = table.key.join(", ");
+    let insert = format!(
+        "INSERT INTO {name} ({cols}) SELECT {cols} FROM v ON CONFLICT ({key}) DO NOTHING",
+        name = table.name
+    );
+    if table.compare.is_empty() {
+        tx.execute(
+            &format!("WITH v ({cols}) AS (VALUES {values}) {insert}"),
+            &params,
+        )
+        .map_err(engine)?;
+        return Ok(Vec::new());
+    }
+    // The main query reads the table as it was before the insert: the
+    // rows that were there, compared with what sled holds.
+    let on = table
+        .key
+        .iter()
+        .map(|k| format!("o.{k} = v.{k}"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let side = |p: &str| {
+        table
+            .compare
+            .iter()
+            .map(|c| format!("{p}.{c}::text"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let shown = table
+        .key
+        .iter()
+        .map(|k| format!("v.{k}::text"))
+        .collect::<Vec<_>>()
+        .join(" || '/' || ");
+    let sql = format!(
+        "WITH v ({cols}) AS (VALUES {values}), ins AS ({insert} RETURNING 1)
+         SELECT {shown} FROM v JOIN {name} o ON {on}
+         WHERE ({old}) IS DISTINCT FROM ({new})",
+        name = table.name,
+        old = side("o"),
+        new = side("v"),
+    );
+    let differ = tx.query(&sql, &params).map_err(engine)?;
+    Ok(differ.iter().map(|r| r.get::<_, String>(0)).collect())
+}
+
+const BUILDS: Table = Table {
+    name: "builds",
+    cols: &[
+        ("source", "text"),
+        ("dist", "text"),
+        ("arch", "text"),
+        ("version", "text"),
+        ("state", "text"),
+        ("state_change", "int8"),
+        ("rev", "int8"),
+        ("record", "json"),
+    ],
+    key: &["source", "dist", "arch"],
+    compare: &["rev", "record"],
+};
+
+const QUEUE: Table = Table {
+    name: "queue",
+    cols: &[
+        ("dist", "text"),
+        ("arch", "text"),
+        ("source", "text"),
+        ("grp", "bytea"),
+        ("admin_priority", "int8"),
+        ("built_before", "bool"),
+        ("priority", "text"),
+        ("section", "text"),
+        ("facts", "json"),
+    ],
+    key: &["dist", "arch", "source"],
+    compare: &[],
+};
+
+const MAINTAINERS: Table = Table {
+    name: "maintainers",
+    cols: &[
+        ("address", "text"),
+        ("source", "text"),
+        ("dist", "text"),
+        ("arch", "text"),
+        ("name", "text"),
+        ("role", "text"),
+    ],
+    key: &["address", "source", "dist", "arch"],
+    compare: &[],
+};
+
+const HISTORY: Table = Table {
+    name: "history",
+    cols: &[
+        ("source", "text"),
+        ("dist", "text"),
+        ("arch", "text"),
+        ("time", "int8"),
+        ("from_state", "text"),
+        ("to_state", "text"),
+        ("version", "text"),
+        ("event", "text"),
+        ("entry", "json"),
+        ("sled_seq", "int8"),
+    ],
+    key: &["sled_seq"],
+    compare: &["source", "dist", "arch", "entry"],
+};
+
+const MAILS: Table = Table {
+    name: "mails",
+    cols: &[
+        ("id", "text"),
+        ("message_id", "text"),
+        ("received", "int8"),
+        ("kind", "text"),
+        ("outcome", "text"),
+        ("record", "json"),
+    ],
+    key: &["id"],
+    compare: &["record"],
+};
+
+const MSGIDS: Table = Table {
+    name: "msgids",
+    cols: &[("message_id", "text"), ("mail", "text")],
+    key: &["message_id"],
+    compare: &["mail"],
+};
+
+const LOGS: Table = Table {
+    name: "logs",
+    cols: &[
+        ("id", "text"),
+        ("source", "text"),
+        ("version", "text"),
+        ("dist", "text"),
+        ("arch", "text"),
+        ("time", "int8"),
+        ("builder", "text"),
+        ("record", "json"),
+        ("sled_seq", "int8"),
+    ],
+    key: &["sled_seq"],
+    compare: &["record"],
+};
+
+const LOG_MSGIDS: Table = Table {
+    name: "log_msgids",
+    cols: &[
+        ("message_id", "text"),
+        ("source", "text"),
+        ("dist", "text"),
+        ("arch", "text"),
+    ],
+    key: &["message_id"],
+    compare: &["source", "dist", "arch"],
+};
+
+const QUARANTINE: Table = Table {
+    name: "quarantine",
+    cols: &[
+        ("id", "int8"),
+        ("time", "int8"),
+        ("reason", "text"),
+        ("sha256", "text"),
+        ("entry", "json"),
+        ("raw", "bytea"),
+    ],
+    key: &["id"],
+    compare: &["entry", "raw"],
+};
+
+const UNHANDLED: Table = Table {
+    name: "unhandled",
+    cols: &[("id", "text"), ("raw", "bytea")],
+    key: &["id"],
+    compare: &["raw"],
+};
+
+const SIGNATURES: Table = Table {
+    name: "signatures",
+    cols: &[
+        ("fingerprint", "text"),
+        ("created", "int8"),
+        ("signed_sha256", "text"),
+        ("first_seen", "int8"),
+        ("consumed", "bool"),
+        ("record", "json"),
+    ],
+    key: &["fingerprint", "created", "signed_sha256"],
+    compare: &["record"],
+};
+
+const JOBS: Table = Table {
+    name: "jobs",
+    cols: &[
+        ("id", "int8"),
+        ("source", "text"),
+        ("dist", "text"),
+        ("arch", "text"),
+        ("kind", "text"),
+        ("record", "json"),
+    ],
+    key: &["id"],
+    compare: &["record"],
+};
+
+const OUTBOX: Table = Table {
+    name: "outbox",
+    cols: &[
+        ("id", "int8"),
+        ("kind", "text"),
+        ("next_attempt", "int8"),
+        ("dead", "bool"),
+        ("record", "json"),
+        ("raw", "bytea"),
+    ],
+    key: &["id"],
+    compare: &["record", "raw"],
+};
+
+const REPLIES_SENT: Table = Table {
+    name: "replies_sent",
+    cols: &[("address", "text"), ("time", "int8"), ("sled_seq", "int8")],
+    key: &["sled_seq"],
+    compare: &["address", "time"],
+};
+
+const UPLOADS: Table = Table {
+    name: "uploads",
+    cols: &[
+        ("changes_name", "text"),
+        ("source", "text"),
+        ("dist", "text"),
+        ("arch", "text"),
+    ],
+    key: &["changes_name"],
+    compare: &["source", "dist", "arch"],
+};
+
+const BOUNCES: Table = Table {
+    name: "bounces",
+    cols: &[("time", "int8"), ("sled_seq", "int8")],
+    key: &["sled_seq"],
+    compare: &["time"],
+};
+
+const NOTICES: Table = Table {
+    name: "notices",
+    cols: &[
+        ("source", "text"),
+        ("version", "text"),
+        ("dist", "text"),
+        ("due", "int8"),
+        ("sent", "bool"),
+        ("record", "json"),
+    ],
+    key: &["source", "version", "dist"],
+    compare: &["record"],
+};
+
+const EXPLAIN: Table = Table {
+    name: "explain",
+    cols: &[
+        ("source", "text"),
+        ("dist", "text"),
+        ("arch", "text"),
+        ("log", "text"),
+        ("task", "json"),
+    ],
+    key: &["source", "dist", "arch"],
+    compare: &["task"],
+};
+
+const RELEASES: Table = Table {
+    name: "releases",
+    cols: &[
+        ("suite", "text"),
+        ("date", "int8"),
+        ("sha256", "text"),
+        ("synced", "int8"),
+        ("record", "json"),
+    ],
+    key: &["suite"],
+    compare: &["record"],
+};
+
+const DAILY: Table = Table {
+    name: "daily",
+    cols: &[
+        ("dist", "text"),
+        ("arch", "text"),
+        ("day", "int8"),
+        ("counts", "json"),
+    ],
+    key: &["dist", "arch", "day"],
+    compare: &["counts"],
+};
+
+/// What the copy made of the builds: the rows of the derived tables.
+#[derive(Debug, Default)]
+struct Derived {
+    queue: u64,
+    maintainers: u64,
+}
+
+/// The maintainers' index rows of a build (the first role an address
+/// has wins, as in both stores).
+fn maintainer_rows(b: &BuildRecord) -> Vec<Vec<Value>> {
+    let k = &b.key;
+    let src = b.source.as_ref();
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (field, role) in [
+        (src.and_then(|s| s.maintainer.as_deref()), "maintainer"),
+        (src.and_then(|s| s.uploaders.as_deref()), "uploader"),
+    ] {
+        for p in people(field.unwrap_or("")) {
+            if !seen.insert(t(&p.address).into_owned()) {
+                continue;
+            }
+            out.push(vec![
+                s(&p.address),
+                s(&k.source),
+                s(&k.dist),
+                s(&k.arch),
+                s(&p.name),
+                s(role),
+            ]);
+        }
+    }
+    out
+}
+
+/// What the copy did.
+#[derive(Debug, Default)]
+pub struct Copied {
+    /// Rows offered per table (copied now or found there already).
+    pub offered: Vec<(&'static str, u64)>,
+    /// Logs put into the target blob store now.
+    pub logs_put: u64,
+}
+
+impl PgStore {
+    /// Copies everything `src` holds into this database (whose schema is
+    /// current): rows in batches, skipping what is there; `progress` is
+    /// told each table as it is done.
+    pub fn copy_from_sled(
+        &self,
+        src: &SledExport,
+        progress: &mut dyn FnMut(&str, u64),
+    ) -> Result<(Copied, u64, u64), StoreError> {
+        let mut conn = self.conn()?;
+        let client: &mut postgres::Client = &mut conn;
+        let mut copied = Copied::default();
+        let mut done = |name: &'static str, n: u64, copied: &mut Copied| {
+            progress(name, n);
+            copied.offered.push((name, n));
+        };
+        // Builds, with the queue and maintainers made from them.
+        let mut derived = Derived::default();
+        {
+            let mut w = Writer::new(client, &BUILDS);
+            for b in src.builds()? {
+                let b = b?;
+                let k = &b.key;
+                if b.in_queue() {
+                    let f = b.queue_facts();
+                    w.derive(
+                        &QUEUE,
+                        vec![
+                            s(&k.dist),
+                            s(&k.arch),
+                            s(&k.source),
+                            Box::new(crate::store::sled::queue_group(&f)),
+                            int(f.admin_priority),
+                            Box::new(f.built_before),
+                            opt(f.priority.as_deref()),
+                            opt(f.section.as_deref()),
+                            json("queue", &f)?,
+                        ],
+                    );
+                    derived.queue += 1;
+                }
+                for row in maintainer_rows(&b) {
+                    w.derive(&MAINTAINERS, row);
+                    derived.maintainers += 1;
+                }
+                w.push(vec![
+                    s(&k.source),
+                    s(&k.dist),
+                    s(&k.arch),
+                    s(&b.version),
+                    s(b.state.as_str()),
+                    int(b.state_change),
+                    int(b.rev as i64),
+                    json("builds", &b)?,
+                ])?;
+            }
+            w.flush()?;
+            done("builds", w.offered, &mut copied);
+        }
+        // Each state's count per suite and architecture, from the builds.
+        client
+            .batch_execute(
+                "INSERT INTO counts (dist, arch, state, n)
+                 SELECT dist, arch, state, count(*) FROM builds GROUP BY dist, arch, state
+                 ON CONFLICT (dist, arch, state) DO UPDATE SET n = EXCLUDED.n",
+            )
+            .map_err(engine)?;
+        {
+            let mut w = Writer::new(client, &HISTORY);
+            for h in src.history()? {
+                let (k, seq, h) = h?;
+                w.push(vec![
+                    s(&k.source),
+                    s(&k.dist),
+                    s(&k.arch),
+                    int(h.time),
+                    opt(h.from.map(|s| s.as_str())),
+                    opt(h.to.map(|s| s.as_str())),
+                    s(&h.version),
+                    s(&h.event),
+                    json("history", &h)?,
+                    int(seq as i64),
+                ])?;
+            }
+            w.flush()?;
+            done("history", w.offered, &mut copied);
+        }
+        {
+            let mut w = Writer::new(client, &MAILS);
+            for m in src.mails()? {
+                let (key, m) = m?;
+                w.push(vec![
+                    s(&key),
+                    opt(m.message_id.as_deref()),
+                    int(m.received),
+                    s(&m.kind),
+                    s(&m.outcome),
+                    json("mails", &m)?,
+                ])?;
+            }
+            w.flush()?;
+            done("mails", w.offered, &mut copied);
+        }
+        {
+            let mut w = Writer::new(client, &MSGIDS);
+            for m in src.msgids()? {
+                let (mid, mail) = m?;
+                w.push(vec![s(&mid), s(&mail)])?;
+            }
+            w.flush()?;
+            done("msgids", w.offered, &mut copied);
+        }
+        {
+            let mut w = Writer::new(client, &LOGS);
+            for l in src.logs()? {
+                let (seq, r) = l?;
+                w.push(vec![
+                    s(&r.id),
+                    s(&r.key.source),
+                    s(&r.version),
+                    s(&r.key.dist),
+                    s(&r.key.arch),
+                    int(r.time),
+                    opt(r.builder.as_deref()),
+                    json("logs", &r)?,
+                    int(seq as i64),
+                ])?;
+            }
+            w.flush()?;
+            done("logs", w.offered, &mut copied);
+        }
+        {
+            let mut w = Writer::new(client, &LOG_MSGIDS);
+            for l in src.log_msgids()? {
+                let (mid, k) = l?;
+                w.push(vec![s(&mid), s(&k.source), s(&k.dist), s(&k.arch)])?;
+            }
+            w.flush()?;
+            done("log_msgids", w.offered, &mut copied);
+        }
+        {
+            let mut w = Writer::new(client, &QUARANTINE);
+            for q in src.quarantine()? {
+                let (q, raw) = q?;
+                w.push(vec![
+                    int(q.id as i64),
+                    int(q.time),
+                    s(&q.reason),
+                    s(&q.sha256),
+                    json("quarantine", &q)?,
+                    Box::new(raw),
+                ])?;
+            }
+            w.flush()?;
+            done("quarantine", w.offered, &mut copied);
+        }
+        {
+            let mut w = Writer::new(client, &UNHANDLED);
+            for u in src.unhandled()? {
+                let (id, raw) = u?;
+                w.push(vec![s(&id), Box::new(raw)])?;
+            }
+            w.flush()?;
+            done("unhandled", w.offered, &mut copied);
+        }
+        {
+            let mut w = Writer::new(client, &SIGNATURES);
+            for sig in src.signatures()? {
+                let sig = sig?;
+                w.push(vec![
+                    s(&sig.fingerprint),
+                    int(sig.created),
+                    s(&sig.signed_sha256),
+                    int(sig.first_seen),
+                    Box::new(sig.consumed),
+                    json("signatures", &sig)?,
+                ])?;
+            }
+            w.flush()?;
+            done("signatures", w.offered, &mut copied);
+        }
+        {
+            let mut w = Writer::new(client, &JOBS);
+            for j in src.jobs()? {
+                let j = j?;
+                w.push(vec![
+                    int(j.id as i64),
+                    s(&j.key.source),
+                    s(&j.key.dist),
+                    s(&j.key.arch),
+                    s(j.kind.name()),
+                    json("jobs", &j)?,
+                ])?;
+            }
+            w.flush()?;
+            done("jobs", w.offered, &mut copied);
+        }
+        {
+            let mut w = Writer::new(client, &OUTBOX);
+            for o in src.outbox()? {
+                let (m, raw) = o?;
+                w.push(vec![
+                    int(m.id as i64),
+                    s(&m.kind),
+                    int(m.next_attempt),
+                    Box::new(m.dead),
+                    json("outbox", &m)?,
+                    Box::new(raw),
+                ])?;
+            }
+            w.flush()?;
+            done("outbox", w.offered, &mut copied);
+        }
+        {
+            let mut w = Writer::new(client, &REPLIES_SENT);
+            for r in src.replies_sent()? {
+                let (address, time, seq) = r?;
+                w.push(vec![s(&address), int(time), int(seq as i64)])?;
+            }
+            w.flush()?;
+            done("replies_sent", w.offered, &mut copied);
+        }
+        {
+            let mut w = Writer::new(client, &UPLOADS);
+            for u in src.uploads()? {
+                let (name, k) = u?;
+                w.push(vec![s(&name), s(&k.source), s(&k.dist), s(&k.arch)])?;
+            }
+            w.flush()?;
+            done("uploads", w.offered, &mut copied);
+        }
+        {
+            let mut w = Writer::new(client, &BOUNCES);
+            for b in src.bounces()? {
+                let (time, seq) = b?;
+                w.push(vec![int(time), int(seq as i64)])?;
+            }
+            w.flush()?;
+            done("bounces", w.offered, &mut copied);
+        }
+        {
+            let mut w = Writer::new(client, &NOTICES);
+            for n in src.notices()? {
+                let n = n?;
+                w.push(vec![
+                    s(&n.source),
+                    s(&n.version),
+                    s(&n.dist),
+                    int(n.due),
+                    Box::new(n.sent),
+                    json("notices", &n)?,
+                ])?;
+            }
+            w.flush()?;
+            done("notices", w.offered, &mut copied);
+        }
+        {
+            let mut w = Writer::new(client, &EXPLAIN);
+            for e in src.explain()? {
+                let e = e?;
+                w.push(vec![
+                    s(&e.key.source),
+                    s(&e.key.dist),
+                    s(&e.key.arch),
+                    s(&e.log),
+                    json("explain", &e)?,
+                ])?;
+            }
+            w.flush()?;
+            done("explain", w.offered, &mut copied);
+        }
+        {
+            let mut w = Writer::new(client, &RELEASES);
+            for r in src.releases()? {
+                let r = r?;
+                w.push(vec![
+                    s(&r.suite),
+                    int(r.date),
+                    s(&r.sha256),
+                    int(r.synced),
+                    json("releases", &r)?,
+                ])?;
+            }
+            w.flush()?;
+            done("releases", w.offered, &mut copied);
+        }
+        {
+            let mut w = Writer::new(client, &DAILY);
+            for d in src.daily()? {
+                let (dist, arch, day, counts) = d?;
+                w.push(vec![s(&dist), s(&arch), int(day), json("daily", &counts)?])?;
+            }
+            w.flush()?;
+            done("daily", w.offered, &mut copied);
+        }
+        // The counters continue above every id copied.
+        let c = src.counters()?;
+        let mut tx = client.transaction().map_err(engine)?;
+        for (seq, last, tables) in [
+            ("ids", c.last_id, &["jobs", "outbox"][..]),
+            ("quarantine_ids", c.last_quarantine_id, &["quarantine"][..]),
+        ] {
+            let mut top = last as i64;
+            for table in tables {
+                let m: i64 = tx
+                    .query_one(&format!("SELECT coalesce(max(id), 0) FROM {table}"), &[])
+                    .map_err(engine)?
+                    .get(0);
+                top = top.max(m);
+            }
+            let row = tx
+                .query_one(&format!("SELECT last_value, is_called FROM {seq}"), &[])
+                .map_err(engine)?;
+            let used = if row.get::<_, bool>(1) {
+                row.get::<_, i64>(0)
+            } else {
+                0
+            };
+            if top > used {
+                tx.execute("SELECT setval($1::text::regclass, $2)", &[&seq, &top])
+                    .map_err(engine)?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO meta (name, value) VALUES ('unanswered', $1)
+             ON CONFLICT (name) DO UPDATE SET value = GREATEST(meta.value, EXCLUDED.value)",
+            &[&(c.unanswered as i64)],
+        )
+        .map_err(engine)?;
+        tx.commit().map_err(engine)?;
+        Ok((copied, derived.queue, derived.maintainers))
+    }
+
+    /// Counts every table on both sides (`queue` and `maintainers`: the
+    /// rows the copied builds make, `queued` and `maintainers` as
+    /// [`PgStore::copy_from_sled`] returned them).
+    pub fn verify_copy(
+        &self,
+        src: &SledExport,
+        queued: u64,
+        maintainers: u64,
+    ) -> Result<Vec<TableCount>, StoreError> {
+        let mut conn = self.conn()?;
+        let mut count = |sql: &str| -> Result<u64, StoreError> {
+            let n: i64 = conn.query_one(sql, &[]).map_err(engine)?.get(0);
+            Ok(n as u64)
+        };
+        let star = |t: &str| format!("SELECT count(*) FROM {t}");
+        let mut out = Vec::new();
+        for (table, sled_tree) in [
+            ("builds", "builds"),
+            ("history", "history"),
+            ("mails", "mails"),
+            ("msgids", "msgids"),
+            ("logs", "log_index"),
+            ("log_msgids", "log_msgids"),
+            ("quarantine", "quarantine"),
+            ("unhandled", "unhandled"),
+            ("signatures", "signatures"),
+            ("jobs", "jobs"),
+            ("outbox", "outbox"),
+            ("replies_sent", "replies_sent"),
+            ("uploads", "uploads"),
+            ("bounces", "bounces"),
+            ("notices", "notices"),
+            ("explain", "explain"),
+            ("releases", "releases"),
+            ("daily", "daily"),
+        ] {
+            out.push(TableCount {
+                table: table.to_string(),
+                sled: src.len(sled_tree)?,
+                postgres: count(&star(table))?,
+            });
+        }
+        out.push(TableCount {
+            table: "quarantine (raw mails)".into(),
+            sled: src.len("quarantine_raw")?,
+            postgres: count("SELECT count(raw) FROM quarantine")?,
+        });
+        out.push(TableCount {
+            table: "queue".into(),
+            sled: queued,
+            postgres: count(&star("queue"))?,
+        });
+        out.push(TableCount {
+            table: "maintainers".into(),
+            sled: maintainers,
+            postgres: count(&star("maintainers"))?,
+        });
+        out.push(TableCount {
+            table: "counts".into(),
+            sled: src.state_count_rows()?,
+            postgres: count(&star("counts"))?,
+        });
+        Ok(out)
+    }
+}
+
+/// Copies every log of the `from` archive (segments and earlier
+/// releases' `.log.gz` files) that `to` lacks, as stored (same codec,
+/// same bytes), synced at the end. Returns (logs in `from`, logs `to`
+/// holds of them afterwards, logs put now).
+pub fn copy_logs(from: &LogArchive, to: &dyn BlobStore) -> Result<(u64, u64, u64), StoreError> {
+    let io = |e: std::io::Error| StoreError::Io {
+        path: from.dir().to_path_buf(),
+        source: e,
+    };
+    let ids: BTreeSet<BlobId> = from.list().map_err(io)?.into_iter().map(|b| b.id).collect();
+    let mut put = 0;
+    for id in &ids {
+        if to.exists(id).map_err(io)? {
+            continue;
+        }
+        let Some(blob) = from.get(id).map_err(io)? else {
+            continue;
+        };
+        to.put(id, blob.codec, &blob.bytes).map_err(io)?;
+        put += 1;
+        if put % BATCH as u64 == 0 {
+            to.sync().map_err(io)?;
+        }
+    }
+    to.sync().map_err(io)?;
+    let mut there = 0;
+    for id in &ids {
+        if to.exists(id).map_err(io)? {
+            there += 1;
+        }
+    }
+    Ok((ids.len() as u64, there, put))
+}

@@ -1,0 +1,470 @@
+//! `buildmail migrate --from-sled DIR`: a sled farm with real content
+//! (logs, a signed reply applied, a quarantined mail, a forward, an
+//! upload job, a synced suite) copied into PostgreSQL; the commands print
+//! the same on both; replays stay refused; a copy killed midway and run
+//! again, and a second run, give the same tables; a sled database in use
+//! and a target holding other data are refused.
+//!
+//! These need a PostgreSQL server (`BUILDMAIL_TEST_POSTGRES`); without
+//! one each says it skipped, and fails when `CI` is set.
+
+use std::path::PathBuf;
+
+use crate::support::archive::*;
+use crate::support::farm::*;
+use crate::support::keys::*;
+use crate::support::logs::{sbuild_log, LogSpec};
+use crate::support::pg::{self, TestDb};
+use buildmail::ingest::Outcome;
+
+/// Whether a PostgreSQL server is there; says so when not (a failure
+/// when `CI` is set).
+fn server(test: &str) -> bool {
+    if pg::server().is_some() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: {} is not set, and CI is: the copy from sled must be tested",
+        pg::ENV
+    );
+    eprintln!(
+        "SKIPPED {test}: set {}=postgresql://user@host:port/db (a user who may create databases) to run it",
+        pg::ENV
+    );
+    false
+}
+
+/// A sled farm with an archive (the database of a farm before it moved)
+/// and the PostgreSQL database it moves to.
+struct Moving {
+    farm: Farm,
+    extra: String,
+    db: Option<TestDb>,
+    /// The first log mail, as delivered.
+    log_mail: Vec<u8>,
+    /// The signed give-back, as delivered.
+    give_back: Vec<u8>,
+    /// The quarantined mail's id.
+    quarantined: u64,
+    _mirror: tempfile::TempDir,
+}
+
+impl Moving {
+    fn new() -> Moving {
+        let mirror = tempfile::tempdir().unwrap();
+        let root = mirror.path().join("mirror");
+        std::fs::create_dir_all(&root).unwrap();
+        let keyring = root.join("archive-key.asc");
+        std::fs::write(&keyring, archive_key().armored_public()).unwrap();
+        let extra = format!(
+            "[archive]\nroot = {root:?}\nsuites = [\"unstable\"]\narchitectures = [\"amd64\", \"arm64\"]\narch_all = \"amd64\"\nrelease_keyrings = [{keyring:?}]\n"
+        );
+        let mut farm = Farm::with(&extra);
+        let db = farm.pg.take().or_else(TestDb::create);
+        assert!(db.is_some(), "the PostgreSQL pass runs");
+        // The farm on sled first.
+        farm.reconfigure(&extra);
+        assert!(farm.cfg.database.url.is_none());
+        publish(
+            &root,
+            &Snapshot {
+                date: wall_now() - 3600,
+                valid_until: None,
+                sources: "Package: base\nVersion: 1.0-1\nArchitecture: any\nPriority: required\nSection: base\n\n\
+                          Package: game\nVersion: 2.0-1\nArchitecture: any\nPriority: optional\nSection: games\n\n\
+                          Package: lib\nVersion: 3.0-1\nArchitecture: any\nPriority: optional\nSection: libs\n\
+                          Maintainer: Jane Doe <jane@example.org>\nUploaders: Max <max@example.org>\n\n",
+                packages: &[("amd64", ""), ("arm64", "")],
+                signer: archive_key(),
+            },
+        );
+        run_ok(&farm, &["sync"]);
+
+        // Logs delivered.
+        let spec = LogSpec::new("hello", "1.0-1", "amd64", "unstable", "successful");
+        let log_mail = crate::support::with_message_id(
+            &crate::support::log_mail_plain(
+                &crate::support::sbuild_subject(
+                    "successful",
+                    "hello",
+                    "1.0-1",
+                    "amd64",
+                    "unstable",
+                ),
+                &sbuild_log(&spec),
+            ),
+            &crate::support::unique_message_id(),
+        );
+        assert!(matches!(farm.deliver(&log_mail), Outcome::Log { .. }));
+        farm.log("successful", "hello", "1.0-1", "arm64", "unstable");
+        farm.log("failed", "broken", "1.0-1", "amd64", "unstable");
+        // A signed reply applied.
+        farm.log("attempted", "retry", "1.0-1", "amd64", "unstable");
+        let subject = log_subject("attempted", "retry", "1.0-1", "amd64");
+        let signed = clearsign(
+            shared_ed25519(),
+            b"give-back retry_1.0-1 dist=unstable arch=amd64\n",
+            fresh(),
+        );
+        let give_back = reply(&subject, &signed, None);
+        let out = farm.deliver(&give_back);
+        assert!(
+            matches!(out, Outcome::Reply { applied: true, .. }),
+            "{out:?}"
+        );
+        // A quarantined mail (a log whose gzip part is corrupt).
+        let bad = crate::support::log_mail_mime_gzip_raw(
+            &crate::support::sbuild_subject("successful", "hello", "1.0-1", "amd64", "unstable"),
+            b"\x1f\x8b\x08\x00garbage-not-deflate",
+        );
+        let Outcome::Quarantined {
+            id: quarantined, ..
+        } = farm.ingest_only(&bad)
+        else {
+            panic!("not quarantined")
+        };
+        // An upload job, queued (not run).
+        farm.log("successful", "up", "1.0-1", "amd64", "unstable");
+        let changes = farm.build_files("up", "1.0-1", "amd64");
+        let signed = clearsign(shared_ed25519(), changes.as_bytes(), fresh());
+        let out = farm.ingest_only(&reply(
+            &log_subject("successful", "up", "1.0-1", "amd64"),
+            &signed,
+            None,
+        ));
+        assert!(
+            matches!(&out, Outcome::Reply { queued: Some(q), .. } if q == "upload"),
+            "{out:?}"
+        );
+        // A forward in the outbox (not sent).
+        let out = farm.ingest_only(&crate::support::question_mail(
+            "a question",
+            "Hello admins\n",
+        ));
+        assert!(matches!(out, Outcome::Forwarded { .. }), "{out:?}");
+        Moving {
+            farm,
+            extra,
+            db,
+            log_mail,
+            give_back,
+            quarantined,
+            _mirror: mirror,
+        }
+    }
+
+    /// The sled database's directory.
+    fn sled_dir(&self) -> PathBuf {
+        self.farm.root().join("data/db")
+    }
+
+    /// The farm pointed at its PostgreSQL database.
+    fn switch_to_postgres(&mut self) {
+        self.farm.pg = self.db.take();
+        self.farm.reconfigure(&self.extra);
+        assert!(self.farm.cfg.database.url.is_some());
+    }
+
+    /// `buildmail migrate --from-sled`, on the farm as configured.
+    fn migrate(&self, env: &[(&str, &str)]) -> std::process::Output {
+        let dir = self.sled_dir();
+        let mut cmd = self
+            .farm
+            .cli(&["migrate", "--from-sled", dir.to_str().unwrap()]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+}
+
+fn run_ok(farm: &Farm, args: &[&str]) -> String {
+    let out = farm.cli(args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// What the commands a farm's people use print.
+fn views(m: &Moving) -> Vec<(String, String)> {
+    let id = m.quarantined.to_string();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["info", "hello"],
+        vec!["info", "retry"],
+        vec!["info", "lib", "--arch", "arm64"],
+        vec!["history", "hello", "--arch", "amd64"],
+        vec!["history", "retry", "--arch", "amd64"],
+        vec!["log", "hello_1.0-1"],
+        vec!["queue", "--suite", "unstable", "--arch", "amd64"],
+        vec!["queue", "--suite", "unstable", "--arch", "arm64"],
+        vec!["quarantine", "list"],
+        vec!["quarantine", "show", &id, "--raw"],
+        vec!["outbox", "list"],
+        vec!["forget-signature", "--list"],
+        vec!["list"],
+    ];
+    let mut out: Vec<(String, String)> = commands
+        .iter()
+        .map(|c| (c.join(" "), run_ok(&m.farm, c)))
+        .collect();
+    // `status` names the database; the rest must be the same.
+    // (Exit 3: no daemon runs.)
+    let status = m.farm.cli(&["status", "--json"]).output().unwrap();
+    assert_eq!(status.status.code(), Some(3), "{}", stderr(&status));
+    let status = stdout(&status);
+    let mut v: serde_json::Value = serde_json::from_str(&status).unwrap();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("database");
+    }
+    out.push(("status --json".into(), v.to_string()));
+    out
+}
+
+/// Every table of the database, in a stable form (to compare two runs).
+fn tables(db: &TestDb) -> Vec<(String, String)> {
+    let mut c = db.client();
+    let names: Vec<String> = c
+        .query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut out = Vec::new();
+    for t in names {
+        if t == "schema_version" {
+            continue;
+        }
+        let row = c
+            .query_one(
+                &format!(
+                    "SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') FROM {t} t"
+                ),
+                &[],
+            )
+            .unwrap();
+        out.push((
+            t,
+            format!("{} {}", row.get::<_, i64>(0), row.get::<_, String>(1)),
+        ));
+    }
+    let seqs = c
+        .query_one(
+            "SELECT (SELECT last_value FROM ids), (SELECT last_value FROM quarantine_ids)",
+            &[],
+        )
+        .unwrap();
+    out.push((
+        "sequences".into(),
+        format!("{} {}", seqs.get::<_, i64>(0), seqs.get::<_, i64>(1)),
+    ));
+    out
+}
+
+fn database_of(m: &Moving) -> &TestDb {
+    m.farm
+        .pg
+        .as_ref()
+        .or(m.db.as_ref())
+        .expect("the farm's PostgreSQL database")
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_sled_farm_moved_to_postgresql_answers_the_same_and_refuses_replays() {
+    if !server("a_sled_farm_moved_to_postgresql_answers_the_same_and_refuses_replays") {
+        return;
+    }
+    let mut m = Moving::new();
+    let before = views(&m);
+    // What there is to compare: the farm's content, as sled shows it.
+    let shown = |cmd: &str| &before.iter().find(|(c, _)| c == cmd).unwrap().1;
+    assert!(shown("info hello").contains("State               : Built"));
+    assert!(shown("history retry --arch amd64").contains("cmd:give-back"));
+    assert!(shown("log hello_1.0-1").contains("Status: successful"));
+    assert!(shown("queue --suite unstable --arch amd64").contains("1  base_1.0-1"));
+    assert!(shown(&format!("quarantine show {} --raw", m.quarantined)).contains("H4sIAGdhcmJhZ2Ut"));
+    assert!(shown("outbox list").contains("forward"));
+    assert!(shown("list").contains("Built (upload queued)"));
+    assert!(shown("forget-signature --list").contains("command for unstable/amd64/retry"));
+    assert!(shown("status --json").contains("\"jobs\":1"));
+    m.switch_to_postgres();
+    let out = m.migrate(&[]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    // Every table counted on both sides, none differing.
+    for table in [
+        "builds",
+        "history",
+        "mails",
+        "signatures",
+        "jobs",
+        "outbox",
+        "quarantine",
+        "logs",
+        "queue",
+        "notices",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(table)),
+            "{table} not counted:\n{text}"
+        );
+    }
+    assert!(!text.contains("MISMATCH"), "{text}");
+    let history_line = text
+        .lines()
+        .find(|l| l.starts_with("history "))
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>();
+    assert_eq!(history_line[1], history_line[2], "{text}");
+    assert_ne!(history_line[1], "0", "{text}");
+
+    // The same answers on PostgreSQL.
+    let after = views(&m);
+    for ((cmd, a), (_, b)) in before.iter().zip(&after) {
+        assert_eq!(a, b, "`buildmail {cmd}` differs after the move");
+    }
+
+    // A mail delivered before the move is a duplicate after it.
+    let again = m.farm.deliver(&m.log_mail);
+    assert!(matches!(again, Outcome::Duplicate(_)), "{again:?}");
+    // A signature used before the move is refused after it (in a new
+    // mail: the mail's own dedup record does not catch it).
+    let replayed =
+        crate::support::with_message_id(&m.give_back, &crate::support::unique_message_id());
+    let again = m.farm.deliver(&replayed);
+    match &again {
+        Outcome::Reply {
+            applied: false,
+            reasons,
+            ..
+        } => assert!(
+            reasons.iter().any(|r| r.contains("signature already seen")),
+            "{reasons:?}"
+        ),
+        other => panic!("a replayed signature was not refused: {other:?}"),
+    }
+    // The counters continue above the copied ones.
+    let bad = crate::support::log_mail_mime_gzip_raw(
+        &crate::support::sbuild_subject("successful", "other", "1.0-1", "amd64", "unstable"),
+        b"\x1f\x8b\x08\x00more-garbage",
+    );
+    let Outcome::Quarantined { id, .. } = m.farm.ingest_only(&bad) else {
+        panic!("not quarantined")
+    };
+    assert_eq!(id, m.quarantined + 1);
+}
+
+#[test]
+fn a_copy_killed_midway_and_run_again_finishes_and_a_second_run_changes_nothing() {
+    if !server("a_copy_killed_midway_and_run_again_finishes_and_a_second_run_changes_nothing") {
+        return;
+    }
+    // The reference: one uninterrupted copy of a farm.
+    let mut whole = Moving::new();
+    whole.switch_to_postgres();
+    let out = whole.migrate(&[]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+
+    let mut m = Moving::new();
+    m.switch_to_postgres();
+    // Killed after its third batch (builds, history, mails are in).
+    let out = m.migrate(&[("BUILDMAIL_CRASH_AT", "migrate-batch:3")]);
+    assert!(!out.status.success(), "the crash point was not reached");
+    let midway = tables(database_of(&m));
+    let count_of = |t: &[(String, String)], name: &str| {
+        t.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.split(' ').next().unwrap().to_string())
+            .unwrap()
+    };
+    assert_ne!(count_of(&midway, "builds"), "0");
+    assert_eq!(
+        count_of(&midway, "outbox"),
+        "0",
+        "stopped before the outbox"
+    );
+    // Run again: it finishes, and every table has what the uninterrupted
+    // copy has.
+    let out = m.migrate(&[]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(!stdout(&out).contains("MISMATCH"));
+    let finished = tables(database_of(&m));
+    let reference = tables(database_of(&whole));
+    let counts = |t: &[(String, String)]| {
+        t.iter()
+            .map(|(n, v)| (n.clone(), v.split(' ').next().unwrap().to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(counts(&finished), counts(&reference));
+    // A second run adds and changes nothing.
+    let out = m.migrate(&[]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(tables(database_of(&m)), finished);
+}
+
+#[test]
+fn a_sled_database_in_use_and_a_target_with_other_data_are_refused() {
+    if !server("a_sled_database_in_use_and_a_target_with_other_data_are_refused") {
+        return;
+    }
+    let mut m = Moving::new();
+    // Held by another buildmail (a daemon, a command).
+    let held = buildmail::store::open(&m.farm.cfg.database).unwrap();
+    m.switch_to_postgres();
+    let out = m.migrate(&[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("is in use"), "{}", stderr(&out));
+    let mut c = database_of(&m).client();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM builds", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0, "nothing copied from a database in use");
+    drop(held);
+
+    // Copied; then the PostgreSQL side changes (the farm ran on it), and
+    // a copy again is refused, naming the build.
+    let out = m.migrate(&[]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    c.execute(
+        "UPDATE builds SET rev = rev + 1 WHERE source = 'hello' AND arch = 'amd64'",
+        &[],
+    )
+    .unwrap();
+    let out = m.migrate(&[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("already holds other data in builds") && err.contains("hello/unstable/amd64"),
+        "{err}"
+    );
+    // A directory that is no sled database.
+    let empty = tempfile::tempdir().unwrap();
+    let out = m
+        .farm
+        .cli(&["migrate", "--from-sled", empty.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("holds no sled database"),
+        "{}",
+        stderr(&out)
+    );
+}
