@@ -5,11 +5,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::store::archive::LogArchive;
-use crate::store::pg::from_sled::copy_logs;
+use crate::store::blob::BlobStore;
+use crate::store::blobs::Blobs;
+use crate::store::pg::from_sled::{copy_blobs, TableCount};
 use crate::store::pg::PgStore;
+use crate::store::segments::Segments;
 use crate::store::sled::export::SledExport;
 
 /// Options of `migrate`.
@@ -23,11 +27,16 @@ pub struct Args {
     /// Exits non-zero when a table's counts differ afterwards.
     #[arg(long, value_name = "DIR")]
     pub from_sled: Option<PathBuf>,
-    /// With --from-sled: the sled farm's log archive (its
-    /// `[database] log_archive`; default: the configured one, which then
-    /// needs no copy).
+    /// With --from-sled: the sled farm's log archive, copied into the
+    /// PostgreSQL database (its `[database] log_archive`; default: the
+    /// configured one).
     #[arg(long, value_name = "DIR", requires = "from_sled")]
     pub logs: Option<PathBuf>,
+    /// With --from-sled: the sled farm's store of large mails, copied into
+    /// the PostgreSQL database (its `[database] mail_blobs`; default: the
+    /// configured one).
+    #[arg(long, value_name = "DIR", requires = "from_sled")]
+    pub mails: Option<PathBuf>,
 }
 
 /// Applies the migrations the configured PostgreSQL database lacks.
@@ -69,42 +78,59 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         "copying the sled database {} into {db}",
         export.path().display()
     );
-    let (_, queued, maintainers) = store.copy_from_sled(&export, &mut |table, n| {
-        outln!("  {table}: {n}");
-    })?;
+    let blobs = Blobs::open(&config.database);
+    let (copied, queued, maintainers) =
+        store.copy_from_sled(&export, &*blobs.mails, &mut |table, n| {
+            outln!("  {table}: {n}");
+        })?;
+    if copied.files_kept > 0 {
+        outln!(
+            "  mails an earlier release kept in files: {} moved into the mail store",
+            copied.files_kept
+        );
+    }
+    for f in &copied.files_missing {
+        eprintln!(
+            "buildmail: warning: {} is named by a record but is not there; the record still names it",
+            f.display()
+        );
+    }
     let mut counts = store.verify_copy(&export, queued, maintainers)?;
-    // The logs: from the sled farm's archive into the configured one.
-    let from_dir = args
+    // The blobs: the sled farm's log archive and mail store, into the
+    // PostgreSQL database's.
+    let logs_dir = args
         .logs
         .clone()
         .unwrap_or_else(|| config.database.log_archive.clone());
-    let same = from_dir == config.database.log_archive
-        || (from_dir.canonicalize().ok())
-            .is_some_and(|a| config.database.log_archive.canonicalize().ok() == Some(a));
-    let from = LogArchive::new(&from_dir);
-    let (n, there, put) = if same {
-        let n = copy_logs(&from, &from)?.0;
-        (n, n, 0)
-    } else {
-        copy_logs(&from, &LogArchive::new(&config.database.log_archive))?
-    };
-    if same {
+    let mails_dir = args
+        .mails
+        .clone()
+        .unwrap_or_else(|| config.database.mail_blobs.clone());
+    for (what, dir, from, to) in [
+        (
+            "logs",
+            &logs_dir,
+            Arc::new(LogArchive::new(&logs_dir)) as Arc<dyn BlobStore>,
+            &blobs.logs,
+        ),
+        (
+            "mails",
+            &mails_dir,
+            Segments::shared(&mails_dir) as Arc<dyn BlobStore>,
+            &blobs.mails,
+        ),
+    ] {
+        let (n, there, put) = copy_blobs(&*from, dir, &**to)?;
         outln!(
-            "  logs: {n} stay in {} (the configured log archive)",
-            from_dir.display()
+            "  blobs ({what}): {n} in {}, {put} copied now",
+            dir.display()
         );
-    } else {
-        outln!(
-            "  logs: {put} copied from {} to {}",
-            from_dir.display(),
-            config.database.log_archive.display()
-        );
+        counts.push(TableCount {
+            table: format!("blobs ({what})"),
+            sled: n,
+            postgres: there,
+        });
     }
-    counts.push(crate::store::pg::from_sled::TableCount {
-        table: "logs (archived)".into(),
-        sled: n,
-        postgres: there,
-    });
     let width = counts.iter().map(|c| c.table.len()).max().unwrap_or(5);
     outln!("{:width$}  {:>10}  {:>10}", "table", "sled", "postgresql");
     let mut bad = Vec::new();

@@ -541,6 +541,10 @@ pub struct DatabaseConfig {
     /// `log_archive`: directory of the compressed build logs (default
     /// `<data_dir>/logs`).
     pub log_archive: PathBuf,
+    /// `mail_blobs`: directory of the large quarantined mails and the
+    /// large mails kept to be forwarded, as blobs (default
+    /// `<data_dir>/mails`; see [`crate::store::blobs::Blobs`]).
+    pub mail_blobs: PathBuf,
 }
 
 impl DatabaseConfig {
@@ -737,6 +741,9 @@ impl Config {
         }
         if self.database.log_archive == self.data_dir.join("logs") {
             self.database.log_archive = dir.join("logs");
+        }
+        if self.database.mail_blobs == self.data_dir.join("mails") {
+            self.database.mail_blobs = dir.join("mails");
         }
         if self.serve.control == self.data_dir.join("control.sock") {
             self.serve.control = dir.join("control.sock");

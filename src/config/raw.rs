@@ -180,6 +180,7 @@ pub(super) struct RawDatabase {
     pub(super) cache_size: Option<SizeValue>,
     pub(super) import_flush_every: Option<SizeValue>,
     pub(super) log_archive: Option<PathBuf>,
+    pub(super) mail_blobs: Option<PathBuf>,
 }
 
 /// A size written as a number of bytes or a string like `"512MiB"`.

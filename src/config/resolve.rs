@@ -87,6 +87,10 @@ impl RawDatabase {
                 .log_archive
                 .map(|p| ctx.path(p))
                 .unwrap_or_else(|| ctx.data_dir.join("logs")),
+            mail_blobs: raw
+                .mail_blobs
+                .map(|p| ctx.path(p))
+                .unwrap_or_else(|| ctx.data_dir.join("mails")),
         };
         Ok(database)
     }

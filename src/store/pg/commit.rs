@@ -213,7 +213,7 @@ fn write(tx: &mut Transaction<'_>, c: &Commit<'_>) -> Step<Option<u64>> {
             id: id as u64,
             ..q.clone()
         };
-        let raw: Option<&[u8]> = if q.raw_file.is_none() {
+        let raw: Option<&[u8]> = if q.blob.is_none() && q.raw_file.is_none() {
             Some(raw)
         } else {
             None
@@ -286,8 +286,10 @@ fn write(tx: &mut Transaction<'_>, c: &Commit<'_>) -> Step<Option<u64>> {
     if let Some(n) = &c.notice {
         add_notice(tx, n)?;
     }
-    if let Some(k) = &c.notice_sent {
-        notice_sent(tx, k)?;
+    if let Some(n) = &c.notice_sent {
+        if let Err(stale) = notice_sent(tx, n)? {
+            return Ok(Err(stale));
+        }
     }
     for (b, h) in &c.synced {
         if let Err(stale) = put_build(tx, b, &mut deltas)? {
@@ -376,12 +378,11 @@ fn use_signature(tx: &mut Transaction<'_>, sig: &SignatureUse) -> Step<()> {
 /// What a build is now, in words (for [`Committed::Stale`]).
 fn now_is(tx: &mut Transaction<'_>, key: &BuildKey) -> Result<String, Fail> {
     let row = tx.query_opt(
-        "SELECT version, state FROM builds WHERE source = $1 AND dist = $2 AND arch = $3",
+        "SELECT record, rev FROM builds WHERE source = $1 AND dist = $2 AND arch = $3",
         &[&key.source, &key.dist, &key.arch],
     )?;
-    Ok(row.map_or("unknown".to_string(), |r| {
-        format!("{} {}", r.get::<_, String>(0), r.get::<_, String>(1))
-    }))
+    let now = row.map(|r| build_row(&r, 0)).transpose()?;
+    Ok(crate::store::changed_since_read(now.as_ref()))
 }
 
 /// Writes `b` while the stored record's revision is `b.rev` (no record:
@@ -551,31 +552,30 @@ fn add_notice(tx: &mut Transaction<'_>, n: &Notice) -> Result<(), Fail> {
     Ok(())
 }
 
-/// Marks the notice of [`Notice::key`] `k` sent.
-fn notice_sent(tx: &mut Transaction<'_>, k: &[u8]) -> Result<(), Fail> {
-    let mut parts = k.split(|&b| b == 0).map(String::from_utf8_lossy);
-    let (Some(source), Some(version), Some(dist)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return Err(Fail::Store(StoreError::Corrupt {
-            tree: "notices",
-            message: "a notice key without source, version and suite".into(),
-        }));
-    };
-    let key: [&(dyn postgres::types::ToSql + Sync); 3] = [&t(&source), &t(&version), &t(&dist)];
+/// Marks notice `sent` sent; [`Committed::Stale`] when another writer
+/// marked it meanwhile (its mails are not queued twice).
+fn notice_sent(tx: &mut Transaction<'_>, sent: &Notice) -> Step<()> {
+    let key: [&(dyn postgres::types::ToSql + Sync); 3] =
+        [&t(&sent.source), &t(&sent.version), &sent.dist];
     let Some(row) = tx.query_opt(
         "SELECT record FROM notices WHERE source = $1 AND version = $2 AND dist = $3 FOR UPDATE",
         &key,
     )?
     else {
-        return Ok(());
+        return Ok(Ok(()));
     };
     let mut n: Notice = dec("notices", &row, 0)?;
+    if n.sent {
+        return Ok(Err(Committed::Stale(
+            "the notice was sent meanwhile".into(),
+        )));
+    }
     n.sent = true;
     tx.execute(
         "UPDATE notices SET sent = true, record = $4 WHERE source = $1 AND version = $2 AND dist = $3",
         &[key[0], key[1], key[2], &Json(&n)],
     )?;
-    Ok(())
+    Ok(Ok(()))
 }
 
 /// An explanation made: it leaves the queue (only this log's entry), and

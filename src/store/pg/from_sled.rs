@@ -22,9 +22,8 @@ use serde::Serialize;
 
 use super::{engine, t, PgStore};
 use crate::debian::people::people;
-use crate::model::BuildRecord;
-use crate::store::archive::LogArchive;
-use crate::store::blob::{BlobId, BlobStore};
+use crate::model::{BuildRecord, Carried};
+use crate::store::blob::{BlobId, BlobStore, Codec};
 use crate::store::sled::export::SledExport;
 use crate::store::StoreError;
 
@@ -538,8 +537,45 @@ fn maintainer_rows(b: &BuildRecord) -> Vec<Vec<Value>> {
 pub struct Copied {
     /// Rows offered per table (copied now or found there already).
     pub offered: Vec<(&'static str, u64)>,
-    /// Logs put into the target blob store now.
-    pub logs_put: u64,
+    /// Mails of earlier releases' files put into the mail store.
+    pub files_kept: u64,
+    /// Files records of earlier releases name that are not there (the
+    /// records keep naming them).
+    pub files_missing: Vec<std::path::PathBuf>,
+}
+
+/// Keeps a mail an earlier release wrote to a file as a blob of the mail
+/// store (compressed as new ones are): its id is `id` when that is a
+/// blob id (the mail's hash the record carries), else the BLAKE3 of the
+/// bytes. `None`: the file is gone (noted in `copied`).
+fn keep_file(
+    mails: &dyn BlobStore,
+    path: &std::path::Path,
+    id: Option<&str>,
+    copied: &mut Copied,
+) -> Result<Option<String>, StoreError> {
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            copied.files_missing.push(path.to_path_buf());
+            return Ok(None);
+        }
+        Err(e) => return Err(io(e)),
+    };
+    let blob = id
+        .and_then(BlobId::parse)
+        .unwrap_or_else(|| BlobId(*blake3::hash(&bytes).as_bytes()));
+    if !mails.exists(&blob).map_err(io)? {
+        let z = crate::store::blob::compress(&bytes).map_err(io)?;
+        mails.put(&blob, Codec::Zstd, &z).map_err(io)?;
+        mails.sync().map_err(io)?;
+    }
+    copied.files_kept += 1;
+    Ok(Some(blob.to_hex()))
 }
 
 impl PgStore {
@@ -549,6 +585,7 @@ impl PgStore {
     pub fn copy_from_sled(
         &self,
         src: &SledExport,
+        mails: &dyn BlobStore,
         progress: &mut dyn FnMut(&str, u64),
     ) -> Result<(Copied, u64, u64), StoreError> {
         let mut conn = self.conn()?;
@@ -685,7 +722,14 @@ impl PgStore {
         {
             let mut w = Writer::new(client, &QUARANTINE);
             for q in src.quarantine()? {
-                let (q, raw) = q?;
+                let (mut q, raw) = q?;
+                // An earlier release's file: into the mail store.
+                if let Some(path) = q.raw_file.clone() {
+                    if let Some(id) = keep_file(mails, &path, Some(&q.sha256), &mut copied)? {
+                        q.blob = Some(id);
+                        q.raw_file = None;
+                    }
+                }
                 w.push(vec![
                     int(q.id as i64),
                     int(q.time),
@@ -742,7 +786,17 @@ impl PgStore {
         {
             let mut w = Writer::new(client, &OUTBOX);
             for o in src.outbox()? {
-                let (m, raw) = o?;
+                let (mut m, raw) = o?;
+                // An earlier release's file: into the mail store.
+                if let Some(Carried::File(path)) = m.carries.clone() {
+                    let stem = path
+                        .file_stem()
+                        .and_then(|n| n.to_str())
+                        .map(str::to_string);
+                    if let Some(id) = keep_file(mails, &path, stem.as_deref(), &mut copied)? {
+                        m.carries = Some(Carried::Blob(id));
+                    }
+                }
                 w.push(vec![
                     int(m.id as i64),
                     s(&m.kind),
@@ -941,13 +995,18 @@ impl PgStore {
     }
 }
 
-/// Copies every log of the `from` archive (segments and earlier
-/// releases' `.log.gz` files) that `to` lacks, as stored (same codec,
-/// same bytes), synced at the end. Returns (logs in `from`, logs `to`
-/// holds of them afterwards, logs put now).
-pub fn copy_logs(from: &LogArchive, to: &dyn BlobStore) -> Result<(u64, u64, u64), StoreError> {
+/// Copies every blob of `from` (for the log archive: its segments and
+/// earlier releases' `.log.gz` files) that `to` lacks, as stored (same
+/// codec, same bytes), synced at the end. Returns (blobs in `from`,
+/// blobs `to` holds of them afterwards, blobs put now). `from_dir`
+/// names `from` in errors.
+pub fn copy_blobs(
+    from: &dyn BlobStore,
+    from_dir: &std::path::Path,
+    to: &dyn BlobStore,
+) -> Result<(u64, u64, u64), StoreError> {
     let io = |e: std::io::Error| StoreError::Io {
-        path: from.dir().to_path_buf(),
+        path: from_dir.to_path_buf(),
         source: e,
     };
     let ids: BTreeSet<BlobId> = from.list().map_err(io)?.into_iter().map(|b| b.id).collect();

@@ -37,6 +37,7 @@
 //! uses it when the server offers it). The URL's password is never
 //! printed: [`crate::config::redact_url`].
 
+pub mod blobs;
 mod commit;
 pub mod from_sled;
 pub mod schema;
@@ -174,14 +175,10 @@ impl Drop for Conn<'_> {
 impl PgStore {
     /// Connects to `url` and checks its schema (`buildmail migrate` makes
     /// it); `cfg.lock_timeout` bounds the connection attempt.
-    /// `database.path` is then the directory of this host's worker lock
-    /// and log files: made here when missing.
+    /// (`database.path` is then only the directory of this host's worker
+    /// lock and log files, made when they are.)
     pub fn open(url: &str, cfg: &DatabaseConfig) -> Result<PgStore, StoreError> {
         let store = PgStore::connect(url, cfg)?;
-        std::fs::create_dir_all(&cfg.path).map_err(|source| StoreError::Io {
-            path: cfg.path.clone(),
-            source,
-        })?;
         let mut c = store.conn()?;
         schema::check(&mut *c, &store.describe)?;
         drop(c);
@@ -345,6 +342,32 @@ impl PgStore {
         tx.commit().map_err(engine)?;
         Ok(Some(Claimed { item, previous }))
     }
+}
+
+/// Takes the named lock `name` of the database at `url`: a session
+/// advisory lock (`pg_try_advisory_lock`) on a connection of its own,
+/// which the returned guard owns; released when it is dropped, or by the
+/// server when the connection breaks (the host died).
+pub fn try_lock(
+    url: &str,
+    cfg: &DatabaseConfig,
+    name: &str,
+) -> Result<Option<Box<dyn std::any::Any + Send>>, StoreError> {
+    let store = PgStore::connect(url, cfg)?;
+    let mut conn = store.conn()?;
+    let got: bool = conn
+        .query_one(
+            "SELECT pg_try_advisory_lock(hashtext($1))",
+            &[&format!("buildmail:{name}")],
+        )
+        .map_err(engine)?
+        .get(0);
+    // The connection leaves the pool with the guard: it is the lock.
+    let client = conn.client.take();
+    Ok(match (got, client) {
+        (true, Some(c)) => Some(Box::new(c)),
+        _ => None,
+    })
 }
 
 /// Every build, read in pages of [`PAGE`] by key (one query per page, no
@@ -526,12 +549,13 @@ impl Store for PgStore {
             return Ok(None);
         };
         let entry: QuarantineEntry = dec("quarantine", &row, 0)?;
-        let raw = match &entry.raw_file {
-            Some(p) => std::fs::read(p).map_err(|source| StoreError::Io {
+        let raw = match (&entry.blob, &entry.raw_file) {
+            (Some(blob), _) => self.mail_blob(blob)?,
+            (None, Some(p)) => std::fs::read(p).map_err(|source| StoreError::Io {
                 path: p.clone(),
                 source,
             })?,
-            None => row.get::<_, Option<Vec<u8>>>(1).ok_or_else(|| {
+            (None, None) => row.get::<_, Option<Vec<u8>>>(1).ok_or_else(|| {
                 corrupt("quarantine", format!("the raw mail of #{id} is missing"))
             })?,
         };
@@ -608,6 +632,7 @@ impl Store for PgStore {
                     }
                 }
             }
+            Some(Carried::Blob(blob)) => self.mail_blob(&blob)?,
             Some(Carried::File(path)) => {
                 std::fs::read(&path).map_err(|source| StoreError::Io { path, source })?
             }

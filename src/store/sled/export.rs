@@ -71,7 +71,8 @@ fn text(tree: &'static str, b: &[u8]) -> Result<String, StoreError> {
 }
 
 fn build_key(tree: &'static str, b: &[u8]) -> Result<BuildKey, StoreError> {
-    BuildKey::from_bytes(b).ok_or_else(|| corrupt(tree, "a build key without source, suite, arch"))
+    super::keys::build_from(b)
+        .ok_or_else(|| corrupt(tree, "a build key without source, suite, arch"))
 }
 
 impl SledExport {
