@@ -468,3 +468,173 @@ fn a_sled_database_in_use_and_a_target_with_other_data_are_refused() {
         stderr(&out)
     );
 }
+
+/// A mail over the quarantine's inline limit: junk, not a mail.
+fn big_junk(tag: &str) -> Vec<u8> {
+    let mut junk = format!("\x00\x01 not a mail {tag} ").into_bytes();
+    let mut i = 0u32;
+    while junk.len() <= buildmail::ingest::QUARANTINE_INLINE + 4096 {
+        junk.extend_from_slice(format!("\x00junk line {i} \u{fe}\r\n").as_bytes());
+        i += 1;
+    }
+    junk
+}
+
+/// The files of a sled farm move too: the log archive (an earlier
+/// release's `.log.gz` among its segments), the mail store (a large
+/// quarantined mail, a large forward), and the mails earlier releases
+/// kept in files named by records (a quarantine entry's `raw_file`, a
+/// forward's `Carried::File`), which become blobs of the mail store. On
+/// PostgreSQL every one reads byte-exact, and no record names a path.
+#[test]
+fn a_farm_s_files_and_earlier_releases_files_move_into_postgresql() {
+    use buildmail::model::{Carried, OutboundMail, QuarantineEntry};
+    use buildmail::store::archive::LogArchive;
+    use buildmail::store::Commit;
+    if !server("a_farm_s_files_and_earlier_releases_files_move_into_postgresql") {
+        return;
+    }
+    let mut farm = Farm::new();
+    let db = farm.pg.take().or_else(TestDb::create).unwrap();
+    farm.reconfigure("");
+    assert!(farm.cfg.database.url.is_none());
+    // Two logs; the first rewritten as an earlier release archived it.
+    let spec = LogSpec::new("hello", "1.0-1", "amd64", "unstable", "successful");
+    let old_log = sbuild_log(&spec);
+    farm.log("successful", "hello", "1.0-1", "amd64", "unstable");
+    let archive = LogArchive::new(&farm.cfg.database.log_archive);
+    let old_id = {
+        let store = buildmail::store::open(&farm.cfg.database).unwrap();
+        store.logs_of("hello").unwrap()[0].id.clone()
+    };
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &archive.read(&old_id).unwrap()).unwrap();
+    let file = archive.legacy_path(&old_id).unwrap();
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, gz.finish().unwrap()).unwrap();
+    std::fs::remove_dir_all(farm.cfg.database.log_archive.join("segments")).unwrap();
+    drop(archive);
+    farm.log("failed", "other", "2.0-1", "arm64", "unstable");
+    // A large quarantined mail (a blob of the mail store).
+    let big = big_junk("new");
+    let Outcome::Quarantined { id: big_id, .. } = farm.ingest_only(&big) else {
+        panic!("not quarantined")
+    };
+    // A large forward (a blob of the mail store).
+    let mut body = String::new();
+    while body.len() <= buildmail::ingest::QUARANTINE_INLINE + 4096 {
+        body.push_str("A line of a long question to the admins.\n");
+    }
+    let question = crate::support::question_mail("a long question", &body);
+    assert!(matches!(
+        farm.ingest_only(&question),
+        Outcome::Forwarded { .. }
+    ));
+    // A quarantined mail and a forward as an earlier release kept them:
+    // in files the records name.
+    let old_junk = big_junk("old");
+    let qfile = farm.cfg.quarantine_dir().join("old.eml");
+    let old_question = crate::support::question_mail("an old question", "Hello\n");
+    let ufile = farm.root().join(format!(
+        "data/unhandled/{}.eml",
+        hex::encode(blake3::hash(&old_question).as_bytes())
+    ));
+    std::fs::create_dir_all(qfile.parent().unwrap()).unwrap();
+    std::fs::create_dir_all(ufile.parent().unwrap()).unwrap();
+    std::fs::write(&qfile, &old_junk).unwrap();
+    std::fs::write(&ufile, &old_question).unwrap();
+    let (old_qid, sled_forwards) = {
+        let store = buildmail::store::open(&farm.cfg.database).unwrap();
+        let entry: QuarantineEntry = serde_json::from_value(serde_json::json!({
+            "id": 0, "time": now(), "reason": "unparsable", "message_id": null,
+            "subject": null, "from": null, "size": old_junk.len(),
+            "sha256": "ab".repeat(32), "raw_file": qfile,
+        }))
+        .unwrap();
+        let c = Commit {
+            now: now(),
+            quarantine: Some((entry, &[])),
+            ..Commit::default()
+        };
+        let buildmail::store::Committed::Written {
+            quarantine_id: Some(old_qid),
+        } = store.commit(&c).unwrap()
+        else {
+            panic!("not written")
+        };
+        let queued = store.outbox_mails().unwrap().remove(0);
+        let mut old = serde_json::to_value(&queued).unwrap();
+        old["id"] = serde_json::json!(store.generate_id().unwrap());
+        old["carries"] = serde_json::json!({ "file": ufile });
+        let old: OutboundMail = serde_json::from_value(old).unwrap();
+        let c = Commit {
+            now: now(),
+            outbox: vec![(old, b"Resent-From: buildd@example.org\n".to_vec())],
+            ..Commit::default()
+        };
+        store.commit(&c).unwrap();
+        store.flush().unwrap();
+        let forwards: Vec<(u64, Vec<u8>)> = store
+            .outbox_mails()
+            .unwrap()
+            .iter()
+            .map(|m| (m.id, store.outbox_bytes(m.id).unwrap().unwrap()))
+            .collect();
+        (old_qid, forwards)
+    };
+    assert_eq!(sled_forwards.len(), 2);
+    assert!(sled_forwards[1].1.ends_with(&old_question));
+
+    farm.pg = Some(db);
+    farm.reconfigure("");
+    let dir = farm.root().join("data/db");
+    let out = farm
+        .cli(&["migrate", "--from-sled", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(!text.contains("MISMATCH"), "{text}");
+    assert!(text.contains("2 moved into the mail store"), "{text}");
+    // Nothing of the sled farm's files is needed any more.
+    std::fs::remove_dir_all(&farm.cfg.database.log_archive).unwrap();
+    std::fs::remove_dir_all(&farm.cfg.database.mail_blobs).unwrap();
+    std::fs::remove_file(&qfile).unwrap();
+    std::fs::remove_file(&ufile).unwrap();
+
+    let printed = farm.cli(&["log", "hello_1.0-1"]).output().unwrap();
+    assert!(printed.status.success(), "{}", stderr(&printed));
+    assert!(
+        printed.stdout == old_log,
+        "the earlier release's log is not byte-exact"
+    );
+    let printed = farm.cli(&["log", "other_2.0-1"]).output().unwrap();
+    assert!(printed.status.success(), "{}", stderr(&printed));
+    for (id, raw) in [(big_id, &big), (old_qid, &old_junk)] {
+        let shown = farm
+            .cli(&["quarantine", "show", "--raw", &id.to_string()])
+            .output()
+            .unwrap();
+        assert!(shown.status.success(), "{}", stderr(&shown));
+        assert!(&shown.stdout == raw, "quarantined #{id} is not byte-exact");
+    }
+    let listed = farm
+        .cli(&["quarantine", "list", "--json"])
+        .output()
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    for e in listed.as_array().unwrap() {
+        assert!(e.get("raw_file").is_none(), "{e}");
+        assert!(e["blob"].is_string(), "{e}");
+    }
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    for (id, bytes) in &sled_forwards {
+        assert!(
+            store.outbox_bytes(*id).unwrap().as_ref() == Some(bytes),
+            "forward {id} is not byte-exact"
+        );
+    }
+    for m in store.outbox_mails().unwrap() {
+        assert!(!matches!(m.carries, Some(Carried::File(_))), "{m:?}");
+    }
+}
