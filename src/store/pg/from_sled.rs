@@ -24,7 +24,7 @@ use super::{engine, t, PgStore};
 use crate::debian::people::people;
 use crate::model::{BuildRecord, Carried};
 use crate::store::blob::{BlobId, BlobStore, Codec};
-use crate::store::sled::export::SledExport;
+use crate::store::sled::export::{Rows, SledExport};
 use crate::store::StoreError;
 
 /// Rows per transaction.
@@ -94,7 +94,6 @@ fn json<T: Serialize>(table: &'static str, v: &T) -> Result<Value, StoreError> {
 
 /// Rows of one table collected into batches and written.
 struct Writer<'c, 'a> {
-    tx: Option<Transaction<'c>>,
     client: &'c mut postgres::Client,
     table: &'a Table,
     rows: Vec<Vec<Value>>,
@@ -107,7 +106,6 @@ struct Writer<'c, 'a> {
 impl<'c, 'a> Writer<'c, 'a> {
     fn new(client: &'c mut postgres::Client, table: &'a Table) -> Writer<'c, 'a> {
         Writer {
-            tx: None,
             client,
             table,
             rows: Vec::new(),
@@ -139,7 +137,6 @@ impl<'c, 'a> Writer<'c, 'a> {
         }
         let rows = std::mem::take(&mut self.rows);
         let derived = std::mem::take(&mut self.derived);
-        let _ = self.tx.take();
         let mut tx = self.client.transaction().map_err(engine)?;
         let differ = insert(&mut tx, self.table, &rows)?;
         if !differ.is_empty() {
@@ -239,6 +236,22 @@ fn insert(
     );
     let differ = tx.query(&sql, &params).map_err(engine)?;
     Ok(differ.iter().map(|r| r.get::<_, String>(0)).collect())
+}
+
+/// Copies every row of `rows` into `table` (`row` makes its values), in
+/// batches; returns how many were offered.
+fn copy_table<T>(
+    client: &mut postgres::Client,
+    table: &Table,
+    rows: Rows<'_, T>,
+    mut row: impl FnMut(T) -> Result<Vec<Value>, StoreError>,
+) -> Result<u64, StoreError> {
+    let mut w = Writer::new(client, table);
+    for r in rows {
+        w.push(row(r?)?)?;
+    }
+    w.flush()?;
+    Ok(w.offered)
 }
 
 const BUILDS: Table = Table {
@@ -646,251 +659,172 @@ impl PgStore {
                  ON CONFLICT (dist, arch, state) DO UPDATE SET n = EXCLUDED.n",
             )
             .map_err(engine)?;
-        {
-            let mut w = Writer::new(client, &HISTORY);
-            for h in src.history()? {
-                let (k, seq, h) = h?;
-                w.push(vec![
-                    s(&k.source),
-                    s(&k.dist),
-                    s(&k.arch),
-                    int(h.time),
-                    opt(h.from.map(|s| s.as_str())),
-                    opt(h.to.map(|s| s.as_str())),
-                    s(&h.version),
-                    s(&h.event),
-                    json("history", &h)?,
-                    int(seq as i64),
-                ])?;
-            }
-            w.flush()?;
-            done("history", w.offered, &mut copied);
-        }
-        {
-            let mut w = Writer::new(client, &MAILS);
-            for m in src.mails()? {
-                let (key, m) = m?;
-                w.push(vec![
-                    s(&key),
-                    opt(m.message_id.as_deref()),
-                    int(m.received),
-                    s(&m.kind),
-                    s(&m.outcome),
-                    json("mails", &m)?,
-                ])?;
-            }
-            w.flush()?;
-            done("mails", w.offered, &mut copied);
-        }
-        {
-            let mut w = Writer::new(client, &MSGIDS);
-            for m in src.msgids()? {
-                let (mid, mail) = m?;
-                w.push(vec![s(&mid), s(&mail)])?;
-            }
-            w.flush()?;
-            done("msgids", w.offered, &mut copied);
-        }
-        {
-            let mut w = Writer::new(client, &LOGS);
-            for l in src.logs()? {
-                let (seq, r) = l?;
-                w.push(vec![
-                    s(&r.id),
-                    s(&r.key.source),
-                    s(&r.version),
-                    s(&r.key.dist),
-                    s(&r.key.arch),
-                    int(r.time),
-                    opt(r.builder.as_deref()),
-                    json("logs", &r)?,
-                    int(seq as i64),
-                ])?;
-            }
-            w.flush()?;
-            done("logs", w.offered, &mut copied);
-        }
-        {
-            let mut w = Writer::new(client, &LOG_MSGIDS);
-            for l in src.log_msgids()? {
-                let (mid, k) = l?;
-                w.push(vec![s(&mid), s(&k.source), s(&k.dist), s(&k.arch)])?;
-            }
-            w.flush()?;
-            done("log_msgids", w.offered, &mut copied);
-        }
-        {
-            let mut w = Writer::new(client, &QUARANTINE);
-            for q in src.quarantine()? {
-                let (mut q, raw) = q?;
-                // An earlier release's file: into the mail store.
-                if let Some(path) = q.raw_file.clone() {
-                    if let Some(id) = keep_file(mails, &path, Some(&q.sha256), &mut copied)? {
-                        q.blob = Some(id);
-                        q.raw_file = None;
-                    }
+        let n = copy_table(client, &HISTORY, src.history()?, |(k, seq, h)| {
+            Ok(vec![
+                s(&k.source),
+                s(&k.dist),
+                s(&k.arch),
+                int(h.time),
+                opt(h.from.map(|s| s.as_str())),
+                opt(h.to.map(|s| s.as_str())),
+                s(&h.version),
+                s(&h.event),
+                json("history", &h)?,
+                int(seq as i64),
+            ])
+        })?;
+        done("history", n, &mut copied);
+        let n = copy_table(client, &MAILS, src.mails()?, |(key, m)| {
+            Ok(vec![
+                s(&key),
+                opt(m.message_id.as_deref()),
+                int(m.received),
+                s(&m.kind),
+                s(&m.outcome),
+                json("mails", &m)?,
+            ])
+        })?;
+        done("mails", n, &mut copied);
+        let n = copy_table(client, &MSGIDS, src.msgids()?, |(mid, mail)| {
+            Ok(vec![s(&mid), s(&mail)])
+        })?;
+        done("msgids", n, &mut copied);
+        let n = copy_table(client, &LOGS, src.logs()?, |(seq, r)| {
+            Ok(vec![
+                s(&r.id),
+                s(&r.key.source),
+                s(&r.version),
+                s(&r.key.dist),
+                s(&r.key.arch),
+                int(r.time),
+                opt(r.builder.as_deref()),
+                json("logs", &r)?,
+                int(seq as i64),
+            ])
+        })?;
+        done("logs", n, &mut copied);
+        let n = copy_table(client, &LOG_MSGIDS, src.log_msgids()?, |(mid, k)| {
+            Ok(vec![s(&mid), s(&k.source), s(&k.dist), s(&k.arch)])
+        })?;
+        done("log_msgids", n, &mut copied);
+        let mut kept = Copied::default();
+        let n = copy_table(client, &QUARANTINE, src.quarantine()?, |(mut q, raw)| {
+            // An earlier release's file: into the mail store.
+            if let Some(path) = q.raw_file.clone() {
+                if let Some(id) = keep_file(mails, &path, Some(&q.sha256), &mut kept)? {
+                    q.blob = Some(id);
+                    q.raw_file = None;
                 }
-                w.push(vec![
-                    int(q.id as i64),
-                    int(q.time),
-                    s(&q.reason),
-                    s(&q.sha256),
-                    json("quarantine", &q)?,
-                    Box::new(raw),
-                ])?;
             }
-            w.flush()?;
-            done("quarantine", w.offered, &mut copied);
-        }
-        {
-            let mut w = Writer::new(client, &UNHANDLED);
-            for u in src.unhandled()? {
-                let (id, raw) = u?;
-                w.push(vec![s(&id), Box::new(raw)])?;
-            }
-            w.flush()?;
-            done("unhandled", w.offered, &mut copied);
-        }
-        {
-            let mut w = Writer::new(client, &SIGNATURES);
-            for sig in src.signatures()? {
-                let sig = sig?;
-                w.push(vec![
-                    s(&sig.fingerprint),
-                    int(sig.created),
-                    s(&sig.signed_sha256),
-                    int(sig.first_seen),
-                    Box::new(sig.consumed),
-                    json("signatures", &sig)?,
-                ])?;
-            }
-            w.flush()?;
-            done("signatures", w.offered, &mut copied);
-        }
-        {
-            let mut w = Writer::new(client, &JOBS);
-            for j in src.jobs()? {
-                let j = j?;
-                w.push(vec![
-                    int(j.id as i64),
-                    s(&j.key.source),
-                    s(&j.key.dist),
-                    s(&j.key.arch),
-                    s(j.kind.name()),
-                    json("jobs", &j)?,
-                ])?;
-            }
-            w.flush()?;
-            done("jobs", w.offered, &mut copied);
-        }
-        {
-            let mut w = Writer::new(client, &OUTBOX);
-            for o in src.outbox()? {
-                let (mut m, raw) = o?;
-                // An earlier release's file: into the mail store.
-                if let Some(Carried::File(path)) = m.carries.clone() {
-                    let stem = path
-                        .file_stem()
-                        .and_then(|n| n.to_str())
-                        .map(str::to_string);
-                    if let Some(id) = keep_file(mails, &path, stem.as_deref(), &mut copied)? {
-                        m.carries = Some(Carried::Blob(id));
-                    }
+            Ok(vec![
+                int(q.id as i64),
+                int(q.time),
+                s(&q.reason),
+                s(&q.sha256),
+                json("quarantine", &q)?,
+                Box::new(raw),
+            ])
+        })?;
+        done("quarantine", n, &mut copied);
+        let n = copy_table(client, &UNHANDLED, src.unhandled()?, |(id, raw)| {
+            Ok(vec![s(&id), Box::new(raw)])
+        })?;
+        done("unhandled", n, &mut copied);
+        let n = copy_table(client, &SIGNATURES, src.signatures()?, |sig| {
+            Ok(vec![
+                s(&sig.fingerprint),
+                int(sig.created),
+                s(&sig.signed_sha256),
+                int(sig.first_seen),
+                Box::new(sig.consumed),
+                json("signatures", &sig)?,
+            ])
+        })?;
+        done("signatures", n, &mut copied);
+        let n = copy_table(client, &JOBS, src.jobs()?, |j| {
+            Ok(vec![
+                int(j.id as i64),
+                s(&j.key.source),
+                s(&j.key.dist),
+                s(&j.key.arch),
+                s(j.kind.name()),
+                json("jobs", &j)?,
+            ])
+        })?;
+        done("jobs", n, &mut copied);
+        let n = copy_table(client, &OUTBOX, src.outbox()?, |(mut m, raw)| {
+            // An earlier release's file: into the mail store.
+            if let Some(Carried::File(path)) = m.carries.clone() {
+                let stem = path
+                    .file_stem()
+                    .and_then(|n| n.to_str())
+                    .map(str::to_string);
+                if let Some(id) = keep_file(mails, &path, stem.as_deref(), &mut kept)? {
+                    m.carries = Some(Carried::Blob(id));
                 }
-                w.push(vec![
-                    int(m.id as i64),
-                    s(&m.kind),
-                    int(m.next_attempt),
-                    Box::new(m.dead),
-                    json("outbox", &m)?,
-                    Box::new(raw),
-                ])?;
             }
-            w.flush()?;
-            done("outbox", w.offered, &mut copied);
-        }
-        {
-            let mut w = Writer::new(client, &REPLIES_SENT);
-            for r in src.replies_sent()? {
-                let (address, time, seq) = r?;
-                w.push(vec![s(&address), int(time), int(seq as i64)])?;
-            }
-            w.flush()?;
-            done("replies_sent", w.offered, &mut copied);
-        }
-        {
-            let mut w = Writer::new(client, &UPLOADS);
-            for u in src.uploads()? {
-                let (name, k) = u?;
-                w.push(vec![s(&name), s(&k.source), s(&k.dist), s(&k.arch)])?;
-            }
-            w.flush()?;
-            done("uploads", w.offered, &mut copied);
-        }
-        {
-            let mut w = Writer::new(client, &BOUNCES);
-            for b in src.bounces()? {
-                let (time, seq) = b?;
-                w.push(vec![int(time), int(seq as i64)])?;
-            }
-            w.flush()?;
-            done("bounces", w.offered, &mut copied);
-        }
-        {
-            let mut w = Writer::new(client, &NOTICES);
-            for n in src.notices()? {
-                let n = n?;
-                w.push(vec![
-                    s(&n.source),
-                    s(&n.version),
-                    s(&n.dist),
-                    int(n.due),
-                    Box::new(n.sent),
-                    json("notices", &n)?,
-                ])?;
-            }
-            w.flush()?;
-            done("notices", w.offered, &mut copied);
-        }
-        {
-            let mut w = Writer::new(client, &EXPLAIN);
-            for e in src.explain()? {
-                let e = e?;
-                w.push(vec![
-                    s(&e.key.source),
-                    s(&e.key.dist),
-                    s(&e.key.arch),
-                    s(&e.log),
-                    json("explain", &e)?,
-                ])?;
-            }
-            w.flush()?;
-            done("explain", w.offered, &mut copied);
-        }
-        {
-            let mut w = Writer::new(client, &RELEASES);
-            for r in src.releases()? {
-                let r = r?;
-                w.push(vec![
-                    s(&r.suite),
-                    int(r.date),
-                    s(&r.sha256),
-                    int(r.synced),
-                    json("releases", &r)?,
-                ])?;
-            }
-            w.flush()?;
-            done("releases", w.offered, &mut copied);
-        }
-        {
-            let mut w = Writer::new(client, &DAILY);
-            for d in src.daily()? {
-                let (dist, arch, day, counts) = d?;
-                w.push(vec![s(&dist), s(&arch), int(day), json("daily", &counts)?])?;
-            }
-            w.flush()?;
-            done("daily", w.offered, &mut copied);
-        }
+            Ok(vec![
+                int(m.id as i64),
+                s(&m.kind),
+                int(m.next_attempt),
+                Box::new(m.dead),
+                json("outbox", &m)?,
+                Box::new(raw),
+            ])
+        })?;
+        done("outbox", n, &mut copied);
+        copied.files_kept = kept.files_kept;
+        copied.files_missing = kept.files_missing;
+        let n = copy_table(
+            client,
+            &REPLIES_SENT,
+            src.replies_sent()?,
+            |(address, time, seq)| Ok(vec![s(&address), int(time), int(seq as i64)]),
+        )?;
+        done("replies_sent", n, &mut copied);
+        let n = copy_table(client, &UPLOADS, src.uploads()?, |(name, k)| {
+            Ok(vec![s(&name), s(&k.source), s(&k.dist), s(&k.arch)])
+        })?;
+        done("uploads", n, &mut copied);
+        let n = copy_table(client, &BOUNCES, src.bounces()?, |(time, seq)| {
+            Ok(vec![int(time), int(seq as i64)])
+        })?;
+        done("bounces", n, &mut copied);
+        let n = copy_table(client, &NOTICES, src.notices()?, |n| {
+            Ok(vec![
+                s(&n.source),
+                s(&n.version),
+                s(&n.dist),
+                int(n.due),
+                Box::new(n.sent),
+                json("notices", &n)?,
+            ])
+        })?;
+        done("notices", n, &mut copied);
+        let n = copy_table(client, &EXPLAIN, src.explain()?, |e| {
+            Ok(vec![
+                s(&e.key.source),
+                s(&e.key.dist),
+                s(&e.key.arch),
+                s(&e.log),
+                json("explain", &e)?,
+            ])
+        })?;
+        done("explain", n, &mut copied);
+        let n = copy_table(client, &RELEASES, src.releases()?, |r| {
+            Ok(vec![
+                s(&r.suite),
+                int(r.date),
+                s(&r.sha256),
+                int(r.synced),
+                json("releases", &r)?,
+            ])
+        })?;
+        done("releases", n, &mut copied);
+        let n = copy_table(client, &DAILY, src.daily()?, |(dist, arch, day, counts)| {
+            Ok(vec![s(&dist), s(&arch), int(day), json("daily", &counts)?])
+        })?;
+        done("daily", n, &mut copied);
         // The counters continue above every id copied.
         let c = src.counters()?;
         let mut tx = client.transaction().map_err(engine)?;

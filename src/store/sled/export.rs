@@ -17,7 +17,7 @@ use crate::model::{
     BuildKey, BuildRecord, ExplainTask, HistoryEntry, Job, LogRef, MailRecord, Notice,
     OutboundMail, QuarantineEntry, ReleaseSeen, SignatureUse,
 };
-use crate::store::{StoreError, SCHEMA_VERSION};
+use crate::store::StoreError;
 
 /// A sled database opened to be copied: held (its lock file) for as long
 /// as this lives, so that nothing writes it meanwhile.
@@ -122,20 +122,7 @@ impl SledExport {
             path: dir.to_path_buf(),
             _lock: lock,
         };
-        let meta = export.tree("meta")?;
-        if let Some(v) = meta.get("schema_version")? {
-            let found = std::str::from_utf8(&v)
-                .ok()
-                .and_then(|s| s.parse::<u32>().ok())
-                .ok_or_else(|| corrupt("meta", "schema_version is not a number"))?;
-            if found > SCHEMA_VERSION {
-                return Err(StoreError::NewerSchema {
-                    path: dir.to_path_buf(),
-                    found,
-                    supported: SCHEMA_VERSION,
-                });
-            }
-        }
+        super::schema_of(&export.tree("meta")?, dir)?;
         Ok(export)
     }
 
