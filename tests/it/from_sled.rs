@@ -52,6 +52,11 @@ struct Moving {
 
 impl Moving {
     fn new() -> Moving {
+        Moving::with_sources("")
+    }
+
+    /// A farm whose suite has `more` sources besides its own.
+    fn with_sources(more: &str) -> Moving {
         let mirror = tempfile::tempdir().unwrap();
         let root = mirror.path().join("mirror");
         std::fs::create_dir_all(&root).unwrap();
@@ -66,15 +71,19 @@ impl Moving {
         // The farm on sled first.
         farm.reconfigure(&extra);
         assert!(farm.cfg.database.url.is_none());
+        let sources = format!(
+            "{}{more}",
+            "Package: base\nVersion: 1.0-1\nArchitecture: any\nPriority: required\nSection: base\n\n\
+                          Package: game\nVersion: 2.0-1\nArchitecture: any\nPriority: optional\nSection: games\n\n\
+                          Package: lib\nVersion: 3.0-1\nArchitecture: any\nPriority: optional\nSection: libs\n\
+                          Maintainer: Jane Doe <jane@example.org>\nUploaders: Max <max@example.org>\n\n"
+        );
         publish(
             &root,
             &Snapshot {
                 date: wall_now() - 3600,
                 valid_until: None,
-                sources: "Package: base\nVersion: 1.0-1\nArchitecture: any\nPriority: required\nSection: base\n\n\
-                          Package: game\nVersion: 2.0-1\nArchitecture: any\nPriority: optional\nSection: games\n\n\
-                          Package: lib\nVersion: 3.0-1\nArchitecture: any\nPriority: optional\nSection: libs\n\
-                          Maintainer: Jane Doe <jane@example.org>\nUploaders: Max <max@example.org>\n\n",
+                sources: &sources,
                 packages: &[("amd64", ""), ("arm64", "")],
                 signer: archive_key(),
             },
@@ -375,17 +384,24 @@ fn a_copy_killed_midway_and_run_again_finishes_and_a_second_run_changes_nothing(
     if !server("a_copy_killed_midway_and_run_again_finishes_and_a_second_run_changes_nothing") {
         return;
     }
-    // The reference: one uninterrupted copy of a farm.
-    let mut whole = Moving::new();
+    // The reference: one uninterrupted copy of the same farm.
+    // 700 more sources: 1,400 more builds and history lines, two batches
+    // of each.
+    let more = generated(700).0;
+    let mut whole = Moving::with_sources(&more);
     whole.switch_to_postgres();
     let out = whole.migrate(&[]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-
-    let mut m = Moving::new();
+    let mut m = Moving::with_sources(&more);
     m.switch_to_postgres();
-    // Killed after its third batch (builds, history, mails are in).
+    // Killed after its third batch: the builds are in, half the history.
     let out = m.migrate(&[("BUILDMAIL_CRASH_AT", "migrate-batch:3")]);
-    assert!(!out.status.success(), "the crash point was not reached");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.status.signal(),
+        Some(9),
+        "the crash point was not reached"
+    );
     let midway = tables(database_of(&m));
     let count_of = |t: &[(String, String)], name: &str| {
         t.iter()
@@ -393,19 +409,20 @@ fn a_copy_killed_midway_and_run_again_finishes_and_a_second_run_changes_nothing(
             .map(|(_, v)| v.split(' ').next().unwrap().to_string())
             .unwrap()
     };
-    assert_ne!(count_of(&midway, "builds"), "0");
+    let reference = tables(database_of(&whole));
+    assert_eq!(count_of(&midway, "builds"), count_of(&reference, "builds"));
     assert_eq!(
-        count_of(&midway, "outbox"),
-        "0",
-        "stopped before the outbox"
+        count_of(&midway, "history"),
+        "1000",
+        "stopped after one batch of history"
     );
+    assert_eq!(count_of(&midway, "mails"), "0", "stopped before the mails");
     // Run again: it finishes, and every table has what the uninterrupted
     // copy has.
     let out = m.migrate(&[]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(!stdout(&out).contains("MISMATCH"));
     let finished = tables(database_of(&m));
-    let reference = tables(database_of(&whole));
     let counts = |t: &[(String, String)]| {
         t.iter()
             .map(|(n, v)| (n.clone(), v.split(' ').next().unwrap().to_string()))
