@@ -122,6 +122,26 @@ impl Moving {
             matches!(out, Outcome::Reply { applied: true, .. }),
             "{out:?}"
         );
+        // An unsigned command from a known sender: refused and answered
+        // (an error reply on record).
+        let out = farm.deliver(&reply(
+            &log_subject("successful", "hello", "1.0-1", "amd64"),
+            b"retry\n",
+            None,
+        ));
+        assert!(
+            matches!(out, Outcome::Reply { applied: false, .. }),
+            "{out:?}"
+        );
+        // A bounce (forwarding loop protection on record).
+        let bounce = crate::support::TextMail::new(
+            "MAILER-DAEMON@mx.example.org",
+            "buildd@example.org",
+            "Undelivered Mail Returned to Sender",
+            "This is the mail system.\n",
+        )
+        .build();
+        assert!(matches!(farm.deliver(&bounce), Outcome::Forwarded { .. }));
         // A quarantined mail (a log whose gzip part is corrupt).
         let bad = crate::support::log_mail_mime_gzip_raw(
             &crate::support::sbuild_subject("successful", "hello", "1.0-1", "amd64", "unstable"),
@@ -342,6 +362,20 @@ fn a_sled_farm_moved_to_postgresql_answers_the_same_and_refuses_replays() {
         .collect::<Vec<_>>();
     assert_eq!(history_line[1], history_line[2], "{text}");
     assert_ne!(history_line[1], "0", "{text}");
+    // Every kind of row was there to copy.
+    for (table, n) in [
+        ("replies_sent", "2"),
+        ("bounces", "1"),
+        ("jobs", "1"),
+        ("daily", "4"),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(table))
+            .unwrap_or_else(|| panic!("{table} not counted:\n{text}"));
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!((cells[1], cells[2]), (n, n), "{text}");
+    }
 
     // The same answers on PostgreSQL.
     let after = views(&m);

@@ -30,6 +30,10 @@ use crate::store::StoreError;
 /// Rows per transaction.
 pub const BATCH: usize = 1000;
 
+/// Rows per transaction of the tables whose rows carry a mail (at most
+/// `QUARANTINE_INLINE`, 256 KiB, each): a batch stays under 16 MiB.
+const MAIL_BATCH: usize = 64;
+
 /// The crash point reached after each committed batch (tests stop a copy
 /// midway with `BUILDMAIL_CRASH_AT=migrate-batch:N`).
 pub const CRASH_POINT: &str = "migrate-batch";
@@ -49,6 +53,9 @@ struct Table {
     /// The columns a row already there must hold alike (empty: derived
     /// rows, not compared).
     compare: &'static [&'static str],
+    /// Rows per transaction: [`BATCH`], fewer for rows that carry mails
+    /// (up to the quarantine's inline limit each).
+    batch: usize,
 }
 
 /// How many rows of one table each side holds.
@@ -117,7 +124,7 @@ impl<'c, 'a> Writer<'c, 'a> {
     fn push(&mut self, row: Vec<Value>) -> Result<(), StoreError> {
         self.rows.push(row);
         self.offered += 1;
-        if self.rows.len() >= BATCH {
+        if self.rows.len() >= self.table.batch {
             self.flush()?;
         }
         Ok(())
@@ -161,9 +168,27 @@ impl<'c, 'a> Writer<'c, 'a> {
     }
 }
 
-/// Inserts `rows` into `table` (`ON CONFLICT DO NOTHING`); returns the
-/// keys of the rows already there with other data (in words).
+/// How many parameters one statement takes at most (PostgreSQL's limit
+/// is 65,535).
+const PARAMS: usize = 30_000;
+
+/// Inserts `rows` into `table` (`ON CONFLICT DO NOTHING`), in statements
+/// of at most [`PARAMS`] values; returns the keys of the rows already
+/// there with other data (in words).
 fn insert(
+    tx: &mut Transaction<'_>,
+    table: &Table,
+    rows: &[Vec<Value>],
+) -> Result<Vec<String>, StoreError> {
+    let mut differ = Vec::new();
+    for chunk in rows.chunks((PARAMS / table.cols.len()).max(1)) {
+        differ.extend(insert_chunk(tx, table, chunk)?);
+    }
+    Ok(differ)
+}
+
+/// One statement of [`insert`].
+fn insert_chunk(
     tx: &mut Transaction<'_>,
     table: &Table,
     rows: &[Vec<Value>],
@@ -268,6 +293,7 @@ const BUILDS: Table = Table {
     ],
     key: &["source", "dist", "arch"],
     compare: &["rev", "record"],
+    batch: BATCH,
 };
 
 const QUEUE: Table = Table {
@@ -285,6 +311,7 @@ const QUEUE: Table = Table {
     ],
     key: &["dist", "arch", "source"],
     compare: &[],
+    batch: BATCH,
 };
 
 const MAINTAINERS: Table = Table {
@@ -299,6 +326,7 @@ const MAINTAINERS: Table = Table {
     ],
     key: &["address", "source", "dist", "arch"],
     compare: &[],
+    batch: BATCH,
 };
 
 const HISTORY: Table = Table {
@@ -317,6 +345,7 @@ const HISTORY: Table = Table {
     ],
     key: &["sled_seq"],
     compare: &["source", "dist", "arch", "entry"],
+    batch: BATCH,
 };
 
 const MAILS: Table = Table {
@@ -331,6 +360,7 @@ const MAILS: Table = Table {
     ],
     key: &["id"],
     compare: &["record"],
+    batch: BATCH,
 };
 
 const MSGIDS: Table = Table {
@@ -338,6 +368,7 @@ const MSGIDS: Table = Table {
     cols: &[("message_id", "text"), ("mail", "text")],
     key: &["message_id"],
     compare: &["mail"],
+    batch: BATCH,
 };
 
 const LOGS: Table = Table {
@@ -355,6 +386,7 @@ const LOGS: Table = Table {
     ],
     key: &["sled_seq"],
     compare: &["record"],
+    batch: BATCH,
 };
 
 const LOG_MSGIDS: Table = Table {
@@ -367,6 +399,7 @@ const LOG_MSGIDS: Table = Table {
     ],
     key: &["message_id"],
     compare: &["source", "dist", "arch"],
+    batch: BATCH,
 };
 
 const QUARANTINE: Table = Table {
@@ -381,6 +414,7 @@ const QUARANTINE: Table = Table {
     ],
     key: &["id"],
     compare: &["entry", "raw"],
+    batch: MAIL_BATCH,
 };
 
 const UNHANDLED: Table = Table {
@@ -388,6 +422,7 @@ const UNHANDLED: Table = Table {
     cols: &[("id", "text"), ("raw", "bytea")],
     key: &["id"],
     compare: &["raw"],
+    batch: MAIL_BATCH,
 };
 
 const SIGNATURES: Table = Table {
@@ -402,6 +437,7 @@ const SIGNATURES: Table = Table {
     ],
     key: &["fingerprint", "created", "signed_sha256"],
     compare: &["record"],
+    batch: BATCH,
 };
 
 const JOBS: Table = Table {
@@ -416,6 +452,7 @@ const JOBS: Table = Table {
     ],
     key: &["id"],
     compare: &["record"],
+    batch: BATCH,
 };
 
 const OUTBOX: Table = Table {
@@ -430,6 +467,7 @@ const OUTBOX: Table = Table {
     ],
     key: &["id"],
     compare: &["record", "raw"],
+    batch: MAIL_BATCH,
 };
 
 const REPLIES_SENT: Table = Table {
@@ -437,6 +475,7 @@ const REPLIES_SENT: Table = Table {
     cols: &[("address", "text"), ("time", "int8"), ("sled_seq", "int8")],
     key: &["sled_seq"],
     compare: &["address", "time"],
+    batch: BATCH,
 };
 
 const UPLOADS: Table = Table {
@@ -449,6 +488,7 @@ const UPLOADS: Table = Table {
     ],
     key: &["changes_name"],
     compare: &["source", "dist", "arch"],
+    batch: BATCH,
 };
 
 const BOUNCES: Table = Table {
@@ -456,6 +496,7 @@ const BOUNCES: Table = Table {
     cols: &[("time", "int8"), ("sled_seq", "int8")],
     key: &["sled_seq"],
     compare: &["time"],
+    batch: BATCH,
 };
 
 const NOTICES: Table = Table {
@@ -470,6 +511,7 @@ const NOTICES: Table = Table {
     ],
     key: &["source", "version", "dist"],
     compare: &["record"],
+    batch: BATCH,
 };
 
 const EXPLAIN: Table = Table {
@@ -483,6 +525,7 @@ const EXPLAIN: Table = Table {
     ],
     key: &["source", "dist", "arch"],
     compare: &["task"],
+    batch: BATCH,
 };
 
 const RELEASES: Table = Table {
@@ -496,6 +539,7 @@ const RELEASES: Table = Table {
     ],
     key: &["suite"],
     compare: &["record"],
+    batch: BATCH,
 };
 
 const DAILY: Table = Table {
@@ -508,6 +552,7 @@ const DAILY: Table = Table {
     ],
     key: &["dist", "arch", "day"],
     compare: &["counts"],
+    batch: BATCH,
 };
 
 /// What the copy made of the builds: the rows of the derived tables.
