@@ -33,6 +33,7 @@ pub mod blob;
 pub mod blobs;
 pub mod gate;
 pub mod pg;
+pub mod queue_group;
 pub mod segments;
 pub mod sled;
 

@@ -242,7 +242,7 @@ fn records_of_an_earlier_release_with_paths_still_work() {
         store.flush().unwrap();
     }
     // Nothing in the mail store: the files are read where they are.
-    std::fs::remove_dir_all(&farm.cfg.database.mail_blobs).unwrap();
+    farm.lose_mail_blobs();
 
     let listed = json(&farm, &["quarantine", "list", "--json"]);
     assert_eq!(listed[0]["raw_file"].as_str(), qfile.to_str());

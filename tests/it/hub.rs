@@ -1142,6 +1142,9 @@ fn the_queue_lengths_are_kept_by_the_commits() {
     }
     assert_eq!(kept[0].0 + 3, before[0].0, "{before:?} {kept:?}");
     assert_eq!(kept[1], before[1]);
+    if crate::support::sled_only(&farm, "a sled database of an earlier release") {
+        return;
+    }
     // An earlier release: the index without its lengths.
     {
         let db = crate::support::open_raw_sled(&farm.cfg.database.path);

@@ -167,8 +167,8 @@ fn the_log_viewer_folds_sections_marks_the_error_and_downloads_byte_exact() {
     );
     let api = ok(&addr, "/api/log/evil/1.0-1/amd64").json();
     let id = api["log"]["id"].as_str().unwrap();
-    let stored = buildmail::store::archive::LogArchive::new(&farm.cfg.database.log_archive)
-        .get_log(id)
+    let stored = buildmail::store::blobs::Blobs::open(&farm.cfg.database)
+        .log(id)
         .unwrap();
     assert_eq!(stored.codec, buildmail::store::blob::Codec::Zstd);
     assert_eq!(raw.body, stored.bytes);

@@ -318,6 +318,20 @@ fn a_missing_or_newer_schema_is_refused() {
     let e = buildmail::store::open(&cfg).err().expect("refused");
     assert!(e.to_string().contains("run `buildmail migrate`"), "{e}");
     assert!(e.is_permanent());
+    // `deliver` into it: an operator must act, so the MTA is told so
+    // (78, EX_CONFIG, as for a data directory that cannot be used), and
+    // what to run.
+    let mut unmigrated = Farm::beside(&farm);
+    unmigrated.toml = unmigrated
+        .toml
+        .replace(&farm.pg.as_ref().unwrap().url, &bare.url);
+    let out = unmigrated.deliver_binary(
+        &crate::support::plain_mail("Question", "Is the buildd up?"),
+        &[],
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{said}");
+    assert!(said.contains("run `buildmail migrate`"), "{said}");
     // A newer schema: written by a later buildmail.
     farm.pg
         .as_ref()
@@ -398,4 +412,222 @@ fn the_password_is_never_printed() {
     assert!(!e.to_string().contains("Sekr1tPass"), "{e}");
     assert!(e.to_string().contains("u:***@127.0.0.1:1/nowhere"), "{e}");
     assert!(!e.is_permanent(), "a server that is down is worth retrying");
+}
+
+/// A database that cannot be reached (down, restarting): `deliver` exits
+/// 75 (EX_TEMPFAIL) so that the MTA keeps the mail and tries again; once
+/// the database answers, the same mail is committed.
+#[test]
+fn a_database_that_cannot_be_reached_defers_the_mail() {
+    let Some(farm) = pg_farm("") else { return };
+    let url = farm.pg.as_ref().unwrap().url.clone();
+    let mut down = Farm::beside(&farm);
+    down.toml = down
+        .toml
+        .replace(&url, "postgresql://postgres@127.0.0.1:1/nowhere");
+    down.cfg = buildmail::config::Config::from_toml(&down.toml, None).unwrap();
+    let spec = crate::support::logs::LogSpec::new("hello", "1.0-1", "amd64", "unstable", "failed");
+    let subject = crate::support::sbuild_subject("failed", "hello", "1.0-1", "amd64", "unstable");
+    let mail = crate::support::with_message_id(
+        &crate::support::log_mail_plain(&subject, &crate::support::logs::sbuild_log(&spec)),
+        &crate::support::unique_message_id(),
+    );
+    let out = down.deliver_binary(&mail, &[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{said}");
+    assert!(said.contains("127.0.0.1:1/nowhere"), "{said}");
+    assert_eq!(count(&farm, "SELECT count(*) FROM mails"), 0);
+    // The MTA's next try, with the database up.
+    let out = farm.deliver_binary(&mail, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count(&farm, "SELECT count(*) FROM mails"), 1);
+    assert_eq!(count(&farm, "SELECT count(*) FROM builds"), 1);
+}
+
+/// A log accepted on one host is served by another that shares nothing
+/// with it but the database (its own data directory, no log archive of
+/// its own): the blobs are in the database, the records name no path.
+#[test]
+fn a_log_accepted_on_one_host_is_served_by_another() {
+    let Some(a) = pg_farm("") else { return };
+    let spec = crate::support::logs::LogSpec::new("hello", "1.0-1", "amd64", "unstable", "failed");
+    let log = crate::support::logs::sbuild_log(&spec);
+    let subject = crate::support::sbuild_subject("failed", "hello", "1.0-1", "amd64", "unstable");
+    let mail = crate::support::with_message_id(
+        &crate::support::log_mail_plain(&subject, &log),
+        &crate::support::unique_message_id(),
+    );
+    assert!(a.deliver_binary(&mail, &[]).status.success());
+    let mut b = Farm::beside(&a);
+    let b_data = b.root().join("data");
+    std::fs::create_dir_all(&b_data).unwrap();
+    b.toml = b.toml.replace(
+        &format!("{:?}", a.root().join("data")),
+        &format!("{b_data:?}"),
+    );
+    b.cfg = buildmail::config::Config::from_toml(&b.toml, None).unwrap();
+    assert_ne!(b.cfg.database.log_archive, a.cfg.database.log_archive);
+    let out = b.cli(&["log", "hello"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, log, "byte-exact from the other host");
+    assert!(!b.cfg.database.log_archive.exists(), "nothing local on B");
+}
+
+/// One of two daemons on one database killed with SIGKILL in the middle
+/// of a burst: every mail it answered 250 is committed; the client sends
+/// what it did not answer to the other host; each mail ends up committed
+/// exactly once.
+#[test]
+fn a_daemon_killed_mid_burst_loses_nothing_and_doubles_nothing() {
+    let Some(a) = pg_farm("") else { return };
+    let b = Farm::beside(&a);
+    let da = Daemon::start(&a, false);
+    let db = Daemon::start(&b, false);
+    const N: usize = 40;
+    let mails: Vec<(String, Vec<u8>)> = (0..N)
+        .map(|i| {
+            let src = format!("burst{i}");
+            let spec =
+                crate::support::logs::LogSpec::new(&src, "1.0-1", "amd64", "unstable", "failed");
+            let subject =
+                crate::support::sbuild_subject("failed", &src, "1.0-1", "amd64", "unstable");
+            let mail = crate::support::with_message_id(
+                &crate::support::log_mail_plain(&subject, &crate::support::logs::sbuild_log(&spec)),
+                &crate::support::unique_message_id(),
+            );
+            (src, mail)
+        })
+        .collect();
+    let pid = da.child.id() as i32;
+    let socket_a = da.socket.clone();
+    let sender = {
+        let mails = mails.clone();
+        std::thread::spawn(move || {
+            // What host A answered 250, in order; it stops at the first
+            // mail A did not answer (killed).
+            let mut answered = Vec::new();
+            for (src, mail) in &mails {
+                let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    Session::connect(&socket_a).send(
+                        "buildd@example.org",
+                        "buildd@example.org",
+                        mail,
+                    )
+                }));
+                match done {
+                    Ok(reply) if reply.starts_with("250") => answered.push(src.clone()),
+                    _ => break,
+                }
+            }
+            answered
+        })
+    };
+    // Kill A once some mails went through.
+    let start = std::time::Instant::now();
+    while count(&a, "SELECT count(*) FROM mails") < 5 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(60));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    let answered = sender.join().unwrap();
+    assert!(answered.len() < N, "A was killed before the end");
+    let store = buildmail::store::open(&a.cfg.database).unwrap();
+    for src in &answered {
+        assert!(
+            store
+                .build(&key(src, "unstable", "amd64"))
+                .unwrap()
+                .is_some(),
+            "{src} was answered 250 and must be committed"
+        );
+    }
+    drop(store);
+    // The MTA retries what A did not answer (all of it again, as an MTA
+    // would after a dropped connection) at B.
+    for (src, mail) in mails.iter().filter(|(s, _)| !answered.contains(s)) {
+        let reply =
+            Session::connect(&db.socket).send("buildd@example.org", "buildd@example.org", mail);
+        assert!(reply.starts_with("250"), "{src}: {reply}");
+    }
+    assert!(db.stop());
+    assert_eq!(count(&a, "SELECT count(*) FROM mails"), N as i64);
+    assert_eq!(count(&a, "SELECT count(*) FROM builds"), N as i64);
+    assert_eq!(count(&a, "SELECT count(*) FROM history"), N as i64);
+}
+
+/// The database drops every connection of the daemon again and again in
+/// the middle of a burst (as a restart does): mails whose commit was cut
+/// off are answered 4xx and come again; none is lost, none is committed
+/// twice.
+#[test]
+fn connections_dropped_mid_burst_lose_nothing_and_double_nothing() {
+    let Some(a) = pg_farm("") else { return };
+    let da = Daemon::start(&a, false);
+    const N: usize = 30;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let killed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let killer = {
+        let (stop, killed) = (stop.clone(), killed.clone());
+        let mut client = a.pg.as_ref().unwrap().client();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let rows = client
+                    .query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                         WHERE datname = current_database() AND application_name = 'buildmail'",
+                        &[],
+                    )
+                    .unwrap();
+                killed.fetch_add(rows.len(), std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(30));
+            }
+        })
+    };
+    let mut deferred = 0;
+    for i in 0..N {
+        let src = format!("drop{i}");
+        let spec = crate::support::logs::LogSpec::new(&src, "1.0-1", "amd64", "unstable", "failed");
+        let subject = crate::support::sbuild_subject("failed", &src, "1.0-1", "amd64", "unstable");
+        let mail = crate::support::with_message_id(
+            &crate::support::log_mail_plain(&subject, &crate::support::logs::sbuild_log(&spec)),
+            &crate::support::unique_message_id(),
+        );
+        // The MTA: again until it is accepted.
+        let mut tries = 0;
+        loop {
+            let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                Session::connect(&da.socket).send("buildd@example.org", "buildd@example.org", &mail)
+            }));
+            match reply {
+                Ok(r) if r.starts_with("250") => break,
+                Ok(r) => assert!(r.starts_with('4'), "only a temporary failure: {r}"),
+                Err(_) => {}
+            }
+            deferred += 1;
+            tries += 1;
+            assert!(tries < 200, "{src} never accepted");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    killer.join().unwrap();
+    assert!(da.stop());
+    assert!(
+        killed.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the daemon's connections were dropped"
+    );
+    eprintln!("{deferred} deliveries deferred");
+    assert_eq!(count(&a, "SELECT count(*) FROM mails"), N as i64);
+    assert_eq!(count(&a, "SELECT count(*) FROM builds"), N as i64);
+    assert_eq!(count(&a, "SELECT count(*) FROM history"), N as i64);
 }

@@ -96,17 +96,19 @@ fn write(tx: &mut Transaction<'_>, c: &Commit<'_>) -> Step<Option<u64>> {
     // at once is a duplicate for the second (its insert waits for the
     // first's transaction), whatever signature it carries.
     if let Some(m) = &c.mail {
+        let (id, mid, kind, outcome) = (
+            t(&m.sha256),
+            m.message_id.as_deref().map(t),
+            t(&m.kind),
+            t(&m.outcome),
+        );
+        let record = Json(m);
+        let row: [&(dyn postgres::types::ToSql + Sync); 6] =
+            [&id, &mid, &m.received, &kind, &outcome, &record];
         let inserted = tx.execute(
             "INSERT INTO mails (id, message_id, received, kind, outcome, record)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
-            &[
-                &t(&m.sha256),
-                &m.message_id.as_deref().map(t),
-                &m.received,
-                &t(&m.kind),
-                &t(&m.outcome),
-                &Json(m),
-            ],
+            &row,
         )?;
         if inserted == 0 {
             // A mail taken out of the quarantine replaces its own dedup
@@ -136,14 +138,7 @@ fn write(tx: &mut Transaction<'_>, c: &Commit<'_>) -> Step<Option<u64>> {
             tx.execute(
                 "UPDATE mails SET message_id = $2, received = $3, kind = $4, outcome = $5, record = $6
                  WHERE id = $1",
-                &[
-                    &t(&m.sha256),
-                    &m.message_id.as_deref().map(t),
-                    &m.received,
-                    &t(&m.kind),
-                    &t(&m.outcome),
-                    &Json(m),
-                ],
+                &row,
             )?;
         }
         // A Message-ID proves nothing (anyone can copy one): the first
@@ -447,7 +442,7 @@ fn put_build(tx: &mut Transaction<'_>, b: &BuildRecord, deltas: &mut Deltas) -> 
                 &k.dist,
                 &k.arch,
                 &k.source,
-                &crate::store::sled::queue_group(&f),
+                &crate::store::queue_group::queue_group(&f),
                 &f.admin_priority,
                 &f.built_before,
                 &f.priority.as_deref().map(t),

@@ -668,7 +668,7 @@ impl PgStore {
                             s(&k.dist),
                             s(&k.arch),
                             s(&k.source),
-                            Box::new(crate::store::sled::queue_group(&f)),
+                            Box::new(crate::store::queue_group::queue_group(&f)),
                             int(f.admin_priority),
                             Box::new(f.built_before),
                             opt(f.priority.as_deref()),

@@ -43,7 +43,7 @@ pub mod from_sled;
 pub mod schema;
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::types::{Json, ToSql};
 use postgres::{Client, Row};
@@ -61,6 +61,9 @@ use crate::store::{
     StoreError,
 };
 
+/// A pooled connection idle longer than this is checked before use.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
 /// How many idle connections the pool keeps.
 const POOL_IDLE: usize = 8;
 
@@ -69,13 +72,22 @@ pub struct PgStore {
     config: postgres::Config,
     tls: tokio_postgres_rustls::MakeRustlsConnect,
     describe: String,
-    idle: Mutex<Vec<Client>>,
+    /// Idle connections, with when each was last used.
+    idle: Mutex<Vec<(Client, Instant)>>,
 }
 
 /// A PostgreSQL error as the store's: temporary (the caller retries, the
 /// mail is answered 451), its text without the URL.
 pub(crate) fn engine(e: postgres::Error) -> StoreError {
     match e.as_db_error() {
+        // A table missing: the database was never migrated (a command
+        // that reached it before opening the store, e.g. a blob put).
+        Some(db) if *db.code() == postgres::error::SqlState::UNDEFINED_TABLE => {
+            StoreError::Engine(format!(
+                "PostgreSQL: {}: the database has no buildmail schema: run `buildmail migrate`",
+                db.message()
+            ))
+        }
         Some(db) => StoreError::Engine(format!(
             "PostgreSQL: {}: {}{}",
             db.severity(),
@@ -164,11 +176,44 @@ impl Drop for Conn<'_> {
             if !c.is_closed() {
                 if let Ok(mut idle) = self.store.idle.lock() {
                     if idle.len() < POOL_IDLE {
-                        idle.push(c);
+                        idle.push((c, Instant::now()));
+                        return;
                     }
                 }
             }
+            discard(vec![c]);
         }
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|e| e.into_inner()));
+        discard(idle.into_iter().map(|(c, _)| c).collect());
+    }
+}
+
+/// Closes `clients`. A sync client closes on a runtime of its own, which
+/// cannot start on a thread that drives tokio's tasks (the daemon drops
+/// a replaced configuration's stores there): there, a thread of its own
+/// closes them.
+fn discard(clients: Vec<Client>) {
+    if clients.is_empty() {
+        return;
+    }
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::spawn(move || drop(clients));
+    } else {
+        drop(clients);
+    }
+}
+
+/// A named lock's connection ([`try_lock`]): closing it releases the lock.
+struct LockConn(Option<Client>);
+
+impl Drop for LockConn {
+    fn drop(&mut self) {
+        discard(self.0.take().into_iter().collect());
     }
 }
 
@@ -208,9 +253,22 @@ impl PgStore {
     /// A connection from the pool, or a new one.
     pub(crate) fn conn(&self) -> Result<Conn<'_>, StoreError> {
         let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let client = match pooled {
-            Some(c) if !c.is_closed() => c,
-            _ => self.config.connect(self.tls.clone()).map_err(|e| {
+        let usable = pooled.and_then(|(mut c, since)| {
+            // A connection idle for a while may have been closed by the
+            // server (a restart, an idle timeout): asked first, so that
+            // the caller gets a live one rather than a failed step.
+            let alive = !c.is_closed()
+                && (since.elapsed() < IDLE_CHECK || c.is_valid(Duration::from_secs(5)).is_ok());
+            if alive {
+                Some(c)
+            } else {
+                discard(vec![c]);
+                None
+            }
+        });
+        let client = match usable {
+            Some(c) => c,
+            None => self.config.connect(self.tls.clone()).map_err(|e| {
                 StoreError::Engine(format!(
                     "cannot connect to the PostgreSQL database {}: {}; try again later",
                     self.describe,
@@ -363,9 +421,9 @@ pub fn try_lock(
         .map_err(engine)?
         .get(0);
     // The connection leaves the pool with the guard: it is the lock.
-    let client = conn.client.take();
+    let client = if got { conn.client.take() } else { None };
     Ok(match (got, client) {
-        (true, Some(c)) => Some(Box::new(c)),
+        (true, Some(c)) => Some(Box::new(LockConn(Some(c)))),
         _ => None,
     })
 }

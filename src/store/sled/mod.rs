@@ -66,6 +66,7 @@ use crate::model::{
 };
 use crate::store::blob::{BlobId, BlobStore};
 use crate::store::blobs::Blobs;
+use crate::store::queue_group::queue_group;
 use crate::store::{
     BuilderSeen, Claimed, Commit, Committed, DayCounts, Maintained, StateCounts, Stats, Store,
     StoreError, SCHEMA_VERSION,
@@ -187,28 +188,6 @@ pub(super) fn queue_key(facts: &QueueFacts, key: &BuildKey) -> Vec<u8> {
     k.push(0);
     k.extend_from_slice(&queue_group(facts));
     k.extend_from_slice(key.source.as_bytes());
-    k
-}
-
-/// The part of a queue key that groups builds placed alike (admin
-/// priority, highest first; built before first; `Priority:`; `Section:`),
-/// each group's builds then by name: the first key of each group is that
-/// group's best, whatever order the configuration gives priorities and
-/// sections ([`SledStore::queue_heads`] reads one per group).
-pub(crate) fn queue_group(facts: &QueueFacts) -> Vec<u8> {
-    let mut k = Vec::with_capacity(32);
-    // Highest admin priority first: inverted, with the sign bit flipped
-    // so that bytes order as numbers do.
-    let p = (facts.admin_priority as u64) ^ (1 << 63);
-    k.extend_from_slice(&(!p).to_be_bytes());
-    k.push(if facts.built_before { 0 } else { 1 });
-    for part in [&facts.priority, &facts.section] {
-        if let Some(v) = part {
-            k.push(1);
-            k.extend_from_slice(v.as_bytes());
-        }
-        k.push(0);
-    }
     k
 }
 

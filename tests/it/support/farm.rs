@@ -108,6 +108,29 @@ impl Farm {
         }
     }
 
+    /// Loses every archived log: the archive's directory, or the
+    /// PostgreSQL database's log blobs.
+    pub fn lose_log_archive(&self) {
+        self.lose_blobs("logs", &self.cfg.database.log_archive);
+    }
+
+    /// Loses every kept mail blob (the mail store's directory, or the
+    /// PostgreSQL database's mail blobs).
+    pub fn lose_mail_blobs(&self) {
+        self.lose_blobs("mails", &self.cfg.database.mail_blobs);
+    }
+
+    fn lose_blobs(&self, store: &str, dir: &Path) {
+        match &self.pg {
+            Some(db) => {
+                db.client()
+                    .execute("DELETE FROM blobs WHERE store = $1", &[&store])
+                    .unwrap();
+            }
+            None => std::fs::remove_dir_all(dir).unwrap(),
+        }
+    }
+
     pub fn config(root: &Path, extra: &str) -> Config {
         Config::from_toml(&Farm::toml(root, None, extra), None).unwrap()
     }
