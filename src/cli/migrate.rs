@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::store::archive::LogArchive;
 use crate::store::blob::BlobStore;
 use crate::store::blobs::Blobs;
-use crate::store::pg::from_sled::{copy_blobs, TableCount};
+use crate::store::from_sled::{copy_blobs, TableCount};
 use crate::store::pg::PgStore;
 use crate::store::segments::Segments;
 use crate::store::sled::export::SledExport;

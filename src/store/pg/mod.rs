@@ -39,7 +39,6 @@
 
 pub mod blobs;
 mod commit;
-pub mod from_sled;
 pub mod schema;
 
 use std::sync::Mutex;

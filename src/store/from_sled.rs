@@ -20,7 +20,7 @@ use postgres::types::ToSql;
 use postgres::Transaction;
 use serde::Serialize;
 
-use super::{engine, t, PgStore};
+use super::pg::{engine, t, PgStore};
 use crate::debian::people::people;
 use crate::model::{BuildRecord, Carried};
 use crate::store::blob::{BlobId, BlobStore, Codec};
