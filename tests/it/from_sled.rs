@@ -635,6 +635,37 @@ fn a_farm_s_files_and_earlier_releases_files_move_into_postgresql() {
     };
     assert_eq!(sled_forwards.len(), 2);
     assert!(sled_forwards[1].1.ends_with(&old_question));
+    // A log mail whose dedup record an earlier release keyed by the
+    // SHA-256 of its bytes (found again through its Message-ID). Ingested
+    // without the worker: the forwards stay in the outbox.
+    let mid = crate::support::unique_message_id();
+    let spec = LogSpec::new("old", "1.0-1", "amd64", "unstable", "successful");
+    let old_mail = crate::support::with_message_id(
+        &crate::support::log_mail_plain(
+            &crate::support::sbuild_subject("successful", "old", "1.0-1", "amd64", "unstable"),
+            &sbuild_log(&spec),
+        ),
+        &mid,
+    );
+    assert!(matches!(farm.ingest_only(&old_mail), Outcome::Log { .. }));
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&old_mail))
+    };
+    {
+        let db = crate::support::open_raw_sled(&farm.cfg.database.path);
+        let mails = db.open_tree("mails").unwrap();
+        let msgids = db.open_tree("msgids").unwrap();
+        let key = msgids
+            .get(mid.as_bytes())
+            .unwrap()
+            .expect("Message-ID on record");
+        let record = mails.remove(&key).unwrap().expect("dedup record");
+        mails.insert(sha.as_bytes(), record).unwrap();
+        msgids.insert(mid.as_bytes(), sha.as_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    assert!(matches!(farm.ingest_only(&old_mail), Outcome::Duplicate(_)));
 
     farm.pg = Some(db);
     farm.reconfigure("");
@@ -678,6 +709,15 @@ fn a_farm_s_files_and_earlier_releases_files_move_into_postgresql() {
         assert!(e.get("raw_file").is_none(), "{e}");
         assert!(e["blob"].is_string(), "{e}");
     }
+    // The earlier release's dedup record is there under its key, and
+    // recognises the mail.
+    let mut c = farm.pg.as_ref().unwrap().client();
+    let n: i64 = c
+        .query_one("SELECT count(*) FROM mails WHERE id = $1", &[&sha])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    assert!(matches!(farm.ingest_only(&old_mail), Outcome::Duplicate(_)));
     let store = buildmail::store::open(&farm.cfg.database).unwrap();
     for (id, bytes) in &sled_forwards {
         assert!(
