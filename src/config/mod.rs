@@ -531,6 +531,9 @@ pub struct DatabaseConfig {
     /// instead of sled. Never print it: [`DatabaseConfig::describe`] and
     /// [`redact_url`] hide the password.
     pub url: Option<String>,
+    /// `tls_ca_file`: PEM certificates the PostgreSQL server's certificate
+    /// may chain to, beside the Mozilla roots (a private CA).
+    pub tls_ca_file: Option<PathBuf>,
     /// `lock_timeout`: how long a command waits for the database (default 30s).
     pub lock_timeout: Duration,
     /// `cache_size`: sled's page cache, in bytes (default 32 MiB).

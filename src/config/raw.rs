@@ -176,6 +176,7 @@ pub(super) struct RawLimits {
 pub(super) struct RawDatabase {
     pub(super) path: Option<PathBuf>,
     pub(super) url: Option<String>,
+    pub(super) tls_ca_file: Option<PathBuf>,
     pub(super) lock_timeout: Option<String>,
     pub(super) cache_size: Option<SizeValue>,
     pub(super) import_flush_every: Option<SizeValue>,

@@ -32,6 +32,19 @@ fn pg_farm(extra: &str) -> Option<Farm> {
     Some(Farm::with(extra))
 }
 
+/// A failed build's log mail for `src` 1.0-1 (unstable, amd64), with a
+/// Message-ID of its own; and the log it carries.
+fn failed_log(src: &str) -> (Vec<u8>, Vec<u8>) {
+    let spec = crate::support::logs::LogSpec::new(src, "1.0-1", "amd64", "unstable", "failed");
+    let log = crate::support::logs::sbuild_log(&spec);
+    let subject = crate::support::sbuild_subject("failed", src, "1.0-1", "amd64", "unstable");
+    let mail = crate::support::with_message_id(
+        &crate::support::log_mail_plain(&subject, &log),
+        &crate::support::unique_message_id(),
+    );
+    (mail, log)
+}
+
 /// One number from SQL.
 fn count(farm: &Farm, sql: &str) -> i64 {
     let db = farm.pg.as_ref().expect("a PostgreSQL farm");
@@ -87,19 +100,7 @@ fn two_daemons_taking_the_same_mails_commit_each_once() {
     let da = Daemon::start(&a, false);
     let db = Daemon::start(&b, false);
     const N: usize = 24;
-    let mails: Vec<Vec<u8>> = (0..N)
-        .map(|i| {
-            let src = format!("pkg{i}");
-            let spec =
-                crate::support::logs::LogSpec::new(&src, "1.0-1", "amd64", "unstable", "failed");
-            let subject =
-                crate::support::sbuild_subject("failed", &src, "1.0-1", "amd64", "unstable");
-            crate::support::with_message_id(
-                &crate::support::log_mail_plain(&subject, &crate::support::logs::sbuild_log(&spec)),
-                &crate::support::unique_message_id(),
-            )
-        })
-        .collect();
+    let mails: Vec<Vec<u8>> = (0..N).map(|i| failed_log(&format!("pkg{i}")).0).collect();
     let mails = Arc::new(mails);
     let barrier = Arc::new(Barrier::new(2));
     let threads: Vec<_> = [da.socket.clone(), db.socket.clone()]
@@ -429,12 +430,7 @@ fn a_database_that_cannot_be_reached_defers_the_mail() {
         .toml
         .replace(&url, "postgresql://postgres@127.0.0.1:1/nowhere");
     down.cfg = buildmail::config::Config::from_toml(&down.toml, None).unwrap();
-    let spec = crate::support::logs::LogSpec::new("hello", "1.0-1", "amd64", "unstable", "failed");
-    let subject = crate::support::sbuild_subject("failed", "hello", "1.0-1", "amd64", "unstable");
-    let mail = crate::support::with_message_id(
-        &crate::support::log_mail_plain(&subject, &crate::support::logs::sbuild_log(&spec)),
-        &crate::support::unique_message_id(),
-    );
+    let (mail, _) = failed_log("hello");
     let out = down.deliver_binary(&mail, &[]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(75), "{said}");
@@ -457,13 +453,7 @@ fn a_database_that_cannot_be_reached_defers_the_mail() {
 #[test]
 fn a_log_accepted_on_one_host_is_served_by_another() {
     let Some(a) = pg_farm("") else { return };
-    let spec = crate::support::logs::LogSpec::new("hello", "1.0-1", "amd64", "unstable", "failed");
-    let log = crate::support::logs::sbuild_log(&spec);
-    let subject = crate::support::sbuild_subject("failed", "hello", "1.0-1", "amd64", "unstable");
-    let mail = crate::support::with_message_id(
-        &crate::support::log_mail_plain(&subject, &log),
-        &crate::support::unique_message_id(),
-    );
+    let (mail, log) = failed_log("hello");
     assert!(a.deliver_binary(&mail, &[]).status.success());
     let mut b = Farm::beside(&a);
     let b_data = b.root().join("data");
@@ -498,14 +488,7 @@ fn a_daemon_killed_mid_burst_loses_nothing_and_doubles_nothing() {
     let mails: Vec<(String, Vec<u8>)> = (0..N)
         .map(|i| {
             let src = format!("burst{i}");
-            let spec =
-                crate::support::logs::LogSpec::new(&src, "1.0-1", "amd64", "unstable", "failed");
-            let subject =
-                crate::support::sbuild_subject("failed", &src, "1.0-1", "amd64", "unstable");
-            let mail = crate::support::with_message_id(
-                &crate::support::log_mail_plain(&subject, &crate::support::logs::sbuild_log(&spec)),
-                &crate::support::unique_message_id(),
-            );
+            let mail = failed_log(&src).0;
             (src, mail)
         })
         .collect();
@@ -599,12 +582,7 @@ fn connections_dropped_mid_burst_lose_nothing_and_double_nothing() {
     let mut deferred = 0;
     for i in 0..N {
         let src = format!("drop{i}");
-        let spec = crate::support::logs::LogSpec::new(&src, "1.0-1", "amd64", "unstable", "failed");
-        let subject = crate::support::sbuild_subject("failed", &src, "1.0-1", "amd64", "unstable");
-        let mail = crate::support::with_message_id(
-            &crate::support::log_mail_plain(&subject, &crate::support::logs::sbuild_log(&spec)),
-            &crate::support::unique_message_id(),
-        );
+        let (mail, _) = failed_log(&src);
         // The MTA: again until it is accepted.
         let mut tries = 0;
         loop {
@@ -633,4 +611,106 @@ fn connections_dropped_mid_burst_lose_nothing_and_double_nothing() {
     assert_eq!(count(&a, "SELECT count(*) FROM mails"), N as i64);
     assert_eq!(count(&a, "SELECT count(*) FROM builds"), N as i64);
     assert_eq!(count(&a, "SELECT count(*) FROM history"), N as i64);
+}
+
+/// `sslmode=require` insists on TLS: against a server without it (the
+/// test server), the connection is refused rather than made in clear;
+/// the default (`prefer`) connects.
+#[test]
+fn sslmode_require_refuses_a_server_without_tls() {
+    let Some(farm) = pg_farm("") else { return };
+    let url = farm.pg.as_ref().unwrap().url.clone();
+    let mut cfg = farm.cfg.database.clone();
+    cfg.url = Some(format!("{url}?sslmode=require"));
+    let e = buildmail::store::open(&cfg)
+        .err()
+        .expect("refused in clear");
+    assert!(e.to_string().to_lowercase().contains("tls"), "{e}");
+    cfg.url = Some(format!("{url}?sslmode=prefer"));
+    assert!(buildmail::store::open(&cfg).is_ok());
+}
+
+/// TLS for real: a server of its own (`.ci/postgres`) with a certificate
+/// of a private CA. `sslmode=require` with that CA in
+/// `database.tls_ca_file` connects (and migrates); without it the
+/// server's certificate is refused, so nothing goes in clear.
+#[test]
+fn tls_to_a_server_with_a_private_ca() {
+    let Some(farm) = pg_farm("") else { return };
+    let have = |tool: &str| {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {tool}"))
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("openssl") || !have("runuser") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but openssl or runuser is missing (.ci/run installs openssl)"
+        );
+        eprintln!("skipped: openssl or runuser is missing");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sh = |script: &str| {
+        let out = std::process::Command::new("sh")
+            .arg("-ec")
+            .arg(script)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    sh(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca \
+           -keyout ca.key -out ca.crt 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
+           -keyout server.key -out server.csr 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+           -days 2 -extfile san.ext -out server.crt 2>/dev/null
+        chmod 755 .
+        chown postgres: server.key server.crt && chmod 600 server.key",
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/postgres");
+    let pg = d.join("pg");
+    let url = sh(&format!(
+        "PG_OPTS='-c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key' {} start {}",
+        script.display(),
+        pg.display(),
+        d = d.display()
+    ));
+    struct Stop(String);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&self.0)
+                .output();
+        }
+    }
+    let _stop = Stop(format!("{} stop {}", script.display(), pg.display()));
+    let mut cfg = farm.cfg.database.clone();
+    cfg.url = Some(format!("{}?sslmode=require", url.trim()));
+    let url = cfg.url.clone().unwrap();
+    // The Mozilla roots alone do not know the private CA: refused.
+    let e = buildmail::store::pg::PgStore::connect(&url, &cfg)
+        .unwrap()
+        .migrate()
+        .expect_err("an unknown issuer is refused");
+    assert!(e.to_string().contains("certificate"), "{e}");
+    cfg.tls_ca_file = Some(d.join("ca.crt"));
+    let m = buildmail::store::pg::PgStore::connect(&url, &cfg)
+        .unwrap()
+        .migrate()
+        .unwrap();
+    assert_eq!(m.to, buildmail::store::pg::schema::current());
+    assert!(buildmail::store::open(&cfg).is_ok());
 }

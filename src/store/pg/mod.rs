@@ -96,7 +96,20 @@ pub(crate) fn engine(e: postgres::Error) -> StoreError {
         None if e.is_closed() => StoreError::Engine(format!(
             "PostgreSQL: the connection was lost ({e}); try again later"
         )),
-        None => StoreError::Engine(format!("PostgreSQL: {e}")),
+        None => {
+            // The causes too (a TLS handshake's: which certificate, why).
+            let mut text = format!("PostgreSQL: {e}");
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                let more = c.to_string();
+                if !text.contains(&more) {
+                    text.push_str(": ");
+                    text.push_str(&more);
+                }
+                cause = c.source();
+            }
+            StoreError::Engine(text)
+        }
     }
 }
 
@@ -131,11 +144,30 @@ pub(crate) fn t(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The rustls configuration: the Mozilla roots, ring.
-fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
-    let roots = rustls::RootCertStore {
+/// The rustls configuration: the Mozilla roots and those of
+/// `database.tls_ca_file`, ring.
+fn tls(cfg: &DatabaseConfig) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    if let Some(path) = &cfg.tls_ca_file {
+        let bad = |e: &dyn std::fmt::Display| StoreError::Io {
+            path: path.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("database.tls_ca_file: {e}; give PEM certificates"),
+            ),
+        };
+        let mut n = 0;
+        for cert in rustls::pki_types::CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))? {
+            roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+            n += 1;
+        }
+        if n == 0 {
+            return Err(bad(&"no certificate in the file"));
+        }
+    }
     let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -243,7 +275,7 @@ impl PgStore {
         }
         Ok(PgStore {
             config,
-            tls: tls()?,
+            tls: tls(cfg)?,
             describe,
             idle: Mutex::new(Vec::new()),
         })
