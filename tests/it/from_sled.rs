@@ -475,6 +475,14 @@ fn a_sled_database_in_use_and_a_target_with_other_data_are_refused() {
         return;
     }
     let mut m = Moving::new();
+    // Without `[database] url` there is nowhere to copy to.
+    let out = m.migrate(&[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("set [database] url to the PostgreSQL database first"),
+        "{}",
+        stderr(&out)
+    );
     // Held by another buildmail (a daemon, a command).
     let held = buildmail::store::open(&m.farm.cfg.database).unwrap();
     m.switch_to_postgres();
