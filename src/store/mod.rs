@@ -31,6 +31,7 @@
 pub mod archive;
 pub mod blob;
 pub mod blobs;
+pub mod from_sled;
 pub mod gate;
 pub mod pg;
 pub mod queue_group;

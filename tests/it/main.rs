@@ -20,6 +20,7 @@ mod dkim;
 mod effects;
 mod explain_later;
 mod fixtures;
+mod from_sled;
 mod hub;
 mod ingest;
 mod layers;

@@ -7,11 +7,18 @@ use postgres::GenericClient;
 use crate::store::StoreError;
 
 /// The migrations, in order: (version, name, SQL).
-pub const MIGRATIONS: &[(u32, &str, &str)] = &[(
-    1,
-    "0001_init",
-    include_str!("../../../migrations/0001_init.sql"),
-)];
+pub const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (
+        1,
+        "0001_init",
+        include_str!("../../../migrations/0001_init.sql"),
+    ),
+    (
+        2,
+        "0002_from_sled",
+        include_str!("../../../migrations/0002_from_sled.sql"),
+    ),
+];
 
 /// The schema version this buildmail writes (the last migration's).
 pub fn current() -> u32 {

@@ -53,6 +53,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 mod commit;
+pub mod export;
 mod keys;
 mod pages;
 
@@ -190,6 +191,26 @@ pub(super) fn queue_key(facts: &QueueFacts, key: &BuildKey) -> Vec<u8> {
     k
 }
 
+/// The schema version `meta` records (`None`: a database just made);
+/// a newer one than this buildmail's is refused.
+fn schema_of(meta: &sled::Tree, path: &Path) -> Result<Option<u32>, StoreError> {
+    let Some(v) = meta.get("schema_version")? else {
+        return Ok(None);
+    };
+    let found = std::str::from_utf8(&v)
+        .ok()
+        .and_then(|s| s.parse::<u32>().ok())
+        .ok_or_else(|| corrupt("meta", "schema_version is not a number"))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(Some(found))
+}
+
 /// How long a Db of this process may take to let go of sled's lock.
 const SLED_RELEASE: Duration = Duration::from_secs(30);
 
@@ -283,23 +304,8 @@ impl SledStore {
                 .max(SLED_RELEASE),
         )?;
         let meta = db.open_tree("meta")?;
-        match meta.get("schema_version")? {
-            Some(v) => {
-                let found = std::str::from_utf8(&v)
-                    .ok()
-                    .and_then(|s| s.parse::<u32>().ok())
-                    .ok_or_else(|| corrupt("meta", "schema_version is not a number"))?;
-                if found > SCHEMA_VERSION {
-                    return Err(StoreError::NewerSchema {
-                        path,
-                        found,
-                        supported: SCHEMA_VERSION,
-                    });
-                }
-            }
-            None => {
-                meta.insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
-            }
+        if schema_of(&meta, &path)?.is_none() {
+            meta.insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
         }
         // A database of an earlier release numbered with sled's generator:
         // the counters start above every id it gave out.
