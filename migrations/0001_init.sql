@@ -232,6 +232,9 @@ CREATE TABLE maintainers (
     role text NOT NULL,
     PRIMARY KEY (address, source, dist, arch)
 );
+-- Each build's rows, which every write of a build whose people changed
+-- deletes: without it that delete reads the whole table.
+CREATE INDEX maintainers_by_build ON maintainers (source, dist, arch);
 
 -- Blobs (logs, quarantined and spilled mails) by content id, compressed
 -- as the log archive stores them.
