@@ -249,7 +249,7 @@ fn wait_for_workers(farm: &Farm) {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(50));
-        match buildmail::effects::worker::try_lock(&farm.cfg.database.path) {
+        match buildmail::effects::worker::try_lock(&farm.cfg.database) {
             Ok(Some(_)) => return,
             _ => continue,
         }

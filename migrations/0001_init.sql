@@ -236,12 +236,16 @@ CREATE TABLE maintainers (
 -- deletes: without it that delete reads the whole table.
 CREATE INDEX maintainers_by_build ON maintainers (source, dist, arch);
 
--- Blobs (logs, quarantined and spilled mails) by content id, compressed
--- as the log archive stores them.
+-- Blobs by content id, compressed as the local stores keep them: the
+-- build logs (store 'logs') and large quarantined and forwarded mails
+-- ('mails'); a blob put on one host is read on every other. `codec`:
+-- 1 gzip, 2 zstd (`store::blob::Codec::to_byte`).
 CREATE TABLE blobs (
-    id bytea PRIMARY KEY,
-    codec text NOT NULL,
-    bytes bytea NOT NULL
+    store text COLLATE "C" NOT NULL,
+    id bytea NOT NULL,
+    codec smallint NOT NULL,
+    bytes bytea NOT NULL,
+    PRIMARY KEY (store, id)
 );
 
 -- What status pages and reporting may read: views without mail bodies,

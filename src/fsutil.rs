@@ -205,7 +205,8 @@ pub fn unlock(file: &File) -> io::Result<()> {
 /// `import-committed`;
 /// in the log archive `archive-mid-record` (a record's header written, not
 /// its payload), `archive-mid-append` (a record written, not its index
-/// entry) and `archive-appended`.
+/// entry) and `archive-appended`; `mail-kept` (a large quarantined or
+/// forwarded mail durable in the mail store, its commit not made).
 pub fn crash_point(point: &str) {
     static AT: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
     static REACHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

@@ -25,6 +25,10 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         config.database.log_archive.display()
     ));
     r.line(format!(
+        "database.mail_blobs: {}",
+        config.database.mail_blobs.display()
+    ));
+    r.line(format!(
         "database.lock_timeout: {}",
         format_duration(config.database.lock_timeout)
     ));

@@ -69,7 +69,7 @@ pub fn run(config: &Config, args: Args) -> ExitCode {
 fn unusable_or_retry(e: &HubError) -> ExitCode {
     if e.kind == ErrorKind::Permanent {
         eprintln!(
-            "buildmail deliver: {e}; fix the data directory (data_dir, database.path, database.log_archive) and its permissions"
+            "buildmail deliver: {e}; fix the data directory (data_dir, database.path, database.log_archive) and its permissions, or the database database.url names"
         );
         ExitCode::from(crate::config::EX_CONFIG)
     } else {

@@ -94,6 +94,18 @@ fn report(f: &Findings, repaired: bool) {
         "ends of log-archive segments a crash left (cut off by the next delivery, or by --repair)",
         &f.archive_tails,
     );
+    list_words(
+        "ends of the mail store a crash left (cut off by the next delivery, or by --repair)",
+        &f.mail_tails,
+    );
+    if f.unreferenced_mails > 0 {
+        outln!(
+            "{} kept mail(s) no quarantine entry or outbox mail refers to ({} bytes of {} in the mail store; kept until a compaction)",
+            f.unreferenced_mails,
+            f.unreferenced_mail_bytes,
+            f.mail_bytes
+        );
+    }
     if f.unreferenced_blobs > 0 {
         outln!(
             "{} archived log(s) no record refers to ({} bytes of {} in the archive's segments; kept until a compaction)",
@@ -115,6 +127,14 @@ fn report(f: &Findings, repaired: bool) {
             "quarantine entries whose file is missing (restore the files from a backup)",
             &f.missing_quarantine_files,
         ),
+        (
+            "quarantine entries and outbox mails whose kept mail is missing (restore the mail store from a backup)",
+            &f.missing_mails,
+        ),
+        (
+            "damaged blobs of the mail store (restore its segments from a backup)",
+            &f.damaged_mails,
+        ),
     ] {
         if !items.is_empty() {
             outln!("{what}:");
@@ -132,6 +152,8 @@ fn report(f: &Findings, repaired: bool) {
     if f.missing_logs.is_empty()
         && f.damaged_logs.is_empty()
         && f.missing_quarantine_files.is_empty()
+        && f.missing_mails.is_empty()
+        && f.damaged_mails.is_empty()
         && orphans == 0
     {
         outln!("the database and its files agree");

@@ -550,6 +550,14 @@ fn notes(path: &str) -> Notes {
                 "Checks the packaged configuration as the service user.",
             ));
         }
+        "migrate" => {
+            n.exit[0].1 = "The PostgreSQL database has the schema this buildmail writes (applied now, or already).";
+            n.exit[1].1 = "database.url is not set, the server cannot be reached, a migration failed (nothing of it applied), or the database has a newer schema (upgrade buildmail); the message says which.";
+            ex.push((
+                "sudo -u buildmail buildmail --config /etc/buildmail/buildmail.toml migrate",
+                "Creates or upgrades the schema of the database named by [database] url; run it once after an upgrade, before starting serve on any host.",
+            ));
+        }
         "work" => {
             n.exit[0].1 =
                 "Success, also when another worker was running (it carries out the work).";

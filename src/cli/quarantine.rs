@@ -111,6 +111,9 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
                 )?;
                 writeln!(out, "Size: {}", entry.size)?;
                 writeln!(out, "SHA-256: {}", entry.sha256)?;
+                if let Some(b) = &entry.blob {
+                    writeln!(out, "Blob: {b}")?;
+                }
                 if let Some(f) = &entry.raw_file {
                     writeln!(out, "File: {}", f.display())?;
                 }

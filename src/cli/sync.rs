@@ -29,6 +29,10 @@ pub struct QueueArgs {
     /// The architecture.
     #[arg(long)]
     pub arch: String,
+    /// Only the first N builds of the queue (the daemon answers them
+    /// without sending the whole queue).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -186,6 +190,7 @@ pub fn run_queue(config: &Config, args: QueueArgs) -> anyhow::Result<ExitCode> {
     let q = Query::Queue {
         suite: args.suite,
         arch: args.arch,
+        limit: args.limit,
     };
     let queue = match super::hub(config)?.query(q)? {
         Answer::Queue(q) => q,

@@ -531,6 +531,9 @@ pub struct DatabaseConfig {
     /// instead of sled. Never print it: [`DatabaseConfig::describe`] and
     /// [`redact_url`] hide the password.
     pub url: Option<String>,
+    /// `tls_ca_file`: PEM certificates the PostgreSQL server's certificate
+    /// may chain to, beside the Mozilla roots (a private CA).
+    pub tls_ca_file: Option<PathBuf>,
     /// `lock_timeout`: how long a command waits for the database (default 30s).
     pub lock_timeout: Duration,
     /// `cache_size`: sled's page cache, in bytes (default 32 MiB).
@@ -541,6 +544,10 @@ pub struct DatabaseConfig {
     /// `log_archive`: directory of the compressed build logs (default
     /// `<data_dir>/logs`).
     pub log_archive: PathBuf,
+    /// `mail_blobs`: directory of the large quarantined mails and the
+    /// large mails kept to be forwarded, as blobs (default
+    /// `<data_dir>/mails`; see [`crate::store::blobs::Blobs`]).
+    pub mail_blobs: PathBuf,
 }
 
 impl DatabaseConfig {
@@ -737,6 +744,9 @@ impl Config {
         }
         if self.database.log_archive == self.data_dir.join("logs") {
             self.database.log_archive = dir.join("logs");
+        }
+        if self.database.mail_blobs == self.data_dir.join("mails") {
+            self.database.mail_blobs = dir.join("mails");
         }
         if self.serve.control == self.data_dir.join("control.sock") {
             self.serve.control = dir.join("control.sock");

@@ -176,10 +176,12 @@ pub(super) struct RawLimits {
 pub(super) struct RawDatabase {
     pub(super) path: Option<PathBuf>,
     pub(super) url: Option<String>,
+    pub(super) tls_ca_file: Option<PathBuf>,
     pub(super) lock_timeout: Option<String>,
     pub(super) cache_size: Option<SizeValue>,
     pub(super) import_flush_every: Option<SizeValue>,
     pub(super) log_archive: Option<PathBuf>,
+    pub(super) mail_blobs: Option<PathBuf>,
 }
 
 /// A size written as a number of bytes or a string like `"512MiB"`.

@@ -76,6 +76,7 @@ impl RawDatabase {
                 }
                 u => u,
             },
+            tls_ca_file: raw.tls_ca_file.map(|p| ctx.path(p)),
             lock_timeout: duration("database.lock_timeout", raw.lock_timeout, 30)?,
             cache_size: size("database.cache_size", raw.cache_size, 32 << 20)?,
             import_flush_bytes: size(
@@ -87,6 +88,10 @@ impl RawDatabase {
                 .log_archive
                 .map(|p| ctx.path(p))
                 .unwrap_or_else(|| ctx.data_dir.join("logs")),
+            mail_blobs: raw
+                .mail_blobs
+                .map(|p| ctx.path(p))
+                .unwrap_or_else(|| ctx.data_dir.join("mails")),
         };
         Ok(database)
     }

@@ -130,3 +130,45 @@ fn durations_read_as_written_and_back() {
         assert!(parse_duration(bad).is_none(), "{bad:?}");
     }
 }
+
+#[test]
+fn a_database_url_selects_postgresql_and_its_password_is_never_shown() {
+    let cfg = Config::from_toml("", None).unwrap();
+    assert_eq!(cfg.database.url, None, "sled unless a url is set");
+    let cfg = Config::from_toml(
+        "[database]\nurl = \"postgresql://bm:s3cr%40t@db.example.org:5433/farm?sslmode=require\"\n",
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.database.describe(),
+        "postgresql://bm:***@db.example.org:5433/farm?sslmode=require"
+    );
+    for (url, shown) in [
+        ("postgres://u:p@h/d", "postgres://u:***@h/d"),
+        ("postgresql://u@h/d", "postgresql://u@h/d"),
+        (
+            "postgresql://h/d?user=u&password=p&x=1",
+            "postgresql://h/d?user=u&password=***&x=1",
+        ),
+        (
+            "host=h user=u password=p dbname=d",
+            "host=h user=u password=*** dbname=d",
+        ),
+        (
+            "postgresql://u:p@h/d?mypassword=x",
+            "postgresql://u:***@h/d?mypassword=x",
+        ),
+    ] {
+        assert_eq!(redact_url(url), shown, "{url}");
+    }
+    // Not a PostgreSQL URL: refused, and the error shows no password.
+    let e = Config::from_toml("[database]\nurl = \"mysql://u:hunter2@h/d\"\n", None)
+        .expect_err("refused");
+    let said = e.to_string();
+    assert!(
+        said.contains("database.url") && said.contains("u:***@h/d"),
+        "{said}"
+    );
+    assert!(!said.contains("hunter2"), "{said}");
+}

@@ -47,8 +47,6 @@ pub fn apply_log(
     }
     let new_record = |to: State| BuildRecord {
         key: a.key.clone(),
-        // It replaces the current record (the store checks it still is).
-        rev: current.map_or(0, |c| c.rev),
         version: a.version.clone(),
         state: to,
         previous_state: from,
@@ -96,6 +94,8 @@ pub fn apply_log(
             .incomplete
             .clone()
             .filter(|_| a.status == Status::Successful),
+        // Written over the record as read (none: a new one).
+        rev: current.map_or(0, |c| c.rev),
     };
     let (record, moved) = match (&decision, current) {
         (LogDecision::Record(reason), Some(cur)) => {

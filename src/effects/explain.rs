@@ -25,19 +25,18 @@ use crate::inbound::explain::explain;
 use crate::inbound::mail::{window_log, Limits, MailError};
 use crate::inbound::sbuild::BuildLog;
 use crate::model::{ExplainTask, Explanation};
-use crate::store::archive::LogArchive;
+use crate::store::blobs::Blobs;
 use crate::store::{Commit, Store, StoreError};
 use crate::time::Clock;
 
 /// How many tasks are explained between two commits.
 pub const BATCH: usize = 32;
 
-/// The explainer's lock, beside the database: one process explains at a
+/// The explainer's lock on the database: one process explains at a
 /// time (its own, so that an `import`'s explainer and the worker a
 /// delivery starts do not wait for each other).
-fn try_lock(config: &Config) -> Result<Option<std::fs::File>, StoreError> {
-    let path = config.database.path.join("explain.lock");
-    crate::fsutil::try_lock_file(&path).map_err(|source| StoreError::Io { path, source })
+fn try_lock(config: &Config) -> Result<Option<crate::store::Lock>, StoreError> {
+    crate::store::try_lock(&config.database, "explain")
 }
 
 /// Whether failed logs wait to be explained and no other process is
@@ -56,7 +55,7 @@ pub fn run_pending(
     let Some(_lock) = try_lock(config)? else {
         return Ok(0);
     };
-    let archive = LogArchive::new(&config.database.log_archive);
+    let blobs = Blobs::open(&config.database);
     let mut done = 0;
     loop {
         let tasks = access.light_step(|s| s.explain_queue(BATCH))?;
@@ -66,7 +65,7 @@ pub fn run_pending(
         let explained: Vec<(ExplainTask, Option<Explanation>)> = tasks
             .into_iter()
             .map(|t| {
-                let e = explain_task(&archive, &t);
+                let e = explain_task(&blobs, &t);
                 (t, e)
             })
             .collect();
@@ -82,8 +81,8 @@ pub fn run_pending(
 
 /// Explains one archived log. A log that can no longer be read (removed
 /// from the archive) has no explanation; that is logged.
-pub fn explain_task(archive: &LogArchive, task: &ExplainTask) -> Option<Explanation> {
-    let stored = match archive.get_log(&task.log) {
+pub fn explain_task(blobs: &Blobs, task: &ExplainTask) -> Option<Explanation> {
+    let stored = match blobs.log(&task.log) {
         Ok(b) => b,
         Err(e) => {
             tracing::warn!(

@@ -277,7 +277,7 @@ fn finish(
                 ..record
             });
         }
-        s.commit(&c)
+        s.commit(&c)?.or_conflict()
     })?;
     Ok(JobReport {
         id: job.id,
@@ -390,7 +390,7 @@ fn upload(
                 ..rec
             });
         }
-        s.commit(&c)
+        s.commit(&c)?.or_conflict()
     })?;
     crash_point("upload-started");
     let changes_path = u.queue_dir.join(&u.changes_name);
@@ -430,7 +430,7 @@ fn commit_upload(
             ..Commit::default()
         };
         let Some(record) = s.build(&job.key)?.filter(|r| r.version == job.version) else {
-            return s.commit(&c);
+            return s.commit(&c)?.or_conflict();
         };
         let from = record.state;
         let event = if done.success {
@@ -474,7 +474,7 @@ fn commit_upload(
                     ..record
                 });
             }
-            return s.commit(&c);
+            return s.commit(&c)?.or_conflict();
         }
         c.history = Some(history);
         let record = BuildRecord {
@@ -490,7 +490,7 @@ fn commit_upload(
             notify_failure(s, mailer, &mut c, job, &record, &done.log, now)?;
         }
         c.build = Some(record);
-        s.commit(&c)
+        s.commit(&c)?.or_conflict()
     })?;
     Ok(JobReport {
         id: job.id,

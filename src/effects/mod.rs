@@ -102,24 +102,26 @@ impl StoreAccess<'_> {
         }
     }
 
-    /// Runs one short step against the store and makes it durable.
+    /// Runs one short read → decide → write step against the store and
+    /// makes it durable; the step runs again while another writer changed
+    /// what it read ([`store::retry`]).
     pub fn step<R>(
         &self,
-        f: impl FnOnce(&dyn Store) -> Result<R, StoreError>,
+        mut f: impl FnMut(&dyn Store) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         match self {
             StoreAccess::Open(cfg) => {
                 let s = store::open(cfg)?;
-                let r = f(&*s)?;
+                let r = store::retry(|| f(&*s))?;
                 s.flush()?;
                 Ok(r)
             }
             StoreAccess::Held(s) => {
-                let r = f(*s)?;
+                let r = store::retry(|| f(*s))?;
                 s.flush()?;
                 Ok(r)
             }
-            StoreAccess::Guarded(s, gate) => gate.step(*s, || f(*s)),
+            StoreAccess::Guarded(s, gate) => gate.step(*s, || store::retry(|| f(*s))),
         }
     }
 }

@@ -4,7 +4,7 @@
 //! at most [`EXPLANATION_WAIT`] seconds past its due time.
 
 use super::compose::{self, Mailer};
-use crate::model::{BuildKey, Notice};
+use crate::model::BuildKey;
 use crate::store::{Commit, Store, StoreError};
 
 /// How long past its due time a notice waits for an explanation still
@@ -39,7 +39,7 @@ pub fn queue_due(store: &dyn Store, mailer: &Mailer<'_>, now: i64) -> Result<usi
         }
         let mut c = Commit {
             now,
-            notice_sent: Some(Notice::key(&notice.source, &notice.version, &notice.dist)),
+            notice_sent: Some(notice.clone()),
             ..Commit::default()
         };
         let event = store.generate_id()?;
@@ -52,7 +52,11 @@ pub fn queue_due(store: &dyn Store, mailer: &Mailer<'_>, now: i64) -> Result<usi
             }
             Err(e) => tracing::error!("build-failure notice for {}: {e}", notice.source),
         }
-        store.commit(&c)?;
+        if let crate::store::Committed::Stale(why) = store.commit(&c)? {
+            // Another host sent it: its mails were not queued again.
+            tracing::debug!("build-failure notice for {}: {why}", notice.source);
+            continue;
+        }
         sent += 1;
     }
     Ok(sent)

@@ -12,7 +12,6 @@
 //! waiting.
 
 use std::ffi::OsString;
-use std::fs::File;
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -22,7 +21,7 @@ use super::claim::{is_stale, lease};
 use super::compose::{Mailer, Templates};
 use super::jobs::{self, JobReport};
 use super::{explain, notices, outbox, StoreAccess};
-use crate::config::Config;
+use crate::config::{Config, DatabaseConfig};
 use crate::store::{Store, StoreError};
 use crate::time::Clock;
 
@@ -117,7 +116,7 @@ pub fn run_exclusive(config: &Config, clock: &dyn Clock) -> Result<Option<Summar
     let mut total = Summary::default();
     let mut rounds = 0;
     loop {
-        let Some(lock) = try_lock(&config.database.path)? else {
+        let Some(lock) = try_lock(&config.database)? else {
             // Another worker took over after our last round: what we did
             // stays reported.
             return Ok((rounds > 0).then_some(total));
@@ -136,11 +135,10 @@ pub fn run_exclusive(config: &Config, clock: &dyn Clock) -> Result<Option<Summar
     }
 }
 
-/// The worker lock of the database in `db_dir`: `Some` while held by us,
-/// `None` when another process holds it.
-pub fn try_lock(db_dir: &Path) -> Result<Option<File>, StoreError> {
-    let path = db_dir.join("worker.lock");
-    crate::fsutil::try_lock_file(&path).map_err(|source| StoreError::Io { path, source })
+/// The database's worker lock: `Some` while held by us, `None` when
+/// another process holds it.
+pub fn try_lock(db: &DatabaseConfig) -> Result<Option<crate::store::Lock>, StoreError> {
+    crate::store::try_lock(db, "worker")
 }
 
 /// Starts `buildmail <global_args> work --quiet <work_args>` detached from
@@ -191,10 +189,13 @@ mod tests {
     #[test]
     fn one_worker_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
-        let held = try_lock(dir.path()).unwrap();
+        let db = Config::from_toml(&format!("data_dir = {:?}\n", dir.path()), None)
+            .unwrap()
+            .database;
+        let held = try_lock(&db).unwrap();
         assert!(held.is_some());
-        assert!(try_lock(dir.path()).unwrap().is_none());
+        assert!(try_lock(&db).unwrap().is_none());
         drop(held);
-        assert!(try_lock(dir.path()).unwrap().is_some());
+        assert!(try_lock(&db).unwrap().is_some());
     }
 }

@@ -21,7 +21,7 @@ use crate::query;
 use crate::query::pages::Metrics;
 use crate::query::status::{Daemon, Status};
 use crate::query::QueueEntry;
-use crate::store::archive::LogArchive;
+use crate::store::blobs::Blobs;
 use crate::store::gate::CommitGate;
 use crate::store::{Store, StoreError};
 use crate::time::SharedClock;
@@ -458,17 +458,11 @@ impl Hub for Core {
     }
 
     fn copy_log(&self, id: &str, out: &mut dyn Write) -> Result<(), HubError> {
-        let archive = LogArchive::new(&self.config().database.log_archive);
-        archive.copy_to(id, out).map(drop).map_err(|e| {
-            HubError::unavailable(format!(
-                "cannot read the archived log {id} from {}: {e}",
-                archive.dir().display()
-            ))
-        })
+        copy_log(&self.setup().blobs, id, out)
     }
 
     fn copy_quarantined(&self, id: u64, out: &mut dyn Write) -> Result<bool, HubError> {
-        copy_quarantined(&*self.store, id, out)
+        copy_quarantined(&*self.store, &self.setup().blobs, id, out)
     }
 }
 
@@ -551,10 +545,22 @@ impl Tally {
     }
 }
 
-/// Writes quarantined mail `id` to `out`: from its file when it is kept
-/// in one (never read whole into memory), else from the store.
+/// Writes archived log `id` to `out` as it is decoded.
+pub(super) fn copy_log(blobs: &Blobs, id: &str, out: &mut dyn Write) -> Result<(), HubError> {
+    blobs.copy_log(id, out).map(drop).map_err(|e| {
+        HubError::unavailable(format!(
+            "cannot read the archived log {id} from {}: {e}",
+            blobs.logs.describe()
+        ))
+    })
+}
+
+/// Writes quarantined mail `id` to `out`: from its blob when it is kept
+/// in one, or from the file an earlier release kept it in (either
+/// streamed, never read whole into memory), else from the store.
 pub(super) fn copy_quarantined(
     store: &dyn Store,
+    blobs: &Blobs,
     id: u64,
     out: &mut dyn Write,
 ) -> Result<bool, HubError> {
@@ -562,6 +568,10 @@ pub(super) fn copy_quarantined(
         return Ok(false);
     };
     let io = |e: std::io::Error| HubError::unavailable(format!("quarantined mail #{id}: {e}"));
+    if let Some(blob) = &entry.blob {
+        blobs.copy_mail(blob, out).map_err(io)?;
+        return Ok(true);
+    }
     if let Some(path) = &entry.raw_file {
         let mut f = std::fs::File::open(path).map_err(io)?;
         std::io::copy(&mut f, out).map_err(io)?;

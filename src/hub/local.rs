@@ -13,7 +13,7 @@ use crate::effects::compose::Mailer;
 use crate::effects::{explain, outbox, worker, StoreAccess};
 use crate::inbound::source::RawMail;
 use crate::ingest::{Ingest, Preparer};
-use crate::store::archive::LogArchive;
+use crate::store::blobs::Blobs;
 use crate::store::Store;
 use crate::sync::{Read, SuiteOutcome, SuiteReport, SyncError, SyncPhase};
 use crate::time::SharedClock;
@@ -249,18 +249,14 @@ impl Hub for Local<'_> {
     }
 
     fn copy_log(&self, id: &str, out: &mut dyn Write) -> Result<(), HubError> {
-        let archive = LogArchive::new(&self.config.database.log_archive);
-        archive.copy_to(id, out).map(drop).map_err(|e| {
-            HubError::unavailable(format!(
-                "cannot read the archived log {id} from {}: {e}",
-                archive.dir().display()
-            ))
-        })
+        let blobs = Blobs::open(&self.config.database);
+        super::core::copy_log(&blobs, id, out)
     }
 
     fn copy_quarantined(&self, id: u64, out: &mut dyn Write) -> Result<bool, HubError> {
         let store = self.existing()?;
-        super::core::copy_quarantined(&*store, id, out)
+        let blobs = Blobs::open(&self.config.database);
+        super::core::copy_quarantined(&*store, &blobs, id, out)
     }
 }
 

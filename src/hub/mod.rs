@@ -94,6 +94,9 @@ pub enum Query {
         suite: String,
         /// The architecture.
         arch: String,
+        /// Only the first this many (`None`: all).
+        #[serde(default)]
+        limit: Option<usize>,
     },
     /// The outbox (`outbox list`).
     Outbox,
@@ -548,8 +551,10 @@ fn view(
             version,
             filter,
         } => Answer::Logs(query::logs(store, &source, version.as_deref(), &filter)?),
-        Query::Queue { suite, arch } => {
-            Answer::Queue(query::queue(store, &config.archive.order, &suite, &arch)?)
+        Query::Queue { suite, arch, limit } => {
+            let mut queue = query::queue(store, &config.archive.order, &suite, &arch)?;
+            queue.truncate(limit.unwrap_or(usize::MAX));
+            Answer::Queue(queue)
         }
         Query::Outbox => Answer::Outbox(query::outbox(store)?),
         Query::Quarantine => Answer::Quarantine(query::quarantine(store)?),

@@ -273,7 +273,25 @@ fn run_sync(core: &Core, run: u64, suite: Option<&str>) {
         None => config.archive.suites.clone(),
     };
     let mut outcomes = Vec::new();
-    for name in &suites {
+    // One sync at a time on the database (several daemons may share one):
+    // another's run merges the same Release, so this one stands aside.
+    let lock = match crate::store::try_lock(&config.database, "sync") {
+        Ok(Some(lock)) => Ok(lock),
+        Ok(None) => Err(
+            "another buildmail process on this database is syncing; this run was skipped"
+                .to_string(),
+        ),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(why) = &lock {
+        tracing::warn!("serve: sync: {why}");
+        outcomes.extend(suites.iter().map(|name| SuiteOutcome {
+            suite: name.clone(),
+            report: None,
+            error: Some(why.clone()),
+        }));
+    }
+    for name in suites.iter().filter(|_| lock.is_ok()) {
         core.sync.set_running(Some((
             SyncProgress {
                 run,
@@ -313,6 +331,7 @@ fn run_sync(core: &Core, run: u64, suite: Option<&str>) {
             break;
         }
     }
+    drop(lock);
     core.sync.finish(SyncRun {
         run,
         started,

@@ -3,8 +3,6 @@
 //! writes everything in one store transaction. Mails must be committed in
 //! the order they arrived.
 
-use std::path::PathBuf;
-
 use super::{ArchiveAnswer, FilesChecked, Ingest, LogFacts, Outcome, Prepared, PreparedBody};
 use crate::decide;
 use crate::decide::reply::Decision;
@@ -19,16 +17,21 @@ use crate::model::{
 use crate::store::{Commit, Committed, StoreError};
 use crate::time::format_time;
 
-/// Quarantined mails larger than this are kept as files in the
-/// quarantine directory rather than in the database.
+/// Quarantined mails, and mails kept to be forwarded, larger than this
+/// are kept as blobs ([`crate::store::blobs::Blobs::mails`]) rather than
+/// in the database's records.
 pub const QUARANTINE_INLINE: usize = 256 << 10;
 
 impl Ingest<'_> {
     /// The committing half: decides the transition against the current
     /// record and writes everything in one transaction. Mails must be
     /// committed in the order they arrived.
+    ///
+    /// When another writer (a second host on one database) changed the
+    /// build between the read and the write, the whole decision is made
+    /// again over what it wrote ([`crate::store::retry`]).
     pub fn commit(&self, raw: &RawMail, p: &Prepared) -> Result<Outcome, StoreError> {
-        let outcome = self.commit_prepared(raw, p)?;
+        let outcome = crate::store::retry(|| self.commit_prepared(raw, p))?;
         let mail = p.message_id.as_deref().unwrap_or("(no Message-ID)");
         // One line per mail, at info: bad input is expected and kept
         // (`quarantine list`), not a fault of buildmail's; the command
@@ -79,11 +82,12 @@ impl Ingest<'_> {
                 subject,
                 from,
             } => {
-                // A large mail is kept as a file, not in the database
+                // A large mail is kept as a blob, not in the database
                 // (whose cache would hold it).
                 let bytes = raw.bytes();
-                let raw_file = if bytes.len() > QUARANTINE_INLINE {
-                    Some(self.spill(&p.sha256, bytes)?)
+                let blob = if bytes.len() > QUARANTINE_INLINE {
+                    self.keep_mail(p, bytes)?;
+                    Some(p.sha256.clone())
                 } else {
                     None
                 };
@@ -96,24 +100,39 @@ impl Ingest<'_> {
                     from: from.clone(),
                     size: bytes.len() as u64,
                     sha256: p.sha256.clone(),
-                    raw_file: raw_file.clone(),
+                    blob: blob.clone(),
+                    raw_file: None,
                 };
                 self.commit_quarantine(
                     p,
                     record("quarantined", format!("quarantined: {reason}"), None),
                     entry,
-                    if raw_file.is_some() { &[] } else { bytes },
+                    if blob.is_some() { &[] } else { bytes },
                 )
             }
             PreparedBody::TooLarge { subject, from } => {
-                let (file, size) = match raw {
-                    RawMail::Oversize { file, size, .. } => (file.clone(), *size),
-                    RawMail::Bytes(b) => (self.spill(&p.sha256, b)?, b.len() as u64),
+                // Kept whole as a blob; the spill file goes once the blob
+                // is durable (the mail is not acknowledged yet: should
+                // the commit not happen, its sender still has it).
+                let size = match raw {
+                    RawMail::Oversize { file, size, .. } => {
+                        self.prep
+                            .blobs
+                            .keep_mail_file(&p.sha256, file)
+                            .map_err(|source| self.mail_blob_error(source))?;
+                        if let Err(e) = std::fs::remove_file(file) {
+                            tracing::warn!("could not remove {}: {e}", file.display());
+                        }
+                        *size
+                    }
+                    RawMail::Bytes(b) => {
+                        self.keep_mail(p, b)?;
+                        b.len() as u64
+                    }
                 };
                 let reason = format!(
-                    "the mail is {size} bytes, over the limit of {} (`limits.max_message_size`); kept in {}",
+                    "the mail is {size} bytes, over the limit of {} (`limits.max_message_size`); kept whole",
                     self.prep.config.limits.max_message_size,
-                    file.display()
                 );
                 let entry = QuarantineEntry {
                     id: 0,
@@ -124,7 +143,8 @@ impl Ingest<'_> {
                     from: from.clone(),
                     size,
                     sha256: p.sha256.clone(),
-                    raw_file: Some(file),
+                    blob: Some(p.sha256.clone()),
+                    raw_file: None,
                 };
                 self.commit_quarantine(
                     p,
@@ -701,12 +721,13 @@ impl Ingest<'_> {
             released_quarantine: p.released,
             ..Commit::default()
         };
-        Ok(settled(self.store.commit(&c)?, |quarantine_id| {
-            Outcome::Quarantined {
+        Ok(settled(
+            self.store.commit(&c)?.or_conflict()?,
+            |quarantine_id| Outcome::Quarantined {
                 id: quarantine_id.unwrap_or(0),
                 reason,
-            }
-        }))
+            },
+        ))
     }
 
     /// Commits `c` for mail `p`. A Message-ID proves nothing, so a mail
@@ -739,14 +760,9 @@ impl Ingest<'_> {
                 }
             }
         }
-        match self.store.commit(&c)? {
-            // A mail's commit sets no expectation: never acknowledged as if
-            // written.
-            Committed::Stale(why) => Err(StoreError::Engine(format!(
-                "internal error: a mail's commit was refused as stale ({why})"
-            ))),
-            done => Ok(done),
-        }
+        // Stale: another writer changed the build since it was read;
+        // `commit` decides again.
+        self.store.commit(&c)?.or_conflict()
     }
 
     /// The time a mail's commit is stamped with: now; for an imported mail
@@ -759,12 +775,11 @@ impl Ingest<'_> {
         }
     }
 
-    /// Writes an oversize in-memory mail to the quarantine directory.
     /// Keeps a mail to be forwarded: what the `unhandled` record holds, and
-    /// where the forward finds the mail. A large one goes to a file
-    /// (`<data_dir>/unhandled/<hash>.eml`, durable before the commit) and
-    /// its record stays empty: the database never copies it (a copy
-    /// would cost `deliver` and `serve` the mail's size again).
+    /// where the forward finds the mail. A large one becomes a blob
+    /// ([`Ingest::keep_mail`], durable before the commit) and its record
+    /// stays empty: the database never copies it (a copy would cost
+    /// `deliver` and `serve` the mail's size again).
     fn keep_unhandled<'r>(
         &self,
         p: &Prepared,
@@ -773,21 +788,24 @@ impl Ingest<'_> {
         if raw.len() <= QUARANTINE_INLINE {
             return Ok((raw, crate::model::Carried::Stored(p.sha256.clone())));
         }
-        let dir = self.prep.config.data_dir.join("unhandled");
-        let name = format!("{}.eml", p.sha256);
-        let file = crate::fsutil::write(&dir, &name, raw).map_err(|source| StoreError::Io {
-            path: dir.join(&name),
-            source,
-        })?;
-        Ok((&[], crate::model::Carried::File(file)))
+        self.keep_mail(p, raw)?;
+        Ok((&[], crate::model::Carried::Blob(p.sha256.clone())))
     }
 
-    fn spill(&self, sha: &str, raw: &[u8]) -> Result<PathBuf, StoreError> {
-        let dir = self.prep.config.quarantine_dir();
-        crate::fsutil::write(&dir, &format!("{sha}.eml"), raw).map_err(|source| StoreError::Io {
-            path: dir.join(format!("{sha}.eml")),
+    /// Keeps mail `p` (`raw`, whole) as a blob of the mail store under
+    /// its identity, durable when this returns: a commit may refer to it.
+    fn keep_mail(&self, p: &Prepared, raw: &[u8]) -> Result<(), StoreError> {
+        self.prep
+            .blobs
+            .keep_mail(&p.sha256, raw)
+            .map_err(|source| self.mail_blob_error(source))
+    }
+
+    fn mail_blob_error(&self, source: std::io::Error) -> StoreError {
+        StoreError::Io {
+            path: self.prep.blobs.mails.describe().into(),
             source,
-        })
+        }
     }
 }
 
@@ -868,7 +886,7 @@ fn settled(committed: Committed, written: impl FnOnce(Option<u64>) -> Outcome) -
             "signature already seen at {}",
             format_time(u.first_seen)
         )),
-        // `commit_mail` turns it into an error.
+        // `commit_mail` and `commit_quarantine` turn it into a retry.
         Committed::Stale(why) => Outcome::Duplicate(format!("not written: {why}")),
     }
 }

@@ -17,6 +17,7 @@ pub mod pipeline;
 mod prepare;
 
 pub use crate::inbound::classify::LogFacts;
+pub use commit::QUARANTINE_INLINE;
 pub use prepare::{ArchiveAnswer, FilesChecked, Prepared, PreparedBody, Preparer, Trust};
 
 use crate::config::Config;
@@ -25,7 +26,7 @@ use crate::inbound::signature::Keyring;
 use crate::inbound::source::RawMail;
 use crate::model::state::ArchiveEvent;
 use crate::model::{BuildKey, State};
-use crate::store::archive::LogArchive;
+use crate::store::blobs::Blobs;
 use crate::store::{Store, StoreError};
 use crate::time::SharedClock;
 
@@ -165,9 +166,10 @@ pub struct Setup {
     pub trust: std::sync::Arc<Trust>,
     /// The mail templates.
     pub templates: Templates,
-    /// The log archive, held open: its appender (open files, the group
-    /// sync) lives as long as the setup, not one mail.
-    pub archive: LogArchive,
+    /// The blob stores (the log archive, the kept mails), held open: an
+    /// appender (open files, the group sync) lives as long as the setup,
+    /// not one mail.
+    pub blobs: Blobs,
 }
 
 impl Setup {
@@ -176,7 +178,7 @@ impl Setup {
         Setup {
             trust: std::sync::Arc::new(Trust::load(config)),
             templates: Templates::configured(config),
-            archive: LogArchive::new(&config.database.log_archive),
+            blobs: Blobs::open(&config.database),
         }
     }
 
@@ -229,8 +231,7 @@ impl<'a> Ingest<'a> {
         Ingest {
             store,
             mailer: Mailer::with_templates(config, setup.templates.clone()),
-            prep: Preparer::with_trust(config, setup.trust.clone())
-                .with_archive(setup.archive.clone()),
+            prep: Preparer::with_trust(config, setup.trust.clone()).with_blobs(setup.blobs.clone()),
             importing: false,
         }
     }

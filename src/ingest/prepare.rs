@@ -16,8 +16,8 @@ use crate::inbound::signature::{Policy, Verified};
 use crate::inbound::source::{
     content_id, content_sha256, content_sha256_as_received, sha256_hex, RawMail,
 };
-use crate::store::archive::LogArchive;
 use crate::store::blob::{self, Codec};
+use crate::store::blobs::Blobs;
 use crate::store::StoreError;
 use crate::time::{self, SharedClock};
 
@@ -521,7 +521,10 @@ impl Trust {
 /// no database, so `deliver` runs it before it opens (and locks) the store.
 pub struct Preparer<'a> {
     pub(super) config: &'a Config,
-    archive: LogArchive,
+    pub(super) blobs: Blobs,
+    /// Logs are made durable by [`Preparer::sync_archive`], not each
+    /// after its put.
+    batched: bool,
     /// The keyrings and DKIM rules.
     trust: std::sync::Arc<Trust>,
     pub(super) clock: SharedClock,
@@ -546,16 +549,17 @@ impl<'a> Preparer<'a> {
     pub fn with_trust(config: &'a Config, trust: std::sync::Arc<Trust>) -> Preparer<'a> {
         Preparer {
             config,
-            archive: LogArchive::new(&config.database.log_archive),
+            blobs: Blobs::open(&config.database),
+            batched: false,
             trust,
             clock: time::system(),
         }
     }
 
-    /// The same preparer archiving into `archive` (one held open by a
+    /// The same preparer keeping blobs in `blobs` (held open by a
     /// long-running process: [`super::Setup`]).
-    pub fn with_archive(self, archive: LogArchive) -> Preparer<'a> {
-        Preparer { archive, ..self }
+    pub fn with_blobs(self, blobs: Blobs) -> Preparer<'a> {
+        Preparer { blobs, ..self }
     }
 
     /// The same preparer archiving logs in batches: durable once
@@ -563,17 +567,25 @@ impl<'a> Preparer<'a> {
     /// commits mails that refer to them (`import`).
     pub fn batched(self) -> Preparer<'a> {
         Preparer {
-            archive: self.archive.batched(),
+            batched: true,
             ..self
         }
     }
 
     /// Makes the logs archived so far durable (see [`Preparer::batched`]).
     pub fn sync_archive(&self) -> Result<(), StoreError> {
-        self.archive.sync().map_err(|source| StoreError::Io {
-            path: self.archive.dir().to_path_buf(),
+        self.blobs
+            .logs
+            .sync()
+            .map_err(|source| self.archive_error(source))
+    }
+
+    /// An error of the log archive.
+    fn archive_error(&self, source: std::io::Error) -> StoreError {
+        StoreError::Io {
+            path: self.blobs.logs.describe().into(),
             source,
-        })
+        }
     }
 
     /// The same preparer reading "now" from `clock`.
@@ -669,23 +681,22 @@ impl<'a> Preparer<'a> {
                         Some(g) => (Codec::Gzip, g),
                         None => (
                             Codec::Zstd,
-                            std::borrow::Cow::Owned(blob::compress(&a.log_bytes).map_err(
-                                |source| StoreError::Io {
-                                    path: self.archive.dir().to_path_buf(),
-                                    source,
-                                },
-                            )?),
+                            std::borrow::Cow::Owned(
+                                blob::compress(&a.log_bytes)
+                                    .map_err(|source| self.archive_error(source))?,
+                            ),
                         ),
                     };
                     // The log is durable in the archive before any commit
                     // refers to it (at once, or for a batched preparer by
                     // `sync_archive`); written from the mail's own bytes.
-                    self.archive
-                        .put_log(&sha256, codec, &stored)
-                        .map_err(|source| StoreError::Io {
-                            path: self.archive.dir().to_path_buf(),
-                            source,
-                        })?;
+                    blob::BlobId::parse_or_err(&sha256)
+                        .and_then(|id| self.blobs.logs.put(&id, codec, &stored))
+                        .and_then(|()| match self.batched {
+                            true => Ok(()),
+                            false => self.blobs.logs.sync(),
+                        })
+                        .map_err(|source| self.archive_error(source))?;
                     // A signed log counts only for the build it names itself:
                     // nothing taken from the unsigned Subject.
                     let signed = match (&entity, &signed_log) {

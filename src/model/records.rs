@@ -20,29 +20,6 @@ pub struct BuildKey {
     pub source: String,
 }
 
-impl BuildKey {
-    /// The sled key: `src \0 dist \0 arch` (source first, so all builds of a
-    /// package are one prefix scan).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut k = Vec::with_capacity(self.source.len() + self.dist.len() + self.arch.len() + 2);
-        k.extend_from_slice(self.source.as_bytes());
-        k.push(0);
-        k.extend_from_slice(self.dist.as_bytes());
-        k.push(0);
-        k.extend_from_slice(self.arch.as_bytes());
-        k
-    }
-
-    /// Decodes [`BuildKey::to_bytes`].
-    pub fn from_bytes(b: &[u8]) -> Option<BuildKey> {
-        let mut it = b.split(|&c| c == 0);
-        let source = String::from_utf8(it.next()?.to_vec()).ok()?;
-        let dist = String::from_utf8(it.next()?.to_vec()).ok()?;
-        let arch = String::from_utf8(it.next()?.to_vec()).ok()?;
-        Some(BuildKey { dist, arch, source })
-    }
-}
-
 impl std::fmt::Display for BuildKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}/{}", self.dist, self.arch, self.source)
@@ -121,9 +98,11 @@ pub struct BuildRecord {
     /// Needs-Build that came from such a log says so.
     #[serde(default)]
     pub incomplete_log: Option<String>,
-    /// The record's revision: a commit writes the record only while the
-    /// stored one still has this revision (an absent record: 0), and
-    /// stores it with the next (`crate::store`).
+    /// The record's revision: 0 for a record not stored yet (and records
+    /// of releases before revisions), one more on every write. A commit
+    /// writes a record only while the stored one still has the revision
+    /// it was read at ([`crate::store::Store::commit`]), so that two
+    /// writers never lose each other's update.
     #[serde(default)]
     pub rev: u64,
 }
@@ -417,20 +396,6 @@ pub struct Notice {
     pub sent: bool,
 }
 
-impl Notice {
-    /// The key in the `notices` tree.
-    pub fn key(source: &str, version: &str, dist: &str) -> Vec<u8> {
-        let mut k = Vec::with_capacity(source.len() + version.len() + dist.len() + 2);
-        for (i, part) in [source, version, dist].iter().enumerate() {
-            if i > 0 {
-                k.push(0);
-            }
-            k.extend_from_slice(part.as_bytes());
-        }
-        k
-    }
-}
-
 /// A mail waiting in the outbox. The bytes are in the `outbox_raw` tree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboundMail {
@@ -473,7 +438,11 @@ pub struct OutboundMail {
 pub enum Carried {
     /// In the database, as the unhandled mail with this content hash.
     Stored(String),
-    /// In this file (a large mail: `<data_dir>/unhandled/<hash>.eml`).
+    /// In the blob store of mails (`crate::store::blobs::Blobs::mails`),
+    /// as the blob with this id (the mail's content hash): a large mail.
+    Blob(String),
+    /// In this file: a large mail, in records of earlier releases only
+    /// (`<data_dir>/unhandled/<hash>.eml`), read where it is.
     File(std::path::PathBuf),
 }
 
@@ -563,7 +532,15 @@ pub struct QuarantineEntry {
     pub size: u64,
     /// SHA-256 of the raw mail (hex).
     pub sha256: String,
-    /// For mails too large for the database: the file holding the raw mail.
+    /// For mails larger than the inline limit: the id of the blob that
+    /// holds the raw mail (`crate::store::blobs::Blobs::mails`; the mail's
+    /// content hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
+    /// The file holding the raw mail, in entries of earlier releases only
+    /// (never written now: a path means something on one host only);
+    /// read where it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_file: Option<PathBuf>,
 }
 
@@ -593,19 +570,6 @@ pub struct SignatureUse {
 /// Records of earlier releases spent their signature.
 fn spent() -> bool {
     true
-}
-
-impl SignatureUse {
-    /// The key in the `signatures` tree.
-    pub fn key(&self) -> Vec<u8> {
-        let mut k = Vec::with_capacity(self.fingerprint.len() + self.signed_sha256.len() + 10);
-        k.extend_from_slice(self.fingerprint.as_bytes());
-        k.push(0);
-        k.extend_from_slice(&self.created.to_be_bytes());
-        k.push(0);
-        k.extend_from_slice(self.signed_sha256.as_bytes());
-        k
-    }
 }
 
 #[cfg(test)]

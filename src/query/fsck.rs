@@ -1,16 +1,20 @@
-//! `fsck`'s check: the database against the files beside it. Logs are
-//! archived, and large quarantined mails kept as files, *before* the
-//! commit that records them, so a process killed in between (an `import`,
-//! a `deliver`) leaves a file nothing refers to; such orphans are found
-//! here ([`scan`]) and removed by [`repair`]. A record whose file is
-//! missing cannot be repaired and is reported.
+//! `fsck`'s check: the database against the blobs and files beside it.
+//! Logs are archived, and large quarantined and forwarded mails kept as
+//! blobs ([`crate::store::blobs::Blobs`]), *before* the commit that
+//! records them, so a process killed in between (an `import`, a
+//! `deliver`) leaves a blob or file nothing refers to: a blob is counted
+//! (kept until a compaction), a file of an earlier release is an orphan
+//! found here ([`scan`]) and removed by [`repair`]. A record whose blob or
+//! file is missing cannot be repaired and is reported.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::config::Config;
-use crate::store::archive::LogArchive;
+use crate::model::Carried;
+use crate::store::blob::BlobId;
+use crate::store::blobs::Blobs;
 use crate::store::{Store, StoreError};
 
 /// What `fsck` found.
@@ -43,6 +47,29 @@ pub struct Findings {
     pub archive_bytes: u64,
     /// Quarantine entries whose file is missing (`#<id>: <path>`).
     pub missing_quarantine_files: Vec<String>,
+    /// Quarantine entries and outbox mails whose kept mail (a blob of
+    /// the mail store) is missing (`quarantine #<id>: <blob>`, `outbox
+    /// #<id>: <blob>`).
+    #[serde(default)]
+    pub missing_mails: Vec<String>,
+    /// Damaged blobs of the mail store.
+    #[serde(default)]
+    pub damaged_mails: Vec<String>,
+    /// What a crash left at the end of the mail store (cut off by the
+    /// next put, or by `--repair`).
+    #[serde(default)]
+    pub mail_tails: Vec<String>,
+    /// Kept mails no quarantine entry or outbox mail refers to (a mail
+    /// whose commit did not happen, a deleted quarantine entry, a sent
+    /// forward): kept until a compaction.
+    #[serde(default)]
+    pub unreferenced_mails: usize,
+    /// Their stored bytes.
+    #[serde(default)]
+    pub unreferenced_mail_bytes: u64,
+    /// Bytes in the mail store.
+    #[serde(default)]
+    pub mail_bytes: u64,
     /// Files removed (with `--repair`).
     pub removed: Vec<PathBuf>,
 }
@@ -54,6 +81,7 @@ impl Findings {
             + self.orphan_quarantine_files.len()
             + self.stale_temporary_files.len()
             + self.archive_tails.len()
+            + self.mail_tails.len()
     }
 
     /// Whether something is wrong that `--repair` cannot fix, or that it
@@ -62,6 +90,8 @@ impl Findings {
         !self.missing_logs.is_empty()
             || !self.damaged_logs.is_empty()
             || !self.missing_quarantine_files.is_empty()
+            || !self.missing_mails.is_empty()
+            || !self.damaged_mails.is_empty()
             || (!repaired && self.orphans() > 0)
     }
 }
@@ -83,27 +113,21 @@ pub fn scan(
     };
     let mut f = Findings::default();
 
-    let archive = LogArchive::new(&config.database.log_archive);
+    let blobs = Blobs::open(&config.database);
+    let archive = &blobs.logs;
     let io_err = |source| StoreError::Io {
-        path: archive.dir().to_path_buf(),
+        path: archive.describe().into(),
         source,
     };
     let refs = store.log_refs()?;
     let referenced: BTreeSet<&str> = refs.iter().map(|r| r.id.as_str()).collect();
-    // The segments: every index entry and record read and checked.
-    let check = archive.segments().check(false).map_err(io_err)?;
+    // Every blob read and checked.
+    let check = archive.check(false).map_err(io_err)?;
     f.damaged_logs = check.damaged.clone();
-    f.archive_tails = check
-        .tails
-        .iter()
-        .map(|(s, bytes)| match s {
-            0 => format!("index: {bytes} bytes of a cut-off entry"),
-            s => format!("segment {s}: {bytes} bytes past its last record"),
-        })
-        .collect();
+    f.archive_tails = check.tails.clone();
     f.archive_bytes = check.bytes;
     let in_segments: BTreeSet<String> = check.blobs.iter().map(|(id, ..)| id.to_hex()).collect();
-    for (id, size, _) in &check.blobs {
+    for (id, size) in &check.blobs {
         let id = id.to_hex();
         if !referenced.contains(id.as_str()) && store.seen(&id)?.is_none() {
             f.unreferenced_blobs += 1;
@@ -127,19 +151,21 @@ pub fn scan(
         if in_segments.contains(&r.id) {
             continue;
         }
-        match archive.legacy_path(&r.id) {
-            Ok(p) if p.exists() => {}
-            Ok(p) => f.missing_logs.push(format!(
-                "{} {}: log {} (neither in {} nor {})",
+        // Perhaps an earlier release's file.
+        match BlobId::parse_or_err(&r.id).and_then(|id| archive.exists(&id)) {
+            Ok(true) => {}
+            Ok(false) => f.missing_logs.push(format!(
+                "{} {}: log {} (not in {})",
                 r.key,
                 r.version,
                 r.id,
-                archive.segments().dir().display(),
-                p.display()
+                archive.describe()
             )),
             Err(e) => f.missing_logs.push(format!("{} {}: {e}", r.key, r.version)),
         }
     }
+
+    check_mails(store, &blobs, &mut f)?;
 
     let quarantined = store.quarantined()?;
     let kept: BTreeSet<&Path> = quarantined
@@ -173,7 +199,7 @@ pub fn scan(
     // Every shard of the archive, also one that holds nothing but a
     // crashed write's temporary file.
     let mut dirs = vec![qdir, config.outbox.dir.clone()];
-    if let Ok(shards) = std::fs::read_dir(archive.dir()) {
+    if let Ok(shards) = std::fs::read_dir(&config.database.log_archive) {
         for shard in shards.filter_map(Result::ok) {
             if shard.file_type().is_ok_and(|t| t.is_dir()) {
                 dirs.push(shard.path());
@@ -208,14 +234,17 @@ pub fn repair(f: &mut Findings, config: &Config, older_than: Duration) {
         // Checked again with the lock held: an append that was running
         // at the scan has finished; only what a crash left is cut off,
         // and a damaged index is written again from the segments.
-        let archive = LogArchive::new(&config.database.log_archive);
-        match archive.segments().check(true) {
-            Ok(c) => {
-                let dir = archive.segments().dir();
-                f.removed
-                    .extend(c.tails.iter().map(|(s, _)| dir.join(format!("{s:08}.seg"))));
-            }
+        let blobs = Blobs::open(&config.database);
+        match blobs.logs.check(true) {
+            Ok(_) => f.removed.extend(f.archive_tails.iter().map(PathBuf::from)),
             Err(e) => tracing::warn!("fsck: could not repair the log archive: {e}"),
+        }
+    }
+    if !f.mail_tails.is_empty() || !f.damaged_mails.is_empty() {
+        let blobs = Blobs::open(&config.database);
+        match blobs.mails.check(true) {
+            Ok(_) => f.removed.extend(f.mail_tails.iter().map(PathBuf::from)),
+            Err(e) => tracing::warn!("fsck: could not repair the mail store: {e}"),
         }
     }
     let now = SystemTime::now();
@@ -242,6 +271,50 @@ pub fn repair(f: &mut Findings, config: &Config, older_than: Duration) {
             }
         }
     }
+}
+
+/// Checks the mail store: every blob read, the blobs the quarantine and
+/// the outbox refer to there, the rest counted.
+fn check_mails(store: &dyn Store, blobs: &Blobs, f: &mut Findings) -> Result<(), StoreError> {
+    let mails = &blobs.mails;
+    let io_err = |source| StoreError::Io {
+        path: mails.describe().into(),
+        source,
+    };
+    let check = mails.check(false).map_err(io_err)?;
+    f.damaged_mails = check.damaged;
+    f.mail_tails = check.tails;
+    f.mail_bytes = check.bytes;
+    let mut referenced: Vec<(String, &str)> = Vec::new();
+    let quarantined = store.quarantined()?;
+    let outbox = store.outbox_mails()?;
+    for q in &quarantined {
+        if let Some(b) = &q.blob {
+            referenced.push((format!("quarantine #{}", q.id), b));
+        }
+    }
+    for m in &outbox {
+        if let Some(Carried::Blob(b)) = &m.carries {
+            referenced.push((format!("outbox #{}", m.id), b));
+        }
+    }
+    let whole: BTreeSet<BlobId> = check.blobs.iter().map(|(id, _)| *id).collect();
+    for (what, b) in &referenced {
+        let found = BlobId::parse(b).is_some_and(|id| whole.contains(&id));
+        if !found {
+            f.missing_mails.push(format!("{what}: {b}"));
+        }
+    }
+    let refs: BTreeSet<&str> = referenced.iter().map(|(_, b)| *b).collect();
+    let mut counted = BTreeSet::new();
+    for (id, size) in &check.blobs {
+        let hex = id.to_hex();
+        if !refs.contains(hex.as_str()) && counted.insert(*id) {
+            f.unreferenced_mails += 1;
+            f.unreferenced_mail_bytes += size;
+        }
+    }
+    Ok(())
 }
 
 /// The plain files in `dir` (none when it does not exist).

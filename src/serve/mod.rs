@@ -117,6 +117,7 @@ pub fn run(
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
+    let pages = pages_runtime(config.serve.http_workers)?;
     let core = Arc::new(Core::new(
         config,
         config_path,
@@ -124,12 +125,44 @@ pub fn run(
         crate::time::system(),
         EFFECTS_EVERY,
     ));
-    let result = rt.block_on(serve(core.clone(), listen, inherited));
+    let result = rt.block_on(serve(
+        core.clone(),
+        listen,
+        inherited,
+        pages.handle().clone(),
+    ));
     // Whatever happened, what was committed is made durable.
     core.store().flush().context("flushing the database")?;
     // A download the sync task abandoned is not waited for.
     rt.shutdown_timeout(Duration::from_secs(1));
+    pages.shutdown_timeout(Duration::from_secs(1));
     result
+}
+
+/// How much lower than the mail's the status pages' priority is (the
+/// nice value of their threads): when both want the CPU, the mail gets
+/// about nine tenths of it; when the mail is idle, the pages get all.
+pub const PAGE_NICE: i32 = 10;
+
+/// The runtime of the public listener (`[serve] http`: the status pages
+/// and read-only queries): threads of its own, named `page`, each at nice
+/// [`PAGE_NICE`] (Linux gives every thread its own), so that a flood of
+/// page requests — their HTTP work as well as their reading and
+/// rendering — slows the pages, not the LMTP sessions and the control
+/// socket, which run on the main runtime at the daemon's priority.
+fn pages_runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.max(1))
+        .thread_name("page")
+        .on_thread_start(|| {
+            // SAFETY: changes the calling thread's own nice value.
+            unsafe {
+                libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, PAGE_NICE);
+            }
+        })
+        .enable_all()
+        .build()
+        .context("starting the status pages' runtime")
 }
 
 /// The sockets of each kind, bound or taken from systemd.
@@ -183,6 +216,7 @@ async fn serve(
     core: Arc<Core>,
     listen: Vec<Listen>,
     inherited: Vec<(systemd::Inherited, String)>,
+    pages: tokio::runtime::Handle,
 ) -> anyhow::Result<()> {
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let sockets = Sockets::open(&core.config(), &listen, inherited).await?;
@@ -219,11 +253,15 @@ async fn serve(
         stop.clone(),
     ))];
     if let Some(h) = sockets.http {
-        servers.push(tokio::spawn(http::serve(
-            http::public(core.clone()),
-            h,
-            stop.clone(),
-        )));
+        let (public, stop) = (http::public(core.clone()), stop.clone());
+        servers.push(pages.spawn(async move {
+            // Registered again with the pages' runtime, which then drives
+            // its connections.
+            match h.moved_here() {
+                Ok(h) => http::serve(public, h, stop).await,
+                Err(e) => tracing::error!("serve: http: {e}"),
+            }
+        }));
     }
     let effects = tokio::spawn(tasks::effects_task(core.clone(), stop.clone()));
     let sync = tokio::spawn(tasks::sync_task(core.clone(), stop.clone()));
@@ -300,6 +338,14 @@ fn owner_and_group_only(path: &Path) -> anyhow::Result<()> {
 }
 
 impl Listener {
+    /// The same socket, registered with the runtime this is called on.
+    fn moved_here(self) -> std::io::Result<Listener> {
+        Ok(match self {
+            Listener::Unix(l, path) => Listener::Unix(UnixListener::from_std(l.into_std()?)?, path),
+            Listener::Tcp(l) => Listener::Tcp(TcpListener::from_std(l.into_std()?)?),
+        })
+    }
+
     /// Binds `l` (a stale unix socket is replaced; a live one is refused:
     /// another daemon answers there).
     async fn bind(l: &Listen) -> anyhow::Result<Listener> {

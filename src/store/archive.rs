@@ -20,7 +20,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::blob::{BlobId, BlobInfo, BlobStore, Codec, StoredBlob};
+use super::blob::{BlobCheck, BlobId, BlobInfo, BlobStore, Codec, StoredBlob};
 use super::segments::Segments;
 
 /// The log archive directory.
@@ -28,30 +28,19 @@ use super::segments::Segments;
 pub struct LogArchive {
     dir: PathBuf,
     segments: Arc<Segments>,
-    /// Puts are made durable together by [`LogArchive::sync`] (an import
-    /// before each commit batch, the daemon before each commit), not one
-    /// by one.
-    batched: bool,
 }
 
 impl LogArchive {
-    /// The archive in `dir` (created on the first write).
+    /// The archive in `dir` (created on the first write). Its puts are
+    /// made durable together by [`LogArchive::sync`] (`deliver` after its
+    /// one log, an import before each commit batch, the daemon before
+    /// each commit), which must run before any commit referring to them
+    /// is made (sled may write a commit to disk at any moment).
     pub fn new(dir: impl Into<PathBuf>) -> LogArchive {
         let dir = dir.into();
         LogArchive {
             segments: Segments::shared(&dir.join("segments")),
             dir,
-            batched: false,
-        }
-    }
-
-    /// The same archive, its puts made durable together by
-    /// [`LogArchive::sync`], which must run before any commit referring to
-    /// them is made (sled may write a commit to disk at any moment).
-    pub fn batched(self) -> LogArchive {
-        LogArchive {
-            batched: true,
-            ..self
         }
     }
 
@@ -80,8 +69,7 @@ impl LogArchive {
         Ok(self.dir.join(shard).join(format!("{id}.log.gz")))
     }
 
-    /// Stores log `id` (`bytes` compressed with `codec`); durable when
-    /// this returns, or for a [`LogArchive::batched`] archive once
+    /// Stores log `id` (`bytes` compressed with `codec`); durable once
     /// [`LogArchive::sync`] returns.
     pub fn put_log(&self, id: &str, codec: Codec, bytes: &[u8]) -> io::Result<()> {
         self.put(&BlobId::parse_or_err(id)?, codec, bytes)
@@ -160,11 +148,31 @@ impl LogArchive {
 
 impl BlobStore for LogArchive {
     fn put(&self, id: &BlobId, codec: Codec, bytes: &[u8]) -> io::Result<()> {
-        self.segments.put(id, codec, bytes)?;
-        if !self.batched {
-            self.segments.sync()?;
-        }
-        Ok(())
+        self.segments.put(id, codec, bytes)
+    }
+
+    fn put_stream(
+        &self,
+        id: &BlobId,
+        codec: Codec,
+        size_hint: u64,
+        stored: &mut dyn io::Read,
+    ) -> io::Result<()> {
+        self.segments.put_stream(id, codec, size_hint, stored)
+    }
+
+    fn describe(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn check(&self, repair: bool) -> io::Result<BlobCheck> {
+        // Earlier releases' files are looked at by `fsck` itself
+        // ([`BlobStore::legacy_files`]).
+        BlobStore::check(&*self.segments, repair)
+    }
+
+    fn legacy_files(&self) -> io::Result<Vec<(String, PathBuf)>> {
+        LogArchive::legacy_files(self)
     }
 
     fn sync(&self) -> io::Result<()> {
@@ -187,8 +195,8 @@ impl BlobStore for LogArchive {
     }
 
     fn stream(&self, id: &BlobId, out: &mut dyn Write) -> io::Result<Option<u64>> {
-        if let Some(b) = self.segments.get(id)? {
-            return b.codec.decode_to(b.bytes.as_slice(), out).map(Some);
+        if let Some(n) = self.segments.stream(id, out)? {
+            return Ok(Some(n));
         }
         // An earlier release's file, inflated as it is read.
         match self.legacy_file(id)? {
@@ -232,7 +240,7 @@ mod tests {
     #[test]
     fn batched_puts_create_the_archive_and_sync_once() {
         let dir = tempfile::tempdir().unwrap();
-        let a = LogArchive::new(dir.path().join("missing/logs")).batched();
+        let a = LogArchive::new(dir.path().join("missing/logs"));
         a.sync().unwrap(); // nothing archived yet: nothing to do
         let id = "ab".repeat(32);
         a.put_log(&id, Codec::Zstd, &compress(b"log\n").unwrap())

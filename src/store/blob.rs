@@ -1,17 +1,20 @@
-//! The blob seam: where archived logs live, behind one small trait
-//! ([`BlobStore`]: put, get, stream, exists, list, sync), so that the
-//! database backend can change without the rest of buildmail knowing.
+//! The blob seam: where archived logs and large kept mails live, behind
+//! one small trait ([`BlobStore`]: put, get, stream, exists, list, check,
+//! sync), so that the database backend can change without the rest of
+//! buildmail knowing. Every caller gets its stores from
+//! [`crate::store::blobs::Blobs`], opened from the configuration: the one
+//! place a backend is chosen.
 //!
 //! A blob is content-addressed: its id ([`BlobId`]) is the identity of
 //! the mail that carried it (the content hash, 32 bytes), so the same id
 //! always names the same bytes, and writing an id again adds nothing a
-//! reader could tell apart. A blob is kept *as stored*: its bytes and the
+//! reader could tell apart. Records carry ids, never paths. A blob is kept *as stored*: its bytes and the
 //! [`Codec`] they are compressed with; [`BlobStore::stream`] gives them
 //! back decompressed, byte-exact.
 //!
 //! Today's implementation is local: [`crate::store::segments`] (append-only
-//! segment files with an index beside them), read together with the
-//! one-file-per-log archive of earlier releases by
+//! segment files with an index beside them), for logs read together with
+//! the one-file-per-log archive of earlier releases by
 //! [`crate::store::archive::LogArchive`]. A database backend stores blobs
 //! in its own tables behind the same trait.
 //!
@@ -215,6 +218,67 @@ pub trait BlobStore: Send + Sync {
     /// Every stored blob (in no particular order; an id stored twice is
     /// listed twice).
     fn list(&self) -> io::Result<Vec<BlobInfo>>;
+
+    /// Where the blobs are, in words (a directory; a database table), for
+    /// messages.
+    fn describe(&self) -> String;
+
+    /// Stores as `id` the bytes `stored` yields (compressed with `codec`;
+    /// about `size_hint` of them), read as they are written: a store that
+    /// can should never hold them whole (a mail of hundreds of
+    /// megabytes). Durable like [`BlobStore::put`]. This default reads
+    /// them into memory first.
+    fn put_stream(
+        &self,
+        id: &BlobId,
+        codec: Codec,
+        size_hint: u64,
+        stored: &mut dyn Read,
+    ) -> io::Result<()> {
+        let mut bytes = Vec::with_capacity(usize::try_from(size_hint).unwrap_or(0).min(1 << 26));
+        stored.read_to_end(&mut bytes)?;
+        self.put(id, codec, &bytes)
+    }
+
+    /// Reads every stored blob and checks it (for `fsck`); with `repair`,
+    /// what a crash left is cut off. This default lists the blobs and
+    /// decodes each.
+    fn check(&self, repair: bool) -> io::Result<BlobCheck> {
+        let _ = repair;
+        let mut c = BlobCheck::default();
+        for b in self.list()? {
+            c.bytes += b.stored_size;
+            match self.stream(&b.id, &mut io::sink()) {
+                Ok(Some(_)) => c.blobs.push((b.id, b.stored_size)),
+                Ok(None) => c
+                    .damaged
+                    .push(format!("blob {} ({}): listed, not readable", b.id, b.place)),
+                Err(e) => c.damaged.push(format!("blob {} ({}): {e}", b.id, b.place)),
+            }
+        }
+        Ok(c)
+    }
+
+    /// Files of earlier releases that this store reads where they are,
+    /// one blob each, by id (`fsck` removes those nothing refers to);
+    /// none by default.
+    fn legacy_files(&self) -> io::Result<Vec<(String, std::path::PathBuf)>> {
+        Ok(Vec::new())
+    }
+}
+
+/// What [`BlobStore::check`] found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BlobCheck {
+    /// Whole, readable blobs: id and stored size.
+    pub blobs: Vec<(BlobId, u64)>,
+    /// Blobs (or index entries) that are damaged, in words.
+    pub damaged: Vec<String>,
+    /// What a crash left past the last whole blob, in words (cut off by
+    /// the next write, or by a check with `repair`).
+    pub tails: Vec<String>,
+    /// Bytes the store takes.
+    pub bytes: u64,
 }
 
 #[cfg(test)]

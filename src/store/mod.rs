@@ -7,8 +7,9 @@
 //! record of every ingested mail (by content hash and by Message-ID); the
 //! index of archived logs by build (the logs themselves are blobs beside
 //! the database, behind the [`blob::BlobStore`] seam: [`archive`]); the
-//! Message-IDs of log mails (reply threading); quarantined mails; mails of
-//! no known kind; the replay record of every signature; queued jobs; the
+//! Message-IDs of log mails (reply threading); quarantined mails and mails
+//! of no known kind (a large one is a blob beside the database, named by
+//! its record: [`blobs::Blobs`]); the replay record of every signature; queued jobs; the
 //! outbox; error replies sent (rate limit); uploads by `.changes` name;
 //! bounces (loop protection); build-failure notices.
 //!
@@ -29,8 +30,10 @@
 
 pub mod archive;
 pub mod blob;
+pub mod blobs;
 pub mod gate;
 pub mod pg;
+pub mod queue_group;
 pub mod segments;
 pub mod sled;
 
@@ -96,6 +99,11 @@ pub enum StoreError {
     /// delivers it again later.
     #[error("{0}; the mail is not acknowledged: deliver it again later")]
     Deferred(String),
+    /// Another writer kept changing what a read → decide → write read
+    /// ([`Committed::Stale`] on every try, see [`retry`]): nothing was
+    /// written; the mail is not acknowledged and comes again.
+    #[error("{0}; nothing was written: try again")]
+    Conflict(String),
     /// A file next to the database could not be used.
     #[error("{path}: {source}")]
     Io {
@@ -152,7 +160,7 @@ pub struct Commit<'a> {
     /// A log mail's Message-ID, for threading replies to the build.
     pub log_message_id: Option<(String, BuildKey)>,
     /// A quarantine entry (its `id` is assigned here) and the raw mail (empty
-    /// when it lives in `raw_file`).
+    /// when it is a blob, `QuarantineEntry::blob`, put and synced before).
     pub quarantine: Option<(QuarantineEntry, &'a [u8])>,
     /// A mail of no known kind, kept to be forwarded.
     pub unhandled: Option<&'a [u8]>,
@@ -174,8 +182,11 @@ pub struct Commit<'a> {
     /// A build failed: add its arch to the version's notice (created with
     /// this due time if there is none).
     pub notice: Option<Notice>,
-    /// A notice was sent: mark it so (its key, [`Notice::key`]).
-    pub notice_sent: Option<Vec<u8>>,
+    /// A notice was sent: mark it so (the notice as read; its source,
+    /// version and dist name it). When it is marked sent already (another
+    /// writer sent it), nothing is written and the answer is
+    /// [`Committed::Stale`].
+    pub notice_sent: Option<Notice>,
     /// A failed log to explain after this commit (queued under its build:
     /// a later one for the same build replaces it).
     pub explain: Option<ExplainTask>,
@@ -213,9 +224,58 @@ pub enum Committed {
     Duplicate(String),
     /// The mail's signature was used before: nothing was written.
     Replay(SignatureUse),
-    /// [`Commit::expect`] did not hold: nothing was written; what the
+    /// [`Commit::expect`] did not hold, or a build record changed since it
+    /// was read (its revision moved on): nothing was written; what the
     /// build is now.
     Stale(String),
+}
+
+/// How many times [`retry`] reads and decides again before it gives up.
+pub const RETRIES: usize = 32;
+
+/// Runs a read → decide → write `step` again while it fails with
+/// [`StoreError::Conflict`] (another writer changed what it read), up to
+/// [`RETRIES`] times, with a short random pause between tries so that two
+/// writers do not collide again in step. With one writer (sled; the
+/// daemon's commit gate) a step never conflicts.
+pub fn retry<T>(mut step: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let mut tries = 0;
+    loop {
+        match step() {
+            Err(StoreError::Conflict(why)) if tries + 1 < RETRIES => {
+                tries += 1;
+                tracing::debug!("retrying after a write conflict ({why})");
+                let jitter = u64::from(std::process::id()).wrapping_mul(tries as u64 + 7) % 5;
+                std::thread::sleep(Duration::from_millis(1 + jitter * tries as u64));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// What [`Committed::Stale`] says when a build record changed since it
+/// was read (another writer committed in between): what it is now.
+pub fn changed_since_read(now: Option<&BuildRecord>) -> String {
+    match now {
+        Some(b) => format!(
+            "the build changed since it was read: it is {} {} now (revision {})",
+            b.version, b.state, b.rev
+        ),
+        None => "the build changed since it was read: it is gone".into(),
+    }
+}
+
+impl Committed {
+    /// The answer of a commit made from records read just before (a
+    /// read → decide → write step): [`Committed::Stale`] becomes
+    /// [`StoreError::Conflict`], so that [`retry`] reads and decides
+    /// again.
+    pub fn or_conflict(self) -> Result<Committed, StoreError> {
+        match self {
+            Committed::Stale(why) => Err(StoreError::Conflict(why)),
+            done => Ok(done),
+        }
+    }
 }
 
 /// Counts of what the store holds (for `check-config`, status pages, tests).
@@ -249,7 +309,13 @@ pub trait Store: Send + Sync {
     fn flush(&self) -> Result<(), StoreError>;
 
     /// Everything one mail changes, atomically; the dedup check and the
-    /// signature replay check happen inside.
+    /// signature replay check happen inside. Every build record it writes
+    /// ([`Commit::build`], [`Commit::synced`]) is written only while the
+    /// stored record still has the revision the record carries
+    /// ([`BuildRecord::rev`]; no record: 0), and is stored one revision
+    /// on; otherwise nothing at all is written and the answer is
+    /// [`Committed::Stale`]: another writer changed the build since it
+    /// was read, and the caller reads and decides again ([`retry`]).
     fn commit(&self, c: &Commit<'_>) -> Result<Committed, StoreError>;
 
     /// A fresh id, unique and increasing across the database's life.
@@ -286,11 +352,13 @@ pub trait Store: Send + Sync {
     /// Quarantined mails, oldest first.
     fn quarantined(&self) -> Result<Vec<QuarantineEntry>, StoreError>;
 
-    /// One quarantined mail and its raw bytes (from the database or its file).
+    /// One quarantined mail and its raw bytes (from the database, its blob,
+    /// or the file an earlier release kept it in).
     fn quarantined_mail(&self, id: u64) -> Result<Option<(QuarantineEntry, Vec<u8>)>, StoreError>;
 
     /// Removes quarantined mail `id` (its entry and the raw bytes kept in
-    /// the database; the caller removes a `raw_file`). Its dedup record
+    /// the database; its blob stays, the caller removes an earlier
+    /// release's `raw_file`). Its dedup record
     /// stays, so the same mail delivered again is still a duplicate.
     fn delete_quarantined(&self, id: u64) -> Result<Option<QuarantineEntry>, StoreError>;
 
@@ -502,6 +570,37 @@ pub struct Claimed<T> {
     pub item: T,
     /// The claim taken over, if any.
     pub previous: Option<Claim>,
+}
+
+/// A named lock on the database, held until dropped: one worker, one
+/// explainer, one sync at a time across every process (and, on a shared
+/// database, every host) using it ([`try_lock`]).
+pub struct Lock {
+    /// What holds it: a locked file beside a local database (released by
+    /// the kernel when the process dies).
+    _held: Box<dyn std::any::Any + Send>,
+}
+
+impl std::fmt::Debug for Lock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Lock")
+    }
+}
+
+/// Takes the database's lock `name` (`worker`, `explain`, `sync`) when
+/// nobody holds it: `Some` while held by us (until dropped), `None` when
+/// another process holds it. A holder that dies loses it at once, so its
+/// work passes to the next taker. For sled: the file `<name>.lock` beside
+/// the database; for PostgreSQL: a session advisory lock on a connection
+/// of its own (released when it closes, also when the host dies).
+pub fn try_lock(cfg: &DatabaseConfig, name: &str) -> Result<Option<Lock>, StoreError> {
+    if let Some(url) = &cfg.url {
+        return pg::try_lock(url, cfg, name).map(|held| held.map(|h| Lock { _held: h }));
+    }
+    let path = cfg.path.join(format!("{name}.lock"));
+    let file =
+        crate::fsutil::try_lock_file(&path).map_err(|source| StoreError::Io { path, source })?;
+    Ok(file.map(|f| Lock { _held: Box::new(f) }))
 }
 
 /// Opens the configured database: PostgreSQL when `database.url` is set

@@ -50,7 +50,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 
-use super::blob::{BlobId, BlobInfo, BlobStore, Codec, StoredBlob};
+use super::blob::{BlobCheck, BlobId, BlobInfo, BlobStore, Codec, StoredBlob};
 
 /// A segment is closed and the next one started once it passes this size.
 pub const SEGMENT_MAX: u64 = 1 << 30;
@@ -186,6 +186,16 @@ fn corrupt(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
+/// `e`'s payload does not match its CRC.
+fn bad_crc(e: &Entry) -> io::Error {
+    corrupt(format!(
+        "{} at {}: blob {} does not match its CRC",
+        segment_name(e.segment),
+        e.offset,
+        e.id
+    ))
+}
+
 /// The files an appender holds open.
 struct Open {
     /// Held (flock) while appending.
@@ -232,6 +242,13 @@ pub struct Segments {
     /// The puts known durable; held while a sync runs.
     synced: Mutex<u64>,
     lookup: Mutex<Lookup>,
+}
+
+/// What an append writes: bytes in memory, or a reader and about how
+/// many bytes it yields.
+enum Payload<'a> {
+    Bytes(&'a [u8]),
+    Stream(&'a mut dyn Read, u64),
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -430,6 +447,26 @@ impl Segments {
 
     /// Appends blob `id`. Not durable until [`Segments::sync`].
     pub fn put(&self, id: &BlobId, codec: Codec, bytes: &[u8]) -> io::Result<()> {
+        self.put_payload(id, codec, Payload::Bytes(bytes))
+    }
+
+    /// Appends blob `id`, its stored bytes read from `stored` as they are
+    /// written (a mail of hundreds of megabytes is never held whole);
+    /// `size_hint`, about how many there are, picks the segment. The
+    /// payload is written first and its header (length, CRC) after it,
+    /// so a crash in between leaves a tail that is not a record. Not
+    /// durable until [`Segments::sync`].
+    pub fn put_stream(
+        &self,
+        id: &BlobId,
+        codec: Codec,
+        size_hint: u64,
+        stored: &mut dyn Read,
+    ) -> io::Result<()> {
+        self.put_payload(id, codec, Payload::Stream(stored, size_hint))
+    }
+
+    fn put_payload(&self, id: &BlobId, codec: Codec, payload: Payload<'_>) -> io::Result<()> {
         let mut guard = lock(&self.open);
         if guard.is_none() {
             *guard = Some(self.open_files()?);
@@ -438,7 +475,7 @@ impl Segments {
             return Err(io::Error::other("the log archive could not be opened"));
         };
         crate::fsutil::flock(&o.lock)?;
-        let r = self.append(o, id, codec, bytes);
+        let r = self.append(o, id, codec, payload);
         let u = crate::fsutil::unlock(&o.lock);
         if r.is_err() {
             // Checked again from the files at the next put.
@@ -448,7 +485,13 @@ impl Segments {
         u
     }
 
-    fn append(&self, o: &mut Open, id: &BlobId, codec: Codec, bytes: &[u8]) -> io::Result<()> {
+    fn append(
+        &self,
+        o: &mut Open,
+        id: &BlobId,
+        codec: Codec,
+        payload: Payload<'_>,
+    ) -> io::Result<()> {
         // Another process appended (or this one failed): check the tail.
         let seg_now = match &o.seg {
             Some(f) => f.metadata()?.len(),
@@ -457,7 +500,11 @@ impl Segments {
         if o.index.metadata()?.len() != o.index_len || seg_now != o.seg_len {
             self.recover(o)?;
         }
-        if o.seg_len > 0 && o.seg_len + HEADER + bytes.len() as u64 > self.segment_max {
+        let size = match &payload {
+            Payload::Bytes(b) => b.len() as u64,
+            Payload::Stream(_, hint) => *hint,
+        };
+        if o.seg_len > 0 && o.seg_len + HEADER + size > self.segment_max {
             if let Some(old) = o.seg.take() {
                 o.unsynced.push(old);
             }
@@ -478,23 +525,63 @@ impl Segments {
         let Some(seg) = &o.seg else {
             return Err(io::Error::other("no segment open"));
         };
-        let e = Entry {
-            id: *id,
-            segment: o.active,
-            codec,
-            offset: o.seg_len,
-            len: bytes.len() as u64,
-            crc: crc32fast::hash(bytes),
+        let offset = o.seg_len;
+        let written = match payload {
+            Payload::Bytes(bytes) => {
+                let e = Entry {
+                    id: *id,
+                    segment: o.active,
+                    codec,
+                    offset,
+                    len: bytes.len() as u64,
+                    crc: crc32fast::hash(bytes),
+                };
+                seg.write_all_at(&e.header(), e.offset)
+                    .and_then(|()| {
+                        crate::fsutil::crash_point("archive-mid-record");
+                        seg.write_all_at(bytes, e.offset + HEADER)
+                    })
+                    .map(|()| e)
+            }
+            Payload::Stream(stored, _) => {
+                // The payload first, its header (length, CRC) last.
+                let mut crc = crc32fast::Hasher::new();
+                let mut len = 0u64;
+                let mut buf = vec![0u8; 1 << 16];
+                let copied = (|| loop {
+                    let n = match stored.read(&mut buf) {
+                        Ok(0) => return Ok(()),
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(e),
+                    };
+                    let chunk = buf.get(..n).unwrap_or_default();
+                    seg.write_all_at(chunk, offset + HEADER + len)?;
+                    crc.update(chunk);
+                    len += n as u64;
+                })();
+                copied.and_then(|()| {
+                    let e = Entry {
+                        id: *id,
+                        segment: o.active,
+                        codec,
+                        offset,
+                        len,
+                        crc: crc.finalize(),
+                    };
+                    crate::fsutil::crash_point("archive-mid-record");
+                    seg.write_all_at(&e.header(), e.offset).map(|()| e)
+                })
+            }
         };
-        let written = seg.write_all_at(&e.header(), e.offset).and_then(|()| {
-            crate::fsutil::crash_point("archive-mid-record");
-            seg.write_all_at(bytes, e.offset + HEADER)
-        });
-        if let Err(err) = written {
-            // Nothing half-written stays behind when it can be helped.
-            let _ = seg.set_len(e.offset);
-            return Err(err);
-        }
+        let e = match written {
+            Ok(e) => e,
+            Err(err) => {
+                // Nothing half-written stays behind when it can be helped.
+                let _ = seg.set_len(offset);
+                return Err(err);
+            }
+        };
         crate::fsutil::crash_point("archive-mid-append");
         if let Err(err) = o.index.write_all_at(&e.encode(), o.index_len) {
             let _ = o.index.set_len(o.index_len);
@@ -681,6 +768,18 @@ impl Segments {
 
     /// The stored bytes of `e`, checked against its header and CRC.
     pub fn read_entry(&self, e: &Entry) -> io::Result<Vec<u8>> {
+        let f = self.open_record(e)?;
+        let len = usize::try_from(e.len).map_err(|_| corrupt("a blob too large".into()))?;
+        let mut bytes = vec![0u8; len];
+        f.read_exact_at(&mut bytes, e.offset + HEADER)?;
+        if crc32fast::hash(&bytes) != e.crc {
+            return Err(bad_crc(e));
+        }
+        Ok(bytes)
+    }
+
+    /// The segment of `e`, once its record's header is checked to be `e`'s.
+    fn open_record(&self, e: &Entry) -> io::Result<File> {
         let f = File::open(self.segment_path(e.segment))?;
         let mut h = [0u8; HEADER as usize];
         f.read_exact_at(&mut h, e.offset)?;
@@ -692,18 +791,44 @@ impl Segments {
                 e.id
             )));
         }
-        let len = usize::try_from(e.len).map_err(|_| corrupt("a blob too large".into()))?;
-        let mut bytes = vec![0u8; len];
-        f.read_exact_at(&mut bytes, e.offset + HEADER)?;
-        if crc32fast::hash(&bytes) != e.crc {
-            return Err(corrupt(format!(
-                "{} at {}: blob {} does not match its CRC",
-                segment_name(e.segment),
-                e.offset,
-                e.id
-            )));
+        Ok(f)
+    }
+
+    /// Checks `e`'s record against its header and CRC, reading its
+    /// payload in pieces.
+    fn check_record(&self, e: &Entry) -> io::Result<()> {
+        let f = self.open_record(e)?;
+        if f.metadata()?.len() < e.end() || !payload_crc_holds(&f, e)? {
+            return Err(bad_crc(e));
         }
-        Ok(bytes)
+        Ok(())
+    }
+
+    /// Writes blob `id`, decompressed, to `out` as it is read and decoded
+    /// (never held whole); its decompressed size, `None` when there is
+    /// none. The record's CRC is checked as it is read: a damaged one is
+    /// an error once its bytes are through (its codec's own checksum, a
+    /// zstd frame's or gzip's, usually stops it sooner).
+    pub fn stream(&self, id: &BlobId, out: &mut dyn io::Write) -> io::Result<Option<u64>> {
+        let Some(e) = self.find(id)?.into_iter().next() else {
+            return Ok(None);
+        };
+        let f = self.open_record(&e)?;
+        let mut reader = CrcReader {
+            f: &f,
+            at: e.offset + HEADER,
+            end: e.end(),
+            crc: crc32fast::Hasher::new(),
+        };
+        let n = e
+            .codec
+            .decode_to(io::BufReader::with_capacity(1 << 16, &mut reader), out)?;
+        // What the decoder left unread counts too.
+        io::copy(&mut reader, &mut io::sink())?;
+        if reader.crc.finalize() != e.crc {
+            return Err(bad_crc(&e));
+        }
+        Ok(Some(n))
     }
 
     /// Blob `id` as stored: its newest whole copy.
@@ -813,8 +938,8 @@ impl Segments {
                         "index entry {n}: damaged (its CRC does not hold; `fsck --repair` writes the index again from the segments)"
                     ));
                 }
-                Some(e) => match self.read_entry(&e) {
-                    Ok(_) => {
+                Some(e) => match self.check_record(&e) {
+                    Ok(()) => {
                         c.blobs.push((e.id, e.len, e.segment));
                         let end = ends.entry(e.segment).or_insert(0);
                         *end = (*end).max(e.end());
@@ -892,6 +1017,35 @@ fn whole_records(f: &File, n: u32, start: u64, size: u64) -> io::Result<Vec<Entr
     Ok(out)
 }
 
+/// A record's payload read from its segment, its CRC computed on the way.
+struct CrcReader<'f> {
+    f: &'f File,
+    at: u64,
+    end: u64,
+    crc: crc32fast::Hasher,
+}
+
+impl Read for CrcReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = usize::try_from((self.end - self.at).min(buf.len() as u64)).unwrap_or(0);
+        if want == 0 {
+            return Ok(0);
+        }
+        let chunk = buf.get_mut(..want).unwrap_or_default();
+        let n = self.f.read_at(chunk, self.at)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "a blob's record is cut off",
+            ));
+        }
+        let read = chunk.get(..n).unwrap_or_default();
+        self.crc.update(read);
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
 /// Whether `e`'s payload in `f` matches its CRC.
 fn payload_crc_holds(f: &File, e: &Entry) -> io::Result<bool> {
     let mut h = crc32fast::Hasher::new();
@@ -921,8 +1075,49 @@ impl BlobStore for Segments {
         Segments::get(self, id)
     }
 
+    fn stream(&self, id: &BlobId, out: &mut dyn io::Write) -> io::Result<Option<u64>> {
+        Segments::stream(self, id, out)
+    }
+
+    fn put_stream(
+        &self,
+        id: &BlobId,
+        codec: Codec,
+        size_hint: u64,
+        stored: &mut dyn Read,
+    ) -> io::Result<()> {
+        Segments::put_stream(self, id, codec, size_hint, stored)
+    }
+
     fn exists(&self, id: &BlobId) -> io::Result<bool> {
         Ok(!self.find(id)?.is_empty())
+    }
+
+    fn describe(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    fn check(&self, repair: bool) -> io::Result<BlobCheck> {
+        let c = Segments::check(self, repair)?;
+        Ok(BlobCheck {
+            blobs: c.blobs.iter().map(|(id, size, _)| (*id, *size)).collect(),
+            damaged: c.damaged,
+            tails: c
+                .tails
+                .iter()
+                .map(|(s, bytes)| match s {
+                    0 => format!(
+                        "{}: index: {bytes} bytes of a cut-off entry",
+                        self.dir.display()
+                    ),
+                    s => format!(
+                        "{}: {bytes} bytes past the last record",
+                        self.segment_path(*s).display()
+                    ),
+                })
+                .collect(),
+            bytes: c.bytes,
+        })
     }
 
     fn list(&self) -> io::Result<Vec<BlobInfo>> {
@@ -1152,5 +1347,88 @@ mod tests {
         let c = fresh.check(false).unwrap();
         assert!(c.damaged.is_empty() && c.tails.is_empty(), "{c:?}");
         assert_eq!(c.blobs.len(), 5);
+    }
+
+    /// A reader that fails after `ok` bytes.
+    struct Failing<'a> {
+        bytes: &'a [u8],
+        ok: usize,
+    }
+
+    impl Read for Failing<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.ok == 0 {
+                return Err(io::Error::other("the source went away"));
+            }
+            let n = buf.len().min(self.ok).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            self.ok -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_streamed_put_is_read_back_streamed_and_a_failed_one_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Segments::new(dir.path(), 1 << 20);
+        let mail = b"From: x\r\n\r\n\xff body \x00\r\n".repeat(50_000);
+        let z = crate::store::blob::compress(&mail).unwrap();
+        s.put(&id(1), Codec::Zstd, &blob(1, 100)).unwrap();
+        // The source fails midway: nothing of it stays.
+        let before = std::fs::metadata(dir.path().join(segment_name(1)))
+            .unwrap()
+            .len();
+        let mut failing = Failing {
+            bytes: &z,
+            ok: z.len() / 2,
+        };
+        assert!(s
+            .put_stream(&id(2), Codec::Zstd, z.len() as u64, &mut failing)
+            .is_err());
+        let after = std::fs::metadata(dir.path().join(segment_name(1)))
+            .unwrap()
+            .len();
+        assert_eq!(before, after);
+        assert!(s.get(&id(2)).unwrap().is_none());
+        s.put_stream(&id(2), Codec::Zstd, z.len() as u64, &mut z.as_slice())
+            .unwrap();
+        s.sync().unwrap();
+        // Read by another process's view: whole, byte-exact, CRC checked.
+        let reader = Segments::new(dir.path(), 1 << 20);
+        assert_eq!(reader.get(&id(2)).unwrap().unwrap().bytes, z);
+        let mut out = Vec::new();
+        assert_eq!(
+            reader.stream(&id(2), &mut out).unwrap(),
+            Some(mail.len() as u64)
+        );
+        assert_eq!(out, mail);
+        assert_eq!(reader.stream(&id(3), &mut out).unwrap(), None);
+        let c = reader.check(false).unwrap();
+        assert!(c.damaged.is_empty() && c.tails.is_empty(), "{c:?}");
+        assert_eq!(c.blobs.len(), 2);
+    }
+
+    #[test]
+    fn a_streamed_record_cut_off_before_its_header_is_a_tail_not_a_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Segments::new(dir.path(), 1 << 20);
+        s.put(&id(1), Codec::Zstd, &blob(1, 100)).unwrap();
+        s.sync().unwrap();
+        // What a crash between a streamed payload and its header leaves:
+        // a hole of zeros where the header goes, then the payload.
+        let seg = dir.path().join(segment_name(1));
+        let len = std::fs::metadata(&seg).unwrap().len();
+        let f = OpenOptions::new().write(true).open(&seg).unwrap();
+        f.write_all_at(&blob(7, 500), len + HEADER).unwrap();
+        let reader = Segments::new(dir.path(), 1 << 20);
+        let c = reader.check(false).unwrap();
+        assert_eq!(c.tails, vec![(1, HEADER + 500)], "{c:?}");
+        assert_eq!(c.blobs.len(), 1);
+        // The next put cuts it off and appends whole.
+        reader.put(&id(2), Codec::Zstd, &blob(2, 10)).unwrap();
+        let c = reader.check(false).unwrap();
+        assert!(c.tails.is_empty(), "{c:?}");
+        assert_eq!(reader.get(&id(2)).unwrap().unwrap().bytes, blob(2, 10));
     }
 }

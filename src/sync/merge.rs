@@ -74,7 +74,18 @@ pub fn merge(
     for (i, names) in &work {
         let view = &data.views[*i];
         for chunk in names.chunks(BATCH) {
-            access.step(|store| merge_batch(store, mailer, data, view, chunk, now, &mut report))?;
+            // Counted once the batch is written (a batch another writer
+            // got in the way of is decided again).
+            let counted = access.step(|store| {
+                let mut counted = SuiteReport::default();
+                merge_batch(store, mailer, data, view, chunk, now, &mut counted)?;
+                Ok(counted)
+            })?;
+            report.changed += counted.changed;
+            report.created += counted.created;
+            for (event, n) in counted.events {
+                *report.events.entry(event).or_default() += n;
+            }
             done += chunk.len();
             if !progress(Progress { done, total }) {
                 return Err(SyncError::Interrupted);
@@ -154,12 +165,14 @@ fn merge_batch(
         batch.push((record, history));
     }
     if !batch.is_empty() || !questions.is_empty() {
-        store.commit(&Commit {
-            now,
-            synced: batch,
-            outbox: questions,
-            ..Commit::default()
-        })?;
+        store
+            .commit(&Commit {
+                now,
+                synced: batch,
+                outbox: questions,
+                ..Commit::default()
+            })?
+            .or_conflict()?;
     }
     Ok(())
 }

@@ -279,12 +279,15 @@ fn quarantine_numbers_its_mails_and_reprocesses_or_deletes_them() {
             .collect()
     };
     assert_eq!(ids(&env), vec![1, 2], "ids people can type");
-    let kept = env.path("data/quarantine");
-    assert_eq!(
-        std::fs::read_dir(&kept).unwrap().count(),
-        1,
-        "the large mail's file"
-    );
+    // The large mail is a blob of the mail store, its record names the
+    // blob and no file; its spill file is gone.
+    let spilled = env.path("data/quarantine");
+    let files = |d: &std::path::Path| std::fs::read_dir(d).map_or(0, |d| d.count());
+    assert_eq!(files(&spilled), 0, "no file in the quarantine directory");
+    let listed = env.json(&["quarantine", "list", "--json"]);
+    assert_eq!(listed[0]["blob"], listed[0]["sha256"], "{listed}");
+    assert!(listed[0].get("raw_file").is_none(), "{listed}");
+    assert_eq!(env.run(&["quarantine", "show", "--raw", "1"]).stdout, big);
 
     // The cause is fixed: a larger limit.
     let toml = std::fs::read_to_string(&env.config)
@@ -303,11 +306,10 @@ fn quarantine_numbers_its_mails_and_reprocesses_or_deletes_them() {
         "{said}"
     );
     assert_eq!(ids(&env), vec![2]);
-    assert_eq!(
-        std::fs::read_dir(&kept).unwrap().count(),
-        0,
-        "its file is gone"
-    );
+    // Its blob stays (content-addressed; fsck counts it).
+    let fsck = env.json(&["fsck", "--json"]);
+    assert_eq!(fsck["unreferenced_mails"], 1, "{fsck}");
+    assert_eq!(fsck["missing_mails"], serde_json::json!([]), "{fsck}");
     let list = env.json(&["list", "--json"]);
     assert_eq!(list[0]["state"], "Built", "{list}");
     // Delivered once more, the mail is the log it now is: a duplicate.

@@ -169,6 +169,9 @@ fn libc_sigkill() -> i32 {
 fn a_deliver_killed_mid_append_leaves_a_tail_the_next_run_truncates() {
     use crate::support::farm::Farm;
     let farm = Farm::new();
+    if crate::support::sled_only(&farm, "the local log archive's segment files") {
+        return;
+    }
     let mail_of = |name: &str, id: &str| {
         let spec = LogSpec::new(name, "1.0-1", "amd64", "unstable", "successful");
         let log = sbuild_log(&spec);

@@ -584,6 +584,13 @@ fn a_worker_killed_after_an_acceptance_re_sends_at_most_one_mail_per_connection(
 #[test]
 fn a_failed_record_step_ends_the_run_instead_of_hanging() {
     let farm = sendmail_script_farm("touch {root}/sending\nsleep 1");
+    if farm.pg.is_some() {
+        // The record step fails here because sled admits one process;
+        // PostgreSQL admits both (its lost connection is the same
+        // StoreError, tested in postgres::).
+        eprintln!("sled only: a second process holding the database");
+        return;
+    }
     for _ in 0..3 {
         queued_forward(&farm);
     }
@@ -619,7 +626,7 @@ fn one_worker_at_a_time_and_none_when_idle() {
     let out = work(&farm);
     assert!(out.contains("0 job(s) done"), "{out}");
     // A second worker while one holds the lock leaves the work to it.
-    let lock = buildmail::effects::worker::try_lock(&farm.cfg.database.path)
+    let lock = buildmail::effects::worker::try_lock(&farm.cfg.database)
         .unwrap()
         .expect("the lock is free");
     let out = work(&farm);

@@ -157,7 +157,7 @@ fn a_notice_due_while_the_explanation_is_missing_waits_then_goes_without() {
     farm.ingest_only(&log_mail("attempted", "1.0-1"));
     // Another process explains (it holds the explainer's lock): this
     // worker leaves the explanations to it, and the notice waits.
-    let lock = buildmail::fsutil::try_lock_file(&farm.cfg.database.path.join("explain.lock"))
+    let lock = buildmail::store::try_lock(&farm.cfg.database, "explain")
         .unwrap()
         .expect("lock free");
     farm.clock.advance(3);
@@ -181,7 +181,7 @@ fn a_log_gone_from_the_archive_leaves_the_queue_unexplained() {
     farm.ingest_only(&log_mail("attempted", "1.0-1"));
     let task = queue(&farm).remove(0);
     assert!(!task.log.is_empty());
-    std::fs::remove_dir_all(&farm.cfg.database.log_archive).unwrap();
+    farm.lose_log_archive();
     assert_eq!(farm.work().explained, 1);
     let r = farm.record("hello", "unstable", "amd64");
     assert!(!r.explanation_pending);

@@ -318,7 +318,7 @@ fn gzip_bombs_and_oversize_mails_are_refused_without_loss() {
         .unwrap()
         .is_none());
 
-    // A mail over max_message_size (2 MiB) is kept in a file, whole.
+    // A mail over max_message_size (2 MiB) is kept as a blob, whole.
     let spec = LogSpec::new("huge", "1.0-1", "amd64", "unstable", "successful");
     let mut log = sbuild_log(&spec);
     log.extend(std::iter::repeat_n(b'x', 3 << 20));
@@ -331,7 +331,8 @@ fn gzip_bombs_and_oversize_mails_are_refused_without_loss() {
     };
     assert!(reason.contains("max_message_size"), "{reason}");
     let (entry, kept) = store.quarantined_mail(id).unwrap().unwrap();
-    assert!(entry.raw_file.is_some());
+    assert_eq!(entry.blob.as_deref(), Some(entry.sha256.as_str()));
+    assert!(entry.raw_file.is_none());
     assert_eq!(kept, big);
 }
 
@@ -598,7 +599,8 @@ mod replay {
                 .signature_uses()
                 .unwrap()
                 .into_iter()
-                .find(|u| u.key() == sig.key())
+                .find(|u| (&u.fingerprint, u.created, &u.signed_sha256)
+                    == (&sig.fingerprint, sig.created, &sig.signed_sha256))
                 .unwrap()
                 .message_id
                 .as_deref(),
@@ -634,7 +636,18 @@ fn a_corrupt_record_met_in_a_commit_is_an_error_not_a_duplicate() {
         let db = crate::support::open_raw_sled(&cfg.database.path);
         db.open_tree("signatures")
             .unwrap()
-            .insert(sig.key(), b"not json".to_vec())
+            // The sled backend's key: fingerprint, time, signed hash.
+            .insert(
+                [
+                    sig.fingerprint.as_bytes(),
+                    &[0],
+                    &sig.created.to_be_bytes(),
+                    &[0],
+                    sig.signed_sha256.as_bytes(),
+                ]
+                .concat(),
+                b"not json".to_vec(),
+            )
             .unwrap();
         db.flush().unwrap();
     }

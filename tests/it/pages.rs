@@ -167,8 +167,8 @@ fn the_log_viewer_folds_sections_marks_the_error_and_downloads_byte_exact() {
     );
     let api = ok(&addr, "/api/log/evil/1.0-1/amd64").json();
     let id = api["log"]["id"].as_str().unwrap();
-    let stored = buildmail::store::archive::LogArchive::new(&farm.cfg.database.log_archive)
-        .get_log(id)
+    let stored = buildmail::store::blobs::Blobs::open(&farm.cfg.database)
+        .log(id)
         .unwrap();
     assert_eq!(stored.codec, buildmail::store::blob::Codec::Zstd);
     assert_eq!(raw.body, stored.bytes);
@@ -463,5 +463,72 @@ fn no_page_changes_anything() {
     );
     assert_eq!(list(), before);
     assert_eq!(history(), before_h);
+    assert!(daemon.stop().success());
+}
+
+/// A log that came gzip-compressed is kept as it came: its raw download
+/// is that gzip stream, named `.log.gz`.
+#[test]
+fn a_gzipped_log_is_downloaded_as_it_came() {
+    let dir = tempfile::tempdir().unwrap();
+    let (farm, daemon, addr) = site(dir.path());
+    let spec =
+        crate::support::logs::LogSpec::new("hello", "1.0-1", "amd64", "unstable", "attempted");
+    let log = crate::support::logs::sbuild_log(&spec);
+    let subject =
+        crate::support::sbuild_subject("attempted", "hello", "1.0-1", "amd64", "unstable");
+    let mail = crate::support::log_mail_mime_gzip(&subject, &log, None, None);
+    // Handed to the daemon by `deliver`, as the MTA does.
+    assert!(farm.deliver_binary(&mail, &[]).status.success());
+    let api = ok(&addr, "/api/log/hello/1.0-1/amd64").json();
+    let n = api["count"].as_u64().unwrap();
+    assert_eq!(n, 2, "{api}");
+    let raw = ok(&addr, &format!("/log/hello/1.0-1/amd64/{n}/raw"));
+    assert_eq!(raw.header("content-type"), Some("application/gzip"));
+    assert_eq!(
+        raw.header("content-disposition"),
+        Some("attachment; filename=\"hello_1.0-1_amd64_2.log.gz\"")
+    );
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::MultiGzDecoder::new(&raw.body[..]),
+        &mut inflated,
+    )
+    .unwrap();
+    assert_eq!(inflated, log);
+    assert!(daemon.stop().success());
+}
+
+/// The pages are read and rendered on threads of their own at a lower
+/// priority than the mail's (`serve.http_workers` of them, nice 10), so
+/// that a flood of page requests slows the pages, not the LMTP sessions.
+#[test]
+fn pages_are_rendered_on_lower_priority_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_farm, daemon, addr) = site(dir.path());
+    ok(&addr, "/package/hello");
+    let tasks = std::path::PathBuf::from(format!("/proc/{}/task", daemon.pid()));
+    let mut pages = Vec::new();
+    let mut others = Vec::new();
+    for t in std::fs::read_dir(&tasks).unwrap() {
+        let t = t.unwrap().path();
+        let comm = std::fs::read_to_string(t.join("comm")).unwrap();
+        let stat = std::fs::read_to_string(t.join("stat")).unwrap();
+        // The fields after the command's closing parenthesis: nice is the
+        // 19th field of the line, the 17th after it.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let nice: i32 = after.split(' ').nth(16).unwrap().parse().unwrap();
+        if comm.trim() == "page" {
+            pages.push(nice);
+        } else {
+            others.push((comm.trim().to_string(), nice));
+        }
+    }
+    assert!(!pages.is_empty(), "no page thread among {others:?}");
+    assert!(pages.iter().all(|n| *n == 10), "{pages:?}");
+    assert!(
+        others.iter().all(|(_, n)| *n == 0),
+        "the mail's threads keep the daemon's priority: {others:?}"
+    );
     assert!(daemon.stop().success());
 }

@@ -16,7 +16,6 @@ use super::{ask, failure, not_found, streamed, As, W};
 use crate::hub::{Answer, Hub, HubError, Query};
 use crate::inbound::sbuild::section_box;
 use crate::query::pages::LogPage;
-use crate::store::archive::LogArchive;
 use crate::store::blob::Codec;
 
 /// Where the template's head ends and its foot starts.
@@ -363,14 +362,14 @@ pub(super) async fn raw(
         Ok(_) => return not_found(&web, As::Html, &missing),
         Err(e) => return failure(&web, As::Html, &e),
     };
-    let archive = LogArchive::new(&web.core.config().database.log_archive);
+    let blobs = web.core.setup().blobs.clone();
     let id = p.log.id.clone();
     let Some(slot) = stream_slot(&web).await else {
         return busy(&web);
     };
     let stored = tokio::task::spawn_blocking(move || {
         let _slot = slot;
-        archive.get_log(&id)
+        blobs.log(&id)
     })
     .await;
     let stored = match stored {

@@ -96,17 +96,19 @@ fn write(tx: &mut Transaction<'_>, c: &Commit<'_>) -> Step<Option<u64>> {
     // at once is a duplicate for the second (its insert waits for the
     // first's transaction), whatever signature it carries.
     if let Some(m) = &c.mail {
+        let (id, mid, kind, outcome) = (
+            t(&m.sha256),
+            m.message_id.as_deref().map(t),
+            t(&m.kind),
+            t(&m.outcome),
+        );
+        let record = Json(m);
+        let row: [&(dyn postgres::types::ToSql + Sync); 6] =
+            [&id, &mid, &m.received, &kind, &outcome, &record];
         let inserted = tx.execute(
             "INSERT INTO mails (id, message_id, received, kind, outcome, record)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
-            &[
-                &t(&m.sha256),
-                &m.message_id.as_deref().map(t),
-                &m.received,
-                &t(&m.kind),
-                &t(&m.outcome),
-                &Json(m),
-            ],
+            &row,
         )?;
         if inserted == 0 {
             // A mail taken out of the quarantine replaces its own dedup
@@ -136,14 +138,7 @@ fn write(tx: &mut Transaction<'_>, c: &Commit<'_>) -> Step<Option<u64>> {
             tx.execute(
                 "UPDATE mails SET message_id = $2, received = $3, kind = $4, outcome = $5, record = $6
                  WHERE id = $1",
-                &[
-                    &t(&m.sha256),
-                    &m.message_id.as_deref().map(t),
-                    &m.received,
-                    &t(&m.kind),
-                    &t(&m.outcome),
-                    &Json(m),
-                ],
+                &row,
             )?;
         }
         // A Message-ID proves nothing (anyone can copy one): the first
@@ -213,7 +208,7 @@ fn write(tx: &mut Transaction<'_>, c: &Commit<'_>) -> Step<Option<u64>> {
             id: id as u64,
             ..q.clone()
         };
-        let raw: Option<&[u8]> = if q.raw_file.is_none() {
+        let raw: Option<&[u8]> = if q.blob.is_none() && q.raw_file.is_none() {
             Some(raw)
         } else {
             None
@@ -286,8 +281,10 @@ fn write(tx: &mut Transaction<'_>, c: &Commit<'_>) -> Step<Option<u64>> {
     if let Some(n) = &c.notice {
         add_notice(tx, n)?;
     }
-    if let Some(k) = &c.notice_sent {
-        notice_sent(tx, k)?;
+    if let Some(n) = &c.notice_sent {
+        if let Err(stale) = notice_sent(tx, n)? {
+            return Ok(Err(stale));
+        }
     }
     for (b, h) in &c.synced {
         if let Err(stale) = put_build(tx, b, &mut deltas)? {
@@ -376,12 +373,11 @@ fn use_signature(tx: &mut Transaction<'_>, sig: &SignatureUse) -> Step<()> {
 /// What a build is now, in words (for [`Committed::Stale`]).
 fn now_is(tx: &mut Transaction<'_>, key: &BuildKey) -> Result<String, Fail> {
     let row = tx.query_opt(
-        "SELECT version, state FROM builds WHERE source = $1 AND dist = $2 AND arch = $3",
+        "SELECT record, rev FROM builds WHERE source = $1 AND dist = $2 AND arch = $3",
         &[&key.source, &key.dist, &key.arch],
     )?;
-    Ok(row.map_or("unknown".to_string(), |r| {
-        format!("{} {}", r.get::<_, String>(0), r.get::<_, String>(1))
-    }))
+    let now = row.map(|r| build_row(&r, 0)).transpose()?;
+    Ok(crate::store::changed_since_read(now.as_ref()))
 }
 
 /// Writes `b` while the stored record's revision is `b.rev` (no record:
@@ -446,7 +442,7 @@ fn put_build(tx: &mut Transaction<'_>, b: &BuildRecord, deltas: &mut Deltas) -> 
                 &k.dist,
                 &k.arch,
                 &k.source,
-                &crate::store::sled::queue_group(&f),
+                &crate::store::queue_group::queue_group(&f),
                 &f.admin_priority,
                 &f.built_before,
                 &f.priority.as_deref().map(t),
@@ -551,31 +547,30 @@ fn add_notice(tx: &mut Transaction<'_>, n: &Notice) -> Result<(), Fail> {
     Ok(())
 }
 
-/// Marks the notice of [`Notice::key`] `k` sent.
-fn notice_sent(tx: &mut Transaction<'_>, k: &[u8]) -> Result<(), Fail> {
-    let mut parts = k.split(|&b| b == 0).map(String::from_utf8_lossy);
-    let (Some(source), Some(version), Some(dist)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return Err(Fail::Store(StoreError::Corrupt {
-            tree: "notices",
-            message: "a notice key without source, version and suite".into(),
-        }));
-    };
-    let key: [&(dyn postgres::types::ToSql + Sync); 3] = [&t(&source), &t(&version), &t(&dist)];
+/// Marks notice `sent` sent; [`Committed::Stale`] when another writer
+/// marked it meanwhile (its mails are not queued twice).
+fn notice_sent(tx: &mut Transaction<'_>, sent: &Notice) -> Step<()> {
+    let key: [&(dyn postgres::types::ToSql + Sync); 3] =
+        [&t(&sent.source), &t(&sent.version), &sent.dist];
     let Some(row) = tx.query_opt(
         "SELECT record FROM notices WHERE source = $1 AND version = $2 AND dist = $3 FOR UPDATE",
         &key,
     )?
     else {
-        return Ok(());
+        return Ok(Ok(()));
     };
     let mut n: Notice = dec("notices", &row, 0)?;
+    if n.sent {
+        return Ok(Err(Committed::Stale(
+            "the notice was sent meanwhile".into(),
+        )));
+    }
     n.sent = true;
     tx.execute(
         "UPDATE notices SET sent = true, record = $4 WHERE source = $1 AND version = $2 AND dist = $3",
         &[key[0], key[1], key[2], &Json(&n)],
     )?;
-    Ok(())
+    Ok(Ok(()))
 }
 
 /// An explanation made: it leaves the queue (only this log's entry), and

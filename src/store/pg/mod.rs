@@ -37,11 +37,12 @@
 //! uses it when the server offers it). The URL's password is never
 //! printed: [`crate::config::redact_url`].
 
+pub mod blobs;
 mod commit;
 pub mod schema;
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::types::{Json, ToSql};
 use postgres::{Client, Row};
@@ -59,6 +60,9 @@ use crate::store::{
     StoreError,
 };
 
+/// A pooled connection idle longer than this is checked before use.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
 /// How many idle connections the pool keeps.
 const POOL_IDLE: usize = 8;
 
@@ -67,13 +71,22 @@ pub struct PgStore {
     config: postgres::Config,
     tls: tokio_postgres_rustls::MakeRustlsConnect,
     describe: String,
-    idle: Mutex<Vec<Client>>,
+    /// Idle connections, with when each was last used.
+    idle: Mutex<Vec<(Client, Instant)>>,
 }
 
 /// A PostgreSQL error as the store's: temporary (the caller retries, the
 /// mail is answered 451), its text without the URL.
 pub(crate) fn engine(e: postgres::Error) -> StoreError {
     match e.as_db_error() {
+        // A table missing: the database was never migrated (a command
+        // that reached it before opening the store, e.g. a blob put).
+        Some(db) if *db.code() == postgres::error::SqlState::UNDEFINED_TABLE => {
+            StoreError::Engine(format!(
+                "PostgreSQL: {}: the database has no buildmail schema: run `buildmail migrate`",
+                db.message()
+            ))
+        }
         Some(db) => StoreError::Engine(format!(
             "PostgreSQL: {}: {}{}",
             db.severity(),
@@ -83,7 +96,20 @@ pub(crate) fn engine(e: postgres::Error) -> StoreError {
         None if e.is_closed() => StoreError::Engine(format!(
             "PostgreSQL: the connection was lost ({e}); try again later"
         )),
-        None => StoreError::Engine(format!("PostgreSQL: {e}")),
+        None => {
+            // The causes too (a TLS handshake's: which certificate, why).
+            let mut text = format!("PostgreSQL: {e}");
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                let more = c.to_string();
+                if !text.contains(&more) {
+                    text.push_str(": ");
+                    text.push_str(&more);
+                }
+                cause = c.source();
+            }
+            StoreError::Engine(text)
+        }
     }
 }
 
@@ -118,11 +144,30 @@ pub(crate) fn t(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The rustls configuration: the Mozilla roots, ring.
-fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
-    let roots = rustls::RootCertStore {
+/// The rustls configuration: the Mozilla roots and those of
+/// `database.tls_ca_file`, ring.
+fn tls(cfg: &DatabaseConfig) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    if let Some(path) = &cfg.tls_ca_file {
+        let bad = |e: &dyn std::fmt::Display| StoreError::Io {
+            path: path.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("database.tls_ca_file: {e}; give PEM certificates"),
+            ),
+        };
+        let mut n = 0;
+        for cert in rustls::pki_types::CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))? {
+            roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+            n += 1;
+        }
+        if n == 0 {
+            return Err(bad(&"no certificate in the file"));
+        }
+    }
     let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -162,25 +207,54 @@ impl Drop for Conn<'_> {
             if !c.is_closed() {
                 if let Ok(mut idle) = self.store.idle.lock() {
                     if idle.len() < POOL_IDLE {
-                        idle.push(c);
+                        idle.push((c, Instant::now()));
+                        return;
                     }
                 }
             }
+            discard(vec![c]);
         }
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|e| e.into_inner()));
+        discard(idle.into_iter().map(|(c, _)| c).collect());
+    }
+}
+
+/// Closes `clients`. A sync client closes on a runtime of its own, which
+/// cannot start on a thread that drives tokio's tasks (the daemon drops
+/// a replaced configuration's stores there): there, a thread of its own
+/// closes them.
+fn discard(clients: Vec<Client>) {
+    if clients.is_empty() {
+        return;
+    }
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::spawn(move || drop(clients));
+    } else {
+        drop(clients);
+    }
+}
+
+/// A named lock's connection ([`try_lock`]): closing it releases the lock.
+struct LockConn(Option<Client>);
+
+impl Drop for LockConn {
+    fn drop(&mut self) {
+        discard(self.0.take().into_iter().collect());
     }
 }
 
 impl PgStore {
     /// Connects to `url` and checks its schema (`buildmail migrate` makes
     /// it); `cfg.lock_timeout` bounds the connection attempt.
-    /// `database.path` is then the directory of this host's worker lock
-    /// and log files: made here when missing.
+    /// (`database.path` is then only the directory of this host's worker
+    /// lock and log files, made when they are.)
     pub fn open(url: &str, cfg: &DatabaseConfig) -> Result<PgStore, StoreError> {
         let store = PgStore::connect(url, cfg)?;
-        std::fs::create_dir_all(&cfg.path).map_err(|source| StoreError::Io {
-            path: cfg.path.clone(),
-            source,
-        })?;
         let mut c = store.conn()?;
         schema::check(&mut *c, &store.describe)?;
         drop(c);
@@ -201,7 +275,7 @@ impl PgStore {
         }
         Ok(PgStore {
             config,
-            tls: tls()?,
+            tls: tls(cfg)?,
             describe,
             idle: Mutex::new(Vec::new()),
         })
@@ -210,9 +284,22 @@ impl PgStore {
     /// A connection from the pool, or a new one.
     pub(crate) fn conn(&self) -> Result<Conn<'_>, StoreError> {
         let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let client = match pooled {
-            Some(c) if !c.is_closed() => c,
-            _ => self.config.connect(self.tls.clone()).map_err(|e| {
+        let usable = pooled.and_then(|(mut c, since)| {
+            // A connection idle for a while may have been closed by the
+            // server (a restart, an idle timeout): asked first, so that
+            // the caller gets a live one rather than a failed step.
+            let alive = !c.is_closed()
+                && (since.elapsed() < IDLE_CHECK || c.is_valid(Duration::from_secs(5)).is_ok());
+            if alive {
+                Some(c)
+            } else {
+                discard(vec![c]);
+                None
+            }
+        });
+        let client = match usable {
+            Some(c) => c,
+            None => self.config.connect(self.tls.clone()).map_err(|e| {
                 StoreError::Engine(format!(
                     "cannot connect to the PostgreSQL database {}: {}; try again later",
                     self.describe,
@@ -344,6 +431,32 @@ impl PgStore {
         tx.commit().map_err(engine)?;
         Ok(Some(Claimed { item, previous }))
     }
+}
+
+/// Takes the named lock `name` of the database at `url`: a session
+/// advisory lock (`pg_try_advisory_lock`) on a connection of its own,
+/// which the returned guard owns; released when it is dropped, or by the
+/// server when the connection breaks (the host died).
+pub fn try_lock(
+    url: &str,
+    cfg: &DatabaseConfig,
+    name: &str,
+) -> Result<Option<Box<dyn std::any::Any + Send>>, StoreError> {
+    let store = PgStore::connect(url, cfg)?;
+    let mut conn = store.conn()?;
+    let got: bool = conn
+        .query_one(
+            "SELECT pg_try_advisory_lock(hashtext($1))",
+            &[&format!("buildmail:{name}")],
+        )
+        .map_err(engine)?
+        .get(0);
+    // The connection leaves the pool with the guard: it is the lock.
+    let client = if got { conn.client.take() } else { None };
+    Ok(match (got, client) {
+        (true, Some(c)) => Some(Box::new(LockConn(Some(c)))),
+        _ => None,
+    })
 }
 
 /// Every build, read in pages of [`PAGE`] by key (one query per page, no
@@ -525,12 +638,13 @@ impl Store for PgStore {
             return Ok(None);
         };
         let entry: QuarantineEntry = dec("quarantine", &row, 0)?;
-        let raw = match &entry.raw_file {
-            Some(p) => std::fs::read(p).map_err(|source| StoreError::Io {
+        let raw = match (&entry.blob, &entry.raw_file) {
+            (Some(blob), _) => self.mail_blob(blob)?,
+            (None, Some(p)) => std::fs::read(p).map_err(|source| StoreError::Io {
                 path: p.clone(),
                 source,
             })?,
-            None => row.get::<_, Option<Vec<u8>>>(1).ok_or_else(|| {
+            (None, None) => row.get::<_, Option<Vec<u8>>>(1).ok_or_else(|| {
                 corrupt("quarantine", format!("the raw mail of #{id} is missing"))
             })?,
         };
@@ -607,6 +721,7 @@ impl Store for PgStore {
                     }
                 }
             }
+            Some(Carried::Blob(blob)) => self.mail_blob(&blob)?,
             Some(Carried::File(path)) => {
                 std::fs::read(&path).map_err(|source| StoreError::Io { path, source })?
             }

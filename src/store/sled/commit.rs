@@ -4,11 +4,22 @@
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
+use super::keys;
 use super::pages::{builder_log_key, Indexer};
 use super::SledStore;
-use super::{LAST_QUARANTINE_ID, UNANSWERED};
+use super::{
+    meta_count, COUNT_HISTORY, COUNT_MAILS, COUNT_UNHANDLED, LAST_QUARANTINE_ID, UNANSWERED,
+};
 use crate::model::{BuildRecord, ExplainTask, Notice, QuarantineEntry, SignatureUse};
 use crate::store::{Commit, Committed, StoreError};
+
+/// Records a commit added to the counted trees ([`crate::store::Stats`]).
+#[derive(Default)]
+struct Added {
+    mails: u64,
+    history: u64,
+    unhandled: u64,
+}
 
 /// Why the commit transaction stopped without writing anything.
 enum Stop {
@@ -69,14 +80,40 @@ impl SledStore {
                     })
                 };
                 let mut quarantine_id = None;
+                let mut added = Added::default();
                 let mut pages = Indexer::default();
-                let mut put_build = |b: &BuildRecord| -> Result<(), ConflictableTransactionError<Stop>> {
-                    let old = builds.insert(b.key.to_bytes(), enc(b)?)?;
-                    index_queue(queue, old.as_deref(), b)?;
-                    lift(pages.build(by_state, maintainers, old.as_deref(), b))
+                // Writes `b` over the stored record, one revision on. A
+                // `checked` write is refused (the whole commit: Stale)
+                // when the stored record is no longer the one `b` was
+                // made from (its revision moved on since it was read).
+                let mut put_build = |b: &BuildRecord, checked: bool| -> Result<(), ConflictableTransactionError<Stop>> {
+                    let key = keys::build(&b.key);
+                    let old = builds.get(&key)?;
+                    let old_record = match &old {
+                        Some(v) => Some(serde_json::from_slice::<BuildRecord>(v).map_err(|_| {
+                            ConflictableTransactionError::Abort(Stop::Corrupt {
+                                tree: "builds",
+                                message: "a build record does not decode".into(),
+                            })
+                        })?),
+                        None => None,
+                    };
+                    let stored_rev = old_record.as_ref().map_or(0, |o| o.rev);
+                    if checked && stored_rev != b.rev {
+                        return Err(ConflictableTransactionError::Abort(Stop::Done(
+                            Committed::Stale(crate::store::changed_since_read(old_record.as_ref())),
+                        )));
+                    }
+                    let new = BuildRecord {
+                        rev: stored_rev + 1,
+                        ..b.clone()
+                    };
+                    builds.insert(key, enc(&new)?)?;
+                    index_queue(queue, meta, old_record.as_ref(), &new)?;
+                    lift(pages.build(by_state, maintainers, old.as_deref(), &new))
                 };
                 if let Some(sig) = &c.signature {
-                    let k = sig.key();
+                    let k = keys::signature(sig);
                     if let Some(prev) = signatures.get(&k)? {
                         let prev: SignatureUse = serde_json::from_slice(&prev).map_err(|_| {
                             ConflictableTransactionError::Abort(Stop::Corrupt {
@@ -121,16 +158,19 @@ impl SledStore {
                             msgids.insert(mid.as_bytes(), m.sha256.as_bytes())?;
                         }
                     }
-                    mails.insert(m.sha256.as_bytes(), enc(m)?)?;
+                    if mails.insert(m.sha256.as_bytes(), enc(m)?)?.is_none() {
+                        added.mails += 1;
+                    }
                 }
                 if let Some(b) = &c.build {
-                    put_build(b)?;
+                    put_build(b, true)?;
                 }
                 if let (Some(h), Some(b)) = (&c.history, &c.build) {
-                    let mut k = b.key.to_bytes();
+                    let mut k = keys::build(&b.key);
                     k.push(0);
                     k.extend_from_slice(&history.generate_id()?.to_be_bytes());
                     history.insert(k, enc(h)?)?;
+                    added.history += 1;
                 }
                 if let Some(r) = &c.log {
                     let mut k = Vec::new();
@@ -149,7 +189,7 @@ impl SledStore {
                     // First writer wins: a later mail copying the
                     // Message-ID does not re-point reply threading.
                     if log_msgids.get(mid.as_bytes())?.is_none() {
-                        log_msgids.insert(mid.as_bytes(), key.to_bytes())?;
+                        log_msgids.insert(mid.as_bytes(), keys::build(key))?;
                     }
                 }
                 if let Some(id) = c.released_quarantine {
@@ -174,13 +214,15 @@ impl SledStore {
                     meta.insert(LAST_QUARANTINE_ID, &id.to_be_bytes())?;
                     let entry = QuarantineEntry { id, ..q.clone() };
                     quarantine.insert(&id.to_be_bytes(), enc(&entry)?)?;
-                    if q.raw_file.is_none() {
+                    if q.blob.is_none() && q.raw_file.is_none() {
                         quarantine_raw.insert(&id.to_be_bytes(), *raw)?;
                     }
                     quarantine_id = Some(id);
                 }
                 if let (Some(raw), Some(m)) = (c.unhandled, &c.mail) {
-                    unhandled.insert(m.sha256.as_bytes(), raw)?;
+                    if unhandled.insert(m.sha256.as_bytes(), raw)?.is_none() {
+                        added.unhandled += 1;
+                    }
                 }
                 for job in &c.jobs {
                     jobs.insert(&job.id.to_be_bytes(), enc(job)?)?;
@@ -201,10 +243,10 @@ impl SledStore {
                     )?;
                 }
                 if let Some((name, key)) = &c.upload_name {
-                    uploads.insert(name.as_bytes(), key.to_bytes())?;
+                    uploads.insert(name.as_bytes(), keys::build(key))?;
                 }
                 if let Some(n) = &c.notice {
-                    let k = Notice::key(&n.source, &n.version, &n.dist);
+                    let k = keys::notice(&n.source, &n.version, &n.dist);
                     let merged = match notices.get(&k)? {
                         Some(v) => {
                             let mut cur: Notice = serde_json::from_slice(&v).map_err(|_| {
@@ -224,7 +266,8 @@ impl SledStore {
                     };
                     notices.insert(k, enc(&merged)?)?;
                 }
-                if let Some(k) = &c.notice_sent {
+                if let Some(sent) = &c.notice_sent {
+                    let k = keys::notice(&sent.source, &sent.version, &sent.dist);
                     if let Some(v) = notices.get(k.as_slice())? {
                         let mut n: Notice = serde_json::from_slice(&v).map_err(|_| {
                             ConflictableTransactionError::Abort(Stop::Corrupt {
@@ -232,12 +275,19 @@ impl SledStore {
                                 message: "a notice record does not decode".into(),
                             })
                         })?;
+                        if n.sent {
+                            // Another writer sent it meanwhile: its mails
+                            // are not queued twice.
+                            return Err(ConflictableTransactionError::Abort(Stop::Done(
+                                Committed::Stale("the notice was sent meanwhile".into()),
+                            )));
+                        }
                         n.sent = true;
                         notices.insert(k.as_slice(), enc(&n)?)?;
                     }
                 }
                 if let Some((key, state, version)) = &c.expect {
-                    let now_is = match builds.get(key.to_bytes())? {
+                    let now_is = match builds.get(keys::build(key))? {
                         Some(v) => serde_json::from_slice::<BuildRecord>(&v)
                             .map(|b| (b.state == *state && b.version == *version, format!("{} {}", b.version, b.state)))
                             .map_err(|_| {
@@ -255,20 +305,21 @@ impl SledStore {
                     }
                 }
                 for (b, h) in &c.synced {
-                    put_build(b)?;
-                    let mut k = b.key.to_bytes();
+                    put_build(b, true)?;
+                    let mut k = keys::build(&b.key);
                     k.push(0);
                     k.extend_from_slice(&history.generate_id()?.to_be_bytes());
                     history.insert(k, enc(h)?)?;
+                    added.history += 1;
                 }
                 if let Some(r) = &c.release_seen {
                     releases.insert(r.suite.as_bytes(), enc(r)?)?;
                 }
                 if let Some(task) = &c.explain {
-                    explain.insert(task.key.to_bytes(), enc(task)?)?;
+                    explain.insert(keys::build(&task.key), enc(task)?)?;
                 }
                 for (task, explanation) in &c.explained {
-                    let key = task.key.to_bytes();
+                    let key = keys::build(&task.key);
                     // Only this log's entry leaves the queue: a later
                     // failed log of the build waits for its own turn.
                     let queued = match explain.get(&key)? {
@@ -293,7 +344,8 @@ impl SledStore {
                         if b.explanation_pending && b.last_log.as_deref() == Some(task.log.as_str()) {
                             b.explanation = explanation.clone();
                             b.explanation_pending = false;
-                            put_build(&b)?;
+                            // Read in this transaction: nobody wrote since.
+                            put_build(&b, false)?;
                         }
                     }
                 }
@@ -304,6 +356,16 @@ impl SledStore {
                     bounces.insert(k, &[])?;
                 }
                 lift(pages.finish(counts, daily, c.now))?;
+                for (key, n) in [
+                    (COUNT_MAILS, added.mails),
+                    (COUNT_HISTORY, added.history),
+                    (COUNT_UNHANDLED, added.unhandled),
+                ] {
+                    if n > 0 {
+                        let total = meta_count(meta.get(key)?.as_deref()).saturating_add(n);
+                        meta.insert(key, &total.to_be_bytes())?;
+                    }
+                }
                 Ok(quarantine_id)
             },
         );
@@ -338,25 +400,38 @@ fn lift<T>(
 /// record goes, the one of the new comes (when it is queued).
 fn index_queue(
     queue: &sled::transaction::TransactionalTree,
-    old: Option<&[u8]>,
+    meta: &sled::transaction::TransactionalTree,
+    old: Option<&BuildRecord>,
     b: &BuildRecord,
 ) -> Result<(), ConflictableTransactionError<Stop>> {
-    let corrupt = |message: String| {
-        ConflictableTransactionError::Abort(Stop::Corrupt {
-            tree: "queue",
-            message,
-        })
+    let was = old.filter(|o| o.in_queue());
+    if let Some(old) = was {
+        queue.remove(super::queue_key(&old.queue_facts(), &old.key))?;
+    }
+    // The queue's length ([`crate::store::Store::queue_len`]).
+    let len = |key: &crate::model::BuildKey, add: bool| {
+        let k = super::queue_len_key_bytes(key.dist.as_bytes(), key.arch.as_bytes());
+        let n = meta_count(meta.get(&k)?.as_deref());
+        let n = if add {
+            n.saturating_add(1)
+        } else {
+            n.saturating_sub(1)
+        };
+        meta.insert(k, &n.to_be_bytes()).map(drop)
     };
-    if let Some(old) = old {
-        let old: BuildRecord = serde_json::from_slice(old)
-            .map_err(|_| corrupt("a build record does not decode".into()))?;
-        if old.in_queue() {
-            queue.remove(super::queue_key(&old.queue_facts(), &old.key))?;
-        }
+    match (was, b.in_queue()) {
+        (Some(old), false) => len(&old.key, false)?,
+        (None, true) => len(&b.key, true)?,
+        _ => {}
     }
     if b.in_queue() {
         let facts = b.queue_facts();
-        let v = serde_json::to_vec(&facts).map_err(|e| corrupt(e.to_string()))?;
+        let v = serde_json::to_vec(&facts).map_err(|e| {
+            ConflictableTransactionError::Abort(Stop::Corrupt {
+                tree: "queue",
+                message: e.to_string(),
+            })
+        })?;
         queue.insert(super::queue_key(&facts, &b.key), v)?;
     }
     Ok(())

@@ -16,7 +16,10 @@
 //!   [`crate::store::archive`])
 //! * `log_msgids` [Message-ID of a log mail] → build key (reply threading)
 //! * `quarantine` [id] → [`QuarantineEntry`]; `quarantine_raw` [id] → raw mail
+//!   (none for a large one: a blob of the mail store, which the entry names)
 //! * `unhandled` [SHA-256] → raw mail that is none of buildmail's kinds
+//!   (empty for a large one: a blob of the mail store, named by the
+//!   forward's `Carried::Blob`)
 //! * `signatures` [primary fingerprint \0 creation time \0 SHA-256 of the
 //!   signed bytes] → [`SignatureUse`]: every signature ever processed
 //! * `jobs` [id] → [`Job`]
@@ -50,6 +53,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 mod commit;
+mod keys;
 mod pages;
 
 use crate::config::DatabaseConfig;
@@ -59,6 +63,9 @@ use crate::model::{
     BuildKey, BuildRecord, Claim, ExplainTask, HistoryEntry, Job, LogRef, MailRecord, Notice,
     OutboundMail, QuarantineEntry, QueueFacts, ReleaseSeen, SignatureUse,
 };
+use crate::store::blob::{BlobId, BlobStore};
+use crate::store::blobs::Blobs;
+use crate::store::queue_group::queue_group;
 use crate::store::{
     BuilderSeen, Claimed, Commit, Committed, DayCounts, Maintained, StateCounts, Stats, Store,
     StoreError, SCHEMA_VERSION,
@@ -94,6 +101,9 @@ pub struct SledStore {
     maintainers: sled::Tree,
     builder_logs: sled::Tree,
     meta: sled::Tree,
+    /// Where large quarantined and forwarded mails are kept (local, as
+    /// sled is: [`Blobs::local`]).
+    mail_blobs: std::sync::Arc<dyn BlobStore>,
     _lock: File,
 }
 
@@ -138,8 +148,34 @@ const UNANSWERED: &str = "unanswered";
 /// The `meta` key of the last quarantine id (assigned in the commit).
 pub(super) const LAST_QUARANTINE_ID: &str = "last_quarantine_id";
 
+/// `meta` keys of the counts [`Store::stats`] reports, kept by every
+/// commit that adds to their tree (counting a tree of millions of records
+/// takes seconds; the status page asks often).
+pub(super) const COUNT_MAILS: &str = "count_mails";
+/// See [`COUNT_MAILS`].
+pub(super) const COUNT_HISTORY: &str = "count_history";
+/// See [`COUNT_MAILS`].
+pub(super) const COUNT_UNHANDLED: &str = "count_unhandled";
+/// `meta` key: the counts have been taken (once, for a database of an
+/// earlier release) and are kept since.
+const COUNTED: &str = "counted";
+
+/// A counter in `meta` (0 when absent).
+pub(super) fn meta_count(v: Option<&[u8]>) -> u64 {
+    v.and_then(|v| <[u8; 8]>::try_from(v).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
 /// `meta` key: the `queue` index has been built.
 const QUEUE_INDEXED: &str = "queue_indexed";
+
+/// The prefix of the `meta` keys of each queue's length.
+const QUEUE_LEN: &str = "queue_len\0";
+
+/// The `meta` key of the length of `dist`/`arch`'s queue.
+pub(super) fn queue_len_key_bytes(dist: &[u8], arch: &[u8]) -> Vec<u8> {
+    [QUEUE_LEN.as_bytes(), dist, &[0], arch].concat()
+}
 
 /// The `queue` index key of a build: dist, arch, source (so that one
 /// prefix scan lists one queue).
@@ -151,28 +187,6 @@ pub(super) fn queue_key(facts: &QueueFacts, key: &BuildKey) -> Vec<u8> {
     k.push(0);
     k.extend_from_slice(&queue_group(facts));
     k.extend_from_slice(key.source.as_bytes());
-    k
-}
-
-/// The part of a queue key that groups builds placed alike (admin
-/// priority, highest first; built before first; `Priority:`; `Section:`),
-/// each group's builds then by name: the first key of each group is that
-/// group's best, whatever order the configuration gives priorities and
-/// sections ([`SledStore::queue_heads`] reads one per group).
-pub(crate) fn queue_group(facts: &QueueFacts) -> Vec<u8> {
-    let mut k = Vec::with_capacity(32);
-    // Highest admin priority first: inverted, with the sign bit flipped
-    // so that bytes order as numbers do.
-    let p = (facts.admin_priority as u64) ^ (1 << 63);
-    k.extend_from_slice(&(!p).to_be_bytes());
-    k.push(if facts.built_before { 0 } else { 1 });
-    for part in [&facts.priority, &facts.section] {
-        if let Some(v) = part {
-            k.push(1);
-            k.extend_from_slice(v.as_bytes());
-        }
-        k.push(0);
-    }
     k
 }
 
@@ -232,6 +246,25 @@ fn wait_flock(file: &File, path: &Path, timeout: Duration) -> Result<(), StoreEr
 }
 
 impl SledStore {
+    /// The mail kept as blob `id`, decompressed.
+    fn mail_blob(&self, id: &str) -> Result<Vec<u8>, StoreError> {
+        let io = |source| StoreError::Io {
+            path: self.mail_blobs.describe().into(),
+            source,
+        };
+        let blob = BlobId::parse_or_err(id).map_err(io)?;
+        let mut out = Vec::new();
+        match self.mail_blobs.stream(&blob, &mut out).map_err(io)? {
+            Some(_) => Ok(out),
+            None => Err(io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("the kept mail {id} is missing (`buildmail fsck` lists what is)"),
+            ))),
+        }
+    }
+}
+
+impl SledStore {
     /// Opens (creating if needed) the database, waiting up to
     /// `cfg.lock_timeout` for another process to release it.
     pub fn open(cfg: &DatabaseConfig) -> Result<SledStore, StoreError> {
@@ -286,17 +319,49 @@ impl SledStore {
         // (which kept no index, or only the keys).
         let builds = db.open_tree("builds")?;
         let queue = db.open_tree("queue")?;
-        if meta.get(QUEUE_INDEXED)?.as_deref() != Some(&[3][..]) {
-            queue.clear()?;
-            for kv in builds.iter() {
-                let (_, v) = kv?;
-                let r: BuildRecord = from_json("builds", &v)?;
-                if r.in_queue() {
-                    let facts = r.queue_facts();
-                    queue.insert(queue_key(&facts, &r.key), to_json("queue", &facts)?)?;
+        let indexed = meta.get(QUEUE_INDEXED)?;
+        if indexed.as_deref() != Some(&[4][..]) {
+            // Version 3 kept the index without its lengths: counted from
+            // it; earlier ones from the builds.
+            if indexed.as_deref() != Some(&[3][..]) {
+                queue.clear()?;
+                for kv in builds.iter() {
+                    let (_, v) = kv?;
+                    let r: BuildRecord = from_json("builds", &v)?;
+                    if r.in_queue() {
+                        let facts = r.queue_facts();
+                        queue.insert(queue_key(&facts, &r.key), to_json("queue", &facts)?)?;
+                    }
                 }
             }
-            meta.insert(QUEUE_INDEXED, &[3])?;
+            for kv in meta.scan_prefix(QUEUE_LEN).keys() {
+                meta.remove(kv?)?;
+            }
+            let mut lens: std::collections::BTreeMap<Vec<u8>, u64> = Default::default();
+            for k in queue.iter().keys() {
+                let k = k?;
+                let mut parts = k.splitn(3, |&b| b == 0);
+                if let (Some(dist), Some(arch)) = (parts.next(), parts.next()) {
+                    *lens.entry(queue_len_key_bytes(dist, arch)).or_default() += 1;
+                }
+            }
+            for (k, n) in lens {
+                meta.insert(k, &n.to_be_bytes())?;
+            }
+            meta.insert(QUEUE_INDEXED, &[4])?;
+        }
+        let mails = db.open_tree("mails")?;
+        let history = db.open_tree("history")?;
+        let unhandled = db.open_tree("unhandled")?;
+        if meta.get(COUNTED)?.is_none() {
+            for (key, tree) in [
+                (COUNT_MAILS, &mails),
+                (COUNT_HISTORY, &history),
+                (COUNT_UNHANDLED, &unhandled),
+            ] {
+                meta.insert(key, &(tree.len() as u64).to_be_bytes())?;
+            }
+            meta.insert(COUNTED, &[1])?;
         }
         let store = SledStore {
             builds,
@@ -306,14 +371,14 @@ impl SledStore {
             daily: db.open_tree("daily")?,
             maintainers: db.open_tree("maintainers")?,
             builder_logs: db.open_tree("builder_logs")?,
-            history: db.open_tree("history")?,
-            mails: db.open_tree("mails")?,
+            history,
+            mails,
             msgids: db.open_tree("msgids")?,
             log_index: db.open_tree("log_index")?,
             log_msgids: db.open_tree("log_msgids")?,
             quarantine,
             quarantine_raw: db.open_tree("quarantine_raw")?,
-            unhandled: db.open_tree("unhandled")?,
+            unhandled,
             signatures: db.open_tree("signatures")?,
             jobs: db.open_tree("jobs")?,
             outbox: db.open_tree("outbox")?,
@@ -327,6 +392,7 @@ impl SledStore {
             meta,
             db,
             path,
+            mail_blobs: Blobs::local(cfg).mails,
             _lock: lock,
         };
         store.index_pages()?;
@@ -367,7 +433,7 @@ impl Store for SledStore {
     /// One build's record.
     fn build(&self, key: &BuildKey) -> Result<Option<BuildRecord>, StoreError> {
         self.builds
-            .get(key.to_bytes())?
+            .get(keys::build(key))?
             .map(|v| from_json("builds", &v))
             .transpose()
     }
@@ -389,7 +455,7 @@ impl Store for SledStore {
 
     /// A build's history, oldest first.
     fn history(&self, key: &BuildKey) -> Result<Vec<HistoryEntry>, StoreError> {
-        let mut prefix = key.to_bytes();
+        let mut prefix = keys::build(key);
         prefix.push(0);
         self.history
             .scan_prefix(prefix)
@@ -402,7 +468,7 @@ impl Store for SledStore {
         Ok(self
             .log_msgids
             .get(message_id)?
-            .and_then(|v| BuildKey::from_bytes(&v)))
+            .and_then(|v| keys::build_from(&v)))
     }
 
     /// Archived logs of a source package, oldest first.
@@ -439,12 +505,13 @@ impl Store for SledStore {
             return Ok(None);
         };
         let entry: QuarantineEntry = from_json("quarantine", &v)?;
-        let raw = match &entry.raw_file {
-            Some(p) => std::fs::read(p).map_err(|source| StoreError::Io {
+        let raw = match (&entry.blob, &entry.raw_file) {
+            (Some(blob), _) => self.mail_blob(blob)?,
+            (None, Some(p)) => std::fs::read(p).map_err(|source| StoreError::Io {
                 path: p.clone(),
                 source,
             })?,
-            None => self
+            (None, None) => self
                 .quarantine_raw
                 .get(id.to_be_bytes())?
                 .map(|v| v.to_vec())
@@ -494,7 +561,7 @@ impl Store for SledStore {
         let prefix = sha_prefix.to_ascii_lowercase();
         for u in self.signature_uses()? {
             if u.signed_sha256.starts_with(&prefix) {
-                self.signatures.remove(u.key())?;
+                self.signatures.remove(keys::signature(&u))?;
                 removed.push(u);
             }
         }
@@ -542,6 +609,7 @@ impl Store for SledStore {
                     }
                 }
             }
+            Some(crate::model::Carried::Blob(blob)) => self.mail_blob(&blob)?,
             Some(crate::model::Carried::File(path)) => {
                 std::fs::read(&path).map_err(|source| StoreError::Io { path, source })?
             }
@@ -608,7 +676,7 @@ impl Store for SledStore {
         Ok(self
             .uploads
             .get(changes_name.as_bytes())?
-            .and_then(|v| BuildKey::from_bytes(&v)))
+            .and_then(|v| keys::build_from(&v)))
     }
 
     /// How many mailer-daemon mails arrived since `since` (Unix seconds).
@@ -642,7 +710,7 @@ impl Store for SledStore {
                 arch: arch.to_string(),
                 source: facts.source,
             };
-            if let Some(v) = self.builds.get(key.to_bytes())? {
+            if let Some(v) = self.builds.get(keys::build(&key))? {
                 let r: BuildRecord = from_json("builds", &v)?;
                 // The index is kept in the same commits; checked anyway.
                 if r.in_queue() {
@@ -655,18 +723,10 @@ impl Store for SledStore {
 
     /// How many builds the queue of `dist`/`arch` holds: its index's keys
     /// counted.
+    /// Kept by every commit that moves a build in or out of the queue.
     fn queue_len(&self, dist: &str, arch: &str) -> Result<usize, StoreError> {
-        let mut prefix = Vec::new();
-        prefix.extend_from_slice(dist.as_bytes());
-        prefix.push(0);
-        prefix.extend_from_slice(arch.as_bytes());
-        prefix.push(0);
-        let mut n = 0;
-        for kv in self.queue.scan_prefix(&prefix).keys() {
-            kv?;
-            n += 1;
-        }
-        Ok(n)
+        let k = queue_len_key_bytes(dist.as_bytes(), arch.as_bytes());
+        Ok(meta_count(self.meta.get(k)?.as_deref()) as usize)
     }
 
     /// The best-placed build of each group of `dist`/`arch`'s queue
@@ -773,11 +833,19 @@ impl Store for SledStore {
     }
 
     fn stats(&self) -> Result<Stats, StoreError> {
+        let count = |key: &str| -> Result<usize, StoreError> {
+            Ok(meta_count(self.meta.get(key)?.as_deref()) as usize)
+        };
+        let builds = self
+            .pages_state_counts()?
+            .iter()
+            .flat_map(|c| c.counts.values())
+            .sum::<u64>() as usize;
         Ok(Stats {
-            mails: self.mails.len(),
-            builds: self.builds.len(),
-            history: self.history.len(),
-            unhandled: self.unhandled.len(),
+            mails: count(COUNT_MAILS)?,
+            builds,
+            history: count(COUNT_HISTORY)?,
+            unhandled: count(COUNT_UNHANDLED)?,
             jobs: self.jobs.len(),
             outbox: self.outbox.len(),
             unanswered: self

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
-use super::{corrupt, from_json, to_json, SledStore};
+use super::{corrupt, from_json, keys, to_json, SledStore};
 use crate::debian::people::{people, Person};
 use crate::model::state::State;
 use crate::model::{BuildKey, BuildRecord, LogRef};
@@ -165,7 +165,7 @@ impl Indexer {
                     .entry(o.state)
                     .or_default() -= 1;
             }
-            by_state.insert(state_key(&new.key, new.state), new.key.to_bytes())?;
+            by_state.insert(state_key(&new.key, new.state), keys::build(&new.key))?;
             *self
                 .deltas
                 .entry((new.key.dist.clone(), new.key.arch.clone()))
@@ -261,7 +261,7 @@ impl SledStore {
             let (_, v) = kv?;
             let r: BuildRecord = from_json("builds", &v)?;
             self.by_state
-                .insert(state_key(&r.key, r.state), r.key.to_bytes())?;
+                .insert(state_key(&r.key, r.state), keys::build(&r.key))?;
             *counts
                 .entry((r.key.dist.clone(), r.key.arch.clone()))
                 .or_default()
@@ -424,7 +424,7 @@ impl SledStore {
         for kv in self.maintainers.scan_prefix(&prefix).take(limit) {
             let (k, v) = kv?;
             let rest = k.get(prefix.len()..).unwrap_or(&[]);
-            let key = BuildKey::from_bytes(rest)
+            let key = keys::build_from(rest)
                 .ok_or_else(|| corrupt("maintainers", "a key without its build"))?;
             let e: Entry = from_json("maintainers", &v)?;
             out.push(Maintained {

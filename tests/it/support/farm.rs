@@ -80,6 +80,57 @@ impl Farm {
         }
     }
 
+    /// Another host of `farm`'s build farm: the same configuration (data
+    /// directory, build and queue directories, PostgreSQL database), its
+    /// own `database.path` (the worker's lock) and control socket, as a
+    /// second machine would have. Only for the PostgreSQL pass.
+    pub fn beside(farm: &Farm) -> Farm {
+        assert!(farm.pg.is_some(), "a second host needs the PostgreSQL pass");
+        let dir = tempfile::tempdir().unwrap();
+        let mut toml = farm.toml.replacen(
+            "[database]\n",
+            &format!("[database]\npath = {:?}\n", dir.path().join("db")),
+            1,
+        );
+        let control = format!("control = {:?}\n", dir.path().join("control.sock"));
+        toml = if toml.contains("[serve]\n") {
+            toml.replacen("[serve]\n", &format!("[serve]\n{control}"), 1)
+        } else {
+            format!("{toml}\n[serve]\n{control}")
+        };
+        let cfg = Config::from_toml(&toml, None).unwrap();
+        Farm {
+            dir,
+            cfg,
+            toml,
+            clock: FixedClock::at(FARM_NOW),
+            pg: None,
+        }
+    }
+
+    /// Loses every archived log: the archive's directory, or the
+    /// PostgreSQL database's log blobs.
+    pub fn lose_log_archive(&self) {
+        self.lose_blobs("logs", &self.cfg.database.log_archive);
+    }
+
+    /// Loses every kept mail blob (the mail store's directory, or the
+    /// PostgreSQL database's mail blobs).
+    pub fn lose_mail_blobs(&self) {
+        self.lose_blobs("mails", &self.cfg.database.mail_blobs);
+    }
+
+    fn lose_blobs(&self, store: &str, dir: &Path) {
+        match &self.pg {
+            Some(db) => {
+                db.client()
+                    .execute("DELETE FROM blobs WHERE store = $1", &[&store])
+                    .unwrap();
+            }
+            None => std::fs::remove_dir_all(dir).unwrap(),
+        }
+    }
+
     pub fn config(root: &Path, extra: &str) -> Config {
         Config::from_toml(&Farm::toml(root, None, extra), None).unwrap()
     }

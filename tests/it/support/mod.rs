@@ -655,6 +655,17 @@ pub fn replace_first(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Whether `farm` runs on PostgreSQL, said for a test that checks what
+/// only a sled database of an earlier release can be (its trees opened
+/// raw): such a test runs in the sled pass and returns here.
+pub fn sled_only(farm: &farm::Farm, what: &str) -> bool {
+    if farm.pg.is_some() {
+        eprintln!("sled only ({what}): runs in the sled pass of the suite");
+        return true;
+    }
+    false
+}
+
 /// Opens the sled database at `path` directly (to plant a corrupt
 /// record), waiting while sled's lock is still held: by a store this
 /// process dropped a moment ago, or by a child another test thread forked.

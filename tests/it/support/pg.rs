@@ -38,6 +38,17 @@ impl TestDb {
     /// A fresh, migrated database on the test server, or `None` when the
     /// PostgreSQL pass does not run.
     pub fn create() -> Option<TestDb> {
+        let db = TestDb::create_bare()?;
+        let cfg = buildmail::config::Config::from_toml("", None).unwrap();
+        buildmail::store::pg::PgStore::connect(&db.url, &cfg.database)
+            .unwrap()
+            .migrate()
+            .unwrap();
+        Some(db)
+    }
+
+    /// A fresh database without buildmail's schema.
+    pub fn create_bare() -> Option<TestDb> {
         let server = server()?;
         static N: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
@@ -54,11 +65,6 @@ impl TestDb {
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap();
         let url = with_database(&server, &name);
-        let cfg = buildmail::config::Config::from_toml("", None).unwrap();
-        buildmail::store::pg::PgStore::connect(&url, &cfg.database)
-            .unwrap()
-            .migrate()
-            .unwrap();
         Some(TestDb { server, name, url })
     }
 

@@ -1,0 +1,713 @@
+//! What only PostgreSQL can show: several hosts on one database. Two
+//! `serve` processes taking the same mails, two stores committing one
+//! build, two `outbox flush` and two `work` processes on one outbox and
+//! one job queue; the schema check; the password never printed.
+//!
+//! These run in the PostgreSQL pass (`BUILDMAIL_TEST_POSTGRES`, see
+//! `support::pg`); without it [`the_postgresql_pass_ran`] says it skipped
+//! (and fails when `CI` is set).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Barrier};
+
+use buildmail::ingest::Outcome;
+use buildmail::model::state::State;
+use buildmail::store::{Commit, Committed};
+
+use crate::support::farm::{fresh, key, log_subject, reply, upload_script, Farm};
+use crate::support::keys::{clearsign, shared_ed25519};
+use crate::support::lmtp::{Daemon, Session};
+use crate::support::pg::{self, TestDb};
+use crate::support::smtp::SmtpServer;
+
+/// A farm on PostgreSQL, or `None` (said) when the pass does not run.
+fn pg_farm(extra: &str) -> Option<Farm> {
+    if pg::server().is_none() {
+        eprintln!(
+            "skipped: {} is not set (the PostgreSQL pass; `.ci/postgres` starts a server)",
+            pg::ENV
+        );
+        return None;
+    }
+    Some(Farm::with(extra))
+}
+
+/// A failed build's log mail for `src` 1.0-1 (unstable, amd64), with a
+/// Message-ID of its own; and the log it carries.
+fn failed_log(src: &str) -> (Vec<u8>, Vec<u8>) {
+    let spec = crate::support::logs::LogSpec::new(src, "1.0-1", "amd64", "unstable", "failed");
+    let log = crate::support::logs::sbuild_log(&spec);
+    let subject = crate::support::sbuild_subject("failed", src, "1.0-1", "amd64", "unstable");
+    let mail = crate::support::with_message_id(
+        &crate::support::log_mail_plain(&subject, &log),
+        &crate::support::unique_message_id(),
+    );
+    (mail, log)
+}
+
+/// One number from SQL.
+fn count(farm: &Farm, sql: &str) -> i64 {
+    let db = farm.pg.as_ref().expect("a PostgreSQL farm");
+    db.client().query_one(sql, &[]).unwrap().get(0)
+}
+
+/// The PostgreSQL pass ran: a farm's store is PostgreSQL and a mail
+/// lands in its tables. Without a server this says it skipped, and
+/// fails under CI, where `.ci/run` always starts one.
+#[test]
+fn the_postgresql_pass_ran() {
+    let Some(farm) = pg_farm("") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but {} is not: the suite must run against PostgreSQL too (.ci/run starts a server with .ci/postgres)",
+            pg::ENV
+        );
+        return;
+    };
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    assert!(
+        store.describe().contains("PostgreSQL"),
+        "{}",
+        store.describe()
+    );
+    drop(store);
+    farm.log("failed", "hello", "1.0-1", "amd64", "unstable");
+    assert_eq!(count(&farm, "SELECT count(*) FROM builds"), 1);
+    assert_eq!(count(&farm, "SELECT count(*) FROM mails"), 1);
+    // The read-only view says what the store says.
+    let state: String = farm
+        .pg
+        .as_ref()
+        .unwrap()
+        .client()
+        .query_one(
+            "SELECT state FROM builds_public WHERE source = 'hello'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(state, farm.state("hello").as_str());
+}
+
+/// The same mails delivered to two daemons on two hosts at once: each is
+/// committed once (one dedup record, one history line per build), both
+/// daemons answer every copy 250 (one committed it, the other found it
+/// committed).
+#[test]
+fn two_daemons_taking_the_same_mails_commit_each_once() {
+    let Some(a) = pg_farm("") else { return };
+    let b = Farm::beside(&a);
+    let da = Daemon::start(&a, false);
+    let db = Daemon::start(&b, false);
+    const N: usize = 24;
+    let mails: Vec<Vec<u8>> = (0..N).map(|i| failed_log(&format!("pkg{i}")).0).collect();
+    let mails = Arc::new(mails);
+    let barrier = Arc::new(Barrier::new(2));
+    let threads: Vec<_> = [da.socket.clone(), db.socket.clone()]
+        .into_iter()
+        .map(|socket| {
+            let mails = mails.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                mails
+                    .iter()
+                    .map(|m| {
+                        Session::connect(&socket).send(
+                            "buildd@example.org",
+                            "buildd@example.org",
+                            m,
+                        )
+                    })
+                    .collect::<Vec<String>>()
+            })
+        })
+        .collect();
+    for t in threads {
+        for reply in t.join().unwrap() {
+            assert!(reply.starts_with("250"), "{reply}");
+        }
+    }
+    assert!(da.stop() && db.stop());
+    assert_eq!(count(&a, "SELECT count(*) FROM mails"), N as i64);
+    assert_eq!(count(&a, "SELECT count(*) FROM builds"), N as i64);
+    assert_eq!(
+        count(&a, "SELECT count(*) FROM history"),
+        N as i64,
+        "one history line per mail, none doubled"
+    );
+    assert_eq!(count(&a, "SELECT count(*) FROM logs"), N as i64);
+}
+
+/// Two hosts committing a change to one build they both read: one is
+/// written, the other is Stale and writes nothing; no update is lost.
+#[test]
+fn two_hosts_writing_one_build_one_wins_the_other_is_stale() {
+    let Some(farm) = pg_farm("") else { return };
+    farm.log("failed", "hello", "1.0-1", "amd64", "unstable");
+    let k = key("hello", "unstable", "amd64");
+    for round in 0..10 {
+        let barrier = Arc::new(Barrier::new(2));
+        let results: Vec<Committed> = ["fail", "manual"]
+            .into_iter()
+            .map(|note| {
+                let cfg = farm.cfg.database.clone();
+                let barrier = barrier.clone();
+                let k = k.clone();
+                std::thread::spawn(move || {
+                    let store = buildmail::store::open(&cfg).unwrap();
+                    let mut b = store.build(&k).unwrap().unwrap();
+                    b.notes.push(format!("{note} {round}"));
+                    barrier.wait();
+                    store
+                        .commit(&Commit {
+                            build: Some(b),
+                            ..Commit::default()
+                        })
+                        .unwrap()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        let written = results
+            .iter()
+            .filter(|r| matches!(r, Committed::Written { .. }))
+            .count();
+        let stale = results
+            .iter()
+            .filter(|r| matches!(r, Committed::Stale(_)))
+            .count();
+        assert_eq!((written, stale), (1, 1), "round {round}: {results:?}");
+    }
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let b = store.build(&k).unwrap().unwrap();
+    // Every round's winner is on record: no update was lost.
+    for round in 0..10 {
+        let suffix = format!(" {round}");
+        assert_eq!(
+            b.notes.iter().filter(|n| n.ends_with(&suffix)).count(),
+            1,
+            "{:?}",
+            b.notes
+        );
+    }
+    // A record read before the winner's write is refused too.
+    let mut old = b.clone();
+    old.rev -= 1;
+    assert!(matches!(
+        store
+            .commit(&Commit {
+                build: Some(old),
+                ..Commit::default()
+            })
+            .unwrap(),
+        Committed::Stale(_)
+    ));
+}
+
+/// Two `outbox flush` on two hosts at once: every mail reaches the SMTP
+/// server once.
+#[test]
+fn two_hosts_flushing_one_outbox_send_each_mail_once() {
+    let smtp = SmtpServer::start();
+    let Some(a) = pg_farm(&format!(
+        "[outbox]\ntransport = \"smtp\"\nsmtp_url = \"{}\"\ntimeout = \"5s\"\n",
+        smtp.url()
+    )) else {
+        return;
+    };
+    const N: usize = 30;
+    for i in 0..N {
+        let out = a.ingest_only(&crate::support::plain_mail(
+            &format!("Question {i}"),
+            "Is the buildd up?",
+        ));
+        assert!(matches!(out, Outcome::Forwarded { .. }), "{out:?}");
+    }
+    assert_eq!(count(&a, "SELECT count(*) FROM outbox"), N as i64);
+    let b = Farm::beside(&a);
+    let mut children: Vec<_> = [&a, &b]
+        .iter()
+        .map(|f| f.cli(&["outbox", "flush"]).spawn().unwrap())
+        .collect();
+    for c in &mut children {
+        assert!(c.wait().unwrap().success());
+    }
+    smtp.wait_idle();
+    let got = smtp.received();
+    let mut by_subject: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &got {
+        let text = String::from_utf8_lossy(&r.data);
+        let subject = text
+            .lines()
+            .find(|l| l.starts_with("Subject: "))
+            .unwrap_or("")
+            .to_string();
+        *by_subject.entry(subject).or_default() += 1;
+    }
+    assert_eq!(by_subject.len(), N, "{by_subject:?}");
+    assert!(by_subject.values().all(|n| *n == 1), "{by_subject:?}");
+    assert_eq!(count(&a, "SELECT count(*) FROM outbox"), 0);
+}
+
+/// Two `work` on two hosts at once over one job queue: every upload
+/// command runs once.
+#[test]
+fn two_hosts_working_one_job_queue_run_each_upload_once() {
+    let Some(mut a) = pg_farm("") else { return };
+    let ran = a.root().join("ran");
+    let script = upload_script(&a, &format!("echo \"$1\" >> {ran:?}\nsleep 0.2"));
+    a.reconfigure(&script);
+    const N: usize = 6;
+    // The logs first: delivering one runs the worker in the test.
+    for i in 0..N {
+        a.log(
+            "successful",
+            &format!("up{i}"),
+            "1.0-1",
+            "amd64",
+            "unstable",
+        );
+    }
+    for i in 0..N {
+        let src = format!("up{i}");
+        let changes = a.build_files(&src, "1.0-1", "amd64");
+        let signed = clearsign(shared_ed25519(), changes.as_bytes(), fresh());
+        let out = a.ingest_only(&reply(
+            &log_subject("successful", &src, "1.0-1", "amd64"),
+            &signed,
+            None,
+        ));
+        assert!(
+            crate::support::farm::applied_state(&out) == State::Built
+                || crate::support::farm::applied_state(&out) == State::Uploaded,
+            "{out:?}"
+        );
+    }
+    assert_eq!(count(&a, "SELECT count(*) FROM jobs"), N as i64);
+    let b = Farm::beside(&a);
+    let mut children: Vec<_> = [&a, &b]
+        .iter()
+        .map(|f| f.cli(&["work"]).spawn().unwrap())
+        .collect();
+    for c in &mut children {
+        assert!(c.wait().unwrap().success());
+    }
+    let lines = std::fs::read_to_string(&ran).unwrap();
+    let mut runs: Vec<&str> = lines.lines().collect();
+    runs.sort();
+    let before = runs.len();
+    runs.dedup();
+    assert_eq!((before, runs.len()), (N, N), "{lines}");
+    assert_eq!(count(&a, "SELECT count(*) FROM jobs"), 0);
+    for i in 0..N {
+        assert_eq!(a.state(&format!("up{i}")), State::Uploaded);
+    }
+}
+
+/// A database without buildmail's schema, or with a newer one, is
+/// refused at open with what to do; `migrate` refuses a newer one too.
+#[test]
+fn a_missing_or_newer_schema_is_refused() {
+    let Some(farm) = pg_farm("") else { return };
+    // A database nobody migrated.
+    let bare = TestDb::create_bare().unwrap();
+    let mut cfg = farm.cfg.database.clone();
+    cfg.url = Some(bare.url.clone());
+    let e = buildmail::store::open(&cfg).err().expect("refused");
+    assert!(e.to_string().contains("run `buildmail migrate`"), "{e}");
+    assert!(e.is_permanent());
+    // `deliver` into it: an operator must act, so the MTA is told so
+    // (78, EX_CONFIG, as for a data directory that cannot be used), and
+    // what to run.
+    let mut unmigrated = Farm::beside(&farm);
+    unmigrated.toml = unmigrated
+        .toml
+        .replace(&farm.pg.as_ref().unwrap().url, &bare.url);
+    let out = unmigrated.deliver_binary(
+        &crate::support::plain_mail("Question", "Is the buildd up?"),
+        &[],
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{said}");
+    assert!(said.contains("run `buildmail migrate`"), "{said}");
+    // A newer schema: written by a later buildmail.
+    farm.pg
+        .as_ref()
+        .unwrap()
+        .client()
+        .execute(
+            "INSERT INTO schema_version (version, name) VALUES (99, '0099_later')",
+            &[],
+        )
+        .unwrap();
+    let e = buildmail::store::open(&farm.cfg.database)
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("schema version 99, newer"), "{e}");
+    let out = farm.cli(&["status"]).output().unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("newer than the 1 this buildmail writes"),
+        "{said}"
+    );
+    let out = farm.cli(&["migrate"]).output().unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("schema version 99"), "{said}");
+}
+
+/// The URL's password appears nowhere: not in `check-config`, `status`,
+/// `migrate`, the daemon's log, nor an error.
+#[test]
+fn the_password_is_never_printed() {
+    let Some(farm) = pg_farm("") else { return };
+    let url = farm.pg.as_ref().unwrap().url.clone();
+    // The test server trusts loopback: the password is not checked, only
+    // carried.
+    let with_password = url.replacen("://postgres@", "://postgres:Sekr1tPass@", 1);
+    assert_ne!(
+        with_password, url,
+        "the test server URL names the user postgres"
+    );
+    let mut secret = Farm::beside(&farm);
+    secret.toml = secret.toml.replace(&url, &with_password);
+    secret
+        .toml
+        .push_str("\n[log]\nlevel = \"info\"\ntarget = \"stderr\"\n");
+    secret.cfg = buildmail::config::Config::from_toml(&secret.toml, None).unwrap();
+    let mut said = String::new();
+    for args in [&["check-config"][..], &["status"], &["migrate"], &["list"]] {
+        let out = secret.cli(args).output().unwrap();
+        said.push_str(&String::from_utf8_lossy(&out.stdout));
+        said.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    // The daemon's log: it names its database when it starts.
+    let socket = secret.root().join("lmtp.sock");
+    let child = secret
+        .cli(&["serve", "--lmtp", &format!("unix:{}", socket.display())])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !socket.exists() && start.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("database postgresql://postgres:***@"), "{log}");
+    said.push_str(&log);
+    assert!(said.contains("postgres:***@"), "{said}");
+    assert!(!said.contains("Sekr1tPass"), "{said}");
+    // An unreachable server: the error names the database, not the password.
+    let mut cfg = farm.cfg.database.clone();
+    cfg.url = Some("postgresql://u:Sekr1tPass@127.0.0.1:1/nowhere".into());
+    let e = buildmail::store::open(&cfg).err().expect("unreachable");
+    assert!(!e.to_string().contains("Sekr1tPass"), "{e}");
+    assert!(e.to_string().contains("u:***@127.0.0.1:1/nowhere"), "{e}");
+    assert!(!e.is_permanent(), "a server that is down is worth retrying");
+}
+
+/// A database that cannot be reached (down, restarting): `deliver` exits
+/// 75 (EX_TEMPFAIL) so that the MTA keeps the mail and tries again; once
+/// the database answers, the same mail is committed.
+#[test]
+fn a_database_that_cannot_be_reached_defers_the_mail() {
+    let Some(farm) = pg_farm("") else { return };
+    let url = farm.pg.as_ref().unwrap().url.clone();
+    let mut down = Farm::beside(&farm);
+    down.toml = down
+        .toml
+        .replace(&url, "postgresql://postgres@127.0.0.1:1/nowhere");
+    down.cfg = buildmail::config::Config::from_toml(&down.toml, None).unwrap();
+    let (mail, _) = failed_log("hello");
+    let out = down.deliver_binary(&mail, &[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{said}");
+    assert!(said.contains("127.0.0.1:1/nowhere"), "{said}");
+    assert_eq!(count(&farm, "SELECT count(*) FROM mails"), 0);
+    // The MTA's next try, with the database up.
+    let out = farm.deliver_binary(&mail, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count(&farm, "SELECT count(*) FROM mails"), 1);
+    assert_eq!(count(&farm, "SELECT count(*) FROM builds"), 1);
+}
+
+/// A log accepted on one host is served by another that shares nothing
+/// with it but the database (its own data directory, no log archive of
+/// its own): the blobs are in the database, the records name no path.
+#[test]
+fn a_log_accepted_on_one_host_is_served_by_another() {
+    let Some(a) = pg_farm("") else { return };
+    let (mail, log) = failed_log("hello");
+    assert!(a.deliver_binary(&mail, &[]).status.success());
+    let mut b = Farm::beside(&a);
+    let b_data = b.root().join("data");
+    std::fs::create_dir_all(&b_data).unwrap();
+    b.toml = b.toml.replace(
+        &format!("{:?}", a.root().join("data")),
+        &format!("{b_data:?}"),
+    );
+    b.cfg = buildmail::config::Config::from_toml(&b.toml, None).unwrap();
+    assert_ne!(b.cfg.database.log_archive, a.cfg.database.log_archive);
+    let out = b.cli(&["log", "hello"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, log, "byte-exact from the other host");
+    assert!(!b.cfg.database.log_archive.exists(), "nothing local on B");
+}
+
+/// One of two daemons on one database killed with SIGKILL in the middle
+/// of a burst: every mail it answered 250 is committed; the client sends
+/// what it did not answer to the other host; each mail ends up committed
+/// exactly once.
+#[test]
+fn a_daemon_killed_mid_burst_loses_nothing_and_doubles_nothing() {
+    let Some(a) = pg_farm("") else { return };
+    let b = Farm::beside(&a);
+    let da = Daemon::start(&a, false);
+    let db = Daemon::start(&b, false);
+    const N: usize = 40;
+    let mails: Vec<(String, Vec<u8>)> = (0..N)
+        .map(|i| {
+            let src = format!("burst{i}");
+            let mail = failed_log(&src).0;
+            (src, mail)
+        })
+        .collect();
+    let pid = da.child.id() as i32;
+    let socket_a = da.socket.clone();
+    let sender = {
+        let mails = mails.clone();
+        std::thread::spawn(move || {
+            // What host A answered 250, in order; it stops at the first
+            // mail A did not answer (killed).
+            let mut answered = Vec::new();
+            for (src, mail) in &mails {
+                let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    Session::connect(&socket_a).send(
+                        "buildd@example.org",
+                        "buildd@example.org",
+                        mail,
+                    )
+                }));
+                match done {
+                    Ok(reply) if reply.starts_with("250") => answered.push(src.clone()),
+                    _ => break,
+                }
+            }
+            answered
+        })
+    };
+    // Kill A once some mails went through.
+    let start = std::time::Instant::now();
+    while count(&a, "SELECT count(*) FROM mails") < 5 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(60));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    let answered = sender.join().unwrap();
+    assert!(answered.len() < N, "A was killed before the end");
+    let store = buildmail::store::open(&a.cfg.database).unwrap();
+    for src in &answered {
+        assert!(
+            store
+                .build(&key(src, "unstable", "amd64"))
+                .unwrap()
+                .is_some(),
+            "{src} was answered 250 and must be committed"
+        );
+    }
+    drop(store);
+    // The MTA retries what A did not answer (all of it again, as an MTA
+    // would after a dropped connection) at B.
+    for (src, mail) in mails.iter().filter(|(s, _)| !answered.contains(s)) {
+        let reply =
+            Session::connect(&db.socket).send("buildd@example.org", "buildd@example.org", mail);
+        assert!(reply.starts_with("250"), "{src}: {reply}");
+    }
+    assert!(db.stop());
+    assert_eq!(count(&a, "SELECT count(*) FROM mails"), N as i64);
+    assert_eq!(count(&a, "SELECT count(*) FROM builds"), N as i64);
+    assert_eq!(count(&a, "SELECT count(*) FROM history"), N as i64);
+}
+
+/// The database drops every connection of the daemon again and again in
+/// the middle of a burst (as a restart does): mails whose commit was cut
+/// off are answered 4xx and come again; none is lost, none is committed
+/// twice.
+#[test]
+fn connections_dropped_mid_burst_lose_nothing_and_double_nothing() {
+    let Some(a) = pg_farm("") else { return };
+    let da = Daemon::start(&a, false);
+    const N: usize = 30;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let killed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let killer = {
+        let (stop, killed) = (stop.clone(), killed.clone());
+        let mut client = a.pg.as_ref().unwrap().client();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let rows = client
+                    .query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                         WHERE datname = current_database() AND application_name = 'buildmail'",
+                        &[],
+                    )
+                    .unwrap();
+                killed.fetch_add(rows.len(), std::sync::atomic::Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(30));
+            }
+        })
+    };
+    let mut deferred = 0;
+    for i in 0..N {
+        let src = format!("drop{i}");
+        let (mail, _) = failed_log(&src);
+        // The MTA: again until it is accepted.
+        let mut tries = 0;
+        loop {
+            let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                Session::connect(&da.socket).send("buildd@example.org", "buildd@example.org", &mail)
+            }));
+            match reply {
+                Ok(r) if r.starts_with("250") => break,
+                Ok(r) => assert!(r.starts_with('4'), "only a temporary failure: {r}"),
+                Err(_) => {}
+            }
+            deferred += 1;
+            tries += 1;
+            assert!(tries < 200, "{src} never accepted");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    killer.join().unwrap();
+    assert!(da.stop());
+    assert!(
+        killed.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the daemon's connections were dropped"
+    );
+    eprintln!("{deferred} deliveries deferred");
+    assert_eq!(count(&a, "SELECT count(*) FROM mails"), N as i64);
+    assert_eq!(count(&a, "SELECT count(*) FROM builds"), N as i64);
+    assert_eq!(count(&a, "SELECT count(*) FROM history"), N as i64);
+}
+
+/// `sslmode=require` insists on TLS: against a server without it (the
+/// test server), the connection is refused rather than made in clear;
+/// the default (`prefer`) connects.
+#[test]
+fn sslmode_require_refuses_a_server_without_tls() {
+    let Some(farm) = pg_farm("") else { return };
+    let url = farm.pg.as_ref().unwrap().url.clone();
+    let mut cfg = farm.cfg.database.clone();
+    cfg.url = Some(format!("{url}?sslmode=require"));
+    let e = buildmail::store::open(&cfg)
+        .err()
+        .expect("refused in clear");
+    assert!(e.to_string().to_lowercase().contains("tls"), "{e}");
+    cfg.url = Some(format!("{url}?sslmode=prefer"));
+    assert!(buildmail::store::open(&cfg).is_ok());
+}
+
+/// TLS for real: a server of its own (`.ci/postgres`) with a certificate
+/// of a private CA. `sslmode=require` with that CA in
+/// `database.tls_ca_file` connects (and migrates); without it the
+/// server's certificate is refused, so nothing goes in clear.
+#[test]
+fn tls_to_a_server_with_a_private_ca() {
+    let Some(farm) = pg_farm("") else { return };
+    let have = |tool: &str| {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {tool}"))
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("openssl") || !have("runuser") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but openssl or runuser is missing (.ci/run installs openssl)"
+        );
+        eprintln!("skipped: openssl or runuser is missing");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sh = |script: &str| {
+        let out = std::process::Command::new("sh")
+            .arg("-ec")
+            .arg(script)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    sh(
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca \
+           -keyout ca.key -out ca.crt 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
+           -keyout server.key -out server.csr 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+           -days 2 -extfile san.ext -out server.crt 2>/dev/null
+        chmod 755 .
+        chown postgres: server.key server.crt && chmod 600 server.key",
+    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/postgres");
+    let pg = d.join("pg");
+    let url = sh(&format!(
+        "PG_OPTS='-c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key' {} start {}",
+        script.display(),
+        pg.display(),
+        d = d.display()
+    ));
+    struct Stop(String);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&self.0)
+                .output();
+        }
+    }
+    let _stop = Stop(format!("{} stop {}", script.display(), pg.display()));
+    let mut cfg = farm.cfg.database.clone();
+    cfg.url = Some(format!("{}?sslmode=require", url.trim()));
+    let url = cfg.url.clone().unwrap();
+    // The Mozilla roots alone do not know the private CA: refused.
+    let e = buildmail::store::pg::PgStore::connect(&url, &cfg)
+        .unwrap()
+        .migrate()
+        .expect_err("an unknown issuer is refused");
+    assert!(e.to_string().contains("certificate"), "{e}");
+    cfg.tls_ca_file = Some(d.join("ca.crt"));
+    let m = buildmail::store::pg::PgStore::connect(&url, &cfg)
+        .unwrap()
+        .migrate()
+        .unwrap();
+    assert_eq!(m.to, buildmail::store::pg::schema::current());
+    assert!(buildmail::store::open(&cfg).is_ok());
+}
