@@ -232,6 +232,9 @@ CREATE TABLE maintainers (
     role text NOT NULL,
     PRIMARY KEY (address, source, dist, arch)
 );
+-- Each build's rows, which every write of a build whose people changed
+-- deletes: without it that delete reads the whole table.
+CREATE INDEX maintainers_by_build ON maintainers (source, dist, arch);
 
 -- Blobs by content id, compressed as the local stores keep them: the
 -- build logs (store 'logs') and large quarantined and forwarded mails
