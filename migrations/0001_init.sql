@@ -273,8 +273,13 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'buildmail_reader') THEN
         CREATE ROLE buildmail_reader NOLOGIN;
     END IF;
-EXCEPTION WHEN insufficient_privilege THEN
-    RAISE NOTICE 'cannot create the role buildmail_reader (no CREATEROLE): create it by hand';
+EXCEPTION
+    WHEN insufficient_privilege THEN
+        RAISE NOTICE 'cannot create the role buildmail_reader (no CREATEROLE): create it by hand';
+    -- Roles belong to the whole server: the migration of another database
+    -- on it made the role at the same moment.
+    WHEN unique_violation OR duplicate_object THEN
+        NULL;
 END
 $$;
 DO $$

@@ -902,3 +902,35 @@ fn tls_to_a_server_with_a_private_ca() {
     assert_eq!(m.to, buildmail::store::pg::schema::current());
     assert!(buildmail::store::open(&cfg).is_ok());
 }
+
+/// Several databases on one server migrated at the same moment (two farms'
+/// hosts upgrading together; the suite's own farms): the read-only role
+/// belongs to the whole server, and each migration finds it made or makes
+/// it, none fails.
+#[test]
+fn databases_on_one_server_are_migrated_at_once() {
+    if pg::server().is_none() {
+        eprintln!("not here: this test runs in the PostgreSQL pass");
+        return;
+    }
+    // A fresh server of the test's own: no role made yet.
+    let server = Throwaway::start().expect("a server of the test's own");
+    let barrier = Arc::new(Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (barrier, url) = (barrier.clone(), server.url.clone());
+            std::thread::spawn(move || {
+                let db = TestDb::create_bare_on(url);
+                let cfg = buildmail::config::Config::from_toml("", None).unwrap();
+                let store = buildmail::store::pg::PgStore::connect(&db.url, &cfg.database).unwrap();
+                barrier.wait();
+                let migrated = store.migrate();
+                (db, migrated.map(|m| m.to))
+            })
+        })
+        .collect();
+    for t in threads {
+        let (_db, migrated) = t.join().unwrap();
+        assert_eq!(migrated.unwrap(), buildmail::store::pg::schema::current());
+    }
+}

@@ -65,7 +65,7 @@ impl TestDb {
     }
 
     /// A fresh database without buildmail's schema on `server`.
-    fn create_bare_on(server: String) -> TestDb {
+    pub fn create_bare_on(server: String) -> TestDb {
         static N: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
             "bm_test_{}_{}",
