@@ -173,6 +173,27 @@ fn failed_log(src: &str) -> (Vec<u8>, Vec<u8>) {
     (mail, log)
 }
 
+/// Sends `mail` (of `src`) over LMTP as an MTA does: again, 20 ms later,
+/// while the answer is a temporary failure or the connection breaks, until
+/// it is accepted (250); a permanent refusal fails the test. How many
+/// tries were deferred.
+fn send_until_accepted(socket: &std::path::Path, src: &str, mail: &[u8]) -> usize {
+    let mut deferred = 0;
+    loop {
+        let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Session::connect(socket).send("buildd@example.org", "buildd@example.org", mail)
+        }));
+        match reply {
+            Ok(r) if r.starts_with("250") => return deferred,
+            Ok(r) => assert!(r.starts_with('4'), "only a temporary failure: {r}"),
+            Err(_) => {}
+        }
+        deferred += 1;
+        assert!(deferred < 1000, "{src} never accepted");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// One number from SQL.
 fn count(farm: &Farm, sql: &str) -> i64 {
     let db = farm.pg.as_ref().expect("a PostgreSQL farm");
@@ -722,22 +743,7 @@ fn connections_dropped_mid_burst_lose_nothing_and_double_nothing() {
     for i in 0..N {
         let src = format!("drop{i}");
         let (mail, _) = failed_log(&src);
-        // The MTA: again until it is accepted.
-        let mut tries = 0;
-        loop {
-            let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                Session::connect(&da.socket).send("buildd@example.org", "buildd@example.org", &mail)
-            }));
-            match reply {
-                Ok(r) if r.starts_with("250") => break,
-                Ok(r) => assert!(r.starts_with('4'), "only a temporary failure: {r}"),
-                Err(_) => {}
-            }
-            deferred += 1;
-            tries += 1;
-            assert!(tries < 200, "{src} never accepted");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        deferred += send_until_accepted(&da.socket, &src, &mail);
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     killer.join().unwrap();
@@ -776,22 +782,7 @@ fn postgresql_restarted_mid_burst_loses_nothing_and_doubles_nothing() {
         }
         let src = format!("restart{i}");
         let (mail, _) = failed_log(&src);
-        // The MTA: again until it is accepted.
-        let mut tries = 0;
-        loop {
-            let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                Session::connect(&da.socket).send("buildd@example.org", "buildd@example.org", &mail)
-            }));
-            match reply {
-                Ok(r) if r.starts_with("250") => break,
-                Ok(r) => assert!(r.starts_with('4'), "only a temporary failure: {r}"),
-                Err(_) => {}
-            }
-            deferred += 1;
-            tries += 1;
-            assert!(tries < 1000, "{src} never accepted");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        deferred += send_until_accepted(&da.socket, &src, &mail);
     }
     restarter.unwrap().join().unwrap();
     assert!(da.stop());
