@@ -47,6 +47,11 @@ impl Throwaway {
 
     /// Starts one; the script's complaint when it cannot.
     fn start() -> Result<Throwaway, String> {
+        Throwaway::start_with("")
+    }
+
+    /// Starts one with more server options (`PG_OPTS` of the script).
+    fn start_with(options: &str) -> Result<Throwaway, String> {
         let dir = tempfile::Builder::new()
             .prefix("buildmail-test-pg.")
             .tempdir()
@@ -58,6 +63,7 @@ impl Throwaway {
         )
         .map_err(|e| e.to_string())?;
         let out = std::process::Command::new(Throwaway::script())
+            .env("PG_OPTS", options)
             .arg("start")
             .arg(dir.path().join("server"))
             .output()
@@ -858,26 +864,13 @@ fn tls_to_a_server_with_a_private_ca() {
         chmod 755 .
         chown postgres: server.key server.crt && chmod 600 server.key",
     );
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/postgres");
-    let pg = d.join("pg");
-    let url = sh(&format!(
-        "PG_OPTS='-c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key' {} start {}",
-        script.display(),
-        pg.display(),
+    let server = Throwaway::start_with(&format!(
+        "-c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key",
         d = d.display()
-    ));
-    struct Stop(String);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(&self.0)
-                .output();
-        }
-    }
-    let _stop = Stop(format!("{} stop {}", script.display(), pg.display()));
+    ))
+    .expect("a server of the test's own");
     let mut cfg = farm.cfg.database.clone();
-    cfg.url = Some(format!("{}?sslmode=require", url.trim()));
+    cfg.url = Some(format!("{}?sslmode=require", server.url));
     let url = cfg.url.clone().unwrap();
     // The Mozilla roots alone do not know the private CA: refused.
     let e = buildmail::store::pg::PgStore::connect(&url, &cfg)
