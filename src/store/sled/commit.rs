@@ -110,7 +110,7 @@ impl SledStore {
                     };
                     builds.insert(key, enc(&new)?)?;
                     index_queue(queue, meta, old_record.as_ref(), &new)?;
-                    lift(pages.build(by_state, maintainers, old.as_deref(), &new))
+                    lift(pages.build(by_state, maintainers, old_record.as_ref(), &new))
                 };
                 if let Some(sig) = &c.signature {
                     let k = keys::signature(sig);

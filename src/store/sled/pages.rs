@@ -26,24 +26,6 @@ use crate::store::{BuilderSeen, DayCounts, Maintained, StateCounts, StoreError};
 /// `meta` key: the pages' trees have been built.
 pub(super) const PAGES_INDEXED: &str = "pages_indexed";
 
-/// The fields of a stored build the indexes need (decoded from the record
-/// a commit replaces).
-#[derive(Debug, Deserialize)]
-pub(super) struct Indexed {
-    key: BuildKey,
-    state: State,
-    #[serde(default)]
-    source: Option<IndexedSource>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct IndexedSource {
-    #[serde(default)]
-    maintainer: Option<String>,
-    #[serde(default)]
-    uploaders: Option<String>,
-}
-
 /// A `maintainers` entry's value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Entry {
@@ -137,21 +119,14 @@ fn abort(
 }
 
 impl Indexer {
-    /// `new` replaced `old` (the bytes `builds` held, if any).
+    /// `new` replaced `old` (the record `builds` held, if any, as the commit decoded it).
     pub(super) fn build(
         &mut self,
         by_state: &TransactionalTree,
         maintainers: &TransactionalTree,
-        old: Option<&[u8]>,
+        old: Option<&BuildRecord>,
         new: &BuildRecord,
     ) -> Tx<()> {
-        let old: Option<Indexed> = match old {
-            Some(v) => Some(
-                serde_json::from_slice(v)
-                    .map_err(|e| abort("builds", format!("a build record does not decode: {e}")))?,
-            ),
-            None => None,
-        };
         let moved = old
             .as_ref()
             .is_none_or(|o| o.state != new.state || o.key != new.key);
