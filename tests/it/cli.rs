@@ -12,12 +12,21 @@ struct Env {
 }
 
 impl Env {
+    /// A farm whose commands wait for the database as long as a loaded
+    /// machine may need: `deliver` starts a detached worker for a failed
+    /// log, and the next command waits while it holds the database.
     fn new(extra: &str) -> Env {
+        Env::waiting("30s", extra)
+    }
+
+    /// A farm whose commands give up on a busy database after
+    /// `lock_timeout`.
+    fn waiting(lock_timeout: &str, extra: &str) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("buildmail.toml");
         std::fs::write(
             &config,
-            format!("data_dir = \"data\"\n[database]\nlock_timeout = \"300ms\"\n{extra}"),
+            format!("data_dir = \"data\"\n[database]\nlock_timeout = \"{lock_timeout}\"\n{extra}"),
         )
         .unwrap();
         Env { dir, config }
@@ -113,7 +122,13 @@ fn deliver_commits_and_queries_show_it() {
     assert_ne!(code(&env.run(&["log", "hello_9.9-9"])), 0);
 
     // Delivering it again changes nothing.
-    assert_eq!(code(&env.deliver(&mail)), 0);
+    let again = env.deliver(&mail);
+    assert_eq!(
+        code(&again),
+        0,
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     let hist = env.json(&["history", "hello", "--json"]);
     assert_eq!(hist[0]["history"].as_array().unwrap().len(), 1);
 }
@@ -139,7 +154,7 @@ fn deliver_quarantines_bad_input_and_exits_zero() {
 
 #[test]
 fn deliver_answers_tempfail_when_the_database_stays_busy() {
-    let env = Env::new("");
+    let env = Env::waiting("300ms", "");
     let cfg = buildmail::config::Config::load(Some(&env.config)).unwrap();
     let held = buildmail::store::open(&cfg.database).unwrap();
     let (mail, _) = log_mail("hello", "2.10-3", "amd64", "successful", "busy@example.org");

@@ -324,7 +324,8 @@ impl Farm {
         let dir = self.root().join("data/outbox");
         Farm::files_in(&dir)
             .iter()
-            .filter(|n| n.ends_with(".eml"))
+            // A mail being written is a dot file until its rename.
+            .filter(|n| n.ends_with(".eml") && !n.starts_with('.'))
             .map(|n| {
                 let raw = std::fs::read(dir.join(n)).unwrap();
                 let msg = mail_parser::MessageParser::default().parse(&raw).unwrap();
