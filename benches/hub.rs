@@ -22,6 +22,9 @@
 //! `BUILDMAIL_BENCH_DIR` (default `target/bench-hub`: the synced farm is
 //! kept there and reused by the next run of the same size).
 
+#[path = "common/bench.rs"]
+#[allow(dead_code)]
+mod bench;
 #[path = "../tests/it/support/mod.rs"]
 #[allow(dead_code)]
 mod support;
@@ -30,18 +33,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use bench::{env_usize, loadavg, log_mail, pct};
 use support::archive::{archive_key, generated, publish, Snapshot};
 use support::keys::shared_ed25519;
-use support::logs::{sbuild_log, LogSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_buildmail");
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn now() -> i64 {
     buildmail::time::Clock::now(&buildmail::time::SystemClock)
@@ -199,12 +195,6 @@ impl Drop for Daemon {
     }
 }
 
-/// The `p`-th percentile (0..=100) of sorted durations, in ms.
-fn pct(sorted: &[Duration], p: usize) -> f64 {
-    let i = (sorted.len() * p / 100).min(sorted.len() - 1);
-    sorted[i].as_secs_f64() * 1e3
-}
-
 fn report(what: &str, mut d: Vec<Duration>) {
     d.sort();
     println!(
@@ -245,13 +235,6 @@ fn deliver(farm: &Farm, mail: &[u8]) -> std::process::Output {
         .expect("deliver");
     child.stdin.take().unwrap().write_all(mail).unwrap();
     child.wait_with_output().unwrap()
-}
-
-fn log_mail(name: &str, status: &str, filler: usize, id: &str) -> Vec<u8> {
-    let mut spec = LogSpec::new(name, "1.0-1", "amd64", "unstable", status);
-    spec.filler_lines = filler;
-    let subject = support::sbuild_subject(status, name, "1.0-1", "amd64", "unstable");
-    support::with_message_id(&support::log_mail_plain(&subject, &sbuild_log(&spec)), id)
 }
 
 /// LMTP at `conns` connections, `mails` mails in all; (mails/s, every
@@ -295,18 +278,11 @@ fn lmtp_run(farm: &Farm, conns: usize, mails: usize, tag: &str) -> (f64, Vec<Dur
     (times.len() as f64 / start.elapsed().as_secs_f64(), times)
 }
 
-/// How busy the machine is (the other work beside the bench).
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
 fn main() {
     let sources = env_usize("BUILDMAIL_BENCH_SOURCES", 500_000);
     let runs = env_usize("BUILDMAIL_BENCH_RUNS", 200);
     let lmtp_mails = env_usize("BUILDMAIL_BENCH_LMTP_MAILS", 2_000);
-    println!("load average at start: {}", load());
+    println!("load average at start: {}", loadavg());
     let farm = farm(sources);
     let status = farm.run(&["status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
@@ -382,7 +358,7 @@ fn main() {
         unanswered(&after),
         "the signed replies were refused: the figure would be a refusal's"
     );
-    println!("load average before the LMTP runs: {}", load());
+    println!("load average before the LMTP runs: {}", loadavg());
     let (rate, times) = lmtp_run(&farm, 8, lmtp_mails, &format!("quiet{tag}"));
     println!("LMTP, 8 connections, no sync: {rate:.0} mails/s");
     report("  an LMTP mail's answer, no sync", times);
@@ -432,5 +408,5 @@ fn main() {
             .next()
             .unwrap_or("")
     );
-    println!("load average at the end: {}", load());
+    println!("load average at the end: {}", loadavg());
 }

@@ -21,6 +21,9 @@
 //! `BUILDMAIL_BENCH_PAGES_LMTP_MAILS` (default 2,000) set the sizes. The
 //! machine's load average is printed before and after.
 
+#[path = "common/bench.rs"]
+#[allow(dead_code)]
+mod bench;
 #[path = "../tests/it/support/mod.rs"]
 #[allow(dead_code)]
 mod support;
@@ -33,6 +36,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bench::{du, env_usize, loadavg, log_mail};
 use buildmail::model::state::State;
 use buildmail::model::{ArchiveSource, BuildKey, BuildRecord, Explanation, HistoryEntry};
 use buildmail::store::Commit;
@@ -48,20 +52,6 @@ const ARCHES: [&str; 10] = [
 
 /// The source whose page is loaded.
 const SOURCE: &str = "src012345";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .trim()
-        .to_string()
-}
 
 /// Build record `i` of architecture number `a`.
 fn record(i: usize, a: usize, now: i64) -> (BuildRecord, HistoryEntry) {
@@ -129,14 +119,6 @@ fn record(i: usize, a: usize, now: i64) -> (BuildRecord, HistoryEntry) {
         imported: None,
     };
     (r, h)
-}
-
-/// A log mail (plain) of `source`.
-fn log_mail(source: &str, status: &str, filler: usize, id: &str) -> Vec<u8> {
-    let mut spec = LogSpec::new(source, "1.0-1", "amd64", "unstable", status);
-    spec.filler_lines = filler;
-    let subject = support::sbuild_subject(status, source, "1.0-1", "amd64", "unstable");
-    support::with_message_id(&support::log_mail_plain(&subject, &sbuild_log(&spec)), id)
 }
 
 /// What `wrk` measured.
@@ -510,20 +492,4 @@ fn log_viewer(addr: &str, pid: u32) {
         total.as_secs_f64() * 1e3,
         bytes as f64 / 1e6
     );
-}
-
-/// Bytes under `path`.
-fn du(path: &Path) -> u64 {
-    let mut n = 0;
-    if let Ok(rd) = std::fs::read_dir(path) {
-        for e in rd.flatten() {
-            let p = e.path();
-            n += if p.is_dir() {
-                du(&p)
-            } else {
-                e.metadata().map_or(0, |m| m.len())
-            };
-        }
-    }
-    n
 }

@@ -38,6 +38,9 @@
 //! `BUILDMAIL_BENCH_PG_PARTS` (default `123`). The machine's
 //! load average is printed before and after each part.
 
+#[path = "common/bench.rs"]
+#[allow(dead_code)]
+mod bench;
 #[path = "../tests/it/support/mod.rs"]
 #[allow(dead_code, unused_imports)]
 mod support;
@@ -50,11 +53,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bench::{du, env_usize, loadavg, log_mail, pct};
 use buildmail::model::state::State;
 use buildmail::model::{BuildKey, BuildRecord, HistoryEntry};
 use buildmail::store::Commit;
 use support::keys::{clearsign, shared_ed25519, SignSpec};
-use support::logs::{sbuild_log, LogSpec};
 
 const BIN: &str = env!("CARGO_BIN_EXE_buildmail");
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -63,19 +66,6 @@ const ARCHES: [&str; 10] = [
     "amd64", "arm64", "armel", "armhf", "i386", "mips64el", "ppc64el", "riscv64", "s390x",
     "loong64",
 ];
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
 
 fn wall_now() -> i64 {
     support::farm::wall_now()
@@ -375,14 +365,6 @@ impl Drop for Daemon {
 // ---------------------------------------------------------------------
 // Mails
 
-/// A plain log mail of `source` with `filler` lines of build output.
-fn log_mail(source: &str, status: &str, filler: usize, id: &str) -> Vec<u8> {
-    let mut spec = LogSpec::new(source, "1.0-1", "amd64", "unstable", status);
-    spec.filler_lines = filler;
-    let subject = support::sbuild_subject(status, source, "1.0-1", "amd64", "unstable");
-    support::with_message_id(&support::log_mail_plain(&subject, &sbuild_log(&spec)), id)
-}
-
 /// `n` new ~30 KB successful log mails named by `tag`.
 fn log_mails(tag: &str, n: usize) -> Vec<Vec<u8>> {
     let pid = std::process::id();
@@ -595,10 +577,6 @@ fn fill(cfg: &buildmail::config::Config, builds: usize, threads: usize) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-fn pct(sorted: &[Duration], p: usize) -> f64 {
-    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)].as_secs_f64() * 1e3
-}
-
 /// `runs` runs of the CLI, each timed from process start to exit.
 fn timed(host: &Host, runs: usize, args: impl Fn(usize) -> Vec<String>) -> (f64, f64) {
     let mut t: Vec<Duration> = (0..runs)
@@ -720,22 +698,6 @@ fn part2(pg: &Postgres, backends: &[String]) {
         println!("{r}");
     }
     println!("\nload average after part 2: {}", loadavg());
-}
-
-/// Bytes under `path`.
-fn du(path: &Path) -> u64 {
-    let mut n = 0;
-    if let Ok(rd) = std::fs::read_dir(path) {
-        for e in rd.flatten() {
-            let p = e.path();
-            n += if p.is_dir() {
-                du(&p)
-            } else {
-                e.metadata().map_or(0, |m| m.len())
-            };
-        }
-    }
-    n
 }
 
 // ---------------------------------------------------------------------

@@ -17,6 +17,9 @@
 //! 3,000) and `BUILDMAIL_BENCH_SERVE_MAILS` (the memory run, default
 //! 100,000) set the sizes.
 
+#[path = "common/bench.rs"]
+#[allow(dead_code)]
+mod bench;
 #[path = "../tests/it/support/mod.rs"]
 #[allow(dead_code)]
 mod support;
@@ -29,24 +32,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::logs::{sbuild_log, LogSpec};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use bench::{env_usize, log_mail};
 
 const BIN: &str = env!("CARGO_BIN_EXE_buildmail");
-
-/// A log mail of package `name` with `filler` lines of build output.
-fn log_mail(name: &str, status: &str, filler: usize, id: &str) -> Vec<u8> {
-    let mut spec = LogSpec::new(name, "1.0-1", "amd64", "unstable", status);
-    spec.filler_lines = filler;
-    let subject = support::sbuild_subject(status, name, "1.0-1", "amd64", "unstable");
-    support::with_message_id(&support::log_mail_plain(&subject, &sbuild_log(&spec)), id)
-}
 
 /// A running daemon.
 struct Daemon {
