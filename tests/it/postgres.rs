@@ -602,6 +602,31 @@ fn a_database_that_cannot_be_reached_defers_the_mail() {
     assert_eq!(out.status.code(), Some(75), "{said}");
     assert!(said.contains("127.0.0.1:1/nowhere"), "{said}");
     assert_eq!(count(&farm, "SELECT count(*) FROM mails"), 0);
+    // The daemon started while the database is down says so and exits
+    // with an error (systemd's Restart=on-failure starts it again),
+    // rather than taking mail it could not commit.
+    let mut serve = down
+        .cli(&["serve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while serve.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = serve.kill();
+            panic!("serve went on without its database");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = serve.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("cannot connect to the PostgreSQL database")
+            && said.contains("127.0.0.1:1/nowhere"),
+        "{said}"
+    );
     // The MTA's next try, with the database up.
     let out = farm.deliver_binary(&mail, &[]);
     assert!(
