@@ -266,6 +266,13 @@ fn only_prints(command: &Command) -> bool {
             | Command::Status(_)
             | Command::Man(_)
             | Command::Completions(_)
+            | Command::Quarantine(quarantine::Args {
+                action: quarantine::Action::List { .. } | quarantine::Action::Show { .. }
+            })
+            | Command::Outbox(outbox::Args {
+                action: outbox::Action::List { .. }
+            })
+            | Command::ForgetSignature(forget_signature::Args { list: true, .. })
     )
 }
 

@@ -93,6 +93,21 @@ async fn reply<W: AsyncWrite + Unpin>(w: &mut W, text: &str) -> Io {
     w.flush().await
 }
 
+/// Whether every `SIZE=` parameter of a MAIL command line is a number of
+/// bytes: smtp-proto refuses other malformed values, but not one past
+/// `u64` (RFC 1870: SIZE is a decimal count of bytes).
+fn size_is_a_number(line: &[u8]) -> bool {
+    // The parameters follow the path's closing bracket.
+    let params = line
+        .iter()
+        .rposition(|&b| b == b'>')
+        .map_or(line, |i| &line[i + 1..]);
+    params
+        .split(|&b| b == b' ')
+        .filter(|p| p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"SIZE="))
+        .all(|p| std::str::from_utf8(&p[5..]).is_ok_and(|v| v.parse::<u64>().is_ok()))
+}
+
 /// Whether an address (a reverse- or forward-path, without its angle
 /// brackets) is within RFC 5321's limits; the null path is.
 fn address_fits(address: &str) -> Result<(), String> {
@@ -233,6 +248,9 @@ where
             }
             Ok(Request::Mail { .. }) if tx.is_some() => {
                 reply(&mut w, "503 5.5.1 Nested MAIL command").await?
+            }
+            Ok(Request::Mail { .. }) if !size_is_a_number(body) => {
+                reply(&mut w, "501 5.5.4 Invalid SIZE parameter").await?
             }
             Ok(Request::Mail { from }) => {
                 if let Err(why) = address_fits(&from.address) {

@@ -640,25 +640,37 @@ fn queries_never_create_a_database_and_end_quietly_on_a_closed_pipe() {
         "long@example.org",
     );
     assert_eq!(code(&env.deliver(&mail)), 0);
-    let mut child = env
-        .cmd(&["log", "hello"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = [0u8; 1];
-    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    // It ends like `cat` would: quietly, by SIGPIPE; no panic, no error.
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.trim().is_empty(), "{err}");
-    use std::os::unix::process::ExitStatusExt;
-    assert!(
-        out.status.signal() == Some(libc::SIGPIPE) || out.status.success(),
-        "{:?}",
-        out.status
-    );
+    // And a long mail kept in the quarantine (not a mail at all).
+    let mut junk = b"\x00 not a mail\n".to_vec();
+    junk.extend(std::iter::repeat_n(b'x', 1 << 20));
+    assert_eq!(code(&env.deliver(&junk)), 0);
+    let q = env.json(&["quarantine", "list", "--json"]);
+    let id = q[0]["id"].as_u64().unwrap().to_string();
+    for query in [
+        &["log", "hello"][..],
+        &["quarantine", "show", &id],
+        &["quarantine", "show", &id, "--raw"],
+    ] {
+        let mut child = env
+            .cmd(query)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 1];
+        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        // It ends like `cat` would: quietly, by SIGPIPE; no panic, no error.
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.trim().is_empty(), "{query:?}: {err}");
+        use std::os::unix::process::ExitStatusExt;
+        assert!(
+            out.status.signal() == Some(libc::SIGPIPE) || out.status.success(),
+            "{query:?}: {:?}",
+            out.status
+        );
+    }
 }
 
 /// `check-config` shows where uploads go and how mail leaves, and refuses

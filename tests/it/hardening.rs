@@ -159,19 +159,21 @@ fn recipients_and_lines_are_bounded() {
     assert!(daemon.stop());
 }
 
-/// `SIZE=abc` and `SIZE=-1` are malformed (501); a SIZE over the limit
-/// is taken (the mail is kept in the quarantine, as by every route).
+/// `SIZE=abc`, `SIZE=-1` and a SIZE past any number of bytes (23
+/// digits) are malformed (501); a SIZE over the limit is taken (the mail
+/// is kept in the quarantine, as by every route).
 #[test]
 fn malformed_size_parameters_get_501() {
     let farm = Farm::with("[limits]\nmax_message_size = \"4KiB\"\n");
     let daemon = Daemon::start(&farm, false);
     let mut c = Lmtp::unix(&daemon.socket);
-    c.send(b"LHLO x\r\nMAIL FROM:<a@example.org> SIZE=abc\r\nMAIL FROM:<a@example.org> SIZE=-1\r\nMAIL FROM:<a@example.org> SIZE=100000\r\nRSET\r\nMAIL FROM:<a@example.org> SIZE=100\r\n");
-    let r = c.replies(6);
+    c.send(b"LHLO x\r\nMAIL FROM:<a@example.org> SIZE=abc\r\nMAIL FROM:<a@example.org> SIZE=-1\r\nMAIL FROM:<a@example.org> size=99999999999999999999999\r\nMAIL FROM:<a@example.org> SIZE=100000\r\nRSET\r\nMAIL FROM:<a@example.org> SIZE=100\r\n");
+    let r = c.replies(7);
     assert!(r[1].starts_with("501 5.5.4"), "{r:?}");
     assert!(r[2].starts_with("501 5.5.4"), "{r:?}");
-    assert!(r[3].starts_with("250 2.1.0"), "{r:?}");
-    assert!(r[5].starts_with("250 2.1.0"), "{r:?}");
+    assert!(r[3].starts_with("501 5.5.4"), "{r:?}");
+    assert!(r[4].starts_with("250 2.1.0"), "{r:?}");
+    assert!(r[6].starts_with("250 2.1.0"), "{r:?}");
     assert!(daemon.stop());
 }
 
