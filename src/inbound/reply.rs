@@ -333,12 +333,39 @@ fn clearsigned(text: &[u8], keyring: &Keyring, policy: &Policy, now: i64) -> Con
         },
         Err(e) => Content {
             signing: Signing::Refused(e.to_string()),
-            text: String::from_utf8_lossy(text).into_owned(),
+            // What the block claims to say, unverified: read as a request
+            // like an unsigned text (and refused for its signature), so a
+            // badly signed command is refused and recorded, never passed
+            // on as conversation.
+            text: unverified_cleartext(text),
             signed: String::new(),
             ignored: Vec::new(),
             protected_subject: None,
         },
     }
+}
+
+/// The text of the first cleartext-signed block of `text` (RFC 4880
+/// §7: after the armor headers' blank line, dash-escapes removed, up to
+/// the signature), unverified; all of `text` when it has no whole block.
+fn unverified_cleartext(text: &[u8]) -> String {
+    let text = String::from_utf8_lossy(text);
+    let mut lines = text
+        .lines()
+        .skip_while(|l| l.trim_end() != "-----BEGIN PGP SIGNED MESSAGE-----");
+    if lines.next().is_none() {
+        return text.into_owned();
+    }
+    let mut body = lines.skip_while(|l| !l.trim_end().is_empty()).skip(1);
+    let mut out = String::new();
+    for line in body.by_ref() {
+        if line.trim_end() == "-----BEGIN PGP SIGNATURE-----" {
+            return out;
+        }
+        out.push_str(line.strip_prefix("- ").unwrap_or(line));
+        out.push('\n');
+    }
+    text.into_owned()
 }
 
 fn has_clearsigned_block(text: &[u8]) -> bool {

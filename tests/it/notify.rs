@@ -1019,6 +1019,69 @@ fn a_maintainers_question_in_a_notification_thread_reaches_the_admin() {
         "{out:?}"
     );
     assert_eq!(farm.state("hello"), State::FailedToUpload);
+
+    // The same command clearsigned by a key the admins' keyring does not
+    // hold: refused for its signature and in the build's history, not
+    // passed on to the admins as conversation.
+    let forwards = |farm: &Farm| {
+        farm.outbox()
+            .iter()
+            .filter(|m| m.contains("X-Buildmail-Forward-Reason"))
+            .count()
+    };
+    let before = forwards(&farm);
+    let signed = clearsign(shared_other(), b"retry-upload\n", fresh());
+    let mut badly_signed = TextMail::new(
+        "maintainer@example.net",
+        "buildd@example.org",
+        &subject,
+        std::str::from_utf8(&signed).unwrap(),
+    );
+    badly_signed.message_id = crate::support::unique_message_id();
+    let out = farm.deliver(&badly_signed.build());
+    assert!(
+        matches!(out, Outcome::Reply { applied: false, .. }),
+        "{out:?}"
+    );
+    assert_eq!(farm.state("hello"), State::FailedToUpload);
+    assert_eq!(forwards(&farm), before, "forwarded as conversation");
+    let id = badly_signed.message_id.trim_matches(['<', '>']).to_string();
+    let recorded = farm
+        .history("hello", "amd64")
+        .into_iter()
+        .find(|h| h.message_id.as_deref() == Some(id.as_str()))
+        .expect("the refusal is in the build's history");
+    assert!(
+        recorded.note.as_deref().unwrap_or("").contains("not in"),
+        "{recorded:?}"
+    );
+
+    // A maintainer who signs every mail with a key of their own still
+    // reaches the admins with a question.
+    let signed = clearsign(
+        shared_other(),
+        b"Why did the upload fail? Nothing changed on our side.\n",
+        fresh(),
+    );
+    let mut signed_question = TextMail::new(
+        "maintainer@example.net",
+        "buildd@example.org",
+        &subject,
+        std::str::from_utf8(&signed).unwrap(),
+    );
+    signed_question.message_id = crate::support::unique_message_id();
+    let out = farm.deliver(&signed_question.build());
+    assert!(
+        matches!(
+            out,
+            Outcome::Forwarded {
+                forwarded: true,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
+    assert_eq!(forwards(&farm), before + 1);
 }
 
 /// An SMTP server that accepts the connection and then says nothing: the
