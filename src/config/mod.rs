@@ -536,6 +536,11 @@ pub struct DatabaseConfig {
     pub tls_ca_file: Option<PathBuf>,
     /// `lock_timeout`: how long a command waits for the database (default 30s).
     pub lock_timeout: Duration,
+    /// `connections`: with `url`, the most connections to PostgreSQL a
+    /// process opens at once (default [`DEFAULT_CONNECTIONS`]); a daemon's
+    /// mail commits run side by side on them, and a commit waits up to
+    /// `lock_timeout` for one to be free.
+    pub connections: usize,
     /// `cache_size`: sled's page cache, in bytes (default 32 MiB).
     pub cache_size: u64,
     /// `import_flush_every`: during `import`, make commits durable after
@@ -567,6 +572,12 @@ impl DatabaseConfig {
         self.url.is_some() || self.path.exists()
     }
 }
+
+/// `database.connections` when the configuration does not say: room for
+/// the LMTP sessions an MTA keeps open (Postfix: up to 20 to one
+/// destination by default, usually far fewer for LMTP) beside the
+/// effects, a sync and the status pages.
+pub const DEFAULT_CONNECTIONS: usize = 16;
 
 /// Whether `url` names a PostgreSQL database (`postgresql://` or
 /// `postgres://`).
