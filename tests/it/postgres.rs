@@ -1147,3 +1147,40 @@ fn store_history(farm: &Farm, src: &str) -> Vec<buildmail::model::HistoryEntry> 
         .history(&key(src, "unstable", "amd64"))
         .unwrap()
 }
+
+/// `import` on PostgreSQL: its commits do not wait for the WAL each, and
+/// its flush (here one, at the end: less than `import_flush_every` of
+/// mail) is one synchronous write that makes all of them durable; every
+/// mail is committed.
+#[test]
+fn import_makes_its_commits_durable_at_its_flush() {
+    let Some(farm) = pg_farm("") else { return };
+    const N: usize = 20;
+    let mut mbox = Vec::new();
+    for i in 0..N {
+        mbox.extend_from_slice(b"From buildd@example.org Mon Dec  7 12:00:00 2026\n");
+        mbox.extend_from_slice(&failed_log(&format!("imp{i}")).0);
+        mbox.extend_from_slice(b"\n");
+    }
+    let path = farm.root().join("mails.mbox");
+    std::fs::write(&path, &mbox).unwrap();
+    let out = farm
+        .cli(&["import", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count(&farm, "SELECT count(*) FROM mails"), N as i64);
+    assert_eq!(count(&farm, "SELECT count(*) FROM builds"), N as i64);
+    assert_eq!(
+        count(
+            &farm,
+            "SELECT coalesce(max(value), 0) FROM meta WHERE name = 'flushes'"
+        ),
+        1,
+        "one synchronous flush for the whole import"
+    );
+}
