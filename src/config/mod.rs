@@ -574,9 +574,10 @@ impl DatabaseConfig {
 }
 
 /// `database.connections` when the configuration does not say: room for
-/// the LMTP sessions an MTA keeps open (Postfix: up to 20 to one
-/// destination by default, usually far fewer for LMTP) beside the
-/// effects, a sync and the status pages.
+/// a dozen LMTP sessions committing at once beside the effects, a sync
+/// and the status pages (more sessions wait for a free connection;
+/// Postfix opens up to `lmtp_destination_concurrency_limit`, 20 by
+/// default).
 pub const DEFAULT_CONNECTIONS: usize = 16;
 
 /// Whether `url` names a PostgreSQL database (`postgresql://` or
