@@ -189,6 +189,9 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     }
     return_large_buffers();
     let store = crate::store::open(&config.database)?;
+    // Nothing is acknowledged before the flushes below: a commit need not
+    // be durable by itself (PostgreSQL: one WAL flush per batch).
+    store.defer_durability();
     let total: u64 = args.paths.iter().map(|p| total_size(p)).sum();
     // indicatif draws nothing when standard error is not a terminal.
     let bar = progress_bar(total);

@@ -536,6 +536,11 @@ pub struct DatabaseConfig {
     pub tls_ca_file: Option<PathBuf>,
     /// `lock_timeout`: how long a command waits for the database (default 30s).
     pub lock_timeout: Duration,
+    /// `connections`: with `url`, the most connections to PostgreSQL a
+    /// process opens at once (default [`DEFAULT_CONNECTIONS`]); a daemon's
+    /// mail commits run side by side on them, and a commit waits up to
+    /// `lock_timeout` for one to be free.
+    pub connections: usize,
     /// `cache_size`: sled's page cache, in bytes (default 32 MiB).
     pub cache_size: u64,
     /// `import_flush_every`: during `import`, make commits durable after
@@ -567,6 +572,13 @@ impl DatabaseConfig {
         self.url.is_some() || self.path.exists()
     }
 }
+
+/// `database.connections` when the configuration does not say: room for
+/// a dozen LMTP sessions committing at once beside the effects, a sync
+/// and the status pages (more sessions wait for a free connection;
+/// Postfix opens up to `lmtp_destination_concurrency_limit`, 20 by
+/// default).
+pub const DEFAULT_CONNECTIONS: usize = 16;
 
 /// Whether `url` names a PostgreSQL database (`postgresql://` or
 /// `postgres://`).

@@ -178,6 +178,7 @@ pub(super) struct RawDatabase {
     pub(super) url: Option<String>,
     pub(super) tls_ca_file: Option<PathBuf>,
     pub(super) lock_timeout: Option<String>,
+    pub(super) connections: Option<usize>,
     pub(super) cache_size: Option<SizeValue>,
     pub(super) import_flush_every: Option<SizeValue>,
     pub(super) log_archive: Option<PathBuf>,

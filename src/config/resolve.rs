@@ -12,7 +12,7 @@ use super::{
     is_postgres_url, redact_url, stderr_is_the_journal, ArchiveConfig, Builder, ConfigError,
     DatabaseConfig, DkimRules, ForwardConfig, LimitsConfig, Location, LogConfig, LogTarget,
     NotifyConfig, OutboxConfig, RepliesConfig, ServeConfig, SignaturesConfig, Transport,
-    UploadConfig, SYSLOG_FACILITIES,
+    UploadConfig, DEFAULT_CONNECTIONS, SYSLOG_FACILITIES,
 };
 
 /// What the sections' defaults derive from: where relative paths
@@ -78,6 +78,15 @@ impl RawDatabase {
             },
             tls_ca_file: raw.tls_ca_file.map(|p| ctx.path(p)),
             lock_timeout: duration("database.lock_timeout", raw.lock_timeout, 30)?,
+            connections: match raw.connections {
+                Some(0) => {
+                    return Err(ConfigError::Invalid {
+                        key: "database.connections",
+                        message: "0 connections cannot commit anything: give at least 1 (default 16)".into(),
+                    })
+                }
+                n => n.unwrap_or(DEFAULT_CONNECTIONS),
+            },
             cache_size: size("database.cache_size", raw.cache_size, 32 << 20)?,
             import_flush_bytes: size(
                 "database.import_flush_every",

@@ -172,3 +172,14 @@ fn a_database_url_selects_postgresql_and_its_password_is_never_shown() {
     );
     assert!(!said.contains("hunter2"), "{said}");
 }
+
+#[test]
+fn database_connections() {
+    let c = Config::from_toml("", None).unwrap();
+    assert_eq!(c.database.connections, DEFAULT_CONNECTIONS);
+    assert_eq!(DEFAULT_CONNECTIONS, 16);
+    let c = Config::from_toml("[database]\nconnections = 40", None).unwrap();
+    assert_eq!(c.database.connections, 40);
+    let e = Config::from_toml("[database]\nconnections = 0", None).unwrap_err();
+    assert!(e.to_string().contains("database.connections"), "{e}");
+}

@@ -77,8 +77,8 @@ impl Core {
     ) -> Core {
         let setup = Setup::load(&config);
         Core {
+            gate: CommitGate::for_store(&*store),
             store,
-            gate: CommitGate::new(),
             started: clock.now(),
             clock,
             config: RwLock::new(Arc::new(config)),

@@ -9,7 +9,8 @@
 //!
 //! * [`Core`] — the daemon's: it owns the store for its whole life, runs
 //!   every write through one [`crate::store::gate::CommitGate`] (one read → decide → commit
-//!   at a time, one flush shared by every commit before it), keeps the
+//!   at a time, one flush shared by every commit before it; every write at
+//!   once on a store that keeps its writers apart itself: PostgreSQL), keeps the
 //!   keyrings, DKIM rules and templates loaded ([`crate::ingest::Setup`],
 //!   reloaded on SIGHUP and when a keyring file changes), and runs the
 //!   effects and the archive sync beside its doors ([`tasks`]).

@@ -14,7 +14,7 @@ use crate::model::{
     BuildKey, BuildRecord, ExplainTask, HistoryEntry, Job, JobKind, LogRef, MailRecord,
     QuarantineEntry, SignatureUse,
 };
-use crate::store::{Commit, Committed, StoreError};
+use crate::store::{Below, Commit, Committed, Counter, StoreError};
 use crate::time::format_time;
 
 /// Quarantined mails, and mails kept to be forwarded, larger than this
@@ -281,7 +281,7 @@ impl Ingest<'_> {
         now: i64,
         base: Commit,
     ) -> Result<Outcome, StoreError> {
-        let keep = self.keep_reason(f, now)?;
+        let (keep, below) = self.keep_reason(f, now)?;
         let (kept, carried) = self.keep_unhandled(p, raw.bytes())?;
         let mut c = Commit {
             now,
@@ -289,6 +289,7 @@ impl Ingest<'_> {
             bounce: f.bounce,
             ..base
         };
+        c.below.extend(below);
         let outcome = match &keep {
             Some(why) => why.clone(),
             None => {
@@ -322,15 +323,27 @@ impl Ingest<'_> {
     /// Why a mail with these facts is kept rather than forwarded (`None`:
     /// forward it): [`decide::forward::keep_reason`] with the bounces of
     /// the window.
-    fn keep_reason(&self, f: &ForwardFacts, now: i64) -> Result<Option<String>, StoreError> {
+    /// A bounce forwarded relies on the count it read: the commit is
+    /// written only while it is still under `forward.max_bounces` (the
+    /// [`Below`] returned).
+    fn keep_reason(
+        &self,
+        f: &ForwardFacts,
+        now: i64,
+    ) -> Result<(Option<String>, Option<Below>), StoreError> {
         let fw = &self.prep.config.forward;
-        let recent_bounces = if f.bounce {
-            let window = i64::try_from(fw.bounce_window.as_secs()).unwrap_or(i64::MAX);
-            self.store.bounces_since(now.saturating_sub(window))?
-        } else {
-            0
-        };
-        Ok(decide::forward::keep_reason(f, fw, recent_bounces))
+        if !f.bounce {
+            return Ok((decide::forward::keep_reason(f, fw, 0), None));
+        }
+        let window = i64::try_from(fw.bounce_window.as_secs()).unwrap_or(i64::MAX);
+        let since = now.saturating_sub(window);
+        let keep = decide::forward::keep_reason(f, fw, self.store.bounces_since(since)?);
+        let below = keep.is_none().then_some(Below {
+            counter: Counter::Bounces,
+            since,
+            limit: fw.max_bounces as usize,
+        });
+        Ok((keep, below))
     }
 
     /// An archive or upload-queue answer about one of buildmail's uploads:
@@ -425,7 +438,9 @@ impl Ingest<'_> {
         // An answer that moved nothing for want of authority goes to the
         // admins, saying so: they decide what the archive really said.
         if let Err(why) = &authority {
-            if self.keep_reason(forward, now)?.is_none() {
+            let (keep, below) = self.keep_reason(forward, now)?;
+            if keep.is_none() {
+                c.below.extend(below);
                 let id = self.store.generate_id()?;
                 let (kept, carried) = self.keep_unhandled(p, raw.bytes())?;
                 c.unhandled = Some(kept);

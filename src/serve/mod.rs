@@ -14,8 +14,9 @@
 //!   (`[serve] http`, [`web`]).
 //!
 //! Sessions and requests prepare their mails in parallel (tokio's
-//! blocking pool); writes go through the hub's commit gate, one at a time,
-//! and a flush makes every commit before it durable (group commit). The
+//! blocking pool); writes go through the hub's commit gate, one at a time
+//! (side by side on PostgreSQL, whose commits check what they read), and
+//! a flush makes every commit before it durable (group commit). The
 //! effects and the archive sync run in tasks of their own
 //! ([`crate::hub::tasks`]).
 //!

@@ -918,8 +918,9 @@ impl PgStore {
         maintainers: u64,
     ) -> Result<Vec<TableCount>, StoreError> {
         let mut conn = self.conn()?;
+        let client: &mut postgres::Client = &mut conn;
         let mut count = |sql: &str| -> Result<u64, StoreError> {
-            let n: i64 = conn.query_one(sql, &[]).map_err(engine)?.get(0);
+            let n: i64 = client.query_one(sql, &[]).map_err(engine)?.get(0);
             Ok(n as u64)
         };
         let star = |t: &str| format!("SELECT count(*) FROM {t}");

@@ -8,21 +8,37 @@
 //! side by side: each takes the gate for its reads and its commit
 //! ([`CommitGate::write`]), and only then waits, without the gate, for its
 //! commit to be durable ([`CommitGate::durable`]).
+//!
+//! A store that keeps its writers apart by itself
+//! ([`Store::concurrent_writers`]: PostgreSQL, where each commit checks
+//! what its decision read, and a conflict is decided again by
+//! [`super::retry`]) gets an open gate ([`CommitGate::for_store`]): the
+//! writers go through side by side, their commits still counted, and a
+//! commit is durable when it returns (its flush does nothing).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::{Store, StoreError};
 
-/// One writer at a time, and one flush for every commit before it.
+/// One writer at a time (or, open, every writer at once), and one flush
+/// for every commit before it.
 #[derive(Default)]
 pub struct CommitGate {
-    /// Held by a writer for its reads and its commit.
+    /// Held by a writer for its reads and its commit (unless open).
     lock: Mutex<()>,
+    /// The store keeps its writers apart itself: the lock is not taken.
+    open: bool,
     /// Commits so far (counted under `lock`, after each commit).
     committed: AtomicU64,
     /// The commits known durable; held while a flush runs.
     flushed: Mutex<u64>,
+}
+
+/// The gate held ([`CommitGate::hold`]): nothing when the gate is open.
+#[must_use = "the gate is held until this is dropped"]
+pub struct Held<'a> {
+    _guard: Option<MutexGuard<'a, ()>>,
 }
 
 /// A commit made under the gate: its number, for [`CommitGate::durable`].
@@ -31,16 +47,33 @@ pub struct CommitGate {
 pub struct Seq(u64);
 
 impl CommitGate {
-    /// A gate with no commit yet.
+    /// A gate with no commit yet, one writer at a time.
     pub fn new() -> CommitGate {
         CommitGate::default()
     }
 
+    /// The gate `store` needs: open when it keeps its writers apart
+    /// itself ([`Store::concurrent_writers`]), else one writer at a time.
+    pub fn for_store(store: &dyn Store) -> CommitGate {
+        CommitGate {
+            open: store.concurrent_writers(),
+            ..CommitGate::default()
+        }
+    }
+
+    /// Whether writers go through side by side.
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
     /// Holds the gate: no other writer of this process reads or commits
-    /// until the guard is dropped. For steps that count their own commits
-    /// ([`CommitGate::write`] is the usual way).
-    pub fn hold(&self) -> MutexGuard<'_, ()> {
-        self.lock.lock().unwrap_or_else(PoisonError::into_inner)
+    /// until the guard is dropped (an open gate holds nothing). For steps
+    /// that count their own commits ([`CommitGate::write`] is the usual
+    /// way).
+    pub fn hold(&self) -> Held<'_> {
+        Held {
+            _guard: (!self.open).then(|| self.lock.lock().unwrap_or_else(PoisonError::into_inner)),
+        }
     }
 
     /// Runs `f` (its reads, decisions and commit) with the gate held, and
@@ -52,7 +85,8 @@ impl CommitGate {
         Ok((r, self.count()))
     }
 
-    /// Counts a commit made with the gate held (by [`CommitGate::hold`]).
+    /// Counts a commit made with the gate held (by [`CommitGate::hold`]),
+    /// once it returned.
     pub fn count(&self) -> Seq {
         Seq(self.committed.fetch_add(1, Ordering::SeqCst) + 1)
     }
@@ -64,7 +98,8 @@ impl CommitGate {
 
     /// Returns once commit `seq` is durable: at once when a flush since
     /// covered it, else after flushing `store` (which covers every commit
-    /// counted before the flush began).
+    /// counted before the flush began: a commit is counted after it
+    /// returned, so also with an open gate).
     pub fn durable(&self, seq: Seq, store: &dyn Store) -> Result<(), StoreError> {
         let mut flushed = self.flushed.lock().unwrap_or_else(PoisonError::into_inner);
         if *flushed >= seq.0 {

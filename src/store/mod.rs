@@ -210,6 +210,62 @@ pub struct Commit<'a> {
     /// of it, or the error-reply limits were reached): counted in
     /// [`Stats::unanswered`].
     pub unanswered: bool,
+    /// Counts the decision read and relies on staying under a limit (an
+    /// error reply sent while fewer than the limit went out; a bounce
+    /// forwarded while fewer than `forward.max_bounces` came): the commit
+    /// is written only while each is still below its limit; otherwise
+    /// nothing is written and the answer is [`Committed::Stale`], and the
+    /// step decides again over the new count.
+    pub below: Vec<Below>,
+}
+
+/// A count that must still be below `limit` when a commit is written
+/// ([`Commit::below`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Below {
+    /// What is counted.
+    pub counter: Counter,
+    /// Counted from this time on (Unix seconds).
+    pub since: i64,
+    /// The count must be below this.
+    pub limit: usize,
+}
+
+/// Something [`Below`] counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Counter {
+    /// Error replies to an address ([`Store::replies_sent_since`];
+    /// [`ALL_ADDRESSES`]: to anyone).
+    Replies(String),
+    /// Mailer-daemon mails ([`Store::bounces_since`]).
+    Bounces,
+}
+
+impl Below {
+    /// `None` while the count in `store` is below the limit, else what
+    /// [`Committed::Stale`] says (for a store whose writers are one at a
+    /// time, which may count before its transaction).
+    pub fn reached_in(&self, store: &dyn Store) -> Result<Option<String>, StoreError> {
+        let n = match &self.counter {
+            Counter::Replies(address) => store.replies_sent_since(address, self.since)?,
+            Counter::Bounces => store.bounces_since(self.since)?,
+        };
+        Ok((n >= self.limit).then(|| self.reached(n)))
+    }
+
+    /// What [`Committed::Stale`] says when the count reached the limit.
+    pub fn reached(&self, n: usize) -> String {
+        let what = match &self.counter {
+            Counter::Replies(a) if a == ALL_ADDRESSES => "error replies to anyone".to_string(),
+            Counter::Replies(a) => format!("error replies to {a}"),
+            Counter::Bounces => "bounces".to_string(),
+        };
+        format!(
+            "{n} {what} since {} reached the limit of {} meanwhile",
+            crate::time::format_time(self.since),
+            self.limit
+        )
+    }
 }
 
 /// What [`Store::commit`] did.
@@ -308,6 +364,24 @@ pub trait Store: Send + Sync {
 
     /// Makes every commit so far durable.
     fn flush(&self) -> Result<(), StoreError>;
+
+    /// From now on, a commit needs to be durable only once
+    /// [`Store::flush`] returned (`import`, which flushes every
+    /// `database.import_flush_every` and at the end, and acknowledges
+    /// nothing before): a store that makes each commit durable by itself
+    /// may then share that work between them. sled is always so.
+    fn defer_durability(&self) {}
+
+    /// Whether this store keeps writers of one process apart by itself,
+    /// so that they may read, decide and commit side by side: every
+    /// read → decide → write is checked inside its commit (build
+    /// revisions, [`Commit::expect`], [`Commit::below`], dedup and replay
+    /// by key, claims) and a commit is durable when it returns. A daemon
+    /// then lets its writers through the commit gate at once
+    /// ([`gate::CommitGate`]). False (the default): one writer at a time.
+    fn concurrent_writers(&self) -> bool {
+        false
+    }
 
     /// Everything one mail changes, atomically; the dedup check and the
     /// signature replay check happen inside. Every build record it writes

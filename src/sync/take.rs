@@ -162,6 +162,29 @@ pub fn binnmu(
     message: &str,
     now: i64,
 ) -> Result<BuildRecord, String> {
+    // Another writer changed the build between the read and the commit
+    // (a log or a reply beside it): read and decide again.
+    let mut changed = String::new();
+    for _ in 0..crate::store::RETRIES {
+        match binnmu_once(store, key, version, message, now)? {
+            Ok(n) => return Ok(n),
+            Err(now_is) => changed = now_is,
+        }
+    }
+    Err(format!(
+        "{key} changed meanwhile (now {changed}); try again"
+    ))
+}
+
+/// One try of [`binnmu`]: `Ok(Err)` says what the build is now when it
+/// changed since it was read.
+fn binnmu_once(
+    store: &dyn Store,
+    key: &crate::model::BuildKey,
+    version: &str,
+    message: &str,
+    now: i64,
+) -> Result<Result<BuildRecord, String>, String> {
     use crate::model::state::{decide_command, CommandKind, Target};
     let message = message.trim();
     if message.is_empty() || message.contains('\n') {
@@ -222,9 +245,7 @@ pub fn binnmu(
         ..Commit::default()
     };
     match store.commit(&c).map_err(|e| e.to_string())? {
-        crate::store::Committed::Stale(now_is) => {
-            Err(format!("{key} changed meanwhile (now {now_is}); try again"))
-        }
-        _ => Ok(n),
+        crate::store::Committed::Stale(now_is) => Ok(Err(now_is)),
+        _ => Ok(Ok(n)),
     }
 }

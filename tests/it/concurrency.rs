@@ -268,3 +268,76 @@ fn the_counts_are_kept_by_the_commits_and_taken_once_for_an_earlier_database() {
     drop((meta, db));
     assert_eq!(open(&farm).stats().unwrap(), stats);
 }
+
+/// Two writers that both read a count under its limit (an error reply to
+/// one address, a bounce forwarded) and rely on it: the first is written;
+/// the second, its count now at the limit, is refused and writes nothing
+/// (its step then decides again, and sends no reply).
+#[test]
+fn a_count_that_reached_its_limit_since_it_was_read_refuses_the_commit() {
+    use buildmail::store::{Below, Counter};
+    let farm = Farm::new();
+    let s = open(&farm);
+    let since = now() - 3600;
+    let address = "someone@example.org";
+    let record = |sha: &str| MailRecord {
+        sha256: sha.into(),
+        message_id: None,
+        received: now(),
+        kind: "reply".into(),
+        outcome: "answered".into(),
+        build: None,
+    };
+    let reply = |sha: &str, limit: usize| Commit {
+        now: now(),
+        mail: Some(record(sha)),
+        reply_sent: Some(address.into()),
+        below: vec![Below {
+            counter: Counter::Replies(address.into()),
+            since,
+            limit,
+        }],
+        ..Commit::default()
+    };
+    // Both read 0 replies sent; the limit is 1.
+    assert!(matches!(
+        s.commit(&reply("r1", 1)).unwrap(),
+        Committed::Written { .. }
+    ));
+    match s.commit(&reply("r2", 1)).unwrap() {
+        Committed::Stale(why) => assert!(why.contains("limit of 1"), "{why}"),
+        other => panic!("the second reply was written past the limit: {other:?}"),
+    }
+    assert!(
+        s.seen("r2").unwrap().is_none(),
+        "its dedup record was written"
+    );
+    assert_eq!(s.replies_sent_since(address, since).unwrap(), 1);
+    // Under a limit of 2 it goes through.
+    assert!(matches!(
+        s.commit(&reply("r3", 2)).unwrap(),
+        Committed::Written { .. }
+    ));
+    assert_eq!(s.replies_sent_since(address, since).unwrap(), 2);
+
+    let bounce = |sha: &str| Commit {
+        now: now(),
+        mail: Some(record(sha)),
+        bounce: true,
+        below: vec![Below {
+            counter: Counter::Bounces,
+            since,
+            limit: 1,
+        }],
+        ..Commit::default()
+    };
+    assert!(matches!(
+        s.commit(&bounce("b1")).unwrap(),
+        Committed::Written { .. }
+    ));
+    assert!(matches!(
+        s.commit(&bounce("b2")).unwrap(),
+        Committed::Stale(_)
+    ));
+    assert_eq!(s.bounces_since(since).unwrap(), 1);
+}

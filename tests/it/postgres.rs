@@ -943,3 +943,269 @@ fn databases_on_one_server_are_migrated_at_once() {
         assert_eq!(migrated.unwrap(), buildmail::store::pg::schema::current());
     }
 }
+
+/// One daemon on PostgreSQL, its writers side by side (the commit gate
+/// open): eight LMTP sessions at once deliver log mails of one build,
+/// signed replies to it (some refused), log mails of other builds of the
+/// same suite and architecture, and a refused reply to each of 16 more
+/// builds (each refusal answered by an error reply while fewer than
+/// `replies.max_errors_per_hour` went out). Written as the race: every mail is
+/// answered 250 (a write conflict is decided again, never answered), is
+/// committed exactly once, the build's history is one unbroken chain of
+/// the transition table's moves ending in its state, the error replies
+/// stop at the cap, and the counts per state (and today's row of them)
+/// are a recount of the builds.
+#[test]
+fn one_daemon_many_sessions_on_one_build_commit_each_mail_once() {
+    use crate::support::keys::SignSpec;
+    use crate::support::lmtp::Lmtp;
+    use buildmail::model::state::{Target, TRANSITIONS};
+
+    const CAP: i64 = 3;
+    let Some(farm) = pg_farm(&format!("[replies]\nmax_errors_per_hour = {CAP}\n")) else {
+        return;
+    };
+    let d = Daemon::start(&farm, false);
+    let log_of = |src: &str, status: &str, n: usize| {
+        let mut spec =
+            crate::support::logs::LogSpec::new(src, "1.0-1", "amd64", "unstable", status);
+        spec.filler_lines = n % 7;
+        let subject = crate::support::sbuild_subject(status, src, "1.0-1", "amd64", "unstable");
+        crate::support::with_message_id(
+            &crate::support::log_mail_plain(&subject, &crate::support::logs::sbuild_log(&spec)),
+            &crate::support::unique_message_id(),
+        )
+    };
+    // Eight sessions at once, every mail answered 250.
+    const SESSIONS: usize = 8;
+    let burst = |mails: Vec<Vec<u8>>| {
+        let mails = Arc::new(mails);
+        let barrier = Arc::new(Barrier::new(SESSIONS));
+        let threads: Vec<_> = (0..SESSIONS)
+            .map(|t| {
+                let (mails, barrier, socket) = (mails.clone(), barrier.clone(), d.socket.clone());
+                std::thread::spawn(move || {
+                    let mut c = Lmtp::unix(&socket);
+                    barrier.wait();
+                    mails
+                        .iter()
+                        .skip(t)
+                        .step_by(SESSIONS)
+                        .map(|m| c.deliver(m))
+                        .collect::<Vec<String>>()
+                })
+            })
+            .collect();
+        for t in threads {
+            for answer in t.join().unwrap() {
+                assert!(answer.starts_with("250"), "answered {answer}");
+            }
+        }
+    };
+    // The race build, and builds whose replies below are refused.
+    const REFUSED: usize = 16;
+    let mut before = vec![log_of("race", "attempted", 0)];
+    before.extend((0..REFUSED).map(|k| log_of(&format!("refuse{k}"), "attempted", k)));
+    burst(before);
+
+    // The burst: on the race build, logs and signed replies in turn;
+    // beside them, new builds of the same suite and architecture.
+    const ON_BUILD: usize = 60;
+    const OTHERS: usize = 120;
+    let statuses = ["attempted", "failed", "successful", "given-back"];
+    let commands = ["fail\nbroken on this buildd\n", "give-back\n", "retry\n"];
+    let subject = log_subject("attempted", "race", "1.0-1", "amd64");
+    let signed_at = crate::support::farm::wall_now() - 60;
+    let mut mails: Vec<Vec<u8>> = Vec::new();
+    for i in 0..ON_BUILD {
+        mails.push(if i % 2 == 0 {
+            log_of("race", statuses[(i / 2) % statuses.len()], i)
+        } else {
+            // Each signature of its own (made a second apart).
+            reply(
+                &subject,
+                &clearsign(
+                    shared_ed25519(),
+                    crate::support::farm::bind(&subject, commands[(i / 2) % commands.len()])
+                        .as_bytes(),
+                    SignSpec::at(signed_at - i as i64),
+                ),
+                None,
+            )
+        });
+        for j in 0..OTHERS / ON_BUILD {
+            let n = i * (OTHERS / ON_BUILD) + j;
+            mails.push(log_of(
+                &format!("other{n}"),
+                statuses[n % statuses.len()],
+                n,
+            ));
+        }
+    }
+    // A command each of those builds refuses (upload-rem: only from
+    // Uploaded), each answered while the error replies are under the cap:
+    // first in the burst, two in each session, so that they race.
+    for k in 0..REFUSED {
+        let subject = log_subject("attempted", &format!("refuse{k}"), "1.0-1", "amd64");
+        mails.insert(
+            k,
+            reply(
+                &subject,
+                &clearsign(
+                    shared_ed25519(),
+                    crate::support::farm::bind(&subject, "upload-rem\n").as_bytes(),
+                    SignSpec::at(signed_at),
+                ),
+                None,
+            ),
+        );
+    }
+    let total = mails.len();
+    burst(mails);
+    assert!(d.stop());
+
+    // Each mail committed once.
+    assert_eq!(
+        count(&farm, "SELECT count(*) FROM mails"),
+        (total + 1 + REFUSED) as i64
+    );
+    assert_eq!(
+        count(&farm, "SELECT count(*) FROM builds"),
+        (OTHERS + 1 + REFUSED) as i64
+    );
+    for k in 0..REFUSED {
+        let lines = store_history(&farm, &format!("refuse{k}"));
+        assert_eq!(
+            lines.iter().map(|l| l.event.as_str()).collect::<Vec<_>>(),
+            ["log:attempted", "refused:command"],
+            "refuse{k}"
+        );
+    }
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let k = key("race", "unstable", "amd64");
+    let lines = store.history(&k).unwrap();
+    assert_eq!(
+        lines.len(),
+        ON_BUILD + 1,
+        "one history line per mail to the build: {lines:#?}"
+    );
+    // One unbroken chain of the table's moves, ending in the build's state.
+    let mut at = None;
+    for (i, l) in lines.iter().enumerate() {
+        if let (Some(was), Some(from)) = (at, l.from) {
+            assert_eq!(from, was, "line {i} starts from another state: {l:?}");
+        }
+        if let (Some(from), Some(to)) = (l.from, l.to) {
+            if from != to {
+                let row = TRANSITIONS
+                    .iter()
+                    .find(|r| r.event.name() == l.event)
+                    .unwrap_or_else(|| panic!("line {i}: {} moved the build: {l:?}", l.event));
+                assert!(
+                    row.from.contains(&from) && row.to == Target::To(to),
+                    "line {i}: {from} → {to} by {} is not in the table",
+                    l.event
+                );
+            }
+        }
+        at = l.to.or(at);
+    }
+    let record = store.build(&k).unwrap().unwrap();
+    assert_eq!(
+        Some(record.state),
+        at,
+        "the build is where its history ends"
+    );
+    // One revision per mail at least (explanations of failed logs add theirs).
+    assert!(record.rev as usize > ON_BUILD, "revision {}", record.rev);
+    // The error replies stop at the cap (each refusal counted once).
+    let refused = lines
+        .iter()
+        .filter(|l| l.event.starts_with("refused:"))
+        .count() as i64;
+    assert!(
+        refused > 0,
+        "the burst was to refuse some replies to the build"
+    );
+    assert_eq!(
+        count(
+            &farm,
+            &format!(
+                "SELECT count(*) FROM replies_sent WHERE address = '{}'",
+                crate::support::farm::ADMIN
+            )
+        ),
+        CAP
+    );
+    // The counts per state are a recount, and today's row says the same.
+    let db = farm.pg.as_ref().unwrap();
+    let recount: BTreeMap<String, i64> = db
+        .client()
+        .query(
+            "SELECT state, count(*) FROM builds WHERE dist = 'unstable' AND arch = 'amd64' GROUP BY state",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let counts = store.state_counts().unwrap();
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    let kept: BTreeMap<String, i64> = counts[0]
+        .counts
+        .iter()
+        .map(|(s, n)| (s.as_str().to_string(), *n as i64))
+        .collect();
+    assert_eq!(kept, recount);
+    let days = store.daily_counts("unstable", "amd64", 0).unwrap();
+    assert_eq!(
+        days.last().map(|d| &d.counts),
+        Some(&counts[0].counts),
+        "today's counts: {days:?}"
+    );
+}
+
+/// The history of `src` (unstable, amd64).
+fn store_history(farm: &Farm, src: &str) -> Vec<buildmail::model::HistoryEntry> {
+    buildmail::store::open(&farm.cfg.database)
+        .unwrap()
+        .history(&key(src, "unstable", "amd64"))
+        .unwrap()
+}
+
+/// `import` on PostgreSQL: its commits do not wait for the WAL each, and
+/// its flush (here one, at the end: less than `import_flush_every` of
+/// mail) is one synchronous write that makes all of them durable; every
+/// mail is committed.
+#[test]
+fn import_makes_its_commits_durable_at_its_flush() {
+    let Some(farm) = pg_farm("") else { return };
+    const N: usize = 20;
+    let mut mbox = Vec::new();
+    for i in 0..N {
+        mbox.extend_from_slice(b"From buildd@example.org Mon Dec  7 12:00:00 2026\n");
+        mbox.extend_from_slice(&failed_log(&format!("imp{i}")).0);
+        mbox.extend_from_slice(b"\n");
+    }
+    let path = farm.root().join("mails.mbox");
+    std::fs::write(&path, &mbox).unwrap();
+    let out = farm
+        .cli(&["import", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count(&farm, "SELECT count(*) FROM mails"), N as i64);
+    assert_eq!(count(&farm, "SELECT count(*) FROM builds"), N as i64);
+    assert_eq!(
+        count(
+            &farm,
+            "SELECT coalesce(max(value), 0) FROM meta WHERE name = 'flushes'"
+        ),
+        1,
+        "one synchronous flush for the whole import"
+    );
+}

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::config::{Config, OWN_MESSAGE_ID_PREFIX};
 use crate::model::{Answer, BuildRecord, OutboundMail};
-use crate::store::{Commit, Store, StoreError};
+use crate::store::{Below, Commit, Counter, Store, StoreError};
 
 /// Adds an error reply (`answered`: why) to `c`, unless `answer.to` has had
 /// `replies.max_errors_per_hour` error replies in the last hour. Returns
@@ -54,6 +54,21 @@ pub fn queue_error_reply(
         }
         return Ok(false);
     }
+    // Written only while the counts are still below the limits (another
+    // writer's reply meanwhile: decided again).
+    let since = now - 3600;
+    let mut below = vec![Below {
+        counter: Counter::Replies(answer.to.clone()),
+        since,
+        limit: config.replies.max_errors_per_hour as usize,
+    }];
+    if !answer.signed {
+        below.push(Below {
+            counter: Counter::Replies(crate::store::ALL_ADDRESSES.into()),
+            since,
+            limit: config.replies.max_errors_per_hour_total as usize,
+        });
+    }
     let id = store.generate_id()?;
     match error_reply(
         &mailer.templates,
@@ -68,6 +83,7 @@ pub fn queue_error_reply(
         Ok(mail) => {
             c.outbox.push(outbound(mail, id, now));
             c.reply_sent = Some(answer.to.clone());
+            c.below.extend(below);
             Ok(true)
         }
         Err(e) => {

@@ -4,16 +4,16 @@
 //! lock, `Commit::expect`) happen inside it.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 
 use postgres::error::SqlState;
 use postgres::types::Json;
-use postgres::Transaction;
 
-use super::{build_row, dec, engine, t, PgStore};
+use super::{build_row, dec, engine, t, PgStore, Tx};
 use crate::debian::people::people;
 use crate::model::state::State;
 use crate::model::{BuildKey, BuildRecord, ExplainTask, Notice, QuarantineEntry, SignatureUse};
-use crate::store::{Commit, Committed, StoreError};
+use crate::store::{Below, Commit, Committed, Counter, StoreError};
 
 /// Why the commit stopped before COMMIT.
 enum Fail {
@@ -57,12 +57,24 @@ impl PgStore {
     pub(super) fn transact(&self, c: &Commit<'_>) -> Result<Committed, StoreError> {
         let mut conn = self.conn()?;
         let mut attempt = 0;
+        let deferred = self.deferred.load(Ordering::SeqCst);
         loop {
             let mut tx = conn.transaction().map_err(engine)?;
+            if deferred {
+                // Durable at the next flush (`Store::defer_durability`).
+                tx.raw()
+                    .batch_execute("SET LOCAL synchronous_commit TO off")
+                    .map_err(engine)?;
+            }
             let failed = match write(&mut tx, c) {
                 Ok(Err(answer)) => return Ok(answer),
                 Ok(Ok(quarantine_id)) => match tx.commit() {
-                    Ok(()) => return Ok(Committed::Written { quarantine_id }),
+                    Ok(()) => {
+                        if deferred {
+                            self.dirty.store(true, Ordering::SeqCst);
+                        }
+                        return Ok(Committed::Written { quarantine_id });
+                    }
                     Err(e) => e,
                 },
                 Err(Fail::Store(e)) => return Err(e),
@@ -78,7 +90,7 @@ impl PgStore {
 }
 
 /// The writes of one commit, in `tx`.
-fn write(tx: &mut Transaction<'_>, c: &Commit<'_>) -> Step<Option<u64>> {
+fn write(tx: &mut Tx<'_>, c: &Commit<'_>) -> Step<Option<u64>> {
     let mut deltas = Deltas::new();
     if let Some((key, state, version)) = &c.expect {
         let row = tx.query_opt(
@@ -91,6 +103,9 @@ fn write(tx: &mut Transaction<'_>, c: &Commit<'_>) -> Step<Option<u64>> {
             Some((s, v)) => return Ok(Err(Committed::Stale(format!("{v} {s}")))),
             None => return Ok(Err(Committed::Stale("unknown".into()))),
         }
+    }
+    if let Err(stale) = counted(tx, &c.below)? {
+        return Ok(Err(stale));
     }
     // The mail's dedup record first: the same mail committed by two hosts
     // at once is a duplicate for the second (its insert waits for the
@@ -328,7 +343,7 @@ fn write(tx: &mut Transaction<'_>, c: &Commit<'_>) -> Step<Option<u64>> {
 /// Records a signature's use: refused ([`Committed::Replay`]) when a use
 /// that spent it is on record. Two hosts at once: the second insert
 /// waits for the first's transaction and then finds its row.
-fn use_signature(tx: &mut Transaction<'_>, sig: &SignatureUse) -> Step<()> {
+fn use_signature(tx: &mut Tx<'_>, sig: &SignatureUse) -> Step<()> {
     let key: [&(dyn postgres::types::ToSql + Sync); 3] =
         [&t(&sig.fingerprint), &sig.created, &t(&sig.signed_sha256)];
     let inserted = tx.execute(
@@ -371,7 +386,7 @@ fn use_signature(tx: &mut Transaction<'_>, sig: &SignatureUse) -> Step<()> {
 }
 
 /// What a build is now, in words (for [`Committed::Stale`]).
-fn now_is(tx: &mut Transaction<'_>, key: &BuildKey) -> Result<String, Fail> {
+fn now_is(tx: &mut Tx<'_>, key: &BuildKey) -> Result<String, Fail> {
     let row = tx.query_opt(
         "SELECT record, rev FROM builds WHERE source = $1 AND dist = $2 AND arch = $3",
         &[&key.source, &key.dist, &key.arch],
@@ -383,7 +398,7 @@ fn now_is(tx: &mut Transaction<'_>, key: &BuildKey) -> Result<String, Fail> {
 /// Writes `b` while the stored record's revision is `b.rev` (no record:
 /// 0), storing it with the next; keeps the queue, the counts and the
 /// maintainers' index.
-fn put_build(tx: &mut Transaction<'_>, b: &BuildRecord, deltas: &mut Deltas) -> Step<()> {
+fn put_build(tx: &mut Tx<'_>, b: &BuildRecord, deltas: &mut Deltas) -> Step<()> {
     let k = &b.key;
     let old = tx
         .query_opt(
@@ -496,7 +511,7 @@ fn put_build(tx: &mut Transaction<'_>, b: &BuildRecord, deltas: &mut Deltas) -> 
 
 /// A history line of `key`.
 fn add_history(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     key: &BuildKey,
     h: &crate::model::HistoryEntry,
 ) -> Result<(), Fail> {
@@ -520,7 +535,7 @@ fn add_history(
 
 /// Adds a failed arch to its version's notice (created when there is
 /// none; a sent one takes no more).
-fn add_notice(tx: &mut Transaction<'_>, n: &Notice) -> Result<(), Fail> {
+fn add_notice(tx: &mut Tx<'_>, n: &Notice) -> Result<(), Fail> {
     let key: [&(dyn postgres::types::ToSql + Sync); 3] = [&t(&n.source), &t(&n.version), &n.dist];
     let inserted = tx.execute(
         "INSERT INTO notices (source, version, dist, due, sent, record) VALUES ($1, $2, $3, $4, $5, $6)
@@ -549,7 +564,7 @@ fn add_notice(tx: &mut Transaction<'_>, n: &Notice) -> Result<(), Fail> {
 
 /// Marks notice `sent` sent; [`Committed::Stale`] when another writer
 /// marked it meanwhile (its mails are not queued twice).
-fn notice_sent(tx: &mut Transaction<'_>, sent: &Notice) -> Step<()> {
+fn notice_sent(tx: &mut Tx<'_>, sent: &Notice) -> Step<()> {
     let key: [&(dyn postgres::types::ToSql + Sync); 3] =
         [&t(&sent.source), &t(&sent.version), &sent.dist];
     let Some(row) = tx.query_opt(
@@ -576,7 +591,7 @@ fn notice_sent(tx: &mut Transaction<'_>, sent: &Notice) -> Step<()> {
 /// An explanation made: it leaves the queue (only this log's entry), and
 /// fills in its build's record while the record still waits for it.
 fn explained(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     task: &ExplainTask,
     explanation: Option<&crate::model::Explanation>,
     deltas: &mut Deltas,
@@ -602,48 +617,86 @@ fn explained(
     Ok(Ok(()))
 }
 
-/// Writes the counts that changed (in key order: two hosts lock them in
-/// one order), and the day's row of each suite and architecture.
-fn finish_counts(tx: &mut Transaction<'_>, deltas: Deltas, now: i64) -> Result<(), Fail> {
+/// Writes the counts that changed, and the day's row of each suite and
+/// architecture. Every writer of a suite and architecture's counts holds
+/// its lock (a transaction advisory lock) until its COMMIT, so the
+/// statement after it reads counts no other writer is changing: the new
+/// counts and the day's row are made from them in that one statement,
+/// and the day's row ends as the counts are. The locks are taken in key
+/// order (two writers wait for each other, never in a circle).
+fn finish_counts(tx: &mut Tx<'_>, deltas: Deltas, now: i64) -> Result<(), Fail> {
     let day = now.div_euclid(86_400);
     for ((dist, arch), delta) in deltas {
-        if delta.values().all(|d| *d == 0) {
+        let (states, changes): (Vec<&str>, Vec<i64>) =
+            delta.into_iter().filter(|(_, d)| *d != 0).unzip();
+        if states.is_empty() {
             continue;
         }
-        for (state, d) in delta {
-            if d == 0 {
-                continue;
-            }
-            tx.execute(
-                "INSERT INTO counts (dist, arch, state, n) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (dist, arch, state) DO UPDATE SET n = counts.n + EXCLUDED.n",
-                &[&dist, &arch, &state, &d],
-            )?;
-        }
         tx.execute(
-            "DELETE FROM counts WHERE dist = $1 AND arch = $2 AND n <= 0",
-            &[&dist, &arch],
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            &[&format!("buildmail:counts:{dist}/{arch}")],
         )?;
-        let mut current: BTreeMap<State, u64> = BTreeMap::new();
-        for r in tx.query(
-            "SELECT state, n FROM counts WHERE dist = $1 AND arch = $2",
-            &[&dist, &arch],
-        )? {
-            let state: String = r.get(0);
-            let state: State =
-                serde_json::from_value(serde_json::Value::String(state)).map_err(|e| {
-                    StoreError::Corrupt {
-                        tree: "counts",
-                        message: e.to_string(),
-                    }
-                })?;
-            current.insert(state, r.get::<_, i64>(1) as u64);
-        }
         tx.execute(
-            "INSERT INTO daily (dist, arch, day, counts) VALUES ($1, $2, $3, $4)
+            "WITH delta AS (
+                 SELECT state COLLATE \"C\" AS state, n FROM unnest($4::text[], $5::bigint[]) AS d(state, n)
+             ), now_is AS (
+                 SELECT state, sum(n)::bigint AS n FROM (
+                     SELECT state, n FROM counts WHERE dist = $1 AND arch = $2
+                     UNION ALL SELECT state, n FROM delta
+                 ) AS old_and_new GROUP BY state
+             ), written AS (
+                 INSERT INTO counts (dist, arch, state, n)
+                 SELECT $1, $2, state, n FROM now_is
+                 WHERE n > 0 AND state IN (SELECT state FROM delta)
+                 ON CONFLICT (dist, arch, state) DO UPDATE SET n = EXCLUDED.n
+             ), emptied AS (
+                 DELETE FROM counts c USING now_is
+                 WHERE c.dist = $1 AND c.arch = $2 AND c.state = now_is.state AND now_is.n <= 0
+             )
+             INSERT INTO daily (dist, arch, day, counts)
+             SELECT $1, $2, $3, coalesce(json_object_agg(state, n ORDER BY state), '{}'::json)
+             FROM now_is WHERE n > 0
              ON CONFLICT (dist, arch, day) DO UPDATE SET counts = EXCLUDED.counts",
-            &[&dist, &arch, &day, &Json(&current)],
+            &[&dist, &arch, &day, &states, &changes],
         )?;
     }
     Ok(())
+}
+
+/// The name of a counter's lock (a transaction advisory lock).
+fn lock_name(counter: &Counter) -> String {
+    match counter {
+        Counter::Replies(address) => format!("buildmail:replies:{}", address.to_ascii_lowercase()),
+        Counter::Bounces => "buildmail:bounces".into(),
+    }
+}
+
+/// Checks that each count in `below` is still under its limit, holding
+/// each counter's lock until COMMIT (taken in name order), so that two
+/// writers relying on one count are written one after the other, the
+/// second counting the first's row: [`Committed::Stale`] when one reached
+/// its limit meanwhile.
+fn counted(tx: &mut Tx<'_>, below: &[Below]) -> Step<()> {
+    let names: std::collections::BTreeSet<String> =
+        below.iter().map(|b| lock_name(&b.counter)).collect();
+    for name in &names {
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&t(name)])?;
+    }
+    for b in below {
+        let n: i64 = match &b.counter {
+            Counter::Replies(address) => tx
+                .query_one(
+                    "SELECT count(*) FROM replies_sent WHERE address = $1 AND time >= $2",
+                    &[&t(&address.to_ascii_lowercase()), &b.since],
+                )?
+                .get(0),
+            Counter::Bounces => tx
+                .query_one("SELECT count(*) FROM bounces WHERE time >= $1", &[&b.since])?
+                .get(0),
+        };
+        if n.max(0) as usize >= b.limit {
+            return Ok(Err(Committed::Stale(b.reached(n.max(0) as usize))));
+        }
+    }
+    Ok(Ok(()))
 }

@@ -41,11 +41,13 @@ pub mod blobs;
 mod commit;
 pub mod schema;
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use postgres::types::{Json, ToSql};
-use postgres::{Client, Row};
+use postgres::{Client, GenericClient, Row, Statement, Transaction};
 use serde::de::DeserializeOwned;
 
 use crate::config::DatabaseConfig;
@@ -63,16 +65,45 @@ use crate::store::{
 /// A pooled connection idle longer than this is checked before use.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
-/// How many idle connections the pool keeps.
-const POOL_IDLE: usize = 8;
-
 /// The PostgreSQL database.
 pub struct PgStore {
     config: postgres::Config,
     tls: tokio_postgres_rustls::MakeRustlsConnect,
     describe: String,
-    /// Idle connections, with when each was last used.
-    idle: Mutex<Vec<(Client, Instant)>>,
+    /// The pool: idle connections, and how many are open.
+    pool: Mutex<Pool>,
+    /// Signalled when a connection goes back to the pool or closes.
+    freed: Condvar,
+    /// At most this many connections open at once (`database.connections`).
+    max_open: usize,
+    /// How long a caller waits for a connection when all are in use.
+    wait: Duration,
+    /// Commits are durable only at [`Store::flush`]
+    /// ([`Store::defer_durability`]): COMMIT does not wait for the WAL.
+    deferred: AtomicBool,
+    /// A deferred commit was made since the last flush.
+    dirty: AtomicBool,
+}
+
+/// The connections of a [`PgStore`].
+#[derive(Default)]
+struct Pool {
+    /// Idle connections, each with its statements and when it was last used.
+    idle: Vec<Idle>,
+    /// Connections open (idle or in use).
+    open: usize,
+}
+
+/// The statements prepared on one connection, by their SQL: each is
+/// parsed and planned by the server once per connection, not once per
+/// use. A new connection starts with none.
+type Prepared = HashMap<&'static str, Statement>;
+
+/// An idle connection of the pool.
+struct Idle {
+    client: Client,
+    prepared: Prepared,
+    since: Instant,
 }
 
 /// A PostgreSQL error as the store's: temporary (the caller retries, the
@@ -179,9 +210,133 @@ fn tls(cfg: &DatabaseConfig) -> Result<tokio_postgres_rustls::MakeRustlsConnect,
 }
 
 /// A pooled connection: back to the pool when dropped, unless it broke.
+/// Its `query`, `query_opt`, `query_one` and `execute` take the SQL text
+/// of a statement it prepares once ([`Prepared`]); other SQL goes through
+/// the client it dereferences to.
 pub(crate) struct Conn<'a> {
     store: &'a PgStore,
     client: Option<Client>,
+    prepared: Prepared,
+}
+
+/// `sql` prepared on `client` (from `prepared`, or now), run by `run`. A
+/// statement the server no longer takes (its plan changed under it: a
+/// migration meanwhile) is forgotten, so that the next use prepares it
+/// again.
+fn cached<C: GenericClient, T>(
+    client: &mut C,
+    prepared: &mut Prepared,
+    sql: &'static str,
+    run: impl FnOnce(&mut C, &Statement) -> Result<T, postgres::Error>,
+) -> Result<T, postgres::Error> {
+    let statement = match prepared.get(sql) {
+        Some(s) => s.clone(),
+        None => {
+            let s = client.prepare(sql)?;
+            prepared.insert(sql, s.clone());
+            s
+        }
+    };
+    run(client, &statement).inspect_err(|e| {
+        if e.code() == Some(&postgres::error::SqlState::FEATURE_NOT_SUPPORTED) {
+            prepared.remove(sql);
+        }
+    })
+}
+
+/// The statement-running methods of a connection and of a transaction,
+/// each with its prepared statements.
+macro_rules! prepared_methods {
+    () => {
+        /// Runs `sql` (prepared once on this connection): its rows.
+        pub(crate) fn query(
+            &mut self,
+            sql: &'static str,
+            params: &[&(dyn ToSql + Sync)],
+        ) -> Result<Vec<Row>, postgres::Error> {
+            let (c, p) = self.parts();
+            cached(c, p, sql, |c, s| c.query(s, params))
+        }
+
+        /// Runs `sql` (prepared once): its one row or none.
+        pub(crate) fn query_opt(
+            &mut self,
+            sql: &'static str,
+            params: &[&(dyn ToSql + Sync)],
+        ) -> Result<Option<Row>, postgres::Error> {
+            let (c, p) = self.parts();
+            cached(c, p, sql, |c, s| c.query_opt(s, params))
+        }
+
+        /// Runs `sql` (prepared once): its one row.
+        pub(crate) fn query_one(
+            &mut self,
+            sql: &'static str,
+            params: &[&(dyn ToSql + Sync)],
+        ) -> Result<Row, postgres::Error> {
+            let (c, p) = self.parts();
+            cached(c, p, sql, |c, s| c.query_one(s, params))
+        }
+
+        /// Runs `sql` (prepared once): the rows it changed.
+        pub(crate) fn execute(
+            &mut self,
+            sql: &'static str,
+            params: &[&(dyn ToSql + Sync)],
+        ) -> Result<u64, postgres::Error> {
+            let (c, p) = self.parts();
+            cached(c, p, sql, |c, s| c.execute(s, params))
+        }
+    };
+}
+
+impl Conn<'_> {
+    fn parts(&mut self) -> (&mut Client, &mut Prepared) {
+        (
+            self.client
+                .as_mut()
+                .expect("a pooled connection is present until dropped"),
+            &mut self.prepared,
+        )
+    }
+
+    prepared_methods!();
+
+    /// A transaction on this connection, using its prepared statements.
+    pub(crate) fn transaction(&mut self) -> Result<Tx<'_>, postgres::Error> {
+        let (client, prepared) = self.parts();
+        Ok(Tx {
+            tx: client.transaction()?,
+            prepared,
+        })
+    }
+}
+
+/// A transaction on a pooled connection ([`Conn::transaction`]): its
+/// statements prepared once per connection.
+pub(crate) struct Tx<'a> {
+    tx: Transaction<'a>,
+    prepared: &'a mut Prepared,
+}
+
+// The same methods as a connection's; no transaction runs `query` yet.
+#[allow(dead_code)]
+impl<'a> Tx<'a> {
+    fn parts(&mut self) -> (&mut Transaction<'a>, &mut Prepared) {
+        (&mut self.tx, &mut *self.prepared)
+    }
+
+    prepared_methods!();
+
+    /// The transaction itself, for SQL made at run time.
+    pub(crate) fn raw(&mut self) -> &mut Transaction<'a> {
+        &mut self.tx
+    }
+
+    /// Commits it.
+    pub(crate) fn commit(self) -> Result<(), postgres::Error> {
+        self.tx.commit()
+    }
 }
 
 impl std::ops::Deref for Conn<'_> {
@@ -203,24 +358,33 @@ impl std::ops::DerefMut for Conn<'_> {
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
-        if let Some(c) = self.client.take() {
-            if !c.is_closed() {
-                if let Ok(mut idle) = self.store.idle.lock() {
-                    if idle.len() < POOL_IDLE {
-                        idle.push((c, Instant::now()));
-                        return;
-                    }
-                }
-            }
-            discard(vec![c]);
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        let mut pool = self
+            .store
+            .pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if client.is_closed() {
+            pool.open = pool.open.saturating_sub(1);
+            drop(pool);
+            discard(vec![client]);
+        } else {
+            pool.idle.push(Idle {
+                client,
+                prepared: std::mem::take(&mut self.prepared),
+                since: Instant::now(),
+            });
         }
+        self.store.freed.notify_one();
     }
 }
 
 impl Drop for PgStore {
     fn drop(&mut self) {
-        let idle = std::mem::take(self.idle.get_mut().unwrap_or_else(|e| e.into_inner()));
-        discard(idle.into_iter().map(|(c, _)| c).collect());
+        let pool = std::mem::take(self.pool.get_mut().unwrap_or_else(|e| e.into_inner()));
+        discard(pool.idle.into_iter().map(|i| i.client).collect());
     }
 }
 
@@ -277,40 +441,84 @@ impl PgStore {
             config,
             tls: tls(cfg)?,
             describe,
-            idle: Mutex::new(Vec::new()),
+            pool: Mutex::new(Pool::default()),
+            freed: Condvar::new(),
+            max_open: cfg.connections.max(1),
+            wait: cfg.lock_timeout.max(Duration::from_secs(1)),
+            deferred: AtomicBool::new(false),
+            dirty: AtomicBool::new(false),
         })
     }
 
-    /// A connection from the pool, or a new one.
+    /// A connection from the pool, or a new one while fewer than
+    /// `database.connections` are open; else waits up to
+    /// `database.lock_timeout` for one to be given back.
     pub(crate) fn conn(&self) -> Result<Conn<'_>, StoreError> {
-        let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        let usable = pooled.and_then(|(mut c, since)| {
-            // A connection idle for a while may have been closed by the
-            // server (a restart, an idle timeout): asked first, so that
-            // the caller gets a live one rather than a failed step.
-            let alive = !c.is_closed()
-                && (since.elapsed() < IDLE_CHECK || c.is_valid(Duration::from_secs(5)).is_ok());
-            if alive {
-                Some(c)
-            } else {
-                discard(vec![c]);
-                None
+        let deadline = Instant::now() + self.wait;
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            let popped = pool.idle.pop();
+            if let Some(Idle {
+                mut client,
+                prepared,
+                since,
+            }) = popped
+            {
+                drop(pool);
+                // A connection idle for a while may have been closed by
+                // the server (a restart, an idle timeout): asked first, so
+                // that the caller gets a live one rather than a failed step.
+                let alive = !client.is_closed()
+                    && (since.elapsed() < IDLE_CHECK
+                        || client.is_valid(Duration::from_secs(5)).is_ok());
+                if alive {
+                    return Ok(Conn {
+                        store: self,
+                        client: Some(client),
+                        prepared,
+                    });
+                }
+                discard(vec![client]);
+                pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+                pool.open = pool.open.saturating_sub(1);
+                continue;
             }
-        });
-        let client = match usable {
-            Some(c) => c,
-            None => self.config.connect(self.tls.clone()).map_err(|e| {
-                StoreError::Engine(format!(
-                    "cannot connect to the PostgreSQL database {}: {}; try again later",
-                    self.describe,
-                    engine(e)
-                ))
-            })?,
-        };
-        Ok(Conn {
-            store: self,
-            client: Some(client),
-        })
+            if pool.open < self.max_open {
+                pool.open += 1;
+                drop(pool);
+                return match self.config.connect(self.tls.clone()) {
+                    Ok(client) => Ok(Conn {
+                        store: self,
+                        client: Some(client),
+                        prepared: Prepared::new(),
+                    }),
+                    Err(e) => {
+                        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+                        pool.open = pool.open.saturating_sub(1);
+                        drop(pool);
+                        self.freed.notify_one();
+                        Err(StoreError::Engine(format!(
+                            "cannot connect to the PostgreSQL database {}: {}; try again later",
+                            self.describe,
+                            engine(e)
+                        )))
+                    }
+                };
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::Engine(format!(
+                    "all {} connections to the PostgreSQL database {} stayed in use for {:?} \
+                     (database.connections); try again later",
+                    self.max_open, self.describe, self.wait
+                )));
+            }
+            pool = self
+                .freed
+                .wait_timeout(pool, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
     }
 
     /// Applies the migrations this database lacks (`buildmail migrate`).
@@ -319,19 +527,27 @@ impl PgStore {
         schema::migrate(&mut c, &self.describe)
     }
 
-    fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, StoreError> {
+    fn query(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
         self.conn()?.query(sql, params).map_err(engine)
     }
 
     fn query_opt(
         &self,
-        sql: &str,
+        sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, StoreError> {
         self.conn()?.query_opt(sql, params).map_err(engine)
     }
 
-    fn count(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<usize, StoreError> {
+    fn count(
+        &self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<usize, StoreError> {
         let n: i64 = self.conn()?.query_one(sql, params).map_err(engine)?.get(0);
         Ok(n.max(0) as usize)
     }
@@ -340,7 +556,7 @@ impl PgStore {
     fn values<T: DeserializeOwned>(
         &self,
         tree: &'static str,
-        sql: &str,
+        sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<T>, StoreError> {
         self.query(sql, params)?
@@ -352,7 +568,7 @@ impl PgStore {
     /// Builds from rows of (`record`, `rev`).
     fn builds(
         &self,
-        sql: &str,
+        sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<BuildRecord>, StoreError> {
         self.query(sql, params)?
@@ -406,15 +622,19 @@ impl PgStore {
     where
         T: serde::Serialize + DeserializeOwned + Sync + std::fmt::Debug,
     {
+        let (select, update) = match table {
+            "jobs" => (
+                "SELECT record FROM jobs WHERE id = $1 FOR UPDATE SKIP LOCKED",
+                "UPDATE jobs SET record = $2 WHERE id = $1",
+            ),
+            _ => (
+                "SELECT record FROM outbox WHERE id = $1 FOR UPDATE SKIP LOCKED",
+                "UPDATE outbox SET record = $2 WHERE id = $1",
+            ),
+        };
         let mut c = self.conn()?;
         let mut tx = c.transaction().map_err(engine)?;
-        let Some(row) = tx
-            .query_opt(
-                &format!("SELECT record FROM {table} WHERE id = $1 FOR UPDATE SKIP LOCKED"),
-                &[&(id as i64)],
-            )
-            .map_err(engine)?
-        else {
+        let Some(row) = tx.query_opt(select, &[&(id as i64)]).map_err(engine)? else {
             return Ok(None);
         };
         let mut item: T = dec(table, &row, 0)?;
@@ -423,11 +643,8 @@ impl PgStore {
             return Ok(None);
         }
         *slot(&mut item) = Some(claim.clone());
-        tx.execute(
-            &format!("UPDATE {table} SET record = $2 WHERE id = $1"),
-            &[&(id as i64), &Json(&item)],
-        )
-        .map_err(engine)?;
+        tx.execute(update, &[&(id as i64), &Json(&item)])
+            .map_err(engine)?;
         tx.commit().map_err(engine)?;
         Ok(Some(Claimed { item, previous }))
     }
@@ -534,9 +751,41 @@ impl Store for PgStore {
         format!("the PostgreSQL database {}", self.describe)
     }
 
-    /// A commit is durable when COMMIT returns: nothing to do.
+    /// A commit is durable when COMMIT returns: nothing to do, unless
+    /// durability was deferred ([`Store::defer_durability`]): then one
+    /// write committed synchronously, which flushes the WAL of every
+    /// commit before it.
     fn flush(&self) -> Result<(), StoreError> {
-        Ok(())
+        if !self.dirty.swap(false, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(engine)?;
+        tx.raw()
+            .batch_execute("SET LOCAL synchronous_commit TO on")
+            .map_err(engine)?;
+        tx.execute(
+            "INSERT INTO meta (name, value) VALUES ('flushes', 1)
+             ON CONFLICT (name) DO UPDATE SET value = meta.value + 1",
+            &[],
+        )
+        .map_err(engine)?;
+        tx.commit().map_err(engine)
+    }
+
+    /// COMMIT no longer waits for the WAL to reach the disk
+    /// (`synchronous_commit` off for buildmail's commits); [`Store::flush`]
+    /// does, once for all of them.
+    fn defer_durability(&self) {
+        self.deferred.store(true, Ordering::SeqCst);
+    }
+
+    /// Every commit checks what its decision read (revisions,
+    /// expectations, counts under their locks; dedup and replay by key):
+    /// a daemon's writers commit side by side, each on a connection of
+    /// the pool (`database.connections`).
+    fn concurrent_writers(&self) -> bool {
+        true
     }
 
     fn commit(&self, c: &Commit<'_>) -> Result<Committed, StoreError> {

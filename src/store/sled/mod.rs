@@ -877,7 +877,14 @@ impl Store for SledStore {
             .ok_or_else(|| corrupt("meta", "last_id is not a number"))
     }
 
+    /// [`Commit::below`] is counted before the transaction: sled's
+    /// writers are one at a time (the process lock; a daemon's gate).
     fn commit(&self, c: &Commit<'_>) -> Result<Committed, StoreError> {
+        for b in &c.below {
+            if let Some(why) = b.reached_in(self)? {
+                return Ok(Committed::Stale(why));
+            }
+        }
         self.transact(c)
     }
 
