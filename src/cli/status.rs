@@ -1,7 +1,8 @@
 //! `buildmail status`: whether the daemon runs, its queues, the last sync
 //! (see [`crate::query::status`]). Exits 0 when a daemon answered, 3 when
 //! none runs (as `systemctl status` does), the rest shown from the
-//! database (which it never creates).
+//! database (which it never creates); 1 when the running daemon cannot
+//! read the database (its own line is shown all the same).
 
 use std::process::ExitCode;
 
@@ -32,7 +33,9 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     } else {
         print(&status, config);
     }
-    Ok(if status.daemon.is_some() {
+    Ok(if status.database_error.is_some() {
+        ExitCode::FAILURE
+    } else if status.daemon.is_some() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(NOT_RUNNING)
@@ -62,6 +65,10 @@ fn print(s: &Status, config: &Config) {
             p.total,
             format_time(p.started)
         );
+    }
+    if let Some(why) = &s.database_error {
+        println!("database:      {}: not answering: {why}", s.database);
+        return;
     }
     println!("database:      {}", s.database);
     println!(

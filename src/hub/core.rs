@@ -221,7 +221,13 @@ impl Core {
 
     /// The status, this daemon's part included.
     pub fn status(&self) -> Result<Status, StoreError> {
-        let mut s = query::status(&*self.store, &self.config())?;
+        // A database that does not answer is part of the answer: the
+        // daemon still runs (deferring mail), and says so.
+        let mut s = query::status(&*self.store, &self.config()).unwrap_or_else(|e| Status {
+            database: self.store.describe(),
+            database_error: Some(e.to_string()),
+            ..Status::default()
+        });
         s.daemon = Some(Daemon {
             pid: std::process::id(),
             started: self.started,

@@ -9,12 +9,18 @@ use crate::config::Config;
 use crate::store::{Store, StoreError};
 
 /// Everything `status` shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
     /// The running daemon; `None` when none answered.
     pub daemon: Option<Daemon>,
     /// The database, in words.
     pub database: String,
+    /// Why the running daemon could not read the database (PostgreSQL
+    /// down, say); the counts below are then all 0. The daemon's own part
+    /// is still there: it runs, and defers mail until the database
+    /// answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_error: Option<String>,
     /// Ingested mails (dedup records).
     pub mails: usize,
     /// Builds known.
@@ -105,6 +111,7 @@ pub fn gather(store: &dyn Store, config: &Config) -> Result<Status, StoreError> 
     Ok(Status {
         daemon: None,
         database: store.describe(),
+        database_error: None,
         mails: stats.mails,
         builds: stats.builds,
         unhandled: stats.unhandled,

@@ -1209,3 +1209,73 @@ fn import_makes_its_commits_durable_at_its_flush() {
         "one synchronous flush for the whole import"
     );
 }
+
+/// The database down under a running daemon: `status` still shows the
+/// daemon (it runs, and defers mail), says the database does not answer
+/// and why, and exits 1; `--json` carries both.
+#[test]
+fn status_shows_the_daemon_while_its_database_is_down() {
+    if pg::server().is_none() {
+        eprintln!("not here: this test runs in the PostgreSQL pass");
+        return;
+    }
+    let server = Throwaway::start().expect("a server of the test's own");
+    let farm = Farm::with_database(Some(TestDb::create_on(&server.url)), "");
+    let daemon = Daemon::start(&farm, false);
+    let up = farm.cli(&["status"]).output().unwrap();
+    assert_eq!(
+        up.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    drop(server); // stopped, its directory removed
+    let out = farm.cli(&["status"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}{err}");
+    assert!(text.contains("daemon:        running (pid"), "{text}");
+    assert!(
+        text.contains("database:      the PostgreSQL database postgresql://")
+            && text.contains("not answering: "),
+        "{text}"
+    );
+    assert!(
+        !text.contains("mails:"),
+        "counts of a database that did not answer: {text}"
+    );
+    let out = farm.cli(&["status", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(json["daemon"]["pid"].as_u64().is_some(), "{json}");
+    assert!(
+        json["database_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{json}"
+    );
+    drop(daemon);
+}
+
+/// A database the server does not have: the mail is deferred (75: the
+/// MTA keeps it), and the error says what to do — create it or correct
+/// the URL — not "try again later", and says "database error" once.
+#[test]
+fn a_database_that_does_not_exist_says_to_create_it() {
+    let Some(farm) = pg_farm("") else { return };
+    let url = farm.pg.as_ref().unwrap().url.clone();
+    let (server, _) = url.rsplit_once('/').unwrap();
+    let mut missing = Farm::beside(&farm);
+    missing.toml = missing
+        .toml
+        .replace(&url, &format!("{server}/no_such_database_here"));
+    missing.cfg = buildmail::config::Config::from_toml(&missing.toml, None).unwrap();
+    let (mail, _) = failed_log("hello");
+    let out = missing.deliver_binary(&mail, &[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{said}");
+    assert!(said.contains("no_such_database_here"), "{said}");
+    assert!(said.contains("create it"), "{said}");
+    assert!(!said.contains("try again later"), "{said}");
+    assert_eq!(said.matches("database error").count(), 1, "{said}");
+}

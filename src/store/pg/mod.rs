@@ -108,6 +108,34 @@ struct Idle {
 
 /// A PostgreSQL error as the store's: temporary (the caller retries, the
 /// mail is answered 451), its text without the URL.
+/// Why a connection could not be made, and what to do: a database or a
+/// login the server does not know will not come by waiting.
+fn connect_failure(e: postgres::Error) -> String {
+    use postgres::error::SqlState;
+    let code = e.as_db_error().map(|d| d.code().clone());
+    let why = match engine(e) {
+        StoreError::Engine(why) => why,
+        other => other.to_string(),
+    };
+    let next = match code {
+        Some(c) if c == SqlState::INVALID_CATALOG_NAME => {
+            "create it (README: \"Several hosts: PostgreSQL\") or correct `[database] url`"
+        }
+        Some(c)
+            if c == SqlState::INVALID_PASSWORD
+                || c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION =>
+        {
+            "check the user and password of `[database] url` and the server's pg_hba.conf"
+        }
+        _ => "try again later",
+    };
+    if why.ends_with(next) {
+        why
+    } else {
+        format!("{why}; {next}")
+    }
+}
+
 pub(crate) fn engine(e: postgres::Error) -> StoreError {
     match e.as_db_error() {
         // A table missing: the database was never migrated (a command
@@ -498,9 +526,9 @@ impl PgStore {
                         drop(pool);
                         self.freed.notify_one();
                         Err(StoreError::Engine(format!(
-                            "cannot connect to the PostgreSQL database {}: {}; try again later",
+                            "cannot connect to the PostgreSQL database {}: {}",
                             self.describe,
-                            engine(e)
+                            connect_failure(e)
                         )))
                     }
                 };
