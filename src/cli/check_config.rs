@@ -20,14 +20,26 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         ),
         None => "database.url: (unset: the sled database at database.path)".to_string(),
     });
-    r.line(format!(
-        "database.log_archive: {}",
-        config.database.log_archive.display()
-    ));
-    r.line(format!(
-        "database.mail_blobs: {}",
-        config.database.mail_blobs.display()
-    ));
+    if config.database.url.is_some() {
+        let unused = "(not used: logs and kept mails are blobs in the PostgreSQL database; `migrate --from-sled` reads it)";
+        r.line(format!(
+            "database.log_archive: {} {unused}",
+            config.database.log_archive.display()
+        ));
+        r.line(format!(
+            "database.mail_blobs: {} {unused}",
+            config.database.mail_blobs.display()
+        ));
+    } else {
+        r.line(format!(
+            "database.log_archive: {}",
+            config.database.log_archive.display()
+        ));
+        r.line(format!(
+            "database.mail_blobs: {}",
+            config.database.mail_blobs.display()
+        ));
+    }
     r.line(format!(
         "database.lock_timeout: {}",
         format_duration(config.database.lock_timeout)
@@ -178,6 +190,18 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         }
     }
     let mut warnings = config.warnings();
+    if config.database.url.is_some() {
+        // PostgreSQL is shared: asking it takes nothing from anyone (a
+        // sled database is not opened here, since that would take its
+        // lock from the daemon).
+        match crate::store::open(&config.database) {
+            Ok(_) => r.line(
+                "database: the PostgreSQL database answers, and its schema is this buildmail's"
+                    .to_string(),
+            ),
+            Err(e) => warnings.push(format!("the database cannot be used now: {e}")),
+        }
+    }
     let existing = config.signatures.existing_keyrings();
     for p in &config.signatures.keyrings {
         if !p.exists() {

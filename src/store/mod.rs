@@ -118,8 +118,8 @@ pub enum StoreError {
 impl StoreError {
     /// Whether retrying cannot help until an operator acts: the database
     /// or a directory beside it cannot be used at all (not a directory,
-    /// permission denied, read-only file system), or it was written by a
-    /// newer buildmail. A busy lock, a full disk or an engine hiccup is
+    /// permission denied, read-only file system), it has no schema yet,
+    /// or it was written by a newer buildmail. A busy lock, a full disk or an engine hiccup is
     /// worth retrying.
     pub fn is_permanent(&self) -> bool {
         use std::io::ErrorKind;
@@ -131,6 +131,8 @@ impl StoreError {
                     | ErrorKind::PermissionDenied
                     | ErrorKind::ReadOnlyFilesystem
                     | ErrorKind::IsADirectory
+                    // A blob store whose database has no schema yet.
+                    | ErrorKind::Unsupported
             ),
             _ => false,
         }

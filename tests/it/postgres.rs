@@ -499,6 +499,22 @@ fn a_missing_or_newer_schema_is_refused() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{said}");
     assert!(said.contains("run `buildmail migrate`"), "{said}");
+    // A log mail too (its log is stored before the database is opened):
+    // the same answer, not a deferral for days.
+    let (log, _) = failed_log("hello");
+    let out = unmigrated.deliver_binary(&log, &[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{said}");
+    assert!(said.contains("run `buildmail migrate`"), "{said}");
+    // check-config asks the database, and says what to do.
+    let out = unmigrated.cli(&["check-config"]).output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("the database cannot be used now")
+            && text.contains("run `buildmail migrate`"),
+        "{text}"
+    );
     // A newer schema: written by a later buildmail.
     farm.pg
         .as_ref()
@@ -1278,4 +1294,40 @@ fn a_database_that_does_not_exist_says_to_create_it() {
     assert!(said.contains("create it"), "{said}");
     assert!(!said.contains("try again later"), "{said}");
     assert_eq!(said.matches("database error").count(), 1, "{said}");
+}
+
+/// `check-config` asks a PostgreSQL database whether it can be used (a
+/// sled database it leaves alone: opening it would take its lock), and
+/// says that the log and mail directories are not used with it.
+#[test]
+fn check_config_asks_the_postgresql_database() {
+    let Some(farm) = pg_farm("") else { return };
+    let out = farm.cli(&["check-config"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(
+            "database: the PostgreSQL database answers, and its schema is this buildmail's"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("database.log_archive: ") && l.contains("(not used: ")),
+        "{text}"
+    );
+    // A server that is not there: usable, with a warning naming it.
+    let url = farm.pg.as_ref().unwrap().url.clone();
+    let mut down = Farm::beside(&farm);
+    down.toml = down
+        .toml
+        .replace(&url, "postgresql://postgres@127.0.0.1:1/nowhere");
+    let out = down.cli(&["check-config", "--json"]).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warnings = json["warnings"].to_string();
+    assert!(
+        warnings.contains("the database cannot be used now")
+            && warnings.contains("127.0.0.1:1/nowhere"),
+        "{json}"
+    );
 }

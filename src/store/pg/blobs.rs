@@ -20,6 +20,16 @@ fn io_err(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(e.to_string())
 }
 
+/// A PostgreSQL error of the blob store as an I/O error: one an operator
+/// must act on (a database nobody migrated) is `Unsupported`, which
+/// [`StoreError::is_permanent`] counts as such, the rest temporary.
+fn pg_err(e: postgres::Error) -> io::Error {
+    match super::engine(e) {
+        StoreError::Schema(why) => io::Error::new(io::ErrorKind::Unsupported, why),
+        other => io_err(other),
+    }
+}
+
 impl PgBlobs {
     /// The blob store `store` (`logs`, `mails`) of the database at `url`.
     pub fn new(store: &'static str, url: &str, cfg: &crate::config::DatabaseConfig) -> PgBlobs {
@@ -59,7 +69,7 @@ impl BlobStore for PgBlobs {
                     &bytes,
                 ],
             )
-            .map_err(|e| io_err(super::engine(e)))?;
+            .map_err(pg_err)?;
         Ok(())
     }
 
@@ -75,7 +85,7 @@ impl BlobStore for PgBlobs {
                 "SELECT codec, bytes FROM blobs WHERE store = $1 AND id = $2",
                 &[&self.store, &id.0.as_slice()],
             )
-            .map_err(|e| io_err(super::engine(e)))?;
+            .map_err(pg_err)?;
         row.map(|r| {
             Ok(StoredBlob {
                 codec: codec(r.get(0))?,
@@ -92,7 +102,7 @@ impl BlobStore for PgBlobs {
                 "SELECT 1 FROM blobs WHERE store = $1 AND id = $2",
                 &[&self.store, &id.0.as_slice()],
             )
-            .map_err(|e| io_err(super::engine(e)))?
+            .map_err(pg_err)?
             .is_some())
     }
 
@@ -103,7 +113,7 @@ impl BlobStore for PgBlobs {
                 "SELECT id, codec, length(bytes) FROM blobs WHERE store = $1",
                 &[&self.store],
             )
-            .map_err(|e| io_err(super::engine(e)))?;
+            .map_err(pg_err)?;
         rows.iter()
             .map(|r| {
                 let id: Vec<u8> = r.get(0);

@@ -140,8 +140,9 @@ pub(crate) fn engine(e: postgres::Error) -> StoreError {
     match e.as_db_error() {
         // A table missing: the database was never migrated (a command
         // that reached it before opening the store, e.g. a blob put).
+        // An operator must act, as for a schema found missing at open.
         Some(db) if *db.code() == postgres::error::SqlState::UNDEFINED_TABLE => {
-            StoreError::Engine(format!(
+            StoreError::Schema(format!(
                 "PostgreSQL: {}: the database has no buildmail schema: run `buildmail migrate`",
                 db.message()
             ))
