@@ -144,6 +144,15 @@ pub struct ArchiveConfig {
     pub binnmu_maintainer: String,
 }
 
+impl ArchiveConfig {
+    /// Whether the farm follows an archive (`root` is set): `sync` reads
+    /// its indices, and the queue hands out only builds a sync has seen in
+    /// its Sources.
+    pub fn followed(&self) -> bool {
+        self.root.is_some()
+    }
+}
+
 /// What may DKIM-authenticate the archive's mail (`[archive]` `dkim_*`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DkimRules {

@@ -16,6 +16,26 @@ pub fn queued(r: &BuildRecord) -> bool {
     r.in_queue()
 }
 
+/// Whether a queued build is handed out (`take`) and listed (`queue`):
+/// a farm that follows an archive (`archive_followed`: `[archive] root`)
+/// hands out only builds a sync has seen in the archive's Sources; one
+/// known from mail only (`mail_only`: [`BuildRecord::mail_only`],
+/// [`QueueFacts::mail_only`]) waits for the next sync, which either finds
+/// its source (then it is handed out) or takes it out of the queue as a
+/// source the archive does not have. A farm fed by mail alone hands out
+/// every queued build.
+pub fn handed_out(mail_only: bool, archive_followed: bool) -> bool {
+    !(archive_followed && mail_only)
+}
+
+/// Why a queued build that is not [`handed_out`] waits, and what to do.
+pub fn why_not_handed_out(r: &BuildRecord) -> String {
+    format!(
+        "it is {} ({}) but known from mail only: this farm follows an archive, and no sync has seen {} in its Sources; run `buildmail sync` (a source the archive has is then handed out, one it lacks leaves the queue)",
+        r.state, r.version, r.key.source
+    )
+}
+
 /// The queue order of two queued builds, by what places them
 /// ([`QueueFacts`]).
 pub fn compare_facts(order: &QueueOrder, a: &QueueFacts, b: &QueueFacts) -> Ordering {
@@ -69,9 +89,14 @@ pub fn why(r: &BuildRecord) -> String {
     out.join(", ")
 }
 
-/// The queue: the queued records of `records`, in order.
-pub fn order(by: &QueueOrder, mut records: Vec<BuildRecord>) -> Vec<BuildRecord> {
-    records.retain(queued);
+/// The queue: the queued records of `records` that are [`handed_out`]
+/// (`archive_followed`: the farm follows an archive), in order.
+pub fn order(
+    by: &QueueOrder,
+    archive_followed: bool,
+    mut records: Vec<BuildRecord>,
+) -> Vec<BuildRecord> {
+    records.retain(|r| queued(r) && handed_out(r.mail_only(), archive_followed));
     let mut keyed: Vec<(QueueFacts, BuildRecord)> =
         records.into_iter().map(|r| (r.queue_facts(), r)).collect();
     keyed.sort_by(|a, b| compare_facts(by, &a.0, &b.0));
@@ -106,6 +131,7 @@ mod tests {
     fn wanna_build_order() {
         let q = order(
             &QueueOrder::default(),
+            false,
             vec![
                 rec("zgame", "optional", "games", true, None),
                 rec("newlib", "optional", "libs", false, None),
@@ -127,6 +153,7 @@ mod tests {
         };
         let q2 = order(
             &custom,
+            false,
             vec![
                 rec("alib", "optional", "libs", true, None),
                 rec("zgame", "optional", "games", true, None),
@@ -139,5 +166,27 @@ mod tests {
             why(&q[0]),
             "admin priority 10, new package, priority extra, section games"
         );
+    }
+
+    #[test]
+    fn a_build_known_from_mail_only_is_listed_only_without_an_archive() {
+        let synced = rec("hello", "optional", "devel", false, None);
+        let mail_only = BuildRecord {
+            source: None,
+            ..rec("ghost", "optional", "devel", false, None)
+        };
+        let names = |followed: bool| -> Vec<String> {
+            order(
+                &QueueOrder::default(),
+                followed,
+                vec![synced.clone(), mail_only.clone()],
+            )
+            .into_iter()
+            .map(|r| r.key.source)
+            .collect()
+        };
+        assert_eq!(names(false), ["hello", "ghost"]);
+        assert_eq!(names(true), ["hello"]);
+        assert!(why_not_handed_out(&mail_only).contains("run `buildmail sync`"));
     }
 }

@@ -152,16 +152,28 @@ fn source_of(e: &SourceEntry, old: Option<&ArchiveSource>, view: &ArchView) -> A
     }
 }
 
-/// A source the archive no longer has.
+/// A source the archive's Sources lack: one that left the archive, or one
+/// it never had (a build known from mail only: a log of a source no
+/// mirror has). Either way the build leaves the queue (a Failed or
+/// Dep-Wait one goes Failed-Removed / Dep-Wait-Removed, keeping why), and a
+/// later Sources that has the source brings it back ([`update`]).
 fn gone(r: &BuildRecord, now: i64) -> Option<(BuildRecord, HistoryEntry)> {
-    if r.source.as_ref().is_none_or(|s| s.removed) {
-        // Never synced (known from mail only), or already out.
+    if r.source.as_ref().is_some_and(|s| s.removed) {
+        // Already out.
         return None;
     }
+    let why = if r.mail_only() {
+        "the archive does not have this source"
+    } else {
+        "the source left the archive"
+    };
     let mut n = r.clone();
-    if let Some(s) = n.source.as_mut() {
-        s.removed = true;
-    }
+    n.source
+        .get_or_insert_with(|| ArchiveSource {
+            version: r.version.clone(),
+            ..ArchiveSource::default()
+        })
+        .removed = true;
     let event = match r.state {
         State::Failed => Some(SyncEvent::FailedRemoved),
         State::DepWait => Some(SyncEvent::DepWaitRemoved),
@@ -175,15 +187,12 @@ fn gone(r: &BuildRecord, now: i64) -> Option<(BuildRecord, HistoryEntry)> {
             n.state_change = now;
             (
                 format!("sync:{}", e.as_str()),
-                "the source left the archive; the failure and wait information is kept".to_string(),
+                format!("{why}; the failure and wait information is kept"),
             )
         }
         _ => (
             "sync:removed".to_string(),
-            format!(
-                "the source left the archive; the build ({}) leaves the queue",
-                r.state
-            ),
+            format!("{why}; the build ({}) leaves the queue", r.state),
         ),
     };
     let h = history(Some(r.state), n.state, &r.version, &name, note, now);
@@ -442,12 +451,17 @@ fn update(
         // Nothing moved: keep what the archive says (section, Build-Depends)
         // without a history line.
         return source_changed.then(|| {
+            let note = if back {
+                "the source is back in the archive"
+            } else {
+                "the archive's description of the source changed"
+            };
             let h = history(
                 Some(from),
                 state,
                 &n.version,
                 "sync:source",
-                "the archive's description of the source changed".into(),
+                note.into(),
                 now,
             );
             (n, h)

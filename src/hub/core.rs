@@ -291,7 +291,7 @@ impl Core {
         }
         let entries = Arc::new(query::queue(
             &*self.store,
-            &self.config().archive.order,
+            &self.config().archive,
             suite,
             arch,
         )?);

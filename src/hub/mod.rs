@@ -553,7 +553,7 @@ fn view(
             filter,
         } => Answer::Logs(query::logs(store, &source, version.as_deref(), &filter)?),
         Query::Queue { suite, arch, limit } => {
-            let mut queue = query::queue(store, &config.archive.order, &suite, &arch)?;
+            let mut queue = query::queue(store, &config.archive, &suite, &arch)?;
             queue.truncate(limit.unwrap_or(usize::MAX));
             Answer::Queue(queue)
         }
@@ -582,7 +582,7 @@ fn view(
             let (Query::Suite { suite, arch } | Query::QueuePage { suite, arch, .. }) = &q else {
                 return Err(HubError::refused("not a queue view"));
             };
-            let queue = query::queue(store, &config.archive.order, suite, arch)?;
+            let queue = query::queue(store, &config.archive, suite, arch)?;
             with_queue(store, q, &queue, now)?
         }
         Query::InState {

@@ -155,15 +155,7 @@ pub fn take(
     now: i64,
 ) -> Result<Taken, HubError> {
     check_builder(config, builder, arch)?;
-    match crate::sync::take(
-        store,
-        &config.archive.order,
-        suite,
-        arch,
-        builder,
-        source,
-        now,
-    ) {
+    match crate::sync::take(store, &config.archive, suite, arch, builder, source, now) {
         Ok(r) => Ok(Taken::of(&r, builder, config)),
         Err(TakeError::Store(e)) => Err(e.into()),
         Err(e) => Err(HubError::refused(e.to_string())),

@@ -140,6 +140,11 @@ pub struct QueueFacts {
     /// The source's `Section:`.
     #[serde(default)]
     pub section: Option<String>,
+    /// Known from mail only: no sync has seen the source in the archive
+    /// ([`BuildRecord::mail_only`]). A farm that follows an archive does
+    /// not hand it out (`decide::queue::handed_out`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mail_only: bool,
 }
 
 impl BuildRecord {
@@ -154,10 +159,17 @@ impl BuildRecord {
                 .is_some_and(|s| s.removed || s.ask_first.is_some())
     }
 
+    /// Whether the build is known from mail only: no sync has seen its
+    /// source in the archive (no [`ArchiveSource`]).
+    pub fn mail_only(&self) -> bool {
+        self.source.is_none()
+    }
+
     /// What places it in the queue ([`QueueFacts`]).
     pub fn queue_facts(&self) -> QueueFacts {
         let s = self.source.as_ref();
         QueueFacts {
+            mail_only: self.mail_only(),
             source: self.key.source.clone(),
             admin_priority: self.priority.unwrap_or(0),
             built_before: s.is_some_and(|s| s.built_before),

@@ -10,8 +10,7 @@ pub mod status;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
-use crate::debian::order::QueueOrder;
+use crate::config::{ArchiveConfig, Config};
 use crate::model::state::State;
 use crate::model::{
     BuildKey, BuildRecord, HistoryEntry, LogRef, OutboundMail, QuarantineEntry, SignatureUse,
@@ -134,11 +133,11 @@ pub struct QueueEntry {
 /// why (`queue`).
 pub fn queue(
     store: &dyn Store,
-    order: &QueueOrder,
+    archive: &ArchiveConfig,
     suite: &str,
     arch: &str,
 ) -> Result<Vec<QueueEntry>, StoreError> {
-    Ok(crate::sync::queue(store, order, suite, arch)?
+    Ok(crate::sync::queue(store, archive, suite, arch)?
         .iter()
         .enumerate()
         .map(|(i, r)| QueueEntry {

@@ -4,7 +4,9 @@
 use crate::model::QueueFacts;
 
 /// The part of a queue key that groups builds placed alike (admin
-/// priority, highest first; built before first; `Priority:`; `Section:`),
+/// priority, highest first; built before first; `Priority:`; `Section:`;
+/// then builds known from mail only apart, after a 0 byte no name starts
+/// with, so that `take` passes over them without reading them),
 /// each group's builds then by name: the first key of each group is that
 /// group's best, whatever order the configuration gives priorities and
 /// sections (a store's `queue_heads` reads one per group: sled's queue
@@ -21,6 +23,9 @@ pub fn queue_group(facts: &QueueFacts) -> Vec<u8> {
             k.push(1);
             k.extend_from_slice(v.as_bytes());
         }
+        k.push(0);
+    }
+    if facts.mail_only {
         k.push(0);
     }
     k

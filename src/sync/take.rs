@@ -1,19 +1,23 @@
 //! The builders' and admins' operations on the queue: `queue`, `take`,
 //! `binnmu`.
 
+use crate::config::ArchiveConfig;
 use crate::debian::version;
+use crate::decide::queue::handed_out;
 use crate::model::BuildRecord;
 use crate::store::{Commit, Store, StoreError};
 
-/// The queue of `suite`/`arch`, in order ([`crate::decide::queue`]).
+/// The queue of `suite`/`arch` as `archive` orders it, the builds it
+/// hands out only ([`crate::decide::queue`]).
 pub fn queue(
     store: &dyn Store,
-    order: &crate::debian::order::QueueOrder,
+    archive: &ArchiveConfig,
     suite: &str,
     arch: &str,
 ) -> Result<Vec<BuildRecord>, StoreError> {
     Ok(crate::decide::queue::order(
-        order,
+        &archive.order,
+        archive.followed(),
         store.queued(suite, arch)?,
     ))
 }
@@ -49,10 +53,11 @@ pub enum TakeError {
 /// Hands the top of the queue (or `source`) to `builder`: Needs-Build →
 /// Building in one compare-and-set commit, so two builders never take the
 /// same build (the loser takes the next one, or is told the named source
-/// went).
+/// went). A farm that follows an archive hands out no build known from
+/// mail only ([`crate::decide::queue::handed_out`]).
 pub fn take(
     store: &dyn Store,
-    order: &crate::debian::order::QueueOrder,
+    archive: &ArchiveConfig,
     suite: &str,
     arch: &str,
     builder: &str,
@@ -64,15 +69,17 @@ pub fn take(
         arch: arch.into(),
         source: name.into(),
     };
+    let followed = archive.followed();
     // Each turn another builder took the candidate first, or it changed
     // since the index was read; the index is kept in the same commits as
     // the records, so this ends unless they disagree.
-    for _ in 0..1000 {
+    'turn: for _ in 0..1000 {
         let candidate = match source {
             Some(name) => match store.build(&key(name))? {
-                Some(r) if r.in_queue() => r,
+                Some(r) if r.in_queue() && handed_out(r.mail_only(), followed) => r,
                 other => {
                     let why = match other {
+                        Some(r) if r.in_queue() => crate::decide::queue::why_not_handed_out(&r),
                         Some(r) if r.state == crate::model::State::NeedsBuild => format!(
                             "it is {} ({}) but not in the queue (its source left the archive, or an admin is asked whether to build it)",
                             r.state, r.version
@@ -89,21 +96,30 @@ pub fn take(
                 }
             },
             // The top of the queue from the index alone (what places each
-            // build), then that one record.
+            // build; builds known from mail only are groups of their own),
+            // then that one record.
             None => {
-                let top = store
-                    .queue_heads(suite, arch)?
-                    .into_iter()
-                    .min_by(|a, b| crate::decide::queue::compare_facts(order, a, b))
-                    .ok_or_else(|| TakeError::Empty {
-                        suite: suite.into(),
-                        arch: arch.into(),
-                    })?;
-                match store.build(&key(&top.source))? {
-                    Some(r) if r.in_queue() => r,
-                    // Changed since the index was read: look again.
-                    _ => continue,
+                let mut heads = store.queue_heads(suite, arch)?;
+                heads.retain(|h| handed_out(h.mail_only, followed));
+                heads.sort_by(|a, b| crate::decide::queue::compare_facts(&archive.order, a, b));
+                let mut found = None;
+                for head in heads {
+                    match store.build(&key(&head.source))? {
+                        Some(r) if r.in_queue() && handed_out(r.mail_only(), followed) => {
+                            found = Some(r);
+                            break;
+                        }
+                        // Indexed by an earlier release, before builds known
+                        // from mail only were apart: the next group.
+                        Some(r) if r.in_queue() => {}
+                        // Changed since the index was read: look again.
+                        _ => continue 'turn,
+                    }
                 }
+                found.ok_or_else(|| TakeError::Empty {
+                    suite: suite.into(),
+                    arch: arch.into(),
+                })?
             }
         };
         let Some(to) = crate::model::state::decide_sync(

@@ -58,7 +58,7 @@ fn cli_ok(farm: &Farm, args: &[&str]) -> String {
 /// The sources in the queue of unstable/`arch`, in order.
 fn queue_names(farm: &Farm, arch: &str) -> Vec<String> {
     let store = buildmail::store::open(&farm.cfg.database).unwrap();
-    sync::queue(&*store, &farm.cfg.archive.order, "unstable", arch)
+    sync::queue(&*store, &farm.cfg.archive, "unstable", arch)
         .unwrap()
         .into_iter()
         .map(|r| r.key.source)
@@ -83,7 +83,7 @@ fn take(
 ) -> Result<BuildRecord, sync::TakeError> {
     sync::take(
         store,
-        &farm.cfg.archive.order,
+        &farm.cfg.archive,
         "unstable",
         arch,
         builder,
@@ -467,21 +467,12 @@ fn the_cli_syncs_queues_and_takes() {
 
     // Two builders race for the same build: exactly one gets it.
     let take = |who: &str| {
-        farm.cli(&[
-            "take",
-            "--suite",
-            "unstable",
-            "--arch",
-            "amd64",
-            "--builder",
-            who,
-            "game",
-            "--json",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
+        take_cmd(&farm, who, "game")
+            .arg("--json")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
     };
     let (a, b) = (take("buildd-a"), take("buildd-b"));
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
@@ -500,6 +491,165 @@ fn the_cli_syncs_queues_and_takes() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("Building"));
+}
+
+/// The CLI's `take` of `source` on unstable/amd64 by `builder`.
+fn take_cmd(farm: &Farm, builder: &str, source: &str) -> std::process::Command {
+    let mut c = farm.cli(&["take", "--suite", "unstable", "--arch", "amd64"]);
+    c.args(["--builder", builder, source]);
+    c
+}
+
+/// `take` of `source` on unstable/amd64 through the CLI: its output, and
+/// whether it succeeded.
+fn cli_take(farm: &Farm, source: &str) -> (bool, String) {
+    let out = take_cmd(farm, "buildd-a", source).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The attack: in an open farm that follows an archive, a stranger mails
+/// a log of a source no mirror has ("ghost"). It must not be handed to a
+/// builder — not before the next sync, not after it — and a Failed one
+/// keeps why; only when the archive's Sources list the source does the
+/// build become takeable.
+#[test]
+fn a_log_of_a_source_the_archive_lacks_is_never_handed_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("mirror");
+    let farm = farm(&root);
+    publish(&root, &v1(archive_key()));
+    sync_at(&farm, FARM_NOW).unwrap();
+    // A cut log (given back): Needs-Build, known from the mail only.
+    farm.log("given-back", "ghost", "6.6-6", "amd64", "unstable");
+    // And one an admin failed.
+    farm.log("attempted", "phantom", "1-1", "amd64", "unstable");
+    set_state(&farm, "phantom", "amd64", State::Failed, None);
+    let ghost = farm.record("ghost", "unstable", "amd64");
+    assert_eq!(ghost.state, State::NeedsBuild);
+    assert!(ghost.source.is_none());
+    assert_eq!(state(&farm, "phantom", "amd64"), Some(State::Failed));
+    // Placed first in the queue (as by an admin's `give-back 10`): the top
+    // of the queue passes over it all the same.
+    update(&farm, "ghost", "amd64", |r| r.priority = Some(10));
+
+    // Between the mail and the next sync: not listed, not handed out.
+    assert_eq!(queue_names(&farm, "amd64"), ["base", "lib", "game"]);
+    let listed = cli_ok(&farm, &["queue", "--suite", "unstable", "--arch", "amd64"]);
+    assert!(!listed.contains("ghost"), "{listed}");
+    let (ok, text) = cli_take(&farm, "ghost");
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("known from mail only") && text.contains("run `buildmail sync`"),
+        "{text}"
+    );
+    assert!(!text.contains("sbuild"), "{text}");
+    assert_eq!(farm.state("ghost"), State::NeedsBuild);
+    // The top of the queue, taken until it is empty, never is ghost.
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let mut taken = Vec::new();
+    let empty = loop {
+        match take(&*store, &farm, "amd64", "buildd-a", None, FARM_NOW) {
+            Ok(r) => taken.push(r.key.source),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(taken, ["base", "lib", "game"]);
+    assert!(matches!(empty, sync::TakeError::Empty { .. }), "{empty}");
+    drop(store);
+
+    // A new signed Release still without ghost: the sync takes it out of
+    // the queue as a source the archive does not have.
+    publish(
+        &root,
+        &Snapshot {
+            date: FARM_NOW,
+            ..v1(archive_key())
+        },
+    );
+    let r = sync_at(&farm, FARM_NOW + 60).unwrap();
+    assert!(!r.unchanged);
+    let ghost = farm.record("ghost", "unstable", "amd64");
+    assert_eq!(ghost.state, State::NeedsBuild);
+    assert!(ghost.source.as_ref().is_some_and(|s| s.removed));
+    assert!(!ghost.in_queue());
+    let h = farm.history("ghost", "amd64");
+    let last = h.last().unwrap();
+    assert_eq!(last.event, "sync:removed");
+    assert_eq!(
+        last.note.as_deref(),
+        Some("the archive does not have this source; the build (Needs-Build) leaves the queue")
+    );
+    // A Failed one goes Failed-Removed, keeping why.
+    assert_eq!(state(&farm, "phantom", "amd64"), Some(State::FailedRemoved));
+    let h = farm.history("phantom", "amd64");
+    assert_eq!(
+        h.last().unwrap().note.as_deref(),
+        Some("the archive does not have this source; the failure and wait information is kept")
+    );
+    let listed = cli_ok(&farm, &["queue", "--suite", "unstable", "--arch", "amd64"]);
+    assert!(!listed.contains("ghost"), "{listed}");
+    let (ok, text) = cli_take(&farm, "ghost");
+    assert!(!ok && text.contains("not in the queue"), "{text}");
+    // The same Release again changes nothing.
+    assert!(sync_at(&farm, FARM_NOW + 120).unwrap().unchanged);
+
+    // The archive gets ghost 6.6-6: back, and takeable.
+    let sources = format!(
+        "{SOURCES_V1}\nPackage: ghost\nVersion: 6.6-6\nArchitecture: any\nSection: misc\nPriority: optional\n"
+    );
+    publish(
+        &root,
+        &Snapshot {
+            date: FARM_NOW + DAY,
+            sources: &sources,
+            ..v1(archive_key())
+        },
+    );
+    sync_at(&farm, FARM_NOW + DAY).unwrap();
+    let ghost = farm.record("ghost", "unstable", "amd64");
+    assert_eq!(ghost.state, State::NeedsBuild);
+    assert!(ghost.source.as_ref().is_some_and(|s| !s.removed));
+    assert_eq!(
+        farm.history("ghost", "amd64")
+            .last()
+            .unwrap()
+            .note
+            .as_deref(),
+        Some("the source is back in the archive")
+    );
+    assert_eq!(queue_names(&farm, "amd64"), ["ghost"]);
+    let (ok, text) = cli_take(&farm, "ghost");
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("sbuild --dist=unstable --arch=amd64 ghost_6.6-6"),
+        "{text}"
+    );
+    assert_eq!(farm.state("ghost"), State::Building);
+}
+
+/// A farm fed by mail only (no `[archive] root`) hands out a build known
+/// from a log mail as it always did.
+#[test]
+fn without_an_archive_a_build_known_from_mail_is_handed_out() {
+    let farm = Farm::new();
+    farm.log("given-back", "ghost", "6.6-6", "amd64", "unstable");
+    farm.log("given-back", "other", "1-1", "amd64", "unstable");
+    assert_eq!(queue_names(&farm, "amd64"), ["ghost", "other"]);
+    let store = buildmail::store::open(&farm.cfg.database).unwrap();
+    let top = take(&*store, &farm, "amd64", "buildd-a", None, FARM_NOW).unwrap();
+    assert_eq!(top.key.source, "ghost");
+    drop(store);
+    let (ok, text) = cli_take(&farm, "other");
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("sbuild --dist=unstable --arch=amd64 other_1-1"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -439,7 +439,7 @@ fn a_sync_of_30000_sources_runs_beside_eight_lmtp_connections() {
         let r = store.build(&key(src, "unstable", "amd64")).unwrap();
         assert_eq!(r.map(|r| r.state), Some(State::Built), "{src}");
     }
-    let q = buildmail::sync::queue(&*store, &farm.cfg.archive.order, "unstable", "amd64").unwrap();
+    let q = buildmail::sync::queue(&*store, &farm.cfg.archive, "unstable", "amd64").unwrap();
     assert_eq!(
         q.len(),
         20_000,

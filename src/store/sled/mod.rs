@@ -322,22 +322,18 @@ impl SledStore {
         }
         // The needs-build queue index (`queue`: each queued build's
         // `QueueFacts`), built once for a database of an earlier release
-        // (which kept no index, or only the keys).
+        // (which kept no index, only the keys, no lengths (3), or builds
+        // known from mail only among the others (4)).
         let builds = db.open_tree("builds")?;
         let queue = db.open_tree("queue")?;
-        let indexed = meta.get(QUEUE_INDEXED)?;
-        if indexed.as_deref() != Some(&[4][..]) {
-            // Version 3 kept the index without its lengths: counted from
-            // it; earlier ones from the builds.
-            if indexed.as_deref() != Some(&[3][..]) {
-                queue.clear()?;
-                for kv in builds.iter() {
-                    let (_, v) = kv?;
-                    let r: BuildRecord = from_json("builds", &v)?;
-                    if r.in_queue() {
-                        let facts = r.queue_facts();
-                        queue.insert(queue_key(&facts, &r.key), to_json("queue", &facts)?)?;
-                    }
+        if meta.get(QUEUE_INDEXED)?.as_deref() != Some(&[5][..]) {
+            queue.clear()?;
+            for kv in builds.iter() {
+                let (_, v) = kv?;
+                let r: BuildRecord = from_json("builds", &v)?;
+                if r.in_queue() {
+                    let facts = r.queue_facts();
+                    queue.insert(queue_key(&facts, &r.key), to_json("queue", &facts)?)?;
                 }
             }
             for kv in meta.scan_prefix(QUEUE_LEN).keys() {
@@ -354,7 +350,7 @@ impl SledStore {
             for (k, n) in lens {
                 meta.insert(k, &n.to_be_bytes())?;
             }
-            meta.insert(QUEUE_INDEXED, &[4])?;
+            meta.insert(QUEUE_INDEXED, &[5])?;
         }
         let mails = db.open_tree("mails")?;
         let history = db.open_tree("history")?;
