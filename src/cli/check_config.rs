@@ -20,26 +20,20 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         ),
         None => "database.url: (unset: the sled database at database.path)".to_string(),
     });
-    if config.database.url.is_some() {
-        let unused = "(not used: logs and kept mails are blobs in the PostgreSQL database; `migrate --from-sled` reads it)";
-        r.line(format!(
-            "database.log_archive: {} {unused}",
-            config.database.log_archive.display()
-        ));
-        r.line(format!(
-            "database.mail_blobs: {} {unused}",
-            config.database.mail_blobs.display()
-        ));
+    // With PostgreSQL, logs and kept mails are blobs in the database.
+    let unused = if config.database.url.is_some() {
+        " (not used: logs and kept mails are blobs in the PostgreSQL database; `migrate --from-sled` reads it)"
     } else {
-        r.line(format!(
-            "database.log_archive: {}",
-            config.database.log_archive.display()
-        ));
-        r.line(format!(
-            "database.mail_blobs: {}",
-            config.database.mail_blobs.display()
-        ));
-    }
+        ""
+    };
+    r.line(format!(
+        "database.log_archive: {}{unused}",
+        config.database.log_archive.display()
+    ));
+    r.line(format!(
+        "database.mail_blobs: {}{unused}",
+        config.database.mail_blobs.display()
+    ));
     r.line(format!(
         "database.lock_timeout: {}",
         format_duration(config.database.lock_timeout)

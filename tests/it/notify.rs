@@ -986,33 +986,41 @@ fn a_maintainers_question_in_a_notification_thread_reaches_the_admin() {
     let mut farm = Farm::new();
     let notice = failed_upload_notice(&mut farm);
     let subject = format!("Re: {}", unfolded_header(&notice, "Subject"));
-    let mut question = TextMail::new(
-        "maintainer@example.net",
-        "buildd@example.org",
-        &subject,
-        "Why did the upload fail? The queue looked fine from here.\n",
-    );
-    question.message_id = crate::support::unique_message_id();
-    let out = farm.deliver(&question.build());
-    assert!(
+    // The maintainer's mail in the notification's thread, with `body`.
+    fn from_maintainer<'a>(subject: &'a str, body: &'a [u8]) -> TextMail<'a> {
+        let mut m = TextMail::new(
+            "maintainer@example.net",
+            "buildd@example.org",
+            subject,
+            std::str::from_utf8(body).unwrap(),
+        );
+        m.message_id = crate::support::unique_message_id();
+        m
+    }
+    let forwarded = |out: &Outcome| {
         matches!(
             out,
             Outcome::Forwarded {
                 forwarded: true,
                 ..
             }
-        ),
-        "{out:?}"
+        )
+    };
+    let forwards = |farm: &Farm| {
+        farm.outbox()
+            .iter()
+            .filter(|m| m.contains("X-Buildmail-Forward-Reason"))
+            .count()
+    };
+    let question = from_maintainer(
+        &subject,
+        b"Why did the upload fail? The queue looked fine from here.\n",
     );
+    let out = farm.deliver(&question.build());
+    assert!(forwarded(&out), "{out:?}");
     assert_eq!(farm.state("hello"), State::FailedToUpload);
 
-    let mut command = TextMail::new(
-        "maintainer@example.net",
-        "buildd@example.org",
-        &subject,
-        "retry-upload\n",
-    );
-    command.message_id = crate::support::unique_message_id();
+    let command = from_maintainer(&subject, b"retry-upload\n");
     let out = farm.deliver(&command.build());
     assert!(
         matches!(out, Outcome::Reply { applied: false, .. }),
@@ -1023,21 +1031,9 @@ fn a_maintainers_question_in_a_notification_thread_reaches_the_admin() {
     // The same command clearsigned by a key the admins' keyring does not
     // hold: refused for its signature and in the build's history, not
     // passed on to the admins as conversation.
-    let forwards = |farm: &Farm| {
-        farm.outbox()
-            .iter()
-            .filter(|m| m.contains("X-Buildmail-Forward-Reason"))
-            .count()
-    };
     let before = forwards(&farm);
     let signed = clearsign(shared_other(), b"retry-upload\n", fresh());
-    let mut badly_signed = TextMail::new(
-        "maintainer@example.net",
-        "buildd@example.org",
-        &subject,
-        std::str::from_utf8(&signed).unwrap(),
-    );
-    badly_signed.message_id = crate::support::unique_message_id();
+    let badly_signed = from_maintainer(&subject, &signed);
     let out = farm.deliver(&badly_signed.build());
     assert!(
         matches!(out, Outcome::Reply { applied: false, .. }),
@@ -1063,24 +1059,9 @@ fn a_maintainers_question_in_a_notification_thread_reaches_the_admin() {
         b"Why did the upload fail? Nothing changed on our side.\n",
         fresh(),
     );
-    let mut signed_question = TextMail::new(
-        "maintainer@example.net",
-        "buildd@example.org",
-        &subject,
-        std::str::from_utf8(&signed).unwrap(),
-    );
-    signed_question.message_id = crate::support::unique_message_id();
+    let signed_question = from_maintainer(&subject, &signed);
     let out = farm.deliver(&signed_question.build());
-    assert!(
-        matches!(
-            out,
-            Outcome::Forwarded {
-                forwarded: true,
-                ..
-            }
-        ),
-        "{out:?}"
-    );
+    assert!(forwarded(&out), "{out:?}");
     assert_eq!(forwards(&farm), before + 1);
 }
 
