@@ -50,8 +50,18 @@ impl Throwaway {
         Throwaway::start_with("")
     }
 
+    /// Held while a server of this process starts or restarts: a start
+    /// must not take the port of a server restarting beside it.
+    fn ports() -> std::sync::MutexGuard<'static, ()> {
+        static PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        PORTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Starts one with more server options (`PG_OPTS` of the script).
     fn start_with(options: &str) -> Result<Throwaway, String> {
+        let _ports = Throwaway::ports();
         let dir = tempfile::Builder::new()
             .prefix("buildmail-test-pg.")
             .tempdir()
@@ -77,6 +87,7 @@ impl Throwaway {
 
     /// Stops it (its sessions cut off) and starts it again.
     fn restart(&self) {
+        let _ports = Throwaway::ports();
         let out = std::process::Command::new(Throwaway::script())
             .arg("restart")
             .arg(self.dir.path().join("server"))
@@ -805,19 +816,29 @@ fn connections_dropped_mid_burst_lose_nothing_and_double_nothing() {
     assert_eq!(count(&a, "SELECT count(*) FROM history"), N as i64);
 }
 
+/// In the PostgreSQL pass: a throwaway server of the test's own (which
+/// it may stop or restart without the rest of the pass seeing it), a farm
+/// on a fresh database of it, and a daemon of that farm.
+fn on_a_server_of_its_own() -> Option<(Throwaway, Farm, Daemon)> {
+    if pg::server().is_none() {
+        eprintln!("not here: this test runs in the PostgreSQL pass");
+        return None;
+    }
+    let server = Throwaway::start().expect("a server of the test's own");
+    let farm = Farm::with_database(Some(TestDb::create_on(&server.url)), "");
+    let daemon = Daemon::start(&farm, false);
+    Some((server, farm, daemon))
+}
+
 /// PostgreSQL itself restarted in the middle of a burst (a server of this
 /// test's own, so that the rest of the pass does not see it): the mails
 /// whose commit it cut off are answered 4xx and come again, as an MTA
 /// sends them; none is lost, none is committed twice.
 #[test]
 fn postgresql_restarted_mid_burst_loses_nothing_and_doubles_nothing() {
-    if pg::server().is_none() {
-        eprintln!("not here: this test runs in the PostgreSQL pass");
+    let Some((server, a, da)) = on_a_server_of_its_own() else {
         return;
-    }
-    let server = Throwaway::start().expect("a server of the test's own");
-    let a = Farm::with_database(Some(TestDb::create_on(&server.url)), "");
-    let da = Daemon::start(&a, false);
+    };
     const N: usize = 40;
     let server = Arc::new(server);
     let mut restarter = None;
@@ -1231,13 +1252,9 @@ fn import_makes_its_commits_durable_at_its_flush() {
 /// and why, and exits 1; `--json` carries both.
 #[test]
 fn status_shows_the_daemon_while_its_database_is_down() {
-    if pg::server().is_none() {
-        eprintln!("not here: this test runs in the PostgreSQL pass");
+    let Some((server, farm, daemon)) = on_a_server_of_its_own() else {
         return;
-    }
-    let server = Throwaway::start().expect("a server of the test's own");
-    let farm = Farm::with_database(Some(TestDb::create_on(&server.url)), "");
-    let daemon = Daemon::start(&farm, false);
+    };
     let up = farm.cli(&["status"]).output().unwrap();
     assert_eq!(
         up.status.code(),
