@@ -37,8 +37,6 @@ use bench::{env_usize, loadavg, log_mail, pct};
 use support::archive::{archive_key, generated, publish, Snapshot};
 use support::keys::shared_ed25519;
 
-const BIN: &str = env!("CARGO_BIN_EXE_buildmail");
-
 fn now() -> i64 {
     buildmail::time::Clock::now(&buildmail::time::SystemClock)
 }
@@ -51,12 +49,7 @@ struct Farm {
 
 impl Farm {
     fn cli(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.arg("--config").arg(&self.config).args(args);
-        c.env_remove("BUILDMAIL_CONFIG")
-            .env_remove("RUST_LOG")
-            .env_remove("BUILDMAIL_LOG");
-        c
+        bench::buildmail(&self.config, args)
     }
 
     fn run(&self, args: &[&str]) -> std::process::Output {

@@ -59,7 +59,6 @@ use buildmail::model::{BuildKey, BuildRecord, HistoryEntry};
 use buildmail::store::Commit;
 use support::keys::{clearsign, shared_ed25519, SignSpec};
 
-const BIN: &str = env!("CARGO_BIN_EXE_buildmail");
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
 const ARCHES: [&str; 10] = [
@@ -309,12 +308,7 @@ impl Host {
     }
 
     fn cli(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.arg("--config").arg(&self.config).args(args);
-        c.env_remove("BUILDMAIL_CONFIG")
-            .env_remove("RUST_LOG")
-            .env_remove("BUILDMAIL_LOG");
-        c
+        bench::buildmail(&self.config, args)
     }
 
     fn run(&self, args: &[&str]) -> std::process::Output {

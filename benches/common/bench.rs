@@ -4,10 +4,22 @@
 //! sbuild log mail most benches send.
 
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use crate::support;
 use crate::support::logs::{sbuild_log, LogSpec};
+
+/// `buildmail --config config args…`, with none of the environment that
+/// would change what it reads or logs.
+pub fn buildmail(config: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_buildmail"));
+    c.arg("--config").arg(config).args(args);
+    c.env_remove("BUILDMAIL_CONFIG")
+        .env_remove("RUST_LOG")
+        .env_remove("BUILDMAIL_LOG");
+    c
+}
 
 /// The number in environment variable `name`, else `default`.
 pub fn env_usize(name: &str, default: usize) -> usize {

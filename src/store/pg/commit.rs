@@ -344,43 +344,37 @@ fn write(tx: &mut Tx<'_>, c: &Commit<'_>) -> Step<Option<u64>> {
 /// that spent it is on record. Two hosts at once: the second insert
 /// waits for the first's transaction and then finds its row.
 fn use_signature(tx: &mut Tx<'_>, sig: &SignatureUse) -> Step<()> {
-    let key: [&(dyn postgres::types::ToSql + Sync); 3] =
-        [&t(&sig.fingerprint), &sig.created, &t(&sig.signed_sha256)];
+    // The key ($1–$3), then what is kept of the use ($4–$6).
+    let json = Json(sig);
+    let row: [&(dyn postgres::types::ToSql + Sync); 6] = [
+        &t(&sig.fingerprint),
+        &sig.created,
+        &t(&sig.signed_sha256),
+        &sig.first_seen,
+        &sig.consumed,
+        &json,
+    ];
     let inserted = tx.execute(
         "INSERT INTO signatures (fingerprint, created, signed_sha256, first_seen, consumed, record)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-        &[
-            key[0],
-            key[1],
-            key[2],
-            &sig.first_seen,
-            &sig.consumed,
-            &Json(sig),
-        ],
+        &row,
     )?;
     if inserted == 1 {
         return Ok(Ok(()));
     }
-    let row = tx.query_one(
+    let found = tx.query_one(
         "SELECT record FROM signatures
          WHERE fingerprint = $1 AND created = $2 AND signed_sha256 = $3 FOR UPDATE",
-        &key,
+        &row[..3],
     )?;
-    let prev: SignatureUse = dec("signatures", &row, 0)?;
+    let prev: SignatureUse = dec("signatures", &found, 0)?;
     if prev.consumed {
         return Ok(Err(Committed::Replay(prev)));
     }
     tx.execute(
         "UPDATE signatures SET first_seen = $4, consumed = $5, record = $6
          WHERE fingerprint = $1 AND created = $2 AND signed_sha256 = $3",
-        &[
-            key[0],
-            key[1],
-            key[2],
-            &sig.first_seen,
-            &sig.consumed,
-            &Json(sig),
-        ],
+        &row,
     )?;
     Ok(Ok(()))
 }
