@@ -109,16 +109,9 @@ fn main() {
     let sled_dir = dir.join("data/db");
     let sled_dir = sled_dir.to_str().unwrap();
 
-    let mut admin = postgres::Client::connect(&server, postgres::NoTls).unwrap();
     for round in ["whole", "resumed"] {
         let name = format!("bm_bench_from_sled_{round}");
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .unwrap();
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
-        let url = support::pg::with_database(&server, &name);
+        let url = support::pg::empty_database(&server, &name);
         let pg_config = dir.join(format!("pg-{round}.toml"));
         std::fs::write(&pg_config, farm_toml(Some(&url))).unwrap();
         let args = ["migrate", "--from-sled", sled_dir];
@@ -162,7 +155,8 @@ fn main() {
             );
             print!("{}", String::from_utf8_lossy(&out.stdout));
         }
-        admin
+        postgres::Client::connect(&server, postgres::NoTls)
+            .unwrap()
             .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .unwrap();
     }

@@ -188,14 +188,7 @@ impl Postgres {
             std::process::id(),
             self.made.fetch_add(1, Ordering::Relaxed)
         );
-        let mut admin = postgres::Client::connect(&self.url, postgres::NoTls).expect("connect");
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .unwrap();
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
-        let url = support::pg::with_database(&self.url, &name);
+        let url = support::pg::empty_database(&self.url, &name);
         let cfg = buildmail::config::Config::from_toml("", None).unwrap();
         buildmail::store::pg::PgStore::connect(&url, &cfg.database)
             .unwrap()

@@ -26,6 +26,20 @@ pub fn with_database(url: &str, name: &str) -> String {
     format!("{}/{name}{query}", &url[..end])
 }
 
+/// Database `name` on the server at `server`, made empty (dropped first
+/// when a run before left it); its URL.
+pub fn empty_database(server: &str, name: &str) -> String {
+    let mut admin = postgres::Client::connect(server, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("{ENV}: cannot connect to the test server: {e}"));
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    with_database(server, name)
+}
+
 /// A database of its own for one farm, dropped with it.
 pub struct TestDb {
     server: String,
@@ -72,15 +86,7 @@ impl TestDb {
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         );
-        let mut admin = postgres::Client::connect(&server, postgres::NoTls)
-            .unwrap_or_else(|e| panic!("{ENV}: cannot connect to the test server: {e}"));
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-            .unwrap();
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .unwrap();
-        let url = with_database(&server, &name);
+        let url = empty_database(&server, &name);
         TestDb { server, name, url }
     }
 
